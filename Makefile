@@ -1,0 +1,85 @@
+# Storefront lead-qualification assistant.
+# `make run` and `make test` are the two set-up commands; everything they need
+# is installed from requirements.lock into .venv on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+MODEL_STAMP := models/.trained
+MODEL := models/current.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
+
+.PHONY: help venv install migrate train run test lint typecheck validate pytest rasa-test bench clean lock
+
+help:
+	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
+	@echo "make test   - lint, type-check, validate data, pytest (unit, api, e2e), rasa test stories"
+	@echo "make bench  - benchmarks (README table)"
+
+# Python 3.10 is required by rasa 3.6. Look on PATH first, then in pyenv.
+PYTHON310 := $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' >/dev/null 2>&1 && command -v python3.10 || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1)
+
+$(STAMP): requirements.lock
+	@if [ -z "$(PYTHON310)" ]; then \
+		echo "error: python3.10 not found. Rasa 3.6 needs Python 3.10: install it (e.g. 'pyenv install 3.10' or 'apt-get install python3.10 python3.10-venv') and re-run." >&2; \
+		exit 1; \
+	fi
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==24.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+venv install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) -m bot migrate
+
+$(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
+	@mkdir -p models
+	$(BIN)/rasa train --quiet --fixed-model-name current --out models
+	@touch $@
+
+train: $(MODEL_STAMP)
+
+run: $(STAMP) migrate $(MODEL_STAMP)
+	$(PY) -m bot run --model $(MODEL)
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot actions tests bench
+	$(BIN)/ruff format --check bot actions tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bot actions
+
+validate: $(STAMP)
+	$(BIN)/rasa data validate --fail-on-warnings --quiet
+	$(PY) -m bot catalog check
+
+pytest: $(STAMP) $(MODEL_STAMP)
+	$(PY) -m pytest
+
+rasa-test: $(MODEL_STAMP)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests --fail-on-prediction-errors --out var/results/core
+	$(BIN)/rasa test nlu --model $(MODEL) --nlu data/nlu --cross-validation --folds 2 --out var/results/nlu >/dev/null
+
+test: lint typecheck validate pytest rasa-test
+
+bench: $(STAMP) $(MODEL_STAMP)
+	$(PY) -m bench
+
+lock:
+	$(PYTHON310) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q pip==24.0 && \
+	/tmp/lock-venv/bin/pip install -r requirements.in && \
+	/tmp/lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock
+
+clean:
+	rm -rf var/results .pytest_cache .mypy_cache .ruff_cache

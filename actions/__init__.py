@@ -1,0 +1,1 @@
+"""Rasa custom actions: thin adapters from rasa_sdk trackers to the ``bot`` package."""

@@ -1,0 +1,297 @@
+"""Actions around the qualification: interruptions, opt-out, hand-over, completion."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    STATUS_SLOT,
+    LeadAction,
+    answers_of,
+    assistant,
+    latest_message_id,
+    page_context,
+    utcnow,
+)
+from bot.assistant import event, turn_commands
+from bot.flows.interpreter import TurnInput
+
+SHOP_QUESTION_TOPICS = {
+    "ask_shipping": "shipping",
+    "ask_price": "price",
+    "ask_returns": "returns",
+    "ask_discount": "discount",
+    "ask_stock": "stock",
+}
+
+
+def _stop_form(tracker: Tracker) -> list[EventType]:
+    if tracker.active_loop.get("name"):
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return []
+
+
+class ExplainQuestion(LeadAction):
+    """Answers "why do you need that?" for the question being asked."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_explain_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Explain the current question; the form then asks it again."""
+        key = tracker.get_slot("requested_slot")
+        question = assistant().flow.question(key) if key else None
+        if question is not None:
+            dispatcher.utter_message(text=question.why)
+        else:
+            dispatcher.utter_message(
+                text="I ask a few questions so our team can check stock, price and delivery "
+                "for you. Your answers are only used for this enquiry."
+            )
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "asked_why",
+                    utcnow(),
+                    key=latest_message_id(tracker),
+                    question=key,
+                )
+            ],
+        )
+        return []
+
+
+class AnswerShopQuestion(LeadAction):
+    """Answers shipping, price, returns, discount and stock questions from the catalog."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_answer_shop_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Reply and record which topic the shopper asked about."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        topic = SHOP_QUESTION_TOPICS.get(intent, "other")
+        text = assistant().shop_answer(
+            topic,
+            tracker.latest_message.get("text") or "",
+            answers_of(tracker),
+            product_id=page_context(tracker).get("product_id"),
+        )
+        dispatcher.utter_message(text=text)
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "shopper_question",
+                    utcnow(),
+                    key=latest_message_id(tracker),
+                    topic=topic,
+                )
+            ],
+        )
+        return []
+
+
+class RequestHuman(LeadAction):
+    """Records a request to talk to a person and says what happens next."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Record ``human_requested``; the form (if active) continues afterwards."""
+        answers = answers_of(tracker)
+        consent = answers.get("contact_consent")
+        has_contact = isinstance(answers.get("contact_details"), dict) and bool(
+            answers["contact_details"].get("value")
+        )
+        if has_contact:
+            text = (
+                "I've passed your request to our sales team. A specialist will contact you "
+                "using the details you gave me."
+            )
+        elif isinstance(consent, dict) and consent.get("value") is False:
+            text = (
+                "I've passed your request to our sales team. As you'd rather not share "
+                "contact details, you can reach them at any time from the Contact page."
+            )
+        else:
+            text = (
+                "I've passed your request to our sales team. So a specialist can get back "
+                "to you, I'll just need a couple of answers and a way to reach you."
+            )
+        dispatcher.utter_message(text=text)
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "human_requested",
+                    utcnow(),
+                    key=latest_message_id(tracker),
+                    during_question=tracker.get_slot("requested_slot"),
+                )
+            ],
+        )
+        return []
+
+
+class OptOut(LeadAction):
+    """Stops asking, says goodbye politely and records the opt-out."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_opt_out"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Record ``opt_out`` and ``session_end``, deactivate the form."""
+        dispatcher.utter_message(
+            text="No problem, I won't ask anything else. Thanks for visiting, and if you need "
+            "help later just say hi."
+        )
+        now, message_id = utcnow(), latest_message_id(tracker)
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "opt_out",
+                    now,
+                    key=message_id,
+                    during_question=tracker.get_slot("requested_slot"),
+                ),
+                event(tracker.sender_id, "session_end", now, key=message_id, reason="opt_out"),
+            ],
+        )
+        return [*_stop_form(tracker), SlotSet(STATUS_SLOT, "opted_out")]
+
+
+class Goodbye(LeadAction):
+    """Says goodbye and records the end of the chat session."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_goodbye"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Record ``session_end``; an unfinished qualification can resume later."""
+        dispatcher.utter_message(text="Goodbye, and thanks for stopping by!")
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "session_end",
+                    utcnow(),
+                    key=latest_message_id(tracker),
+                    reason="goodbye",
+                )
+            ],
+        )
+        return _stop_form(tracker)
+
+
+class CompleteQualification(LeadAction):
+    """Thanks the shopper and records that every question was handled."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_complete_qualification"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Summarise the answers and record ``qualification_completed``."""
+        answers = answers_of(tracker)
+        summary = assistant().summary(answers)
+        consent = answers.get("contact_consent")
+        if isinstance(consent, dict) and consent.get("value") is True:
+            closing = "Thanks! A specialist will be in touch soon."
+        else:
+            closing = "Thanks! Your answers stay anonymous. Ask me anything else any time."
+        dispatcher.utter_message(text=f"{closing} Here's what I noted: {summary}")
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(
+                    tracker.sender_id,
+                    "qualification_completed",
+                    utcnow(),
+                    key=latest_message_id(tracker),
+                    answered=sorted(
+                        key for key, value in answers.items() if value and value["value"] is not None
+                    ),
+                )
+            ],
+        )
+        return [SlotSet(STATUS_SLOT, "completed")]
+
+
+class UpdateAnswers(LeadAction):
+    """After the qualification, reads corrections like "actually my budget is 500"."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_update_answers"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Update whichever answers the message clearly states."""
+        helper = assistant()
+        now = utcnow()
+        intent = tracker.latest_message.get("intent") or {}
+        result = helper.interpreter.interpret(
+            TurnInput(
+                text=tracker.latest_message.get("text") or "",
+                intent=intent.get("name"),
+                intent_confidence=float(intent.get("confidence") or 0.0),
+                requested_key=None,
+                answers=answers_of(tracker),
+                failures={},
+                now=now,
+                product_id=page_context(tracker).get("product_id"),
+                correcting=True,
+            )
+        )
+        if result.answers:
+            updated = ", ".join(
+                f"{key.replace('_', ' ')}: {answer['display']}"
+                for key, answer in result.answers.items()
+            )
+            dispatcher.utter_message(text=f"Got it, I've updated your {updated}.")
+        else:
+            dispatcher.utter_message(
+                text="Thanks! If you'd like to change an answer, say e.g. "
+                "\"actually my budget is 500\"."
+            )
+        commands = turn_commands(
+            tracker.sender_id, latest_message_id(tracker), result, now, consent_text=None
+        )
+        await self.save(dispatcher, tracker, commands)
+        return [SlotSet(key, value) for key, value in result.answers.items()]

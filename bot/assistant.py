@@ -1,0 +1,141 @@
+"""What the Rasa actions call: flow, catalog, interpreter and the lead recorder.
+
+The action server builds one :class:`Assistant` on first use (never at import
+time). Actions translate rasa_sdk trackers into the plain data used here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.catalog import Catalog, load_catalog
+from bot.flows import Flow, load_flow
+from bot.flows.interpreter import Interpreter, TurnResult
+from bot.settings import Settings
+from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.store.db import create_db_engine
+from bot.store.repository import LeadRepository
+from bot.store.spool import LeadRecorder, Spool
+
+DEFAULT_FLOW_FILE = "default.yml"
+MAX_STORED_MESSAGE_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message of the transcript, from the shopper (``user``) or the bot."""
+
+    sender: str
+    text: str
+    ts: datetime
+    message_id: str | None = None
+    intent: str | None = None
+
+
+def stable_id(*parts: object) -> str:
+    """A short deterministic id for events derived from tracker data."""
+    digest = hashlib.sha1("\x1f".join(str(part) for part in parts).encode(), usedforsecurity=False)
+    return digest.hexdigest()[:24]
+
+
+class Assistant:
+    """Long-lived state of the action server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.flow: Flow = load_flow(settings.flows_dir / DEFAULT_FLOW_FILE)
+        self.catalog: Catalog = load_catalog(settings.catalog_path)
+        self.interpreter = Interpreter(self.flow, self.catalog, currency=settings.shop_currency)
+        engine = create_db_engine(settings.database_url)
+        self.recorder = LeadRecorder(LeadRepository(engine), Spool(settings.spool_dir))
+
+    async def record(self, commands: Sequence[Command]) -> bool:
+        """Write ``commands`` off the event loop; ``False`` if they were spooled."""
+        return await asyncio.to_thread(self.recorder.record, list(commands))
+
+
+def event(
+    session_id: str, kind: str, ts: datetime, *, key: str, **properties: Any
+) -> RecordEvent:
+    """A chat-behaviour event whose id is derived from ``key`` (idempotent on retries)."""
+    return RecordEvent(
+        session_id=session_id,
+        event_id=f"chat:{stable_id(session_id, kind, key)}",
+        type=kind,
+        ts=ts,
+        source="chat",
+        properties=properties,
+    )
+
+
+def transcript_commands(session_id: str, messages: Iterable[ChatMessage]) -> list[RecordEvent]:
+    """``chat_message`` events for the transcript (replays are no-ops)."""
+    commands = []
+    for message in messages:
+        identity = message.message_id or message.ts.isoformat()
+        commands.append(
+            event(
+                session_id,
+                "chat_message",
+                message.ts,
+                key=f"{message.sender}:{identity}:{message.text[:64]}",
+                sender=message.sender,
+                text=message.text[:MAX_STORED_MESSAGE_CHARS],
+                intent=message.intent,
+            )
+        )
+    return commands
+
+
+def turn_commands(
+    session_id: str,
+    message_id: str,
+    result: TurnResult,
+    now: datetime,
+    *,
+    consent_text: str | None,
+) -> list[Command]:
+    """Store writes for one interpreted message."""
+    commands: list[Command] = []
+    for key, answer in result.answers.items():
+        commands.append(
+            RecordAnswer(
+                session_id=session_id,
+                answer_id=f"{message_id}:{key}",
+                key=key,
+                raw=answer["raw"],
+                value=answer["value"],
+                status=answer["status"],
+                answered_at=now,
+            )
+        )
+    for index, (kind, properties) in enumerate(result.events):
+        commands.append(event(session_id, kind, now, key=f"{message_id}:{index}", **properties))
+    consent = result.answers.get("contact_consent")
+    if consent is not None and consent["value"] is True:
+        commands.append(UpdateContact(session_id=session_id, consent_text=consent_text, consent_at=now))
+        commands.append(event(session_id, "consent_given", now, key=f"{message_id}:consent"))
+    name = result.answers.get("contact_name")
+    if name is not None and name["value"]:
+        commands.append(
+            UpdateContact(
+                session_id=session_id,
+                first_name=name["value"].get("first_name"),
+                last_name=name["value"].get("last_name"),
+            )
+        )
+    contact = result.answers.get("contact_details")
+    if contact is not None and contact["value"]:
+        commands.append(
+            UpdateContact(
+                session_id=session_id,
+                email=contact["value"].get("email"),
+                phone=contact["value"].get("phone"),
+            )
+        )
+    return commands

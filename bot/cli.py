@@ -1,0 +1,105 @@
+"""Command line: ``python -m bot <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.store.migrate import upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    print(f"lead store migrated: {settings.masked()['database_url']}")
+    return 0
+
+
+def _web(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.secrets import ensure_tokens
+    from bot.web import create_app
+
+    environ = dict(os.environ)
+    ensure_tokens(environ)
+    settings = Settings.from_env(environ)
+    web.run_app(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.supervisor import run
+
+    return run(Path(args.model))
+
+
+def _catalog_check(args: argparse.Namespace) -> int:
+    from bot.catalog import CatalogError, load_catalog
+
+    path = Path(args.path) if args.path else Settings.from_env().catalog_path
+    try:
+        catalog = load_catalog(path)
+    except CatalogError as exc:
+        print(f"catalog error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: {len(catalog.products)} products, {len(catalog.all_variants())} variants")
+    return 0
+
+
+def _flows_check(args: argparse.Namespace) -> int:
+    from bot.flows import FlowError, load_flow
+
+    flows_dir = Settings.from_env().flows_dir
+    failed = False
+    for path in sorted(flows_dir.glob("*.yml")):
+        try:
+            flow = load_flow(path)
+        except FlowError as exc:
+            print(f"flow error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}: {len(flow.questions)} questions ({', '.join(flow.keys)})")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m bot``."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="migrate the lead store").set_defaults(func=_migrate)
+    commands.add_parser("web", help="run the web app").set_defaults(func=_web)
+    run = commands.add_parser("run", help="run Rasa, the action server and the web app")
+    run.add_argument("--model", default="models/current.tar.gz")
+    run.set_defaults(func=_run)
+    catalog = commands.add_parser("catalog", help="product catalog").add_subparsers(
+        dest="catalog_command", required=True
+    )
+    check = catalog.add_parser("check", help="validate the catalog YAML")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(func=_catalog_check)
+    flows = commands.add_parser("flows", help="question flows").add_subparsers(
+        dest="flows_command", required=True
+    )
+    flows.add_parser("check", help="validate data/flows/*.yml").set_defaults(func=_flows_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,285 @@
+"""Reads one shopper message against the flow: which answers it gives.
+
+Pure logic, no I/O: the Rasa form validation action passes in the message, the
+NLU intent, the question being asked and the answers so far, and gets back the
+answers to store and the behaviour to record. One message may answer several
+questions ("I need it in Berlin by Friday"); questions other than the one being
+asked are only filled from unambiguous phrasings (strict parsing).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.answers import (
+    Parsed,
+    parse_budget,
+    parse_contact,
+    parse_location,
+    parse_name,
+    parse_timeline,
+)
+from bot.catalog import Catalog, match_variant
+from bot.flows.model import CONSENT_KEY, Flow, Question
+
+MAX_ANSWER_CHARS = 500
+MAX_FAILURES = 2
+CONTROL_CONFIDENCE = 0.55
+# Intents that interrupt the form; rules in data/rules/ answer them, then the
+# form asks its question again.
+CONTROL_INTENTS = frozenset(
+    {
+        "ask_why",
+        "stop",
+        "human_handoff",
+        "ask_shipping",
+        "ask_price",
+        "ask_returns",
+        "ask_discount",
+        "ask_stock",
+        "bot_challenge",
+        "goodbye",
+    }
+)
+SKIP_INTENTS = frozenset({"dont_know"})
+CORRECTION_CUES = re.compile(
+    r"\b(actually|instead|change|changed|make (it|that)|i meant|sorry,? i mean|correction|update)\b",
+    re.IGNORECASE,
+)
+_HTML = re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)
+_YES = re.compile(r"^\s*(y|yes|yeah|yep|sure|ok|okay|of course|fine|agreed?|go ahead)\b", re.I)
+_NO = re.compile(r"^\s*(n|no|nope|nah|not really|no thanks?|rather not)\b", re.I)
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One shopper message and the state it arrives in."""
+
+    text: str
+    intent: str | None
+    intent_confidence: float
+    requested_key: str | None
+    answers: dict[str, Any]
+    failures: dict[str, int]
+    now: datetime
+    product_id: str | None = None
+    asked_at: datetime | None = None
+    correcting: bool = False
+
+
+@dataclass
+class TurnResult:
+    """What a message means for the flow.
+
+    ``answers`` maps question key to the answer record kept in the slot and the
+    store; ``events`` are chat-behaviour events ``(type, properties)``;
+    ``choices`` offers quick replies when an answer was ambiguous.
+    """
+
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    choices: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the turn changed anything the form must see."""
+        return bool(self.answers) or bool(self.failures) or bool(self.choices)
+
+
+def usable_text(text: str) -> str | None:
+    """The message if it can be an answer; ``None`` for empty, huge, markup or emoji-only."""
+    stripped = (text or "").strip()
+    if not stripped or len(stripped) > MAX_ANSWER_CHARS or _HTML.search(stripped):
+        return None
+    if not any(ch.isalnum() for ch in stripped):
+        return None
+    return stripped
+
+
+def answer_record(
+    raw: str, parsed: Parsed | None, now: datetime, *, status: str = "answered"
+) -> dict[str, Any]:
+    """The slot/store form of an answer."""
+    return {
+        "raw": raw,
+        "value": parsed.value if parsed else None,
+        "display": parsed.display if parsed else None,
+        "status": status if parsed else "unknown",
+        "answered_at": now.isoformat(),
+    }
+
+
+class Interpreter:
+    """Applies the answer parsers of a flow to messages."""
+
+    def __init__(self, flow: Flow, catalog: Catalog, *, currency: str) -> None:
+        self.flow = flow
+        self.catalog = catalog
+        self.currency = currency
+
+    def interpret(self, turn: TurnInput) -> TurnResult:
+        """Read ``turn.text`` as answers to the flow's questions."""
+        result = TurnResult()
+        requested = self.flow.question(turn.requested_key) if turn.requested_key else None
+        confident = turn.intent_confidence >= CONTROL_CONFIDENCE
+        text = usable_text(turn.text)
+
+        if requested and requested.answer_type == "yes_no" and turn.intent == "stop":
+            # "no thanks" to the consent question declines consent, it is not an opt-out.
+            self._fill(result, requested, turn, Parsed(value=False, display="no"), turn.text)
+            return result
+        if turn.intent in CONTROL_INTENTS and confident:
+            result.interrupted = True
+            return result
+        if requested and turn.intent in SKIP_INTENTS and confident:
+            result.answers[requested.key] = answer_record(turn.text[:MAX_ANSWER_CHARS], None, turn.now)
+            result.events.append(("question_skipped", {"key": requested.key}))
+            return result
+
+        if text is not None:
+            if requested is not None:
+                parsed = self._parse(requested, text, turn, strict=False, result=result)
+                if parsed is not None:
+                    self._fill(result, requested, turn, parsed, text)
+            self._scan_other_questions(result, requested, turn, text)
+
+        if requested is not None and requested.key not in result.answers:
+            self._count_failure(result, requested, turn, text)
+        return result
+
+    def _scan_other_questions(
+        self, result: TurnResult, requested: Question | None, turn: TurnInput, text: str
+    ) -> None:
+        correcting = turn.correcting or bool(CORRECTION_CUES.search(text))
+        consented = _consented(turn.answers)
+        for question in self.flow.questions:
+            if question is requested or question.key in result.answers:
+                continue
+            if question.answer_type == "yes_no" or (question.after_consent and not consented):
+                continue
+            already = turn.answers.get(question.key)
+            if already is not None and not correcting:
+                continue
+            parsed = self._parse(question, text, turn, strict=True, result=None)
+            if parsed is None:
+                continue
+            if already is not None and already.get("value") == parsed.value:
+                continue
+            self._fill(result, question, turn, parsed, text)
+            if already is not None:
+                result.events.append(("answer_updated", {"key": question.key}))
+
+    def _fill(
+        self, result: TurnResult, question: Question, turn: TurnInput, parsed: Parsed, raw: str
+    ) -> None:
+        result.answers[question.key] = answer_record(raw, parsed, turn.now)
+        properties: dict[str, Any] = {"key": question.key}
+        if turn.asked_at is not None and question.key == turn.requested_key:
+            properties["seconds_to_answer"] = round((turn.now - turn.asked_at).total_seconds(), 1)
+        if question.key != turn.requested_key:
+            properties["volunteered"] = True
+        result.events.append(("question_answered", properties))
+
+    def _count_failure(
+        self, result: TurnResult, question: Question, turn: TurnInput, text: str | None
+    ) -> None:
+        if result.answers:
+            # The message answered something else: ask again without counting a failure.
+            return
+        failures = turn.failures.get(question.key, 0) + 1
+        if failures >= MAX_FAILURES:
+            raw = text if text is not None else ""
+            result.answers[question.key] = answer_record(raw, None, turn.now)
+            result.events.append(("question_unanswered", {"key": question.key}))
+        else:
+            result.events.append(("question_reasked", {"key": question.key}))
+        result.failures = {**turn.failures, question.key: failures}
+
+    def _parse(
+        self,
+        question: Question,
+        text: str,
+        turn: TurnInput,
+        *,
+        strict: bool,
+        result: TurnResult | None,
+    ) -> Parsed | None:
+        kind = question.answer_type
+        if kind == "timeline":
+            return parse_timeline(text, turn.now, strict=strict)
+        if kind == "budget":
+            return parse_budget(text, default_currency=self.currency, strict=strict)
+        if kind == "location":
+            return self._parse_location(text, turn, strict=strict)
+        if kind == "variant":
+            return self._parse_variant(question, text, turn, strict=strict, result=result)
+        if kind == "yes_no":
+            return _parse_yes_no(text, turn.intent)
+        if kind == "name":
+            return parse_name(text)
+        if kind == "contact":
+            return parse_contact(text, region=_answered_country(turn.answers))
+        raise ValueError(f"unknown answer type {kind!r}")
+
+    def _parse_location(self, text: str, turn: TurnInput, *, strict: bool) -> Parsed | None:
+        parsed = parse_location(text, strict=strict)
+        if parsed is None:
+            return None
+        product = self._chosen_product(turn)
+        serviceable = self.catalog.ships_to(
+            product, parsed.value["country"], parsed.value.get("region")
+        )
+        return Parsed(value={**parsed.value, "serviceable": serviceable}, display=parsed.display)
+
+    def _parse_variant(
+        self,
+        question: Question,
+        text: str,
+        turn: TurnInput,
+        *,
+        strict: bool,
+        result: TurnResult | None,
+    ) -> Parsed | None:
+        product = self._chosen_product(turn)
+        product_id = turn.product_id or (product.id if product else None)
+        match = match_variant(text, self.catalog, product_id=product_id, strict=strict)
+        if match.variant is not None:
+            return match.parsed()
+        if result is not None and match.candidates:
+            result.choices[question.key] = [
+                {"title": self.catalog.variant_title(variant.id), "payload": variant.id}
+                for variant in match.candidates
+            ]
+        return None
+
+    def _chosen_product(self, turn: TurnInput) -> Any:
+        answer = turn.answers.get("variant")
+        variant_id = answer.get("value") if isinstance(answer, dict) else None
+        found = self.catalog.variant(variant_id) if isinstance(variant_id, str) else None
+        if found is not None:
+            return found[0]
+        return self.catalog.product(turn.product_id) if turn.product_id else None
+
+
+def _consented(answers: dict[str, Any]) -> bool:
+    consent = answers.get(CONSENT_KEY)
+    return isinstance(consent, dict) and consent.get("value") is True
+
+
+def _answered_country(answers: dict[str, Any]) -> str | None:
+    location = answers.get("location")
+    value = location.get("value") if isinstance(location, dict) else None
+    return value.get("country") if isinstance(value, dict) else None
+
+
+def _parse_yes_no(text: str, intent: str | None) -> Parsed | None:
+    if intent == "affirm" or _YES.match(text):
+        return Parsed(value=True, display="yes")
+    if intent in {"deny", "stop"} or _NO.match(text):
+        return Parsed(value=False, display="no")
+    return None

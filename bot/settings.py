@@ -1,0 +1,91 @@
+"""Process settings, read once from the environment.
+
+Every variable has a local default so a fresh checkout runs with SQLite and no
+external services. Secrets are masked when settings are printed or logged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+SECRET_FIELDS = frozenset({"leads_api_token", "storefront_token", "database_url"})
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{VAR_DIR / 'leads.db'}"
+
+
+def _env_int(environ: dict[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password part of a database URL (``user:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the lead store, web app and conversation."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    leads_api_token: str = ""
+    storefront_token: str = ""
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    web_port: int = 8000
+    web_host: str = "127.0.0.1"
+    catalog_path: Path = PROJECT_ROOT / "bot" / "catalog" / "demo.yml"
+    flows_dir: Path = PROJECT_ROOT / "data" / "flows"
+    spool_dir: Path = VAR_DIR / "spool"
+    shop_currency: str = "EUR"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (defaults to ``os.environ``)."""
+        env = dict(os.environ if environ is None else environ)
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or defaults.database_url,
+            leads_api_token=env.get("LEADS_API_TOKEN", ""),
+            storefront_token=env.get("STOREFRONT_TOKEN", ""),
+            rasa_port=_env_int(env, "RASA_PORT", defaults.rasa_port),
+            actions_port=_env_int(env, "ACTIONS_PORT", defaults.actions_port),
+            web_port=_env_int(env, "WEB_PORT", defaults.web_port),
+            web_host=env.get("WEB_HOST") or defaults.web_host,
+            catalog_path=Path(env.get("CATALOG_PATH") or defaults.catalog_path),
+            flows_dir=Path(env.get("FLOWS_DIR") or defaults.flows_dir),
+            spool_dir=Path(env.get("LEADS_SPOOL_DIR") or defaults.spool_dir),
+            shop_currency=(env.get("SHOP_CURRENCY") or defaults.shop_currency).upper(),
+        )
+
+    def masked(self) -> dict[str, str]:
+        """Settings as strings with secrets hidden, safe to print or log."""
+        shown: dict[str, str] = {}
+        for item in fields(self):
+            value = str(getattr(self, item.name))
+            if item.name == "database_url":
+                value = mask_url_password(value)
+            elif item.name in SECRET_FIELDS and value:
+                value = value[:4] + "…"
+            shown[item.name] = value
+        return shown
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key}={value!r}" for key, value in self.masked().items())
+        return f"Settings({inner})"

@@ -1,0 +1,1 @@
+"""Lead store: SQLAlchemy models, repository, durable write spool and migrations."""

@@ -1,0 +1,39 @@
+"""Engine creation: one engine per process, created by the caller (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, create_engine, make_url
+
+from bot.store.types import dumps
+
+
+def create_db_engine(database_url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``database_url``.
+
+    SQLite gets WAL (readers never block the writer), enforced foreign keys and a
+    busy timeout so the action server and the web app can share one file.
+    """
+    url = make_url(database_url)
+    options: dict[str, Any] = {"future": True, "json_serializer": dumps, **kwargs}
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **options)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

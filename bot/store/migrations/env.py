@@ -1,0 +1,25 @@
+"""Alembic environment: runs migrations on the URL given by bot.store.migrate."""
+
+from alembic import context
+
+from bot.store.db import create_db_engine
+from bot.store.models import metadata
+
+config = context.config
+
+
+def run_migrations() -> None:
+    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()

@@ -1,0 +1,126 @@
+"""Tables of the lead store.
+
+A lead is one shopper, identified by the storefront/chat session id. Answers keep
+their full history (a changed answer supersedes the previous row); events are the
+shopper's chat behaviour and storefront journey, idempotent on ``event_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from bot.store.types import DecimalString, JSONType, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+Base: Any = declarative_base(metadata=metadata)
+
+LEAD_STATUSES = (
+    "New",
+    "Contacted",
+    "In Progress",
+    "Qualified",
+    "Proposal Sent",
+    "Negotiation",
+    "Lost",
+    "Won",
+)
+LEAD_STAGES = ("cold", "warm", "hot")
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Lead(Base):
+    """One shopper; anonymous (session id only) until they consent to share contact details."""
+
+    __tablename__ = "leads"
+
+    id = Column(String(32), primary_key=True)
+    session_id = Column(String(128), nullable=False, unique=True)
+    first_name = Column(String(80))
+    last_name = Column(String(80))
+    email = Column(String(254), index=True)
+    phone = Column(String(20))
+    company = Column(String(160))
+    source = Column(String(40), nullable=False, default="chat")
+    status = Column(String(20), nullable=False, default="New")
+    stage = Column(String(10), nullable=False, default="cold")
+    score = Column(Integer, nullable=False, default=0)
+    intent_score = Column(Integer, nullable=False, default=0)
+    fit_score = Column(Integer, nullable=False, default=0)
+    reasons = Column(JSONType, nullable=False, default=list)
+    consent_at = Column(UTCDateTime)
+    consent_text = Column(Text)
+    opted_out_at = Column(UTCDateTime)
+    human_requested_at = Column(UTCDateTime)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    answers = relationship(
+        "Answer", back_populates="lead", cascade="all, delete-orphan", passive_deletes=True
+    )
+    events = relationship(
+        "LeadEvent", back_populates="lead", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Answer(Base):
+    """One answer to a qualification question; superseded rows are the answer's history."""
+
+    __tablename__ = "answers"
+    __table_args__ = (Index("ix_answers_lead_id_key", "lead_id", "key"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    answer_id = Column(String(160), nullable=False, unique=True)
+    key = Column(String(64), nullable=False)
+    raw = Column(Text, nullable=False)
+    value = Column(JSONType)
+    status = Column(String(16), nullable=False, default="answered")
+    answered_at = Column(UTCDateTime, nullable=False)
+    superseded_at = Column(UTCDateTime)
+
+    lead = relationship("Lead", back_populates="answers")
+
+
+class LeadEvent(Base):
+    """A chat-behaviour or storefront event; ``event_id`` makes every write idempotent."""
+
+    __tablename__ = "lead_events"
+    __table_args__ = (Index("ix_lead_events_lead_id_ts", "lead_id", "ts"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    event_id = Column(String(160), nullable=False, unique=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    type = Column(String(64), nullable=False)
+    source = Column(String(16), nullable=False, default="chat")
+    ts = Column(UTCDateTime, nullable=False)
+    product_id = Column(String(120))
+    variant_id = Column(String(120))
+    value = Column(DecimalString)
+    properties = Column(JSONType, nullable=False, default=dict)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    lead = relationship("Lead", back_populates="events")

@@ -1,0 +1,137 @@
+"""Durable local spool for writes the database could not take.
+
+When the lead database is unreachable, commands are appended to a JSON-lines
+file (fsync'd before the shopper gets a reply) and replayed, in order, as soon as
+the database answers again. Commands are idempotent, so a replay interrupted
+half-way is simply replayed again. A file lock serialises the action server and
+the web app, which both drain the same spool.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.store.commands import Command, encode, from_payload
+from bot.store.repository import LeadRepository
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_ERRORS = (OperationalError, DBAPIError)
+
+
+class Spool:
+    """An append-only file of pending commands, one JSON batch per line."""
+
+    def __init__(self, directory: Path) -> None:
+        self._path = directory / "pending.jsonl"
+        self._lock_path = directory / "pending.lock"
+        self._thread_lock = threading.Lock()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock, open(self._lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def append(self, commands: Sequence[Command]) -> None:
+        """Persist one batch; returns only once it is on disk."""
+        line = "[" + ",".join(encode(command) for command in commands) + "]\n"
+        with self._locked(), open(self._path, "a", encoding="utf-8") as spool_file:
+            spool_file.write(line)
+            spool_file.flush()
+            os.fsync(spool_file.fileno())
+
+    def pending(self) -> int:
+        """Number of batches waiting."""
+        try:
+            with open(self._path, encoding="utf-8") as spool_file:
+                return sum(1 for line in spool_file if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def drain(self, repository: LeadRepository) -> int:
+        """Replay pending batches in order; returns how many were written.
+
+        Stops at the first batch the database refuses because it is unavailable
+        and keeps that batch and the rest for the next try.
+        """
+        with self._locked():
+            try:
+                lines = self._path.read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                return 0
+            batches = [line for line in lines if line.strip()]
+            written = 0
+            try:
+                for line in batches:
+                    repository.apply(_decode_batch(line))
+                    written += 1
+            finally:
+                self._rewrite(batches[written:])
+            return written
+
+    def _rewrite(self, remaining: list[str]) -> None:
+        if not remaining:
+            self._path.unlink(missing_ok=True)
+            return
+        temporary = self._path.with_suffix(".tmp")
+        with open(temporary, "w", encoding="utf-8") as spool_file:
+            spool_file.write("\n".join(remaining) + "\n")
+            spool_file.flush()
+            os.fsync(spool_file.fileno())
+        os.replace(temporary, self._path)
+
+
+def _decode_batch(line: str) -> list[Command]:
+    return [from_payload(item) for item in json.loads(line)]
+
+
+class LeadRecorder:
+    """Writes commands to the store, spooling them when the store is unavailable."""
+
+    def __init__(self, repository: LeadRepository, spool: Spool) -> None:
+        self.repository = repository
+        self.spool = spool
+
+    def record(self, commands: Sequence[Command]) -> bool:
+        """Write ``commands``; ``False`` means they were spooled for later.
+
+        Pending spooled batches are written first so answers keep their order.
+        """
+        if not commands:
+            return True
+        try:
+            if self.spool.pending():
+                self.spool.drain(self.repository)
+            self.repository.apply(commands)
+            return True
+        except UNAVAILABLE_ERRORS as exc:
+            # Exception class only: messages can carry SQL parameters, i.e. PII.
+            logger.error(
+                "lead store unavailable (%s); %d command(s) spooled",
+                type(exc).__name__,
+                len(commands),
+            )
+            self.spool.append(commands)
+            return False
+
+    def flush(self) -> int:
+        """Replay spooled batches now; returns how many were written (0 if still down)."""
+        try:
+            return self.spool.drain(self.repository)
+        except UNAVAILABLE_ERRORS as exc:
+            logger.warning("lead store still unavailable (%s)", type(exc).__name__)
+            return 0

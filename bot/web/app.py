@@ -1,0 +1,70 @@
+"""App factory of the web app (``python -m bot web``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.settings import Settings
+from bot.store.db import create_db_engine
+from bot.store.repository import LeadRepository
+from bot.store.spool import LeadRecorder, Spool
+from bot.web import leads
+from bot.web.auth import auth_middleware
+from bot.web.errors import error_middleware
+from bot.web.json import json_response
+from bot.web.keys import RECORDER, REPOSITORY, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+SPOOL_FLUSH_SECONDS = 5.0
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the web app; the database is opened when the app starts."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1 << 20)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_spool_flusher)
+    app.router.add_get("/healthz", health)
+    leads.setup(app)
+    return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_db_engine(settings.database_url)
+    repository = LeadRepository(engine)
+    app[REPOSITORY] = repository
+    app[RECORDER] = LeadRecorder(repository, Spool(settings.spool_dir))
+    yield
+    engine.dispose()
+
+
+async def _spool_flusher(app: web.Application) -> AsyncIterator[None]:
+    """Writes answers spooled while the database was down, once it is back."""
+
+    async def flush_forever() -> None:
+        recorder = app[RECORDER]
+        while True:
+            if recorder.spool.pending():
+                written = await asyncio.to_thread(recorder.flush)
+                if written:
+                    logger.info("wrote %d spooled batch(es) to the lead store", written)
+            await asyncio.sleep(SPOOL_FLUSH_SECONDS)
+
+    task = asyncio.create_task(flush_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness plus the number of spooled writes waiting for the database."""
+    pending = request.app[RECORDER].spool.pending()
+    return json_response({"status": "ok", "spooled_batches": pending})

@@ -1,0 +1,13 @@
+"""Typed application keys shared by the handler modules."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.settings import Settings
+from bot.store.repository import LeadRepository
+from bot.store.spool import LeadRecorder
+
+SETTINGS = web.AppKey("settings", Settings)
+REPOSITORY = web.AppKey("repository", LeadRepository)
+RECORDER = web.AppKey("recorder", LeadRecorder)
