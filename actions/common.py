@@ -81,12 +81,12 @@ def transcript(tracker: Tracker, pending_bot_texts: Sequence[str] = ()) -> list[
             reply_to, position = str(event.get("message_id") or event.get("timestamp")), 0
             intent = (event.get("parse_data") or {}).get("intent") or {}
             messages.append(
-                ChatMessage("user", event.get("text") or "", _ts(event), reply_to, intent.get("name"))
+                ChatMessage(
+                    "user", event.get("text") or "", _ts(event), reply_to, intent.get("name")
+                )
             )
         elif kind == "bot" and event.get("text"):
-            messages.append(
-                ChatMessage("bot", event["text"], _ts(event), f"{reply_to}:{position}")
-            )
+            messages.append(ChatMessage("bot", event["text"], _ts(event), f"{reply_to}:{position}"))
             position += 1
     now = utcnow()
     for text in pending_bot_texts:
@@ -122,7 +122,9 @@ class LeadAction(Action, ABC):
         commands: Sequence[Command] = (),
     ) -> None:
         """Record ``commands`` plus the transcript; never raises into the conversation."""
-        pending = [message.get("text") or "" for message in dispatcher.messages if message.get("text")]
+        pending = [
+            message.get("text") or "" for message in dispatcher.messages if message.get("text")
+        ]
         batch = [*transcript_commands(tracker.sender_id, transcript(tracker, pending)), *commands]
         try:
             await assistant().record(batch)

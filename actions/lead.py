@@ -28,10 +28,9 @@ SHOP_QUESTION_TOPICS = {
 }
 
 
-def _stop_form(tracker: Tracker) -> list[EventType]:
-    if tracker.active_loop.get("name"):
-        return [ActiveLoop(None), SlotSet("requested_slot", None)]
-    return []
+def _stop_form() -> list[EventType]:
+    # Returned whether or not the form runs, so one rule covers both cases.
+    return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
 class ExplainQuestion(LeadAction):
@@ -85,7 +84,6 @@ class AnswerShopQuestion(LeadAction):
         topic = SHOP_QUESTION_TOPICS.get(intent, "other")
         text = assistant().shop_answer(
             topic,
-            tracker.latest_message.get("text") or "",
             answers_of(tracker),
             product_id=page_context(tracker).get("product_id"),
         )
@@ -184,7 +182,7 @@ class OptOut(LeadAction):
                 event(tracker.sender_id, "session_end", now, key=message_id, reason="opt_out"),
             ],
         )
-        return [*_stop_form(tracker), SlotSet(STATUS_SLOT, "opted_out")]
+        return [*_stop_form(), SlotSet(STATUS_SLOT, "opted_out")]
 
 
 class Goodbye(LeadAction):
@@ -212,7 +210,7 @@ class Goodbye(LeadAction):
                 )
             ],
         )
-        return _stop_form(tracker)
+        return _stop_form()
 
 
 class CompleteQualification(LeadAction):
@@ -244,7 +242,9 @@ class CompleteQualification(LeadAction):
                     utcnow(),
                     key=latest_message_id(tracker),
                     answered=sorted(
-                        key for key, value in answers.items() if value and value["value"] is not None
+                        key
+                        for key, value in answers.items()
+                        if value and value["value"] is not None
                     ),
                 )
             ],
@@ -288,7 +288,7 @@ class UpdateAnswers(LeadAction):
         else:
             dispatcher.utter_message(
                 text="Thanks! If you'd like to change an answer, say e.g. "
-                "\"actually my budget is 500\"."
+                '"actually my budget is 500".'
             )
         commands = turn_commands(
             tracker.sender_id, latest_message_id(tracker), result, now, consent_text=None

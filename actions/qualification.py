@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -194,5 +193,3 @@ class AskContactDetails(AskQuestionAction):
     """Asks an email or phone number (after consent)."""
 
     key = "contact_details"
-
-

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.catalog import Catalog, load_catalog
-from bot.flows import Flow, load_flow
+from bot.flows import Flow, load_flow, replies
 from bot.flows.interpreter import Interpreter, TurnResult
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
@@ -58,10 +58,16 @@ class Assistant:
         """Write ``commands`` off the event loop; ``False`` if they were spooled."""
         return await asyncio.to_thread(self.recorder.record, list(commands))
 
+    def shop_answer(self, topic: str, answers: dict[str, Any], *, product_id: str | None) -> str:
+        """Reply to a shopper's question about shipping, price, returns, discount or stock."""
+        return replies.shop_answer(self.flow, self.catalog, topic, answers, product_id)
 
-def event(
-    session_id: str, kind: str, ts: datetime, *, key: str, **properties: Any
-) -> RecordEvent:
+    def summary(self, answers: dict[str, Any]) -> str:
+        """The answers so far, as one line for the shopper."""
+        return replies.summary(self.flow, answers)
+
+
+def event(session_id: str, kind: str, ts: datetime, *, key: str, **properties: Any) -> RecordEvent:
     """A chat-behaviour event whose id is derived from ``key`` (idempotent on retries)."""
     return RecordEvent(
         session_id=session_id,
@@ -118,7 +124,9 @@ def turn_commands(
         commands.append(event(session_id, kind, now, key=f"{message_id}:{index}", **properties))
     consent = result.answers.get("contact_consent")
     if consent is not None and consent["value"] is True:
-        commands.append(UpdateContact(session_id=session_id, consent_text=consent_text, consent_at=now))
+        commands.append(
+            UpdateContact(session_id=session_id, consent_text=consent_text, consent_at=now)
+        )
         commands.append(event(session_id, "consent_given", now, key=f"{message_id}:consent"))
     name = result.answers.get("contact_name")
     if name is not None and name["value"]:

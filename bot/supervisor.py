@@ -111,14 +111,14 @@ def run(model: Path) -> int:
                 child.command, cwd=PROJECT_ROOT, env=env, start_new_session=True
             )
         host = "localhost"
+        note = "  (generated, saved in var/tokens.json)" if "LEADS_API_TOKEN" in generated else ""
         print(
             "\nStorefront lead assistant starting (Rasa takes ~30 s to load its model):\n"
             f"  chat (REST)     http://{host}:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  chat (socket)   http://{host}:{settings.rasa_port}/socket.io\n"
             f"  web app / API   http://{host}:{settings.web_port}/api/v2/leads\n"
             f"  actions         http://127.0.0.1:{settings.actions_port}/webhook\n"
-            f"  API token       {env['LEADS_API_TOKEN']}"
-            f"{'  (generated, saved in var/tokens.json)' if 'LEADS_API_TOKEN' in generated else ''}\n"
+            f"  API token       {env['LEADS_API_TOKEN']}{note}\n"
             f"  storefront token {env['STOREFRONT_TOKEN']}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

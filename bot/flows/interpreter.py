@@ -22,7 +22,7 @@ from bot.answers import (
     parse_name,
     parse_timeline,
 )
-from bot.catalog import Catalog, match_variant
+from bot.catalog import Catalog, Product, Variant, match_variant
 from bot.flows.model import CONSENT_KEY, Flow, Question
 
 MAX_ANSWER_CHARS = 500
@@ -46,7 +46,8 @@ CONTROL_INTENTS = frozenset(
 )
 SKIP_INTENTS = frozenset({"dont_know"})
 CORRECTION_CUES = re.compile(
-    r"\b(actually|instead|change|changed|make (it|that)|i meant|sorry,? i mean|correction|update)\b",
+    r"\b(actually|instead|change|changed|make (it|that)|i meant|sorry,? i mean|correction"
+    r"|update)\b",
     re.IGNORECASE,
 )
 _HTML = re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)
@@ -137,7 +138,9 @@ class Interpreter:
             result.interrupted = True
             return result
         if requested and turn.intent in SKIP_INTENTS and confident:
-            result.answers[requested.key] = answer_record(turn.text[:MAX_ANSWER_CHARS], None, turn.now)
+            result.answers[requested.key] = answer_record(
+                turn.text[:MAX_ANSWER_CHARS], None, turn.now
+            )
             result.events.append(("question_skipped", {"key": requested.key}))
             return result
 
@@ -252,12 +255,16 @@ class Interpreter:
             return match.parsed()
         if result is not None and match.candidates:
             result.choices[question.key] = [
-                {"title": self.catalog.variant_title(variant.id), "payload": variant.id}
+                {"title": self._variant_label(variant), "payload": variant.id}
                 for variant in match.candidates
             ]
         return None
 
-    def _chosen_product(self, turn: TurnInput) -> Any:
+    def _variant_label(self, variant: Variant) -> str:
+        product = self.catalog.product(variant.product_id)
+        return product.variant_label(variant) if product else variant.name
+
+    def _chosen_product(self, turn: TurnInput) -> Product | None:
         answer = turn.answers.get("variant")
         variant_id = answer.get("value") if isinstance(answer, dict) else None
         found = self.catalog.variant(variant_id) if isinstance(variant_id, str) else None

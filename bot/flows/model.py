@@ -160,7 +160,15 @@ def _question(raw: Any, where: str, seen: set[str]) -> Question:
     for name in ("why", "reask"):
         if not isinstance(raw.get(name), str) or not raw[name].strip():
             raise FlowError(f"{where}: `{name}` text is missing for `{key}`")
-    unknown = set(raw) - {"key", "answer_type", "prompt", "buttons", "why", "reask", "after_consent"}
+    unknown = set(raw) - {
+        "key",
+        "answer_type",
+        "prompt",
+        "buttons",
+        "why",
+        "reask",
+        "after_consent",
+    }
     if unknown:
         raise FlowError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} in `{key}`")
     return Question(

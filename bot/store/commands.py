@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 from bot.store.types import dumps
 
@@ -58,7 +58,7 @@ class UpdateContact:
     consent_at: datetime | None = None
 
 
-Command = Union[RecordAnswer, RecordEvent, UpdateContact]
+Command = RecordAnswer | RecordEvent | UpdateContact
 COMMAND_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (RecordAnswer, RecordEvent, UpdateContact)
 }

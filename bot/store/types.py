@@ -32,7 +32,7 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=json_default, ensure_ascii=False, separators=(",", ":"))
 
 
-class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
 
     impl = DateTime(timezone=True)
@@ -56,7 +56,7 @@ class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
         return value.astimezone(timezone.utc)
 
 
-class DecimalString(TypeDecorator):  # type: ignore[type-arg]
+class DecimalString(TypeDecorator):
     """Exact decimal amounts stored as text (SQLite has no decimal type)."""
 
     impl = String(40)

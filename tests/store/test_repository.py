@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.store.commands import RecordAnswer, RecordEvent, UpdateContact
 from bot.store.repository import InvalidCursor, LeadFilters, LeadRepository
@@ -15,7 +16,9 @@ from bot.store.repository import InvalidCursor, LeadFilters, LeadRepository
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
 
-def _answer(session: str, key: str, raw: str, value: object, *, at: datetime, n: int) -> RecordAnswer:
+def _answer(
+    session: str, key: str, raw: str, value: object, *, at: datetime, n: int
+) -> RecordAnswer:
     return RecordAnswer(
         session_id=session,
         answer_id=f"m{n}:{key}",
@@ -31,7 +34,14 @@ def test_answers_normalised_and_exact(engine: Engine) -> None:
     repo = LeadRepository(engine)
     repo.apply(
         [
-            _answer("s1", "budget", "around 300 bucks", {"amount": Decimal("299.99"), "currency": "USD"}, at=T0, n=1),
+            _answer(
+                "s1",
+                "budget",
+                "around 300 bucks",
+                {"amount": Decimal("299.99"), "currency": "USD"},
+                at=T0,
+                n=1,
+            ),
             _answer("s1", "timeline", "next week", {"days": 7}, at=T0, n=2),
         ]
     )
@@ -46,10 +56,21 @@ def test_answers_normalised_and_exact(engine: Engine) -> None:
 
 def test_changed_answer_keeps_history(engine: Engine) -> None:
     repo = LeadRepository(engine)
-    repo.apply([_answer("s1", "budget", "300", {"amount": Decimal("300"), "currency": "EUR"}, at=T0, n=1)])
+    repo.apply(
+        [_answer("s1", "budget", "300", {"amount": Decimal("300"), "currency": "EUR"}, at=T0, n=1)]
+    )
     later = T0 + timedelta(minutes=2)
     repo.apply(
-        [_answer("s1", "budget", "actually 500", {"amount": Decimal("500"), "currency": "EUR"}, at=later, n=2)]
+        [
+            _answer(
+                "s1",
+                "budget",
+                "actually 500",
+                {"amount": Decimal("500"), "currency": "EUR"},
+                at=later,
+                n=2,
+            )
+        ]
     )
     lead = repo.get_lead_by_session("s1")
     assert lead is not None
@@ -62,7 +83,13 @@ def test_commands_are_idempotent(engine: Engine) -> None:
     repo = LeadRepository(engine)
     batch = [
         _answer("s1", "timeline", "asap", {"days": 0}, at=T0, n=1),
-        RecordEvent(session_id="s1", event_id="e1", type="question_answered", ts=T0, properties={"key": "timeline"}),
+        RecordEvent(
+            session_id="s1",
+            event_id="e1",
+            type="question_answered",
+            ts=T0,
+            properties={"key": "timeline"},
+        ),
     ]
     repo.apply(batch)
     repo.apply(batch)
@@ -78,7 +105,7 @@ def test_failed_batch_writes_nothing(engine: Engine) -> None:
     good = _answer("s1", "timeline", "asap", {"days": 0}, at=T0, n=1)
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite does not enforce VARCHAR lengths")
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         repo.apply([good, bad])
     assert repo.get_lead_by_session("s1") is None
 
@@ -88,13 +115,19 @@ def test_contact_and_flag_events(engine: Engine) -> None:
     repo.apply(
         [
             UpdateContact(session_id="s1", consent_text="May I save…", consent_at=T0),
-            UpdateContact(session_id="s1", first_name="Jane", last_name="Doe", email="jane@example.com"),
+            UpdateContact(
+                session_id="s1", first_name="Jane", last_name="Doe", email="jane@example.com"
+            ),
             RecordEvent(session_id="s1", event_id="h1", type="human_requested", ts=T0),
         ]
     )
     lead = repo.get_lead_by_session("s1")
     assert lead is not None
-    assert (lead["first_name"], lead["last_name"], lead["email"]) == ("Jane", "Doe", "jane@example.com")
+    assert (lead["first_name"], lead["last_name"], lead["email"]) == (
+        "Jane",
+        "Doe",
+        "jane@example.com",
+    )
     assert lead["consent"] == {"given_at": T0.isoformat(), "text": "May I save…"}
     assert lead["human_requested_at"] == T0.isoformat()
     assert lead["phone"] is None
@@ -102,7 +135,13 @@ def test_contact_and_flag_events(engine: Engine) -> None:
 
 def test_event_value_is_exact_decimal(engine: Engine) -> None:
     repo = LeadRepository(engine)
-    repo.apply([RecordEvent(session_id="s1", event_id="c1", type="add_to_cart", ts=T0, value=Decimal("0.10"))])
+    repo.apply(
+        [
+            RecordEvent(
+                session_id="s1", event_id="c1", type="add_to_cart", ts=T0, value=Decimal("0.10")
+            )
+        ]
+    )
     lead = repo.get_lead_by_session("s1")
     assert lead is not None
     assert repo.events(lead["id"])[0]["value"] == Decimal("0.10")
@@ -111,9 +150,13 @@ def test_event_value_is_exact_decimal(engine: Engine) -> None:
 def test_list_filters_and_cursor_pagination(engine: Engine) -> None:
     repo = LeadRepository(engine)
     for index in range(5):
-        repo.apply([RecordEvent(session_id=f"s{index}", event_id=f"e{index}", type="page_view", ts=T0)])
+        repo.apply(
+            [RecordEvent(session_id=f"s{index}", event_id=f"e{index}", type="page_view", ts=T0)]
+        )
     with engine.begin() as connection:
-        connection.execute(text("UPDATE leads SET stage = 'hot', score = 80 WHERE session_id = 's3'"))
+        connection.execute(
+            text("UPDATE leads SET stage = 'hot', score = 80 WHERE session_id = 's3'")
+        )
     first = repo.list_leads(LeadFilters(), limit=2)
     assert len(first.items) == 2 and first.next_cursor
     second = repo.list_leads(LeadFilters(), limit=2, cursor=first.next_cursor)

@@ -30,7 +30,13 @@ def _commands(n: int) -> list:
             status="answered",
             answered_at=T0,
         ),
-        RecordEvent(session_id="s1", event_id=f"e{n}", type="question_answered", ts=T0, value=Decimal("1.10")),
+        RecordEvent(
+            session_id="s1",
+            event_id=f"e{n}",
+            type="question_answered",
+            ts=T0,
+            value=Decimal("1.10"),
+        ),
         UpdateContact(session_id="s1", email="jane@example.com", consent_at=T0),
     ]
 
@@ -40,7 +46,9 @@ def test_commands_round_trip_through_json(command: object) -> None:
     assert decode(encode(command)) == command  # type: ignore[arg-type]
 
 
-def test_outage_spools_then_replays_in_order(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_outage_spools_then_replays_in_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spool = Spool(tmp_path / "spool")
     down = LeadRecorder(LeadRepository(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
     with caplog.at_level(logging.ERROR):
@@ -59,7 +67,11 @@ def test_outage_spools_then_replays_in_order(tmp_path: Path, caplog: pytest.LogC
     lead = repository.get_lead_by_session("s1")
     assert lead is not None
     history = repository.answer_history(lead["id"], "budget")
-    assert [h["value"]["amount"] for h in history] == [Decimal("100.50"), Decimal("200.50"), Decimal("300.50")]
+    assert [h["value"]["amount"] for h in history] == [
+        Decimal("100.50"),
+        Decimal("200.50"),
+        Decimal("300.50"),
+    ]
     assert lead["answers"]["budget"]["value"]["amount"] == Decimal("300.50")
 
 

@@ -9,7 +9,10 @@ config = context.config
 
 
 def run_migrations() -> None:
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set; run migrations via bot.store.migrate")
+    engine = create_db_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -1,0 +1,358 @@
+"""The real stack (action server, Rasa server, web app) on free loopback ports.
+
+Used by the end-to-end tests and the benchmark: the processes are the ones
+``make run`` starts (:func:`bot.supervisor.build_children`), with their own
+databases, spool, tracker store, tokens and log files::
+
+    with DevStack(root, model=model, database_url=url, spool_dir=spool,
+                  tracker_store_url=tracker_url, log_dir=logs) as stack:
+        replies = stack.chat("session-1", "hi")
+
+Each process runs in its own process group so that stopping it also stops
+anything it spawned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import requests
+
+from bot.settings import Settings
+from bot.store.migrate import upgrade
+from bot.supervisor import Child, build_children, child_environment
+
+STARTUP_TIMEOUT_SECONDS = 180.0
+STOP_GRACE_SECONDS = 10.0
+POLL_INTERVAL_SECONDS = 0.5
+PROBE_TIMEOUT_SECONDS = 5.0
+CHAT_TIMEOUT_SECONDS = 60.0
+LOG_TAIL_CHARS = 4000
+LOOPBACK = "127.0.0.1"
+# Rasa answers this intent with a response only (no custom action), so the
+# readiness probe leaves nothing in the lead store.
+PROBE_MESSAGE = "/bot_challenge"
+
+
+class DevStackError(RuntimeError):
+    """A process of the stack did not start, or exited; the message holds its log tail."""
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Loopback ports of the three processes."""
+
+    rasa: int
+    actions: int
+    web: int
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        """Three distinct ports that are free on 127.0.0.1 right now."""
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(socket.socket()) for _ in range(3)]
+            for sock in sockets:
+                sock.bind((LOOPBACK, 0))
+            rasa, actions, web = (sock.getsockname()[1] for sock in sockets)
+        return cls(rasa=rasa, actions=actions, web=web)
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid`` (Linux ``/proc``)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may itself contain spaces.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` in MB (``VmRSS``), 0 if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return text[-chars:]
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=PROBE_TIMEOUT_SECONDS).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+class DevStack:
+    """Starts, probes and stops the action server, the Rasa server and the web app.
+
+    ``ports`` defaults to free loopback ports. Tokens are generated for the
+    stack unless given, so nothing is read from or written to ``var/``.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        model: Path,
+        database_url: str,
+        spool_dir: Path,
+        tracker_store_url: str,
+        log_dir: Path,
+        ports: StackPorts | None = None,
+        api_token: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.root = root
+        self.model = model
+        self.database_url = database_url
+        self.spool_dir = spool_dir
+        self.tracker_store_url = tracker_store_url
+        self.log_dir = log_dir
+        self.ports = ports or StackPorts.free()
+        self.api_token = api_token or secrets.token_urlsafe(32)
+        self.storefront_token = secrets.token_urlsafe(32)
+        self.startup_timeout = startup_timeout
+        self.env = self._environment(dict(os.environ if environ is None else environ))
+        settings = Settings.from_env(self.env)
+        self.children: dict[str, Child] = {
+            child.name: child
+            for child in build_children(settings, model, Path(sys.executable).parent)
+        }
+        self._logs: dict[str, IO[bytes]] = {}
+
+    def _environment(self, base: dict[str, str]) -> dict[str, str]:
+        # A dialect left over from the caller's configuration would not match our URL.
+        base.pop("TRACKER_STORE_DIALECT", None)
+        base.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "LEADS_SPOOL_DIR": str(self.spool_dir),
+                "TRACKER_STORE_URL": self.tracker_store_url,
+                "RASA_PORT": str(self.ports.rasa),
+                "ACTIONS_PORT": str(self.ports.actions),
+                "WEB_PORT": str(self.ports.web),
+                "WEB_HOST": LOOPBACK,
+                "LEADS_API_TOKEN": self.api_token,
+                "STOREFRONT_TOKEN": self.storefront_token,
+                "RASA_TELEMETRY_ENABLED": "false",
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+            }
+        )
+        return child_environment(base)
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://{LOOPBACK}:{self.ports.rasa}"
+
+    @property
+    def web_url(self) -> str:
+        """Base URL of the web app."""
+        return f"http://{LOOPBACK}:{self.ports.web}"
+
+    @property
+    def actions_url(self) -> str:
+        """Base URL of the action server."""
+        return f"http://{LOOPBACK}:{self.ports.actions}"
+
+    def log_path(self, name: str) -> Path:
+        """Path of the log (stdout and stderr) of child ``name``."""
+        return self.log_dir / f"{name}.log"
+
+    def pid(self, name: str) -> int:
+        """Pid (and process group id) of the running child ``name``."""
+        process = self.children[name].process
+        if process is None or process.poll() is not None:
+            raise DevStackError(f"{name} is not running")
+        return process.pid
+
+    def rss_mb(self, name: str) -> float:
+        """Resident memory in MB of child ``name`` and every process in its group."""
+        return sum(rss_mb(pid) for pid in process_group_members(self.pid(name)))
+
+    def __enter__(self) -> DevStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Migrate the lead store, start the three processes and wait until they answer.
+
+        Raises :class:`DevStackError` (after stopping whatever started) if a
+        process exits or is not ready within ``startup_timeout`` seconds.
+        """
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.database_url)
+        try:
+            for name in self.children:
+                self._spawn(name)
+            self._wait_ready(list(self.children))
+        except BaseException:
+            self.stop()
+            raise
+
+    def restart(self, name: str) -> None:
+        """Stop child ``name`` (e.g. ``"rasa"``), start it again and wait until it answers."""
+        self._stop_children([self.children[name]])
+        self._spawn(name)
+        try:
+            self._wait_ready([name])
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """SIGTERM every process group, SIGKILL after 10 s; safe to call twice."""
+        self._stop_children(list(self.children.values()))
+
+    def _spawn(self, name: str) -> None:
+        child = self.children[name]
+        log = self._logs.get(name)
+        if log is None or log.closed:
+            log = self._logs[name] = open(self.log_path(name), "ab")  # noqa: SIM115 - kept open
+        log.write(f"--- starting {' '.join(child.command)}\n".encode())
+        log.flush()
+        child.process = subprocess.Popen(  # noqa: S603 - fixed argument lists
+            child.command,
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _stop_children(self, children: list[Child]) -> None:
+        running = [c.process for c in children if c.process is not None]
+        for process in running:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            # Anything the child spawned that outlived it.
+            for straggler in process_group_members(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(straggler, signal.SIGKILL)
+        for child in children:
+            child.process = None
+            log = self._logs.pop(child.name, None)
+            if log is not None:
+                log.close()
+
+    def _probe(self, name: str) -> bool:
+        if name == "actions":
+            return _http_ok(f"{self.actions_url}/health")
+        if name == "web":
+            return _http_ok(f"{self.web_url}/healthz")
+        if not _http_ok(f"{self.rasa_url}/"):
+            return False
+        try:
+            replies = self.chat(f"devstack-probe-{uuid.uuid4().hex}", PROBE_MESSAGE)
+        except (requests.RequestException, ValueError):
+            return False
+        return isinstance(replies, list)
+
+    def _wait_ready(self, names: list[str]) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        waiting = list(names)
+        while waiting:
+            for name in list(waiting):
+                process = self.children[name].process
+                if process is None or process.poll() is not None:
+                    code = None if process is None else process.returncode
+                    raise DevStackError(
+                        f"{name} exited with {code} while starting; "
+                        f"end of {self.log_path(name)}:\n{_tail(self.log_path(name))}"
+                    )
+                if self._probe(name):
+                    waiting.remove(name)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                tails = "\n".join(
+                    f"--- end of {self.log_path(name)}:\n{_tail(self.log_path(name))}"
+                    for name in waiting
+                )
+                raise DevStackError(
+                    f"not ready after {self.startup_timeout:.0f} s: {', '.join(waiting)}\n{tails}"
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)
+
+    def chat(
+        self,
+        sender: str,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        timeout: float = CHAT_TIMEOUT_SECONDS,
+    ) -> list[dict[str, Any]]:
+        """Send ``text`` as ``sender`` over the REST channel; returns the bot's messages."""
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata is not None:
+            body["metadata"] = metadata
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=timeout
+        )
+        response.raise_for_status()
+        replies: list[dict[str, Any]] = response.json()
+        return replies
+
+    def api_get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """``GET`` a web-app path with the API token; returns the decoded JSON."""
+        response = requests.get(
+            f"{self.web_url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.api_token}"},
+            timeout=CHAT_TIMEOUT_SECONDS,
+        )
+        response.raise_for_status()
+        return response.json()
