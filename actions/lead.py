@@ -61,7 +61,7 @@ class ExplainQuestion(LeadAction):
                     tracker.sender_id,
                     "asked_why",
                     utcnow(),
-                    key=latest_message_id(tracker),
+                    dedupe=latest_message_id(tracker),
                     question=key,
                 )
             ],
@@ -96,7 +96,7 @@ class AnswerShopQuestion(LeadAction):
                     tracker.sender_id,
                     "shopper_question",
                     utcnow(),
-                    key=latest_message_id(tracker),
+                    dedupe=latest_message_id(tracker),
                     topic=topic,
                 )
             ],
@@ -144,7 +144,7 @@ class RequestHuman(LeadAction):
                     tracker.sender_id,
                     "human_requested",
                     utcnow(),
-                    key=latest_message_id(tracker),
+                    dedupe=latest_message_id(tracker),
                     during_question=tracker.get_slot("requested_slot"),
                 )
             ],
@@ -176,10 +176,10 @@ class OptOut(LeadAction):
                     tracker.sender_id,
                     "opt_out",
                     now,
-                    key=message_id,
+                    dedupe=message_id,
                     during_question=tracker.get_slot("requested_slot"),
                 ),
-                event(tracker.sender_id, "session_end", now, key=message_id, reason="opt_out"),
+                event(tracker.sender_id, "session_end", now, dedupe=message_id, reason="opt_out"),
             ],
         )
         return [*_stop_form(), SlotSet(STATUS_SLOT, "opted_out")]
@@ -205,7 +205,7 @@ class Goodbye(LeadAction):
                     tracker.sender_id,
                     "session_end",
                     utcnow(),
-                    key=latest_message_id(tracker),
+                    dedupe=latest_message_id(tracker),
                     reason="goodbye",
                 )
             ],
@@ -240,7 +240,7 @@ class CompleteQualification(LeadAction):
                     tracker.sender_id,
                     "qualification_completed",
                     utcnow(),
-                    key=latest_message_id(tracker),
+                    dedupe=latest_message_id(tracker),
                     answered=sorted(
                         key
                         for key, value in answers.items()

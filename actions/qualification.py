@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 
 from rasa_sdk import Tracker
@@ -133,7 +134,8 @@ class AskQuestionAction(LeadAction, ABC):
         elif failed:
             text = question.reask
         else:
-            text = question.prompt()
+            # Seeded per shopper: a retried action asks with the same words.
+            text = question.prompt(random.Random(f"{tracker.sender_id}:{self.key}"))
         dispatcher.utter_message(text=text, buttons=buttons)
         now = utcnow()
         await self.save(
@@ -144,7 +146,7 @@ class AskQuestionAction(LeadAction, ABC):
                     tracker.sender_id,
                     "question_asked",
                     now,
-                    key=f"{latest_message_id(tracker)}:{self.key}",
+                    dedupe=f"{latest_message_id(tracker)}:{self.key}",
                     question=self.key,
                     reask=failed,
                 )

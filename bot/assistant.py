@@ -67,11 +67,13 @@ class Assistant:
         return replies.summary(self.flow, answers)
 
 
-def event(session_id: str, kind: str, ts: datetime, *, key: str, **properties: Any) -> RecordEvent:
-    """A chat-behaviour event whose id is derived from ``key`` (idempotent on retries)."""
+def event(
+    session_id: str, kind: str, ts: datetime, *, dedupe: str, **properties: Any
+) -> RecordEvent:
+    """A chat-behaviour event whose id derives from ``dedupe`` (idempotent on retries)."""
     return RecordEvent(
         session_id=session_id,
-        event_id=f"chat:{stable_id(session_id, kind, key)}",
+        event_id=f"chat:{stable_id(session_id, kind, dedupe)}",
         type=kind,
         ts=ts,
         source="chat",
@@ -89,7 +91,7 @@ def transcript_commands(session_id: str, messages: Iterable[ChatMessage]) -> lis
                 session_id,
                 "chat_message",
                 message.ts,
-                key=f"{message.sender}:{identity}:{message.text[:64]}",
+                dedupe=f"{message.sender}:{identity}",
                 sender=message.sender,
                 text=message.text[:MAX_STORED_MESSAGE_CHARS],
                 intent=message.intent,
@@ -121,13 +123,13 @@ def turn_commands(
             )
         )
     for index, (kind, properties) in enumerate(result.events):
-        commands.append(event(session_id, kind, now, key=f"{message_id}:{index}", **properties))
+        commands.append(event(session_id, kind, now, dedupe=f"{message_id}:{index}", **properties))
     consent = result.answers.get("contact_consent")
     if consent is not None and consent["value"] is True:
         commands.append(
             UpdateContact(session_id=session_id, consent_text=consent_text, consent_at=now)
         )
-        commands.append(event(session_id, "consent_given", now, key=f"{message_id}:consent"))
+        commands.append(event(session_id, "consent_given", now, dedupe=f"{message_id}:consent"))
     name = result.answers.get("contact_name")
     if name is not None and name["value"]:
         commands.append(

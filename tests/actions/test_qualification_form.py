@@ -128,7 +128,7 @@ LOCATION_CASES = [
     ("Madrid", "ES", "Madrid", True),
     ("Amsterdam", "NL", "Amsterdam", True),
     ("Brussels", "BE", "Brussels", True),
-    ("New York", "US", "New York", True),  # North America zone
+    ("New York", "US", "New York City", True),  # North America zone
     ("Sao Paulo", "BR", "São Paulo", False),  # no product ships to Brazil
     ("zip 75001 Paris", "FR", "Paris", True),
     ("Toronto", "CA", "Toronto", True),
@@ -237,7 +237,7 @@ async def test_skip_is_stored_as_unknown(helper: Assistant, text: str) -> None:
 )
 async def test_interruptions_reject_the_form(helper: Assistant, intent: str) -> None:
     slots = await validate(make_tracker("why do you need that?", intent=intent, requested="budget"))
-    assert slots == {}
+    assert set(slots) <= {"requested_slot"}  # no answer: the form rejects the message
 
 
 async def test_no_thanks_to_consent_declines_without_opting_out(helper: Assistant) -> None:
@@ -273,6 +273,7 @@ async def test_unparseable_answer_is_reasked_then_stored_unknown(helper: Assista
         "<script>alert(1)</script>",  # markup
         "<img src=x onerror=alert(1)> 300 euros",  # markup with a plausible answer
     ],
+    ids=["empty", "huge", "emoji", "script", "img-tag"],
 )
 async def test_garbage_is_never_stored_as_an_answer(helper: Assistant, text: str) -> None:
     slots = await validate(make_tracker(text, requested="budget"))

@@ -1,0 +1,186 @@
+"""End-to-end chats over the real Rasa server, action server and web app.
+
+One stack serves the whole module (see conftest.py); every test talks in its own
+session. The restart test runs last because it restarts the Rasa server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.devstack import DevStack
+from bot.flows import Flow
+from bot.store.repository import LeadRepository
+from tests.e2e.conftest import Chat
+
+pytestmark = pytest.mark.e2e
+
+GARBAGE = [
+    pytest.param("", id="empty"),
+    pytest.param("lorem ipsum dolor " * 333 + "sit", id="6000-chars"),
+    pytest.param("😀😀😀", id="emoji"),
+    pytest.param("<script>alert(1)</script>", id="markup"),
+    pytest.param("¿Dónde está mi pedido?", id="spanish"),
+]
+
+
+def event_types(repository: LeadRepository, lead_id: str) -> list[str]:
+    return [event["type"] for event in repository.events(lead_id)]
+
+
+def assert_answered_with(chat: Chat, texts: list[str], key: str | None, said: str) -> None:
+    assert chat.asked(texts) == key, (
+        f"after {said!r} the bot should ask {key!r}, it replied {texts!r}\n{chat}"
+    )
+
+
+def test_full_qualification_over_rest(chat: Chat, repository: LeadRepository) -> None:
+    script: list[tuple[str, str | None]] = [
+        # (shopper says, question the bot asks next)
+        ("hi", "timeline"),
+        ("sometime next month", "variant"),
+        ("the blue hoodie in M", "location"),
+        ("Lyon", "budget"),
+        ("around 300 bucks", "contact_consent"),
+        ("yes", "contact_name"),
+        ("Jane Doe", "contact_details"),
+        ("jane@example.com", None),
+    ]
+    for said, next_question in script:
+        texts = chat.say(said)
+        assert texts and all(texts), f"empty reply to {said!r}\n{chat}"
+        assert_answered_with(chat, texts, next_question, said)
+    assert "specialist" in texts[-1].lower(), f"closing message expected\n{chat}"
+
+    lead = chat.lead()
+    answers: dict[str, Any] = lead["answers"]
+    assert 20 <= answers["timeline"]["value"]["days"] <= 60, answers["timeline"]
+    assert answers["variant"]["value"] == "hoodie-classic-blue-m", answers["variant"]
+    assert answers["location"]["value"] == {"country": "FR", "region": "Lyon", "serviceable": True}
+    assert answers["budget"]["value"] == {"amount": 300, "currency": "USD"}
+    assert answers["budget"]["raw"] == "around 300 bucks"
+    assert all(answer["answered_at"] for answer in answers.values())
+    assert lead["first_name"] == "Jane"
+    assert lead["email"] == "jane@example.com"
+    assert lead["consent"]["given_at"]
+
+    events = repository.events(lead["id"])
+    types = {event["type"] for event in events}
+    assert {"chat_message", "question_asked", "question_answered", "qualification_completed"} <= (
+        types
+    ), types
+    senders = {event["properties"]["sender"] for event in events if event["type"] == "chat_message"}
+    assert senders == {"user", "bot"}
+    shopper_lines = [
+        event["properties"]["text"]
+        for event in events
+        if event["type"] == "chat_message" and event["properties"]["sender"] == "user"
+    ]
+    assert shopper_lines == [said for said, _ in script]
+
+
+def test_answers_given_out_of_order_are_not_asked_again(chat: Chat) -> None:
+    texts = chat.say("I need it in Berlin by Friday")
+    assert_answered_with(chat, texts, "variant", "I need it in Berlin by Friday")
+
+    answers = chat.lead()["answers"]
+    assert answers["timeline"]["value"] is not None, answers
+    assert 0 <= answers["timeline"]["value"]["days"] <= 7, answers["timeline"]
+    assert answers["location"]["value"]["country"] == "DE", answers["location"]
+
+
+def test_interruptions_during_the_qualification(
+    chat: Chat, flow: Flow, repository: LeadRepository
+) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+
+    texts = chat.say("why do you need that?")
+    timeline = flow.question("timeline")
+    assert timeline is not None
+    assert timeline.why in texts, f"explanation expected\n{chat}"
+    assert_answered_with(chat, texts, "timeline", "why do you need that?")
+
+    texts = chat.say("I don't know")
+    assert_answered_with(chat, texts, "variant", "I don't know")
+    assert chat.lead()["answers"]["timeline"]["status"] == "unknown"
+
+    texts = chat.say("talk to a human")
+    assert any("team" in text or "specialist" in text for text in texts), f"{chat}"
+    lead = chat.lead()
+    assert "human_requested" in event_types(repository, lead["id"])
+    assert lead["human_requested_at"]
+
+    texts = chat.say("stop")
+    assert texts, f"a goodbye is expected after 'stop'\n{chat}"
+    assert chat.asked(texts) is None, f"no question after 'stop'\n{chat}"
+    assert any(word in " ".join(texts).lower() for word in ("thank", "bye", "no problem"))
+    assert "opt_out" in event_types(repository, lead["id"])
+
+    for said in ("hi", "the blue hoodie in M", "Lyon"):
+        texts = chat.say(said)
+        assert texts and all(texts), f"empty reply to {said!r}\n{chat}"
+        assert chat.asked(texts) is None, f"no question after an opt-out\n{chat}"
+    assert chat.lead()["opted_out_at"]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_garbage_as_first_message_gets_a_reply(stack: DevStack, flow: Flow, garbage: str) -> None:
+    chat = Chat(stack, flow)
+    texts = chat.say(garbage)
+    assert texts and all(texts), f"empty reply to {garbage[:40]!r}\n{chat}"
+    assert not any("<script" in text for text in texts)
+
+
+def test_garbage_answers_store_nothing_wrong(chat: Chat, repository: LeadRepository) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+    for param in GARBAGE:
+        (garbage,) = param.values
+        texts = chat.say(str(garbage))
+        assert texts and all(texts), f"empty reply to {str(garbage)[:40]!r}\n{chat}"
+        assert chat.asked(texts) is not None, f"the bot should keep asking\n{chat}"
+
+    lead = chat.lead()
+    for key, answer in lead["answers"].items():
+        assert answer["value"] is None, f"{key} parsed from garbage: {answer}\n{chat}"
+        assert answer["status"] == "unknown", (key, answer)
+        assert "<script" not in answer["raw"] and len(answer["raw"]) <= 500, (key, answer)
+    assert lead["email"] is None and lead["first_name"] is None
+    for event in repository.events(lead["id"], types=["chat_message"]):
+        assert len(event["properties"]["text"]) <= 5000
+
+
+def test_two_unparseable_answers_store_unknown_and_move_on(
+    chat: Chat, repository: LeadRepository, flow: Flow
+) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+    chat.say("sometime next month")
+
+    texts = chat.say("the purple elephant")
+    variant = flow.question("variant")
+    assert variant is not None
+    assert texts[-1] in (variant.reask, "I found several matching items. Which one do you mean?"), (
+        f"a re-ask of the variant question is expected\n{chat}"
+    )
+    assert "variant" not in chat.lead()["answers"]
+
+    texts = chat.say("the wooden spaceship")
+    assert_answered_with(chat, texts, "location", "the wooden spaceship")
+    lead = chat.lead()
+    assert lead["answers"]["variant"]["status"] == "unknown", lead["answers"]
+    assert lead["answers"]["variant"]["value"] is None
+    assert "question_unanswered" in event_types(repository, lead["id"])
+
+
+def test_conversation_survives_a_rasa_restart(chat: Chat, stack: DevStack) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+    assert_answered_with(chat, chat.say("next week"), "variant", "next week")
+
+    stack.restart("rasa")
+
+    texts = chat.say("the blue hoodie in M")
+    assert_answered_with(chat, texts, "location", "the blue hoodie in M (after restart)")
+    answers = chat.lead()["answers"]
+    assert answers["variant"]["value"] == "hoodie-classic-blue-m"
+    assert_answered_with(chat, chat.say("Lyon"), "budget", "Lyon (after restart)")
