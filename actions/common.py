@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -114,6 +114,10 @@ class LeadAction(Action, ABC):
     Subclasses call :meth:`save` with their commands; the transcript (including
     the messages this action sends) is written in the same batch.
     """
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action's name in domain.yml."""
 
     async def save(
         self,

@@ -107,9 +107,17 @@ def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
     return text[-chars:]
 
 
+def _request(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+    # A fresh connection per call: no pooled connection outlives a restarted
+    # server, and proxy settings from the environment never apply to loopback.
+    with requests.Session() as http:
+        http.trust_env = False
+        return http.request(method, url, timeout=timeout, **kwargs)
+
+
 def _http_ok(url: str) -> bool:
     try:
-        return requests.get(url, timeout=PROBE_TIMEOUT_SECONDS).status_code == 200
+        return _request("GET", url, timeout=PROBE_TIMEOUT_SECONDS).status_code == 200
     except requests.RequestException:
         return False
 
@@ -339,8 +347,8 @@ class DevStack:
         body: dict[str, Any] = {"sender": sender, "message": text}
         if metadata is not None:
             body["metadata"] = metadata
-        response = requests.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=timeout
+        response = _request(
+            "POST", f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=timeout
         )
         response.raise_for_status()
         replies: list[dict[str, Any]] = response.json()
@@ -348,7 +356,8 @@ class DevStack:
 
     def api_get(self, path: str, params: dict[str, str] | None = None) -> Any:
         """``GET`` a web-app path with the API token; returns the decoded JSON."""
-        response = requests.get(
+        response = _request(
+            "GET",
             f"{self.web_url}{path}",
             params=params,
             headers={"Authorization": f"Bearer {self.api_token}"},

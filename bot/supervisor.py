@@ -55,7 +55,9 @@ def build_children(settings: Settings, model: Path, bin_dir: Path) -> list[Child
         Child(
             "rasa",
             [
-                rasa,
+                str(bin_dir / "python"),
+                "-m",
+                "rasa_ext",
                 "run",
                 "--model",
                 str(model),

@@ -29,7 +29,14 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 import pycountry
 from price_parser.parser import parse_number
 
-from bot.answers.text import NUMBER_WORDS, SCALES, VAGUE_COUNTS, usable, words_to_int
+from bot.answers.text import (
+    NUMBER_WORDS,
+    SCALES,
+    VAGUE_COUNTS,
+    usable,
+    word_set,
+    words_to_int,
+)
 from bot.answers.types import Parsed
 
 MAX_AMOUNT = Decimal(10_000_000)
@@ -108,6 +115,13 @@ _BUDGET_WORDS = re.compile(
     r"|willing|cap|limit|tops|at least)\b",
     re.IGNORECASE,
 )
+# In strict mode a bare number followed by another word counts things ("3 hoodies"),
+# unless the word is one of these.
+_WORD_AFTER = re.compile(r"^\s?([a-z]+)", re.IGNORECASE)
+_MONEY_FOLLOWERS = word_set(
+    "or and to for on in at is was would should could max maximum tops total ish each per"
+    " please thanks but if with overall all including incl"
+)
 _NUMBER_WORD = "(?:" + "|".join(["a", "and", "of", *VAGUE_COUNTS, *NUMBER_WORDS, *SCALES]) + ")"
 _NUMBER_WORD_RUN = re.compile(rf"\b{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD})*\b", re.IGNORECASE)
 # Words that make a run a number on their own: "twenty", "hundred"; "one" alone is not.
@@ -136,7 +150,7 @@ def parse_budget(text: str, *, default_currency: str, strict: bool = False) -> P
 
 def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
     text = _NUMBER_WORD_RUN.sub(_spell_out, text)
-    amounts = _amounts(text)
+    amounts = _amounts(text, strict=strict)
     if not amounts:
         return None
     named = {a.currency for a in amounts if a.currency}
@@ -189,16 +203,16 @@ def _spell_out(match: re.Match[str]) -> str:
     return " and ".join(p for p in spelled if p)
 
 
-def _amounts(text: str) -> list[_Amount]:
+def _amounts(text: str, *, strict: bool) -> list[_Amount]:
     found = []
     for match in _AMOUNT.finditer(text):
-        amount = _read(text, match)
+        amount = _read(text, match, strict=strict)
         if amount is not None:
             found.append(amount)
     return found
 
 
-def _read(text: str, match: re.Match[str]) -> _Amount | None:
+def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
     before = text[: match.start("number")]
     after = text[match.end("number") :]
     pre, post = _currency(match["pre"]), _currency(match["post"])
@@ -215,6 +229,9 @@ def _read(text: str, match: re.Match[str]) -> _Amount | None:
         ):
             return None
         if _CONTEXT_BEFORE.search(before) and not _BUDGET_WORDS.search(before[-20:]):
+            return None
+        word_after = _WORD_AFTER.match(after)
+        if strict and word_after and word_after.group(1).lower() not in _MONEY_FOLLOWERS:
             return None
     if _in_date_or_phone(text, match.start("number"), match.end("number")):
         return None

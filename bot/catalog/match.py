@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -114,15 +114,16 @@ def match_variant(
     if cleaned is None:
         return VariantMatch()
     index = _index(catalog)
-    normalised = _normalise(cleaned)
-
-    for variant_id in _ID.findall(normalised):
+    for variant_id in _ID.findall(fold(cleaned)):
         found = catalog.variant(variant_id)
         if found is not None:
             return VariantMatch(variant=found[1], product=found[0], choices=(found,))
 
-    terms = _terms(normalised)
-    mentioned = _mentioned_values(terms, index.all_values, fuzzy=not strict)
+    normalised = _normalise(cleaned)
+    terms = set(_terms(normalised))
+    mentioned = frozenset(
+        _found(terms, index.all_values, fuzzy=not strict, fuzzy_from=4, plurals=False)
+    )
     named = _named_products(normalised, terms, catalog, index, fuzzy=not strict)
     context = catalog.product(product_id) if product_id else None
 
@@ -218,27 +219,41 @@ def _close(word: str, target: str) -> bool:
     return OSA.distance(word, target) <= 1
 
 
-def _mentioned_values(terms: list[str], values: frozenset[str], *, fuzzy: bool) -> frozenset[str]:
-    found = {term for term in terms if term in values}
-    if fuzzy:
-        found |= {
-            value for term in terms if term not in values for value in values if _close(term, value)
-        }
-    return frozenset(found)
+def _found(
+    terms: set[str], targets: Iterable[str], *, fuzzy: bool, fuzzy_from: int, plurals: bool
+) -> set[str]:
+    """Return the targets that appear among the terms, exactly or (``fuzzy``) misspelt.
+
+    Only targets of ``fuzzy_from`` letters or more may be misspelt; ``plurals`` also
+    accepts "-s"/"-es" forms ("boots" for "boot").
+    """
+    by_length: dict[int, list[str]] = {}
+    for term in terms:
+        by_length.setdefault(len(term), []).append(term)
+    found = set()
+    for target in targets:
+        forms = (
+            {target, target + "s", target + "es", target.removesuffix("s")} if plurals else {target}
+        )
+        if forms & terms:
+            found.add(target)
+        elif fuzzy and len(target) >= fuzzy_from:
+            lengths = (len(target) - 1, len(target), len(target) + 1)
+            if any(_close(term, target) for n in lengths for term in by_length.get(n, ())):
+                found.add(target)
+    return found
 
 
 def _named_products(
-    normalised: str, terms: list[str], catalog: Catalog, index: _Index, *, fuzzy: bool
+    normalised: str, terms: set[str], catalog: Catalog, index: _Index, *, fuzzy: bool
 ) -> list[Product]:
-    """Products the text names, keeping only those with the most keyword hits."""
+    """Return the products the text names: those with the most keyword hits."""
+    all_keywords = set().union(*index.keywords.values())
+    named = _found(terms, all_keywords, fuzzy=fuzzy, fuzzy_from=5, plurals=True)
     hits: dict[str, int] = {}
     for product in catalog.products:
         keywords = index.keywords[product.id]
-        count = sum(
-            1
-            for keyword in keywords
-            if any(_is_keyword(term, keyword, fuzzy=fuzzy) for term in terms)
-        )
+        count = len(keywords & named)
         if re.search(rf"\b{re.escape(product.id)}\b", normalised):
             count += len(keywords)
         if count:
@@ -247,12 +262,6 @@ def _named_products(
         return []
     best = max(hits.values())
     return [p for p in catalog.products if hits.get(p.id) == best]
-
-
-def _is_keyword(term: str, keyword: str, *, fuzzy: bool) -> bool:
-    if term in (keyword, keyword + "s", keyword + "es") or keyword == term + "s":
-        return True
-    return fuzzy and len(keyword) >= 5 and _close(term, keyword)
 
 
 @lru_cache(maxsize=8)

@@ -67,12 +67,6 @@ class Flow:
             if answers.get(question.key) is None and (consented or not question.after_consent)
         ]
 
-    def required(self, answers: dict[str, Any]) -> list[str]:
-        """All keys the form must hold before it is done, answered or not."""
-        consent = answers.get(CONSENT_KEY)
-        consented = isinstance(consent, dict) and consent.get("value") is True
-        return [q.key for q in self.questions if consented or not q.after_consent]
-
 
 def _line_of(node: yaml.Node | None) -> int | None:
     return node.start_mark.line + 1 if node is not None else None
@@ -156,7 +150,15 @@ def _question(raw: Any, where: str, seen: set[str]) -> Question:
     prompts = _text_list(raw.get("prompt"))
     if prompts is None:
         raise FlowError(f"{where}: `prompt` must be a text or a list of texts for `{key}`")
-    buttons = _text_list(raw.get("buttons", [])) or ()
+    buttons: tuple[str, ...] = ()
+    if raw.get("buttons") not in (None, []):
+        parsed_buttons = _text_list(raw["buttons"])
+        if parsed_buttons is None or not isinstance(raw["buttons"], list):
+            raise FlowError(
+                f"{where}: `buttons` of `{key}` must be a list of texts; quote words YAML "
+                f"reads as something else, e.g. [\"Yes\", \"No\"]"
+            )
+        buttons = parsed_buttons
     for name in ("why", "reask"):
         if not isinstance(raw.get(name), str) or not raw[name].strip():
             raise FlowError(f"{where}: `{name}` text is missing for `{key}`")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.engine import Engine, create_engine, make_url
 
 from bot.store.types import dumps
@@ -23,6 +24,9 @@ def create_db_engine(database_url: str, **kwargs: Any) -> Engine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        # Keep connections open (SQLAlchemy 1.4 defaults to NullPool for SQLite
+        # files): reconnecting and re-running the PRAGMAs costs more than a write.
+        options.setdefault("poolclass", QueuePool)
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -75,19 +75,46 @@ class LeadRepository:
 
     def apply(self, commands: Sequence[Command]) -> None:
         """Apply ``commands`` atomically; already-applied ones are skipped (idempotent)."""
+        if not commands:
+            return
         with self._sessions.begin() as session:
+            leads: dict[str, Lead] = {}
+            seen_events = self._existing(
+                session,
+                LeadEvent.event_id,
+                [c.event_id for c in commands if isinstance(c, RecordEvent)],
+            )
+            seen_answers = self._existing(
+                session,
+                Answer.answer_id,
+                [c.answer_id for c in commands if isinstance(c, RecordAnswer)],
+            )
+            now = utcnow()
             for command in commands:
-                self._apply_one(session, command)
+                lead = leads.get(command.session_id)
+                if lead is None:
+                    lead = leads[command.session_id] = self._lead_for_session(
+                        session, command.session_id
+                    )
+                if isinstance(command, RecordAnswer):
+                    if command.answer_id not in seen_answers:
+                        seen_answers.add(command.answer_id)
+                        self._record_answer(session, lead, command)
+                elif isinstance(command, RecordEvent):
+                    if command.event_id not in seen_events:
+                        seen_events.add(command.event_id)
+                        self._record_event(session, lead, command)
+                else:
+                    self._update_contact(lead, command)
+            for lead in leads.values():
+                lead.updated_at = now
 
-    def _apply_one(self, session: Session, command: Command) -> None:
-        lead = self._lead_for_session(session, command.session_id)
-        if isinstance(command, RecordAnswer):
-            self._record_answer(session, lead, command)
-        elif isinstance(command, RecordEvent):
-            self._record_event(session, lead, command)
-        elif isinstance(command, UpdateContact):
-            self._update_contact(lead, command)
-        lead.updated_at = utcnow()
+    @staticmethod
+    def _existing(session: Session, column: Any, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = session.execute(select(column).where(column.in_(ids))).scalars()
+        return set(rows)
 
     def _lead_for_session(self, session: Session, session_id: str) -> Lead:
         lead = session.execute(
@@ -107,11 +134,6 @@ class LeadRepository:
 
     @staticmethod
     def _record_answer(session: Session, lead: Lead, command: RecordAnswer) -> None:
-        exists = session.execute(
-            select(Answer.id).where(Answer.answer_id == command.answer_id)
-        ).first()
-        if exists:
-            return
         session.execute(
             update(Answer)
             .where(
@@ -120,6 +142,7 @@ class LeadRepository:
                 Answer.superseded_at.is_(None),
             )
             .values(superseded_at=command.answered_at)
+            .execution_options(synchronize_session=False)
         )
         session.add(
             Answer(
@@ -135,11 +158,6 @@ class LeadRepository:
 
     @staticmethod
     def _record_event(session: Session, lead: Lead, command: RecordEvent) -> None:
-        exists = session.execute(
-            select(LeadEvent.id).where(LeadEvent.event_id == command.event_id)
-        ).first()
-        if exists:
-            return
         session.add(
             LeadEvent(
                 event_id=command.event_id,

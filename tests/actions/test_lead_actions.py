@@ -19,7 +19,7 @@ from actions.lead import (
     RequestHuman,
     UpdateAnswers,
 )
-from actions.qualification import AskTimeline, ValidateQualificationForm
+from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
 from tests.actions.conftest import make_tracker
 
@@ -157,9 +157,9 @@ async def test_update_after_completion(helper: Assistant) -> None:
 
 
 async def test_transcript_records_user_and_bot_messages_once(helper: Assistant) -> None:
-    tracker = make_tracker("hi", requested="timeline")
-    await run(AskTimeline(), tracker)
-    await run(AskTimeline(), tracker)  # a retried action call
+    tracker = make_tracker("purple", requested="timeline")
+    await run(ValidateQualificationForm(), tracker)
+    await run(ValidateQualificationForm(), tracker)  # a retried action call
     lead = helper.recorder.repository.get_lead_by_session("session-1")
     assert lead is not None
     messages = [
@@ -167,7 +167,7 @@ async def test_transcript_records_user_and_bot_messages_once(helper: Assistant) 
     ]
     senders = [m["properties"]["sender"] for m in messages]
     assert senders.count("user") == 1
-    assert senders.count("bot") == 2  # the earlier question and the one just asked
+    assert senders.count("bot") == 2  # the earlier question and the re-ask just sent
 
 
 async def test_store_outage_keeps_the_conversation_and_loses_nothing(

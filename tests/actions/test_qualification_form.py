@@ -10,15 +10,19 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.qualification import AskBudget, AskVariant, ValidateQualificationForm
+from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
 from tests.actions.conftest import make_tracker
 
 DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))
 
 
-async def validate(tracker: Any) -> dict[str, Any]:
-    events = await ValidateQualificationForm().run(CollectingDispatcher(), tracker, DOMAIN)
+async def validate(tracker: Any, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Slots the validation action sets; the messages it sends go to ``messages``."""
+    dispatcher = CollectingDispatcher()
+    events = await ValidateQualificationForm().run(dispatcher, tracker, DOMAIN)
+    if messages is not None:
+        messages.extend(dispatcher.messages)
     return {event["name"]: event["value"] for event in events if event["event"] == "slot"}
 
 
@@ -184,22 +188,15 @@ async def test_variant_answers(
 
 
 async def test_ambiguous_variant_offers_buttons(helper: Assistant) -> None:
-    tracker = make_tracker("the blue one", requested="variant")
-    slots = await validate(tracker)
+    messages: list[dict[str, Any]] = []
+    slots = await validate(make_tracker("the blue one", requested="variant"), messages)
     assert "variant" not in slots
+    assert slots["requested_slot"] == "variant"
     choices = slots["question_state"]["choices"]["variant"]
     assert 2 <= len(choices) <= 5
-    assert all(
-        choice["payload"].startswith(("hoodie", "jacket", "mug", "blanket")) for choice in choices
-    )
-    dispatcher = CollectingDispatcher()
-    asked = make_tracker(
-        "the blue one", requested="variant", slots={"question_state": slots["question_state"]}
-    )
-    await AskVariant().run(dispatcher, asked, DOMAIN)
-    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
-        c["payload"] for c in choices
-    ]
+    assert all(c["payload"].startswith(("hoodie", "jacket", "mug", "blanket")) for c in choices)
+    assert [b["payload"] for b in messages[-1]["buttons"]] == [c["payload"] for c in choices]
+    assert "Which one" in messages[-1]["text"]
 
 
 async def test_one_message_fills_several_questions(helper: Assistant) -> None:
@@ -246,13 +243,16 @@ async def test_no_thanks_to_consent_declines_without_opting_out(helper: Assistan
 
 
 async def test_unparseable_answer_is_reasked_then_stored_unknown(helper: Assistant) -> None:
-    first = await validate(make_tracker("purple elephants", requested="budget"))
+    budget_done = {"timeline", "variant", "location"}
+    answered = {key: {"raw": "x", "value": "x", "status": "answered"} for key in budget_done}
+    messages: list[dict[str, Any]] = []
+    first = await validate(
+        make_tracker("purple elephants", requested="budget", slots=answered), messages
+    )
     assert "budget" not in first
     assert first["question_state"]["failures"] == {"budget": 1}
-    dispatcher = CollectingDispatcher()
-    retry = make_tracker("x", requested="budget", slots={"question_state": first["question_state"]})
-    await AskBudget().run(dispatcher, retry, DOMAIN)
-    assert "e.g." in dispatcher.messages[0]["text"] or "like" in dispatcher.messages[0]["text"]
+    assert first["requested_slot"] == "budget"
+    assert messages[-1]["text"] == helper.flow.question("budget").reask  # type: ignore[union-attr]
     second = await validate(
         make_tracker(
             "still elephants",
@@ -282,21 +282,60 @@ async def test_garbage_is_never_stored_as_an_answer(helper: Assistant, text: str
     assert lead is None or lead["answers"] == {}
 
 
-async def test_contact_questions_need_consent(helper: Assistant) -> None:
-    domain_slots = DOMAIN["forms"]["qualification_form"]["required_slots"]
-    form = ValidateQualificationForm()
-    without = await form.required_slots(
-        domain_slots, CollectingDispatcher(), make_tracker("hi"), DOMAIN
+@pytest.mark.parametrize(
+    ("consent", "next_key"),
+    [
+        (None, "contact_consent"),  # consent asked before any contact question
+        (True, "contact_name"),
+        (False, None),  # declined: nothing more to ask, the form completes
+    ],
+)
+async def test_contact_questions_need_consent(
+    helper: Assistant, consent: bool | None, next_key: str | None
+) -> None:
+    core = {
+        k: {"raw": "x", "value": "x", "status": "answered"}
+        for k in ("timeline", "variant", "location", "budget")
+    }
+    if consent is not None:
+        core["contact_consent"] = {"raw": "x", "value": consent, "status": "answered"}
+    slots = await validate(make_tracker("ok", intent="affirm", requested=None, slots=core))
+    assert slots["requested_slot"] == next_key
+
+
+async def test_asks_next_question_with_flow_buttons(helper: Assistant) -> None:
+    messages: list[dict[str, Any]] = []
+    slots = await validate(make_tracker("sometime next month", requested="timeline"), messages)
+    assert slots["requested_slot"] == "variant"
+    assert messages[-1]["text"] in helper.flow.question("variant").prompts  # type: ignore[union-attr]
+    messages.clear()
+    await validate(
+        make_tracker(
+            "Lyon",
+            requested="location",
+            slots={"timeline": slots["timeline"], "variant": {"value": "x"}},
+        ),
+        messages,
     )
-    assert "contact_name" not in without and "contact_consent" in without
-    consent = {"raw": "yes", "value": True, "status": "answered"}
-    with_consent = await form.required_slots(
-        domain_slots,
-        CollectingDispatcher(),
-        make_tracker("yes", slots={"contact_consent": consent}),
-        DOMAIN,
-    )
-    assert with_consent[-2:] == ["contact_name", "contact_details"]
+    budget = helper.flow.question("budget")
+    assert budget is not None
+    assert [b["title"] for b in messages[-1]["buttons"]] == list(budget.buttons)
+
+
+async def test_returning_from_an_interruption_asks_again_without_reading(helper: Assistant) -> None:
+    tracker = make_tracker("why do you need that?", intent="ask_why", requested="budget")
+    tracker.events.append({"event": "action", "name": "action_explain_question"})
+    tracker.events.append({"event": "bot", "text": "It helps me suggest options."})
+    tracker.events.append({"event": "action", "name": "qualification_form"})
+    messages: list[dict[str, Any]] = []
+    answered = {
+        k: {"raw": "x", "value": "x", "status": "answered"}
+        for k in ("timeline", "variant", "location")
+    }
+    tracker.slots.update(answered)
+    slots = await validate(tracker, messages)
+    assert slots == {"requested_slot": "budget"}
+    assert messages[-1]["text"] in helper.flow.question("budget").prompts  # type: ignore[union-attr]
 
 
 async def test_contact_details_stored_after_consent(helper: Assistant) -> None:

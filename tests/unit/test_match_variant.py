@@ -24,6 +24,8 @@ def catalog() -> Catalog:
         ("3p", "tent-dome", "tent-dome-3p"),
         ("hoodie-classic-grey-m", None, "hoodie-classic-grey-m"),  # an id typed out
         ("I'll take tee-organic-red-xl", None, "tee-organic-red-xl"),
+        ("tent-dome-2p", None, "tent-dome-2p"),
+        ("Backpack-Trail-30L-Black", None, "backpack-trail-30l-black"),
         ("hoddie bleu M", None, "hoodie-classic-blue-m"),  # two typos
         ("gray socks M", None, "socks-merino-grey-m"),
         ("t-shirt white M", None, "tee-organic-white-m"),

@@ -35,6 +35,7 @@ from bot.answers.budget import parse_budget
         ("actually my budget is 500", "500", "EUR"),
         ("I can spend 300 on this", "300", "EUR"),
         ("I have 2 kids and 300 euros", "300", "EUR"),  # "2 kids" counts kids
+        ("500 sounds fine", "500", "EUR"),
         ("€2m", "2000000", "EUR"),
         ("my budget is 300 and I need it in 2 weeks", "300", "EUR"),
     ],
@@ -51,7 +52,7 @@ def test_parse_budget_amounts(text: str, amount: str, currency: str) -> None:
         ("between 200 and 400", "200", "400", "EUR"),
         ("200-400€", "200", "400", "EUR"),
         ("200 to 400", "200", "400", "EUR"),
-        ("£200 – £400", "200", "400", "GBP"),
+        ("£200 \u2013 £400", "200", "400", "GBP"),
         ("between two hundred and four hundred", "200", "400", "EUR"),
         ("between 400 and 200", "200", "400", "EUR"),  # ends in either order
         ("$99.99-150", "99.99", "150", "USD"),
@@ -131,6 +132,8 @@ def test_parse_budget_none(text: str) -> None:
         ("I could afford 250", "250"),
         ("max 80", "80"),
         ("blue hoodie in M, up to 70€", "70"),
+        ("I need 3 hoodies, budget 100", "100"),  # "3 hoodies" counts hoodies
+        ("budget 500 max", "500"),
         ("500", None),  # a bare number may answer another question
         ("five hundred", None),
         ("between 200 and 400", None),

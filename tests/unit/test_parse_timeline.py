@@ -81,7 +81,12 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
         ("before 1.12.2026", 7),
         ("1.5 weeks", 10),
         ("no rush, maybe next month", 23),  # a time beats a browsing phrase
+        ("just browsing today, maybe next month", 23),
         ("I need it in Berlin by Friday", 4),
+        ("nxt wk", 10),  # chat shorthand
+        ("tomorow", 1),  # typo
+        ("by firday", 4),
+        ("before xmas", 31),
     ],
 )
 def test_parse_timeline_days(text: str, days: int) -> None:
@@ -152,6 +157,8 @@ def test_parse_timeline_none(text: str) -> None:
         ("right now I'm in Lyon", None),  # "now" is too loose outside the timeline question
         ("soon", None),
         ("M, blue", None),
+        ("nxt wk", 10),  # shorthand is explicit enough
+        ("tomorow", None),  # typos are not
     ],
 )
 def test_parse_timeline_strict(text: str, days: int | None) -> None:

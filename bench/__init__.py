@@ -1,0 +1,1 @@
+"""Benchmarks of the running stack (``make bench``, i.e. ``python -m bench``)."""

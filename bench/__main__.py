@@ -1,0 +1,152 @@
+"""``python -m bench`` (``make bench``): chat-turn latency of the real stack.
+
+Starts the three processes on fresh temporary SQLite databases, warms them up,
+then measures (back to back, at the same concurrency) bare Rasa turns, whose
+prediction runs no custom action, and full qualification turns, which run the
+form, the answer parsers and the lead store. Prints a Markdown table and writes
+the numbers to ``var/bench/chat.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
+from bench.stats import (
+    FULL_P99_MAX_MS,
+    FULL_TO_BARE_P50_MAX,
+    LatencySummary,
+    p50_ratio,
+    render_markdown,
+    summarize,
+)
+from bot.devstack import DevStack
+from bot.settings import PROJECT_ROOT, VAR_DIR
+
+TURNS_PER_CONVERSATION = 8
+OUTPUT = VAR_DIR / "bench" / "chat.json"
+
+
+def machine_description() -> str:
+    """CPU model and core count, e.g. "2 cores, AMD EPYC"."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}"
+
+
+def iamabot_text() -> str:
+    """The text of ``utter_iamabot`` in domain.yml (what a bare turn must answer)."""
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    text: str = domain["responses"]["utter_iamabot"][0]["text"]
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--concurrency", type=int, default=10, help="concurrent conversations")
+    parser.add_argument("--conversations", type=int, default=50, help="full conversations")
+    parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke test")
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "current.tar.gz")
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.concurrency, args.conversations = min(args.concurrency, 3), 3
+    if args.concurrency < 1 or args.conversations < 1:
+        parser.error("--concurrency and --conversations must be at least 1")
+    return args
+
+
+async def measure(stack: DevStack, args: argparse.Namespace) -> dict[str, Any]:
+    expected = iamabot_text()
+    async with new_session() as session:
+        client = ChatClient(session, stack.rasa_url)
+        await warm_up(client, conversations=1 if args.quick else 4, expected=expected)
+        bare = await bare_phase(
+            client,
+            concurrency=args.concurrency,
+            sessions=args.conversations,
+            turns_per_session=TURNS_PER_CONVERSATION,
+            expected=expected,
+        )
+        full = await full_phase(
+            client, concurrency=args.concurrency, conversations=args.conversations
+        )
+    return {"bare": bare, "full": full}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.model.exists():
+        print(f"no trained model at {args.model}: run `make train` first", file=sys.stderr)
+        return 1
+    log_dir = args.out.parent / "logs"
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        base = Path(scratch)
+        print(f"starting the stack (logs in {log_dir}) …", file=sys.stderr, flush=True)
+        with DevStack(
+            PROJECT_ROOT,
+            model=args.model.resolve(),
+            database_url=f"sqlite:///{base / 'leads.db'}",
+            spool_dir=base / "spool",
+            tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
+            log_dir=log_dir,
+        ) as stack:
+            print("measuring …", file=sys.stderr, flush=True)
+            phases = asyncio.run(measure(stack, args))
+            rss_mb = {name: stack.rss_mb(name) for name in ("rasa", "actions", "web")}
+
+    summaries: dict[str, LatencySummary] = {
+        name: summarize(phase.latencies, phase.wall_seconds, len(phase.errors))
+        for name, phase in phases.items()
+    }
+    bare, full = summaries["bare"], summaries["full"]
+    machine = machine_description()
+    print(render_markdown(bare, full, rss_mb, concurrency=args.concurrency, machine=machine))
+    for name, phase in phases.items():
+        for error in phase.errors[:5]:
+            print(f"{name} error: {error}", file=sys.stderr)
+
+    ratio = p50_ratio(full, bare)
+    report = {
+        "measured_at": datetime.now(timezone.utc).isoformat(),
+        "machine": machine,
+        "concurrency": args.concurrency,
+        "conversations": args.conversations,
+        "turns_per_conversation": TURNS_PER_CONVERSATION,
+        "bare": asdict(bare),
+        "full": asdict(full),
+        "full_to_bare_p50": ratio,
+        "targets": {
+            "full_to_bare_p50_max": FULL_TO_BARE_P50_MAX,
+            "full_to_bare_p50_met": ratio <= FULL_TO_BARE_P50_MAX,
+            "full_p99_max_ms": FULL_P99_MAX_MS,
+            "full_p99_met": full.p99_ms <= FULL_P99_MAX_MS,
+        },
+        "rss_mb": rss_mb,
+        "errors": {name: phase.errors[:20] for name, phase in phases.items()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    return 1 if bare.errors or full.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
