@@ -41,4 +41,4 @@ def install() -> None:
         validated: bool = original(self, result)
         return validated
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
