@@ -18,7 +18,7 @@ MODEL_STAMP := models/.trained
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
 
-.PHONY: help venv install migrate train run test lint typecheck validate pytest rasa-test bench clean lock
+.PHONY: help venv install migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
@@ -53,6 +53,12 @@ train: $(MODEL_STAMP)
 run: $(STAMP) migrate $(MODEL_STAMP)
 	$(PY) -m bot run --model $(MODEL)
 
+# Chat in the terminal with the running stack (start `make run` in another terminal first).
+shell: $(STAMP) $(MODEL_STAMP)
+	ACTIONS_PORT=$${ACTIONS_PORT:-5055} TRACKER_STORE_DIALECT=sqlite \
+	TRACKER_STORE_URL=$${TRACKER_STORE_URL:-sqlite:///var/tracker.db} \
+	$(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
+
 lint: $(STAMP)
 	$(BIN)/ruff check bot actions rasa_ext tests bench
 	$(BIN)/ruff format --check bot actions rasa_ext tests bench
@@ -63,6 +69,7 @@ typecheck: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings --quiet
 	$(PY) -m bot catalog check
+	$(PY) -m bot flows check
 
 pytest: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest

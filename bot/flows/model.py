@@ -106,7 +106,7 @@ def load_flow(path: Path) -> Flow:
     seen: set[str] = set()
     for index, raw in enumerate(data["questions"]):
         line = _line_of(nodes[index] if index < len(nodes) else None)
-        where = f"{path}:{line}" if line else f"{path}: question {index + 1}"
+        where = f"{path}, line {line}" if line else f"{path}, question {index + 1}"
         questions.append(_question(raw, where, seen))
     if not questions:
         raise FlowError(f"{path}: `questions:` is empty; add at least one question")
