@@ -156,7 +156,7 @@ def _question(raw: Any, where: str, seen: set[str]) -> Question:
         if parsed_buttons is None or not isinstance(raw["buttons"], list):
             raise FlowError(
                 f"{where}: `buttons` of `{key}` must be a list of texts; quote words YAML "
-                f"reads as something else, e.g. [\"Yes\", \"No\"]"
+                f'reads as something else, e.g. ["Yes", "No"]'
             )
         buttons = parsed_buttons
     for name in ("why", "reask"):

@@ -57,12 +57,10 @@ def test_run_prints_urls_and_ctrl_c_stops_all_processes(tmp_path: Path) -> None:
         "LEADS_API_TOKEN": "run-test-token",
         "STOREFRONT_TOKEN": "run-test-storefront",
     }
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bot", "migrate"], env=env, cwd=PROJECT_ROOT, check=True
-    )
+    subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=PROJECT_ROOT, check=True)
     output = tmp_path / "run.out"
     with open(output, "wb") as sink:
-        supervisor = subprocess.Popen(  # noqa: S603
+        supervisor = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--model", str(MODEL)],
             env=env,
             cwd=PROJECT_ROOT,
