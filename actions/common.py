@@ -66,16 +66,75 @@ def _ts(event: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(stamp, timezone.utc) if stamp else utcnow()
 
 
+# Rasa's built-in actions: they record nothing in the lead store.
+_RASA_ACTIONS = frozenset(
+    {
+        "action_listen",
+        "action_session_start",
+        "action_restart",
+        "action_default_fallback",
+        "action_deactivate_loop",
+        "action_revert_fallback_events",
+        "action_default_ask_affirmation",
+        "action_default_ask_rephrase",
+        "action_two_stage_fallback",
+        "action_unlikely_intent",
+        "action_back",
+        "action_extract_slots",
+    }
+)
+FORM_NAME = "qualification_form"
+
+
+def _records_transcript(action_name: str | None) -> bool:
+    if not action_name:
+        return False
+    if action_name == FORM_NAME:
+        return True
+    return action_name.startswith("action_") and action_name not in _RASA_ACTIONS
+
+
+def _unrecorded_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events since the last action of ours that ran before the latest shopper message.
+
+    That action recorded the transcript up to and including its own replies, so
+    only what follows it needs writing (the rest would be deduplicated anyway, but
+    a long chat would resend its whole history every turn).
+    """
+    latest_user = max(
+        (index for index, event in enumerate(events) if event.get("event") == "user"),
+        default=len(events),
+    )
+    start = 0
+    for index in range(latest_user - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "action" and _records_transcript(event.get("name")):
+            start = index
+            break
+    return events[start:]
+
+
 def transcript(tracker: Tracker, pending_bot_texts: Sequence[str] = ()) -> list[ChatMessage]:
-    """The session's messages, plus what the running action is about to send.
+    """The session's not yet recorded messages, plus what the running action will send.
 
     Bot messages are identified by the user message they answer and their
     position, so the same reply gets the same id whether it is read from the
     dispatcher now or from the tracker on a later turn.
     """
-    messages: list[ChatMessage] = []
+    events = tracker.events
+    recent = _unrecorded_events(events)
+    # Ids of bot messages count from the user message they answer, which may lie
+    # before the window: find it so positions stay stable.
+    offset = len(events) - len(recent)
     reply_to, position = "start", 0
-    for event in tracker.events:
+    for event in reversed(events[:offset]):
+        if event.get("event") == "bot" and event.get("text"):
+            position += 1
+        elif event.get("event") == "user":
+            reply_to = str(event.get("message_id") or event.get("timestamp"))
+            break
+    messages: list[ChatMessage] = []
+    for event in recent:
         kind = event.get("event")
         if kind == "user":
             reply_to, position = str(event.get("message_id") or event.get("timestamp")), 0

@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     ANSWER_STATE_SLOT,
+    FORM_NAME,
     LeadAction,
     answers_of,
     assistant,
@@ -36,7 +37,6 @@ from bot.flows.interpreter import TurnInput
 from bot.flows.model import CONSENT_KEY
 from bot.store.commands import Command
 
-FORM_NAME = "qualification_form"
 REQUESTED_SLOT = "requested_slot"
 # Actions that may run between the shopper's message and the form without
 # meaning that an interruption was answered.

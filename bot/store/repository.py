@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,82 +71,110 @@ class LeadRepository:
     """Applies commands and serves lead views. Each call is one transaction."""
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._sessions = sessionmaker(engine, future=True, expire_on_commit=False)
 
     def apply(self, commands: Sequence[Command]) -> None:
-        """Apply ``commands`` atomically; already-applied ones are skipped (idempotent)."""
+        """Apply ``commands`` atomically; already-applied ones are skipped (idempotent).
+
+        Written with Core statements (one multi-row insert for events): this runs
+        on every chat turn, where ORM unit-of-work bookkeeping would dominate.
+        """
         if not commands:
             return
-        with self._sessions.begin() as session:
-            leads: dict[str, Lead] = {}
+        now = utcnow()
+        with self._engine.begin() as connection:
+            lead_ids = {
+                session_id: self._lead_id(connection, session_id, now)
+                for session_id in dict.fromkeys(command.session_id for command in commands)
+            }
             seen_events = self._existing(
-                session,
-                LeadEvent.event_id,
+                connection,
+                LeadEvent.__table__.c.event_id,
                 [c.event_id for c in commands if isinstance(c, RecordEvent)],
             )
             seen_answers = self._existing(
-                session,
-                Answer.answer_id,
+                connection,
+                Answer.__table__.c.answer_id,
                 [c.answer_id for c in commands if isinstance(c, RecordAnswer)],
             )
-            now = utcnow()
+            event_rows: list[dict[str, Any]] = []
+            lead_changes: dict[str, dict[str, Any]] = {lead_id: {} for lead_id in lead_ids.values()}
             for command in commands:
-                lead = leads.get(command.session_id)
-                if lead is None:
-                    lead = leads[command.session_id] = self._lead_for_session(
-                        session, command.session_id
-                    )
+                lead_id = lead_ids[command.session_id]
                 if isinstance(command, RecordAnswer):
                     if command.answer_id not in seen_answers:
                         seen_answers.add(command.answer_id)
-                        self._record_answer(session, lead, command)
+                        self._record_answer(connection, lead_id, command)
                 elif isinstance(command, RecordEvent):
                     if command.event_id not in seen_events:
                         seen_events.add(command.event_id)
-                        self._record_event(session, lead, command)
+                        event_rows.append(_event_row(lead_id, command, now))
+                        flag = _LEAD_FLAG_EVENTS.get(command.type)
+                        if flag:
+                            column = Lead.__table__.c[flag]
+                            lead_changes[lead_id][flag] = func.coalesce(column, command.ts)
                 else:
-                    self._update_contact(lead, command)
-            for lead in leads.values():
-                lead.updated_at = now
+                    lead_changes[lead_id].update(_contact_changes(command))
+            if event_rows:
+                connection.execute(insert(LeadEvent.__table__), event_rows)
+            leads = Lead.__table__
+            for lead_id, changes in lead_changes.items():
+                connection.execute(
+                    update(leads).where(leads.c.id == lead_id).values(**changes, updated_at=now)
+                )
 
     @staticmethod
-    def _existing(session: Session, column: Any, ids: list[str]) -> set[str]:
+    def _existing(connection: Connection, column: Any, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        rows = session.execute(select(column).where(column.in_(ids))).scalars()
-        return set(rows)
+        return set(connection.execute(select(column).where(column.in_(ids))).scalars())
 
-    def _lead_for_session(self, session: Session, session_id: str) -> Lead:
-        lead = session.execute(
-            select(Lead).where(Lead.session_id == session_id)
+    @staticmethod
+    def _lead_id(connection: Connection, session_id: str, now: datetime) -> str:
+        leads = Lead.__table__
+        found = connection.execute(
+            select(leads.c.id).where(leads.c.session_id == session_id)
         ).scalar_one_or_none()
-        if lead is not None:
-            return lead
-        lead = Lead(id=new_lead_id(), session_id=session_id, reasons=[])
+        if found is not None:
+            return str(found)
+        lead_id = new_lead_id()
         # A concurrent writer may create the same session's lead: a savepoint lets
         # us fall back to its row instead of failing the whole batch.
         try:
-            with session.begin_nested():
-                session.add(lead)
+            with connection.begin_nested():
+                connection.execute(
+                    insert(leads).values(
+                        id=lead_id,
+                        session_id=session_id,
+                        reasons=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
         except IntegrityError:
-            return session.execute(select(Lead).where(Lead.session_id == session_id)).scalar_one()
-        return lead
+            return str(
+                connection.execute(
+                    select(leads.c.id).where(leads.c.session_id == session_id)
+                ).scalar_one()
+            )
+        return lead_id
 
     @staticmethod
-    def _record_answer(session: Session, lead: Lead, command: RecordAnswer) -> None:
-        session.execute(
-            update(Answer)
+    def _record_answer(connection: Connection, lead_id: str, command: RecordAnswer) -> None:
+        answers = Answer.__table__
+        connection.execute(
+            update(answers)
             .where(
-                Answer.lead_id == lead.id,
-                Answer.key == command.key,
-                Answer.superseded_at.is_(None),
+                answers.c.lead_id == lead_id,
+                answers.c.key == command.key,
+                answers.c.superseded_at.is_(None),
             )
             .values(superseded_at=command.answered_at)
-            .execution_options(synchronize_session=False)
         )
-        session.add(
-            Answer(
-                lead_id=lead.id,
+        connection.execute(
+            insert(answers).values(
+                lead_id=lead_id,
                 answer_id=command.answer_id,
                 key=command.key,
                 raw=command.raw,
@@ -155,32 +183,6 @@ class LeadRepository:
                 answered_at=command.answered_at,
             )
         )
-
-    @staticmethod
-    def _record_event(session: Session, lead: Lead, command: RecordEvent) -> None:
-        session.add(
-            LeadEvent(
-                event_id=command.event_id,
-                lead_id=lead.id,
-                type=command.type,
-                source=command.source,
-                ts=command.ts,
-                product_id=command.product_id,
-                variant_id=command.variant_id,
-                value=command.value,
-                properties=command.properties,
-            )
-        )
-        flag = _LEAD_FLAG_EVENTS.get(command.type)
-        if flag and getattr(lead, flag) is None:
-            setattr(lead, flag, command.ts)
-
-    @staticmethod
-    def _update_contact(lead: Lead, command: UpdateContact) -> None:
-        for name in ("first_name", "last_name", "email", "phone", "consent_text", "consent_at"):
-            value = getattr(command, name)
-            if value is not None:
-                setattr(lead, name, value)
 
     def get_lead(self, lead_id: str) -> dict[str, Any] | None:
         """The lead's JSON view, or ``None``."""
@@ -259,6 +261,32 @@ class LeadRepository:
         for row in rows:
             grouped.setdefault(row.lead_id, []).append(row)
         return grouped
+
+
+def _event_row(lead_id: str, command: RecordEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": command.event_id,
+        "lead_id": lead_id,
+        "type": command.type,
+        "source": command.source,
+        "ts": command.ts,
+        "product_id": command.product_id,
+        "variant_id": command.variant_id,
+        "value": command.value,
+        "properties": command.properties,
+        "created_at": now,
+    }
+
+
+_CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "consent_text", "consent_at")
+
+
+def _contact_changes(command: UpdateContact) -> dict[str, Any]:
+    return {
+        name: getattr(command, name)
+        for name in _CONTACT_FIELDS
+        if getattr(command, name) is not None
+    }
 
 
 def answer_view(answer: Answer) -> dict[str, Any]:

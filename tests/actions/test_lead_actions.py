@@ -187,3 +187,25 @@ async def test_store_outage_keeps_the_conversation_and_loses_nothing(
     assert helper.recorder.flush() == 1
     lead = helper.recorder.repository.get_lead_by_session("session-1")
     assert lead is not None and lead["answers"]["budget"]["raw"] == "around 300 bucks"
+
+
+async def test_transcript_window_starts_at_the_previous_recording_action(helper: Assistant) -> None:
+    from actions.common import transcript
+
+    tracker = make_tracker("Lyon", requested="location", message_id="msg-9")
+    earlier = [
+        {"event": "user", "text": "hi", "message_id": "msg-0", "timestamp": 1.0},
+        {"event": "action", "name": "utter_greet", "timestamp": 2.0},
+        {"event": "bot", "text": "Hi!", "timestamp": 2.1},
+        {"event": "action", "name": "qualification_form", "timestamp": 3.0},
+        {"event": "bot", "text": "When are you planning to buy?", "timestamp": 3.1},
+        {"event": "action", "name": "action_listen", "timestamp": 3.2},
+    ]
+    tracker.events[:] = [*earlier, tracker.events[-1]]
+    messages = transcript(tracker, ["Where should it be delivered?"])
+    assert [m.text for m in messages] == [
+        "When are you planning to buy?",
+        "Lyon",
+        "Where should it be delivered?",
+    ]
+    assert [m.message_id for m in messages] == ["msg-0:1", "msg-9", "msg-9:0"]
