@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,11 +40,24 @@ class PhaseResult:
 
 
 class ChatClient:
-    """Sends REST messages and records how long each turn took."""
+    """Sends REST messages and records how long each turn took.
 
-    def __init__(self, session: aiohttp.ClientSession, rasa_url: str) -> None:
+    ``think_seconds`` is the shopper's average pause before the next message
+    (drawn uniformly from half to one and a half times it; 0 = no pause).
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, rasa_url: str, *, think_seconds: float = 0.0
+    ) -> None:
         self.session = session
         self.url = f"{rasa_url}/webhooks/rest/webhook"
+        self.think_seconds = think_seconds
+        self._random = random.Random(42)
+
+    async def think(self) -> None:
+        """Pause like a shopper reading the reply and typing the next message."""
+        if self.think_seconds > 0:
+            await asyncio.sleep(self.think_seconds * self._random.uniform(0.5, 1.5))
 
     async def turn(self, sender: str, text: str) -> tuple[float, list[dict[str, Any]]]:
         """One message; returns (latency in seconds, the bot's replies)."""
@@ -84,6 +98,7 @@ async def bare_phase(
 
     async def talk(sender: str) -> None:
         for _ in range(turns_per_session):
+            await client.think()
             try:
                 latency, replies = await client.turn(sender, BARE_MESSAGE)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -114,7 +129,9 @@ async def full_phase(
         pending.put_nowait(index)
 
     async def converse(script: Sequence[str], sender: str) -> None:
-        for text in script:
+        for position, text in enumerate(script):
+            if position:
+                await client.think()
             try:
                 latency, replies = await client.turn(sender, text)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

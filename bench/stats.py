@@ -71,11 +71,12 @@ def render_markdown(
     *,
     concurrency: int,
     machine: str,
+    pacing: str = "no pause between turns",
 ) -> str:
-    """The benchmark report: latency table, targets and memory, as Markdown."""
+    """The benchmark report: latency table, targets and (if given) memory, as Markdown."""
     ratio = p50_ratio(full, bare)
     lines = [
-        f"Chat turns over REST, {concurrency} concurrent conversations ({machine})",
+        f"Chat turns over REST, {concurrency} concurrent conversations, {pacing} ({machine})",
         "",
         "| turn | turns | errors | p50 ms | p95 ms | p99 ms | max ms | turns/s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -94,9 +95,8 @@ def render_markdown(
         f"| {_verdict(ratio <= FULL_TO_BARE_P50_MAX)} |",
         f"| full p99 ≤ {FULL_P99_MAX_MS:.0f} ms | {full.p99_ms:.1f} ms "
         f"| {_verdict(full.p99_ms <= FULL_P99_MAX_MS)} |",
-        "",
-        "| process | RSS MB |",
-        "|---|---:|",
     ]
-    lines += [f"| {name} | {value:.0f} |" for name, value in rss_mb.items()]
+    if rss_mb:
+        lines += ["", "| process | RSS MB |", "|---|---:|"]
+        lines += [f"| {name} | {value:.0f} |" for name, value in rss_mb.items()]
     return "\n".join(lines)

@@ -83,7 +83,7 @@ def test_report_lists_both_kinds_of_turn_targets_and_memory() -> None:
         machine="2 cores, AMD EPYC",
     )
     lines = table.splitlines()
-    assert "10 concurrent conversations (2 cores, AMD EPYC)" in lines[0]
+    assert "10 concurrent conversations, no pause between turns (2 cores, AMD EPYC)" in lines[0]
     assert "| bare (rule, no custom action) | 80 | 0 | 40.0 | 90.0 | 90.0 | 90.0 | 12.5 |" in lines
     assert "| full qualification | 80 | 0 | 48.0 | 200.0 | 200.0 | 200.0 | 12.5 |" in lines
     assert "| full p50 ≤ 1.3x bare p50 | 1.20x | met |" in lines
