@@ -12,7 +12,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.assistant import Assistant, ChatMessage, transcript_commands
+from bot.assistant import Assistant, ChatMessage, event, transcript_commands
+from bot.flows.interpreter import TurnInput
 from bot.settings import Settings
 from bot.store.commands import Command
 
@@ -55,14 +56,14 @@ def latest_message_id(tracker: Tracker) -> str:
     message_id = tracker.latest_message.get("message_id")
     if message_id:
         return str(message_id)
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return str(event.get("message_id") or event.get("timestamp"))
+    for item in reversed(tracker.events):
+        if item.get("event") == "user":
+            return str(item.get("message_id") or item.get("timestamp"))
     return "start"
 
 
-def _ts(event: dict[str, Any]) -> datetime:
-    stamp = event.get("timestamp")
+def _ts(item: dict[str, Any]) -> datetime:
+    stamp = item.get("timestamp")
     return datetime.fromtimestamp(stamp, timezone.utc) if stamp else utcnow()
 
 
@@ -102,13 +103,13 @@ def _unrecorded_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     a long chat would resend its whole history every turn).
     """
     latest_user = max(
-        (index for index, event in enumerate(events) if event.get("event") == "user"),
+        (index for index, item in enumerate(events) if item.get("event") == "user"),
         default=len(events),
     )
     start = 0
     for index in range(latest_user - 1, -1, -1):
-        event = events[index]
-        if event.get("event") == "action" and _records_transcript(event.get("name")):
+        item = events[index]
+        if item.get("event") == "action" and _records_transcript(item.get("name")):
             start = index
             break
     return events[start:]
@@ -127,25 +128,23 @@ def transcript(tracker: Tracker, pending_bot_texts: Sequence[str] = ()) -> list[
     # before the window: find it so positions stay stable.
     offset = len(events) - len(recent)
     reply_to, position = "start", 0
-    for event in reversed(events[:offset]):
-        if event.get("event") == "bot" and event.get("text"):
+    for item in reversed(events[:offset]):
+        if item.get("event") == "bot" and item.get("text"):
             position += 1
-        elif event.get("event") == "user":
-            reply_to = str(event.get("message_id") or event.get("timestamp"))
+        elif item.get("event") == "user":
+            reply_to = str(item.get("message_id") or item.get("timestamp"))
             break
     messages: list[ChatMessage] = []
-    for event in recent:
-        kind = event.get("event")
+    for item in recent:
+        kind = item.get("event")
         if kind == "user":
-            reply_to, position = str(event.get("message_id") or event.get("timestamp")), 0
-            intent = (event.get("parse_data") or {}).get("intent") or {}
+            reply_to, position = str(item.get("message_id") or item.get("timestamp")), 0
+            intent = (item.get("parse_data") or {}).get("intent") or {}
             messages.append(
-                ChatMessage(
-                    "user", event.get("text") or "", _ts(event), reply_to, intent.get("name")
-                )
+                ChatMessage("user", item.get("text") or "", _ts(item), reply_to, intent.get("name"))
             )
-        elif kind == "bot" and event.get("text"):
-            messages.append(ChatMessage("bot", event["text"], _ts(event), f"{reply_to}:{position}"))
+        elif kind == "bot" and item.get("text"):
+            messages.append(ChatMessage("bot", item["text"], _ts(item), f"{reply_to}:{position}"))
             position += 1
     now = utcnow()
     for text in pending_bot_texts:
@@ -154,16 +153,36 @@ def transcript(tracker: Tracker, pending_bot_texts: Sequence[str] = ()) -> list[
     return messages
 
 
+def turn_input(
+    tracker: Tracker, *, requested_key: str | None, correcting: bool = False
+) -> TurnInput:
+    """The interpreter's view of the latest message."""
+    intent = tracker.latest_message.get("intent") or {}
+    state = question_state(tracker)
+    return TurnInput(
+        text=tracker.latest_message.get("text") or "",
+        intent=intent.get("name"),
+        intent_confidence=float(intent.get("confidence") or 0.0),
+        requested_key=requested_key,
+        answers=answers_of(tracker),
+        failures=dict(state.get("failures") or {}),
+        now=utcnow(),
+        product_id=page_context(tracker).get("product_id"),
+        asked_at=last_bot_message_at(tracker),
+        correcting=correcting,
+    )
+
+
 def last_bot_message_at(tracker: Tracker) -> datetime | None:
     """When the bot last spoke before the latest user message (for time-to-answer)."""
     seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
+    for item in reversed(tracker.events):
+        if item.get("event") == "user":
             if seen_user:
                 return None
             seen_user = True
-        elif event.get("event") == "bot" and seen_user:
-            return _ts(event)
+        elif item.get("event") == "bot" and seen_user:
+            return _ts(item)
     return None
 
 
@@ -177,6 +196,23 @@ class LeadAction(Action, ABC):
     @abstractmethod
     def name(self) -> str:
         """The action's name in domain.yml."""
+
+    async def record_events(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        *events: tuple[str, dict[str, Any]],
+    ) -> None:
+        """Record chat-behaviour events ``(type, properties)`` of the latest message."""
+        now, message_id = utcnow(), latest_message_id(tracker)
+        await self.save(
+            dispatcher,
+            tracker,
+            [
+                event(tracker.sender_id, kind, now, dedupe=message_id, **properties)
+                for kind, properties in events
+            ],
+        )
 
     async def save(
         self,

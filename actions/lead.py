@@ -14,10 +14,9 @@ from actions.common import (
     assistant,
     latest_message_id,
     page_context,
-    utcnow,
+    turn_input,
 )
-from bot.assistant import event, turn_commands
-from bot.flows.interpreter import TurnInput
+from bot.assistant import turn_commands
 
 SHOP_QUESTION_TOPICS = {
     "ask_shipping": "shipping",
@@ -53,19 +52,7 @@ class ExplainQuestion(LeadAction):
                 text="I ask a few questions so our team can check stock, price and delivery "
                 "for you. Your answers are only used for this enquiry."
             )
-        await self.save(
-            dispatcher,
-            tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "asked_why",
-                    utcnow(),
-                    dedupe=latest_message_id(tracker),
-                    question=key,
-                )
-            ],
-        )
+        await self.record_events(dispatcher, tracker, ("asked_why", {"question": key}))
         return []
 
 
@@ -88,19 +75,7 @@ class AnswerShopQuestion(LeadAction):
             product_id=page_context(tracker).get("product_id"),
         )
         dispatcher.utter_message(text=text)
-        await self.save(
-            dispatcher,
-            tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "shopper_question",
-                    utcnow(),
-                    dedupe=latest_message_id(tracker),
-                    topic=topic,
-                )
-            ],
-        )
+        await self.record_events(dispatcher, tracker, ("shopper_question", {"topic": topic}))
         return []
 
 
@@ -136,18 +111,10 @@ class RequestHuman(LeadAction):
                 "to you, I'll just need a couple of answers and a way to reach you."
             )
         dispatcher.utter_message(text=text)
-        await self.save(
+        await self.record_events(
             dispatcher,
             tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "human_requested",
-                    utcnow(),
-                    dedupe=latest_message_id(tracker),
-                    during_question=tracker.get_slot("requested_slot"),
-                )
-            ],
+            ("human_requested", {"during_question": tracker.get_slot("requested_slot")}),
         )
         return []
 
@@ -167,20 +134,11 @@ class OptOut(LeadAction):
             text="No problem, I won't ask anything else. Thanks for visiting, and if you need "
             "help later just say hi."
         )
-        now, message_id = utcnow(), latest_message_id(tracker)
-        await self.save(
+        await self.record_events(
             dispatcher,
             tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "opt_out",
-                    now,
-                    dedupe=message_id,
-                    during_question=tracker.get_slot("requested_slot"),
-                ),
-                event(tracker.sender_id, "session_end", now, dedupe=message_id, reason="opt_out"),
-            ],
+            ("opt_out", {"during_question": tracker.get_slot("requested_slot")}),
+            ("session_end", {"reason": "opt_out"}),
         )
         return [*_stop_form(), SlotSet(STATUS_SLOT, "opted_out")]
 
@@ -197,19 +155,7 @@ class Goodbye(LeadAction):
     ) -> list[EventType]:
         """Record ``session_end``; an unfinished qualification can resume later."""
         dispatcher.utter_message(text="Goodbye, and thanks for stopping by!")
-        await self.save(
-            dispatcher,
-            tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "session_end",
-                    utcnow(),
-                    dedupe=latest_message_id(tracker),
-                    reason="goodbye",
-                )
-            ],
-        )
+        await self.record_events(dispatcher, tracker, ("session_end", {"reason": "goodbye"}))
         return _stop_form()
 
 
@@ -232,22 +178,19 @@ class CompleteQualification(LeadAction):
         else:
             closing = "Thanks! Your answers stay anonymous. Ask me anything else any time."
         dispatcher.utter_message(text=f"{closing} Here's what I noted: {summary}")
-        await self.save(
+        await self.record_events(
             dispatcher,
             tracker,
-            [
-                event(
-                    tracker.sender_id,
-                    "qualification_completed",
-                    utcnow(),
-                    dedupe=latest_message_id(tracker),
-                    answered=sorted(
+            (
+                "qualification_completed",
+                {
+                    "answered": sorted(
                         key
                         for key, value in answers.items()
                         if value and value["value"] is not None
-                    ),
-                )
-            ],
+                    )
+                },
+            ),
         )
         return [SlotSet(STATUS_SLOT, "completed")]
 
@@ -263,22 +206,8 @@ class UpdateAnswers(LeadAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Update whichever answers the message clearly states."""
-        helper = assistant()
-        now = utcnow()
-        intent = tracker.latest_message.get("intent") or {}
-        result = helper.interpreter.interpret(
-            TurnInput(
-                text=tracker.latest_message.get("text") or "",
-                intent=intent.get("name"),
-                intent_confidence=float(intent.get("confidence") or 0.0),
-                requested_key=None,
-                answers=answers_of(tracker),
-                failures={},
-                now=now,
-                product_id=page_context(tracker).get("product_id"),
-                correcting=True,
-            )
-        )
+        turn = turn_input(tracker, requested_key=None, correcting=True)
+        result = assistant().interpreter.interpret(turn)
         if result.answers:
             updated = ", ".join(
                 f"{key.replace('_', ' ')}: {answer['display']}"
@@ -291,7 +220,7 @@ class UpdateAnswers(LeadAction):
                 '"actually my budget is 500".'
             )
         commands = turn_commands(
-            tracker.sender_id, latest_message_id(tracker), result, now, consent_text=None
+            tracker.sender_id, latest_message_id(tracker), result, turn.now, consent_text=None
         )
         await self.save(dispatcher, tracker, commands)
         return [SlotSet(key, value) for key, value in result.answers.items()]

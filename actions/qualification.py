@@ -25,15 +25,13 @@ from actions.common import (
     LeadAction,
     answers_of,
     assistant,
-    last_bot_message_at,
     latest_message_id,
-    page_context,
     question_state,
+    turn_input,
     utcnow,
 )
 from bot.assistant import event, turn_commands
 from bot.flows import Question
-from bot.flows.interpreter import TurnInput
 from bot.flows.model import CONSENT_KEY
 from bot.store.commands import Command
 
@@ -95,20 +93,8 @@ class ValidateQualificationForm(LeadAction):
         commands: list[Command] = []
 
         if not returning_from_interruption(tracker):
-            intent = tracker.latest_message.get("intent") or {}
-            result = helper.interpreter.interpret(
-                TurnInput(
-                    text=tracker.latest_message.get("text") or "",
-                    intent=intent.get("name"),
-                    intent_confidence=float(intent.get("confidence") or 0.0),
-                    requested_key=tracker.get_slot(REQUESTED_SLOT),
-                    answers=answers,
-                    failures=dict(state.get("failures") or {}),
-                    now=now,
-                    product_id=page_context(tracker).get("product_id"),
-                    asked_at=last_bot_message_at(tracker),
-                )
-            )
+            turn = turn_input(tracker, requested_key=tracker.get_slot(REQUESTED_SLOT))
+            result = helper.interpreter.interpret(turn)
             if result.interrupted:
                 # No SlotSet: the form rejects the message and a rule answers it.
                 return []

@@ -37,7 +37,8 @@ def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistan
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
     for module in (actions.common, actions.qualification, actions.lead):
-        monkeypatch.setattr(module, "utcnow", lambda: NOW)
+        if hasattr(module, "utcnow"):
+            monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()
     yield actions.common.assistant()
     actions.common.assistant.cache_clear()
