@@ -63,7 +63,7 @@ def question_message(
     failed = (state.get("failures") or {}).get(question.key, 0) > 0
     choices = (state.get("choices") or {}).get(question.key) or []
     buttons = choices or [{"title": title, "payload": title} for title in question.buttons]
-    if choices:
+    if question.key in (state.get("ambiguous") or []):
         text = "I found several matching items. Which one do you mean?"
     elif failed:
         text = question.reask
@@ -111,6 +111,7 @@ class ValidateQualificationForm(LeadAction):
             new_state = {
                 "failures": result.failures or state.get("failures") or {},
                 "choices": result.choices,
+                "ambiguous": sorted(result.ambiguous),
             }
             if new_state != state:
                 events.append(SlotSet(ANSWER_STATE_SLOT, new_state))

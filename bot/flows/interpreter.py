@@ -27,6 +27,7 @@ from bot.flows.model import CONSENT_KEY, Flow, Question
 
 MAX_ANSWER_CHARS = 500
 MAX_FAILURES = 2
+MAX_CHOICES = 5
 CONTROL_CONFIDENCE = 0.55
 # Intents that interrupt the form; rules in data/rules/ answer them, then the
 # form asks its question again.
@@ -77,13 +78,15 @@ class TurnResult:
 
     ``answers`` maps question key to the answer record kept in the slot and the
     store; ``events`` are chat-behaviour events ``(type, properties)``;
-    ``choices`` offers quick replies when an answer was ambiguous.
+    ``choices`` offers quick replies for a variant answer that matched several
+    items (``ambiguous``) or none (then the closest in-stock items).
     """
 
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     choices: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
     interrupted: bool = False
 
     @property
@@ -191,8 +194,9 @@ class Interpreter:
     def _count_failure(
         self, result: TurnResult, question: Question, turn: TurnInput, text: str | None
     ) -> None:
-        if result.answers:
-            # The message answered something else: ask again without counting a failure.
+        if result.answers or question.key in result.ambiguous:
+            # The message answered something else, or matched several items: ask
+            # again (with choices) without counting a failure.
             return
         failures = turn.failures.get(question.key, 0) + 1
         if failures >= MAX_FAILURES:
@@ -253,12 +257,26 @@ class Interpreter:
         match = match_variant(text, self.catalog, product_id=product_id, strict=strict)
         if match.variant is not None:
             return match.parsed()
-        if result is not None and match.candidates:
-            result.choices[question.key] = [
-                {"title": self._variant_label(variant), "payload": variant.id}
-                for variant in match.candidates
-            ]
+        if result is None:
+            return None
+        if match.candidates:
+            result.ambiguous.add(question.key)
+            candidates = list(match.candidates)
+        else:
+            # Nothing close: suggest one in-stock item per product to pick from.
+            candidates = self._suggestions(product)
+        result.choices[question.key] = [
+            {"title": self._variant_label(variant), "payload": variant.id} for variant in candidates
+        ]
         return None
+
+    def _suggestions(self, product: Product | None) -> list[Variant]:
+        products = [product] if product is not None else list(self.catalog.products)
+        suggestions = []
+        for candidate in products:
+            in_stock = [variant for variant in candidate.variants if variant.in_stock]
+            suggestions.extend(in_stock[:1] if product is None else in_stock)
+        return suggestions[:MAX_CHOICES]
 
     def _variant_label(self, variant: Variant) -> str:
         product = self.catalog.product(variant.product_id)

@@ -351,3 +351,25 @@ async def test_contact_details_stored_after_consent(helper: Assistant) -> None:
     assert answer_value(slots, "contact_details") == {"phone": "+33612345678"}
     lead = helper.recorder.repository.get_lead_by_session("session-1")
     assert lead is not None and lead["phone"] == "+33612345678"
+
+
+async def test_unknown_variant_suggests_in_stock_items(helper: Assistant) -> None:
+    messages: list[dict[str, Any]] = []
+    slots = await validate(make_tracker("a velvet sofa", requested="variant"), messages)
+    assert "variant" not in slots
+    assert slots["question_state"]["failures"] == {"variant": 1}
+    payloads = [b["payload"] for b in messages[-1]["buttons"]]
+    assert 1 <= len(payloads) <= 5
+    for variant_id in payloads:
+        found = helper.catalog.variant(variant_id)
+        assert found is not None and found[1].in_stock
+    assert messages[-1]["text"] == helper.flow.question("variant").reask  # type: ignore[union-attr]
+
+
+async def test_ambiguous_answers_are_not_failures(helper: Assistant) -> None:
+    slots = await validate(make_tracker("tent", requested="variant"))
+    assert slots["question_state"]["failures"] == {}
+    assert {c["payload"] for c in slots["question_state"]["choices"]["variant"]} == {
+        "tent-dome-2p",
+        "tent-dome-3p",
+    }
