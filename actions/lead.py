@@ -73,6 +73,7 @@ class AnswerShopQuestion(LeadAction):
             topic,
             answers_of(tracker),
             product_id=page_context(tracker).get("product_id"),
+            question=tracker.latest_message.get("text") or "",
         )
         dispatcher.utter_message(text=text)
         await self.record_events(dispatcher, tracker, ("shopper_question", {"topic": topic}))

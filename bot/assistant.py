@@ -58,9 +58,13 @@ class Assistant:
         """Write ``commands`` off the event loop; ``False`` if they were spooled."""
         return await asyncio.to_thread(self.recorder.record, list(commands))
 
-    def shop_answer(self, topic: str, answers: dict[str, Any], *, product_id: str | None) -> str:
+    def shop_answer(
+        self, topic: str, answers: dict[str, Any], *, product_id: str | None, question: str = ""
+    ) -> str:
         """Reply to a shopper's question about shipping, price, returns, discount or stock."""
-        return replies.shop_answer(self.flow, self.catalog, topic, answers, product_id)
+        return replies.shop_answer(
+            self.flow, self.catalog, topic, answers, product_id, question=question
+        )
 
     def summary(self, answers: dict[str, Any]) -> str:
         """The answers so far, as one line for the shopper."""

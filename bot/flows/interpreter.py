@@ -140,7 +140,16 @@ class Interpreter:
         if turn.intent in CONTROL_INTENTS and confident:
             result.interrupted = True
             return result
-        if requested and turn.intent in SKIP_INTENTS and confident:
+        if (
+            requested
+            and turn.intent in SKIP_INTENTS
+            and confident
+            # "not sure, maybe before Christmas" is an answer after all.
+            and (
+                text is None
+                or self._parse(requested, text, turn, strict=False, result=None) is None
+            )
+        ):
             result.answers[requested.key] = answer_record(
                 turn.text[:MAX_ANSWER_CHARS], None, turn.now
             )

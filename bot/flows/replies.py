@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.answers import parse_location
 from bot.catalog import Catalog, Product, Variant
 from bot.flows.model import Flow
 
@@ -27,15 +28,34 @@ def _location(answers: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def shop_answer(
-    flow: Flow, catalog: Catalog, topic: str, answers: dict[str, Any], product_id: str | None
+    flow: Flow,
+    catalog: Catalog,
+    topic: str,
+    answers: dict[str, Any],
+    product_id: str | None,
+    question: str = "",
 ) -> str:
-    """Answer a shopper's question about ``topic`` as specifically as the chat allows."""
+    """Answer a shopper's question about ``topic`` as specifically as the chat allows.
+
+    A place named in the question ("do you ship to Switzerland?") takes precedence
+    over the delivery location answered earlier.
+    """
     product, variant = _chosen(catalog, answers, product_id)
     fallback = flow.faq.get(topic) or "Let me put you in touch with our team for that."
+    if topic == "shipping":
+        asked = parse_location(question) if question else None
+        if asked is not None:
+            return _shipping_answer(catalog, product, asked.value, asked.display)
+        location = _location(answers)
+        if location is not None:
+            return _shipping_answer(catalog, product, location, answers["location"]["display"])
+        if product is not None:
+            return (
+                f"The {product.name} usually arrives within {product.delivery_days} working days."
+            )
+        return fallback
     if product is None:
         return fallback
-    if topic == "shipping":
-        return _shipping_answer(product, _location(answers), answers) or fallback
     if topic == "price":
         if variant is not None:
             return f"The {product.variant_label(variant)} costs {variant.price} {variant.currency}."
@@ -54,12 +74,14 @@ def shop_answer(
 
 
 def _shipping_answer(
-    product: Product, location: dict[str, Any] | None, answers: dict[str, Any]
-) -> str | None:
+    catalog: Catalog, product: Product | None, location: dict[str, Any], place: str | None
+) -> str:
+    place = place or location["country"]
+    if product is None:
+        if catalog.ships_to(None, location["country"], location.get("region")):
+            return f"Yes, we deliver to {place}. Delivery times depend on the product."
+        return f"Sorry, we don't deliver to {place} at the moment."
     days = product.delivery_days
-    if location is None:
-        return f"The {product.name} usually arrives within {days} working days."
-    place = answers["location"].get("display") or location["country"]
     if product.delivers_to(location["country"], location.get("region")):
         return f"Yes, we deliver the {product.name} to {place}, usually within {days} working days."
     return f"Sorry, the {product.name} can't be delivered to {place}."

@@ -30,6 +30,12 @@ HOODIE = {
     "display": "Classic Hoodie — blue, M",
     "status": "answered",
 }
+TENT = {
+    "raw": "2 person tent",
+    "value": "tent-dome-2p",
+    "display": "Dome Tent",
+    "status": "answered",
+}
 LYON = {
     "raw": "Lyon",
     "value": {"country": "FR", "region": "Lyon", "serviceable": True},
@@ -209,3 +215,31 @@ async def test_transcript_window_starts_at_the_previous_recording_action(helper:
         "Where should it be delivered?",
     ]
     assert [m.message_id for m in messages] == ["msg-0:1", "msg-9", "msg-9:0"]
+
+
+@pytest.mark.parametrize(
+    ("question", "slots", "fragment"),
+    [
+        ("do you ship to Switzerland?", {"variant": HOODIE}, "Classic Hoodie to Switzerland"),
+        ("do you deliver to Madrid?", {"variant": TENT}, "can't be delivered to Madrid"),
+        ("can you ship to Tokyo?", {}, "don't deliver to Tokyo"),
+        ("do you ship to Lyon?", {}, "Yes, we deliver to Lyon"),
+    ],
+)
+async def test_shipping_question_naming_a_place(
+    helper: Assistant, question: str, slots: dict, fragment: str
+) -> None:
+    _, messages = await run(
+        AnswerShopQuestion(), make_tracker(question, intent="ask_shipping", slots=slots)
+    )
+    assert fragment in messages[0]["text"]
+
+
+async def test_unsure_but_answering_is_an_answer(helper: Assistant) -> None:
+    from tests.actions.test_qualification_form import validate
+
+    slots = await validate(
+        make_tracker("not sure, maybe before christmas", intent="dont_know", requested="timeline")
+    )
+    assert slots["timeline"]["status"] == "answered"
+    assert slots["timeline"]["value"]["days"] == 31
