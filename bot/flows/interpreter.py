@@ -144,10 +144,10 @@ class Interpreter:
             requested
             and turn.intent in SKIP_INTENTS
             and confident
-            # "not sure, maybe before Christmas" is an answer after all.
+            # "not sure, maybe before Christmas" is an answer after all; only an explicit
+            # one counts (strict), since "not sure" alone reads as "just browsing".
             and (
-                text is None
-                or self._parse(requested, text, turn, strict=False, result=None) is None
+                text is None or self._parse(requested, text, turn, strict=True, result=None) is None
             )
         ):
             result.answers[requested.key] = answer_record(

@@ -373,3 +373,11 @@ async def test_ambiguous_answers_are_not_failures(helper: Assistant) -> None:
         "tent-dome-2p",
         "tent-dome-3p",
     }
+
+
+@pytest.mark.parametrize("text", ["I don't know", "not sure", "no idea", "dunno"])
+async def test_dont_know_to_the_timeline_is_unknown_not_browsing(
+    helper: Assistant, text: str
+) -> None:
+    slots = await validate(make_tracker(text, intent="dont_know", requested="timeline"))
+    assert slots["timeline"]["status"] == "unknown"
