@@ -32,7 +32,7 @@ from actions.common import (
 )
 from bot.assistant import event, turn_commands
 from bot.flows import Question
-from bot.flows.model import CONSENT_KEY
+from bot.flows.facts import CONSENT_KEY
 from bot.store.commands import Command
 
 REQUESTED_SLOT = "requested_slot"

@@ -22,10 +22,11 @@ from bot.answers import (
     parse_name,
     parse_timeline,
 )
+from bot.answers.text import MAX_ANSWER_LENGTH, usable
 from bot.catalog import Catalog, Product, Variant, match_variant
-from bot.flows.model import CONSENT_KEY, Flow, Question
+from bot.flows.facts import answered_location, chosen_item, consented
+from bot.flows.model import Flow, Question
 
-MAX_ANSWER_CHARS = 500
 MAX_FAILURES = 2
 MAX_CHOICES = 5
 CONTROL_CONFIDENCE = 0.55
@@ -51,7 +52,6 @@ CORRECTION_CUES = re.compile(
     r"|update)\b",
     re.IGNORECASE,
 )
-_HTML = re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)
 _YES = re.compile(r"^\s*(y|yes|yeah|yep|sure|ok|okay|of course|fine|agreed?|go ahead)\b", re.I)
 _NO = re.compile(r"^\s*(n|no|nope|nah|not really|no thanks?|rather not)\b", re.I)
 
@@ -95,16 +95,6 @@ class TurnResult:
         return bool(self.answers) or bool(self.failures) or bool(self.choices)
 
 
-def usable_text(text: str) -> str | None:
-    """The message if it can be an answer; ``None`` for empty, huge, markup or emoji-only."""
-    stripped = (text or "").strip()
-    if not stripped or len(stripped) > MAX_ANSWER_CHARS or _HTML.search(stripped):
-        return None
-    if not any(ch.isalnum() for ch in stripped):
-        return None
-    return stripped
-
-
 def answer_record(
     raw: str, parsed: Parsed | None, now: datetime, *, status: str = "answered"
 ) -> dict[str, Any]:
@@ -131,7 +121,7 @@ class Interpreter:
         result = TurnResult()
         requested = self.flow.question(turn.requested_key) if turn.requested_key else None
         confident = turn.intent_confidence >= CONTROL_CONFIDENCE
-        text = usable_text(turn.text)
+        text = usable(turn.text)
 
         if requested and requested.answer_type == "yes_no" and turn.intent == "stop":
             # "no thanks" to the consent question declines consent, it is not an opt-out.
@@ -151,7 +141,7 @@ class Interpreter:
             )
         ):
             result.answers[requested.key] = answer_record(
-                turn.text[:MAX_ANSWER_CHARS], None, turn.now
+                turn.text[:MAX_ANSWER_LENGTH], None, turn.now
             )
             result.events.append(("question_skipped", {"key": requested.key}))
             return result
@@ -171,11 +161,11 @@ class Interpreter:
         self, result: TurnResult, requested: Question | None, turn: TurnInput, text: str
     ) -> None:
         correcting = turn.correcting or bool(CORRECTION_CUES.search(text))
-        consented = _consented(turn.answers)
+        agreed = consented(turn.answers)
         for question in self.flow.questions:
             if question is requested or question.key in result.answers:
                 continue
-            if question.answer_type == "yes_no" or (question.after_consent and not consented):
+            if question.answer_type == "yes_no" or (question.after_consent and not agreed):
                 continue
             already = turn.answers.get(question.key)
             if already is not None and not correcting:
@@ -239,7 +229,8 @@ class Interpreter:
         if kind == "name":
             return parse_name(text)
         if kind == "contact":
-            return parse_contact(text, region=_answered_country(turn.answers))
+            location = answered_location(turn.answers)
+            return parse_contact(text, region=location["country"] if location else None)
         raise ValueError(f"unknown answer type {kind!r}")
 
     def _parse_location(self, text: str, turn: TurnInput, *, strict: bool) -> Parsed | None:
@@ -292,23 +283,7 @@ class Interpreter:
         return product.variant_label(variant) if product else variant.name
 
     def _chosen_product(self, turn: TurnInput) -> Product | None:
-        answer = turn.answers.get("variant")
-        variant_id = answer.get("value") if isinstance(answer, dict) else None
-        found = self.catalog.variant(variant_id) if isinstance(variant_id, str) else None
-        if found is not None:
-            return found[0]
-        return self.catalog.product(turn.product_id) if turn.product_id else None
-
-
-def _consented(answers: dict[str, Any]) -> bool:
-    consent = answers.get(CONSENT_KEY)
-    return isinstance(consent, dict) and consent.get("value") is True
-
-
-def _answered_country(answers: dict[str, Any]) -> str | None:
-    location = answers.get("location")
-    value = location.get("value") if isinstance(location, dict) else None
-    return value.get("country") if isinstance(value, dict) else None
+        return chosen_item(self.catalog, turn.answers, turn.product_id)[0]
 
 
 def _parse_yes_no(text: str, intent: str | None) -> Parsed | None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import yaml
 
+from bot.flows.facts import consented
+
 FAQ_TOPICS = ("shipping", "price", "returns", "discount", "stock")
 ANSWER_TYPES = ("timeline", "variant", "location", "budget", "yes_no", "name", "contact")
-CONSENT_KEY = "contact_consent"
 
 
 class FlowError(ValueError):
@@ -59,12 +60,11 @@ class Flow:
 
     def to_ask(self, answers: dict[str, Any]) -> list[str]:
         """Keys still to ask given the answers so far (consent gates contact questions)."""
-        consent = answers.get(CONSENT_KEY)
-        consented = isinstance(consent, dict) and consent.get("value") is True
+        agreed = consented(answers)
         return [
             question.key
             for question in self.questions
-            if answers.get(question.key) is None and (consented or not question.after_consent)
+            if answers.get(question.key) is None and (agreed or not question.after_consent)
         ]
 
 

@@ -5,26 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answers import parse_location
-from bot.catalog import Catalog, Product, Variant
+from bot.catalog import Catalog, Product
+from bot.flows.facts import answered_location, chosen_item
 from bot.flows.model import Flow
 
 SUMMARY_KEYS = ("timeline", "variant", "location", "budget")
-
-
-def _chosen(
-    catalog: Catalog, answers: dict[str, Any], product_id: str | None
-) -> tuple[Product | None, Variant | None]:
-    answer = answers.get("variant")
-    variant_id = answer.get("value") if isinstance(answer, dict) else None
-    if isinstance(variant_id, str) and (found := catalog.variant(variant_id)):
-        return found
-    return (catalog.product(product_id) if product_id else None), None
-
-
-def _location(answers: dict[str, Any]) -> dict[str, Any] | None:
-    answer = answers.get("location")
-    value = answer.get("value") if isinstance(answer, dict) else None
-    return value if isinstance(value, dict) else None
 
 
 def shop_answer(
@@ -40,13 +25,13 @@ def shop_answer(
     A place named in the question ("do you ship to Switzerland?") takes precedence
     over the delivery location answered earlier.
     """
-    product, variant = _chosen(catalog, answers, product_id)
+    product, variant = chosen_item(catalog, answers, product_id)
     fallback = flow.faq.get(topic) or "Let me put you in touch with our team for that."
     if topic == "shipping":
         asked = parse_location(question) if question else None
         if asked is not None:
             return _shipping_answer(catalog, product, asked.value, asked.display)
-        location = _location(answers)
+        location = answered_location(answers)
         if location is not None:
             return _shipping_answer(catalog, product, location, answers["location"]["display"])
         if product is not None:
