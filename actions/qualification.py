@@ -68,9 +68,13 @@ def question_message(
     elif failed:
         text = question.reask
     else:
-        # Seeded per shopper: a retried call asks with the same words.
-        text = question.prompt(random.Random(f"{sender_id}:{question.key}"))
+        text = shown_prompt(question, sender_id)
     return text, buttons, failed
+
+
+def shown_prompt(question: Question, sender_id: str) -> str:
+    """The prompt variant this shopper sees (seeded: a retried call asks the same words)."""
+    return question.prompt(random.Random(f"{sender_id}:{question.key}"))
 
 
 class ValidateQualificationForm(LeadAction):
@@ -103,8 +107,10 @@ class ValidateQualificationForm(LeadAction):
                 tracker.sender_id,
                 message_id,
                 result,
-                now,
-                consent_text=consent_question.prompts[0] if consent_question else None,
+                turn.now,
+                consent_text=(
+                    shown_prompt(consent_question, tracker.sender_id) if consent_question else None
+                ),
             )
             answers.update(result.answers)
             events += [SlotSet(key, value) for key, value in result.answers.items()]
