@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pycountry
-import yaml
 from pydantic import BaseModel, Extra, Field, StrictInt, ValidationError, validator
 
 from bot.answers.text import fold
 from bot.catalog.model import Catalog, Product, Variant
+from bot.yamlconf import Location, describe, dotted, load_document
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-Location = tuple[str | int, ...]
-
-
 class CatalogError(ValueError):
     """The catalogue file cannot be used; the message names file, line and field."""
-
-
-class _CatalogLoader(yaml.SafeLoader):
-    """SafeLoader that reads only true/false as booleans.
-
-    YAML 1.1 turns NO (Norway), yes, on and off into booleans, which silently breaks
-    country lists and option values written by shop owners.
-    """
-
-
-_CatalogLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_CatalogLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 def _slug(value: str) -> str:
@@ -153,32 +131,17 @@ def load_catalog(path: Path) -> Catalog:
 
     Raises ``CatalogError`` naming the file, the line and the field of every problem.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read catalogue: {exc}") from exc
-    try:
-        loader = _CatalogLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"{where}: invalid YAML: {problem}") from exc
+    data, root = load_document(path, CatalogError, "catalogue")
     if not isinstance(data, dict):
         raise CatalogError(f"{path}:1: the catalogue must be a mapping with shop and products")
     try:
         parsed = _CatalogIn.parse_obj(data)
     except ValidationError as exc:
         problems = [(tuple(error["loc"]), error["msg"]) for error in exc.errors()]
-        raise CatalogError(_describe(path, root, problems)) from exc
+        raise CatalogError(describe(path, root, problems, "catalogue")) from exc
     problems = _cross_check(parsed)
     if problems:
-        raise CatalogError(_describe(path, root, problems))
+        raise CatalogError(describe(path, root, problems, "catalogue"))
     return _build(parsed)
 
 
@@ -195,7 +158,7 @@ def _cross_check(catalog: _CatalogIn) -> list[tuple[Location, str]]:
         for item_id, location in ids:
             if item_id in seen:
                 problems.append(
-                    (location, f"duplicate id {item_id!r} (first at {_dotted(seen[item_id])})")
+                    (location, f"duplicate id {item_id!r} (first at {dotted(seen[item_id])})")
                 )
             else:
                 seen[item_id] = location
@@ -253,44 +216,3 @@ def _build(catalog: _CatalogIn) -> Catalog:
         default_country=catalog.shop.default_country,
         products=tuple(products),
     )
-
-
-def _describe(path: Path, root: yaml.Node | None, problems: Sequence[tuple[Location, str]]) -> str:
-    lines = [
-        f"{path}:{_line(root, location)}: {_dotted(location)}: {message}"
-        for location, message in problems
-    ]
-    return "invalid catalogue:\n" + "\n".join(lines) if len(lines) > 1 else lines[0]
-
-
-def _dotted(location: Location) -> str:
-    """Render ("products", 2, "price") as products[2].price."""
-    text = ""
-    for part in location:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part != "__root__":
-            text += f".{part}" if text else part
-    return text or "(top level)"
-
-
-def _line(root: yaml.Node | None, location: Location) -> int:
-    """1-based line of the deepest YAML node along ``location`` (1 if none is found)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in location:
-        child: Any = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child = value
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line

@@ -1,0 +1,221 @@
+"""What the scorer knows about a lead, folded from its answers and events.
+
+Facts are a compact, bounded summary kept on the lead row: recording an event
+folds it in (O(1), whatever the lead's history) instead of re-reading every
+event, and ``rescore`` reads only this summary. Folding is order-independent:
+out-of-order storefront batches give the same facts as in-order ones. The same
+fold over the stored history rebuilds the facts (after a merge, or to backtest a
+proposed configuration).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.scoring.config import SCORABLE_SIGNALS, STOREFRONT_EVENT_TYPES
+
+# Only the most recent occurrences of a signal matter once decayed and capped.
+MAX_KEPT_PER_SIGNAL = 50
+MAX_KEPT_ACTIVITY = 100
+# Activity is kept at minute resolution: a visit gap is measured in tens of minutes.
+ACTIVITY_RESOLUTION_SECONDS = 60
+SCORED_ANSWER_KEYS = frozenset({"timeline", "variant", "location", "budget", "contact_consent"})
+# Events the system writes about a lead, which say nothing about the shopper.
+SYSTEM_EVENTS = frozenset({"stage_changed", "lead_merged"})
+_STOREFRONT = frozenset(STOREFRONT_EVENT_TYPES)
+_SCORABLE = frozenset(SCORABLE_SIGNALS)
+_VARIANT_EVENTS = frozenset({"variant_select", "add_to_cart", "checkout_start", "payment_info"})
+
+
+def signal_of(kind: str, properties: dict[str, Any] | None) -> str:
+    """The scoring signal an event stands for (chat questions become ``asked_<topic>``)."""
+    if kind == "shopper_question":
+        topic = (properties or {}).get("topic")
+        return f"asked_{topic}" if isinstance(topic, str) else kind
+    if kind == "question_asked":
+        question = (properties or {}).get("question")
+        return f"prompted:{question}" if isinstance(question, str) else kind
+    return kind
+
+
+def _epoch(ts: datetime) -> float:
+    return ts.timestamp()
+
+
+def _keep_latest(values: list[float], value: float, limit: int) -> None:
+    """Insert ``value`` into the sorted list, keeping only the ``limit`` largest."""
+    if len(values) >= limit and value <= values[0]:
+        return
+    bisect.insort(values, value)
+    if len(values) > limit:
+        del values[0]
+
+
+@dataclass
+class LeadFacts:
+    """Bounded summary of a lead's behaviour and answers.
+
+    ``signals`` holds, per scoring signal, the epoch seconds of its latest
+    occurrences (sorted); ``counts`` counts every event kind ever seen;
+    ``activity`` holds minutes with any shopper activity (for visits).
+    ``answers`` keeps the current answer of each scored question as
+    ``{"value", "status", "at"}``. ``variant``/``product``/``country`` are the
+    latest storefront context as ``(id, epoch)``.
+    """
+
+    signals: dict[str, list[float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    activity: list[float] = field(default_factory=list)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variant: tuple[str, float] | None = None
+    product: tuple[str, float] | None = None
+    country: tuple[str, float] | None = None
+
+    def fold_event(
+        self,
+        kind: str,
+        ts: datetime,
+        *,
+        product_id: str | None = None,
+        variant_id: str | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        """Fold one event in (each event exactly once: the store deduplicates)."""
+        if kind in SYSTEM_EVENTS:
+            return
+        at = _epoch(ts)
+        signal = signal_of(kind, properties)
+        self.counts[signal] = self.counts.get(signal, 0) + 1
+        if kind != "chat_message" or (properties or {}).get("sender") == "user":
+            minute = at - at % ACTIVITY_RESOLUTION_SECONDS
+            index = bisect.bisect_left(self.activity, minute)
+            if index == len(self.activity) or self.activity[index] != minute:
+                _keep_latest(self.activity, minute, MAX_KEPT_ACTIVITY)
+        if signal in _SCORABLE:
+            _keep_latest(self.signals.setdefault(signal, []), at, MAX_KEPT_PER_SIGNAL)
+        if kind in _STOREFRONT:
+            if product_id:
+                self.product = _later(self.product, product_id, at)
+            if variant_id and kind in _VARIANT_EVENTS:
+                self.variant = _later(self.variant, variant_id, at)
+            country = (properties or {}).get("country")
+            if kind == "shipping_check" and isinstance(country, str) and len(country) == 2:
+                self.country = _later(self.country, country.upper(), at)
+
+    def fold_answer(self, key: str, value: Any, status: str, answered_at: datetime) -> None:
+        """Fold one answer in; the latest answer to a question wins."""
+        if key not in SCORED_ANSWER_KEYS:
+            return
+        at = _epoch(answered_at)
+        current = self.answers.get(key)
+        if current is not None and current["at"] > at:
+            return
+        self.answers[key] = {"value": _jsonable(value), "status": status, "at": at}
+
+    def count(self, signal: str) -> int:
+        """How often ``signal`` happened."""
+        return self.counts.get(signal, 0)
+
+    def to_json(self) -> str:
+        """Compact JSON for the lead row."""
+        return json.dumps(
+            {
+                "s": self.signals,
+                "c": self.counts,
+                "a": self.activity,
+                "q": self.answers,
+                "v": self.variant,
+                "p": self.product,
+                "g": self.country,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> LeadFacts:
+        """Inverse of :meth:`to_json` (empty facts for ``None``)."""
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(
+            signals=data["s"],
+            counts=data["c"],
+            activity=data["a"],
+            answers=data["q"],
+            variant=_pair(data.get("v")),
+            product=_pair(data.get("p")),
+            country=_pair(data.get("g")),
+        )
+
+
+def _later(current: tuple[str, float] | None, value: str, at: float) -> tuple[str, float]:
+    return (value, at) if current is None or at >= current[1] else current
+
+
+def _pair(raw: Any) -> tuple[str, float] | None:
+    return (str(raw[0]), float(raw[1])) if raw else None
+
+
+def _jsonable(value: Any) -> Any:
+    """Answer values as JSON (money as strings, so it stays exact)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    """A money amount read back from facts (``None`` if absent or not a number)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """An event as the fold needs it."""
+
+    type: str
+    ts: datetime
+    product_id: str | None = None
+    variant_id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AnswerFact:
+    """A (current or past) answer as the fold needs it."""
+
+    key: str
+    value: Any
+    status: str
+    answered_at: datetime
+
+
+def facts_from_history(events: Iterable[EventFact], answers: Iterable[AnswerFact]) -> LeadFacts:
+    """Facts of a lead rebuilt from its stored events and answers."""
+    facts = LeadFacts()
+    for item in events:
+        facts.fold_event(
+            item.type,
+            item.ts,
+            product_id=item.product_id,
+            variant_id=item.variant_id,
+            properties=item.properties,
+        )
+    for answer in answers:
+        facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
+    return facts

@@ -1,0 +1,267 @@
+"""The intent + fit scorer: a pure function of a lead's facts, the config and ``now``.
+
+Every point comes with a reason ``{points, rule, detail}``; reasons are ranked
+by how much they move the score and always sum exactly to it (points are
+rounded per reason, and the score is their sum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.catalog import Catalog, Product, Variant
+from bot.scoring.config import ScoringConfig
+from bot.scoring.facts import LeadFacts, decimal_or_none
+
+SECONDS_PER_DAY = 86_400.0
+
+_LABELS = {
+    "page_view": "viewed a page",
+    "product_view": "viewed a product",
+    "variant_select": "picked a variant",
+    "compare": "compared products",
+    "add_to_cart": "added to cart",
+    "shipping_check": "checked shipping",
+    "checkout_start": "started checkout",
+    "payment_info": "entered payment details",
+    "email_click": "clicked a marketing email",
+    "asked_shipping": "asked about shipping in chat",
+    "asked_price": "asked about price in chat",
+    "asked_stock": "asked about stock in chat",
+    "asked_discount": "asked about discounts in chat",
+    "asked_returns": "asked about returns in chat",
+    "human_requested": "asked to talk to a person",
+    "qualification_completed": "answered all questions",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the score moved by ``points``."""
+
+    points: int
+    rule: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"points": self.points, "rule": self.rule, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """The score of a lead at one moment."""
+
+    score: int
+    intent_score: int
+    fit_score: int
+    stage: str
+    reasons: tuple[Reason, ...]
+
+    def reasons_json(self) -> list[dict[str, Any]]:
+        """Reasons as JSON-ready dicts."""
+        return [reason.as_dict() for reason in self.reasons]
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return "just now"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{round(minutes)} min ago"
+    hours = minutes / 60
+    if hours < 36:
+        return f"{round(hours)} h ago"
+    return f"{round(hours / 24)} days ago"
+
+
+def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]:
+    reasons: list[Reason] = []
+    for name, stamps in facts.signals.items():
+        signal = config.signals.get(name)
+        if signal is None or not stamps or signal.points == 0:
+            continue
+        scale = signal.half_life_days * SECONDS_PER_DAY
+        raw = signal.points * sum(math.pow(0.5, max(now - ts, 0.0) / scale) for ts in stamps)
+        points = round(min(raw, float(signal.cap)))
+        if points <= 0:
+            continue
+        times = facts.count(name)
+        detail = f"{_LABELS.get(name, name)}"
+        detail += f" {times}\u00d7" if times > 1 else ""
+        detail += f", last {_ago(now - stamps[-1])}"
+        if raw > signal.cap:
+            detail += f" (capped at {signal.cap})"
+        reasons.append(Reason(points, f"intent.{name}", detail))
+    visits = _return_visit_reason(facts, config, now)
+    if visits is not None:
+        reasons.append(visits)
+    return reasons
+
+
+def count_visits(activity: list[float], since: float, gap_seconds: float) -> int:
+    """Visits (runs of activity separated by more than ``gap_seconds``) after ``since``."""
+    visits, previous = 0, None
+    for ts in activity:
+        if ts < since:
+            continue
+        if previous is None or ts - previous > gap_seconds:
+            visits += 1
+        previous = ts
+    return visits
+
+
+def _return_visit_reason(facts: LeadFacts, config: ScoringConfig, now: float) -> Reason | None:
+    rule = config.return_visits
+    if rule.points == 0:
+        return None
+    visits = count_visits(
+        facts.activity, now - rule.window_days * SECONDS_PER_DAY, rule.gap_minutes * 60
+    )
+    if visits < 2:
+        return None
+    points = min(rule.points * (visits - 1), rule.cap)
+    window = f"{rule.window_days:g} days"
+    return Reason(points, "intent.return_visits", f"came back {visits - 1}\u00d7 in {window}")
+
+
+def _answer(facts: LeadFacts, key: str) -> dict[str, Any] | None:
+    answer = facts.answers.get(key)
+    if answer is None or answer.get("status") != "answered" or answer.get("value") is None:
+        return None
+    return answer
+
+
+def _item(facts: LeadFacts, catalog: Catalog) -> tuple[Product | None, Variant | None, str]:
+    """The item the lead wants: chosen in chat, else last picked in the shop, else viewed."""
+    chosen = _answer(facts, "variant")
+    if chosen is not None and (found := catalog.variant(str(chosen["value"]))):
+        return found[0], found[1], "chosen in chat"
+    if facts.variant is not None and (found := catalog.variant(facts.variant[0])):
+        return found[0], found[1], "picked in the shop"
+    if facts.product is not None and (product := catalog.product(facts.product[0])):
+        return product, None, "viewed"
+    return None, None, ""
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.2f} {currency}".replace(".00 ", " ")
+
+
+def _budget_reason(
+    facts: LeadFacts,
+    config: ScoringConfig,
+    product: Product | None,
+    variant: Variant | None,
+) -> Reason | None:
+    answer = _answer(facts, "budget")
+    if answer is None or product is None:
+        return None
+    value = answer["value"]
+    budget = decimal_or_none(value.get("max")) or decimal_or_none(value.get("amount"))
+    currency = value.get("currency")
+    price = variant.price if variant is not None else product.price
+    item_currency = variant.currency if variant is not None else product.currency
+    if budget is None or currency != item_currency:
+        return None
+    name = product.variant_label(variant) if variant is not None else product.name
+    said = _money(budget, item_currency)
+    costs = _money(price, item_currency)
+    if budget >= price:
+        return Reason(config.budget_covers, "fit.budget", f"budget {said} covers {name} ({costs})")
+    if budget >= price * Decimal(str(config.budget_near_ratio)):
+        return Reason(config.budget_near, "fit.budget", f"budget {said} is close to {costs}")
+    if budget < price * Decimal(str(config.budget_far_ratio)):
+        return Reason(
+            config.budget_far_below, "fit.budget", f"budget {said} is far below {name} ({costs})"
+        )
+    return None
+
+
+def _location_reason(
+    facts: LeadFacts, config: ScoringConfig, catalog: Catalog, product: Product | None
+) -> Reason | None:
+    answer = _answer(facts, "location")
+    country: str | None = None
+    region: str | None = None
+    source = "delivery to"
+    if answer is not None and isinstance(answer["value"], dict):
+        country = answer["value"].get("country")
+        region = answer["value"].get("region")
+    elif facts.country is not None:
+        country, source = facts.country[0], "checked shipping to"
+    if not country:
+        return None
+    place = f"{region}, {country}" if region else country
+    if catalog.ships_to(product, country, region):
+        return Reason(config.location_serviceable, "fit.location", f"{source} {place} is possible")
+    target = product.name if product is not None else "any product"
+    return Reason(
+        config.location_not_serviceable,
+        "fit.location",
+        f"{source} {place}: outside the shipping zones of {target}",
+    )
+
+
+def _variant_reason(
+    config: ScoringConfig, product: Product | None, variant: Variant | None, how: str
+) -> Reason | None:
+    if product is None or variant is None:
+        return None
+    label = product.variant_label(variant)
+    if variant.in_stock:
+        return Reason(config.variant_in_stock, "fit.variant", f"{label} ({how}) is in stock")
+    return Reason(config.variant_out_of_stock, "fit.variant", f"{label} ({how}) is out of stock")
+
+
+def _timeline_reason(facts: LeadFacts, config: ScoringConfig, now: float) -> Reason | None:
+    answer = _answer(facts, "timeline")
+    if answer is None or not isinstance(answer["value"], dict):
+        return None
+    days = answer["value"].get("days")
+    if not isinstance(days, int) or isinstance(days, bool):
+        return None
+    left = days - (now - float(answer["at"])) / SECONDS_PER_DAY
+    if left < -config.timeline_stale_after_days:
+        return None
+    left = max(left, 0.0)
+    when = "now" if left < 1 else f"in {math.ceil(left)} days"
+    for band in config.timeline_bands:
+        if left <= band.within_days:
+            return Reason(
+                band.points, "fit.timeline", f"plans to buy {when} (within {band.within_days})"
+            )
+    last = config.timeline_bands[-1].within_days
+    return Reason(config.timeline_beyond, "fit.timeline", f"plans to buy {when} (after {last})")
+
+
+def _fit(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: float) -> list[Reason]:
+    product, variant, how = _item(facts, catalog)
+    found = (
+        _budget_reason(facts, config, product, variant),
+        _location_reason(facts, config, catalog, product),
+        _variant_reason(config, product, variant, how),
+        _timeline_reason(facts, config, now),
+    )
+    return [reason for reason in found if reason is not None and reason.points != 0]
+
+
+def score(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: datetime) -> ScoreResult:
+    """Score a lead. Pure: no I/O, the same inputs always give the same result."""
+    at = now.timestamp()
+    intent = _intent(facts, config, at)
+    fit = _fit(facts, config, catalog, at)
+    intent_score = sum(reason.points for reason in intent)
+    fit_score = sum(reason.points for reason in fit)
+    ranked = sorted([*intent, *fit], key=lambda reason: (-abs(reason.points), reason.rule))
+    return ScoreResult(
+        score=intent_score + fit_score,
+        intent_score=intent_score,
+        fit_score=fit_score,
+        stage=config.stage(intent_score, fit_score),
+        reasons=tuple(ranked),
+    )
