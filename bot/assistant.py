@@ -16,10 +16,11 @@ from typing import Any
 from bot.catalog import Catalog, load_catalog
 from bot.flows import Flow, load_flow, replies
 from bot.flows.interpreter import Interpreter, TurnResult
+from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.repository import LeadRepository
+from bot.store.repository import ApplyResult, LeadRepository
 from bot.store.spool import LeadRecorder, Spool
 
 DEFAULT_FLOW_FILE = "default.yml"
@@ -52,10 +53,11 @@ class Assistant:
         self.catalog: Catalog = load_catalog(settings.catalog_path)
         self.interpreter = Interpreter(self.flow, self.catalog, currency=settings.shop_currency)
         engine = create_db_engine(settings.database_url)
-        self.recorder = LeadRecorder(LeadRepository(engine), Spool(settings.spool_dir))
+        scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
+        self.recorder = LeadRecorder(LeadRepository(engine, scorer), Spool(settings.spool_dir))
 
-    async def record(self, commands: Sequence[Command]) -> bool:
-        """Write ``commands`` off the event loop; ``False`` if they were spooled."""
+    async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
+        """Write ``commands`` off the event loop; ``None`` if they were spooled."""
         return await asyncio.to_thread(self.recorder.record, list(commands))
 
     def shop_answer(

@@ -75,6 +75,56 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _rescore(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+    from tqdm import tqdm
+
+    from bot.scoring import ScoringConfigError, scorer_for
+    from bot.store.db import create_db_engine
+    from bot.store.models import Lead
+    from bot.store.repository import LeadRepository
+
+    settings = Settings.from_env()
+    try:
+        scorer = scorer_for(settings)
+    except (ScoringConfigError, ValueError) as exc:
+        print(f"scoring configuration error: {exc}", file=sys.stderr)
+        return 1
+    engine = create_db_engine(settings.database_url)
+    try:
+        repository = LeadRepository(engine, scorer)
+        with engine.connect() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(Lead).where(Lead.merged_into.is_(None))
+            ).scalar_one()
+        with tqdm(total=total, unit="lead", disable=args.quiet or None) as bar:
+            summary = repository.rescore_all(batch_size=args.batch_size, progress=bar.update)
+    finally:
+        engine.dispose()
+    print(
+        f"rescored {summary.leads} lead(s): {summary.changed} changed, "
+        f"{summary.stage_changes} changed stage"
+    )
+    return 0
+
+
+def _scoring_check(args: argparse.Namespace) -> int:
+    from bot.scoring import ScoringConfigError, load_scoring_config
+
+    path = Path(args.path) if args.path else Settings.from_env().scoring_config_path
+    try:
+        config = load_scoring_config(path)
+    except ScoringConfigError as exc:
+        print(f"scoring configuration error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: {len(config.signals)} intent signals; hot at intent >= "
+        f"{config.hot_min_intent} and fit >= {config.hot_min_fit}, warm at intent >= "
+        f"{config.warm_min_intent} and fit >= {config.warm_min_fit}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m bot``."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -94,6 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="flows_command", required=True
     )
     flows.add_parser("check", help="validate data/flows/*.yml").set_defaults(func=_flows_check)
+    rescore = commands.add_parser(
+        "rescore", help="rescore every lead (time decay, new scoring configuration)"
+    )
+    rescore.add_argument("--batch-size", type=int, default=2000, help="leads per transaction")
+    rescore.add_argument("--quiet", action="store_true", help="no progress bar")
+    rescore.set_defaults(func=_rescore)
+    scoring = commands.add_parser("scoring", help="scoring configuration").add_subparsers(
+        dest="scoring_command", required=True
+    )
+    scoring_check = scoring.add_parser("check", help="validate a scoring YAML file")
+    scoring_check.add_argument("path", nargs="?", help="default: SCORING_CONFIG or the default")
+    scoring_check.set_defaults(func=_scoring_check)
     return parser
 
 

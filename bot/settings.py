@@ -53,6 +53,7 @@ class Settings:
     catalog_path: Path = PROJECT_ROOT / "bot" / "catalog" / "demo.yml"
     flows_dir: Path = PROJECT_ROOT / "data" / "flows"
     spool_dir: Path = VAR_DIR / "spool"
+    scoring_config_path: Path = PROJECT_ROOT / "bot" / "scoring" / "default.yml"
     shop_currency: str = "EUR"
 
     @classmethod
@@ -71,6 +72,7 @@ class Settings:
             catalog_path=Path(env.get("CATALOG_PATH") or defaults.catalog_path),
             flows_dir=Path(env.get("FLOWS_DIR") or defaults.flows_dir),
             spool_dir=Path(env.get("LEADS_SPOOL_DIR") or defaults.spool_dir),
+            scoring_config_path=Path(env.get("SCORING_CONFIG") or defaults.scoring_config_path),
             shop_currency=(env.get("SHOP_CURRENCY") or defaults.shop_currency).upper(),
         )
 

@@ -17,6 +17,7 @@ from bot.yamlconf import Location, describe, dotted, load_document
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ZONE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
+
 class CatalogError(ValueError):
     """The catalogue file cannot be used; the message names file, line and field."""
 

@@ -1,5 +1,6 @@
 """Intent + fit scoring of leads (pure; the store calls it on every write)."""
 
+from bot.catalog import load_catalog
 from bot.scoring.config import (
     DEFAULT_CONFIG_PATH,
     STOREFRONT_EVENT_TYPES,
@@ -8,7 +9,16 @@ from bot.scoring.config import (
     load_scoring_config,
 )
 from bot.scoring.facts import AnswerFact, EventFact, LeadFacts, facts_from_history
-from bot.scoring.scorer import Reason, ScoreResult, score
+from bot.scoring.scorer import Reason, Scorer, ScoreResult, score
+from bot.settings import Settings
+
+
+def scorer_for(settings: Settings) -> Scorer:
+    """The scorer configured by ``settings`` (scoring YAML + catalogue), validated."""
+    return Scorer(
+        load_scoring_config(settings.scoring_config_path), load_catalog(settings.catalog_path)
+    )
+
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -18,9 +28,11 @@ __all__ = [
     "LeadFacts",
     "Reason",
     "ScoreResult",
+    "Scorer",
     "ScoringConfig",
     "ScoringConfigError",
     "facts_from_history",
     "load_scoring_config",
     "score",
+    "scorer_for",
 ]

@@ -103,7 +103,7 @@ class _BudgetIn(_Strict):
 
     @validator("far_ratio")
     def _below_near(cls, value: float, values: dict[str, object]) -> float:
-        """"Far below" must be further below the price than "near"."""
+        """The far-below ratio must be further below the price than the near ratio."""
         near = values.get("near_ratio")
         if isinstance(near, float) and value >= near:
             raise ValueError(f"far_ratio ({value}) must be below near_ratio ({near})")
@@ -288,9 +288,7 @@ def load_scoring_config(path: Path = DEFAULT_CONFIG_PATH) -> ScoringConfig:
         parsed = _ConfigIn.parse_obj(data)
     except ValidationError as exc:
         problems = [(tuple(error["loc"]), error["msg"]) for error in exc.errors()]
-        raise ScoringConfigError(
-            describe(path, root, problems, "scoring configuration")
-        ) from exc
+        raise ScoringConfigError(describe(path, root, problems, "scoring configuration")) from exc
     problems = _cross_check(parsed)
     if problems:
         raise ScoringConfigError(describe(path, root, problems, "scoring configuration"))

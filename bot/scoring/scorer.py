@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -67,16 +67,10 @@ class ScoreResult:
         return [reason.as_dict() for reason in self.reasons]
 
 
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return "just now"
-    minutes = seconds / 60
-    if minutes < 90:
-        return f"{round(minutes)} min ago"
-    hours = minutes / 60
-    if hours < 36:
-        return f"{round(hours)} h ago"
-    return f"{round(hours / 24)} days ago"
+def _when(epoch: float) -> str:
+    # Absolute, so a stored reason stays true as time passes (and rescoring
+    # rewrites a lead only when its points change).
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]:
@@ -93,7 +87,7 @@ def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]
         times = facts.count(name)
         detail = f"{_LABELS.get(name, name)}"
         detail += f" {times}\u00d7" if times > 1 else ""
-        detail += f", last {_ago(now - stamps[-1])}"
+        detail += f", last {_when(stamps[-1])}"
         if raw > signal.cap:
             detail += f" (capped at {signal.cap})"
         reasons.append(Reason(points, f"intent.{name}", detail))
@@ -265,3 +259,15 @@ def score(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: dateti
         stage=config.stage(intent_score, fit_score),
         reasons=tuple(ranked),
     )
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The scoring configuration and catalogue, ready to score facts."""
+
+    config: ScoringConfig
+    catalog: Catalog
+
+    def score(self, facts: LeadFacts, now: datetime) -> ScoreResult:
+        """Score ``facts`` at ``now``."""
+        return score(facts, self.config, self.catalog, now)

@@ -75,6 +75,15 @@ class Lead(Base):
     consent_text = Column(Text)
     opted_out_at = Column(UTCDateTime)
     human_requested_at = Column(UTCDateTime)
+    # Scoring: the facts summary the scorer reads (see bot.scoring.facts), bumped
+    # on every fold so a concurrent ``rescore`` never overwrites a newer score.
+    score_facts = Column(Text)
+    facts_version = Column(Integer, nullable=False, default=0)
+    scored_at = Column(UTCDateTime)
+    stage_changed_at = Column(UTCDateTime)
+    # A lead absorbed into an earlier lead of the same person keeps its row (its
+    # session still resolves to the survivor) but owns nothing any more.
+    merged_into = Column(String(32), ForeignKey("leads.id"), index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -124,3 +133,48 @@ class LeadEvent(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     lead = relationship("Lead", back_populates="events")
+
+
+class ScoreSnapshot(Base):
+    """The lead's score after a change, with what caused it."""
+
+    __tablename__ = "score_snapshots"
+    __table_args__ = (Index("ix_score_snapshots_lead_id_created_at", "lead_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    score = Column(Integer, nullable=False)
+    intent_score = Column(Integer, nullable=False)
+    fit_score = Column(Integer, nullable=False)
+    stage = Column(String(10), nullable=False)
+    reasons = Column(JSONType, nullable=False, default=list)
+    cause = Column(String(120), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class StageTransition(Base):
+    """A change of stage (cold/warm/hot); handoff rules react to these."""
+
+    __tablename__ = "stage_transitions"
+    __table_args__ = (Index("ix_stage_transitions_lead_id_at", "lead_id", "at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    from_stage = Column(String(10), nullable=False)
+    to_stage = Column(String(10), nullable=False)
+    score = Column(Integer, nullable=False)
+    cause = Column(String(120), nullable=False)
+    at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class LeadMerge(Base):
+    """Two leads found to be the same person (same email) merged into the earlier one."""
+
+    __tablename__ = "lead_merges"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    survivor_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    absorbed_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    absorbed_session_id = Column(String(128), nullable=False)
+    reason = Column(String(120), nullable=False)
+    merged_at = Column(UTCDateTime, nullable=False)

@@ -6,18 +6,27 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.scoring import AnswerFact, EventFact, LeadFacts, Scorer, ScoreResult, facts_from_history
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact, restore_decimals
-from bot.store.models import Answer, Lead, LeadEvent, utcnow
+from bot.store.models import (
+    Answer,
+    Lead,
+    LeadEvent,
+    LeadMerge,
+    ScoreSnapshot,
+    StageTransition,
+    utcnow,
+)
 
 # Chat events that also set a timestamp column on the lead, so list filters and
 # the lead page need not scan events.
@@ -67,22 +76,86 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidCursor("cursor is not one returned by this API") from exc
 
 
-class LeadRepository:
-    """Applies commands and serves lead views. Each call is one transaction."""
+@dataclass(frozen=True)
+class LeadState:
+    """A lead's scoring state right after a write (what the bot and handoff react to)."""
 
-    def __init__(self, engine: Engine) -> None:
+    lead_id: str
+    session_id: str
+    stage: str
+    previous_stage: str
+    score: int
+    counts: dict[str, int]
+
+    @property
+    def became_hot(self) -> bool:
+        """Whether this write made the lead hot."""
+        return self.stage == "hot" and self.previous_stage != "hot"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What a write did: new vs already-recorded events, and each lead's state."""
+
+    accepted_events: int = 0
+    duplicate_events: int = 0
+    leads: dict[str, LeadState] = field(default_factory=dict)
+
+
+@dataclass
+class RescoreSummary:
+    """What a full rescore did."""
+
+    leads: int = 0
+    changed: int = 0
+    stage_changes: int = 0
+
+
+_RESCORE_RETRIES = 5
+
+
+@dataclass
+class _Touched:
+    """New facts of one lead within a write, to fold into its score."""
+
+    events: list[RecordEvent] = field(default_factory=list)
+    answers: list[RecordAnswer] = field(default_factory=list)
+    refold: bool = False
+    causes: list[str] = field(default_factory=list)
+
+    def cause(self) -> str:
+        return ", ".join(dict.fromkeys(self.causes))[:120] or "update"
+
+
+class LeadRepository:
+    """Applies commands and serves lead views. Each call is one transaction.
+
+    With a :class:`~bot.scoring.Scorer`, every write rescored the leads it
+    touched in the same transaction: folding the new answers and events into
+    the lead's facts, keeping a snapshot when the score changes and a stage
+    transition (plus a ``stage_changed`` event) when the stage changes.
+    """
+
+    def __init__(self, engine: Engine, scorer: Scorer | None = None) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, future=True, expire_on_commit=False)
+        self.scorer = scorer
 
-    def apply(self, commands: Sequence[Command]) -> None:
+    @property
+    def engine(self) -> Engine:
+        """The engine this repository writes to."""
+        return self._engine
+
+    def apply(self, commands: Sequence[Command], *, now: datetime | None = None) -> ApplyResult:
         """Apply ``commands`` atomically; already-applied ones are skipped (idempotent).
 
         Written with Core statements (one multi-row insert for events): this runs
-        on every chat turn, where ORM unit-of-work bookkeeping would dominate.
+        on every chat turn and storefront batch, where ORM unit-of-work
+        bookkeeping would dominate.
         """
         if not commands:
-            return
-        now = utcnow()
+            return ApplyResult()
+        now = now or utcnow()
         with self._engine.begin() as connection:
             lead_ids = {
                 session_id: self._lead_id(connection, session_id, now)
@@ -99,23 +172,36 @@ class LeadRepository:
                 [c.answer_id for c in commands if isinstance(c, RecordAnswer)],
             )
             event_rows: list[dict[str, Any]] = []
+            duplicates = 0
+            touched: dict[str, _Touched] = {lead_id: _Touched() for lead_id in lead_ids.values()}
             lead_changes: dict[str, dict[str, Any]] = {lead_id: {} for lead_id in lead_ids.values()}
+            new_emails: dict[str, str] = {}
             for command in commands:
                 lead_id = lead_ids[command.session_id]
                 if isinstance(command, RecordAnswer):
                     if command.answer_id not in seen_answers:
                         seen_answers.add(command.answer_id)
                         self._record_answer(connection, lead_id, command)
+                        touched[lead_id].answers.append(command)
+                        touched[lead_id].causes.append(f"answer {command.key}")
                 elif isinstance(command, RecordEvent):
-                    if command.event_id not in seen_events:
-                        seen_events.add(command.event_id)
-                        event_rows.append(_event_row(lead_id, command, now))
-                        flag = _LEAD_FLAG_EVENTS.get(command.type)
-                        if flag:
-                            column = Lead.__table__.c[flag]
-                            lead_changes[lead_id][flag] = func.coalesce(column, command.ts)
+                    if command.event_id in seen_events:
+                        duplicates += 1
+                        continue
+                    seen_events.add(command.event_id)
+                    event_rows.append(_event_row(lead_id, command, now))
+                    touched[lead_id].events.append(command)
+                    if command.type != "chat_message":
+                        touched[lead_id].causes.append(f"{command.source} {command.type}")
+                    flag = _LEAD_FLAG_EVENTS.get(command.type)
+                    if flag:
+                        column = Lead.__table__.c[flag]
+                        lead_changes[lead_id][flag] = func.coalesce(column, command.ts)
                 else:
-                    lead_changes[lead_id].update(_contact_changes(command))
+                    changes = _contact_changes(command)
+                    lead_changes[lead_id].update(changes)
+                    if changes.get("email"):
+                        new_emails[lead_id] = changes["email"]
             if event_rows:
                 connection.execute(insert(LeadEvent.__table__), event_rows)
             leads = Lead.__table__
@@ -123,6 +209,315 @@ class LeadRepository:
                 connection.execute(
                     update(leads).where(leads.c.id == lead_id).values(**changes, updated_at=now)
                 )
+            for lead_id, email in new_emails.items():
+                survivor = self._merge_same_person(connection, lead_id, email, now)
+                if survivor is not None:
+                    touched.pop(lead_id, None)
+                    target = touched.setdefault(survivor, _Touched())
+                    target.refold = True
+                    target.causes.append("merge")
+                    lead_ids = {
+                        session: survivor if found == lead_id else found
+                        for session, found in lead_ids.items()
+                    }
+            states: dict[str, LeadState] = {}
+            if self.scorer is not None:
+                states = self._rescore_touched(connection, touched, now)
+        return ApplyResult(
+            accepted_events=len(event_rows),
+            duplicate_events=duplicates,
+            leads={
+                session: states[lead_id]
+                for session, lead_id in lead_ids.items()
+                if lead_id in states
+            },
+        )
+
+    def _rescore_touched(
+        self, connection: Connection, touched: dict[str, _Touched], now: datetime
+    ) -> dict[str, LeadState]:
+        assert self.scorer is not None
+        leads = Lead.__table__
+        rows = connection.execute(
+            select(
+                leads.c.id,
+                leads.c.session_id,
+                leads.c.score_facts,
+                leads.c.stage,
+                leads.c.score,
+                leads.c.intent_score,
+                leads.c.fit_score,
+                leads.c.reasons,
+            ).where(leads.c.id.in_(list(touched)))
+        ).all()
+        states: dict[str, LeadState] = {}
+        updates: list[dict[str, Any]] = []
+        writes = _ScoreWrites()
+        for row in rows:
+            news = touched[row.id]
+            if news.refold or row.score_facts is None:
+                facts = self.load_facts(connection, row.id)
+            else:
+                facts = LeadFacts.from_json(row.score_facts)
+                for item in news.events:
+                    facts.fold_event(
+                        item.type,
+                        item.ts,
+                        product_id=item.product_id,
+                        variant_id=item.variant_id,
+                        properties=item.properties,
+                    )
+                for answer in news.answers:
+                    facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
+            result = self.scorer.score(facts, now)
+            update_row = writes.add(row, result, news.cause(), now)
+            update_row["b_facts"] = facts.to_json()
+            updates.append(update_row)
+            states[row.id] = LeadState(
+                lead_id=row.id,
+                session_id=row.session_id,
+                stage=result.stage,
+                previous_stage=row.stage,
+                score=result.score,
+                counts=facts.counts,
+            )
+        if updates:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == bindparam("b_id"))
+                .values(
+                    score=bindparam("b_score"),
+                    intent_score=bindparam("b_intent"),
+                    fit_score=bindparam("b_fit"),
+                    stage=bindparam("b_stage"),
+                    reasons=bindparam("b_reasons"),
+                    score_facts=bindparam("b_facts"),
+                    facts_version=leads.c.facts_version + 1,
+                    scored_at=now,
+                    stage_changed_at=func.coalesce(
+                        bindparam("b_stage_at"), leads.c.stage_changed_at
+                    ),
+                ),
+                updates,
+            )
+        writes.flush(connection)
+        return states
+
+    def rescore_all(
+        self,
+        now: datetime | None = None,
+        *,
+        batch_size: int = 2000,
+        cause: str = "rescore",
+        progress: Callable[[int], None] | None = None,
+    ) -> RescoreSummary:
+        """Rescore every lead (for decay or a new configuration), one batch per transaction.
+
+        Streams leads in id order, so memory stays flat however many there are.
+        Safe while the servers write: rows are locked for the batch (PostgreSQL)
+        or the batch is retried if a writer committed in between (SQLite).
+        """
+        if self.scorer is None:
+            raise RuntimeError("rescoring needs a repository built with a scorer")
+        now = now or utcnow()
+        summary = RescoreSummary()
+        last_id = ""
+        while True:
+            for attempt in range(_RESCORE_RETRIES):
+                try:
+                    with self._engine.begin() as connection:
+                        seen, changed, stage_changes, last = self._rescore_batch(
+                            connection, last_id, batch_size, cause, now
+                        )
+                    break
+                except OperationalError:
+                    if attempt == _RESCORE_RETRIES - 1:
+                        raise
+            if not seen:
+                return summary
+            summary.leads += seen
+            summary.changed += changed
+            summary.stage_changes += stage_changes
+            last_id = last
+            if progress is not None:
+                progress(seen)
+
+    def _rescore_batch(
+        self, connection: Connection, after_id: str, limit: int, cause: str, now: datetime
+    ) -> tuple[int, int, int, str]:
+        assert self.scorer is not None
+        leads = Lead.__table__
+        rows = connection.execute(
+            select(
+                leads.c.id,
+                leads.c.score_facts,
+                leads.c.stage,
+                leads.c.score,
+                leads.c.intent_score,
+                leads.c.fit_score,
+                leads.c.reasons,
+            )
+            .where(leads.c.merged_into.is_(None), leads.c.id > after_id)
+            .order_by(leads.c.id)
+            .limit(limit)
+            .with_for_update()
+        ).all()
+        if not rows:
+            return 0, 0, 0, after_id
+        writes = _ScoreWrites()
+        updates: list[dict[str, Any]] = []
+        rebuilt: list[dict[str, Any]] = []
+        for row in rows:
+            if row.score_facts is None:
+                facts = self.load_facts(connection, row.id)
+                rebuilt.append({"b_id": row.id, "b_facts": facts.to_json()})
+            else:
+                facts = LeadFacts.from_json(row.score_facts)
+            result = self.scorer.score(facts, now)
+            before = len(writes.snapshots)
+            update_row = writes.add(row, result, cause, now)
+            if len(writes.snapshots) > before:
+                updates.append(update_row)
+        if updates:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == bindparam("b_id"))
+                .values(
+                    score=bindparam("b_score"),
+                    intent_score=bindparam("b_intent"),
+                    fit_score=bindparam("b_fit"),
+                    stage=bindparam("b_stage"),
+                    reasons=bindparam("b_reasons"),
+                    scored_at=now,
+                    stage_changed_at=func.coalesce(
+                        bindparam("b_stage_at"), leads.c.stage_changed_at
+                    ),
+                ),
+                updates,
+            )
+        if rebuilt:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == bindparam("b_id"))
+                .values(score_facts=bindparam("b_facts")),
+                rebuilt,
+            )
+        stage_changes = len(writes.transitions)
+        writes.flush(connection)
+        return len(rows), len(updates), stage_changes, rows[-1].id
+
+    @staticmethod
+    def load_facts(connection: Connection, lead_id: str) -> LeadFacts:
+        """Rebuild a lead's facts from its stored events and current answers."""
+        events = LeadEvent.__table__
+        answers = Answer.__table__
+        event_rows = connection.execute(
+            select(
+                events.c.type,
+                events.c.ts,
+                events.c.product_id,
+                events.c.variant_id,
+                events.c.properties,
+            ).where(events.c.lead_id == lead_id)
+        )
+        answer_rows = connection.execute(
+            select(answers.c.key, answers.c.value, answers.c.status, answers.c.answered_at).where(
+                answers.c.lead_id == lead_id, answers.c.superseded_at.is_(None)
+            )
+        )
+        return facts_from_history(
+            (EventFact(r.type, r.ts, r.product_id, r.variant_id, r.properties) for r in event_rows),
+            (AnswerFact(r.key, r.value, r.status, r.answered_at) for r in answer_rows),
+        )
+
+    @staticmethod
+    def _merge_same_person(
+        connection: Connection, lead_id: str, email: str, now: datetime
+    ) -> str | None:
+        """Merge ``lead_id`` into an earlier lead with the same email; returns the survivor."""
+        leads = Lead.__table__
+        survivor = connection.execute(
+            select(leads.c.id)
+            .where(
+                func.lower(leads.c.email) == email.lower(),
+                leads.c.id != lead_id,
+                leads.c.merged_into.is_(None),
+            )
+            .order_by(leads.c.created_at, leads.c.id)
+            .limit(1)
+        ).scalar_one_or_none()
+        if survivor is None:
+            return None
+        absorbed = connection.execute(select(leads).where(leads.c.id == lead_id)).one()
+        kept = connection.execute(select(leads).where(leads.c.id == survivor)).one()
+        answers = Answer.__table__
+        for table in (answers, LeadEvent.__table__, ScoreSnapshot.__table__):
+            connection.execute(
+                update(table).where(table.c.lead_id == lead_id).values(lead_id=survivor)
+            )
+        connection.execute(
+            update(StageTransition.__table__)
+            .where(StageTransition.__table__.c.lead_id == lead_id)
+            .values(lead_id=survivor)
+        )
+        _supersede_older_duplicates(connection, survivor)
+        fill = {
+            name: absorbed._mapping[name]
+            for name in (
+                "first_name",
+                "last_name",
+                "phone",
+                "company",
+                "consent_at",
+                "consent_text",
+                "opted_out_at",
+                "human_requested_at",
+            )
+            if kept._mapping[name] is None and absorbed._mapping[name] is not None
+        }
+        connection.execute(
+            update(leads).where(leads.c.id == survivor).values(**fill, updated_at=now)
+        )
+        # Chains stay one hop: leads merged into the absorbed lead now point at the survivor.
+        connection.execute(
+            update(leads).where(leads.c.merged_into == lead_id).values(merged_into=survivor)
+        )
+        connection.execute(
+            update(leads)
+            .where(leads.c.id == lead_id)
+            .values(
+                merged_into=survivor,
+                email=None,
+                score=0,
+                intent_score=0,
+                fit_score=0,
+                stage="cold",
+                reasons=[],
+                score_facts=None,
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            insert(LeadMerge.__table__).values(
+                survivor_id=survivor,
+                absorbed_id=lead_id,
+                absorbed_session_id=absorbed.session_id,
+                reason="same email",
+                merged_at=now,
+            )
+        )
+        connection.execute(
+            insert(LeadEvent.__table__).values(
+                event_id=f"merge:{lead_id}",
+                lead_id=survivor,
+                type="lead_merged",
+                source="system",
+                ts=now,
+                properties={"absorbed_id": lead_id, "reason": "same email"},
+                created_at=now,
+            )
+        )
+        return str(survivor)
 
     @staticmethod
     def _existing(connection: Connection, column: Any, ids: list[str]) -> set[str]:
@@ -134,10 +529,10 @@ class LeadRepository:
     def _lead_id(connection: Connection, session_id: str, now: datetime) -> str:
         leads = Lead.__table__
         found = connection.execute(
-            select(leads.c.id).where(leads.c.session_id == session_id)
-        ).scalar_one_or_none()
+            select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
+        ).one_or_none()
         if found is not None:
-            return str(found)
+            return str(found.merged_into or found.id)
         lead_id = new_lead_id()
         # A concurrent writer may create the same session's lead: a savepoint lets
         # us fall back to its row instead of failing the whole batch.
@@ -153,11 +548,10 @@ class LeadRepository:
                     )
                 )
         except IntegrityError:
-            return str(
-                connection.execute(
-                    select(leads.c.id).where(leads.c.session_id == session_id)
-                ).scalar_one()
-            )
+            found = connection.execute(
+                select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
+            ).one()
+            return str(found.merged_into or found.id)
         return lead_id
 
     @staticmethod
@@ -188,6 +582,8 @@ class LeadRepository:
         """The lead's JSON view, or ``None``."""
         with self._sessions() as session:
             lead = session.get(Lead, lead_id)
+            if lead is not None and lead.merged_into is not None:
+                lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
             return lead_view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
@@ -198,6 +594,8 @@ class LeadRepository:
             lead = session.execute(
                 select(Lead).where(Lead.session_id == session_id)
             ).scalar_one_or_none()
+            if lead is not None and lead.merged_into is not None:
+                lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
             return lead_view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
@@ -206,7 +604,12 @@ class LeadRepository:
         self, filters: LeadFilters, *, limit: int = 50, cursor: str | None = None
     ) -> LeadPage:
         """Leads, oldest first, keyset-paginated by (created_at, id)."""
-        query = select(Lead).order_by(Lead.created_at, Lead.id).limit(limit + 1)
+        query = (
+            select(Lead)
+            .where(Lead.merged_into.is_(None))
+            .order_by(Lead.created_at, Lead.id)
+            .limit(limit + 1)
+        )
         if filters.session_id is not None:
             query = query.where(Lead.session_id == filters.session_id)
         if filters.stage is not None:
@@ -248,6 +651,69 @@ class LeadRepository:
             rows = session.execute(query.order_by(LeadEvent.ts, LeadEvent.id)).scalars()
             return [event_view(row) for row in rows]
 
+    def score_history(self, lead_id: str) -> dict[str, Any]:
+        """Score snapshots and stage transitions of a lead, oldest first."""
+        snapshots = ScoreSnapshot.__table__
+        transitions = StageTransition.__table__
+        with self._engine.connect() as connection:
+            snapshot_rows = connection.execute(
+                select(snapshots)
+                .where(snapshots.c.lead_id == lead_id)
+                .order_by(snapshots.c.created_at, snapshots.c.id)
+            ).all()
+            transition_rows = connection.execute(
+                select(transitions)
+                .where(transitions.c.lead_id == lead_id)
+                .order_by(transitions.c.at, transitions.c.id)
+            ).all()
+        return {
+            "snapshots": [
+                {
+                    "score": row.score,
+                    "intent_score": row.intent_score,
+                    "fit_score": row.fit_score,
+                    "stage": row.stage,
+                    "reasons": row.reasons,
+                    "cause": row.cause,
+                    "at": row.created_at.isoformat(),
+                }
+                for row in snapshot_rows
+            ],
+            "stage_transitions": [
+                {
+                    "from": row.from_stage,
+                    "to": row.to_stage,
+                    "score": row.score,
+                    "cause": row.cause,
+                    "at": row.at.isoformat(),
+                }
+                for row in transition_rows
+            ],
+        }
+
+    def lead_state(self, session_id: str) -> LeadState | None:
+        """The scoring state of a session's lead (``None`` before its first write)."""
+        leads = Lead.__table__
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
+            ).one_or_none()
+            if row is None:
+                return None
+            lead = connection.execute(
+                select(leads.c.id, leads.c.stage, leads.c.score, leads.c.score_facts).where(
+                    leads.c.id == (row.merged_into or row.id)
+                )
+            ).one()
+        return LeadState(
+            lead_id=lead.id,
+            session_id=session_id,
+            stage=lead.stage,
+            previous_stage=lead.stage,
+            score=lead.score,
+            counts=LeadFacts.from_json(lead.score_facts).counts,
+        )
+
     @staticmethod
     def _current_answers(session: Session, lead_ids: list[str]) -> dict[str, list[Answer]]:
         if not lead_ids:
@@ -261,6 +727,108 @@ class LeadRepository:
         for row in rows:
             grouped.setdefault(row.lead_id, []).append(row)
         return grouped
+
+
+class _ScoreWrites:
+    """Snapshots, stage transitions and ``stage_changed`` events of one write, inserted together."""
+
+    def __init__(self) -> None:
+        self.snapshots: list[dict[str, Any]] = []
+        self.transitions: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, row: Any, result: ScoreResult, cause: str, now: datetime) -> dict[str, Any]:
+        """Record what changed between ``row`` and ``result``; returns the lead update."""
+        reasons = result.reasons_json()
+        changed = (
+            result.score != row.score
+            or result.intent_score != row.intent_score
+            or result.fit_score != row.fit_score
+            or result.stage != row.stage
+            or reasons != (row.reasons or [])
+        )
+        if changed:
+            self.snapshots.append(
+                {
+                    "lead_id": row.id,
+                    "score": result.score,
+                    "intent_score": result.intent_score,
+                    "fit_score": result.fit_score,
+                    "stage": result.stage,
+                    "reasons": reasons,
+                    "cause": cause,
+                    "created_at": now,
+                }
+            )
+        stage_at = None
+        if result.stage != row.stage:
+            stage_at = now
+            self.transitions.append(
+                {
+                    "lead_id": row.id,
+                    "from_stage": row.stage,
+                    "to_stage": result.stage,
+                    "score": result.score,
+                    "cause": cause,
+                    "at": now,
+                }
+            )
+            self.events.append(
+                {
+                    "event_id": f"stage:{row.id}:{now.isoformat()}:{result.stage}",
+                    "lead_id": row.id,
+                    "type": "stage_changed",
+                    "source": "system",
+                    "ts": now,
+                    "product_id": None,
+                    "variant_id": None,
+                    "value": None,
+                    "properties": {
+                        "from": row.stage,
+                        "to": result.stage,
+                        "score": result.score,
+                        "cause": cause,
+                    },
+                    "created_at": now,
+                }
+            )
+        return {
+            "b_id": row.id,
+            "b_score": result.score,
+            "b_intent": result.intent_score,
+            "b_fit": result.fit_score,
+            "b_stage": result.stage,
+            "b_reasons": reasons,
+            "b_stage_at": stage_at,
+        }
+
+    def flush(self, connection: Connection) -> None:
+        """Insert everything collected."""
+        if self.snapshots:
+            connection.execute(insert(ScoreSnapshot.__table__), self.snapshots)
+        if self.transitions:
+            connection.execute(insert(StageTransition.__table__), self.transitions)
+        if self.events:
+            connection.execute(insert(LeadEvent.__table__), self.events)
+        self.snapshots, self.transitions, self.events = [], [], []
+
+
+def _supersede_older_duplicates(connection: Connection, lead_id: str) -> None:
+    """After a merge, keep only the latest current answer per question."""
+    answers = Answer.__table__
+    rows = connection.execute(
+        select(answers.c.id, answers.c.key, answers.c.answered_at)
+        .where(answers.c.lead_id == lead_id, answers.c.superseded_at.is_(None))
+        .order_by(answers.c.answered_at.desc(), answers.c.id.desc())
+    ).all()
+    latest: dict[str, datetime] = {}
+    for row in rows:
+        if row.key in latest:
+            connection.execute(
+                update(answers).where(answers.c.id == row.id).values(superseded_at=latest[row.key])
+            )
+        else:
+            latest[row.key] = row.answered_at
 
 
 def _event_row(lead_id: str, command: RecordEvent, now: datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.store.commands import Command, encode, from_payload
-from bot.store.repository import LeadRepository
+from bot.store.repository import ApplyResult, LeadRepository
 
 logger = logging.getLogger(__name__)
 
@@ -106,18 +106,17 @@ class LeadRecorder:
         self.repository = repository
         self.spool = spool
 
-    def record(self, commands: Sequence[Command]) -> bool:
-        """Write ``commands``; ``False`` means they were spooled for later.
+    def record(self, commands: Sequence[Command]) -> ApplyResult | None:
+        """Write ``commands``; ``None`` means they were spooled for later.
 
         Pending spooled batches are written first so answers keep their order.
         """
         if not commands:
-            return True
+            return ApplyResult()
         try:
             if self.spool.pending():
                 self.spool.drain(self.repository)
-            self.repository.apply(commands)
-            return True
+            return self.repository.apply(commands)
         except UNAVAILABLE_ERRORS as exc:
             # Exception class only: messages can carry SQL parameters, i.e. PII.
             logger.error(
@@ -126,7 +125,7 @@ class LeadRecorder:
                 len(commands),
             )
             self.spool.append(commands)
-            return False
+            return None
 
     def flush(self) -> int:
         """Replay spooled batches now; returns how many were written (0 if still down)."""

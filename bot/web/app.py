@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.db import create_db_engine
 from bot.store.repository import LeadRepository
@@ -38,7 +39,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_db_engine(settings.database_url)
-    repository = LeadRepository(engine)
+    repository = LeadRepository(engine, scorer_for(settings))
     app[REPOSITORY] = repository
     app[RECORDER] = LeadRecorder(repository, Spool(settings.spool_dir))
     yield

@@ -52,8 +52,8 @@ def test_outage_spools_then_replays_in_order(
     spool = Spool(tmp_path / "spool")
     down = LeadRecorder(LeadRepository(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
     with caplog.at_level(logging.ERROR):
-        assert down.record(_commands(1)) is False
-        assert down.record(_commands(2)) is False
+        assert down.record(_commands(1)) is None
+        assert down.record(_commands(2)) is None
     assert spool.pending() == 2
     assert "jane@example.com" not in caplog.text
     assert "spooled" in caplog.text
@@ -62,7 +62,7 @@ def test_outage_spools_then_replays_in_order(
     upgrade(url)
     repository = LeadRepository(create_db_engine(url))
     up = LeadRecorder(repository, spool)
-    assert up.record(_commands(3)) is True
+    assert up.record(_commands(3)) is not None
     assert spool.pending() == 0
     lead = repository.get_lead_by_session("s1")
     assert lead is not None
