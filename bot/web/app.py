@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.store.db import create_db_engine
 from bot.store.repository import LeadRepository
 from bot.store.spool import LeadRecorder, Spool
-from bot.web import leads
+from bot.web import events, leads
 from bot.web.auth import auth_middleware
 from bot.web.errors import error_middleware
 from bot.web.json import json_response
@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_spool_flusher)
     app.router.add_get("/healthz", health)
     leads.setup(app)
+    events.setup(app)
     return app
 
 

@@ -77,7 +77,41 @@ async def get_lead(request: web.Request) -> web.Response:
     return json_response(lead)
 
 
+async def _lead_or_404(request: web.Request) -> dict[str, Any]:
+    lead_id = request.match_info["lead_id"]
+    lead = await asyncio.to_thread(request.app[REPOSITORY].get_lead, lead_id)
+    if lead is None:
+        raise ApiError(404, f"no lead with id {lead_id!r}")
+    return lead
+
+
+async def get_lead_events(request: web.Request) -> web.Response:
+    """``GET /api/v2/leads/{id}/events``: chat and storefront events, oldest first."""
+    lead = await _lead_or_404(request)
+    items = await asyncio.to_thread(request.app[REPOSITORY].events, lead["id"])
+    return json_response({"lead_id": lead["id"], "items": items})
+
+
+async def get_lead_score(request: web.Request) -> web.Response:
+    """``GET /api/v2/leads/{id}/score``: current breakdown, snapshots and stage changes."""
+    lead = await _lead_or_404(request)
+    history = await asyncio.to_thread(request.app[REPOSITORY].score_history, lead["id"])
+    return json_response(
+        {
+            "lead_id": lead["id"],
+            "score": lead["score"],
+            "intent_score": lead["intent_score"],
+            "fit_score": lead["fit_score"],
+            "stage": lead["stage"],
+            "reasons": lead["reasons"],
+            **history,
+        }
+    )
+
+
 def setup(app: web.Application) -> None:
     """Register the routes of this resource."""
     app.router.add_get("/api/v2/leads", list_leads)
     app.router.add_get("/api/v2/leads/{lead_id}", get_lead)
+    app.router.add_get("/api/v2/leads/{lead_id}/events", get_lead_events)
+    app.router.add_get("/api/v2/leads/{lead_id}/score", get_lead_score)

@@ -1,0 +1,260 @@
+"""Storefront events resource: ``POST /api/v2/events``.
+
+One event or ``{"events": [...]}`` (at most 500). Each event is validated on its
+own: good events of a batch are stored even when others are rejected. Events are
+idempotent on ``event_id`` and acknowledged only once committed: if the lead
+store is down the whole request gets a 503 and the storefront retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.scoring import STOREFRONT_EVENT_TYPES
+from bot.store.commands import RecordEvent
+from bot.web.errors import ApiError
+from bot.web.json import json_response
+from bot.web.keys import REPOSITORY
+
+MAX_BATCH = 500
+MAX_BODY_BYTES = 1 << 20
+MAX_FUTURE = timedelta(minutes=5)
+OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_ID_LENGTH = {"event_id": 160, "session_id": 128, "product_id": 120, "variant_id": 120}
+MAX_PROPERTIES_CHARS = 4096
+MAX_VALUE = Decimal("1000000000")
+EVENT_FIELDS = frozenset(
+    {"event_id", "session_id", "type", "ts", "product_id", "variant_id", "value", "properties"}
+)
+REQUIRED_FIELDS = ("event_id", "session_id", "type", "ts")
+KNOWN_TYPES = frozenset(STOREFRONT_EVENT_TYPES)
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class EventError:
+    """Why one event of a request was rejected."""
+
+    index: int
+    event_id: str | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class _Invalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise _Invalid(name, f"{name} is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(name, f"{name} must be a non-empty string")
+    limit = MAX_ID_LENGTH[name]
+    if len(value) > limit:
+        raise _Invalid(name, f"{name} must be at most {limit} characters, got {len(value)}")
+    return value
+
+
+def _timestamp(raw: Any, now: datetime) -> datetime:
+    if not isinstance(raw, str):
+        raise _Invalid("ts", "ts must be an ISO 8601 string such as 2026-11-23T10:15:00Z")
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Invalid(
+            "ts", f"ts {raw!r} is not an ISO 8601 time such as 2026-11-23T10:15:00Z"
+        ) from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise _Invalid("ts", f"ts {raw!r} has no time zone; add Z or an offset such as +01:00")
+    ts = ts.astimezone(timezone.utc)
+    if ts > now + MAX_FUTURE:
+        ahead = math.ceil((ts - now).total_seconds() / 60)
+        raise _Invalid(
+            "ts",
+            f"ts is {ahead} minute(s) in the future; at most 5 minutes of clock skew is accepted",
+        )
+    if ts < OLDEST_ACCEPTED:
+        raise _Invalid("ts", "ts is before 2000-01-01")
+    return ts
+
+
+def _value(raw: Any) -> Decimal | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise _Invalid("value", "value must be a number such as 59.90")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise _Invalid("value", f"value {raw!r} is not a number such as 59.90") from None
+    if not value.is_finite() or value < 0 or value > MAX_VALUE:
+        raise _Invalid("value", "value must be a number between 0 and 1,000,000,000")
+    return value
+
+
+def _properties(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _Invalid("properties", "properties must be a JSON object")
+    size = len(json.dumps(raw, separators=(",", ":")))
+    if size > MAX_PROPERTIES_CHARS:
+        raise _Invalid(
+            "properties", f"properties must be at most {MAX_PROPERTIES_CHARS} characters of JSON"
+        )
+    return raw
+
+
+def parse_event(raw: Any, now: datetime) -> RecordEvent:
+    """Validate one storefront event; raises ``_Invalid`` naming the field."""
+    if not isinstance(raw, dict):
+        raise _Invalid("(event)", "each event must be a JSON object")
+    unknown = sorted(set(raw) - EVENT_FIELDS)
+    if unknown:
+        raise _Invalid(
+            unknown[0],
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(EVENT_FIELDS))}",
+        )
+    event_id = _identifier(raw, "event_id", required=True)
+    session_id = _identifier(raw, "session_id", required=True)
+    kind = raw.get("type")
+    if kind is None:
+        raise _Invalid("type", "type is required")
+    if kind not in KNOWN_TYPES:
+        raise _Invalid(
+            "type", f"unknown type {kind!r}; known types: {', '.join(STOREFRONT_EVENT_TYPES)}"
+        )
+    if "ts" not in raw:
+        raise _Invalid("ts", "ts is required")
+    assert event_id is not None and session_id is not None
+    return RecordEvent(
+        session_id=session_id,
+        event_id=event_id,
+        type=str(kind),
+        ts=_timestamp(raw["ts"], now),
+        source="storefront",
+        product_id=_identifier(raw, "product_id", required=False),
+        variant_id=_identifier(raw, "variant_id", required=False),
+        value=_value(raw.get("value")),
+        properties=_properties(raw.get("properties")),
+    )
+
+
+def parse_events(items: list[Any], now: datetime) -> tuple[list[RecordEvent], list[EventError]]:
+    """Valid events and per-event errors of a request."""
+    valid: list[RecordEvent] = []
+    errors: list[EventError] = []
+    for index, raw in enumerate(items):
+        try:
+            valid.append(parse_event(raw, now))
+        except _Invalid as exc:
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            errors.append(
+                EventError(
+                    index, event_id if isinstance(event_id, str) else None, exc.field, exc.message
+                )
+            )
+    return valid, errors
+
+
+async def _body(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise _too_large(request.content_length)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(None) from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body must be JSON: {exc}") from None
+
+
+def _too_large(size: int | None) -> ApiError:
+    got = f" (got {size} bytes)" if size is not None else ""
+    return ApiError(
+        413,
+        f"request body must be at most 1 MB ({MAX_BODY_BYTES} bytes){got}; send smaller batches",
+    )
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, dict) and "events" in body:
+        extra = sorted(set(body) - {"events"})
+        if extra:
+            raise ApiError(400, f"unknown top-level field(s) {', '.join(extra)} next to 'events'")
+        items = body["events"]
+        if not isinstance(items, list):
+            raise ApiError(400, "'events' must be a list of event objects")
+        if not items:
+            raise ApiError(400, "'events' is empty; send at least one event")
+        if len(items) > MAX_BATCH:
+            raise ApiError(
+                400, f"at most {MAX_BATCH} events per request, got {len(items)}; split the batch"
+            )
+        return items
+    if isinstance(body, dict):
+        return [body]
+    raise ApiError(400, 'body must be one event object or {"events": [...]}')
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """``POST /api/v2/events``: store storefront events (202 once committed)."""
+    items = _items(await _body(request))
+    now = datetime.now(timezone.utc)
+    valid, errors = parse_events(items, now)
+    accepted = duplicates = 0
+    if valid:
+        try:
+            result = await asyncio.to_thread(request.app[REPOSITORY].apply, valid, now=now)
+        except (OperationalError, DBAPIError):
+            raise ApiError(
+                503,
+                "the lead store is unavailable; nothing was stored, retry with the same event_ids",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
+        accepted, duplicates = result.accepted_events, result.duplicate_events
+    if errors:
+        raise ApiError(
+            400,
+            f"{len(errors)} of {len(items)} event(s) rejected; the other "
+            f"{len(items) - len(errors)} were processed",
+            accepted=accepted,
+            duplicates=duplicates,
+            rejected=len(errors),
+            errors=[error.as_dict() for error in errors],
+        )
+    return json_response({"accepted": accepted, "duplicates": duplicates}, status=202)
+
+
+def setup(app: web.Application) -> None:
+    """Register the routes of this resource."""
+    app.router.add_post("/api/v2/events", post_events)
