@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -12,10 +13,18 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.assistant import Assistant, ChatMessage, event, transcript_commands
+from bot.assistant import (
+    HUMAN_OFFER,
+    Assistant,
+    ChatMessage,
+    event,
+    should_offer_human,
+    transcript_commands,
+)
 from bot.flows.interpreter import TurnInput
 from bot.settings import Settings
 from bot.store.commands import Command
+from bot.store.repository import LeadState
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +202,9 @@ class LeadAction(Action, ABC):
     the messages this action sends) is written in the same batch.
     """
 
+    # Whether a hot lead may be offered a person after this action's reply.
+    offers_human = True
+
     @abstractmethod
     def name(self) -> str:
         """The action's name in domain.yml."""
@@ -219,14 +231,19 @@ class LeadAction(Action, ABC):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         commands: Sequence[Command] = (),
-    ) -> None:
-        """Record ``commands`` plus the transcript; never raises into the conversation."""
+    ) -> LeadState | None:
+        """Record ``commands`` plus the transcript; never raises into the conversation.
+
+        Returns the lead's state after the write (``None`` if it was spooled).
+        A lead that is hot and was never offered a person gets the offer now.
+        """
         pending = [
             message.get("text") or "" for message in dispatcher.messages if message.get("text")
         ]
         batch = [*transcript_commands(tracker.sender_id, transcript(tracker, pending)), *commands]
+        helper = assistant()
         try:
-            await assistant().record(batch)
+            result = await helper.record(batch)
         except OSError:
             # Neither the database nor the local spool could take the write.
             logger.exception("could not record lead data for this turn")
@@ -234,3 +251,13 @@ class LeadAction(Action, ABC):
                 text="Sorry, I couldn't save that just now. Please bear with me, "
                 "I'll still help you."
             )
+            return None
+        state = result.leads.get(tracker.sender_id) if result is not None else None
+        if self.offers_human and should_offer_human(state):
+            dispatcher.utter_message(text=HUMAN_OFFER)
+            offer = event(
+                tracker.sender_id, "human_offered", utcnow(), dedupe=latest_message_id(tracker)
+            )
+            with contextlib.suppress(OSError):
+                await helper.record([offer])
+        return state

@@ -83,6 +83,8 @@ class AnswerShopQuestion(LeadAction):
 class RequestHuman(LeadAction):
     """Records a request to talk to a person and says what happens next."""
 
+    offers_human = False
+
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "action_request_human"
@@ -123,6 +125,8 @@ class RequestHuman(LeadAction):
 class OptOut(LeadAction):
     """Stops asking, says goodbye politely and records the opt-out."""
 
+    offers_human = False
+
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "action_opt_out"
@@ -146,6 +150,8 @@ class OptOut(LeadAction):
 
 class Goodbye(LeadAction):
     """Says goodbye and records the end of the chat session."""
+
+    offers_human = False
 
     def name(self) -> str:
         """Action name used in domain.yml."""

@@ -30,9 +30,10 @@ from actions.common import (
     turn_input,
     utcnow,
 )
-from bot.assistant import event, turn_commands
+from bot.assistant import event, should_skip_consent, turn_commands
 from bot.flows import Question
 from bot.flows.facts import CONSENT_KEY
+from bot.flows.interpreter import answer_record
 from bot.store.commands import Command
 
 REQUESTED_SLOT = "requested_slot"
@@ -127,6 +128,25 @@ class ValidateQualificationForm(LeadAction):
         requested = tracker.get_slot(REQUESTED_SLOT)
         # Stay on an unanswered question (re-ask, choices) before going back in order.
         next_key = requested if requested in remaining else (remaining[0] if remaining else None)
+        if next_key == CONSENT_KEY and should_skip_consent(
+            await helper.lead_state(tracker.sender_id)
+        ):
+            # A cold, just-browsing shopper is asked for contact details once only.
+            skipped = answer_record("", None, now)
+            answers[CONSENT_KEY] = skipped
+            events.append(SlotSet(CONSENT_KEY, skipped))
+            commands.append(
+                event(
+                    tracker.sender_id,
+                    "question_skipped",
+                    now,
+                    dedupe=f"{message_id}:{CONSENT_KEY}:not-again",
+                    key=CONSENT_KEY,
+                    reason="asked before, lead is cold",
+                )
+            )
+            remaining = helper.flow.to_ask(answers)
+            next_key = remaining[0] if remaining else None
         events.append(SlotSet(REQUESTED_SLOT, next_key))
         question = helper.flow.question(next_key) if next_key else None
         if question is not None:

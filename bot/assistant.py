@@ -15,15 +15,38 @@ from typing import Any
 
 from bot.catalog import Catalog, load_catalog
 from bot.flows import Flow, load_flow, replies
+from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.repository import ApplyResult, LeadRepository
-from bot.store.spool import LeadRecorder, Spool
+from bot.store.repository import ApplyResult, LeadRepository, LeadState
+from bot.store.spool import UNAVAILABLE_ERRORS, LeadRecorder, Spool
 
 DEFAULT_FLOW_FILE = "default.yml"
+HUMAN_OFFER = (
+    "By the way, it looks like you're nearly ready to order. Would you like a specialist "
+    'to help you finish? Just say "talk to a person".'
+)
+# Signals after which offering a person would be redundant or unwelcome.
+NO_OFFER_AFTER = ("human_offered", "human_requested", "opt_out")
+
+
+def should_offer_human(state: LeadState | None) -> bool:
+    """Whether to offer a person now: the lead is hot and was never offered one."""
+    if state is None or state.stage != "hot":
+        return False
+    return not any(state.counts.get(signal) for signal in NO_OFFER_AFTER)
+
+
+def should_skip_consent(state: LeadState | None) -> bool:
+    """Whether not to ask for contact details: a cold lead who was already asked once."""
+    if state is None or state.stage != "cold":
+        return False
+    return state.counts.get(f"prompted:{CONSENT_KEY}", 0) >= 1
+
+
 MAX_STORED_MESSAGE_CHARS = 5000
 
 
@@ -59,6 +82,13 @@ class Assistant:
     async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
         """Write ``commands`` off the event loop; ``None`` if they were spooled."""
         return await asyncio.to_thread(self.recorder.record, list(commands))
+
+    async def lead_state(self, session_id: str) -> LeadState | None:
+        """The session's lead stage and signal counts (``None`` if unknown or unreachable)."""
+        try:
+            return await asyncio.to_thread(self.recorder.repository.lead_state, session_id)
+        except UNAVAILABLE_ERRORS:
+            return None
 
     def shop_answer(
         self, topic: str, answers: dict[str, Any], *, product_id: str | None, question: str = ""

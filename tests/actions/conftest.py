@@ -13,6 +13,7 @@ from rasa_sdk import Tracker
 import actions.common
 import actions.lead
 import actions.qualification
+import bot.store.repository
 from bot.assistant import Assistant
 from bot.store.migrate import upgrade
 
@@ -36,7 +37,7 @@ def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistan
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
-    for module in (actions.common, actions.qualification, actions.lead):
+    for module in (actions.common, actions.qualification, actions.lead, bot.store.repository):
         if hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()
