@@ -1,6 +1,9 @@
-"""``python -m bench`` (``make bench``): chat-turn latency of the real stack.
+"""``python -m bench [chat|scoring|all]`` (``make bench`` runs all).
 
-Starts the three processes on fresh temporary SQLite databases, warms them up,
+``chat``: chat-turn latency of the real stack. ``scoring``: events API
+throughput, score update latency and full rescore (see ``bench/scoring.py``).
+
+The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
 prediction runs no custom action, and full qualification turns, which run the
 form, the answer parsers and the lead store. Prints a Markdown table and writes
@@ -22,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bench import scoring
 from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
 from bench.stats import (
     FULL_P99_MAX_MS,
@@ -34,6 +38,7 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
+SUITES = ("chat", "scoring", "all")
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -59,7 +64,9 @@ def iamabot_text() -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench chat", description="chat-turn latency of the real stack"
+    )
     parser.add_argument("--concurrency", type=int, default=10, help="concurrent conversations")
     parser.add_argument("--conversations", type=int, default=50, help="full conversations")
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke test")
@@ -101,6 +108,21 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the chat and/or scoring benchmarks."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    suite = arguments.pop(0) if arguments and arguments[0] in SUITES else "all"
+    status = 0
+    if suite in ("chat", "all"):
+        status |= chat_main(arguments if suite == "chat" else [])
+    if suite in ("scoring", "all"):
+        status |= scoring.main(
+            arguments if suite == "scoring" else [], machine=machine_description()
+        )
+    return status
+
+
+def chat_main(argv: list[str]) -> int:
+    """The chat-turn latency benchmark."""
     args = parse_args(argv)
     if not args.model.exists():
         print(f"no trained model at {args.model}: run `make train` first", file=sys.stderr)

@@ -80,29 +80,31 @@ def _rescore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bot.scoring import ScoringConfigError, scorer_for
+    from bot.scoring.rescore import rescore_in_parallel
     from bot.store.db import create_db_engine
     from bot.store.models import Lead
-    from bot.store.repository import LeadRepository
 
     settings = Settings.from_env()
     try:
-        scorer = scorer_for(settings)
+        scorer_for(settings)
     except (ScoringConfigError, ValueError) as exc:
         print(f"scoring configuration error: {exc}", file=sys.stderr)
         return 1
     engine = create_db_engine(settings.database_url)
     try:
-        repository = LeadRepository(engine, scorer)
         with engine.connect() as connection:
             total = connection.execute(
                 select(func.count()).select_from(Lead).where(Lead.merged_into.is_(None))
             ).scalar_one()
-        with tqdm(total=total, unit="lead", disable=args.quiet or None) as bar:
-            summary = repository.rescore_all(batch_size=args.batch_size, progress=bar.update)
     finally:
         engine.dispose()
+    workers = args.workers or os.cpu_count() or 1
+    with tqdm(total=total, unit="lead", disable=args.quiet or None) as bar:
+        summary = rescore_in_parallel(
+            settings, workers=workers, batch_size=args.batch_size, progress=bar.update
+        )
     print(
-        f"rescored {summary.leads} lead(s): {summary.changed} changed, "
+        f"rescored {summary.leads} lead(s) with {workers} worker(s): {summary.changed} changed, "
         f"{summary.stage_changes} changed stage"
     )
     return 0
@@ -149,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rescore.add_argument("--batch-size", type=int, default=2000, help="leads per transaction")
     rescore.add_argument("--quiet", action="store_true", help="no progress bar")
+    rescore.add_argument(
+        "--workers", type=int, default=0, help="processes sharing the work (default: CPU cores)"
+    )
     rescore.set_defaults(func=_rescore)
     scoring = commands.add_parser("scoring", help="scoring configuration").add_subparsers(
         dest="scoring_command", required=True

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -188,6 +189,11 @@ class Signal:
     points: int
     half_life_days: float
     cap: int
+    # Exponential decay per second (weight = exp(-decay_rate x age)), derived once.
+    decay_rate: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decay_rate", math.log(2) / (self.half_life_days * 86_400))
 
 
 @dataclass(frozen=True)

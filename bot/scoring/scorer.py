@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from bot.catalog import Catalog, Product, Variant
@@ -69,8 +70,13 @@ class ScoreResult:
 
 def _when(epoch: float) -> str:
     # Absolute, so a stored reason stays true as time passes (and rescoring
-    # rewrites a lead only when its points change).
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # rewrites a lead only when its points change). Minutes are enough.
+    return _minute_text(int(epoch // 60))
+
+
+@lru_cache(maxsize=8192)
+def _minute_text(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]:
@@ -79,8 +85,8 @@ def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]
         signal = config.signals.get(name)
         if signal is None or not stamps or signal.points == 0:
             continue
-        scale = signal.half_life_days * SECONDS_PER_DAY
-        raw = signal.points * sum(math.pow(0.5, max(now - ts, 0.0) / scale) for ts in stamps)
+        rate = signal.decay_rate
+        raw = signal.points * sum(math.exp(-rate * max(now - ts, 0.0)) for ts in stamps)
         points = round(min(raw, float(signal.cap)))
         if points <= 0:
             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.scoring import AnswerFact, EventFact, LeadFacts, Scorer, ScoreResult, facts_from_history
@@ -111,9 +111,6 @@ class RescoreSummary:
     stage_changes: int = 0
 
 
-_RESCORE_RETRIES = 5
-
-
 @dataclass
 class _Touched:
     """New facts of one lead within a write, to fold into its score."""
@@ -121,6 +118,7 @@ class _Touched:
     events: list[RecordEvent] = field(default_factory=list)
     answers: list[RecordAnswer] = field(default_factory=list)
     refold: bool = False
+    new: bool = False
     causes: list[str] = field(default_factory=list)
 
     def cause(self) -> str:
@@ -157,10 +155,13 @@ class LeadRepository:
             return ApplyResult()
         now = now or utcnow()
         with self._engine.begin() as connection:
-            lead_ids = {
-                session_id: self._lead_id(connection, session_id, now)
-                for session_id in dict.fromkeys(command.session_id for command in commands)
-            }
+            sources: dict[str, str] = {}
+            for command in commands:
+                sources.setdefault(
+                    command.session_id,
+                    command.source if isinstance(command, RecordEvent) else "chat",
+                )
+            lead_ids, created = self._lead_ids(connection, sources, now)
             seen_events = self._existing(
                 connection,
                 LeadEvent.__table__.c.event_id,
@@ -173,7 +174,9 @@ class LeadRepository:
             )
             event_rows: list[dict[str, Any]] = []
             duplicates = 0
-            touched: dict[str, _Touched] = {lead_id: _Touched() for lead_id in lead_ids.values()}
+            touched: dict[str, _Touched] = {
+                lead_id: _Touched(new=lead_id in created) for lead_id in lead_ids.values()
+            }
             lead_changes: dict[str, dict[str, Any]] = {lead_id: {} for lead_id in lead_ids.values()}
             new_emails: dict[str, str] = {}
             for command in commands:
@@ -206,9 +209,11 @@ class LeadRepository:
                 connection.execute(insert(LeadEvent.__table__), event_rows)
             leads = Lead.__table__
             for lead_id, changes in lead_changes.items():
-                connection.execute(
-                    update(leads).where(leads.c.id == lead_id).values(**changes, updated_at=now)
-                )
+                # With scoring, the score update below sets updated_at of every lead.
+                if changes or self.scorer is None:
+                    connection.execute(
+                        update(leads).where(leads.c.id == lead_id).values(**changes, updated_at=now)
+                    )
             for lead_id, email in new_emails.items():
                 survivor = self._merge_same_person(connection, lead_id, email, now)
                 if survivor is not None:
@@ -255,7 +260,7 @@ class LeadRepository:
         writes = _ScoreWrites()
         for row in rows:
             news = touched[row.id]
-            if news.refold or row.score_facts is None:
+            if news.refold or (row.score_facts is None and not news.new):
                 facts = self.load_facts(connection, row.id)
             else:
                 facts = LeadFacts.from_json(row.score_facts)
@@ -270,7 +275,15 @@ class LeadRepository:
                 for answer in news.answers:
                     facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
             result = self.scorer.score(facts, now)
-            update_row = writes.add(row, result, news.cause(), now)
+            update_row = writes.add(row, result, news.cause(), now) or {
+                "b_id": row.id,
+                "b_score": row.score,
+                "b_intent": row.intent_score,
+                "b_fit": row.fit_score,
+                "b_stage": row.stage,
+                "b_reasons": row.reasons or [],
+                "b_stage_at": None,
+            }
             update_row["b_facts"] = facts.to_json()
             updates.append(update_row)
             states[row.id] = LeadState(
@@ -294,6 +307,7 @@ class LeadRepository:
                     score_facts=bindparam("b_facts"),
                     facts_version=leads.c.facts_version + 1,
                     scored_at=now,
+                    updated_at=now,
                     stage_changed_at=func.coalesce(
                         bindparam("b_stage_at"), leads.c.stage_changed_at
                     ),
@@ -309,48 +323,51 @@ class LeadRepository:
         *,
         batch_size: int = 2000,
         cause: str = "rescore",
+        id_range: tuple[str, str | None] = ("", None),
         progress: Callable[[int], None] | None = None,
     ) -> RescoreSummary:
         """Rescore every lead (for decay or a new configuration), one batch per transaction.
 
-        Streams leads in id order, so memory stays flat however many there are.
-        Safe while the servers write: rows are locked for the batch (PostgreSQL)
-        or the batch is retried if a writer committed in between (SQLite).
+        Streams leads in id order (``id_range`` = [low, high) lets several
+        processes share the work), so memory stays flat however many there are.
+        Safe while the servers write: a lead whose facts changed between reading
+        and writing keeps the newer score its writer gave it (PostgreSQL also
+        locks the batch's rows).
         """
         if self.scorer is None:
             raise RuntimeError("rescoring needs a repository built with a scorer")
         now = now or utcnow()
         summary = RescoreSummary()
-        last_id = ""
+        last_id, high = id_range
         while True:
-            for attempt in range(_RESCORE_RETRIES):
-                try:
-                    with self._engine.begin() as connection:
-                        seen, changed, stage_changes, last = self._rescore_batch(
-                            connection, last_id, batch_size, cause, now
-                        )
-                    break
-                except OperationalError:
-                    if attempt == _RESCORE_RETRIES - 1:
-                        raise
+            with self._engine.begin() as connection:
+                seen, changed, stage_changes, last_id = self._rescore_batch(
+                    connection, last_id, high, batch_size, cause, now
+                )
             if not seen:
                 return summary
             summary.leads += seen
             summary.changed += changed
             summary.stage_changes += stage_changes
-            last_id = last
             if progress is not None:
                 progress(seen)
 
     def _rescore_batch(
-        self, connection: Connection, after_id: str, limit: int, cause: str, now: datetime
+        self,
+        connection: Connection,
+        after_id: str,
+        high: str | None,
+        limit: int,
+        cause: str,
+        now: datetime,
     ) -> tuple[int, int, int, str]:
         assert self.scorer is not None
         leads = Lead.__table__
-        rows = connection.execute(
+        query = (
             select(
                 leads.c.id,
                 leads.c.score_facts,
+                leads.c.facts_version,
                 leads.c.stage,
                 leads.c.score,
                 leads.c.intent_score,
@@ -361,7 +378,10 @@ class LeadRepository:
             .order_by(leads.c.id)
             .limit(limit)
             .with_for_update()
-        ).all()
+        )
+        if high is not None:
+            query = query.where(leads.c.id < high)
+        rows = connection.execute(query).all()
         if not rows:
             return 0, 0, 0, after_id
         writes = _ScoreWrites()
@@ -370,18 +390,29 @@ class LeadRepository:
         for row in rows:
             if row.score_facts is None:
                 facts = self.load_facts(connection, row.id)
-                rebuilt.append({"b_id": row.id, "b_facts": facts.to_json()})
+                rebuilt.append(
+                    {"b_id": row.id, "b_version": row.facts_version, "b_facts": facts.to_json()}
+                )
             else:
                 facts = LeadFacts.from_json(row.score_facts)
             result = self.scorer.score(facts, now)
-            before = len(writes.snapshots)
-            update_row = writes.add(row, result, cause, now)
-            if len(writes.snapshots) > before:
+            update_row = writes.add(row, result, cause, now, snapshot_on_stage_change_only=True)
+            if update_row is not None:
+                update_row["b_version"] = row.facts_version
                 updates.append(update_row)
+        if rebuilt:
+            connection.execute(
+                update(leads)
+                .where(leads.c.id == bindparam("b_id"))
+                .where(leads.c.facts_version == bindparam("b_version"))
+                .values(score_facts=bindparam("b_facts")),
+                rebuilt,
+            )
         if updates:
             connection.execute(
                 update(leads)
                 .where(leads.c.id == bindparam("b_id"))
+                .where(leads.c.facts_version == bindparam("b_version"))
                 .values(
                     score=bindparam("b_score"),
                     intent_score=bindparam("b_intent"),
@@ -395,13 +426,21 @@ class LeadRepository:
                 ),
                 updates,
             )
-        if rebuilt:
-            connection.execute(
-                update(leads)
-                .where(leads.c.id == bindparam("b_id"))
-                .values(score_facts=bindparam("b_facts")),
-                rebuilt,
-            )
+            # This transaction now holds the write lock: any lead whose version moved
+            # since the read was rescored by its writer, so its history rows are stale.
+            read = {row.id: row.facts_version for row in rows}
+            moved = {
+                found.id
+                for found in connection.execute(
+                    select(leads.c.id, leads.c.facts_version).where(
+                        leads.c.id.in_([item["b_id"] for item in updates])
+                    )
+                )
+                if found.facts_version != read[found.id]
+            }
+            if moved:
+                writes.drop(moved)
+                updates = [item for item in updates if item["b_id"] not in moved]
         stage_changes = len(writes.transitions)
         writes.flush(connection)
         return len(rows), len(updates), stage_changes, rows[-1].id
@@ -525,14 +564,72 @@ class LeadRepository:
             return set()
         return set(connection.execute(select(column).where(column.in_(ids))).scalars())
 
+    @classmethod
+    def _lead_ids(
+        cls, connection: Connection, sources: dict[str, str], now: datetime
+    ) -> tuple[dict[str, str], set[str]]:
+        """Lead id of each session (merges followed), creating missing leads in bulk.
+
+        ``sources`` maps each session to where a new lead of it comes from
+        (chat or storefront). Returns the mapping and the ids of leads created now.
+        """
+        session_ids = list(sources)
+        leads = Lead.__table__
+        found = {
+            row.session_id: str(row.merged_into or row.id)
+            for row in connection.execute(
+                select(leads.c.id, leads.c.merged_into, leads.c.session_id).where(
+                    leads.c.session_id.in_(session_ids)
+                )
+            )
+        }
+        missing = {
+            session_id: new_lead_id() for session_id in session_ids if session_id not in found
+        }
+        if not missing:
+            return found, set()
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(leads),
+                    [
+                        {
+                            "id": lead_id,
+                            "session_id": session_id,
+                            "source": sources[session_id],
+                            "status": "New",
+                            "stage": "cold",
+                            "score": 0,
+                            "intent_score": 0,
+                            "fit_score": 0,
+                            "facts_version": 0,
+                            "reasons": [],
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for session_id, lead_id in missing.items()
+                    ],
+                )
+        except IntegrityError:
+            # A concurrent writer created some of them: resolve one by one.
+            created = set()
+            for session_id in missing:
+                lead_id, is_new = cls._lead_id(connection, session_id, now)
+                found[session_id] = lead_id
+                if is_new:
+                    created.add(lead_id)
+            return found, created
+        found.update(missing)
+        return found, set(missing.values())
+
     @staticmethod
-    def _lead_id(connection: Connection, session_id: str, now: datetime) -> str:
+    def _lead_id(connection: Connection, session_id: str, now: datetime) -> tuple[str, bool]:
         leads = Lead.__table__
         found = connection.execute(
             select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
         ).one_or_none()
         if found is not None:
-            return str(found.merged_into or found.id)
+            return str(found.merged_into or found.id), False
         lead_id = new_lead_id()
         # A concurrent writer may create the same session's lead: a savepoint lets
         # us fall back to its row instead of failing the whole batch.
@@ -551,8 +648,8 @@ class LeadRepository:
             found = connection.execute(
                 select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
             ).one()
-            return str(found.merged_into or found.id)
-        return lead_id
+            return str(found.merged_into or found.id), False
+        return lead_id, True
 
     @staticmethod
     def _record_answer(connection: Connection, lead_id: str, command: RecordAnswer) -> None:
@@ -737,8 +834,21 @@ class _ScoreWrites:
         self.transitions: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
 
-    def add(self, row: Any, result: ScoreResult, cause: str, now: datetime) -> dict[str, Any]:
-        """Record what changed between ``row`` and ``result``; returns the lead update."""
+    def add(
+        self,
+        row: Any,
+        result: ScoreResult,
+        cause: str,
+        now: datetime,
+        *,
+        snapshot_on_stage_change_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """Record what changed between ``row`` and ``result``; the lead update, if any.
+
+        A full rescore (decay) moves almost every score a little: it keeps a
+        snapshot only when the stage changes, so history grows with events,
+        not with the number of rescore runs.
+        """
         reasons = result.reasons_json()
         changed = (
             result.score != row.score
@@ -747,7 +857,9 @@ class _ScoreWrites:
             or result.stage != row.stage
             or reasons != (row.reasons or [])
         )
-        if changed:
+        if not changed:
+            return None
+        if result.stage != row.stage or not snapshot_on_stage_change_only:
             self.snapshots.append(
                 {
                     "lead_id": row.id,
@@ -801,6 +913,12 @@ class _ScoreWrites:
             "b_reasons": reasons,
             "b_stage_at": stage_at,
         }
+
+    def drop(self, lead_ids: set[str]) -> None:
+        """Forget what was collected for ``lead_ids`` (their update did not happen)."""
+        self.snapshots = [row for row in self.snapshots if row["lead_id"] not in lead_ids]
+        self.transitions = [row for row in self.transitions if row["lead_id"] not in lead_ids]
+        self.events = [row for row in self.events if row["lead_id"] not in lead_ids]
 
     def flush(self, connection: Connection) -> None:
         """Insert everything collected."""

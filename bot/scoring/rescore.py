@@ -1,0 +1,91 @@
+"""Rescoring every lead with several processes.
+
+Scoring is CPU-bound Python, so one process per core shares the id space:
+lead ids are uniform random hex, so equal hex ranges hold about equal numbers of
+leads. Each worker streams its range in batches (memory stays flat) and writes
+each batch in its own short transaction, so the servers keep writing meanwhile.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import queue
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from bot.settings import Settings
+from bot.store.db import create_db_engine
+from bot.store.repository import LeadRepository, RescoreSummary
+
+_PROGRESS_POLL_SECONDS = 0.2
+_HEX_SPACE = 16**4
+
+
+def id_ranges(workers: int) -> list[tuple[str, str | None]]:
+    """``workers`` contiguous [low, high) ranges covering every hex lead id."""
+    bounds = [format(index * _HEX_SPACE // workers, "04x") for index in range(workers)]
+    return [
+        ("" if index == 0 else low, bounds[index + 1] if index + 1 < workers else None)
+        for index, low in enumerate(bounds)
+    ]
+
+
+def _rescore_range(
+    settings: Settings,
+    id_range: tuple[str, str | None],
+    batch_size: int,
+    now: datetime,
+    progress: Any,
+) -> RescoreSummary:
+    from bot.scoring import scorer_for
+
+    # Rescoring allocates many short-lived objects and no reference cycles:
+    # collecting less often saves a third of the time without growing memory.
+    gc.set_threshold(50_000, 50, 100)
+    engine = create_db_engine(settings.database_url)
+    try:
+        repository = LeadRepository(engine, scorer_for(settings))
+        return repository.rescore_all(
+            now, batch_size=batch_size, id_range=id_range, progress=progress.put
+        )
+    finally:
+        engine.dispose()
+
+
+def rescore_in_parallel(
+    settings: Settings,
+    *,
+    workers: int,
+    batch_size: int = 2000,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RescoreSummary:
+    """Rescore all leads with ``workers`` processes; one ``now`` for all of them."""
+    now = now or datetime.now(timezone.utc)
+    context = multiprocessing.get_context("spawn")
+    total = RescoreSummary()
+    with context.Manager() as manager:
+        updates = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_rescore_range, settings, id_range, batch_size, now, updates)
+                for id_range in id_ranges(workers)
+            ]
+            while not all(future.done() for future in futures):
+                try:
+                    done = updates.get(timeout=_PROGRESS_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                if progress is not None:
+                    progress(done)
+            for future in futures:
+                part = future.result()
+                total.leads += part.leads
+                total.changed += part.changed
+                total.stage_changes += part.stage_changes
+        while progress is not None and not updates.empty():
+            progress(updates.get())
+    return total
