@@ -354,6 +354,16 @@ class DevStack:
         replies: list[dict[str, Any]] = response.json()
         return replies
 
+    def post_events(self, events: list[dict[str, Any]]) -> requests.Response:
+        """``POST /api/v2/events`` with the storefront token (as the shop's pages do)."""
+        return _request(
+            "POST",
+            f"{self.web_url}/api/v2/events",
+            json={"events": events},
+            headers={"Authorization": f"Bearer {self.storefront_token}"},
+            timeout=CHAT_TIMEOUT_SECONDS,
+        )
+
     def api_get(self, path: str, params: dict[str, str] | None = None) -> Any:
         """``GET`` a web-app path with the API token; returns the decoded JSON."""
         response = _request(
