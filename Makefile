@@ -70,6 +70,7 @@ validate: $(STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings --quiet
 	$(PY) -m bot catalog check
 	$(PY) -m bot flows check
+	$(PY) -m bot scoring check
 
 pytest: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest

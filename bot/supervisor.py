@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.catalog import CatalogError
+from bot.scoring import ScoringConfigError, scorer_for
 from bot.secrets import ensure_tokens
 from bot.settings import PROJECT_ROOT, VAR_DIR, Settings
 
@@ -98,6 +100,12 @@ def run(model: Path) -> int:
     generated = ensure_tokens(env)
     env = child_environment(env)
     settings = Settings.from_env(env)
+    try:
+        # Fail before starting anything: each process would refuse the same files.
+        scorer_for(settings)
+    except (ScoringConfigError, CatalogError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     children = build_children(settings, model, Path(sys.executable).parent)
     stopping = False
 
@@ -119,6 +127,7 @@ def run(model: Path) -> int:
             f"  chat (REST)     http://{host}:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  chat (socket)   http://{host}:{settings.rasa_port}/socket.io\n"
             f"  web app / API   http://{host}:{settings.web_port}/api/v2/leads\n"
+            f"  events API      http://{host}:{settings.web_port}/api/v2/events\n"
             f"  actions         http://127.0.0.1:{settings.actions_port}/webhook\n"
             f"  API token       {env['LEADS_API_TOKEN']}{note}\n"
             f"  storefront token {env['STOREFRONT_TOKEN']}\n"

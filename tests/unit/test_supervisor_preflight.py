@@ -1,0 +1,33 @@
+"""`make run` refuses to start with a broken scoring configuration, naming the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import supervisor
+
+
+def test_broken_scoring_config_stops_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "scoring.yml"
+    default = Path("bot/scoring/default.yml").read_text(encoding="utf-8")
+    broken.write_text(default.replace("cap: 30}", "cap: 30, bonus: 2}", 1), encoding="utf-8")
+    line = next(
+        number
+        for number, text in enumerate(broken.read_text().splitlines(), start=1)
+        if "bonus: 2" in text
+    )
+    monkeypatch.setenv("SCORING_CONFIG", str(broken))
+    monkeypatch.setenv("LEADS_API_TOKEN", "t1")
+    monkeypatch.setenv("STOREFRONT_TOKEN", "t2")
+    started: list[object] = []
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
+
+    assert supervisor.run(tmp_path / "model.tar.gz") == 1
+    error = capsys.readouterr().err
+    assert f"{broken}:{line}:" in error
+    assert "bonus" in error
+    assert started == []
