@@ -17,6 +17,7 @@ from bot.store.spool import LeadRecorder, Spool
 from bot.web import events, leads
 from bot.web.auth import auth_middleware
 from bot.web.errors import error_middleware
+from bot.web.events import MAX_BODY_BYTES
 from bot.web.json import json_response
 from bot.web.keys import RECORDER, REPOSITORY, SETTINGS
 
@@ -27,7 +28,9 @@ SPOOL_FLUSH_SECONDS = 5.0
 
 def create_app(settings: Settings) -> web.Application:
     """Build the web app; the database is opened when the app starts."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_spool_flusher)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.commands import RecordEvent
@@ -32,12 +33,17 @@ OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_ID_LENGTH = {"event_id": 160, "session_id": 128, "product_id": 120, "variant_id": 120}
 MAX_PROPERTIES_CHARS = 4096
 MAX_VALUE = Decimal("1000000000")
+MAX_VALUE_DECIMALS = 6
+_FRACTION = re.compile(r"\.(\d+)(?=[+-]\d\d:?\d\d$|$)")
 EVENT_FIELDS = frozenset(
     {"event_id", "session_id", "type", "ts", "product_id", "variant_id", "value", "properties"}
 )
 REQUIRED_FIELDS = ("event_id", "session_id", "type", "ts")
 KNOWN_TYPES = frozenset(STOREFRONT_EVENT_TYPES)
 RETRY_AFTER_SECONDS = 5
+# The database is down or unreachable (not: it refused this data, which is a bug
+# to surface, never a reason to make the shop retry the same batch forever).
+OUTAGE_ERRORS = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,20 @@ def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None
     limit = MAX_ID_LENGTH[name]
     if len(value) > limit:
         raise _Invalid(name, f"{name} must be at most {limit} characters, got {len(value)}")
+    if not _storable(value):
+        raise _Invalid(name, f"{name} must be valid UTF-8 text without NUL characters")
     return value
+
+
+def _storable(text: str) -> bool:
+    """Whether every database can store ``text`` (no lone surrogates, no NUL)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _timestamp(raw: Any, now: datetime) -> datetime:
@@ -86,6 +105,9 @@ def _timestamp(raw: Any, now: datetime) -> datetime:
     text = raw.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    # RFC 3339 allows any number of fraction digits (Go, Java send 9); Python 3.10
+    # reads only 3 or 6.
+    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), text, count=1)
     try:
         ts = datetime.fromisoformat(text)
     except ValueError:
@@ -94,7 +116,10 @@ def _timestamp(raw: Any, now: datetime) -> datetime:
         ) from None
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise _Invalid("ts", f"ts {raw!r} has no time zone; add Z or an offset such as +01:00")
-    ts = ts.astimezone(timezone.utc)
+    try:
+        ts = ts.astimezone(timezone.utc)
+    except OverflowError:
+        raise _Invalid("ts", "ts is out of range") from None
     if ts > now + MAX_FUTURE:
         ahead = math.ceil((ts - now).total_seconds() / 60)
         raise _Invalid(
@@ -117,6 +142,8 @@ def _value(raw: Any) -> Decimal | None:
         raise _Invalid("value", f"value {raw!r} is not a number such as 59.90") from None
     if not value.is_finite() or value < 0 or value > MAX_VALUE:
         raise _Invalid("value", "value must be a number between 0 and 1,000,000,000")
+    if value.as_tuple().exponent < -MAX_VALUE_DECIMALS:  # type: ignore[operator]
+        raise _Invalid("value", f"value must have at most {MAX_VALUE_DECIMALS} decimal places")
     return value
 
 
@@ -125,7 +152,13 @@ def _properties(raw: Any) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise _Invalid("properties", "properties must be a JSON object")
-    size = len(json.dumps(raw, separators=(",", ":")))
+    try:
+        text = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        raise _Invalid("properties", "properties must not contain NaN or Infinity") from None
+    if not _storable(text) or "\\u0000" in text:
+        raise _Invalid("properties", "properties must be valid UTF-8 text without NUL characters")
+    size = len(text)
     if size > MAX_PROPERTIES_CHARS:
         raise _Invalid(
             "properties", f"properties must be at most {MAX_PROPERTIES_CHARS} characters of JSON"
@@ -148,7 +181,7 @@ def parse_event(raw: Any, now: datetime) -> RecordEvent:
     kind = raw.get("type")
     if kind is None:
         raise _Invalid("type", "type is required")
-    if kind not in KNOWN_TYPES:
+    if not isinstance(kind, str) or kind not in KNOWN_TYPES:
         raise _Invalid(
             "type", f"unknown type {kind!r}; known types: {', '.join(STOREFRONT_EVENT_TYPES)}"
         )
@@ -196,6 +229,8 @@ async def _body(request: web.Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body must be JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "body must be JSON: nested too deeply") from None
 
 
 def _too_large(size: int | None) -> ApiError:
@@ -235,7 +270,7 @@ async def post_events(request: web.Request) -> web.Response:
     if valid:
         try:
             result = await asyncio.to_thread(request.app[REPOSITORY].apply, valid, now=now)
-        except (OperationalError, DBAPIError):
+        except OUTAGE_ERRORS:
             raise ApiError(
                 503,
                 "the lead store is unavailable; nothing was stored, retry with the same event_ids",
