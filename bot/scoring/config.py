@@ -83,17 +83,6 @@ class _IntentIn(_Strict):
     signals: dict[str, _SignalIn]
     return_visits: _ReturnVisitsIn
 
-    @validator("signals")
-    def _known_signals(cls, value: dict[str, _SignalIn]) -> dict[str, _SignalIn]:
-        """Only signals the store records can score."""
-        unknown = sorted(set(value) - set(SCORABLE_SIGNALS))
-        if unknown:
-            raise ValueError(
-                f"unknown signal(s) {', '.join(unknown)}; expected some of "
-                f"{', '.join(SCORABLE_SIGNALS)}"
-            )
-        return value
-
 
 class _BudgetIn(_Strict):
     covers_price: StrictInt
@@ -173,14 +162,6 @@ class _ConfigIn(_Strict):
     stages: _StagesIn
     reporting: dict[str, str] = Field(default_factory=dict)
 
-    @validator("reporting")
-    def _stage_names(cls, value: dict[str, str]) -> dict[str, str]:
-        """Reporting labels are given per stage."""
-        unknown = sorted(set(value) - set(STAGES))
-        if unknown:
-            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected {', '.join(STAGES)}")
-        return value
-
 
 @dataclass(frozen=True)
 class Signal:
@@ -257,6 +238,17 @@ def _cross_check(config: _ConfigIn) -> list[tuple[Location, str]]:
     """Rules that span several fields: journey order and browsing below hot."""
     problems: list[tuple[Location, str]] = []
     signals = config.intent.signals
+    for name in sorted(set(signals) - set(SCORABLE_SIGNALS)):
+        problems.append(
+            (
+                ("intent", "signals", name),
+                f"unknown signal {name!r}; expected one of {', '.join(SCORABLE_SIGNALS)}",
+            )
+        )
+    for name in sorted(set(config.reporting) - set(STAGES)):
+        problems.append(
+            (("reporting", name), f"unknown stage {name!r}; expected one of {', '.join(STAGES)}")
+        )
     previous: tuple[str, int] | None = None
     for step in JOURNEY:
         present = [(name, signals[name].points) for name in step if name in signals]

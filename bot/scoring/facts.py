@@ -22,7 +22,7 @@ from bot.scoring.config import SCORABLE_SIGNALS, STOREFRONT_EVENT_TYPES
 
 # Only the most recent occurrences of a signal matter once decayed and capped.
 MAX_KEPT_PER_SIGNAL = 50
-MAX_KEPT_ACTIVITY = 100
+MAX_KEPT_ACTIVITY = 300
 # Activity is kept at minute resolution: a visit gap is measured in tens of minutes.
 ACTIVITY_RESOLUTION_SECONDS = 60
 SCORED_ANSWER_KEYS = frozenset({"timeline", "variant", "location", "budget", "contact_consent"})
@@ -155,7 +155,8 @@ class LeadFacts:
 
 
 def _later(current: tuple[str, float] | None, value: str, at: float) -> tuple[str, float]:
-    return (value, at) if current is None or at >= current[1] else current
+    # Ties on time are broken on the value, so the fold stays order-independent.
+    return (value, at) if current is None or (at, value) >= (current[1], current[0]) else current
 
 
 def _pair(raw: Any) -> tuple[str, float] | None:

@@ -162,6 +162,8 @@ def _budget_reason(
     if answer is None or product is None:
         return None
     value = answer["value"]
+    if not isinstance(value, dict):
+        return None
     budget = decimal_or_none(value.get("max")) or decimal_or_none(value.get("amount"))
     currency = value.get("currency")
     price = variant.price if variant is not None else product.price
@@ -194,8 +196,10 @@ def _location_reason(
         region = answer["value"].get("region")
     elif facts.country is not None:
         country, source = facts.country[0], "checked shipping to"
-    if not country:
+    if not isinstance(country, str) or not country:
         return None
+    if not isinstance(region, str):
+        region = None
     place = f"{region}, {country}" if region else country
     if catalog.ships_to(product, country, region):
         return Reason(config.location_serviceable, "fit.location", f"{source} {place} is possible")

@@ -654,15 +654,22 @@ class LeadRepository:
     @staticmethod
     def _record_answer(connection: Connection, lead_id: str, command: RecordAnswer) -> None:
         answers = Answer.__table__
-        connection.execute(
-            update(answers)
-            .where(
-                answers.c.lead_id == lead_id,
-                answers.c.key == command.key,
+        current = answers.c.lead_id == lead_id, answers.c.key == command.key
+        newer = connection.execute(
+            select(func.max(answers.c.answered_at)).where(
+                *current,
                 answers.c.superseded_at.is_(None),
+                answers.c.answered_at > command.answered_at,
             )
-            .values(superseded_at=command.answered_at)
-        )
+        ).scalar_one_or_none()
+        if newer is None:
+            connection.execute(
+                update(answers)
+                .where(*current, answers.c.superseded_at.is_(None))
+                .values(superseded_at=command.answered_at)
+            )
+        # An answer older than the current one (e.g. replayed late from a spool)
+        # joins the history as already superseded; the newer answer stays current.
         connection.execute(
             insert(answers).values(
                 lead_id=lead_id,
@@ -672,6 +679,7 @@ class LeadRepository:
                 value=command.value,
                 status=command.status,
                 answered_at=command.answered_at,
+                superseded_at=newer,
             )
         )
 
@@ -887,7 +895,7 @@ class _ScoreWrites:
             )
             self.events.append(
                 {
-                    "event_id": f"stage:{row.id}:{now.isoformat()}:{result.stage}",
+                    "event_id": f"stage:{row.id}:{uuid.uuid4().hex}",
                     "lead_id": row.id,
                     "type": "stage_changed",
                     "source": "system",
