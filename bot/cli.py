@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.settings import VAR_DIR, Settings
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -127,6 +128,106 @@ def _scoring_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from bot.scoring import ScoringConfigError, scorer_for
+    from bot.scoring.review import evaluate, render_evaluation, write_chart
+    from bot.store.db import create_db_engine
+    from bot.store.models import utcnow
+
+    settings = Settings.from_env()
+    try:
+        scorer = scorer_for(settings)
+    except (ScoringConfigError, ValueError) as exc:
+        print(f"scoring configuration error: {exc}", file=sys.stderr)
+        return 1
+    engine = create_db_engine(settings.database_url)
+    try:
+        report = evaluate(engine, scorer, utcnow())
+    finally:
+        engine.dispose()
+    chart = write_chart(report, Path(args.chart))
+    if args.json:
+        print(json.dumps({**report.as_dict(), "chart": str(chart)}, indent=2))
+    else:
+        print(render_evaluation(report))
+        print(f"\nchart: {chart}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from bot.scoring import Scorer, ScoringConfigError, load_scoring_config, scorer_for
+    from bot.scoring.review import backtest, render_backtest
+    from bot.store.db import create_db_engine
+    from bot.store.models import utcnow
+
+    settings = Settings.from_env()
+    try:
+        current = scorer_for(settings)
+    except (ScoringConfigError, ValueError) as exc:
+        print(f"scoring configuration error (current): {exc}", file=sys.stderr)
+        return 1
+    try:
+        proposed = Scorer(load_scoring_config(Path(args.config)), current.catalog)
+    except ScoringConfigError as exc:
+        print(f"scoring configuration error (proposed): {exc}", file=sys.stderr)
+        return 1
+    engine = create_db_engine(settings.database_url)
+    try:
+        report = backtest(engine, current, proposed, utcnow(), limit=args.limit)
+    finally:
+        engine.dispose()
+    print(json.dumps(report.as_dict(), indent=2) if args.json else render_backtest(report))
+    return 0
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.scoring import ScoringConfigError, scorer_for
+    from bot.scoring.synthetic import generate, write_history
+    from bot.store.db import create_db_engine
+    from bot.store.migrate import upgrade
+    from bot.store.models import utcnow
+    from bot.store.repository import LeadRepository
+
+    settings = Settings.from_env()
+    try:
+        scorer = scorer_for(settings)
+    except (ScoringConfigError, ValueError) as exc:
+        print(f"scoring configuration error: {exc}", file=sys.stderr)
+        return 1
+    upgrade(settings.database_url)
+    now = utcnow()
+    engine = create_db_engine(settings.database_url)
+    try:
+        leads = generate(args.leads, seed=args.seed, now=now, catalog=scorer.catalog)
+        with tqdm(total=args.leads, unit="lead", disable=args.quiet or None) as bar:
+            summary = write_history(
+                LeadRepository(engine, scorer),
+                leads,
+                args.batch_size,
+                now=now,
+                progress=bar.update,
+            )
+    finally:
+        engine.dispose()
+    statuses = ", ".join(f"{status} {count}" for status, count in sorted(summary.statuses.items()))
+    print(
+        f"wrote {summary.leads} synthetic lead(s) (seed {args.seed}) to "
+        f"{settings.masked()['database_url']}: {summary.events} new events "
+        f"({summary.duplicate_events} already stored), {summary.purchases} buyers; "
+        f"statuses: {statuses}"
+    )
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m bot``."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -161,6 +262,35 @@ def build_parser() -> argparse.ArgumentParser:
     scoring_check = scoring.add_parser("check", help="validate a scoring YAML file")
     scoring_check.add_argument("path", nargs="?", help="default: SCORING_CONFIG or the default")
     scoring_check.set_defaults(func=_scoring_check)
+    evaluate = commands.add_parser(
+        "evaluate", help="compare stored leads' stages with their outcomes (Won or purchased)"
+    )
+    evaluate.add_argument(
+        "--chart",
+        default=str(VAR_DIR / "reports" / "conversion_by_score.png"),
+        help="PNG of conversion by score decile (default: var/reports/conversion_by_score.png)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(func=_evaluate)
+    backtest = commands.add_parser(
+        "backtest", help="show what a proposed scoring configuration would change"
+    )
+    backtest.add_argument("--config", required=True, help="the proposed scoring YAML file")
+    backtest.add_argument(
+        "--limit", type=int, default=50, help="leads changing stage to list (default: 50)"
+    )
+    backtest.add_argument("--json", action="store_true", help="print the report as JSON")
+    backtest.set_defaults(func=_backtest)
+    synthetic = commands.add_parser(
+        "synthetic", help="write seeded synthetic lead histories (demos, benchmarks)"
+    )
+    synthetic.add_argument("--leads", type=_positive, required=True, help="how many leads")
+    synthetic.add_argument("--seed", type=int, default=0, help="same seed, same leads (default: 0)")
+    synthetic.add_argument(
+        "--batch-size", type=_positive, default=1000, help="leads per transaction"
+    )
+    synthetic.add_argument("--quiet", action="store_true", help="no progress bar")
+    synthetic.set_defaults(func=_synthetic)
     return parser
 
 
