@@ -44,8 +44,10 @@ def signal_of(kind: str, properties: dict[str, Any] | None) -> str:
     return kind
 
 
-def _epoch(ts: datetime) -> float:
-    return ts.timestamp()
+def _epoch(ts: datetime) -> int:
+    # Whole seconds: precise enough for decay and visits, and integers keep the
+    # stored JSON short and fast to read and write.
+    return int(ts.timestamp())
 
 
 def _keep_latest(values: list[float], value: float, limit: int) -> None:
@@ -160,7 +162,7 @@ def _later(current: tuple[str, float] | None, value: str, at: float) -> tuple[st
 
 
 def _pair(raw: Any) -> tuple[str, float] | None:
-    return (str(raw[0]), float(raw[1])) if raw else None
+    return (str(raw[0]), int(raw[1])) if raw else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -86,7 +86,15 @@ def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]
         if signal is None or not stamps or signal.points == 0:
             continue
         rate = signal.decay_rate
-        raw = signal.points * sum(math.exp(-rate * max(now - ts, 0.0)) for ts in stamps)
+        # Newest first: once the cap is reached, older occurrences cannot matter.
+        enough = signal.cap / signal.points
+        weight = 0.0
+        for ts in reversed(stamps):
+            age = now - ts
+            weight += 1.0 if age <= 0 else math.exp(-rate * age)
+            if weight >= enough:
+                break
+        raw = signal.points * weight
         points = round(min(raw, float(signal.cap)))
         if points <= 0:
             continue
@@ -94,7 +102,7 @@ def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]
         detail = f"{_LABELS.get(name, name)}"
         detail += f" {times}\u00d7" if times > 1 else ""
         detail += f", last {_when(stamps[-1])}"
-        if raw > signal.cap:
+        if raw >= signal.cap and times * signal.points > signal.cap:
             detail += f" (capped at {signal.cap})"
         reasons.append(Reason(points, f"intent.{name}", detail))
     visits = _return_visit_reason(facts, config, now)
