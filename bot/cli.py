@@ -93,20 +93,26 @@ def _rescore(args: argparse.Namespace) -> int:
         return 1
     engine = create_db_engine(settings.database_url)
     try:
+        query = select(func.count()).select_from(Lead).where(Lead.merged_into.is_(None))
+        if not args.all:
+            query = query.where(Lead.decaying.is_(True))
         with engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(Lead).where(Lead.merged_into.is_(None))
-            ).scalar_one()
+            total = connection.execute(query).scalar_one()
     finally:
         engine.dispose()
     workers = args.workers or os.cpu_count() or 1
     with tqdm(total=total, unit="lead", disable=args.quiet or None) as bar:
         summary = rescore_in_parallel(
-            settings, workers=workers, batch_size=args.batch_size, progress=bar.update
+            settings,
+            workers=workers,
+            batch_size=args.batch_size,
+            everything=args.all,
+            progress=bar.update,
         )
+    which = "every lead" if args.all else "leads whose score changes with time"
     print(
-        f"rescored {summary.leads} lead(s) with {workers} worker(s): {summary.changed} changed, "
-        f"{summary.stage_changes} changed stage"
+        f"rescored {summary.leads} lead(s) ({which}) with {workers} worker(s): "
+        f"{summary.changed} changed, {summary.stage_changes} changed stage"
     )
     return 0
 
@@ -250,7 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     rescore = commands.add_parser(
         "rescore", help="rescore every lead (time decay, new scoring configuration)"
     )
-    rescore.add_argument("--batch-size", type=int, default=2000, help="leads per transaction")
+    rescore.add_argument("--batch-size", type=int, default=5000, help="leads per transaction")
+    rescore.add_argument(
+        "--all",
+        action="store_true",
+        help="every lead, not only those still decaying (after editing the scoring "
+        "configuration or the catalogue)",
+    )
     rescore.add_argument("--quiet", action="store_true", help="no progress bar")
     rescore.add_argument(
         "--workers", type=int, default=0, help="processes sharing the work (default: CPU cores)"

@@ -38,6 +38,7 @@ def _rescore_range(
     id_range: tuple[str, str | None],
     batch_size: int,
     now: datetime,
+    everything: bool,
     progress: Any,
 ) -> RescoreSummary:
     from bot.scoring import scorer_for
@@ -49,7 +50,11 @@ def _rescore_range(
     try:
         repository = LeadRepository(engine, scorer_for(settings))
         return repository.rescore_all(
-            now, batch_size=batch_size, id_range=id_range, progress=progress.put
+            now,
+            batch_size=batch_size,
+            id_range=id_range,
+            everything=everything,
+            progress=progress.put,
         )
     finally:
         engine.dispose()
@@ -61,9 +66,14 @@ def rescore_in_parallel(
     workers: int,
     batch_size: int = 2000,
     now: datetime | None = None,
+    everything: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> RescoreSummary:
-    """Rescore all leads with ``workers`` processes; one ``now`` for all of them."""
+    """Rescore leads with ``workers`` processes; one ``now`` for all of them.
+
+    By default only leads whose score can still change with time (decay);
+    ``everything`` for all leads, after a configuration or catalogue change.
+    """
     now = now or datetime.now(timezone.utc)
     context = multiprocessing.get_context("spawn")
     total = RescoreSummary()
@@ -71,7 +81,9 @@ def rescore_in_parallel(
         updates = manager.Queue()
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [
-                pool.submit(_rescore_range, settings, id_range, batch_size, now, updates)
+                pool.submit(
+                    _rescore_range, settings, id_range, batch_size, now, everything, updates
+                )
                 for id_range in id_ranges(workers)
             ]
             while not all(future.done() for future in futures):

@@ -67,6 +67,17 @@ class ScoreResult:
         """Reasons as JSON-ready dicts."""
         return [reason.as_dict() for reason in self.reasons]
 
+    @property
+    def changes_with_time(self) -> bool:
+        """Whether this score can still change as time passes, with no new facts.
+
+        Intent only decays (once it rounds to 0 it stays 0) and fit depends on
+        time only through the timeline, so a lead with no intent and no live
+        timeline keeps its score until something new happens (or the
+        configuration or catalogue changes).
+        """
+        return self.intent_score > 0 or any(r.rule == "fit.timeline" for r in self.reasons)
+
 
 def _when(epoch: float) -> str:
     # Absolute, so a stored reason stays true as time passes (and rescoring

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -56,6 +58,17 @@ class Lead(Base):
     """One shopper; anonymous (session id only) until they consent to share contact details."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_decaying_id", "decaying", "id"),
+        # Partial: finds the few merged leads without tempting the planner to walk
+        # every unmerged lead through this index for "merged_into IS NULL".
+        Index(
+            "ix_leads_merged_into",
+            "merged_into",
+            sqlite_where=text("merged_into IS NOT NULL"),
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
+    )
 
     id = Column(String(32), primary_key=True)
     session_id = Column(String(128), nullable=False, unique=True)
@@ -79,11 +92,14 @@ class Lead(Base):
     # on every fold so a concurrent ``rescore`` never overwrites a newer score.
     score_facts = Column(Text)
     facts_version = Column(Integer, nullable=False, default=0)
+    # False once the score can no longer change with time alone (see
+    # ScoreResult.changes_with_time): a decay rescore skips such leads.
+    decaying = Column(Boolean, nullable=False, default=True)
     scored_at = Column(UTCDateTime)
     stage_changed_at = Column(UTCDateTime)
     # A lead absorbed into an earlier lead of the same person keeps its row (its
     # session still resolves to the survivor) but owns nothing any more.
-    merged_into = Column(String(32), ForeignKey("leads.id"), index=True)
+    merged_into = Column(String(32), ForeignKey("leads.id"))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Text, bindparam, func, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,7 @@ from bot.store.models import (
     StageTransition,
     utcnow,
 )
+from bot.store.types import dumps
 
 # Chat events that also set a timestamp column on the lead, so list filters and
 # the lead page need not scan events.
@@ -275,16 +276,9 @@ class LeadRepository:
                 for answer in news.answers:
                     facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
             result = self.scorer.score(facts, now)
-            update_row = writes.add(row, result, news.cause(), now) or {
-                "b_id": row.id,
-                "b_score": row.score,
-                "b_intent": row.intent_score,
-                "b_fit": row.fit_score,
-                "b_stage": row.stage,
-                "b_reasons": row.reasons or [],
-                "b_stage_at": None,
-            }
+            update_row = writes.add(row, result, news.cause(), now) or writes.unchanged(row)
             update_row["b_facts"] = facts.to_json()
+            update_row["b_decaying"] = result.changes_with_time
             updates.append(update_row)
             states[row.id] = LeadState(
                 lead_id=row.id,
@@ -305,6 +299,7 @@ class LeadRepository:
                     stage=bindparam("b_stage"),
                     reasons=bindparam("b_reasons"),
                     score_facts=bindparam("b_facts"),
+                    decaying=bindparam("b_decaying"),
                     facts_version=leads.c.facts_version + 1,
                     scored_at=now,
                     updated_at=now,
@@ -324,12 +319,16 @@ class LeadRepository:
         batch_size: int = 2000,
         cause: str = "rescore",
         id_range: tuple[str, str | None] = ("", None),
+        everything: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> RescoreSummary:
         """Rescore every lead (for decay or a new configuration), one batch per transaction.
 
         Streams leads in id order (``id_range`` = [low, high) lets several
         processes share the work), so memory stays flat however many there are.
+        For decay, only leads whose score can still change with time are read;
+        ``everything`` rescores every lead (after a configuration or catalogue
+        change).
         Safe while the servers write: a lead whose facts changed between reading
         and writing keeps the newer score its writer gave it (PostgreSQL also
         locks the batch's rows).
@@ -341,10 +340,10 @@ class LeadRepository:
         last_id, high = id_range
         while True:
             with self._engine.begin() as connection:
-                seen, changed, stage_changes, last_id = self._rescore_batch(
-                    connection, last_id, high, batch_size, cause, now
+                fetched, seen, changed, stage_changes, last_id = self._rescore_batch(
+                    connection, last_id, high, batch_size, cause, now, everything
                 )
-            if not seen:
+            if not fetched:
                 return summary
             summary.leads += seen
             summary.changed += changed
@@ -360,7 +359,9 @@ class LeadRepository:
         limit: int,
         cause: str,
         now: datetime,
-    ) -> tuple[int, int, int, str]:
+        everything: bool,
+    ) -> tuple[int, int, int, int, str]:
+        """Rescore one batch: (rows read, leads scored, changed, stage changes, last id)."""
         assert self.scorer is not None
         leads = Lead.__table__
         query = (
@@ -372,22 +373,34 @@ class LeadRepository:
                 leads.c.score,
                 leads.c.intent_score,
                 leads.c.fit_score,
-                leads.c.reasons,
+                # Compared as stored text: decoding every lead's reasons costs more.
+                type_coerce(leads.c.reasons, Text).label("reasons_text"),
+                leads.c.decaying,
+                leads.c.merged_into,
             )
-            .where(leads.c.merged_into.is_(None), leads.c.id > after_id)
+            # Merged leads are skipped below rather than filtered here, so the
+            # query walks the id index in order instead of sorting every lead.
+            .where(leads.c.id > after_id)
             .order_by(leads.c.id)
             .limit(limit)
             .with_for_update()
         )
+        if not everything:
+            # Matches the (decaying, id) index: dormant leads are never read.
+            query = query.where(leads.c.decaying.is_(True))
         if high is not None:
             query = query.where(leads.c.id < high)
         rows = connection.execute(query).all()
         if not rows:
-            return 0, 0, 0, after_id
+            return 0, 0, 0, 0, after_id
         writes = _ScoreWrites()
+        scored = 0
         updates: list[dict[str, Any]] = []
         rebuilt: list[dict[str, Any]] = []
         for row in rows:
+            if row.merged_into is not None:
+                continue
+            scored += 1
             if row.score_facts is None:
                 facts = self.load_facts(connection, row.id)
                 rebuilt.append(
@@ -397,8 +410,12 @@ class LeadRepository:
                 facts = LeadFacts.from_json(row.score_facts)
             result = self.scorer.score(facts, now)
             update_row = writes.add(row, result, cause, now, snapshot_on_stage_change_only=True)
+            decaying = result.changes_with_time
+            if update_row is None and decaying != row.decaying:
+                update_row = writes.unchanged(row)
             if update_row is not None:
                 update_row["b_version"] = row.facts_version
+                update_row["b_decaying"] = decaying
                 updates.append(update_row)
         if rebuilt:
             connection.execute(
@@ -409,7 +426,7 @@ class LeadRepository:
                 rebuilt,
             )
         if updates:
-            connection.execute(
+            updated = connection.execute(
                 update(leads)
                 .where(leads.c.id == bindparam("b_id"))
                 .where(leads.c.facts_version == bindparam("b_version"))
@@ -419,6 +436,7 @@ class LeadRepository:
                     fit_score=bindparam("b_fit"),
                     stage=bindparam("b_stage"),
                     reasons=bindparam("b_reasons"),
+                    decaying=bindparam("b_decaying"),
                     scored_at=now,
                     stage_changed_at=func.coalesce(
                         bindparam("b_stage_at"), leads.c.stage_changed_at
@@ -428,22 +446,22 @@ class LeadRepository:
             )
             # This transaction now holds the write lock: any lead whose version moved
             # since the read was rescored by its writer, so its history rows are stale.
-            read = {row.id: row.facts_version for row in rows}
-            moved = {
-                found.id
-                for found in connection.execute(
-                    select(leads.c.id, leads.c.facts_version).where(
-                        leads.c.id.in_([item["b_id"] for item in updates])
+            if updated.rowcount != len(updates):
+                read = {row.id: row.facts_version for row in rows}
+                moved = {
+                    found.id
+                    for found in connection.execute(
+                        select(leads.c.id, leads.c.facts_version).where(
+                            leads.c.id.in_([item["b_id"] for item in updates])
+                        )
                     )
-                )
-                if found.facts_version != read[found.id]
-            }
-            if moved:
+                    if found.facts_version != read[found.id]
+                }
                 writes.drop(moved)
                 updates = [item for item in updates if item["b_id"] not in moved]
         stage_changes = len(writes.transitions)
         writes.flush(connection)
-        return len(rows), len(updates), stage_changes, rows[-1].id
+        return len(rows), scored, len(updates), stage_changes, rows[-1].id
 
     @staticmethod
     def load_facts(connection: Connection, lead_id: str) -> LeadFacts:
@@ -526,6 +544,7 @@ class LeadRepository:
             .where(leads.c.id == lead_id)
             .values(
                 merged_into=survivor,
+                decaying=False,
                 email=None,
                 score=0,
                 intent_score=0,
@@ -863,7 +882,7 @@ class _ScoreWrites:
             or result.intent_score != row.intent_score
             or result.fit_score != row.fit_score
             or result.stage != row.stage
-            or reasons != (row.reasons or [])
+            or not _same_reasons(row, reasons)
         )
         if not changed:
             return None
@@ -922,6 +941,19 @@ class _ScoreWrites:
             "b_stage_at": stage_at,
         }
 
+    @staticmethod
+    def unchanged(row: Any) -> dict[str, Any]:
+        """The lead update that keeps ``row``'s score as it is."""
+        return {
+            "b_id": row.id,
+            "b_score": row.score,
+            "b_intent": row.intent_score,
+            "b_fit": row.fit_score,
+            "b_stage": row.stage,
+            "b_reasons": _stored_reasons(row),
+            "b_stage_at": None,
+        }
+
     def drop(self, lead_ids: set[str]) -> None:
         """Forget what was collected for ``lead_ids`` (their update did not happen)."""
         self.snapshots = [row for row in self.snapshots if row["lead_id"] not in lead_ids]
@@ -937,6 +969,25 @@ class _ScoreWrites:
         if self.events:
             connection.execute(insert(LeadEvent.__table__), self.events)
         self.snapshots, self.transitions, self.events = [], [], []
+
+
+def _raw_reasons(row: Any) -> Any:
+    # SQLite hands the reasons over as stored text; PostgreSQL's driver decodes JSONB.
+    return row.reasons_text if "reasons_text" in row._fields else row.reasons
+
+
+def _stored_reasons(row: Any) -> list[dict[str, Any]]:
+    raw = _raw_reasons(row)
+    reasons: list[dict[str, Any]] = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+    return reasons
+
+
+def _same_reasons(row: Any, reasons: list[dict[str, Any]]) -> bool:
+    """Whether ``row`` stores exactly ``reasons``."""
+    raw = _raw_reasons(row)
+    if isinstance(raw, str):
+        return raw == dumps(reasons)
+    return bool(reasons == (raw or []))
 
 
 def _supersede_older_duplicates(connection: Connection, lead_id: str) -> None:

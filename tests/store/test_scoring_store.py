@@ -697,3 +697,74 @@ def test_different_emails_do_not_merge(repo: LeadRepository) -> None:
     repo.apply([UpdateContact(session_id="a", email="x@example.com")], now=T0)
     repo.apply([UpdateContact(session_id="b", email="y@example.com")], now=T0)
     assert len(repo.list_leads(LeadFilters()).items) == 2
+
+
+def test_decay_rescore_skips_leads_whose_score_cannot_change(repo: LeadRepository) -> None:
+    # "fit" only: in stock, deliverable, no timeline: nothing left to decay once intent is 0.
+    lead_id = (
+        repo.apply(
+            [
+                shop("fit", "f1", "product_view", T0),
+                answer("fit", "f2", "location", {"country": "FR", "region": None}, T0),
+            ],
+            now=T0,
+        )
+        .leads["fit"]
+        .lead_id
+    )
+    assert lead_row(repo.engine, lead_id).decaying  # the product view still counts
+    month = T0 + timedelta(days=30)
+    first = repo.rescore_all(month)
+    assert (first.leads, first.changed) == (1, 1)
+    row = lead_row(repo.engine, lead_id)
+    assert (row.intent_score, row.decaying) == (0, False)
+
+    # A decay run no longer reads it; a full run does, and finds the same score.
+    assert repo.rescore_all(month + timedelta(days=30)).leads == 0
+    everything = repo.rescore_all(month + timedelta(days=30), everything=True)
+    assert (everything.leads, everything.changed) == (1, 0)
+
+    # New activity makes it decay again.
+    repo.apply([shop("fit", "f3", "add_to_cart", month)], now=month)
+    assert lead_row(repo.engine, lead_id).decaying
+    assert repo.rescore_all(month + timedelta(days=1)).leads == 1
+
+
+def test_live_timeline_keeps_a_lead_decaying(repo: LeadRepository) -> None:
+    lead_id = (
+        repo.apply([answer("t", "t1", "timeline", {"days": 60}, T0)], now=T0).leads["t"].lead_id
+    )
+    row = lead_row(repo.engine, lead_id)
+    # No intent, but the purchase date is getting closer: the score will still move.
+    assert (row.intent_score, row.decaying) == (0, True)
+    repo.rescore_all(T0 + timedelta(days=40))
+    assert lead_row(repo.engine, lead_id).fit_score > row.fit_score
+
+
+def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
+    repo: LeadRepository, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if repo.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL locks the batch's rows: a writer waits for the rescore instead")
+    lead_id = repo.apply([shop("busy", "b1", "add_to_cart", T0)], now=T0).leads["busy"].lead_id
+    later = T0 + timedelta(days=5)
+
+    class WriterCommitsMeanwhile:
+        """Scores like the real scorer; on the rescore's first call, the shop writes."""
+
+        def __init__(self) -> None:
+            self.config, self.catalog, self.fired = scorer.config, scorer.catalog, False
+
+        def score(self, facts: LeadFacts, now: datetime) -> ScoreResult:
+            if not self.fired:
+                self.fired = True
+                repo.apply([shop("busy", "b2", "checkout_start", later)], now=later)
+            return scorer.score(facts, now)
+
+    monkeypatch.setattr(repo, "scorer", WriterCommitsMeanwhile())
+    summary = repo.rescore_all(later)
+    assert (summary.changed, summary.stage_changes) == (0, 0)
+    _, expected = refolded(repo, lead_id, later)
+    # The writer's score (with the checkout start) stands; the stale rescore was dropped.
+    assert_stored_score_is(repo.engine, lead_id, expected)
+    assert "intent.checkout_start" in {r["rule"] for r in lead_row(repo.engine, lead_id).reasons}

@@ -27,15 +27,25 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("facts_version", sa.Integer(), nullable=False, server_default="0")
         )
+        batch.add_column(
+            sa.Column("decaying", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
         batch.add_column(sa.Column("scored_at", utc()))
         batch.add_column(sa.Column("stage_changed_at", utc()))
         batch.add_column(sa.Column("merged_into", sa.String(32)))
         batch.create_foreign_key(
             op.f("fk_leads_merged_into_leads"), "leads", ["merged_into"], ["id"]
         )
-        batch.create_index(op.f("ix_leads_merged_into"), ["merged_into"])
+        batch.create_index(
+            "ix_leads_merged_into",
+            ["merged_into"],
+            sqlite_where=sa.text("merged_into IS NOT NULL"),
+            postgresql_where=sa.text("merged_into IS NOT NULL"),
+        )
+        batch.create_index("ix_leads_decaying_id", ["decaying", "id"])
     with op.batch_alter_table("leads") as batch:
         batch.alter_column("facts_version", server_default=None)
+        batch.alter_column("decaying", server_default=None)
 
     op.create_table(
         "score_snapshots",
@@ -112,10 +122,12 @@ def downgrade() -> None:
     op.drop_index("ix_score_snapshots_lead_id_created_at", table_name="score_snapshots")
     op.drop_table("score_snapshots")
     with op.batch_alter_table("leads") as batch:
-        batch.drop_index(op.f("ix_leads_merged_into"))
+        batch.drop_index("ix_leads_decaying_id")
+        batch.drop_index("ix_leads_merged_into")
         batch.drop_constraint(op.f("fk_leads_merged_into_leads"), type_="foreignkey")
         batch.drop_column("merged_into")
         batch.drop_column("stage_changed_at")
         batch.drop_column("scored_at")
+        batch.drop_column("decaying")
         batch.drop_column("facts_version")
         batch.drop_column("score_facts")
