@@ -34,6 +34,51 @@ from bot.store.types import dumps
 _LEAD_FLAG_EVENTS = {"opt_out": "opted_out_at", "human_requested": "human_requested_at"}
 
 
+# Statements of the write path, built once: constructing a statement and its cache
+# key costs more than running it on SQLite, and this path runs on every chat turn
+# and storefront batch.
+_LEADS = Lead.__table__
+_LEADS_OF_SESSIONS = select(_LEADS.c.id, _LEADS.c.merged_into, _LEADS.c.session_id).where(
+    _LEADS.c.session_id.in_(bindparam("sessions", expanding=True))
+)
+_KNOWN_EVENT_IDS = select(LeadEvent.__table__.c.event_id).where(
+    LeadEvent.__table__.c.event_id.in_(bindparam("ids", expanding=True))
+)
+_KNOWN_ANSWER_IDS = select(Answer.__table__.c.answer_id).where(
+    Answer.__table__.c.answer_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_EVENTS = insert(LeadEvent.__table__)
+_INSERT_SNAPSHOTS = insert(ScoreSnapshot.__table__)
+_INSERT_TRANSITIONS = insert(StageTransition.__table__)
+_SCORING_STATE = select(
+    _LEADS.c.id,
+    _LEADS.c.session_id,
+    _LEADS.c.score_facts,
+    _LEADS.c.stage,
+    _LEADS.c.score,
+    _LEADS.c.intent_score,
+    _LEADS.c.fit_score,
+    _LEADS.c.reasons,
+).where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
+_STORE_SCORE = (
+    update(_LEADS)
+    .where(_LEADS.c.id == bindparam("b_id"))
+    .values(
+        score=bindparam("b_score"),
+        intent_score=bindparam("b_intent"),
+        fit_score=bindparam("b_fit"),
+        stage=bindparam("b_stage"),
+        reasons=bindparam("b_reasons"),
+        score_facts=bindparam("b_facts"),
+        decaying=bindparam("b_decaying"),
+        facts_version=_LEADS.c.facts_version + 1,
+        scored_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        stage_changed_at=func.coalesce(bindparam("b_stage_at"), _LEADS.c.stage_changed_at),
+    )
+)
+
+
 def new_lead_id() -> str:
     """A stable, URL-safe lead id."""
     return uuid.uuid4().hex
@@ -207,7 +252,7 @@ class LeadRepository:
                     if changes.get("email"):
                         new_emails[lead_id] = changes["email"]
             if event_rows:
-                connection.execute(insert(LeadEvent.__table__), event_rows)
+                connection.execute(_INSERT_EVENTS, event_rows)
             leads = Lead.__table__
             for lead_id, changes in lead_changes.items():
                 # With scoring, the score update below sets updated_at of every lead.
@@ -243,19 +288,7 @@ class LeadRepository:
         self, connection: Connection, touched: dict[str, _Touched], now: datetime
     ) -> dict[str, LeadState]:
         assert self.scorer is not None
-        leads = Lead.__table__
-        rows = connection.execute(
-            select(
-                leads.c.id,
-                leads.c.session_id,
-                leads.c.score_facts,
-                leads.c.stage,
-                leads.c.score,
-                leads.c.intent_score,
-                leads.c.fit_score,
-                leads.c.reasons,
-            ).where(leads.c.id.in_(list(touched)))
-        ).all()
+        rows = connection.execute(_SCORING_STATE, {"ids": list(touched)}).all()
         states: dict[str, LeadState] = {}
         updates: list[dict[str, Any]] = []
         writes = _ScoreWrites()
@@ -289,26 +322,9 @@ class LeadRepository:
                 counts=facts.counts,
             )
         if updates:
-            connection.execute(
-                update(leads)
-                .where(leads.c.id == bindparam("b_id"))
-                .values(
-                    score=bindparam("b_score"),
-                    intent_score=bindparam("b_intent"),
-                    fit_score=bindparam("b_fit"),
-                    stage=bindparam("b_stage"),
-                    reasons=bindparam("b_reasons"),
-                    score_facts=bindparam("b_facts"),
-                    decaying=bindparam("b_decaying"),
-                    facts_version=leads.c.facts_version + 1,
-                    scored_at=now,
-                    updated_at=now,
-                    stage_changed_at=func.coalesce(
-                        bindparam("b_stage_at"), leads.c.stage_changed_at
-                    ),
-                ),
-                updates,
-            )
+            for row in updates:
+                row["b_now"] = now
+            connection.execute(_STORE_SCORE, updates)
         writes.flush(connection)
         return states
 
@@ -581,7 +597,10 @@ class LeadRepository:
     def _existing(connection: Connection, column: Any, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        return set(connection.execute(select(column).where(column.in_(ids))).scalars())
+        statement = (
+            _KNOWN_EVENT_IDS if column is LeadEvent.__table__.c.event_id else _KNOWN_ANSWER_IDS
+        )
+        return set(connection.execute(statement, {"ids": ids}).scalars())
 
     @classmethod
     def _lead_ids(
@@ -596,11 +615,7 @@ class LeadRepository:
         leads = Lead.__table__
         found = {
             row.session_id: str(row.merged_into or row.id)
-            for row in connection.execute(
-                select(leads.c.id, leads.c.merged_into, leads.c.session_id).where(
-                    leads.c.session_id.in_(session_ids)
-                )
-            )
+            for row in connection.execute(_LEADS_OF_SESSIONS, {"sessions": session_ids})
         }
         missing = {
             session_id: new_lead_id() for session_id in session_ids if session_id not in found
@@ -963,11 +978,11 @@ class _ScoreWrites:
     def flush(self, connection: Connection) -> None:
         """Insert everything collected."""
         if self.snapshots:
-            connection.execute(insert(ScoreSnapshot.__table__), self.snapshots)
+            connection.execute(_INSERT_SNAPSHOTS, self.snapshots)
         if self.transitions:
-            connection.execute(insert(StageTransition.__table__), self.transitions)
+            connection.execute(_INSERT_TRANSITIONS, self.transitions)
         if self.events:
-            connection.execute(insert(LeadEvent.__table__), self.events)
+            connection.execute(_INSERT_EVENTS, self.events)
         self.snapshots, self.transitions, self.events = [], [], []
 
 
