@@ -567,7 +567,7 @@ def render_evaluation(report: EvaluationReport) -> str:
         f"(config {report.config})",
         f"Converted (Won or purchased): {accuracy.converted:,} "
         f"({_percent(_ratio(accuracy.converted, accuracy.leads))}); "
-        "buyers judged just before their purchase, others now",
+        "buyers judged just before their purchase, others just after their last visit",
         f"Hot as a predictor of conversion: precision {_percent(accuracy.precision)} "
         f"({accuracy.true_positives:,} of {accuracy.hot:,} hot converted), "
         f"recall {_percent(accuracy.recall)} "
