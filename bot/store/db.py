@@ -40,8 +40,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # A 64 MB page cache and memory-mapped reads: scans (rescore, evaluate) and
-    # batch writes touch far more pages than SQLite's 2 MB default cache holds.
+    # A 64 MB page cache: scans (rescore, evaluate) and batch writes touch far
+    # more pages than SQLite's 2 MB default holds.
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
