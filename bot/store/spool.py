@@ -5,6 +5,11 @@ file (fsync'd before the shopper gets a reply) and replayed, in order, as soon a
 the database answers again. Commands are idempotent, so a replay interrupted
 half-way is simply replayed again. A file lock serialises the action server and
 the web app, which both drain the same spool.
+
+A batch the database *refuses* (a constraint or data error, not an outage) would
+block the spool forever if it were retried; it goes to ``rejected.jsonl`` next to
+the spool instead (kept for inspection, never silently dropped) and the rest
+carries on.
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.store.commands import Command, encode, from_payload
 from bot.store.repository import ApplyResult, LeadRepository
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE_ERRORS = (OperationalError, DBAPIError)
+# The database is down or unreachable: worth retrying later.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 
 class Spool:
@@ -33,6 +39,7 @@ class Spool:
 
     def __init__(self, directory: Path) -> None:
         self._path = directory / "pending.jsonl"
+        self.rejected_path = directory / "rejected.jsonl"
         self._lock_path = directory / "pending.lock"
         self._thread_lock = threading.Lock()
         directory.mkdir(parents=True, exist_ok=True)
@@ -48,19 +55,21 @@ class Spool:
 
     def append(self, commands: Sequence[Command]) -> None:
         """Persist one batch; returns only once it is on disk."""
-        line = "[" + ",".join(encode(command) for command in commands) + "]\n"
-        with self._locked(), open(self._path, "a", encoding="utf-8") as spool_file:
-            spool_file.write(line)
-            spool_file.flush()
-            os.fsync(spool_file.fileno())
+        with self._locked():
+            _append_line(self._path, _encode_batch(commands))
+
+    def reject(self, commands: Sequence[Command]) -> None:
+        """Keep a batch the database refused in ``rejected.jsonl``."""
+        with self._locked():
+            _append_line(self.rejected_path, _encode_batch(commands))
+
+    def rejected(self) -> int:
+        """Number of batches the database refused."""
+        return _count_lines(self.rejected_path)
 
     def pending(self) -> int:
         """Number of batches waiting."""
-        try:
-            with open(self._path, encoding="utf-8") as spool_file:
-                return sum(1 for line in spool_file if line.strip())
-        except FileNotFoundError:
-            return 0
+        return _count_lines(self._path)
 
     def drain(self, repository: LeadRepository) -> int:
         """Replay pending batches in order; returns how many were written.
@@ -74,13 +83,24 @@ class Spool:
             except FileNotFoundError:
                 return 0
             batches = [line for line in lines if line.strip()]
-            written = 0
+            done = written = 0
             try:
                 for line in batches:
-                    repository.apply(_decode_batch(line))
-                    written += 1
+                    try:
+                        repository.apply(_decode_batch(line))
+                        written += 1
+                    except UNAVAILABLE_ERRORS:
+                        raise
+                    except DBAPIError as exc:
+                        _append_line(self.rejected_path, line + "\n")
+                        logger.error(
+                            "the lead store refused a spooled batch (%s); kept in %s",
+                            type(exc).__name__,
+                            self.rejected_path,
+                        )
+                    done += 1
             finally:
-                self._rewrite(batches[written:])
+                self._rewrite(batches[done:])
             return written
 
     def _rewrite(self, remaining: list[str]) -> None:
@@ -93,6 +113,25 @@ class Spool:
             spool_file.flush()
             os.fsync(spool_file.fileno())
         os.replace(temporary, self._path)
+
+
+def _encode_batch(commands: Sequence[Command]) -> str:
+    return "[" + ",".join(encode(command) for command in commands) + "]\n"
+
+
+def _append_line(path: Path, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as spool_file:
+        spool_file.write(line)
+        spool_file.flush()
+        os.fsync(spool_file.fileno())
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, encoding="utf-8") as spool_file:
+            return sum(1 for line in spool_file if line.strip())
+    except FileNotFoundError:
+        return 0
 
 
 def _decode_batch(line: str) -> list[Command]:
@@ -125,6 +164,16 @@ class LeadRecorder:
                 len(commands),
             )
             self.spool.append(commands)
+            return None
+        except DBAPIError as exc:
+            # Retrying would fail the same way and block every later write.
+            logger.error(
+                "the lead store refused %d command(s) (%s); kept in %s",
+                len(commands),
+                type(exc).__name__,
+                self.spool.rejected_path,
+            )
+            self.spool.reject(commands)
             return None
 
     def flush(self) -> int:

@@ -70,6 +70,8 @@ async def _spool_flusher(app: web.Application) -> AsyncIterator[None]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness plus the number of spooled writes waiting for the database."""
-    pending = request.app[RECORDER].spool.pending()
-    return json_response({"status": "ok", "spooled_batches": pending})
+    """Liveness, spooled writes waiting for the database, and writes it refused."""
+    spool = request.app[RECORDER].spool
+    return json_response(
+        {"status": "ok", "spooled_batches": spool.pending(), "rejected_batches": spool.rejected()}
+    )

@@ -95,3 +95,54 @@ def test_replay_twice_writes_once(tmp_path: Path) -> None:
     assert lead is not None
     assert len(repository.answer_history(lead["id"], "budget")) == 1
     assert len(repository.events(lead["id"])) == 1
+
+
+def _refused(n: int) -> list:
+    # A NULL raw text breaks a NOT NULL constraint: the database refuses the batch.
+    return [
+        RecordAnswer(
+            session_id="s1",
+            answer_id=f"bad{n}:budget",
+            key="budget",
+            raw=None,  # type: ignore[arg-type]
+            value=None,
+            status="unknown",
+            answered_at=T0,
+        )
+    ]
+
+
+def test_refused_write_is_kept_aside_and_later_writes_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    upgrade(url)
+    repository = LeadRepository(create_db_engine(url))
+    spool = Spool(tmp_path / "spool")
+    recorder = LeadRecorder(repository, spool)
+    with caplog.at_level(logging.ERROR):
+        assert recorder.record(_refused(1)) is None
+    assert (spool.pending(), spool.rejected()) == (0, 1)
+    assert "IntegrityError" in caplog.text and "jane" not in caplog.text
+    # Nothing is blocked: the next write lands.
+    assert recorder.record(_commands(1)) is not None
+    lead = repository.get_lead_by_session("s1")
+    assert lead is not None and lead["answers"]["budget"]["raw"].startswith("100 euros")
+    assert "bad1:budget" in spool.rejected_path.read_text(encoding="utf-8")
+
+
+def test_refused_spooled_batch_does_not_block_the_ones_after_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    upgrade(url)
+    repository = LeadRepository(create_db_engine(url))
+    spool = Spool(tmp_path / "spool")
+    # Spooled during an outage: a good batch, one the database will refuse, a good one.
+    spool.append(_commands(1))
+    spool.append(_refused(2))
+    spool.append(_commands(3))
+    assert LeadRecorder(repository, spool).flush() == 2
+    assert (spool.pending(), spool.rejected()) == (0, 1)
+    lead = repository.get_lead_by_session("s1")
+    assert lead is not None
+    history = repository.answer_history(lead["id"], "budget")
+    assert [item["raw"][:9] for item in history] == ["100 euros", "300 euros"]
