@@ -725,7 +725,7 @@ class LeadRepository:
                 lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
-            return lead_view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
+            return self._view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
 
     def get_lead_by_session(self, session_id: str) -> dict[str, Any] | None:
         """The lead of a chat/storefront session, or ``None``."""
@@ -737,7 +737,7 @@ class LeadRepository:
                 lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
-            return lead_view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
+            return self._view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
 
     def list_leads(
         self, filters: LeadFilters, *, limit: int = 50, cursor: str | None = None
@@ -767,9 +767,17 @@ class LeadRepository:
             leads = list(session.execute(query).scalars())
             page, more = leads[:limit], len(leads) > limit
             answers = self._current_answers(session, [lead.id for lead in page])
-            items = [lead_view(lead, answers.get(lead.id, [])) for lead in page]
+            items = [self._view(lead, answers.get(lead.id, [])) for lead in page]
         next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
         return LeadPage(items=items, next_cursor=next_cursor)
+
+    def _view(self, lead: Lead, answers: list[Answer]) -> dict[str, Any]:
+        view = lead_view(lead, answers)
+        # The stage as marketing and sales tools name it (SQL, MQL), per the scoring config.
+        view["qualification"] = (
+            self.scorer.config.report_label(lead.stage) if self.scorer is not None else None
+        )
+        return view
 
     def answer_history(self, lead_id: str, key: str) -> list[dict[str, Any]]:
         """Every answer given to ``key``, oldest first."""

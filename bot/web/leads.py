@@ -103,6 +103,7 @@ async def get_lead_score(request: web.Request) -> web.Response:
             "intent_score": lead["intent_score"],
             "fit_score": lead["fit_score"],
             "stage": lead["stage"],
+            "qualification": lead["qualification"],
             "reasons": lead["reasons"],
             **history,
         }

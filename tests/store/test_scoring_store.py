@@ -768,3 +768,30 @@ def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
     # The writer's score (with the checkout start) stands; the stale rescore was dropped.
     assert_stored_score_is(repo.engine, lead_id, expected)
     assert "intent.checkout_start" in {r["rule"] for r in lead_row(repo.engine, lead_id).reasons}
+
+
+def test_leads_carry_the_reporting_label_of_their_stage(repo: LeadRepository) -> None:
+    hot = repo.apply(
+        [
+            shop("h", "h1", "add_to_cart", T0),
+            shop("h", "h2", "checkout_start", T0),
+            shop("h", "h3", "payment_info", T0),
+        ],
+        now=T0,
+    ).leads["h"]
+    warm = repo.apply([shop("w", "w1", "add_to_cart", T0), shop("w", "w2", "compare", T0)], now=T0)
+    cold = repo.apply([shop("c", "c1", "page_view", T0)], now=T0)
+    labels = {
+        lead["session_id"]: (lead["stage"], lead["qualification"])
+        for lead in repo.list_leads(LeadFilters()).items
+    }
+    # default.yml reports hot as SQL, warm as MQL and cold as nothing.
+    assert labels == {"h": ("hot", "SQL"), "w": ("warm", "MQL"), "c": ("cold", None)}
+    assert repo.get_lead(hot.lead_id)["qualification"] == "SQL"  # type: ignore[index]
+    assert warm.leads["w"].stage == "warm" and cold.leads["c"].stage == "cold"
+
+
+def test_without_a_scorer_leads_have_no_label(engine: Engine) -> None:
+    plain = LeadRepository(engine)
+    plain.apply([shop("p", "p1", "checkout_start", T0)], now=T0)
+    assert plain.get_lead_by_session("p")["qualification"] is None  # type: ignore[index]
