@@ -9,8 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import VAR_DIR, Settings
+
+if TYPE_CHECKING:
+    from bot.scoring import Scorer
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -76,20 +80,28 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _configured_scorer(settings: Settings, which: str = "") -> Scorer | None:
+    """The scorer ``settings`` configure, or ``None`` after printing why there is none."""
+    from bot.scoring import ScoringConfigError, scorer_for
+
+    try:
+        return scorer_for(settings)
+    except (ScoringConfigError, ValueError) as exc:
+        label = f" ({which})" if which else ""
+        print(f"scoring configuration error{label}: {exc}", file=sys.stderr)
+        return None
+
+
 def _rescore(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
     from tqdm import tqdm
 
-    from bot.scoring import ScoringConfigError, scorer_for
     from bot.scoring.rescore import rescore_in_parallel
     from bot.store.db import create_db_engine
     from bot.store.models import Lead
 
     settings = Settings.from_env()
-    try:
-        scorer_for(settings)
-    except (ScoringConfigError, ValueError) as exc:
-        print(f"scoring configuration error: {exc}", file=sys.stderr)
+    if _configured_scorer(settings) is None:
         return 1
     engine = create_db_engine(settings.database_url)
     try:
@@ -135,16 +147,13 @@ def _scoring_check(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from bot.scoring import ScoringConfigError, scorer_for
     from bot.scoring.review import evaluate, render_evaluation, write_chart
     from bot.store.db import create_db_engine
     from bot.store.models import utcnow
 
     settings = Settings.from_env()
-    try:
-        scorer = scorer_for(settings)
-    except (ScoringConfigError, ValueError) as exc:
-        print(f"scoring configuration error: {exc}", file=sys.stderr)
+    scorer = _configured_scorer(settings)
+    if scorer is None:
         return 1
     engine = create_db_engine(settings.database_url)
     try:
@@ -161,16 +170,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from bot.scoring import Scorer, ScoringConfigError, load_scoring_config, scorer_for
+    from bot.scoring import Scorer, ScoringConfigError, load_scoring_config
     from bot.scoring.review import backtest, render_backtest
     from bot.store.db import create_db_engine
     from bot.store.models import utcnow
 
     settings = Settings.from_env()
-    try:
-        current = scorer_for(settings)
-    except (ScoringConfigError, ValueError) as exc:
-        print(f"scoring configuration error (current): {exc}", file=sys.stderr)
+    current = _configured_scorer(settings, "current")
+    if current is None:
         return 1
     try:
         proposed = Scorer(load_scoring_config(Path(args.config)), current.catalog)
@@ -189,7 +196,6 @@ def _backtest(args: argparse.Namespace) -> int:
 def _synthetic(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bot.scoring import ScoringConfigError, scorer_for
     from bot.scoring.synthetic import generate, write_history
     from bot.store.db import create_db_engine
     from bot.store.migrate import upgrade
@@ -197,10 +203,8 @@ def _synthetic(args: argparse.Namespace) -> int:
     from bot.store.repository import LeadRepository
 
     settings = Settings.from_env()
-    try:
-        scorer = scorer_for(settings)
-    except (ScoringConfigError, ValueError) as exc:
-        print(f"scoring configuration error: {exc}", file=sys.stderr)
+    scorer = _configured_scorer(settings)
+    if scorer is None:
         return 1
     upgrade(settings.database_url)
     now = utcnow()

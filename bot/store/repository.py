@@ -60,23 +60,35 @@ _SCORING_STATE = select(
     _LEADS.c.fit_score,
     _LEADS.c.reasons,
 ).where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
+_SCORE_VALUES = {
+    "score": bindparam("b_score"),
+    "intent_score": bindparam("b_intent"),
+    "fit_score": bindparam("b_fit"),
+    "stage": bindparam("b_stage"),
+    "reasons": bindparam("b_reasons"),
+    "decaying": bindparam("b_decaying"),
+    "scored_at": bindparam("b_now"),
+    "stage_changed_at": func.coalesce(bindparam("b_stage_at"), _LEADS.c.stage_changed_at),
+}
+# A write: new facts, a new score.
 _STORE_SCORE = (
     update(_LEADS)
     .where(_LEADS.c.id == bindparam("b_id"))
     .values(
-        score=bindparam("b_score"),
-        intent_score=bindparam("b_intent"),
-        fit_score=bindparam("b_fit"),
-        stage=bindparam("b_stage"),
-        reasons=bindparam("b_reasons"),
+        **_SCORE_VALUES,
         score_facts=bindparam("b_facts"),
-        decaying=bindparam("b_decaying"),
         facts_version=_LEADS.c.facts_version + 1,
-        scored_at=bindparam("b_now"),
         updated_at=bindparam("b_now"),
-        stage_changed_at=func.coalesce(bindparam("b_stage_at"), _LEADS.c.stage_changed_at),
     )
 )
+# A rescore: the same facts scored later, unless a writer changed them meanwhile.
+_UNLESS_MOVED = (
+    update(_LEADS)
+    .where(_LEADS.c.id == bindparam("b_id"))
+    .where(_LEADS.c.facts_version == bindparam("b_version"))
+)
+_RESCORE = _UNLESS_MOVED.values(**_SCORE_VALUES)
+_STORE_REBUILT_FACTS = _UNLESS_MOVED.values(score_facts=bindparam("b_facts"))
 
 
 def new_lead_id() -> str:
@@ -210,12 +222,12 @@ class LeadRepository:
             lead_ids, created = self._lead_ids(connection, sources, now)
             seen_events = self._existing(
                 connection,
-                LeadEvent.__table__.c.event_id,
+                _KNOWN_EVENT_IDS,
                 [c.event_id for c in commands if isinstance(c, RecordEvent)],
             )
             seen_answers = self._existing(
                 connection,
-                Answer.__table__.c.answer_id,
+                _KNOWN_ANSWER_IDS,
                 [c.answer_id for c in commands if isinstance(c, RecordAnswer)],
             )
             event_rows: list[dict[str, Any]] = []
@@ -434,32 +446,11 @@ class LeadRepository:
                 update_row["b_decaying"] = decaying
                 updates.append(update_row)
         if rebuilt:
-            connection.execute(
-                update(leads)
-                .where(leads.c.id == bindparam("b_id"))
-                .where(leads.c.facts_version == bindparam("b_version"))
-                .values(score_facts=bindparam("b_facts")),
-                rebuilt,
-            )
+            connection.execute(_STORE_REBUILT_FACTS, rebuilt)
         if updates:
-            updated = connection.execute(
-                update(leads)
-                .where(leads.c.id == bindparam("b_id"))
-                .where(leads.c.facts_version == bindparam("b_version"))
-                .values(
-                    score=bindparam("b_score"),
-                    intent_score=bindparam("b_intent"),
-                    fit_score=bindparam("b_fit"),
-                    stage=bindparam("b_stage"),
-                    reasons=bindparam("b_reasons"),
-                    decaying=bindparam("b_decaying"),
-                    scored_at=now,
-                    stage_changed_at=func.coalesce(
-                        bindparam("b_stage_at"), leads.c.stage_changed_at
-                    ),
-                ),
-                updates,
-            )
+            for item in updates:
+                item["b_now"] = now
+            updated = connection.execute(_RESCORE, updates)
             # This transaction now holds the write lock: any lead whose version moved
             # since the read was rescored by its writer, so its history rows are stale.
             if updated.rowcount != len(updates):
@@ -594,12 +585,9 @@ class LeadRepository:
         return str(survivor)
 
     @staticmethod
-    def _existing(connection: Connection, column: Any, ids: list[str]) -> set[str]:
+    def _existing(connection: Connection, statement: Any, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        statement = (
-            _KNOWN_EVENT_IDS if column is LeadEvent.__table__.c.event_id else _KNOWN_ANSWER_IDS
-        )
         return set(connection.execute(statement, {"ids": ids}).scalars())
 
     @classmethod

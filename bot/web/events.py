@@ -18,10 +18,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.commands import RecordEvent
+from bot.store.spool import UNAVAILABLE_ERRORS
 from bot.web.errors import ApiError
 from bot.web.json import json_response
 from bot.web.keys import REPOSITORY
@@ -41,9 +41,6 @@ EVENT_FIELDS = frozenset(
 REQUIRED_FIELDS = ("event_id", "session_id", "type", "ts")
 KNOWN_TYPES = frozenset(STOREFRONT_EVENT_TYPES)
 RETRY_AFTER_SECONDS = 5
-# The database is down or unreachable (not: it refused this data, which is a bug
-# to surface, never a reason to make the shop retry the same batch forever).
-OUTAGE_ERRORS = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -270,7 +267,9 @@ async def post_events(request: web.Request) -> web.Response:
     if valid:
         try:
             result = await asyncio.to_thread(request.app[REPOSITORY].apply, valid, now=now)
-        except OUTAGE_ERRORS:
+        # Only an outage is worth a retry; refused data is a bug to surface, never a
+        # reason to make the shop resend the same batch forever.
+        except UNAVAILABLE_ERRORS:
             raise ApiError(
                 503,
                 "the lead store is unavailable; nothing was stored, retry with the same event_ids",
