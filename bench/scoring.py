@@ -36,7 +36,7 @@ from sqlalchemy import insert
 
 from bench.stats import percentile
 from bot.devstack import StackPorts, rss_mb
-from bot.scoring import LeadFacts, scorer_for
+from bot.scoring import LeadFacts, facts_from_history, scorer_for
 from bot.scoring.synthetic import generate
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.commands import RecordAnswer, RecordEvent
@@ -267,18 +267,10 @@ def _lead_rows(count: int, seed: int, now: datetime) -> Iterator[dict[str, Any]]
     """
     scorer = scorer_for(Settings())
     for lead in generate(count, seed=seed, now=now, catalog=scorer.catalog):
-        facts = LeadFacts()
-        for command in lead.commands:
-            if isinstance(command, RecordEvent):
-                facts.fold_event(
-                    command.type,
-                    command.ts,
-                    product_id=command.product_id,
-                    variant_id=command.variant_id,
-                    properties=command.properties,
-                )
-            elif isinstance(command, RecordAnswer):
-                facts.fold_answer(command.key, command.value, command.status, command.answered_at)
+        facts = facts_from_history(
+            (c for c in lead.commands if isinstance(c, RecordEvent)),
+            (c for c in lead.commands if isinstance(c, RecordAnswer)),
+        )
         result = scorer.score(facts, now)
         yield {
             "id": new_lead_id(),

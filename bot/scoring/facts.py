@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.scoring.config import SCORABLE_SIGNALS, STOREFRONT_EVENT_TYPES
+from bot.store.commands import RecordAnswer, RecordEvent
 
 # Only the most recent occurrences of a signal matter once decayed and capped.
 MAX_KEPT_PER_SIGNAL = 50
@@ -120,6 +121,19 @@ class LeadFacts:
             return
         self.answers[key] = {"value": _jsonable(value), "status": status, "at": at}
 
+    def fold(self, events: Iterable[EventLike], answers: Iterable[AnswerLike]) -> None:
+        """Fold several events and answers in."""
+        for item in events:
+            self.fold_event(
+                item.type,
+                item.ts,
+                product_id=item.product_id,
+                variant_id=item.variant_id,
+                properties=item.properties,
+            )
+        for answer in answers:
+            self.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
+
     def count(self, signal: str) -> int:
         """How often ``signal`` happened."""
         return self.counts.get(signal, 0)
@@ -208,17 +222,14 @@ class AnswerFact:
     answered_at: datetime
 
 
-def facts_from_history(events: Iterable[EventFact], answers: Iterable[AnswerFact]) -> LeadFacts:
+# What the fold reads: stored history (``EventFact``/``AnswerFact``) or the write
+# commands themselves, which carry the same fields.
+EventLike = EventFact | RecordEvent
+AnswerLike = AnswerFact | RecordAnswer
+
+
+def facts_from_history(events: Iterable[EventLike], answers: Iterable[AnswerLike]) -> LeadFacts:
     """Facts of a lead rebuilt from its stored events and answers."""
     facts = LeadFacts()
-    for item in events:
-        facts.fold_event(
-            item.type,
-            item.ts,
-            product_id=item.product_id,
-            variant_id=item.variant_id,
-            properties=item.properties,
-        )
-    for answer in answers:
-        facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
+    facts.fold(events, answers)
     return facts

@@ -310,16 +310,7 @@ class LeadRepository:
                 facts = self.load_facts(connection, row.id)
             else:
                 facts = LeadFacts.from_json(row.score_facts)
-                for item in news.events:
-                    facts.fold_event(
-                        item.type,
-                        item.ts,
-                        product_id=item.product_id,
-                        variant_id=item.variant_id,
-                        properties=item.properties,
-                    )
-                for answer in news.answers:
-                    facts.fold_answer(answer.key, answer.value, answer.status, answer.answered_at)
+                facts.fold(news.events, news.answers)
             result = self.scorer.score(facts, now)
             update_row = writes.add(row, result, news.cause(), now) or writes.unchanged(row)
             update_row["b_facts"] = facts.to_json()
