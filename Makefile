@@ -71,6 +71,7 @@ validate: $(STAMP)
 	$(PY) -m bot catalog check
 	$(PY) -m bot flows check
 	$(PY) -m bot scoring check
+	$(PY) -m bot handoffs check
 
 pytest: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest

@@ -214,10 +214,10 @@ class LeadAction(Action, ABC):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         *events: tuple[str, dict[str, Any]],
-    ) -> None:
+    ) -> LeadState | None:
         """Record chat-behaviour events ``(type, properties)`` of the latest message."""
         now, message_id = utcnow(), latest_message_id(tracker)
-        await self.save(
+        return await self.save(
             dispatcher,
             tracker,
             [

@@ -16,7 +16,7 @@ from actions.common import (
     page_context,
     turn_input,
 )
-from bot.assistant import turn_commands
+from bot.assistant import human_request_reply, turn_commands
 
 SHOP_QUESTION_TOPICS = {
     "ask_shipping": "shipping",
@@ -92,33 +92,19 @@ class RequestHuman(LeadAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Record ``human_requested``; the form (if active) continues afterwards."""
-        answers = answers_of(tracker)
-        consent = answers.get("contact_consent")
-        has_contact = isinstance(answers.get("contact_details"), dict) and bool(
-            answers["contact_details"].get("value")
-        )
-        if has_contact:
-            text = (
-                "I've passed your request to our sales team. A specialist will contact you "
-                "using the details you gave me."
-            )
-        elif isinstance(consent, dict) and consent.get("value") is False:
-            text = (
-                "I've passed your request to our sales team. As you'd rather not share "
-                "contact details, you can reach them at any time from the Contact page."
-            )
-        else:
-            text = (
-                "I've passed your request to our sales team. So a specialist can get back "
-                "to you, I'll just need a couple of answers and a way to reach you."
-            )
-        dispatcher.utter_message(text=text)
-        await self.record_events(
+        """Record ``human_requested`` (which hands the lead to sales), then say when they reply.
+
+        The form (if active) continues afterwards and, with a handoff open, asks
+        for contact details even from a shopper who was asked before.
+        """
+        state = await self.record_events(
             dispatcher,
             tracker,
             ("human_requested", {"during_question": tracker.get_slot("requested_slot")}),
         )
+        dispatcher.utter_message(text=human_request_reply(answers_of(tracker), state))
+        # The reply joins the transcript now rather than at the next message.
+        await self.save(dispatcher, tracker)
         return []
 
 

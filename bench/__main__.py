@@ -1,7 +1,9 @@
-"""``python -m bench [chat|scoring|all]`` (``make bench`` runs all).
+"""``python -m bench [chat|scoring|handoff|all]`` (``make bench`` runs all).
 
 ``chat``: chat-turn latency of the real stack. ``scoring``: events API
 throughput, score update latency and full rescore (see ``bench/scoring.py``).
+``handoff``: trigger → webhook latency under a backlog and outbox throughput
+(see ``bench/handoff.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -25,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from bench import scoring
+from bench import handoff, scoring
 from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
 from bench.stats import (
     FULL_P99_MAX_MS,
@@ -38,7 +40,7 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
-SUITES = ("chat", "scoring", "all")
+SUITES = ("chat", "scoring", "handoff", "all")
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -108,7 +110,7 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the chat and/or scoring benchmarks."""
+    """Dispatch to the chat, scoring and/or handoff benchmarks."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     suite = arguments.pop(0) if arguments and arguments[0] in SUITES else "all"
     status = 0
@@ -117,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if suite in ("scoring", "all"):
         status |= scoring.main(
             arguments if suite == "scoring" else [], machine=machine_description()
+        )
+    if suite in ("handoff", "all"):
+        status |= handoff.main(
+            arguments if suite == "handoff" else [], machine=machine_description()
         )
     return status
 

@@ -17,6 +17,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.flows import Flow, load_flow, replies
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
+from bot.handoff import planner_for
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
@@ -41,13 +42,43 @@ def should_offer_human(state: LeadState | None) -> bool:
 
 
 def should_skip_consent(state: LeadState | None) -> bool:
-    """Whether not to ask for contact details: a cold lead who was already asked once."""
-    if state is None or state.stage != "cold":
+    """Whether not to ask for contact details: a cold lead who was already asked once.
+
+    Never while a handoff is open: sales need a way to reach the shopper.
+    """
+    if state is None or state.stage != "cold" or state.handoff is not None:
         return False
     return state.counts.get(f"prompted:{CONSENT_KEY}", 0) >= 1
 
 
 MAX_STORED_MESSAGE_CHARS = 5000
+PASSED_ON = "I've passed your request to our sales team."
+
+
+def human_request_reply(answers: dict[str, Any], state: LeadState | None) -> str:
+    """What the bot says when the shopper asks for a person: what happens next, and when.
+
+    The "when" comes from the lead's handoff (its SLA in the team's business
+    hours); without one (the write was spooled) the bot promises no time.
+    """
+    consent = answers.get("contact_consent")
+    contact = answers.get("contact_details")
+    has_contact = isinstance(contact, dict) and bool(contact.get("value"))
+    declined = isinstance(consent, dict) and consent.get("value") is False
+    when = state.handoff.promise if state is not None and state.handoff is not None else None
+    if has_contact:
+        return (
+            f"{PASSED_ON} {when or 'A specialist will contact you using the details you gave me.'}"
+        )
+    if declined:
+        return (
+            f"{PASSED_ON} As you'd rather not share contact details, you can reach them at "
+            "any time from the Contact page."
+        )
+    return (
+        f"{PASSED_ON} {when + ' ' if when else ''}So a specialist can reach you, I'll just need "
+        "a couple of answers and a way to contact you."
+    )
 
 
 @dataclass(frozen=True)
@@ -77,7 +108,9 @@ class Assistant:
         self.interpreter = Interpreter(self.flow, self.catalog, currency=settings.shop_currency)
         engine = create_db_engine(settings.database_url)
         scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
-        self.recorder = LeadRecorder(LeadRepository(engine, scorer), Spool(settings.spool_dir))
+        self.recorder = LeadRecorder(
+            LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
+        )
 
     async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
         """Write ``commands`` off the event loop; ``None`` if they were spooled."""

@@ -9,11 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import VAR_DIR, Settings
 
 if TYPE_CHECKING:
+    from bot.handoff import HandoffConfig
     from bot.scoring import Scorer
 
 
@@ -29,12 +30,9 @@ def _migrate(args: argparse.Namespace) -> int:
 def _web(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.secrets import ensure_tokens
     from bot.web import create_app
 
-    environ = dict(os.environ)
-    ensure_tokens(environ)
-    settings = Settings.from_env(environ)
+    settings = _deployment_settings()
     web.run_app(
         create_app(settings),
         host=settings.web_host,
@@ -92,6 +90,19 @@ def _configured_scorer(settings: Settings, which: str = "") -> Scorer | None:
         return None
 
 
+def _deployment_settings() -> Settings:
+    """Settings with the deployment's saved secrets (``var/tokens.json``) filled in.
+
+    Commands that hand leads off sign acknowledge links: they must use the same
+    key as the web app that checks them.
+    """
+    from bot.secrets import ensure_tokens
+
+    environ = dict(os.environ)
+    ensure_tokens(environ)
+    return Settings.from_env(environ)
+
+
 def _rescore(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
     from tqdm import tqdm
@@ -100,7 +111,7 @@ def _rescore(args: argparse.Namespace) -> int:
     from bot.store.db import create_db_engine
     from bot.store.models import Lead
 
-    settings = Settings.from_env()
+    settings = _deployment_settings()
     if _configured_scorer(settings) is None:
         return 1
     engine = create_db_engine(settings.database_url)
@@ -231,6 +242,168 @@ def _synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _handoff_config(settings: Settings) -> HandoffConfig | None:
+    from bot.handoff import HandoffConfigError, handoff_config_for
+
+    try:
+        return handoff_config_for(settings)
+    except HandoffConfigError as exc:
+        print(f"handoff configuration error: {exc}", file=sys.stderr)
+        return None
+
+
+def _handoffs_check(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    settings = Settings.from_env()
+    if args.path:
+        settings = replace(settings, handoff_config_path=Path(args.path))
+    config = _handoff_config(settings)
+    if config is None:
+        return 1
+    teams = ", ".join(
+        f"{team.name} ({len(team.reps)} reps, {len(team.channels)} channel(s))"
+        for team in config.teams.values()
+    )
+    print(
+        f"{settings.handoff_config_path}: {len(config.triggers)} triggers "
+        f"({', '.join(t.name for t in config.triggers)}); teams: {teams}"
+    )
+    if not config.channels:
+        print(
+            "note: no channel is configured, so handoffs are only visible on the lead pages "
+            "and in `python -m bot handoffs list` (set HANDOFF_WEBHOOK_URL, "
+            "HANDOFF_SLACK_WEBHOOK_URL or HANDOFF_EMAIL_TO, or add channels to the file)"
+        )
+    return 0
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c) or "").ljust(widths[c]) for c in columns))
+
+
+def _handoffs_list(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from bot.handoff.outbox import list_handoffs
+    from bot.store.db import create_db_engine
+
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        rows = list_handoffs(
+            engine,
+            status=args.status,
+            overdue_at=datetime.now(timezone.utc) if args.overdue else None,
+            limit=args.limit,
+        )
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no handoffs")
+        return 0
+    for row in rows:
+        row["delivered"] = "/".join(
+            str(row["deliveries"][k]) for k in ("delivered", "pending", "dead")
+        )
+    _print_table(
+        rows,
+        ["id", "lead_name", "trigger", "sla", "status", "assigned_to", "due_at", "delivered"],
+    )
+    print("(delivered = delivered/pending/dead notifications)")
+    return 0
+
+
+def _handoffs_deliveries(args: argparse.Namespace) -> int:
+    from bot.handoff.config import Delivery
+    from bot.handoff.outbox import OutboxStore
+    from bot.store.db import create_db_engine
+
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        rows = OutboxStore(engine, Delivery()).messages(status=args.status, limit=args.limit)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no notifications" + (f" with status {args.status}" if args.status else ""))
+        return 0
+    _print_table(
+        rows,
+        ["message_id", "channel", "kind", "status", "attempts", "last_status_code", "last_error"],
+    )
+    return 0
+
+
+def _handoffs_retry(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from bot.handoff.config import Delivery
+    from bot.handoff.outbox import OutboxStore
+    from bot.store.db import create_db_engine
+
+    if not args.message_id and not args.all_dead:
+        print("give a message id (webhook-id) or --all-dead", file=sys.stderr)
+        return 2
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        count = OutboxStore(engine, Delivery()).retry(
+            args.message_id, datetime.now(timezone.utc), all_dead=args.all_dead
+        )
+    finally:
+        engine.dispose()
+    if count == 0 and args.message_id:
+        print(f"no dead-lettered notification {args.message_id!r}", file=sys.stderr)
+        return 1
+    print(f"queued {count} notification(s) again; the web app's worker delivers them")
+    return 0
+
+
+def _handoffs_channels(args: argparse.Namespace) -> int:
+    from bot.handoff.config import Delivery
+    from bot.handoff.outbox import OutboxStore
+    from bot.store.db import create_db_engine
+
+    settings = Settings.from_env()
+    config = _handoff_config(settings)
+    if config is None:
+        return 1
+    engine = create_db_engine(settings.database_url)
+    try:
+        store = OutboxStore(engine, Delivery())
+        if args.enable:
+            if args.enable not in config.channels:
+                print(f"unknown channel {args.enable!r}", file=sys.stderr)
+                return 1
+            enabled = store.enable_channel(args.enable)
+            print(f"{args.enable}: " + ("enabled again" if enabled else "was not disabled"))
+            return 0
+        disabled = store.disabled_channels()
+    finally:
+        engine.dispose()
+    if not config.channels:
+        print("no channels configured")
+    for channel in config.channels.values():
+        state = f"DISABLED: {disabled[channel.name]}" if channel.name in disabled else "enabled"
+        print(f"{channel.name}  {channel.type}  {state}")
+    return 0
+
+
+def _handoffs_secret(args: argparse.Namespace) -> int:
+    import base64
+    import secrets
+
+    print("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -307,6 +480,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synthetic.add_argument("--quiet", action="store_true", help="no progress bar")
     synthetic.set_defaults(func=_synthetic)
+    handoffs = commands.add_parser(
+        "handoffs", help="handoffs to sales and their notifications"
+    ).add_subparsers(dest="handoffs_command", required=True)
+    handoffs_check = handoffs.add_parser("check", help="validate the handoff YAML")
+    handoffs_check.add_argument("path", nargs="?", help="default: HANDOFF_CONFIG or the default")
+    handoffs_check.set_defaults(func=_handoffs_check)
+    handoffs_list = handoffs.add_parser("list", help="handoffs, newest first")
+    handoffs_list.add_argument("--status", choices=("open", "acknowledged", "closed"))
+    handoffs_list.add_argument(
+        "--overdue", action="store_true", help="only unacknowledged handoffs past their SLA"
+    )
+    handoffs_list.add_argument("--limit", type=_positive, default=50)
+    handoffs_list.add_argument("--json", action="store_true")
+    handoffs_list.set_defaults(func=_handoffs_list)
+    deliveries = handoffs.add_parser(
+        "deliveries", help="notifications with their delivery log (--status dead: dead letters)"
+    )
+    deliveries.add_argument("--status", choices=("pending", "delivered", "dead"))
+    deliveries.add_argument("--limit", type=_positive, default=50)
+    deliveries.add_argument("--json", action="store_true")
+    deliveries.set_defaults(func=_handoffs_deliveries)
+    retry = handoffs.add_parser("retry", help="queue a dead-lettered notification again")
+    retry.add_argument("message_id", nargs="?", help="its webhook-id (msg_...)")
+    retry.add_argument("--all-dead", action="store_true", help="every dead letter")
+    retry.set_defaults(func=_handoffs_retry)
+    channels = handoffs.add_parser("channels", help="channels and whether a 410 disabled them")
+    channels.add_argument("--enable", metavar="NAME", help="switch a disabled channel back on")
+    channels.set_defaults(func=_handoffs_channels)
+    handoffs.add_parser("secret", help="print a new whsec_ webhook secret").set_defaults(
+        func=_handoffs_secret
+    )
     return parser
 
 

@@ -175,6 +175,8 @@ class DevStack:
                 "WEB_HOST": LOOPBACK,
                 "LEADS_API_TOKEN": self.api_token,
                 "STOREFRONT_TOKEN": self.storefront_token,
+                "SESSION_SECRET": base.get("SESSION_SECRET") or secrets.token_urlsafe(32),
+                "PUBLIC_URL": f"http://{LOOPBACK}:{self.ports.web}",
                 "RASA_TELEMETRY_ENABLED": "false",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.settings import VAR_DIR
 
-TOKEN_VARIABLES = ("LEADS_API_TOKEN", "STOREFRONT_TOKEN")
+TOKEN_VARIABLES = ("LEADS_API_TOKEN", "STOREFRONT_TOKEN", "SESSION_SECRET")
 
 
 def ensure_tokens(environ: dict[str, str], store: Path = VAR_DIR / "tokens.json") -> dict[str, str]:

@@ -12,7 +12,17 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
-SECRET_FIELDS = frozenset({"leads_api_token", "storefront_token", "database_url"})
+SECRET_FIELDS = frozenset(
+    {
+        "leads_api_token",
+        "storefront_token",
+        "database_url",
+        "session_secret",
+        "handoff_webhook_url",
+        "handoff_webhook_secret",
+        "handoff_slack_webhook_url",
+    }
+)
 
 
 def _default_database_url() -> str:
@@ -55,6 +65,17 @@ class Settings:
     spool_dir: Path = VAR_DIR / "spool"
     scoring_config_path: Path = PROJECT_ROOT / "bot" / "scoring" / "default.yml"
     shop_currency: str = "EUR"
+    handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
+    # Base of the links in notifications (lead page, acknowledge); defaults to this machine.
+    public_url: str = ""
+    # Signs lead-page sessions and acknowledgement links.
+    session_secret: str = ""
+    handoff_webhook_url: str = ""
+    handoff_webhook_secret: str = ""
+    handoff_slack_webhook_url: str = ""
+    handoff_email_to: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -74,7 +95,28 @@ class Settings:
             spool_dir=Path(env.get("LEADS_SPOOL_DIR") or defaults.spool_dir),
             scoring_config_path=Path(env.get("SCORING_CONFIG") or defaults.scoring_config_path),
             shop_currency=(env.get("SHOP_CURRENCY") or defaults.shop_currency).upper(),
+            handoff_config_path=Path(env.get("HANDOFF_CONFIG") or defaults.handoff_config_path),
+            public_url=(
+                env.get("PUBLIC_URL")
+                or f"http://localhost:{_env_int(env, 'WEB_PORT', defaults.web_port)}"
+            ).rstrip("/"),
+            session_secret=env.get("SESSION_SECRET", ""),
+            handoff_webhook_url=env.get("HANDOFF_WEBHOOK_URL", ""),
+            handoff_webhook_secret=env.get("HANDOFF_WEBHOOK_SECRET", ""),
+            handoff_slack_webhook_url=env.get("HANDOFF_SLACK_WEBHOOK_URL", ""),
+            handoff_email_to=env.get("HANDOFF_EMAIL_TO", ""),
+            smtp_host=env.get("SMTP_HOST", ""),
+            smtp_port=_env_int(env, "SMTP_PORT", 0),
         )
+
+    @property
+    def signing_key(self) -> bytes:
+        """Key of lead-page sessions and acknowledgement links.
+
+        ``SESSION_SECRET`` (``make run`` generates and keeps one); without it the
+        API token stands in, so every process of one deployment agrees.
+        """
+        return (self.session_secret or self.leads_api_token).encode()
 
     def masked(self) -> dict[str, str]:
         """Settings as strings with secrets hidden, safe to print or log."""

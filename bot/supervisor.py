@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalog import CatalogError
+from bot.handoff import HandoffConfigError, handoff_config_for
 from bot.scoring import ScoringConfigError, scorer_for
 from bot.secrets import ensure_tokens
 from bot.settings import PROJECT_ROOT, VAR_DIR, Settings
@@ -103,7 +104,8 @@ def run(model: Path) -> int:
     try:
         # Fail before starting anything: each process would refuse the same files.
         scorer_for(settings)
-    except (ScoringConfigError, CatalogError) as exc:
+        handoff_config_for(settings)
+    except (ScoringConfigError, CatalogError, HandoffConfigError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     children = build_children(settings, model, Path(sys.executable).parent)
@@ -128,6 +130,7 @@ def run(model: Path) -> int:
             f"  chat (socket)   http://{host}:{settings.rasa_port}/socket.io\n"
             f"  web app / API   http://{host}:{settings.web_port}/api/v2/leads\n"
             f"  events API      http://{host}:{settings.web_port}/api/v2/events\n"
+            f"  lead pages      http://{host}:{settings.web_port}/leads (log in: API token)\n"
             f"  actions         http://127.0.0.1:{settings.actions_port}/webhook\n"
             f"  API token       {env['LEADS_API_TOKEN']}{note}\n"
             f"  storefront token {env['STOREFRONT_TOKEN']}\n"

@@ -41,6 +41,7 @@ def _rescore_range(
     everything: bool,
     progress: Any,
 ) -> RescoreSummary:
+    from bot.handoff import planner_for
     from bot.scoring import scorer_for
 
     # Rescoring allocates many short-lived objects and no reference cycles:
@@ -48,7 +49,7 @@ def _rescore_range(
     gc.set_threshold(50_000, 50, 100)
     engine = create_db_engine(settings.database_url)
     try:
-        repository = LeadRepository(engine, scorer_for(settings))
+        repository = LeadRepository(engine, scorer_for(settings), planner_for(settings))
         return repository.rescore_all(
             now,
             batch_size=batch_size,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,40 @@ def create_db_engine(database_url: str, **kwargs: Any) -> Engine:
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_engine(url, **options)
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+_WRITING = threading.local()
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Any]:
+    """``engine.begin()`` for a transaction that writes.
+
+    SQLite has one writer at a time, and a thread waiting for it retries on a
+    backing-off sleep that favours whoever writes most often: under a stream of
+    storefront writes the outbox worker could wait seconds. Threads of one
+    process therefore queue on a lock first; PostgreSQL locks rows and needs none.
+    A second write transaction on the same engine from inside the first would
+    wait for itself, so it is refused.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
+    writing: set[int] = _WRITING.__dict__.setdefault("engines", set())
+    if id(engine) in writing:
+        raise RuntimeError("a write transaction is already open on this engine in this thread")
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(engine, threading.Lock())
+    with lock:
+        writing.add(id(engine))
+        try:
+            with engine.begin() as connection:
+                yield connection
+        finally:
+            writing.discard(id(engine))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

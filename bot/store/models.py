@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import declarative_base, relationship
@@ -194,3 +195,159 @@ class LeadMerge(Base):
     absorbed_session_id = Column(String(128), nullable=False)
     reason = Column(String(120), nullable=False)
     merged_at = Column(UTCDateTime, nullable=False)
+
+
+class LeadNote(Base):
+    """A salesperson's note on a lead."""
+
+    __tablename__ = "lead_notes"
+    __table_args__ = (Index("ix_lead_notes_lead_id_created_at", "lead_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    author = Column(String(120), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+
+
+class LeadStatusChange(Base):
+    """A change of the sales status (New … Won/Lost): who, when and why."""
+
+    __tablename__ = "lead_status_changes"
+    __table_args__ = (Index("ix_lead_status_changes_lead_id_at", "lead_id", "at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    from_status = Column(String(20), nullable=False)
+    to_status = Column(String(20), nullable=False)
+    changed_by = Column(String(120), nullable=False)
+    reason = Column(Text)
+    at = Column(UTCDateTime, nullable=False)
+
+
+HANDOFF_STATUSES = ("open", "acknowledged", "closed")
+
+
+class Handoff(Base):
+    """A lead handed to a sales team, with its SLA deadline and assigned rep."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_lead_id_status", "lead_id", "status"),
+        Index("ix_handoffs_status_due_at", "status", "due_at"),
+        Index("ix_handoffs_team_assigned_to_status", "team", "assigned_to", "status"),
+    )
+
+    id = Column(String(32), primary_key=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    trigger = Column(String(64), nullable=False)
+    team = Column(String(64), nullable=False)
+    assigned_to = Column(String(120))
+    sla = Column(String(64), nullable=False)
+    priority = Column(Integer, nullable=False)
+    status = Column(String(16), nullable=False, default="open")
+    contact_by = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    upgraded_at = Column(UTCDateTime)
+    acknowledged_at = Column(UTCDateTime)
+    acknowledged_by = Column(String(120))
+    escalated_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+
+
+class HandoffTrigger(Base):
+    """A trigger that fired for a lead: each fires at most once per lead."""
+
+    __tablename__ = "handoff_triggers"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "trigger", name="uq_handoff_triggers_lead_id_trigger"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    trigger = Column(String(64), nullable=False)
+    handoff_id = Column(String(32), ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False)
+    fired_at = Column(UTCDateTime, nullable=False)
+
+
+class HandoffTimer(Base):
+    """A trigger waiting to see whether a follow-up event comes (checkout without purchase)."""
+
+    __tablename__ = "handoff_timers"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "trigger", name="uq_handoff_timers_lead_id_trigger"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    trigger = Column(String(64), nullable=False)
+    started_at = Column(UTCDateTime, nullable=False)
+    fire_at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class TeamCursor(Base):
+    """The rep who got a team's latest handoff (round-robin position)."""
+
+    __tablename__ = "team_cursors"
+
+    team = Column(String(64), primary_key=True)
+    last_rep = Column(String(120))
+
+
+class OutboxMessage(Base):
+    """A notification to deliver, written in the same transaction as its handoff.
+
+    ``message_id`` is the ``webhook-id``: every attempt of one message carries
+    the same id, so receivers can drop duplicates.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_priority_next_attempt_at", "status", "priority", "next_attempt_at"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    message_id = Column(String(64), nullable=False, unique=True)
+    handoff_id = Column(
+        String(32), ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel = Column(String(64), nullable=False)
+    kind = Column(String(40), nullable=False)
+    priority = Column(Integer, nullable=False)
+    payload = Column(JSONType, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    locked_until = Column(UTCDateTime)
+    last_status_code = Column(Integer)
+    last_error = Column(Text)
+    created_at = Column(UTCDateTime, nullable=False)
+    delivered_at = Column(UTCDateTime)
+    dead_at = Column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """One try at delivering an outbox message: the delivery log."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_outbox_id_attempt", "outbox_id", "attempt"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    outbox_id = Column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False)
+    attempt = Column(Integer, nullable=False)
+    started_at = Column(UTCDateTime, nullable=False)
+    duration_ms = Column(Integer, nullable=False)
+    status_code = Column(Integer)
+    error = Column(Text)
+    outcome = Column(String(16), nullable=False)
+
+
+class ChannelState(Base):
+    """A channel switched off (its endpoint answered 410 Gone) until re-enabled."""
+
+    __tablename__ = "channel_states"
+
+    channel = Column(String(64), primary_key=True)
+    disabled_at = Column(UTCDateTime, nullable=False)
+    reason = Column(Text, nullable=False)

@@ -7,27 +7,36 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Text, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import Text, bindparam, delete, func, insert, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.handoff.planner import HandoffNotice, HandoffPlanner, LeadWrite
 from bot.scoring import AnswerFact, EventFact, LeadFacts, Scorer, ScoreResult, facts_from_history
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact, restore_decimals
+from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.store.db import write_transaction
 from bot.store.models import (
     Answer,
+    Handoff,
+    HandoffTimer,
+    HandoffTrigger,
     Lead,
     LeadEvent,
     LeadMerge,
+    LeadNote,
+    LeadStatusChange,
     ScoreSnapshot,
     StageTransition,
     utcnow,
 )
 from bot.store.types import dumps
+from bot.store.views import answer_view, event_view, lead_view
 
 # Chat events that also set a timestamp column on the lead, so list filters and
 # the lead page need not scan events.
@@ -144,6 +153,8 @@ class LeadState:
     previous_stage: str
     score: int
     counts: dict[str, int]
+    # The lead's open handoff to sales, if any (what the bot promises the shopper).
+    handoff: HandoffNotice | None = None
 
     @property
     def became_hot(self) -> bool:
@@ -192,10 +203,16 @@ class LeadRepository:
     transition (plus a ``stage_changed`` event) when the stage changes.
     """
 
-    def __init__(self, engine: Engine, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scorer: Scorer | None = None,
+        handoffs: HandoffPlanner | None = None,
+    ) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         self.scorer = scorer
+        self.handoffs = handoffs
 
     @property
     def engine(self) -> Engine:
@@ -212,7 +229,7 @@ class LeadRepository:
         if not commands:
             return ApplyResult()
         now = now or utcnow()
-        with self._engine.begin() as connection:
+        with write_transaction(self._engine) as connection:
             sources: dict[str, str] = {}
             for command in commands:
                 sources.setdefault(
@@ -304,12 +321,15 @@ class LeadRepository:
         states: dict[str, LeadState] = {}
         updates: list[dict[str, Any]] = []
         writes = _ScoreWrites()
+        lead_writes: list[LeadWrite] = []
         for row in rows:
             news = touched[row.id]
             if news.refold or (row.score_facts is None and not news.new):
                 facts = self.load_facts(connection, row.id)
+                last_seen = None
             else:
                 facts = LeadFacts.from_json(row.score_facts)
+                last_seen = facts.activity[-1] if facts.activity else None
                 facts.fold(news.events, news.answers)
             result = self.scorer.score(facts, now)
             update_row = writes.add(row, result, news.cause(), now) or writes.unchanged(row)
@@ -324,11 +344,31 @@ class LeadRepository:
                 score=result.score,
                 counts=facts.counts,
             )
+            lead_writes.append(
+                LeadWrite(
+                    lead_id=row.id,
+                    previous_stage=row.stage,
+                    stage=result.stage,
+                    events=news.events,
+                    answers=news.answers,
+                    last_seen_before=(
+                        datetime.fromtimestamp(last_seen, timezone.utc)
+                        if last_seen is not None
+                        else None
+                    ),
+                )
+            )
         if updates:
             for row in updates:
                 row["b_now"] = now
             connection.execute(_STORE_SCORE, updates)
         writes.flush(connection)
+        if self.handoffs is not None:
+            notices = self.handoffs.after_write(connection, lead_writes, now)
+            states = {
+                lead_id: replace(state, handoff=notices.get(lead_id))
+                for lead_id, state in states.items()
+            }
         return states
 
     def rescore_all(
@@ -358,7 +398,7 @@ class LeadRepository:
         summary = RescoreSummary()
         last_id, high = id_range
         while True:
-            with self._engine.begin() as connection:
+            with write_transaction(self._engine) as connection:
                 fetched, seen, changed, stage_changes, last_id = self._rescore_batch(
                     connection, last_id, high, batch_size, cause, now, everything
                 )
@@ -458,7 +498,15 @@ class LeadRepository:
                 writes.drop(moved)
                 updates = [item for item in updates if item["b_id"] not in moved]
         stage_changes = len(writes.transitions)
+        # A lead can become hot with time alone (its purchase date comes closer) or
+        # under a new configuration: the stage triggers hand it off like any write.
+        became = [
+            LeadWrite(lead_id=t["lead_id"], previous_stage=t["from_stage"], stage=t["to_stage"])
+            for t in writes.transitions
+        ]
         writes.flush(connection)
+        if self.handoffs is not None and became:
+            self.handoffs.after_write(connection, became, now)
         return len(rows), scored, len(updates), stage_changes, rows[-1].id
 
     @staticmethod
@@ -510,11 +558,24 @@ class LeadRepository:
             connection.execute(
                 update(table).where(table.c.lead_id == lead_id).values(lead_id=survivor)
             )
-        connection.execute(
-            update(StageTransition.__table__)
-            .where(StageTransition.__table__.c.lead_id == lead_id)
-            .values(lead_id=survivor)
-        )
+        for table in (
+            StageTransition.__table__,
+            Handoff.__table__,
+            LeadNote.__table__,
+            LeadStatusChange.__table__,
+        ):
+            connection.execute(
+                update(table).where(table.c.lead_id == lead_id).values(lead_id=survivor)
+            )
+        # A trigger fires once per person: the survivor's firing (and timer) wins.
+        for table in (HandoffTrigger.__table__, HandoffTimer.__table__):
+            kept_triggers = select(table.c.trigger).where(table.c.lead_id == survivor)
+            connection.execute(
+                delete(table).where(table.c.lead_id == lead_id, table.c.trigger.in_(kept_triggers))
+            )
+            connection.execute(
+                update(table).where(table.c.lead_id == lead_id).values(lead_id=survivor)
+            )
         _supersede_older_duplicates(connection, survivor)
         fill = {
             name: absorbed._mapping[name]
@@ -601,68 +662,43 @@ class LeadRepository:
         }
         if not missing:
             return found, set()
-        try:
-            with connection.begin_nested():
-                connection.execute(
-                    insert(leads),
-                    [
-                        {
-                            "id": lead_id,
-                            "session_id": session_id,
-                            "source": sources[session_id],
-                            "status": "New",
-                            "stage": "cold",
-                            "score": 0,
-                            "intent_score": 0,
-                            "fit_score": 0,
-                            "facts_version": 0,
-                            "reasons": [],
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for session_id, lead_id in missing.items()
-                    ],
-                )
-        except IntegrityError:
-            # A concurrent writer created some of them: resolve one by one.
-            created = set()
-            for session_id in missing:
-                lead_id, is_new = cls._lead_id(connection, session_id, now)
-                found[session_id] = lead_id
-                if is_new:
-                    created.add(lead_id)
-            return found, created
-        found.update(missing)
-        return found, set(missing.values())
-
-    @staticmethod
-    def _lead_id(connection: Connection, session_id: str, now: datetime) -> tuple[str, bool]:
-        leads = Lead.__table__
-        found = connection.execute(
-            select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
-        ).one_or_none()
-        if found is not None:
-            return str(found.merged_into or found.id), False
-        lead_id = new_lead_id()
-        # A concurrent writer may create the same session's lead: a savepoint lets
-        # us fall back to its row instead of failing the whole batch.
-        try:
-            with connection.begin_nested():
-                connection.execute(
-                    insert(leads).values(
-                        id=lead_id,
-                        session_id=session_id,
-                        reasons=[],
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:
-            found = connection.execute(
-                select(leads.c.id, leads.c.merged_into).where(leads.c.session_id == session_id)
-            ).one()
-            return str(found.merged_into or found.id), False
-        return lead_id, True
+        # ON CONFLICT DO NOTHING rather than a savepoint: a concurrent writer may have
+        # created some of these leads, and on SQLite a savepoint opening the
+        # transaction would commit the new leads even if this write later failed.
+        insert_leads = (
+            pg_insert(leads) if connection.dialect.name == "postgresql" else sqlite_insert(leads)
+        ).on_conflict_do_nothing(index_elements=["session_id"])
+        connection.execute(
+            insert_leads,
+            [
+                {
+                    "id": lead_id,
+                    "session_id": session_id,
+                    "source": sources[session_id],
+                    "status": "New",
+                    "stage": "cold",
+                    "score": 0,
+                    "intent_score": 0,
+                    "fit_score": 0,
+                    "facts_version": 0,
+                    "reasons": [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for session_id, lead_id in missing.items()
+            ],
+        )
+        stored = {
+            row.session_id: row
+            for row in connection.execute(_LEADS_OF_SESSIONS, {"sessions": list(missing)})
+        }
+        created = set()
+        for session_id, lead_id in missing.items():
+            row = stored[session_id]
+            found[session_id] = str(row.merged_into or row.id)
+            if row.id == lead_id:
+                created.add(lead_id)
+        return found, created
 
     @staticmethod
     def _record_answer(connection: Connection, lead_id: str, command: RecordAnswer) -> None:
@@ -831,6 +867,11 @@ class LeadRepository:
                     leads.c.id == (row.merged_into or row.id)
                 )
             ).one()
+            handoff = (
+                self.handoffs.open_handoffs(connection, [lead.id], utcnow()).get(lead.id)
+                if self.handoffs is not None
+                else None
+            )
         return LeadState(
             lead_id=lead.id,
             session_id=session_id,
@@ -838,6 +879,7 @@ class LeadRepository:
             previous_stage=lead.stage,
             score=lead.score,
             counts=LeadFacts.from_json(lead.score_facts).counts,
+            handoff=handoff,
         )
 
     @staticmethod
@@ -1033,59 +1075,4 @@ def _contact_changes(command: UpdateContact) -> dict[str, Any]:
         name: getattr(command, name)
         for name in _CONTACT_FIELDS
         if getattr(command, name) is not None
-    }
-
-
-def answer_view(answer: Answer) -> dict[str, Any]:
-    """One answer as JSON-ready data (money as Decimal)."""
-    return {
-        "raw": answer.raw,
-        "value": restore_decimals(answer.value),
-        "status": answer.status,
-        "answered_at": answer.answered_at.isoformat(),
-    }
-
-
-def event_view(event: LeadEvent) -> dict[str, Any]:
-    """One event as JSON-ready data."""
-    return {
-        "event_id": event.event_id,
-        "type": event.type,
-        "source": event.source,
-        "ts": event.ts.isoformat(),
-        "product_id": event.product_id,
-        "variant_id": event.variant_id,
-        "value": event.value,
-        "properties": event.properties,
-    }
-
-
-def lead_view(lead: Lead, answers: list[Answer]) -> dict[str, Any]:
-    """The public lead JSON (see ARCHITECTURE.md, "Leads")."""
-    return {
-        "id": lead.id,
-        "session_id": lead.session_id,
-        "first_name": lead.first_name,
-        "last_name": lead.last_name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "company": lead.company,
-        "source": lead.source,
-        "status": lead.status,
-        "stage": lead.stage,
-        "score": lead.score,
-        "intent_score": lead.intent_score,
-        "fit_score": lead.fit_score,
-        "reasons": lead.reasons or [],
-        "answers": {answer.key: answer_view(answer) for answer in answers},
-        "consent": {
-            "given_at": lead.consent_at.isoformat() if lead.consent_at else None,
-            "text": lead.consent_text,
-        },
-        "opted_out_at": lead.opted_out_at.isoformat() if lead.opted_out_at else None,
-        "human_requested_at": (
-            lead.human_requested_at.isoformat() if lead.human_requested_at else None
-        ),
-        "created_at": lead.created_at.isoformat(),
-        "updated_at": lead.updated_at.isoformat(),
     }

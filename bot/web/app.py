@@ -9,17 +9,20 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.handoff import handoff_config_for, planner_for
+from bot.handoff.worker import OutboxWorker
 from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.db import create_db_engine
 from bot.store.repository import LeadRepository
+from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder, Spool
-from bot.web import events, leads
+from bot.web import events, handoffs, leads, pages
 from bot.web.auth import auth_middleware
 from bot.web.errors import error_middleware
 from bot.web.events import MAX_BODY_BYTES
 from bot.web.json import json_response
-from bot.web.keys import RECORDER, REPOSITORY, SETTINGS
+from bot.web.keys import RECORDER, REPOSITORY, SALES, SETTINGS, WORKER
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +40,27 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", health)
     leads.setup(app)
     events.setup(app)
+    pages.setup(app)
+    handoffs.setup(app)
     return app
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_db_engine(settings.database_url)
-    repository = LeadRepository(engine, scorer_for(settings))
+    handoffs = handoff_config_for(settings)
+    planner = planner_for(settings, handoffs)
+    repository = LeadRepository(engine, scorer_for(settings), planner)
     app[REPOSITORY] = repository
+    app[SALES] = SalesDesk(engine)
     app[RECORDER] = LeadRecorder(repository, Spool(settings.spool_dir))
+    worker = OutboxWorker(engine, handoffs, planner)
+    app[WORKER] = worker
+    task = asyncio.create_task(worker.run())
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     engine.dispose()
 
 

@@ -24,7 +24,7 @@ from bot.store.commands import RecordEvent
 from bot.store.spool import UNAVAILABLE_ERRORS
 from bot.web.errors import ApiError
 from bot.web.json import json_response
-from bot.web.keys import REPOSITORY
+from bot.web.keys import REPOSITORY, WORKER
 
 MAX_BATCH = 500
 MAX_BODY_BYTES = 1 << 20
@@ -276,6 +276,11 @@ async def post_events(request: web.Request) -> web.Response:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         accepted, duplicates = result.accepted_events, result.duplicate_events
+        if any(
+            state.handoff is not None and state.handoff.notified_now
+            for state in result.leads.values()
+        ):
+            request.app[WORKER].wake()
     if errors:
         raise ApiError(
             400,

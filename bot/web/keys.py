@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.handoff.worker import OutboxWorker
 from bot.settings import Settings
 from bot.store.repository import LeadRepository
+from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", LeadRepository)
 RECORDER = web.AppKey("recorder", LeadRecorder)
+WORKER = web.AppKey("outbox_worker", OutboxWorker)
+SALES = web.AppKey("sales", SalesDesk)

@@ -18,7 +18,8 @@ DEFAULT_PAGE_SIZE = 50
 LIST_PARAMS = frozenset({"session_id", "stage", "status", "min_score", "limit", "cursor"})
 
 
-def _int_param(query: Any, name: str, *, minimum: int, maximum: int) -> int | None:
+def int_param(query: Any, name: str, *, minimum: int, maximum: int) -> int | None:
+    """An integer query parameter within bounds (``None`` if absent)."""
     raw = query.get(name)
     if raw is None:
         return None
@@ -33,7 +34,8 @@ def _int_param(query: Any, name: str, *, minimum: int, maximum: int) -> int | No
     return value
 
 
-def _choice_param(query: Any, name: str, choices: tuple[str, ...]) -> str | None:
+def choice_param(query: Any, name: str, choices: tuple[str, ...]) -> str | None:
+    """A query parameter that must be one of ``choices`` (``None`` if absent)."""
     raw = query.get(name)
     if raw is not None and raw not in choices:
         raise ApiError(
@@ -54,11 +56,11 @@ async def list_leads(request: web.Request) -> web.Response:
         )
     filters = LeadFilters(
         session_id=query.get("session_id"),
-        stage=_choice_param(query, "stage", LEAD_STAGES),
-        status=_choice_param(query, "status", LEAD_STATUSES),
-        min_score=_int_param(query, "min_score", minimum=-10_000, maximum=10_000),
+        stage=choice_param(query, "stage", LEAD_STAGES),
+        status=choice_param(query, "status", LEAD_STATUSES),
+        min_score=int_param(query, "min_score", minimum=-10_000, maximum=10_000),
     )
-    limit = _int_param(query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+    limit = int_param(query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
     try:
         page = await asyncio.to_thread(
             request.app[REPOSITORY].list_leads, filters, limit=limit, cursor=query.get("cursor")

@@ -89,11 +89,14 @@ async def test_goodbye_ends_session(helper: Assistant) -> None:
 @pytest.mark.parametrize(
     ("slots", "fragment"),
     [
-        ({}, "a way to reach you"),  # no consent asked yet
+        # No consent asked yet: when (Monday 11:00 in Paris, the SLA is 15 minutes) and
+        # that a way to reach them is needed.
+        ({}, "will get back to you within 15 minutes. So a specialist can reach you"),
         ({"contact_consent": {"value": False, "raw": "no"}}, "Contact page"),  # declined
         (
             {"contact_consent": {"value": True}, "contact_details": {"value": {"email": "a@b.co"}}},
-            "details you gave",
+            # The lead has no email stored (the slots were never recorded): "get back to you".
+            "A specialist will get back to you within 15 minutes.",
         ),
     ],
 )

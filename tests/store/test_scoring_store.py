@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.scoring import LeadFacts, Scorer, ScoreResult, load_scoring_config, score
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.store.db import create_db_engine, write_transaction
 from bot.store.models import Lead, LeadMerge
 from bot.store.repository import LeadFilters, LeadRepository
 
@@ -742,12 +743,15 @@ def test_live_timeline_keeps_a_lead_decaying(repo: LeadRepository) -> None:
 
 
 def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
-    repo: LeadRepository, scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+    repo: LeadRepository, scorer: Scorer, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if repo.engine.dialect.name == "postgresql":
         pytest.skip("PostgreSQL locks the batch's rows: a writer waits for the rescore instead")
     lead_id = repo.apply([shop("busy", "b1", "add_to_cart", T0)], now=T0).leads["busy"].lead_id
     later = T0 + timedelta(days=5)
+    # The shop writes from another process: its own engine on the same database.
+    shop_engine = create_db_engine(database_url)
+    shop_repo = LeadRepository(shop_engine, scorer)
 
     class WriterCommitsMeanwhile:
         """Scores like the real scorer; on the rescore's first call, the shop writes."""
@@ -758,11 +762,14 @@ def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
         def score(self, facts: LeadFacts, now: datetime) -> ScoreResult:
             if not self.fired:
                 self.fired = True
-                repo.apply([shop("busy", "b2", "checkout_start", later)], now=later)
+                shop_repo.apply([shop("busy", "b2", "checkout_start", later)], now=later)
             return scorer.score(facts, now)
 
     monkeypatch.setattr(repo, "scorer", WriterCommitsMeanwhile())
-    summary = repo.rescore_all(later)
+    try:
+        summary = repo.rescore_all(later)
+    finally:
+        shop_engine.dispose()
     assert (summary.changed, summary.stage_changes) == (0, 0)
     _, expected = refolded(repo, lead_id, later)
     # The writer's score (with the checkout start) stands; the stale rescore was dropped.
@@ -795,3 +802,17 @@ def test_without_a_scorer_leads_have_no_label(engine: Engine) -> None:
     plain = LeadRepository(engine)
     plain.apply([shop("p", "p1", "checkout_start", T0)], now=T0)
     assert plain.get_lead_by_session("p")["qualification"] is None  # type: ignore[index]
+
+
+def test_a_nested_write_transaction_is_refused_rather_than_waiting_forever(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite writers queue on a per-process lock")
+    with (
+        write_transaction(engine),
+        pytest.raises(RuntimeError, match="already open"),
+        write_transaction(engine),
+    ):
+        pass
+    # The refusal left nothing held: the next writer gets in.
+    with write_transaction(engine) as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1

@@ -1,0 +1,200 @@
+"""The outbox worker: delivers due notifications, fires timers, escalates overdue handoffs.
+
+It runs inside the web app (one asyncio task). Up to ``concurrency`` deliveries
+are in flight at once; as soon as one finishes, the most urgent due message
+takes its place, so a new "immediate" handoff never waits behind a backlog of
+"same day" ones. Results are recorded in batches, one transaction each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import aiohttp
+from sqlalchemy.engine import Engine
+
+from bot.handoff.channels import Outcome, deliver
+from bot.handoff.config import HandoffConfig
+from bot.handoff.outbox import Attempted, Claimed, OutboxStore
+from bot.handoff.planner import HandoffPlanner
+from bot.store.db import write_transaction
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+DUTIES_SECONDS = 1.0
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class OutboxWorker:
+    """Delivers the outbox until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: HandoffConfig,
+        planner: HandoffPlanner | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.planner = planner
+        self.store = OutboxStore(engine, config.delivery)
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._results: list[Attempted] = []
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """Look for due messages now (a handoff was just committed in this process)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled (in-flight attempts are then left to their lease)."""
+        inflight: set[asyncio.Task[None]] = set()
+        last_duties = 0.0
+        async with aiohttp.ClientSession() as session:
+            try:
+                while True:
+                    # Cleared before the work: a delivery finishing meanwhile sets it again.
+                    self._wake.clear()
+                    if (
+                        time.monotonic() - last_duties >= DUTIES_SECONDS
+                        and self.planner is not None
+                    ):
+                        last_duties = time.monotonic()
+                        await self._guarded(self._duties)
+                    free = max(0, self.config.delivery.concurrency - len(inflight))
+                    results = self._take_results()
+                    if free or results:
+                        claimed = await self._guarded(self._record_and_claim, results, free) or []
+                        disabled = (
+                            await self._guarded(self.store.disabled_channels) if claimed else {}
+                        ) or {}
+                        for message in claimed:
+                            task = asyncio.create_task(self._attempt(session, message, disabled))
+                            inflight.add(task)
+                            task.add_done_callback(inflight.discard)
+                    await self._sleep_until_woken()
+            finally:
+                for task in inflight:
+                    task.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._record, self._take_results())
+
+    async def _sleep_until_woken(self) -> None:
+        """Wait for :meth:`wake` or the poll interval.
+
+        Not ``asyncio.wait_for``: on Python 3.10 it can swallow a cancellation that
+        arrives as the event fires, and the worker would then never stop.
+        """
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=POLL_SECONDS)
+        finally:
+            waiter.cancel()
+
+    async def run_until_idle(self, timeout: float = 30.0) -> int:
+        """Deliver until nothing is due (tests, CLI); returns deliveries made."""
+        deadline = time.monotonic() + timeout
+        before = self.delivered
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.planner is not None:
+                    await asyncio.to_thread(self._duties)
+                claimed = await asyncio.to_thread(
+                    self.store.claim, self.config.delivery.concurrency, self.clock()
+                )
+                if not claimed:
+                    break
+                disabled = await asyncio.to_thread(self.store.disabled_channels)
+                await asyncio.gather(*(self._attempt(session, m, disabled) for m in claimed))
+                await asyncio.to_thread(self._record, self._take_results())
+        return self.delivered - before
+
+    async def _guarded(self, func, *args):  # type: ignore[no-untyped-def]
+        """Run a database call off the loop; an outage is logged and retried next round."""
+        try:
+            return await asyncio.to_thread(func, *args)
+        except Exception:
+            logger.exception("outbox worker: %s failed; retrying shortly", func.__name__)
+            await asyncio.sleep(1.0)
+            return None
+
+    def _take_results(self) -> list[Attempted]:
+        results, self._results = self._results, []
+        return results
+
+    def _record(self, results: list[Attempted]) -> None:
+        """Store attempt results (results lost to an outage are retried after the lease)."""
+        self._record_and_claim(results, 0)
+
+    def _record_and_claim(self, results: list[Attempted], limit: int) -> list[Claimed]:
+        """Store finished attempts and lease up to ``limit`` more, in one transaction."""
+        claimed = self.store.record_and_claim(results, limit, self.clock())
+        self._count(results)
+        return claimed
+
+    def _count(self, results: list[Attempted]) -> None:
+        for result in results:
+            if result.outcome.delivered:
+                self.delivered += 1
+            else:
+                logger.warning(
+                    "delivery %s to %s failed (attempt %d): %s",
+                    result.message.message_id,
+                    result.message.channel,
+                    result.message.attempts + 1,
+                    result.outcome.error,
+                )
+
+    def _duties(self) -> None:
+        assert self.planner is not None
+        now = self.clock()
+        with write_transaction(self.engine) as connection:
+            fired = self.planner.fire_due_timers(connection, now)
+            escalated = self.planner.escalate_overdue(connection, now)
+        if fired.handoffs or escalated.handoffs:
+            self._wake.set()
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, message: Claimed, disabled: dict[str, str]
+    ) -> None:
+        channel = self.config.channels.get(message.channel)
+        now = self.clock()
+        if channel is None or message.channel in disabled:
+            reason = (
+                f"channel {message.channel!r} is disabled: {disabled[message.channel]}"
+                if channel is not None
+                else f"channel {message.channel!r} is no longer configured"
+            )
+            await self._guarded(self.store.dead_letter, message, reason, now)
+            return
+        started = time.monotonic()
+        try:
+            outcome = await deliver(
+                channel,
+                self.config.smtp,
+                message.message_id,
+                message.payload,
+                session,
+                self.config.delivery.timeout_seconds,
+                now,
+            )
+        except Exception as exc:  # a bug in a sender must not stop the worker
+            logger.exception("delivering %s failed unexpectedly", message.message_id)
+            outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+        self._results.append(
+            Attempted(message, outcome, now, int((time.monotonic() - started) * 1000))
+        )
+        self._wake.set()

@@ -1,0 +1,850 @@
+"""Server-rendered pages for sales: sign-in, the lead list, the lead page, acknowledgements.
+
+Plain HTML forms, no JavaScript. Everything a shopper (or anyone) typed is
+escaped with :func:`html.escape` before it reaches the page, and a strict
+Content-Security-Policy forbids scripts altogether as a second line of defence.
+
+Who may see a page: a browser signed in at ``/login`` with the sales token
+(``LEADS_API_TOKEN``), which gets a signed ``leads_session`` cookie for 12
+hours, or any client sending ``Authorization: Bearer <LEADS_API_TOKEN>``. Forms
+of a signed-in browser carry a CSRF token derived from the session cookie;
+bearer clients need none (a forged cross-site request cannot send the header).
+
+Acknowledgement links in notifications (``/handoffs/{id}/ack?token=…``) work
+without signing in: the link opens a confirmation page whose button does the
+acknowledgement, so link previews and mail scanners that fetch the link change
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import html
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from bot.handoff.planner import ack_token
+from bot.store.models import LEAD_STATUSES
+from bot.store.types import dumps
+from bot.web.keys import SALES, SETTINGS
+
+SESSION_COOKIE = "leads_session"
+SESSION_SECONDS = 12 * 3600
+MAX_NAME_CHARS = 120
+DEFAULT_LANDING = "/leads"
+BEARER_ACTOR = "API token"
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    # Pages hold personal data, and ack pages a secret in their URL: neither is
+    # cached nor sent along as a referrer.
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f5f6f8}
+header{background:#1f2d3d;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;
+align-items:center}
+header a{color:#fff}header form{margin-left:auto}
+main{max-width:76rem;margin:1rem auto;padding:0 1rem}
+section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6rem 1rem;
+margin-bottom:1rem}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin:.3rem 0 .6rem}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eef0f3;vertical-align:top}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}dt{color:#5b6470}
+dd{margin:0}.muted{color:#5b6470}.stage{padding:.1rem .5rem;border-radius:4px;background:#e6eaf0}
+.hot{background:#fde2e1}.warm{background:#fff1cc}
+.error{background:#fdecea;border:1px solid #f5c2c0;padding:.6rem;border-radius:4px}
+.chat p{margin:.2rem 0}.chat .bot{color:#5b6470}
+input,select,textarea,button{font:inherit}textarea{width:100%;min-height:4rem}
+pre{white-space:pre-wrap;margin:0}
+"""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# -- sessions and CSRF ------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, purpose: str, text: str) -> bytes:
+    # The purpose keeps a session signature from ever passing as a CSRF token
+    # or an ack token, although all three use the same key.
+    return hmac.new(key, f"{purpose}:{text}".encode(), hashlib.sha256).digest()
+
+
+def sign_session(key: bytes, name: str, expires: int) -> str:
+    """The ``leads_session`` cookie value: base64url JSON of name and expiry, then its HMAC."""
+    payload = _b64(json.dumps({"name": name, "exp": expires}).encode())
+    return f"{payload}.{_b64(_mac(key, 'session', payload))}"
+
+
+def session_name(key: bytes, value: str, now: float) -> str | None:
+    """The signed-in name of a cookie value, or ``None`` if forged, malformed or expired."""
+    payload, _, signature = value.partition(".")
+    try:
+        if not hmac.compare_digest(_unb64(signature), _mac(key, "session", payload)):
+            return None
+        data = json.loads(_unb64(payload))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("exp"), int) or data["exp"] <= now:
+        return None
+    name = data.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def csrf_token(key: bytes, session: str) -> str:
+    """The CSRF token of forms shown to the holder of session cookie value ``session``."""
+    return _b64(_mac(key, "csrf", session))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: a signed-in salesperson (``session`` set) or a bearer-token client."""
+
+    name: str
+    session: str | None = None
+
+
+def _viewer(request: web.Request) -> Viewer | None:
+    settings = request.app[SETTINGS]
+    if not settings.leads_api_token:
+        return None  # no token configured: nobody can sign in, and an empty bearer must not match
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        if hmac.compare_digest(token.strip().encode(), settings.leads_api_token.encode()):
+            return Viewer(BEARER_ACTOR)
+        return None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        name = session_name(settings.signing_key, cookie, time.time())
+        if name is not None:
+            return Viewer(name, cookie)
+    return None
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+class _Halt(Exception):
+    """Stop handling and answer with ``response`` (a redirect or an error page)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _page_handler(handler: Handler) -> Handler:
+    """Answer :class:`_Halt` with its page rather than the JSON error middleware's body."""
+
+    @wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except _Halt as halt:
+            return halt.response
+
+    return wrapper
+
+
+def _e(value: Any) -> str:
+    """``value`` as escaped text; a dash when there is nothing to show."""
+    if value is None or value == "":
+        return "—"
+    return html.escape(str(value))
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value).astimezone(timezone.utc)
+    return f'<time datetime="{_e(value)}">{moment:%Y-%m-%d %H:%M} UTC</time>'
+
+
+def _document(title: str, body: str, viewer: Viewer | None) -> str:
+    bar = '<a href="/leads">Leads</a>'
+    if viewer is not None:
+        bar += f'<span class="muted">{_e(viewer.name)}</span>'
+        if viewer.session is not None:
+            # Signing out is harmless, so it needs no CSRF token.
+            bar += '<form method="post" action="/logout"><button>Sign out</button></form>'
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><header><strong>Storefront leads</strong>{bar}</header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _html(title: str, body: str, viewer: Viewer | None = None, status: int = 200) -> web.Response:
+    return web.Response(
+        text=_document(title, body, viewer),
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers=_HEADERS,
+    )
+
+
+def _problem(status: int, title: str, message: str, viewer: Viewer | None = None) -> _Halt:
+    """An error page (to raise): ``message`` is HTML, escape what goes into it."""
+    body = (
+        f'<h1>{_e(title)}</h1><p class="error">{message}</p><p><a href="/leads">All leads</a></p>'
+    )
+    return _Halt(_html(title, body, viewer, status))
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={**_HEADERS, "Location": location})
+
+
+def _local_path(target: str) -> str:
+    """``target`` if it is a path on this site, else the lead list (no open redirects)."""
+    # "//host" and "/\\host" are other hosts to browsers; control characters
+    # could split the Location header.
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(ch >= " " for ch in target)
+    ):
+        return target
+    return DEFAULT_LANDING
+
+
+def _required_viewer(request: web.Request) -> Viewer:
+    """The viewer; otherwise a browser is sent to sign in (GET) or refused (POST)."""
+    viewer = _viewer(request)
+    if viewer is not None:
+        return viewer
+    if request.method in ("GET", "HEAD"):
+        raise _Halt(_redirect("/login?" + urlencode({"next": request.path_qs})))
+    raise _problem(
+        401,
+        "Sign-in required",
+        'Your session has expired or you are not signed in. <a href="/login">Sign in</a> '
+        "and send the form again.",
+    )
+
+
+async def _form(request: web.Request) -> MultiDictProxy[Any]:
+    return await request.post()
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _form_viewer(request: web.Request, form: MultiDictProxy[Any]) -> Viewer:
+    """The viewer of a form post, whose CSRF token must match a cookie session."""
+    viewer = _required_viewer(request)
+    if viewer.session is not None:
+        expected = csrf_token(request.app[SETTINGS].signing_key, viewer.session)
+        if not hmac.compare_digest(_field(form, "csrf").encode(), expected.encode()):
+            raise _problem(
+                403,
+                "Form expired",
+                "This form could not be verified (its CSRF token is missing or wrong). "
+                "Reload the page and send it again.",
+                viewer,
+            )
+    return viewer
+
+
+def _csrf_field(request: web.Request, viewer: Viewer) -> str:
+    if viewer.session is None:
+        return ""
+    token = csrf_token(request.app[SETTINGS].signing_key, viewer.session)
+    return f'<input type="hidden" name="csrf" value="{_e(token)}">'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str) -> str:
+    """A table of already escaped cells (``empty`` when there are no rows)."""
+    rows = list(rows)
+    if not rows:
+        return f'<p class="muted">{_e(empty)}</p>'
+    head = "".join(f"<th>{_e(header)}</th>" for header in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _json(value: Any) -> str:
+    if value is None or value == {}:
+        return "—"
+    return f"<code>{_e(dumps(value))}</code>"
+
+
+def _person(lead: dict[str, Any]) -> str:
+    name = " ".join(part for part in (lead.get("first_name"), lead.get("last_name")) if part)
+    return name or lead.get("email") or "Anonymous shopper"
+
+
+def _stage(stage: str) -> str:
+    return f'<span class="stage {_e(stage)}">{_e(stage)}</span>'
+
+
+# -- sign-in ----------------------------------------------------------------------------
+
+
+def _login_page(target: str, name: str, message: str | None, status: int) -> web.Response:
+    error = f'<p class="error">{_e(message)}</p>' if message else ""
+    body = (
+        f"<h1>Sign in</h1>{error}"
+        '<section><form method="post" action="/login"><dl>'
+        '<dt><label for="token">Sales token</label></dt>'
+        '<dd><input id="token" name="token" type="password" required autocomplete="off"></dd>'
+        '<dt><label for="name">Your name</label></dt>'
+        f'<dd><input id="name" name="name" value="{html.escape(name)}" required '
+        f'maxlength="{MAX_NAME_CHARS}"></dd></dl>'
+        f'<input type="hidden" name="next" value="{html.escape(target)}">'
+        "<p><button>Sign in</button></p></form>"
+        '<p class="muted">The token is the LEADS_API_TOKEN of this deployment. Your name is '
+        "recorded with the status changes, notes and acknowledgements you make.</p></section>"
+    )
+    return _html("Sign in", body, None, status)
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """``GET /login``: the sign-in form (``next``: where to go afterwards)."""
+    return _login_page(request.query.get("next", ""), "", None, 200)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """``POST /login``: check the token, set the session cookie, go to ``next``."""
+    settings = request.app[SETTINGS]
+    form = await _form(request)
+    token, name, target = _field(form, "token"), _field(form, "name").strip(), _field(form, "next")
+    if not settings.leads_api_token:
+        return _login_page(target, name, "Sign-in is disabled: LEADS_API_TOKEN is not set.", 401)
+    if not hmac.compare_digest(token.encode(), settings.leads_api_token.encode()):
+        return _login_page(
+            target, name, "Wrong token: enter the sales token (LEADS_API_TOKEN).", 401
+        )
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        return _login_page(
+            target, name, f"Your name: expected 1 to {MAX_NAME_CHARS} characters.", 400
+        )
+    value = sign_session(settings.signing_key, name, int(time.time()) + SESSION_SECONDS)
+    response = _redirect(_local_path(target))
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=settings.public_url.startswith("https://"),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """``POST /logout``: forget the session cookie."""
+    response = _redirect("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- the lead list ----------------------------------------------------------------------
+
+
+@_page_handler
+async def lead_list(request: web.Request) -> web.StreamResponse:
+    """``GET /leads``: the newest leads, linked to their pages."""
+    viewer = _required_viewer(request)
+    leads = await asyncio.to_thread(request.app[SALES].list_leads)
+    rows = []
+    for lead in leads:
+        handoff = lead["handoff"]
+        if handoff is None:
+            handoff_cell = "—"
+        elif handoff["status"] == "open":
+            handoff_cell = f"open, due {_when(handoff['due_at'])}"
+        else:
+            handoff_cell = _e(handoff["status"])
+        rows.append(
+            (
+                f'<a href="/leads/{_e(lead["id"])}">{_e(_person(lead))}</a>',
+                _stage(lead["stage"]),
+                _e(lead["score"]),
+                _e(lead["status"]),
+                handoff_cell,
+                _when(lead["created_at"]),
+            )
+        )
+    body = "<h1>Leads</h1><section>" + _table(
+        ("Lead", "Stage", "Score", "Status", "Handoff", "Created"), rows, "No leads yet."
+    )
+    return _html("Leads", body + "</section>", viewer)
+
+
+# -- the lead page ----------------------------------------------------------------------
+
+
+@_page_handler
+async def lead_page(request: web.Request) -> web.StreamResponse:
+    """``GET /leads/{lead_id}``: everything about one lead, with the sales forms."""
+    viewer = _required_viewer(request)
+    lead_id = request.match_info["lead_id"]
+    page = await asyncio.to_thread(request.app[SALES].lead_page, lead_id)
+    if page is None:
+        raise _problem(404, "Unknown lead", f"There is no lead with id {_e(lead_id)}.", viewer)
+    lead = page["lead"]
+    csrf = _csrf_field(request, viewer)
+    merged = ""
+    if page["requested_id"] != lead["id"]:
+        merged = (
+            f'<p class="muted">Lead {_e(page["requested_id"])} was merged into this lead '
+            "(same person).</p>"
+        )
+    body = (
+        f"<h1>{_e(_person(lead))} {_stage(lead['stage'])}</h1>{merged}"
+        f'<p class="muted">Lead {_e(lead["id"])} · score {_e(lead["score"])} · '
+        f"status {_e(lead['status'])}</p>"
+        + _contact_section(lead)
+        + _status_section(page, csrf)
+        + _handoff_section(page["handoffs"], csrf)
+        + _answers_section(page["answers"])
+        + _score_section(page["score"], page["stage_history"])
+        + _notes_section(page, csrf)
+        + _events_section(page["events"], page["truncated"]["events"])
+        + _transcript_section(page["transcript"], page["truncated"]["transcript"])
+    )
+    return _html(f"Lead {_person(lead)}", body, viewer)
+
+
+def _contact_section(lead: dict[str, Any]) -> str:
+    consent = lead["consent"]
+    items = (
+        ("First name", _e(lead["first_name"])),
+        ("Last name", _e(lead["last_name"])),
+        ("Email", _e(lead["email"])),
+        ("Phone", _e(lead["phone"])),
+        ("Company", _e(lead["company"])),
+        ("Source", _e(lead["source"])),
+        ("Session", _e(lead["session_id"])),
+        ("Consent given", _when(consent["given_at"])),
+        ("Consent text", _e(consent["text"])),
+        ("Opted out", _when(lead["opted_out_at"])),
+        ("Asked for a person", _when(lead["human_requested_at"])),
+        ("Created", _when(lead["created_at"])),
+        ("Updated", _when(lead["updated_at"])),
+    )
+    rows = "".join(f"<dt>{_e(label)}</dt><dd>{value}</dd>" for label, value in items)
+    return f"<section><h2>Contact &amp; consent</h2><dl>{rows}</dl></section>"
+
+
+def _status_section(page: dict[str, Any], csrf: str) -> str:
+    lead = page["lead"]
+    options = "".join(
+        f'<option value="{_e(status)}"{" selected" if status == lead["status"] else ""}>'
+        f"{_e(status)}</option>"
+        for status in LEAD_STATUSES
+    )
+    form = (
+        f'<form method="post" action="/leads/{_e(lead["id"])}/status">{csrf}'
+        f'<label>Status <select name="status">{options}</select></label> '
+        '<label>Reason <input name="reason" maxlength="1000"></label> '
+        "<button>Set status</button></form>"
+        '<p class="muted">Any status but New acknowledges open handoffs; Won and Lost close '
+        "them. Won counts as a conversion in the scoring review.</p>"
+    )
+    history = _table(
+        ("When", "From", "To", "By", "Reason"),
+        (
+            (
+                _when(change["at"]),
+                _e(change["from_status"]),
+                _e(change["to_status"]),
+                _e(change["changed_by"]),
+                _e(change["reason"]),
+            )
+            for change in page["status_history"]
+        ),
+        "The status was never changed.",
+    )
+    return f"<section><h2>Status: {_e(lead['status'])}</h2>{form}{history}</section>"
+
+
+def _handoff_section(handoffs: list[dict[str, Any]], csrf: str) -> str:
+    if not handoffs:
+        return '<section><h2>Handoff</h2><p class="muted">Not handed to sales.</p></section>'
+    parts = []
+    for handoff in handoffs:
+        ack = ""
+        if handoff["status"] == "open":
+            ack = (
+                f'<form method="post" action="/handoffs/{_e(handoff["id"])}/ack">{csrf}'
+                "<button>Acknowledge</button></form>"
+            )
+        items = (
+            ("Status", _e(handoff["status"])),
+            ("Trigger", _e(handoff["trigger"])),
+            ("SLA", _e(handoff["sla"])),
+            ("Team", _e(handoff["team"])),
+            ("Assigned rep", _e(handoff["assigned_to"])),
+            ("Contact by", _when(handoff["contact_by"])),
+            ("Due", _when(handoff["due_at"])),
+            ("Created", _when(handoff["created_at"])),
+            ("Upgraded", _when(handoff["upgraded_at"])),
+            (
+                "Acknowledged",
+                f"{_when(handoff['acknowledged_at'])} by {_e(handoff['acknowledged_by'])}"
+                if handoff["acknowledged_at"]
+                else "—",
+            ),
+            ("Escalated", _when(handoff["escalated_at"])),
+            ("Closed", _when(handoff["closed_at"])),
+        )
+        details = "".join(f"<dt>{_e(label)}</dt><dd>{value}</dd>" for label, value in items)
+        deliveries = _table(
+            ("Channel", "Kind", "Status", "Attempts", "Last response", "Next attempt", "Log"),
+            (
+                (
+                    _e(message["channel"]),
+                    _e(message["kind"]),
+                    _e(message["status"]),
+                    _e(message["attempts"]),
+                    _e(
+                        " ".join(
+                            str(part)
+                            for part in (message["last_status_code"], message["last_error"])
+                            if part is not None
+                        )
+                    ),
+                    _when(message["next_attempt_at"]),
+                    _delivery_log(message["log"]),
+                )
+                for message in handoff["deliveries"]
+            ),
+            "No notification channel is configured for this team.",
+        )
+        parts.append(
+            f"<h3>Handoff {_e(handoff['id'])}</h3>{ack}<dl>{details}</dl>"
+            f"<h4>Deliveries</h4>{deliveries}"
+        )
+    return "<section><h2>Handoff</h2>" + "".join(parts) + "</section>"
+
+
+def _delivery_log(log: list[dict[str, Any]]) -> str:
+    if not log:
+        return "—"
+    lines = "".join(
+        f"<li>#{_e(entry['attempt'])} {_when(entry['at'])}: {_e(entry['outcome'])}"
+        f" {_e(entry['status_code'])} {_e(entry['error'])} ({_e(entry['duration_ms'])} ms)</li>"
+        for entry in log
+    )
+    return f"<details><summary>{len(log)} attempt(s)</summary><ul>{lines}</ul></details>"
+
+
+def _answers_section(answers: list[dict[str, Any]]) -> str:
+    rows = []
+    for answer in answers:
+        earlier = answer["history"][:-1] if len(answer["history"]) > 1 else []
+        history = "—"
+        if earlier:
+            items = "".join(
+                f"<li>{_when(old['answered_at'])}: {_e(old['raw'])} → {_json(old['value'])}</li>"
+                for old in earlier
+            )
+            history = (
+                f"<details><summary>{len(earlier)} earlier</summary><ul>{items}</ul></details>"
+            )
+        rows.append(
+            (
+                _e(answer["key"]),
+                _e(answer["raw"]),
+                _json(answer["value"]),
+                _e(answer["status"]),
+                _when(answer["answered_at"]),
+                history,
+            )
+        )
+    table = _table(
+        ("Question", "Raw answer", "Normalised value", "Status", "Answered at", "Changed"),
+        rows,
+        "No answers yet.",
+    )
+    return f"<section><h2>Answers</h2>{table}</section>"
+
+
+def _score_section(score: dict[str, Any], stages: list[dict[str, Any]]) -> str:
+    reasons = _table(
+        ("Points", "Kind", "Rule", "Why"),
+        (
+            (
+                _e(f"{reason.get('points', 0):+d}"),
+                _e(str(reason.get("rule", "")).partition(".")[0]),
+                _e(reason.get("rule")),
+                _e(reason.get("detail")),
+            )
+            for reason in score["reasons"]
+        ),
+        "Nothing scored yet.",
+    )
+    history = _table(
+        ("When", "From", "To", "Score", "Cause"),
+        (
+            (
+                _when(change["at"]),
+                _stage(change["from"]),
+                _stage(change["to"]),
+                _e(change["score"]),
+                _e(change["cause"]),
+            )
+            for change in stages
+        ),
+        "The stage never changed.",
+    )
+    return (
+        f"<section><h2>Score {_e(score['score'])} {_stage(score['stage'])}</h2>"
+        f"<p>Intent {_e(score['intent_score'])} · fit {_e(score['fit_score'])}</p>"
+        f"<h3>Reasons</h3>{reasons}<h3>Stage history</h3>{history}</section>"
+    )
+
+
+def _notes_section(page: dict[str, Any], csrf: str) -> str:
+    form = (
+        f'<form method="post" action="/leads/{_e(page["lead"]["id"])}/notes">{csrf}'
+        '<textarea name="text" maxlength="5000" required></textarea>'
+        "<p><button>Add note</button></p></form>"
+    )
+    notes = "".join(
+        f'<article><p class="muted">{_e(note["author"])}, {_when(note["created_at"])}</p>'
+        f"<pre>{_e(note['text'])}</pre></article>"
+        for note in page["notes"]
+    )
+    return f"<section><h2>Notes</h2>{form}{notes or '<p class=muted>No notes yet.</p>'}</section>"
+
+
+def _events_section(events: list[dict[str, Any]], truncated: bool) -> str:
+    table = _table(
+        ("When", "Source", "Type", "Product", "Variant", "Value", "Details"),
+        (
+            (
+                _when(event["ts"]),
+                _e(event["source"]),
+                _e(event["type"]),
+                _e(event["product_id"]),
+                _e(event["variant_id"]),
+                _e(event["value"]),
+                _json(event["properties"]),
+            )
+            for event in events
+        ),
+        "No events yet.",
+    )
+    more = '<p class="muted">Only the newest events are shown.</p>' if truncated else ""
+    return f"<section><h2>Timeline</h2>{more}{table}</section>"
+
+
+def _transcript_section(messages: list[dict[str, Any]], truncated: bool) -> str:
+    lines = "".join(
+        f'<p class="{"bot" if message["sender"] == "bot" else "user"}">'
+        f"{_when(message['at'])} <strong>{_e(message['sender'])}</strong>: "
+        f"{_e(message['text'])}</p>"
+        for message in messages
+    )
+    more = '<p class="muted">Only the newest messages are shown.</p>' if truncated else ""
+    empty = '<p class="muted">No chat yet.</p>'
+    return f'<section class="chat"><h2>Chat transcript</h2>{more}{lines or empty}</section>'
+
+
+# -- sales forms ------------------------------------------------------------------------
+
+
+@_page_handler
+async def set_status(request: web.Request) -> web.StreamResponse:
+    """``POST /leads/{lead_id}/status`` (``status``, ``reason``): back to the lead page."""
+    form = await _form(request)
+    viewer = _form_viewer(request, form)
+    lead_id = request.match_info["lead_id"]
+    try:
+        result = await asyncio.to_thread(
+            request.app[SALES].set_status,
+            lead_id,
+            _field(form, "status"),
+            by=viewer.name,
+            reason=_field(form, "reason"),
+            now=datetime.now(timezone.utc),
+        )
+    except ValueError as exc:
+        raise _invalid(lead_id, exc, viewer) from None
+    except LookupError:
+        raise _problem(
+            404, "Unknown lead", f"There is no lead with id {_e(lead_id)}.", viewer
+        ) from None
+    return _redirect(f"/leads/{result['lead_id']}")
+
+
+@_page_handler
+async def add_note(request: web.Request) -> web.StreamResponse:
+    """``POST /leads/{lead_id}/notes`` (``text``): back to the lead page."""
+    form = await _form(request)
+    viewer = _form_viewer(request, form)
+    lead_id = request.match_info["lead_id"]
+    try:
+        note = await asyncio.to_thread(
+            request.app[SALES].add_note,
+            lead_id,
+            _field(form, "text"),
+            by=viewer.name,
+            now=datetime.now(timezone.utc),
+        )
+    except ValueError as exc:
+        raise _invalid(lead_id, exc, viewer) from None
+    except LookupError:
+        raise _problem(
+            404, "Unknown lead", f"There is no lead with id {_e(lead_id)}.", viewer
+        ) from None
+    return _redirect(f"/leads/{note['lead_id']}")
+
+
+def _invalid(lead_id: str, exc: ValueError, viewer: Viewer) -> _Halt:
+    """The 400 page of a rejected form field (the message starts with the field's name)."""
+    field, _, expected = str(exc).partition(": ")
+    return _problem(
+        400,
+        "Invalid form",
+        f"Field <strong>{_e(field)}</strong>: {_e(expected)}. "
+        f'<a href="/leads/{_e(lead_id)}">Back to the lead</a>',
+        viewer,
+    )
+
+
+# -- acknowledging handoffs -------------------------------------------------------------
+
+
+def _valid_ack_token(request: web.Request, handoff_id: str, token: str) -> bool:
+    key = request.app[SETTINGS].signing_key
+    # Without a key anyone could compute the token: links stay switched off.
+    return bool(key) and hmac.compare_digest(token.encode(), ack_token(key, handoff_id).encode())
+
+
+def _bad_ack_link() -> _Halt:
+    return _problem(
+        403,
+        "Invalid link",
+        "This acknowledgement link is not valid. Open the lead page instead.",
+    )
+
+
+@_page_handler
+async def ack_confirm(request: web.Request) -> web.StreamResponse:
+    """``GET /handoffs/{handoff_id}/ack?token=…``: a confirmation page (changes nothing)."""
+    handoff_id = request.match_info["handoff_id"]
+    token = request.query.get("token", "")
+    if not _valid_ack_token(request, handoff_id, token):
+        raise _bad_ack_link()
+    handoff = await asyncio.to_thread(request.app[SALES].handoff, handoff_id)
+    if handoff is None:
+        raise _problem(404, "Unknown handoff", f"There is no handoff with id {_e(handoff_id)}.")
+    viewer = _viewer(request)
+    lead = handoff["lead"]
+    summary = (
+        f"<p>{_e(_person(lead))} {_stage(lead['stage'])} (score {_e(lead['score'])}): "
+        f"trigger {_e(handoff['trigger'])}, SLA {_e(handoff['sla'])}, due "
+        f"{_when(handoff['due_at'])}, assigned to {_e(handoff['assigned_to'])}.</p>"
+    )
+    if handoff["status"] != "open":
+        action = (
+            f"<p>Already {_e(handoff['status'])}"
+            + (
+                f" by {_e(handoff['acknowledged_by'])} at {_when(handoff['acknowledged_at'])}"
+                if handoff["acknowledged_at"]
+                else ""
+            )
+            + ".</p>"
+        )
+    else:
+        name = viewer.name if viewer is not None else handoff["assigned_to"] or ""
+        action = (
+            f'<form method="post" action="/handoffs/{_e(handoff_id)}/ack">'
+            f'<input type="hidden" name="token" value="{_e(token)}">'
+            f'<label>Your name <input name="name" value="{html.escape(name)}" required '
+            f'maxlength="{MAX_NAME_CHARS}"></label> <button>Acknowledge</button></form>'
+        )
+    body = (
+        f"<h1>Acknowledge handoff</h1><section>{summary}{action}"
+        f'<p><a href="/leads/{_e(lead["id"])}">Open the lead page</a></p></section>'
+    )
+    return _html("Acknowledge handoff", body, viewer)
+
+
+@_page_handler
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    """``POST /handoffs/{handoff_id}/ack``: from an ack link (``token``, ``name``) or the lead page.
+
+    With ``token`` no sign-in is needed and a confirmation page answers; from
+    the lead page (signed in, CSRF token) it goes back to the lead page.
+    """
+    handoff_id = request.match_info["handoff_id"]
+    form = await _form(request)
+    desk = request.app[SALES]
+    now = datetime.now(timezone.utc)
+    if "token" not in form:
+        viewer = _form_viewer(request, form)
+        handoff = await asyncio.to_thread(desk.acknowledge, handoff_id, by=viewer.name, now=now)
+        if handoff is None:
+            raise _problem(404, "Unknown handoff", f"There is no handoff with id {_e(handoff_id)}.")
+        return _redirect(f"/leads/{handoff['lead_id']}")
+    if not _valid_ack_token(request, handoff_id, _field(form, "token")):
+        raise _bad_ack_link()
+    name = _field(form, "name").strip()
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise _problem(
+            400,
+            "Invalid form",
+            f"Field <strong>name</strong>: expected your name, 1 to {MAX_NAME_CHARS} "
+            "characters. Go back and enter it.",
+        )
+    handoff = await asyncio.to_thread(desk.acknowledge, handoff_id, by=name, now=now)
+    if handoff is None:
+        raise _problem(404, "Unknown handoff", f"There is no handoff with id {_e(handoff_id)}.")
+    body = (
+        f"<h1>Handoff {_e(handoff['status'])}</h1><section>"
+        f"<p>Acknowledged by {_e(handoff['acknowledged_by'])} at "
+        f"{_when(handoff['acknowledged_at'])}.</p>"
+        f'<p><a href="/leads/{_e(handoff["lead_id"])}">Open the lead page</a></p></section>'
+    )
+    return _html("Handoff acknowledged", body, _viewer(request))
+
+
+def setup(app: web.Application) -> None:
+    """Register the sales pages."""
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/leads", lead_list)
+    app.router.add_get("/leads/{lead_id}", lead_page)
+    app.router.add_post("/leads/{lead_id}/status", set_status)
+    app.router.add_post("/leads/{lead_id}/notes", add_note)
+    app.router.add_get("/handoffs/{handoff_id}/ack", ack_confirm)
+    app.router.add_post("/handoffs/{handoff_id}/ack", acknowledge)
