@@ -48,6 +48,8 @@ LEAD_STATUSES = (
     "Won",
 )
 LEAD_STAGES = ("cold", "warm", "hot")
+# Where a person is in the buying relationship; it only moves forward.
+LIFECYCLE_STAGES = ("visitor", "lead", "qualified_lead", "opportunity", "customer")
 
 
 def utcnow() -> datetime:
@@ -61,6 +63,10 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         Index("ix_leads_decaying_id", "decaying", "id"),
+        # Keyset pagination of the lead list, one index per sort order.
+        Index("ix_leads_created_at_id", "created_at", "id"),
+        Index("ix_leads_updated_at_id", "updated_at", "id"),
+        Index("ix_leads_score_id", "score", "id"),
         # Partial: finds the few merged leads without tempting the planner to walk
         # every unmerged lead through this index for "merged_into IS NULL".
         Index(
@@ -76,8 +82,10 @@ class Lead(Base):
     first_name = Column(String(80))
     last_name = Column(String(80))
     email = Column(String(254), index=True)
-    phone = Column(String(20))
+    phone = Column(String(20), index=True)
     company = Column(String(160))
+    position = Column(String(120))
+    address = Column(String(500))
     source = Column(String(40), nullable=False, default="chat")
     status = Column(String(20), nullable=False, default="New")
     stage = Column(String(10), nullable=False, default="cold")
@@ -89,6 +97,10 @@ class Lead(Base):
     consent_text = Column(Text)
     opted_out_at = Column(UTCDateTime)
     human_requested_at = Column(UTCDateTime)
+    # The furthest lifecycle stage sales moved the lead to (see bot.store.leadbook.lifecycle).
+    lifecycle_stage = Column(String(20), nullable=False, default="visitor")
+    customer_group = Column(String(64))
+    converted_at = Column(UTCDateTime)
     # Scoring: the facts summary the scorer reads (see bot.scoring.facts), bumped
     # on every fold so a concurrent ``rescore`` never overwrites a newer score.
     score_facts = Column(Text)
@@ -351,3 +363,34 @@ class ChannelState(Base):
     channel = Column(String(64), primary_key=True)
     disabled_at = Column(UTCDateTime, nullable=False)
     reason = Column(Text, nullable=False)
+
+
+class ApiToken(Base):
+    """An API token with scopes; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id = Column(String(32), primary_key=True)
+    name = Column(String(80), nullable=False, unique=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    # The first characters of the token, shown in listings to tell tokens apart.
+    prefix = Column(String(12), nullable=False)
+    scopes = Column(JSONType, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    last_used_at = Column(UTCDateTime)
+    revoked_at = Column(UTCDateTime)
+
+
+class Erasure(Base):
+    """What is left of an erased lead: no personal data, only that it existed and when it went."""
+
+    __tablename__ = "erasures"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(32), nullable=False, unique=True)
+    lead_created_at = Column(UTCDateTime, nullable=False)
+    erased_at = Column(UTCDateTime, nullable=False, index=True)
+    # "request" (the person asked), "purge" (anonymous and inactive), "delete" (API DELETE).
+    reason = Column(String(16), nullable=False)
+    requested_by = Column(String(120), nullable=False)
+    removed = Column(JSONType, nullable=False, default=dict)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.planner import OPEN_STATUSES
 from bot.store.db import write_transaction
+from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle
 from bot.store.models import (
     LEAD_STATUSES,
     Answer,
@@ -269,37 +270,7 @@ class SalesDesk:
             raise ValueError(f"reason: expected at most {MAX_REASON_CHARS} characters")
         with write_transaction(self._engine) as connection:
             lead = _lock_surviving(connection, lead_id)
-            result: dict[str, Any] = {
-                "lead_id": lead.id,
-                "from": lead.status,
-                "status": status,
-                "changed": lead.status != status,
-                "acknowledged": [],
-                "closed": [],
-            }
-            if lead.status == status:
-                return result
-            connection.execute(
-                insert(_STATUS_CHANGES).values(
-                    lead_id=lead.id,
-                    from_status=lead.status,
-                    to_status=status,
-                    changed_by=actor,
-                    reason=note,
-                    at=now,
-                )
-            )
-            connection.execute(
-                update(_LEADS).where(_LEADS.c.id == lead.id).values(status=status, updated_at=now)
-            )
-            owners = _owners(connection, lead.id)
-            if status != "New":
-                result["acknowledged"] = _acknowledge(
-                    connection, _HANDOFFS.c.lead_id.in_(owners), actor, now
-                )
-            if status in FINAL_STATUSES:
-                result["closed"] = _close(connection, owners, now)
-        return result
+            return record_status_change(connection, lead, status, actor, note, now)
 
     def add_note(self, lead_id: str, text: str, *, by: str, now: datetime) -> dict[str, Any]:
         """Add a note to the lead; the stored note.
@@ -338,6 +309,52 @@ class SalesDesk:
 
 
 # -- helpers of one transaction ----------------------------------------------------------
+
+
+def record_status_change(
+    connection: Connection, lead: Any, status: str, by: str, reason: str | None, now: datetime
+) -> dict[str, Any]:
+    """Move ``lead`` (a locked row with ``id`` and ``status``) to ``status``.
+
+    Keeps the change in the status history and moves the lifecycle forward;
+    acknowledges or closes the lead's handoffs as :meth:`SalesDesk.set_status` says.
+    """
+    result: dict[str, Any] = {
+        "lead_id": lead.id,
+        "from": lead.status,
+        "status": status,
+        "changed": lead.status != status,
+        "acknowledged": [],
+        "closed": [],
+    }
+    if lead.status == status:
+        return result
+    connection.execute(
+        insert(_STATUS_CHANGES).values(
+            lead_id=lead.id,
+            from_status=lead.status,
+            to_status=status,
+            changed_by=by,
+            reason=reason,
+            at=now,
+        )
+    )
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    reached = STATUS_LIFECYCLE.get(status)
+    if reached is not None:
+        values["lifecycle_stage"] = furthest_lifecycle(
+            connection.execute(
+                select(_LEADS.c.lifecycle_stage).where(_LEADS.c.id == lead.id)
+            ).scalar_one(),
+            reached,
+        )
+    connection.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
+    owners = _owners(connection, lead.id)
+    if status != "New":
+        result["acknowledged"] = _acknowledge(connection, _HANDOFFS.c.lead_id.in_(owners), by, now)
+    if status in FINAL_STATUSES:
+        result["closed"] = _close(connection, owners, now)
+    return result
 
 
 def _surviving(session: Session, lead_id: str) -> Lead | None:

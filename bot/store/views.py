@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.store.commands import restore_decimals
+from bot.store.lifecycle import lifecycle_of
 from bot.store.models import Answer, Lead, LeadEvent
 
 
@@ -42,6 +43,8 @@ def lead_view(lead: Lead, answers: list[Answer]) -> dict[str, Any]:
         "email": lead.email,
         "phone": lead.phone,
         "company": lead.company,
+        "position": lead.position,
+        "address": lead.address,
         "source": lead.source,
         "status": lead.status,
         "stage": lead.stage,
@@ -58,6 +61,9 @@ def lead_view(lead: Lead, answers: list[Answer]) -> dict[str, Any]:
         "human_requested_at": (
             lead.human_requested_at.isoformat() if lead.human_requested_at else None
         ),
+        "lifecycle": lifecycle_of(lead),
+        "customer_group": lead.customer_group,
+        "converted_at": lead.converted_at.isoformat() if lead.converted_at else None,
         "created_at": lead.created_at.isoformat(),
         "updated_at": lead.updated_at.isoformat(),
     }

@@ -1,0 +1,480 @@
+"""Lead management: leads entered by people and other systems, conversion, and privacy.
+
+The chat and the storefront create leads through :class:`LeadRepository`
+commands; this module serves everything else a lead-management system does:
+manual entry and edits (API, web forms, CSV import), conversion to a customer,
+a person's data export, erasure and the purge of old anonymous leads. Every
+method is one transaction; field rules live in :mod:`bot.store.contacts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from bot.store.contacts import clean_lead_fields
+from bot.store.db import write_transaction
+from bot.store.lifecycle import furthest_lifecycle
+from bot.store.models import (
+    Answer,
+    Erasure,
+    Handoff,
+    Lead,
+    LeadEvent,
+    LeadMerge,
+    LeadNote,
+    LeadStatusChange,
+    ScoreSnapshot,
+    StageTransition,
+    utcnow,
+)
+from bot.store.repository import LeadRepository, new_lead_id
+from bot.store.sales import _actor, _row_view, record_status_change
+from bot.store.tracker import ConversationStore
+from bot.store.views import answer_view, event_view
+
+_LEADS = Lead.__table__
+_NOTES = LeadNote.__table__
+_ERASURES = Erasure.__table__
+# Lead columns a person or another system writes (the rest is the bot's and the scorer's).
+CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone", "company", "position", "address")
+PURGE_BATCH = 500
+
+
+class DuplicateLead(Exception):
+    """Another lead already has this e-mail address."""
+
+    def __init__(self, existing_id: str, email: str) -> None:
+        super().__init__(f"a lead with e-mail {email!r} already exists: {existing_id}")
+        self.existing_id = existing_id
+
+
+class LeadGone(LookupError):
+    """The lead was erased; only its tombstone is left."""
+
+    def __init__(self, lead_id: str, erased_at: datetime) -> None:
+        super().__init__(f"lead {lead_id!r} was erased at {erased_at.isoformat()}")
+        self.erased_at = erased_at
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A created or updated lead (its JSON view) and whether it is new."""
+
+    lead: dict[str, Any]
+    created: bool
+
+
+def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) -> dict[str, Any]:
+    """Column values of a lead entered by a person or imported (not met in the chat).
+
+    Such a lead has no storefront session: its session id is derived from its
+    id, so a later chat by the same person joins it through the e-mail merge.
+    """
+    lead_id = new_lead_id()
+    values: dict[str, Any] = {name: fields.get(name) for name in CONTACT_COLUMNS}
+    values.update(
+        id=lead_id,
+        session_id=f"lead-{lead_id}",
+        source=fields.get("source") or source,
+        status=fields.get("status") or "New",
+        stage="cold",
+        score=0,
+        intent_score=0,
+        fit_score=0,
+        reasons=[],
+        facts_version=0,
+        # Nothing happened yet that time could make worth less.
+        decaying=False,
+        lifecycle_stage="lead",
+        created_at=now,
+        updated_at=now,
+    )
+    return values
+
+
+class LeadBook:
+    """Create, edit, convert, export and erase leads."""
+
+    def __init__(
+        self,
+        repository: LeadRepository,
+        conversations: ConversationStore | None = None,
+        *,
+        region: str | None = None,
+    ) -> None:
+        self.repository = repository
+        self.conversations = conversations
+        # How phone numbers without "+" are read (the shop's country).
+        self.region = region
+
+    @property
+    def _engine(self) -> Engine:
+        return self.repository.engine
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, lead_id: str) -> dict[str, Any]:
+        """The lead's JSON view; ``LookupError`` (:class:`LeadGone` if erased) otherwise."""
+        lead = self.repository.get_lead(lead_id)
+        if lead is None:
+            self._raise_missing(lead_id)
+        assert lead is not None
+        return lead
+
+    def _raise_missing(self, lead_id: str) -> None:
+        with self._engine.connect() as connection:
+            erased_at = connection.execute(
+                select(_ERASURES.c.erased_at).where(_ERASURES.c.lead_id == lead_id)
+            ).scalar_one_or_none()
+        if erased_at is not None:
+            raise LeadGone(lead_id, erased_at)
+        raise LookupError(f"no lead with id {lead_id!r}")
+
+    def export_data(self, lead_id: str) -> dict[str, Any]:
+        """Everything held about the person: the answer to a data-access request."""
+        lead = self.get(lead_id)
+        with self._engine.connect() as connection:
+            owners = _owner_rows(connection, lead["id"])
+            ids = [row.id for row in owners]
+            answers = connection.execute(
+                select(Answer).where(Answer.lead_id.in_(ids)).order_by(Answer.answered_at)
+            ).all()
+            events = connection.execute(
+                select(LeadEvent).where(LeadEvent.lead_id.in_(ids)).order_by(LeadEvent.ts)
+            ).all()
+            tables = {
+                "notes": (LeadNote, LeadNote.created_at),
+                "status_history": (LeadStatusChange, LeadStatusChange.at),
+                "score_history": (ScoreSnapshot, ScoreSnapshot.created_at),
+                "stage_history": (StageTransition, StageTransition.at),
+                "handoffs": (Handoff, Handoff.created_at),
+                "merges": (LeadMerge, LeadMerge.merged_at),
+            }
+            related = {
+                name: [
+                    _row_view(row)
+                    for row in connection.execute(
+                        select(model.__table__)
+                        .where(
+                            model.survivor_id.in_(ids)
+                            if model is LeadMerge
+                            else model.lead_id.in_(ids)
+                        )
+                        .order_by(order)
+                    )
+                ]
+                for name, (model, order) in tables.items()
+            }
+        sessions = [row.session_id for row in owners]
+        conversation = self.conversations.conversation(sessions) if self.conversations else []
+        return {
+            "lead": lead,
+            "sessions": sessions,
+            "answers": [
+                {"key": row.Answer.key, **answer_view(row.Answer), "superseded_at": _iso(row)}
+                for row in answers
+            ],
+            "events": [event_view(row.LeadEvent) for row in events],
+            **related,
+            "conversation": conversation,
+            "exported_at": utcnow().isoformat(),
+        }
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(
+        self,
+        data: Mapping[str, Any],
+        *,
+        by: str,
+        merge: bool = False,
+        source: str = "api",
+        now: datetime | None = None,
+    ) -> Saved:
+        """Add a lead; raises :class:`LeadInputError` or :class:`DuplicateLead`.
+
+        With ``merge``, a lead with the same e-mail address is updated instead
+        (given fields overwrite, others stay) and returned with ``created`` false.
+        """
+        fields = clean_lead_fields(data, complete=True, region=self.region)
+        actor = _actor(by)
+        now = now or utcnow()
+        with write_transaction(self._engine) as connection:
+            existing = _lead_with_email(connection, fields.get("email"))
+            if existing is not None:
+                if not merge:
+                    raise DuplicateLead(existing, fields["email"])
+                self._write(connection, existing, fields, actor, now, replace=False)
+                lead_id, created = existing, False
+            else:
+                values = new_lead_values(fields, source=source, now=now)
+                connection.execute(insert(_LEADS).values(**values))
+                lead_id, created = values["id"], True
+                if fields.get("notes"):
+                    _add_note(connection, lead_id, fields["notes"], actor, now)
+        return Saved(self.get(lead_id), created)
+
+    def update(
+        self,
+        lead_id: str,
+        data: Mapping[str, Any],
+        *,
+        by: str,
+        replace: bool,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Edit a lead: all contact fields (PUT) or only the given ones (PATCH).
+
+        ``replace`` clears the contact fields not given.
+
+        Raises :class:`LeadInputError`, :class:`DuplicateLead` (the new e-mail
+        belongs to another lead) or ``LookupError``.
+        """
+        fields = clean_lead_fields(data, complete=replace, region=self.region)
+        actor = _actor(by)
+        now = now or utcnow()
+        with write_transaction(self._engine) as connection:
+            lead = _lock_lead(connection, lead_id)
+            if lead is None:
+                self._raise_missing(lead_id)
+            email = fields.get("email")
+            other = _lead_with_email(connection, email)
+            if email and other is not None and other != lead.id:
+                raise DuplicateLead(other, email)
+            self._write(connection, lead.id, fields, actor, now, replace=replace)
+        return self.get(lead.id)
+
+    def _write(
+        self,
+        connection: Connection,
+        lead_id: str,
+        fields: Mapping[str, Any],
+        actor: str,
+        now: datetime,
+        *,
+        replace: bool,
+    ) -> None:
+        """Apply cleaned ``fields`` to the locked lead ``lead_id``."""
+        columns = (
+            {name: fields.get(name) for name in CONTACT_COLUMNS}
+            if replace
+            # A partial update clears a field only when asked with null or "".
+            else {name: fields[name] for name in CONTACT_COLUMNS if name in fields}
+        )
+        if fields.get("source"):
+            columns["source"] = fields["source"]
+        if columns.get("email") or columns.get("phone"):
+            current = connection.execute(
+                select(_LEADS.c.lifecycle_stage).where(_LEADS.c.id == lead_id)
+            ).scalar_one()
+            columns["lifecycle_stage"] = furthest_lifecycle(current, "lead")
+        if columns:
+            connection.execute(
+                update(_LEADS).where(_LEADS.c.id == lead_id).values(**columns, updated_at=now)
+            )
+        if fields.get("status"):
+            lead = _lock_lead(connection, lead_id)
+            record_status_change(
+                connection, lead, fields["status"], actor, fields.get("status_reason"), now
+            )
+        if fields.get("notes"):
+            _add_note(connection, lead_id, fields["notes"], actor, now)
+
+    def convert(
+        self,
+        lead_id: str,
+        *,
+        customer_group: str | None,
+        by: str,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Make the lead a customer: status Won (in its history), lifecycle customer.
+
+        Everything recorded about the lead stays. Converting twice keeps the
+        first conversion time (the group may change).
+        """
+        cleaned = clean_lead_fields(
+            {"customer_group": customer_group, "status_reason": reason},
+            allowed=frozenset({"customer_group", "status_reason"}),
+            complete=False,
+            region=self.region,
+        )
+        actor = _actor(by)
+        now = now or utcnow()
+        with write_transaction(self._engine) as connection:
+            lead = _lock_lead(connection, lead_id)
+            if lead is None:
+                self._raise_missing(lead_id)
+            record_status_change(
+                connection,
+                lead,
+                "Won",
+                actor,
+                cleaned.get("status_reason") or "converted to customer",
+                now,
+            )
+            values: dict[str, Any] = {"lifecycle_stage": "customer", "updated_at": now}
+            if cleaned.get("customer_group") is not None:
+                values["customer_group"] = cleaned["customer_group"]
+            connection.execute(
+                update(_LEADS)
+                .where(_LEADS.c.id == lead.id, _LEADS.c.converted_at.is_(None))
+                .values(converted_at=now)
+            )
+            connection.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
+        return self.get(lead.id)
+
+    def erase(
+        self, lead_id: str, *, by: str, reason: str = "request", now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Remove the lead and everything about the person; the tombstone left.
+
+        Deletes the lead and the leads merged into it, with their answers,
+        events, notes, histories, handoffs and notifications, and their Rasa
+        conversations. The tombstone keeps no personal data.
+        """
+        actor = _actor(by)
+        now = now or utcnow()
+        with write_transaction(self._engine) as connection:
+            lead = _lock_lead(connection, lead_id)
+            if lead is None:
+                self._raise_missing(lead_id)
+            owners = _owner_rows(connection, lead.id)
+            sessions = [row.session_id for row in owners]
+            removed = _erase_rows(connection, [row.id for row in owners])
+            created_at = min(row.created_at for row in owners)
+            connection.execute(
+                insert(_ERASURES).values(
+                    lead_id=lead.id,
+                    lead_created_at=created_at,
+                    erased_at=now,
+                    reason=reason,
+                    requested_by=actor,
+                    removed=removed,
+                )
+            )
+        # After the lead store: if this fails, the request can be repeated
+        # (the tombstone answers 410, and the conversation erase is idempotent).
+        if self.conversations is not None:
+            removed["conversation_events"] = self.conversations.erase(sessions)
+        return {
+            "lead_id": lead.id,
+            "erased_at": now.isoformat(),
+            "reason": reason,
+            "removed": removed,
+        }
+
+    def purge_anonymous(
+        self, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False
+    ) -> int:
+        """Erase leads without contact details not touched for ``older_than``; how many."""
+        now = now or utcnow()
+        cutoff = now - older_than
+        anonymous = and_(
+            _LEADS.c.email.is_(None),
+            _LEADS.c.phone.is_(None),
+            _LEADS.c.merged_into.is_(None),
+            _LEADS.c.updated_at < cutoff,
+        )
+        if dry_run:
+            with self._engine.connect() as connection:
+                return int(connection.execute(select(func.count()).where(anonymous)).scalar_one())
+        purged = 0
+        while True:
+            with self._engine.connect() as connection:
+                ids = list(
+                    connection.execute(
+                        select(_LEADS.c.id).where(anonymous).limit(PURGE_BATCH)
+                    ).scalars()
+                )
+            if not ids:
+                return purged
+            for lead_id in ids:
+                try:
+                    self.erase(lead_id, by="purge", reason="purge", now=now)
+                except LookupError:
+                    continue  # erased or merged meanwhile
+                purged += 1
+
+
+def _iso(row: Any) -> str | None:
+    superseded = row.Answer.superseded_at
+    return superseded.isoformat() if superseded else None
+
+
+def _lock_lead(connection: Connection, lead_id: str) -> Any:
+    """The surviving lead (``id``, ``status``), locked; ``None`` if there is none."""
+    found = connection.execute(
+        select(_LEADS.c.merged_into).where(_LEADS.c.id == lead_id)
+    ).one_or_none()
+    if found is None:
+        return None
+    return connection.execute(
+        select(_LEADS.c.id, _LEADS.c.status)
+        .where(_LEADS.c.id == (found.merged_into or lead_id))
+        .with_for_update()
+    ).one()
+
+
+def _lead_with_email(connection: Connection, email: str | None) -> str | None:
+    """The oldest surviving lead with this e-mail address."""
+    if not email:
+        return None
+    found: str | None = connection.execute(
+        select(_LEADS.c.id)
+        .where(_LEADS.c.email == email, _LEADS.c.merged_into.is_(None))
+        .order_by(_LEADS.c.created_at, _LEADS.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return found
+
+
+def _owner_rows(connection: Connection, lead_id: str) -> list[Any]:
+    """The lead and the leads merged into it (``id``, ``session_id``, ``created_at``)."""
+    return list(
+        connection.execute(
+            select(_LEADS.c.id, _LEADS.c.session_id, _LEADS.c.created_at)
+            .where((_LEADS.c.id == lead_id) | (_LEADS.c.merged_into == lead_id))
+            .order_by(_LEADS.c.created_at)
+        )
+    )
+
+
+def _add_note(connection: Connection, lead_id: str, text: str, by: str, now: datetime) -> None:
+    connection.execute(insert(_NOTES).values(lead_id=lead_id, author=by, text=text, created_at=now))
+
+
+def _erase_rows(connection: Connection, ids: list[str]) -> dict[str, int]:
+    """Delete the leads ``ids`` and what hangs on them; counts per kind."""
+    counted = {
+        "answers": Answer.__table__,
+        "events": LeadEvent.__table__,
+        "notes": _NOTES,
+        "handoffs": Handoff.__table__,
+    }
+    removed = {
+        name: int(
+            connection.execute(
+                select(func.count()).select_from(table).where(table.c.lead_id.in_(ids))
+            ).scalar_one()
+        )
+        for name, table in counted.items()
+    }
+    # Merge records name the absorbed session; they go with the person.
+    merges = LeadMerge.__table__
+    connection.execute(
+        delete(merges).where(merges.c.survivor_id.in_(ids) | merges.c.absorbed_id.in_(ids))
+    )
+    # Absorbed leads point at the survivor: they go first. Everything else
+    # hangs on the leads with ON DELETE CASCADE.
+    connection.execute(delete(_LEADS).where(_LEADS.c.merged_into.in_(ids)))
+    connection.execute(delete(_LEADS).where(_LEADS.c.id.in_(ids)))
+    removed["leads"] = len(ids)
+    return removed
