@@ -17,6 +17,7 @@ SECRET_FIELDS = frozenset(
         "leads_api_token",
         "storefront_token",
         "database_url",
+        "tracker_store_url",
         "session_secret",
         "handoff_webhook_url",
         "handoff_webhook_secret",
@@ -65,6 +66,15 @@ class Settings:
     spool_dir: Path = VAR_DIR / "spool"
     scoring_config_path: Path = PROJECT_ROOT / "bot" / "scoring" / "default.yml"
     shop_currency: str = "EUR"
+    # How phone numbers written without "+" are read (ISO 3166 alpha-2).
+    shop_country: str = "FR"
+    # Rasa's conversation store: read for data exports, erased with the lead.
+    tracker_store_url: str = field(default_factory=lambda: f"sqlite:///{VAR_DIR / 'tracker.db'}")
+    # Requests per minute and client address on the public endpoints (0: no limit).
+    form_rate_limit: int = 10
+    events_rate_limit: int = 6000
+    # Hosts a web form may send the shopper back to, besides PUBLIC_URL's.
+    form_redirect_hosts: tuple[str, ...] = ()
     handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
     # Base of the links in notifications (lead page, acknowledge); defaults to this machine.
     public_url: str = ""
@@ -95,6 +105,15 @@ class Settings:
             spool_dir=Path(env.get("LEADS_SPOOL_DIR") or defaults.spool_dir),
             scoring_config_path=Path(env.get("SCORING_CONFIG") or defaults.scoring_config_path),
             shop_currency=(env.get("SHOP_CURRENCY") or defaults.shop_currency).upper(),
+            shop_country=(env.get("SHOP_COUNTRY") or defaults.shop_country).upper(),
+            tracker_store_url=env.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
+            form_rate_limit=_env_int(env, "FORM_RATE_LIMIT", defaults.form_rate_limit),
+            events_rate_limit=_env_int(env, "EVENTS_RATE_LIMIT", defaults.events_rate_limit),
+            form_redirect_hosts=tuple(
+                host.strip().lower()
+                for host in env.get("FORM_REDIRECT_HOSTS", "").split(",")
+                if host.strip()
+            ),
             handoff_config_path=Path(env.get("HANDOFF_CONFIG") or defaults.handoff_config_path),
             public_url=(
                 env.get("PUBLIC_URL")
@@ -123,7 +142,7 @@ class Settings:
         shown: dict[str, str] = {}
         for item in fields(self):
             value = str(getattr(self, item.name))
-            if item.name == "database_url":
+            if item.name in ("database_url", "tracker_store_url"):
                 value = mask_url_password(value)
             elif item.name in SECRET_FIELDS and value:
                 value = value[:4] + "…"

@@ -148,7 +148,7 @@ class LeadBook:
             events = connection.execute(
                 select(LeadEvent).where(LeadEvent.lead_id.in_(ids)).order_by(LeadEvent.ts)
             ).all()
-            tables = {
+            tables: dict[str, tuple[Any, Any]] = {
                 "notes": (LeadNote, LeadNote.created_at),
                 "status_history": (LeadStatusChange, LeadStatusChange.at),
                 "score_history": (ScoreSnapshot, ScoreSnapshot.created_at),

@@ -5,13 +5,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -107,12 +118,54 @@ def new_lead_id() -> str:
 
 @dataclass(frozen=True)
 class LeadFilters:
-    """Filters of the lead list."""
+    """Filters of the lead list (and of its CSV export)."""
 
     session_id: str | None = None
     stage: str | None = None
     status: str | None = None
     min_score: int | None = None
+    source: str | None = None
+    # Case-insensitive substring of first or last name, e-mail or company.
+    q: str | None = None
+    updated_since: datetime | None = None
+
+    def apply(self, query: Any) -> Any:
+        """``query`` (selecting from leads) narrowed to the leads these filters keep."""
+        query = query.where(Lead.merged_into.is_(None))
+        for column, value in (
+            (Lead.session_id, self.session_id),
+            (Lead.stage, self.stage),
+            (Lead.status, self.status),
+            (Lead.source, self.source),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.min_score is not None:
+            query = query.where(Lead.score >= self.min_score)
+        if self.updated_since is not None:
+            query = query.where(Lead.updated_at >= self.updated_since)
+        if self.q:
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", self.q.lower()) + "%"
+            query = query.where(
+                or_(
+                    *(
+                        func.lower(column).like(pattern, escape="\\")
+                        for column in (Lead.first_name, Lead.last_name, Lead.email, Lead.company)
+                    )
+                )
+            )
+        return query
+
+
+# Sort orders of the lead list: name → (column, descending).
+LEAD_SORTS = {
+    "created_at": ("created_at", False),
+    "-created_at": ("created_at", True),
+    "updated_at": ("updated_at", False),
+    "-updated_at": ("updated_at", True),
+    "score": ("score", False),
+    "-score": ("score", True),
+}
 
 
 @dataclass(frozen=True)
@@ -127,19 +180,29 @@ class InvalidCursor(ValueError):
     """A pagination cursor that this server did not issue."""
 
 
-def encode_cursor(created_at: datetime, lead_id: str) -> str:
-    """Opaque keyset cursor: the last item's (created_at, id)."""
-    raw = json.dumps([created_at.isoformat(), lead_id]).encode()
+def encode_cursor(sort: str, value: Any, lead_id: str) -> str:
+    """Opaque keyset cursor: the sort order and the last item's (sort value, id)."""
+    shown = value.isoformat() if isinstance(value, datetime) else value
+    raw = json.dumps([sort, shown, lead_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Inverse of :func:`encode_cursor`; raises :class:`InvalidCursor`."""
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """Inverse of :func:`encode_cursor` for ``sort``; raises :class:`InvalidCursor`."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, lead_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), str(lead_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        issued_for, value, lead_id = json.loads(base64.urlsafe_b64decode(padded))
+        column, _ = LEAD_SORTS[sort]
+        if issued_for != sort:
+            raise InvalidCursor(f"this cursor belongs to sort={issued_for}, not sort={sort}")
+        if column == "score":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(value)
+            return value, str(lead_id)
+        return datetime.fromisoformat(value), str(lead_id)
+    except InvalidCursor:
+        raise
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise InvalidCursor("cursor is not one returned by this API") from exc
 
 
@@ -755,35 +818,35 @@ class LeadRepository:
             return self._view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
 
     def list_leads(
-        self, filters: LeadFilters, *, limit: int = 50, cursor: str | None = None
+        self,
+        filters: LeadFilters,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        sort: str = "created_at",
     ) -> LeadPage:
-        """Leads, oldest first, keyset-paginated by (created_at, id)."""
-        query = (
-            select(Lead)
-            .where(Lead.merged_into.is_(None))
-            .order_by(Lead.created_at, Lead.id)
-            .limit(limit + 1)
-        )
-        if filters.session_id is not None:
-            query = query.where(Lead.session_id == filters.session_id)
-        if filters.stage is not None:
-            query = query.where(Lead.stage == filters.stage)
-        if filters.status is not None:
-            query = query.where(Lead.status == filters.status)
-        if filters.min_score is not None:
-            query = query.where(Lead.score >= filters.min_score)
+        """Leads in ``sort`` order (see :data:`LEAD_SORTS`), keyset-paginated with the id."""
+        name, descending = LEAD_SORTS[sort]
+        column = getattr(Lead, name)
+        order = (column.desc(), Lead.id.desc()) if descending else (column, Lead.id)
+        query = filters.apply(select(Lead)).order_by(*order).limit(limit + 1)
         if cursor is not None:
-            created_at, lead_id = decode_cursor(cursor)
-            query = query.where(
-                (Lead.created_at > created_at)
-                | ((Lead.created_at == created_at) & (Lead.id > lead_id))
+            value, lead_id = decode_cursor(cursor, sort)
+            after = (
+                (column < value) | ((column == value) & (Lead.id < lead_id))
+                if descending
+                else (column > value) | ((column == value) & (Lead.id > lead_id))
             )
+            query = query.where(after)
         with self._sessions() as session:
             leads = list(session.execute(query).scalars())
             page, more = leads[:limit], len(leads) > limit
             answers = self._current_answers(session, [lead.id for lead in page])
             items = [self._view(lead, answers.get(lead.id, [])) for lead in page]
-        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        last = page[-1] if page else None
+        next_cursor = (
+            encode_cursor(sort, getattr(last, name), last.id) if more and last is not None else None
+        )
         return LeadPage(items=items, next_cursor=next_cursor)
 
     def _view(self, lead: Lead, answers: list[Answer]) -> dict[str, Any]:

@@ -1,27 +1,39 @@
 """Bearer-token authentication and scopes of the API routes.
 
-Two tokens exist: the sales/API token (``LEADS_API_TOKEN``), which may do
-everything, and the storefront token (``STOREFRONT_TOKEN``), which is embedded
-in shop pages and may only write events. A missing or unknown token is a 401; a
-known token without the route's scope is a 403.
+Tokens come from two places: the environment (``LEADS_API_TOKEN`` may do
+everything; ``STOREFRONT_TOKEN``, embedded in shop pages, may only write
+events) and the token store (``python -m bot tokens create``), whose tokens
+carry the scopes they were created with. A missing or unknown token is a 401;
+a known token without the route's scope is a 403. The web-form endpoint and
+the OpenAPI document are public.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import re
 
 from aiohttp import web
 
 from bot.settings import Settings
+from bot.store.tokens import (
+    ADMIN,
+    EVENTS_WRITE,
+    LEADS_READ,
+    LEADS_WRITE,
+    SCOPES,
+    TOKEN_PREFIX,
+    Principal,
+)
 from bot.web.errors import ApiError, Handler
-from bot.web.keys import SETTINGS
+from bot.web.keys import PRINCIPAL, SETTINGS, TOKENS
 
-EVENTS_WRITE = "events:write"
-LEADS_READ = "leads:read"
-LEADS_WRITE = "leads:write"
-ALL_SCOPES = frozenset({EVENTS_WRITE, LEADS_READ, LEADS_WRITE, "admin"})
-STOREFRONT_SCOPES = frozenset({EVENTS_WRITE})
+PUBLIC_PATHS = frozenset({"/api/create-lead", "/api/v2/openapi.json"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leads"'}
+# A person's data export and erasure are privacy operations: admin only.
+_ADMIN_ROUTES = re.compile(r"^/api/v2/leads/[^/]+/(?:data|erase)$")
+_LEAD = re.compile(r"^/api/v2/leads/[^/]+$")
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -34,42 +46,57 @@ def _bearer(request: web.Request) -> str | None:
 
 def required_scope(request: web.Request) -> str:
     """The scope a request needs."""
-    if request.path.rstrip("/") == "/api/v2/events":
+    path = request.path.rstrip("/")
+    if path == "/api/v2/events":
         return EVENTS_WRITE
+    if _ADMIN_ROUTES.match(path) or (request.method == "DELETE" and _LEAD.match(path)):
+        return ADMIN
     return LEADS_READ if request.method in ("GET", "HEAD", "OPTIONS") else LEADS_WRITE
 
 
-def _scopes(settings: Settings, token: str) -> frozenset[str] | None:
+def _environment_principal(settings: Settings, token: str) -> Principal | None:
     # Compare against every token (constant time each), so timing does not tell
     # which token a guess was close to.
-    granted: frozenset[str] | None = None
-    for expected, scopes in (
-        (settings.leads_api_token, ALL_SCOPES),
-        (settings.storefront_token, STOREFRONT_SCOPES),
+    found: Principal | None = None
+    for name, expected, scopes in (
+        ("LEADS_API_TOKEN", settings.leads_api_token, frozenset(SCOPES)),
+        ("STOREFRONT_TOKEN", settings.storefront_token, frozenset({EVENTS_WRITE})),
     ):
         if expected and hmac.compare_digest(token.encode(), expected.encode()):
-            granted = granted or scopes
-    return granted
+            found = found or Principal(name=name, scopes=scopes)
+    return found
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """The caller behind the request's bearer token, or ``None``."""
+    token = _bearer(request)
+    if token is None:
+        return None
+    principal = _environment_principal(request.app[SETTINGS], token)
+    if principal is None and token.startswith(TOKEN_PREFIX):
+        principal = await asyncio.to_thread(request.app[TOKENS].authenticate, token)
+    return principal
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Require a bearer token with the route's scope on ``/api/`` routes."""
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return await handler(request)
-    token = _bearer(request)
-    if token is None:
+    if _bearer(request) is None:
         raise ApiError(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=_CHALLENGE
         )
-    scopes = _scopes(request.app[SETTINGS], token)
-    if scopes is None:
-        raise ApiError(401, "invalid bearer token", headers=_CHALLENGE)
+    principal = await authenticate(request)
+    if principal is None:
+        raise ApiError(401, "invalid or revoked bearer token", headers=_CHALLENGE)
     scope = required_scope(request)
-    if scope not in scopes:
+    if not principal.allows(scope):
         raise ApiError(
             403,
             f"this token may not do that: {request.method} {request.path} needs the "
-            f"'{scope}' scope (the storefront token may only write events)",
+            f"'{scope}' scope; it has {', '.join(sorted(principal.scopes))}",
+            required_scope=scope,
         )
+    request[PRINCIPAL] = principal
     return await handler(request)

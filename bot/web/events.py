@@ -23,11 +23,11 @@ from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.commands import RecordEvent
 from bot.store.spool import UNAVAILABLE_ERRORS
 from bot.web.errors import ApiError
-from bot.web.json import json_response
+from bot.web.json import json_response, read_json_body
 from bot.web.keys import REPOSITORY, WORKER
 
 MAX_BATCH = 500
-MAX_BODY_BYTES = 1 << 20
+
 MAX_FUTURE = timedelta(minutes=5)
 OLDEST_ACCEPTED = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_ID_LENGTH = {"event_id": 160, "session_id": 128, "product_id": 120, "variant_id": 120}
@@ -215,29 +215,6 @@ def parse_events(items: list[Any], now: datetime) -> tuple[list[RecordEvent], li
     return valid, errors
 
 
-async def _body(request: web.Request) -> Any:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _too_large(request.content_length)
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(None) from None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body must be JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(400, "body must be JSON: nested too deeply") from None
-
-
-def _too_large(size: int | None) -> ApiError:
-    got = f" (got {size} bytes)" if size is not None else ""
-    return ApiError(
-        413,
-        f"request body must be at most 1 MB ({MAX_BODY_BYTES} bytes){got}; send smaller batches",
-    )
-
-
 def _items(body: Any) -> list[Any]:
     if isinstance(body, dict) and "events" in body:
         extra = sorted(set(body) - {"events"})
@@ -260,7 +237,7 @@ def _items(body: Any) -> list[Any]:
 
 async def post_events(request: web.Request) -> web.Response:
     """``POST /api/v2/events``: store storefront events (202 once committed)."""
-    items = _items(await _body(request))
+    items = _items(await read_json_body(request))
     now = datetime.now(timezone.utc)
     valid, errors = parse_events(items, now)
     accepted = duplicates = 0

@@ -12,24 +12,16 @@ from bot.store.models import HANDOFF_STATUSES
 from bot.web.errors import ApiError
 from bot.web.json import json_response
 from bot.web.keys import REPOSITORY, WORKER
-from bot.web.leads import choice_param, int_param
+from bot.web.leads import choice_param, int_param, known_params
 
 MAX_PAGE_SIZE = 500
 HANDOFF_PARAMS = frozenset({"status", "overdue", "lead_id", "limit"})
 OUTBOX_PARAMS = frozenset({"status", "limit"})
 
 
-def _known_params(request: web.Request, allowed: frozenset[str]) -> None:
-    unknown = sorted(set(request.query) - allowed)
-    if unknown:
-        raise ApiError(
-            400, f"unknown query parameter(s): {', '.join(unknown)}", allowed=sorted(allowed)
-        )
-
-
 async def get_handoffs(request: web.Request) -> web.Response:
     """``GET /api/v2/handoffs``: newest first; ``overdue=true`` for unacknowledged past SLA."""
-    _known_params(request, HANDOFF_PARAMS)
+    known_params(request.query, HANDOFF_PARAMS)
     query = request.query
     overdue = choice_param(query, "overdue", ("true", "false")) == "true"
     limit = int_param(query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or 100
@@ -58,7 +50,7 @@ async def get_handoff(request: web.Request) -> web.Response:
 
 async def get_outbox(request: web.Request) -> web.Response:
     """``GET /api/v2/outbox``: notifications and delivery logs (``status=dead``: dead letters)."""
-    _known_params(request, OUTBOX_PARAMS)
+    known_params(request.query, OUTBOX_PARAMS)
     status = choice_param(request.query, "status", OUTBOX_STATUSES)
     limit = int_param(request.query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or 100
     store = request.app[WORKER].store

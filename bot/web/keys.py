@@ -6,12 +6,18 @@ from aiohttp import web
 
 from bot.handoff.worker import OutboxWorker
 from bot.settings import Settings
+from bot.store.leadbook import LeadBook
 from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder
+from bot.store.tokens import TokenStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", LeadRepository)
 RECORDER = web.AppKey("recorder", LeadRecorder)
 WORKER = web.AppKey("outbox_worker", OutboxWorker)
 SALES = web.AppKey("sales", SalesDesk)
+LEADBOOK = web.AppKey("leadbook", LeadBook)
+TOKENS = web.AppKey("tokens", TokenStore)
+# The authenticated caller of an API request.
+PRINCIPAL = "principal"
