@@ -404,11 +404,287 @@ def _handoffs_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leads_import(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from bot.store.csvio import CsvFileError, import_csv, write_error_report
+    from bot.store.db import create_db_engine
+
+    settings = Settings.from_env()
+    path = Path(args.file)
+    started = time.perf_counter()
+    engine = create_db_engine(settings.database_url)
+    try:
+        with (
+            path.open("rb") as handle,
+            tqdm(unit=" rows", file=sys.stderr, disable=args.quiet or None) as bar,
+        ):
+            report = import_csv(
+                engine,
+                handle,
+                region=settings.shop_country,
+                on_duplicate=args.on_duplicate,
+                dry_run=args.dry_run,
+                batch_size=args.batch_size,
+                source=args.source,
+                encoding=args.encoding,
+                ignore_unknown=args.ignore_unknown_columns,
+                progress=bar.update,
+            )
+    except OSError as exc:
+        print(f"{path}: cannot read the file ({exc.strerror})", file=sys.stderr)
+        return 2
+    except CsvFileError as exc:
+        print(f"{path}: {exc}; nothing was imported", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    if args.dry_run:
+        print(
+            f"dry run of {path}, nothing written: {report.rows} row(s) in {seconds:.1f} s; "
+            f"would create {report.created}, update {report.updated}, skip "
+            f"{report.skipped_duplicates} duplicate(s); {report.invalid} invalid"
+        )
+    else:
+        print(
+            f"imported {path}: {report.rows} row(s) in {seconds:.1f} s; {report.created} "
+            f"created, {report.updated} updated, {report.skipped_duplicates} skipped "
+            f"(duplicates), {report.invalid} invalid"
+        )
+    if args.errors or report.error_count:
+        errors_path = (
+            Path(args.errors) if args.errors else path.with_name(f"{path.stem}.errors.csv")
+        )
+        with errors_path.open("w", encoding="utf-8", newline="") as out:
+            write_error_report(report.errors, out)
+        kept = (
+            f", the first {len(report.errors)} written"
+            if len(report.errors) < report.error_count
+            else ""
+        )
+        print(f"error report: {errors_path} ({report.error_count} error(s){kept})")
+    return 1 if report.invalid else 0
+
+
+def _leads_export(args: argparse.Namespace) -> int:
+    from bot.store.csvio import export_csv
+    from bot.store.db import create_db_engine
+    from bot.store.repository import LeadFilters, LeadRepository
+
+    filters = LeadFilters(stage=args.stage, status=args.status, min_score=args.min_score)
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        repository = LeadRepository(engine)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export_csv(repository, filters, out)
+        else:
+            count = export_csv(repository, filters, sys.stdout)
+    finally:
+        engine.dispose()
+    print(
+        f"exported {count} lead(s)" + (f" to {args.output}" if args.output else ""), file=sys.stderr
+    )
+    return 0
+
+
+def _tokens_create(args: argparse.Namespace) -> int:
+    from bot.store.db import create_db_engine
+    from bot.store.tokens import TokenStore
+
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        token, listing = TokenStore(engine).create(args.name, args.scope)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"token {listing['name']!r} ({', '.join(listing['scopes'])}) created:")
+    print(token)
+    print("it is shown only now: store it where the client keeps secrets", file=sys.stderr)
+    return 0
+
+
+def _tokens_list(args: argparse.Namespace) -> int:
+    from bot.store.db import create_db_engine
+    from bot.store.tokens import TokenStore
+
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        rows = TokenStore(engine).list()
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no tokens (python -m bot tokens create NAME --scope leads:read)")
+        return 0
+    for row in rows:
+        row["scopes"] = ",".join(row["scopes"])
+        row["state"] = "revoked" if row["revoked_at"] else "active"
+    _print_table(rows, ["name", "prefix", "scopes", "state", "created_at", "last_used_at"])
+    return 0
+
+
+def _tokens_revoke(args: argparse.Namespace) -> int:
+    from bot.store.db import create_db_engine
+    from bot.store.tokens import TokenStore
+
+    engine = create_db_engine(Settings.from_env().database_url)
+    try:
+        row = TokenStore(engine).revoke(args.name)
+    except LookupError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"token {row['name']!r} revoked at {row['revoked_at']}")
+    return 0
+
+
+def _lead_book(settings: Settings) -> Any:
+    from bot.store.db import create_db_engine
+    from bot.store.leadbook import LeadBook
+    from bot.store.repository import LeadRepository
+    from bot.store.tracker import ConversationStore
+
+    engine = create_db_engine(settings.database_url)
+    return LeadBook(
+        LeadRepository(engine, _configured_scorer(settings)),
+        ConversationStore(settings.tracker_store_url),
+        region=settings.shop_country,
+    )
+
+
+def _purge(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    book = _lead_book(settings)
+    try:
+        count = book.purge_anonymous(args.older_than, dry_run=args.dry_run)
+    finally:
+        book.repository.engine.dispose()
+        if book.conversations is not None:
+            book.conversations.dispose()
+    days = args.older_than.days
+    if args.dry_run:
+        print(f"{count} anonymous lead(s) untouched for {days} days would be erased")
+    else:
+        print(f"erased {count} anonymous lead(s) untouched for {days} days")
+    return 0
+
+
+def _leads_erase(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    book = _lead_book(settings)
+    try:
+        result = book.erase(args.lead_id, by=args.by, reason="request")
+    except LookupError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    finally:
+        book.repository.engine.dispose()
+        if book.conversations is not None:
+            book.conversations.dispose()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _age(text: str) -> Any:
+    """``365d``, ``12w`` or ``24h`` as a timedelta."""
+    from datetime import timedelta
+
+    units = {"d": "days", "w": "weeks", "h": "hours"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected an age like 365d, 12w or 48h; got {text!r}")
+    return timedelta(**{units[unit]: int(number)})
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+# The store's names are imported when an option is given, not to build the
+# parser: importing the store costs every command (`run`, `web`) over a second.
+def _lead_source(text: str) -> str:
+    from bot.store.contacts import SOURCE_PATTERN
+
+    if not SOURCE_PATTERN.match(text):
+        raise argparse.ArgumentTypeError(
+            f"expected 1-40 of a-z, 0-9, '_', '-' or '.', got {text!r}"
+        )
+    return text
+
+
+def _lead_stage(text: str) -> str:
+    from bot.store.models import LEAD_STAGES
+
+    if text not in LEAD_STAGES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LEAD_STAGES)}, got {text!r}")
+    return text
+
+
+def _lead_status(text: str) -> str:
+    from bot.store.models import LEAD_STATUSES
+
+    if text not in LEAD_STATUSES:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(LEAD_STATUSES)}, got {text!r}"
+        )
+    return text
+
+
+def _add_leads_commands(commands: Any) -> None:
+    leads = commands.add_parser("leads", help="import and export leads (CSV)").add_subparsers(
+        dest="leads_command", required=True
+    )
+    leads_import = leads.add_parser(
+        "import",
+        help="import leads from a CSV file (exit 0: all rows valid, 1: some invalid, "
+        "2: the file cannot be imported)",
+    )
+    leads_import.add_argument("file", help="the CSV file (header line, then one lead a row)")
+    leads_import.add_argument(
+        "--on-duplicate",
+        choices=("skip", "update"),
+        default="skip",
+        help="a row whose e-mail (or phone) a lead already has: skip it (default) or "
+        "update the lead with its non-empty cells",
+    )
+    leads_import.add_argument(
+        "--dry-run", action="store_true", help="check and count everything, write nothing"
+    )
+    leads_import.add_argument(
+        "--errors", metavar="REPORT.csv", help="error report (default: FILE.errors.csv if any)"
+    )
+    leads_import.add_argument(
+        "--batch-size", type=_positive, default=1000, help="rows per transaction (default: 1000)"
+    )
+    leads_import.add_argument(
+        "--source", type=_lead_source, default="import", help="source of leads whose row has none"
+    )
+    leads_import.add_argument(
+        "--encoding", default="utf-8", help="the file's encoding (default: utf-8), e.g. cp1252"
+    )
+    leads_import.add_argument(
+        "--ignore-unknown-columns", action="store_true", help="skip columns it does not know"
+    )
+    leads_import.add_argument("--quiet", action="store_true", help="no progress bar")
+    leads_import.set_defaults(func=_leads_import)
+    leads_export = leads.add_parser("export", help="export leads as CSV")
+    leads_export.add_argument("-o", "--output", metavar="FILE", help="default: standard output")
+    leads_export.add_argument("--stage", type=_lead_stage, help="cold, warm or hot")
+    leads_export.add_argument("--status", type=_lead_status, help="New, Contacted, … Won")
+    leads_export.add_argument("--min-score", type=int)
+    leads_export.set_defaults(func=_leads_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -511,6 +787,31 @@ def build_parser() -> argparse.ArgumentParser:
     handoffs.add_parser("secret", help="print a new whsec_ webhook secret").set_defaults(
         func=_handoffs_secret
     )
+    _add_leads_commands(commands)
+    tokens = commands.add_parser("tokens", help="API tokens with scopes").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    create = tokens.add_parser("create", help="create a token (printed once)")
+    create.add_argument("name", help="who uses it, e.g. crm-sync")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="events:write, leads:read, leads:write or admin (repeat for several)",
+    )
+    create.set_defaults(func=_tokens_create)
+    token_list = tokens.add_parser("list", help="tokens, without their secrets")
+    token_list.add_argument("--json", action="store_true")
+    token_list.set_defaults(func=_tokens_list)
+    revoke = tokens.add_parser("revoke", help="revoke a token by name or id")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=_tokens_revoke)
+    purge = commands.add_parser(
+        "purge", help="erase anonymous leads (no e-mail or phone) untouched for a while"
+    )
+    purge.add_argument("--older-than", type=_age, required=True, help="e.g. 365d")
+    purge.add_argument("--dry-run", action="store_true", help="count, erase nothing")
+    purge.set_defaults(func=_purge)
     return parser
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.store.commands import UpdateContact
 from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
 from bot.store.lifecycle import furthest_lifecycle
@@ -43,7 +44,9 @@ _NOTES = LeadNote.__table__
 _ERASURES = Erasure.__table__
 # Lead columns a person or another system writes (the rest is the bot's and the scorer's).
 CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone", "company", "position", "address")
+IDENTITY_COLUMNS = ("first_name", "last_name", "email", "phone")
 PURGE_BATCH = 500
+FORM_ACTOR = "web form"
 
 
 class DuplicateLead(Exception):
@@ -218,6 +221,63 @@ class LeadBook:
                 lead_id, created = values["id"], True
                 if fields.get("notes"):
                     _add_note(connection, lead_id, fields["notes"], actor, now)
+        return Saved(self.get(lead_id), created)
+
+    def capture(
+        self,
+        data: Mapping[str, Any],
+        *,
+        consent_text: str,
+        session_id: str | None = None,
+        source: str = "web_form",
+        now: datetime | None = None,
+    ) -> Saved:
+        """A web form's lead, with the consent the person gave and its wording.
+
+        With the storefront ``session_id`` the form's details land on that
+        session's lead (which then merges with an earlier lead of the same
+        e-mail, as in the chat); otherwise a lead with the same e-mail is
+        updated, or a new one created.
+        """
+        fields = clean_lead_fields(data, complete=True, region=self.region)
+        now = now or utcnow()
+        if session_id is not None:
+            result = self.repository.apply(
+                [
+                    UpdateContact(
+                        session_id=session_id,
+                        first_name=fields.get("first_name"),
+                        last_name=fields.get("last_name"),
+                        email=fields.get("email"),
+                        phone=fields.get("phone"),
+                        consent_text=consent_text,
+                        consent_at=now,
+                    )
+                ],
+                now=now,
+            )
+            lead_id = result.leads[session_id].lead_id
+            rest = {name: fields[name] for name in fields if name not in IDENTITY_COLUMNS}
+            with write_transaction(self._engine) as connection:
+                lead = _lock_lead(connection, lead_id)
+                self._write(connection, lead.id, rest, FORM_ACTOR, now, replace=False)
+            return Saved(self.get(lead.id), created=False)
+        with write_transaction(self._engine) as connection:
+            existing = _lead_with_email(connection, fields.get("email"))
+            if existing is None:
+                values = new_lead_values(fields, source=source, now=now)
+                connection.execute(insert(_LEADS).values(**values))
+                lead_id, created = values["id"], True
+                if fields.get("notes"):
+                    _add_note(connection, lead_id, fields["notes"], FORM_ACTOR, now)
+            else:
+                self._write(connection, existing, fields, FORM_ACTOR, now, replace=False)
+                lead_id, created = existing, False
+            connection.execute(
+                update(_LEADS)
+                .where(_LEADS.c.id == lead_id)
+                .values(consent_at=now, consent_text=consent_text)
+            )
         return Saved(self.get(lead_id), created)
 
     def update(

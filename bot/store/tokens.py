@@ -25,6 +25,8 @@ LEADS_READ = "leads:read"
 LEADS_WRITE = "leads:write"
 ADMIN = "admin"
 SCOPES = (EVENTS_WRITE, LEADS_READ, LEADS_WRITE, ADMIN)
+# What a token embedded in shop pages may do; such tokens are public.
+STOREFRONT_SCOPES = frozenset({EVENTS_WRITE})
 TOKEN_PREFIX = "lq_"  # noqa: S105 (a marker, not a secret)
 MAX_NAME_CHARS = 80
 # last_used_at is written at most this often per token: a busy storefront

@@ -23,6 +23,7 @@ from bot.store.tokens import (
     LEADS_READ,
     LEADS_WRITE,
     SCOPES,
+    STOREFRONT_SCOPES,
     TOKEN_PREFIX,
     Principal,
 )
@@ -60,7 +61,7 @@ def _environment_principal(settings: Settings, token: str) -> Principal | None:
     found: Principal | None = None
     for name, expected, scopes in (
         ("LEADS_API_TOKEN", settings.leads_api_token, frozenset(SCOPES)),
-        ("STOREFRONT_TOKEN", settings.storefront_token, frozenset({EVENTS_WRITE})),
+        ("STOREFRONT_TOKEN", settings.storefront_token, STOREFRONT_SCOPES),
     ):
         if expected and hmac.compare_digest(token.encode(), expected.encode()):
             found = found or Principal(name=name, scopes=scopes)

@@ -22,9 +22,10 @@ from aiohttp import web
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.commands import RecordEvent
 from bot.store.spool import UNAVAILABLE_ERRORS
+from bot.store.tokens import STOREFRONT_SCOPES
 from bot.web.errors import ApiError
 from bot.web.json import json_response, read_json_body
-from bot.web.keys import REPOSITORY, WORKER
+from bot.web.keys import EVENTS_LIMITER, PRINCIPAL, REPOSITORY, WORKER
 
 MAX_BATCH = 500
 
@@ -237,6 +238,9 @@ def _items(body: Any) -> list[Any]:
 
 async def post_events(request: web.Request) -> web.Response:
     """``POST /api/v2/events``: store storefront events (202 once committed)."""
+    if request[PRINCIPAL].scopes == STOREFRONT_SCOPES:
+        # The storefront token is public (it sits in shop pages): limit per address.
+        request.app[EVENTS_LIMITER].enforce(request, "event requests")
     items = _items(await read_json_body(request))
     now = datetime.now(timezone.utc)
     valid, errors = parse_events(items, now)

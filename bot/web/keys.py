@@ -11,6 +11,7 @@ from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder
 from bot.store.tokens import TokenStore
+from bot.web.ratelimit import RateLimiter
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", LeadRepository)
@@ -21,3 +22,5 @@ LEADBOOK = web.AppKey("leadbook", LeadBook)
 TOKENS = web.AppKey("tokens", TokenStore)
 # The authenticated caller of an API request.
 PRINCIPAL = "principal"
+FORM_LIMITER = web.AppKey("form_limiter", RateLimiter)
+EVENTS_LIMITER = web.AppKey("events_limiter", RateLimiter)

@@ -1,0 +1,151 @@
+"""Web-form lead capture: ``POST /api/create-lead`` (public, no token).
+
+A shop's own contact or quote form posts here, form-encoded or JSON (the HTML
+snippet is in the README). The person must tick the consent box; its wording
+is recorded with the time. A hidden ``session_id`` (the tracking snippet's)
+joins the form to the shopper's chat and storefront events. Bots that fill the
+hidden honeypot field get the usual answer and nothing is stored. With a
+``redirect`` field the browser is sent there (a path of this site, or a host of
+``PUBLIC_URL`` / ``FORM_REDIRECT_HOSTS``); otherwise the answer is JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.store.contacts import LeadInputError
+from bot.web.errors import ApiError
+from bot.web.json import json_response, read_json_body
+from bot.web.keys import FORM_LIMITER, LEADBOOK, SETTINGS
+
+logger = logging.getLogger(__name__)
+
+HONEYPOT = "website"
+CONTACT_FIELDS = frozenset(
+    {"first_name", "last_name", "email", "phone", "company", "position", "address", "notes"}
+)
+CONTROL_FIELDS = frozenset({"consent", "consent_text", "session_id", "redirect", HONEYPOT})
+FORM_FIELDS = CONTACT_FIELDS | CONTROL_FIELDS
+DEFAULT_CONSENT_TEXT = "I agree to be contacted about my enquiry."
+MAX_CONSENT_TEXT = 1000
+MAX_SESSION_ID = 128
+MAX_REDIRECT = 2000
+_YES = frozenset({"on", "yes", "true", "1"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _fields(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        body = await read_json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
+        return body
+    if request.content_type in _FORM_TYPES:
+        form = await request.post()
+        fields: dict[str, Any] = {}
+        for name in form:
+            values = form.getall(name)
+            if len(values) > 1:
+                raise ApiError(400, f"field '{name}' was sent {len(values)} times; send it once")
+            if not isinstance(values[0], str):
+                raise ApiError(400, f"field '{name}': files are not accepted")
+            fields[name] = values[0]
+        return fields
+    raise ApiError(
+        415,
+        f"send the form as {', '.join(_FORM_TYPES)} or application/json, "
+        f"not {request.content_type or 'no content type'}",
+    )
+
+
+def _text(fields: dict[str, Any], name: str, limit: int) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"field '{name}': expected a string, got {type(value).__name__}")
+    value = value.strip()
+    if len(value) > limit or "\x00" in value:
+        raise ApiError(400, f"field '{name}': expected at most {limit} characters of text")
+    return value or None
+
+
+def _redirect_target(request: web.Request, target: str) -> str:
+    parts = urlsplit(target)
+    if not parts.scheme and not parts.netloc and target.startswith("/"):
+        return target
+    settings = request.app[SETTINGS]
+    allowed = {urlsplit(settings.public_url).hostname, *settings.form_redirect_hosts}
+    if parts.scheme in ("http", "https") and parts.hostname and parts.hostname in allowed:
+        return target
+    raise ApiError(
+        400,
+        "field 'redirect': expected a path of this site (/thanks) or a URL on "
+        f"{', '.join(sorted(host for host in allowed if host))} (FORM_REDIRECT_HOSTS)",
+    )
+
+
+def _consented(fields: dict[str, Any]) -> bool:
+    value = fields.get("consent")
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in _YES
+
+
+async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
+    """``POST /api/create-lead``."""
+    request.app[FORM_LIMITER].enforce(request, "form submissions")
+    fields = await _fields(request)
+    unknown = sorted(str(name) for name in fields if name not in FORM_FIELDS)
+    if unknown:
+        raise ApiError(
+            400,
+            f"unknown field(s): {', '.join(unknown)}",
+            expected=sorted(FORM_FIELDS),
+        )
+    redirect = _text(fields, "redirect", MAX_REDIRECT)
+    target = _redirect_target(request, redirect) if redirect else None
+    if _text(fields, HONEYPOT, MAX_REDIRECT):
+        # Looks accepted, so the bot learns nothing; nothing is stored.
+        logger.info("web form: honeypot filled, submission dropped")
+        return _answer(target, status=201)
+    if not _consented(fields):
+        raise ApiError(
+            400,
+            "field 'consent': the person must agree to be contacted (send consent=yes)",
+            errors=[{"field": "consent", "message": "required"}],
+        )
+    consent_text = _text(fields, "consent_text", MAX_CONSENT_TEXT) or DEFAULT_CONSENT_TEXT
+    session_id = _text(fields, "session_id", MAX_SESSION_ID)
+    contact = {name: fields[name] for name in CONTACT_FIELDS if name in fields}
+    try:
+        await asyncio.to_thread(
+            request.app[LEADBOOK].capture,
+            contact,
+            consent_text=consent_text,
+            session_id=session_id,
+        )
+    except LeadInputError as exc:
+        raise ApiError(
+            400,
+            f"invalid form: {exc}",
+            errors=[error.as_dict() for error in exc.errors],
+        ) from None
+    return _answer(target, status=201)
+
+
+def _answer(target: str | None, *, status: int) -> web.StreamResponse:
+    if target is not None:
+        raise web.HTTPSeeOther(location=target)
+    # The public gets no lead data back: anyone can post any e-mail address.
+    return json_response({"status": "received"}, status=status)
+
+
+def setup(app: web.Application) -> None:
+    """Register the route of this resource."""
+    app.router.add_post("/api/create-lead", create_lead_from_form)

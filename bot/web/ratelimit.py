@@ -1,0 +1,65 @@
+"""Per-client rate limits of the public endpoints (token buckets, in memory).
+
+Each web-app process keeps its own buckets: a limit is per process, which is
+what a single-host deployment runs. Clients are told when to come back
+(``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.web.errors import ApiError
+
+# Buckets idle this long are full again and can be forgotten.
+IDLE_SECONDS = 120.0
+MAX_CLIENTS = 50_000
+
+
+class RateLimiter:
+    """``per_minute`` requests per client, in bursts of up to ``per_minute``."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def check(self, client: str) -> float | None:
+        """Take one request from ``client``'s bucket; seconds to wait if it is empty."""
+        if self.per_minute <= 0:
+            return None
+        now = self._clock()
+        rate = self.per_minute / 60.0
+        tokens, seen = self._buckets.get(client, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - seen) * rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now)
+            return (1.0 - tokens) / rate
+        if len(self._buckets) >= MAX_CLIENTS:
+            self._forget_idle(now)
+        self._buckets[client] = (tokens - 1.0, now)
+        return None
+
+    def _forget_idle(self, now: float) -> None:
+        self._buckets = {
+            client: state
+            for client, state in self._buckets.items()
+            if now - state[1] < IDLE_SECONDS
+        }
+
+    def enforce(self, request: web.Request, what: str) -> None:
+        """429 with ``Retry-After`` when the request's client is over the limit."""
+        wait = self.check(request.remote or "unknown")
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(
+                429,
+                f"too many {what} from this address: at most {self.per_minute} per minute; "
+                f"retry in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+                retry_after=seconds,
+            )
