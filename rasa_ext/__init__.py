@@ -28,6 +28,8 @@ from jsonschema.validators import validator_for
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from bot import logredact
+
 
 @lru_cache(maxsize=1)
 def _response_validator() -> Validator:
@@ -106,7 +108,8 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 
 def install() -> None:
-    """Apply the three changes; call before Rasa starts."""
+    """Apply the changes (and log redaction, see bot.logredact); call before Rasa starts."""
+    logredact.install()
     _install_response_validation()
     _install_session_reuse()
     if not event.contains(Engine, "connect", _sqlite_wal):

@@ -46,7 +46,10 @@ async def _fields(request: web.Request) -> dict[str, Any]:
             raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
         return body
     if request.content_type in _FORM_TYPES:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except ValueError as exc:
+            raise ApiError(400, f"malformed form body: {exc}") from None
         fields: dict[str, Any] = {}
         for name in form:
             values = form.getall(name)
