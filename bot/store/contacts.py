@@ -124,6 +124,10 @@ def clean_lead_fields(
         if "\x00" in text:
             errors.append(FieldError(name, "contains a NUL character"))
             continue
+        if not _encodable(text):
+            # A lone surrogate ("\ud800" in JSON): no database can store it.
+            errors.append(FieldError(name, "expected valid Unicode text (UTF-8)"))
+            continue
         try:
             cleaned[name] = _clean(name, text, region) if text else None
         except ValueError as exc:
@@ -143,6 +147,14 @@ def clean_lead_fields(
     if errors:
         raise LeadInputError(errors)
     return cleaned
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _has_error(errors: list[FieldError], name: str) -> bool:

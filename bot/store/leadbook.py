@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.store.commands import UpdateContact
 from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
-from bot.store.lifecycle import furthest_lifecycle
+from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     Answer,
     Erasure,
@@ -44,7 +44,6 @@ _NOTES = LeadNote.__table__
 _ERASURES = Erasure.__table__
 # Lead columns a person or another system writes (the rest is the bot's and the scorer's).
 CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone", "company", "position", "address")
-IDENTITY_COLUMNS = ("first_name", "last_name", "email", "phone")
 PURGE_BATCH = 500
 FORM_ACTOR = "web form"
 
@@ -80,12 +79,13 @@ def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) ->
     id, so a later chat by the same person joins it through the e-mail merge.
     """
     lead_id = new_lead_id()
+    status = fields.get("status") or "New"
     values: dict[str, Any] = {name: fields.get(name) for name in CONTACT_COLUMNS}
     values.update(
         id=lead_id,
         session_id=f"lead-{lead_id}",
         source=fields.get("source") or source,
-        status=fields.get("status") or "New",
+        status=status,
         stage="cold",
         score=0,
         intent_score=0,
@@ -94,7 +94,8 @@ def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) ->
         facts_version=0,
         # Nothing happened yet that time could make worth less.
         decaying=False,
-        lifecycle_stage="lead",
+        # As far as its status says (a status set later only moves it forward from here).
+        lifecycle_stage=furthest_lifecycle("lead", STATUS_LIFECYCLE.get(status, "lead")),
         created_at=now,
         updated_at=now,
     )
@@ -145,11 +146,17 @@ class LeadBook:
         with self._engine.connect() as connection:
             owners = _owner_rows(connection, lead["id"])
             ids = [row.id for row in owners]
+            # Core rows (a connection returns columns, not ORM objects): the views
+            # read them by attribute like the models.
             answers = connection.execute(
-                select(Answer).where(Answer.lead_id.in_(ids)).order_by(Answer.answered_at)
+                select(Answer.__table__)
+                .where(Answer.lead_id.in_(ids))
+                .order_by(Answer.answered_at, Answer.id)
             ).all()
             events = connection.execute(
-                select(LeadEvent).where(LeadEvent.lead_id.in_(ids)).order_by(LeadEvent.ts)
+                select(LeadEvent.__table__)
+                .where(LeadEvent.lead_id.in_(ids))
+                .order_by(LeadEvent.ts, LeadEvent.id)
             ).all()
             tables: dict[str, tuple[Any, Any]] = {
                 "notes": (LeadNote, LeadNote.created_at),
@@ -180,10 +187,10 @@ class LeadBook:
             "lead": lead,
             "sessions": sessions,
             "answers": [
-                {"key": row.Answer.key, **answer_view(row.Answer), "superseded_at": _iso(row)}
+                {"key": row.key, **answer_view(row), "superseded_at": _iso(row.superseded_at)}
                 for row in answers
             ],
-            "events": [event_view(row.LeadEvent) for row in events],
+            "events": [event_view(row) for row in events],
             **related,
             "conversation": conversation,
             "exported_at": utcnow().isoformat(),
@@ -219,6 +226,18 @@ class LeadBook:
                 values = new_lead_values(fields, source=source, now=now)
                 connection.execute(insert(_LEADS).values(**values))
                 lead_id, created = values["id"], True
+                if values["status"] != "New":
+                    # A lead entered mid-sale starts its history with that status.
+                    connection.execute(
+                        insert(LeadStatusChange.__table__).values(
+                            lead_id=lead_id,
+                            from_status="New",
+                            to_status=values["status"],
+                            changed_by=actor,
+                            reason=fields.get("status_reason"),
+                            at=now,
+                        )
+                    )
                 if fields.get("notes"):
                     _add_note(connection, lead_id, fields["notes"], actor, now)
         return Saved(self.get(lead_id), created)
@@ -242,7 +261,11 @@ class LeadBook:
         fields = clean_lead_fields(data, complete=True, region=self.region)
         now = now or utcnow()
         if session_id is not None:
-            result = self.repository.apply(
+            with self._engine.connect() as connection:
+                known = _session_lead(connection, session_id) is not None
+            # Through the repository, as the chat writes contact details: the
+            # session's lead merges with an earlier lead of the same e-mail address.
+            self.repository.apply(
                 [
                     UpdateContact(
                         session_id=session_id,
@@ -256,12 +279,23 @@ class LeadBook:
                 ],
                 now=now,
             )
-            lead_id = result.leads[session_id].lead_id
-            rest = {name: fields[name] for name in fields if name not in IDENTITY_COLUMNS}
             with write_transaction(self._engine) as connection:
-                lead = _lock_lead(connection, lead_id)
-                self._write(connection, lead.id, rest, FORM_ACTOR, now, replace=False)
-            return Saved(self.get(lead.id), created=False)
+                found = _session_lead(connection, session_id)
+                assert found is not None  # the write above made it
+                lead = _lock_lead(connection, found)
+                # The form's details and consent land on the surviving lead too (a
+                # merge only fills what that lead lacked); a lead the form created
+                # comes from the form, not the chat.
+                changes = (
+                    {**fields} if known else {**fields, "source": fields.get("source") or source}
+                )
+                self._write(connection, lead.id, changes, FORM_ACTOR, now, replace=False)
+                connection.execute(
+                    update(_LEADS)
+                    .where(_LEADS.c.id == lead.id)
+                    .values(consent_at=now, consent_text=consent_text)
+                )
+            return Saved(self.get(lead.id), created=not known)
         with write_transaction(self._engine) as connection:
             existing = _lead_with_email(connection, fields.get("email"))
             if existing is None:
@@ -329,12 +363,14 @@ class LeadBook:
         )
         if fields.get("source"):
             columns["source"] = fields["source"]
-        if columns.get("email") or columns.get("phone"):
-            current = connection.execute(
-                select(_LEADS.c.lifecycle_stage).where(_LEADS.c.id == lead_id)
-            ).scalar_one()
-            columns["lifecycle_stage"] = furthest_lifecycle(current, "lead")
         if columns:
+            # Where the lead got to stays reached (clearing the e-mail address of a
+            # chat lead must not make it a visitor again); new contact details make a lead.
+            current = connection.execute(select(_LEADS).where(_LEADS.c.id == lead_id)).one()
+            reached = lifecycle_of(current)
+            if columns.get("email") or columns.get("phone"):
+                reached = furthest_lifecycle(reached, "lead")
+            columns["lifecycle_stage"] = reached
             connection.execute(
                 update(_LEADS).where(_LEADS.c.id == lead_id).values(**columns, updated_at=now)
             )
@@ -398,32 +434,77 @@ class LeadBook:
 
         Deletes the lead and the leads merged into it, with their answers,
         events, notes, histories, handoffs and notifications, and their Rasa
-        conversations. The tombstone keeps no personal data.
+        conversations. The tombstones (one per id the person had) keep no
+        personal data.
+        """
+        erased = self._erase(lead_id, by=by, reason=reason, now=now or utcnow())
+        assert erased is not None
+        return erased
+
+    def _erase(
+        self,
+        lead_id: str,
+        *,
+        by: str,
+        reason: str,
+        now: datetime,
+        only_if: Any = None,
+    ) -> dict[str, Any] | None:
+        """:meth:`erase`, or ``None`` when ``only_if`` is given and the lead does not match.
+
+        ``only_if`` is a condition on the lead row ``lead_id`` itself (not on the
+        lead it may have been merged into), checked again under the lock.
         """
         actor = _actor(by)
-        now = now or utcnow()
+        # The conversations go first: if the tracker store cannot be reached,
+        # nothing is erased yet and the request can be repeated. (Erasing the
+        # lead first would leave the conversation behind for good: a repeated
+        # request finds only the tombstone, 410, and no session ids.)
+        with self._engine.connect() as connection:
+            found = _lock_lead(connection, lead_id, lock=False)
+            if found is None:
+                self._raise_missing(lead_id)
+            if only_if is not None and not _matches(connection, lead_id, only_if):
+                return None
+            sessions = [row.session_id for row in _owner_rows(connection, found.id)]
+        conversation_events = self.conversations.erase(sessions) if self.conversations else None
         with write_transaction(self._engine) as connection:
             lead = _lock_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
+            if only_if is not None and not _matches(connection, lead_id, only_if):
+                return None
             owners = _owner_rows(connection, lead.id)
-            sessions = [row.session_id for row in owners]
+            # Sessions merged into the lead meanwhile.
+            late = [row.session_id for row in owners if row.session_id not in sessions]
             removed = _erase_rows(connection, [row.id for row in owners])
-            created_at = min(row.created_at for row in owners)
+            if conversation_events is not None:
+                removed["conversation_events"] = conversation_events
+            tombstone = {"erased_at": now, "reason": reason, "requested_by": actor}
             connection.execute(
-                insert(_ERASURES).values(
-                    lead_id=lead.id,
-                    lead_created_at=created_at,
-                    erased_at=now,
-                    reason=reason,
-                    requested_by=actor,
-                    removed=removed,
-                )
+                insert(_ERASURES),
+                [
+                    {
+                        **tombstone,
+                        "lead_id": lead.id,
+                        "lead_created_at": min(row.created_at for row in owners),
+                        "removed": removed,
+                    },
+                    # The ids of merged leads answer "gone" too.
+                    *(
+                        {
+                            **tombstone,
+                            "lead_id": row.id,
+                            "lead_created_at": row.created_at,
+                            "removed": {},
+                        }
+                        for row in owners
+                        if row.id != lead.id
+                    ),
+                ],
             )
-        # After the lead store: if this fails, the request can be repeated
-        # (the tombstone answers 410, and the conversation erase is idempotent).
-        if self.conversations is not None:
-            removed["conversation_events"] = self.conversations.erase(sessions)
+        if late and self.conversations is not None:
+            removed["conversation_events"] += self.conversations.erase(late)
         return {
             "lead_id": lead.id,
             "erased_at": now.isoformat(),
@@ -436,13 +517,7 @@ class LeadBook:
     ) -> int:
         """Erase leads without contact details not touched for ``older_than``; how many."""
         now = now or utcnow()
-        cutoff = now - older_than
-        anonymous = and_(
-            _LEADS.c.email.is_(None),
-            _LEADS.c.phone.is_(None),
-            _LEADS.c.merged_into.is_(None),
-            _LEADS.c.updated_at < cutoff,
-        )
+        anonymous = _anonymous(now - older_than)
         if dry_run:
             with self._engine.connect() as connection:
                 return int(connection.execute(select(func.count()).where(anonymous)).scalar_one())
@@ -457,30 +532,60 @@ class LeadBook:
             if not ids:
                 return purged
             for lead_id in ids:
+                # Checked again when erasing: a lead that got contact details or
+                # was merged into another lead meanwhile is no longer anonymous
+                # (erasing the id would erase the lead it was merged into).
                 try:
-                    self.erase(lead_id, by="purge", reason="purge", now=now)
+                    erased = self._erase(
+                        lead_id, by="purge", reason="purge", now=now, only_if=anonymous
+                    )
                 except LookupError:
-                    continue  # erased or merged meanwhile
-                purged += 1
+                    continue  # erased meanwhile
+                purged += erased is not None
 
 
-def _iso(row: Any) -> str | None:
-    superseded = row.Answer.superseded_at
-    return superseded.isoformat() if superseded else None
+def _anonymous(cutoff: datetime) -> Any:
+    """Leads without contact details, not merged, not updated since ``cutoff``."""
+    return and_(
+        _LEADS.c.email.is_(None),
+        _LEADS.c.phone.is_(None),
+        _LEADS.c.merged_into.is_(None),
+        _LEADS.c.updated_at < cutoff,
+    )
 
 
-def _lock_lead(connection: Connection, lead_id: str) -> Any:
+def _matches(connection: Connection, lead_id: str, condition: Any) -> bool:
+    return (
+        connection.execute(
+            select(_LEADS.c.id).where(_LEADS.c.id == lead_id, condition)
+        ).one_or_none()
+        is not None
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _lock_lead(connection: Connection, lead_id: str, *, lock: bool = True) -> Any:
     """The surviving lead (``id``, ``status``), locked; ``None`` if there is none."""
     found = connection.execute(
         select(_LEADS.c.merged_into).where(_LEADS.c.id == lead_id)
     ).one_or_none()
     if found is None:
         return None
-    return connection.execute(
-        select(_LEADS.c.id, _LEADS.c.status)
-        .where(_LEADS.c.id == (found.merged_into or lead_id))
-        .with_for_update()
-    ).one()
+    query = select(_LEADS.c.id, _LEADS.c.status).where(
+        _LEADS.c.id == (found.merged_into or lead_id)
+    )
+    return connection.execute(query.with_for_update() if lock else query).one()
+
+
+def _session_lead(connection: Connection, session_id: str) -> str | None:
+    """The id of the session's lead row (merged or not), or ``None``."""
+    found: str | None = connection.execute(
+        select(_LEADS.c.id).where(_LEADS.c.session_id == session_id)
+    ).scalar_one_or_none()
+    return found
 
 
 def _lead_with_email(connection: Connection, email: str | None) -> str | None:

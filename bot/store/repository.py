@@ -195,14 +195,21 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
         column, _ = LEAD_SORTS[sort]
         if issued_for != sort:
             raise InvalidCursor(f"this cursor belongs to sort={issued_for}, not sort={sort}")
+        if not isinstance(lead_id, str):
+            raise TypeError(lead_id)
         if column == "score":
-            if not isinstance(value, int) or isinstance(value, bool):
+            # Within the column's range: a bigger number makes the driver fail.
+            if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 2**31:
                 raise TypeError(value)
-            return value, str(lead_id)
-        return datetime.fromisoformat(value), str(lead_id)
+            return value, lead_id
+        moment = datetime.fromisoformat(value)
+        # The store compares aware UTC times only (and refuses naive ones).
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise TypeError(value)
+        return moment.astimezone(timezone.utc), lead_id
     except InvalidCursor:
         raise
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error) as exc:
         raise InvalidCursor("cursor is not one returned by this API") from exc
 
 

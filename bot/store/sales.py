@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.planner import OPEN_STATUSES
 from bot.store.db import write_transaction
-from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle
+from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     LEAD_STATUSES,
     Answer,
@@ -339,15 +339,16 @@ def record_status_change(
             at=now,
         )
     )
-    values: dict[str, Any] = {"status": status, "updated_at": now}
-    reached = STATUS_LIFECYCLE.get(status)
-    if reached is not None:
-        values["lifecycle_stage"] = furthest_lifecycle(
-            connection.execute(
-                select(_LEADS.c.lifecycle_stage).where(_LEADS.c.id == lead.id)
-            ).scalar_one(),
-            reached,
-        )
+    # The lifecycle keeps what the lead reached before (a Lost lead that was an
+    # opportunity, or hot, stays one) and moves forward with the new status.
+    current = connection.execute(select(_LEADS).where(_LEADS.c.id == lead.id)).one()
+    values: dict[str, Any] = {
+        "status": status,
+        "updated_at": now,
+        "lifecycle_stage": furthest_lifecycle(
+            lifecycle_of(current), STATUS_LIFECYCLE.get(status, "visitor")
+        ),
+    }
     connection.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
     owners = _owners(connection, lead.id)
     if status != "New":

@@ -45,6 +45,9 @@ def error_response(
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every error into a JSON response; 5xx bodies never include internals."""
+    if "\x00" in request.path:
+        # No resource has a NUL in its name, and PostgreSQL refuses it in text.
+        return error_response(404, "not found: the path contains a NUL character")
     try:
         return await handler(request)
     except ApiError as exc:

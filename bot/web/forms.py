@@ -73,9 +73,18 @@ def _text(fields: dict[str, Any], name: str, limit: int) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, f"field '{name}': expected a string, got {type(value).__name__}")
     value = value.strip()
-    if len(value) > limit or "\x00" in value:
+    if len(value) > limit or "\x00" in value or not _storable(value):
         raise ApiError(400, f"field '{name}': expected at most {limit} characters of text")
     return value or None
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (a lone surrogate from JSON does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _redirect_target(request: web.Request, target: str) -> str:

@@ -86,15 +86,17 @@ def _time_param(query: Any, name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
+        # In UTC, which a time at the very edge of the calendar does not fit.
+        utc = value.astimezone(timezone.utc) if value.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None:
         raise ApiError(
             400,
             f"query parameter '{name}' must be an ISO 8601 time with a timezone, "
             f"like 2026-11-30T09:00:00Z; got {raw!r}",
         )
-    return value.astimezone(timezone.utc)
+    return utc
 
 
 def lead_filters(query: Any) -> LeadFilters:
@@ -110,10 +112,19 @@ def lead_filters(query: Any) -> LeadFilters:
         stage=choice_param(query, "stage", LEAD_STAGES),
         status=choice_param(query, "status", LEAD_STATUSES),
         min_score=int_param(query, "min_score", minimum=-10_000, maximum=10_000),
-        source=query.get("source"),
+        # Sources are stored lower-case.
+        source=query["source"].lower() if "source" in query else None,
         q=search or None,
         updated_since=_time_param(query, "updated_since"),
     )
+
+
+def _lead_id(request: web.Request) -> str:
+    """The lead id of the path; 404 for one no lead can have (PostgreSQL refuses NUL)."""
+    lead_id = request.match_info["lead_id"]
+    if "\x00" in lead_id:
+        raise ApiError(404, f"no lead with id {lead_id!r}")
+    return lead_id
 
 
 def _caller(request: web.Request) -> str:
@@ -146,7 +157,8 @@ def _duplicate(exc: DuplicateLead) -> ApiError:
 def _missing(exc: LookupError) -> ApiError:
     if isinstance(exc, LeadGone):
         return ApiError(410, str(exc), erased_at=exc.erased_at.isoformat())
-    return ApiError(404, str(exc).strip("'\""))
+    # The message itself (str() of a KeyError would be its quoted key).
+    return ApiError(404, str(exc.args[0]) if exc.args else "no such lead")
 
 
 async def list_leads(request: web.Request) -> web.Response:
@@ -197,7 +209,7 @@ async def get_lead(request: web.Request) -> web.Response:
 
 async def _lead_or_error(request: web.Request) -> dict[str, Any]:
     try:
-        return await asyncio.to_thread(request.app[LEADBOOK].get, request.match_info["lead_id"])
+        return await asyncio.to_thread(request.app[LEADBOOK].get, _lead_id(request))
     except LookupError as exc:
         raise _missing(exc) from None
 
@@ -219,7 +231,7 @@ async def _update(request: web.Request, *, replace: bool) -> web.Response:
     try:
         lead = await asyncio.to_thread(
             book.update,
-            request.match_info["lead_id"],
+            _lead_id(request),
             body,
             by=_caller(request),
             replace=replace,
@@ -250,7 +262,7 @@ async def _erase(request: web.Request, *, reason: str) -> dict[str, Any]:
     book = request.app[LEADBOOK]
     try:
         result: dict[str, Any] = await asyncio.to_thread(
-            book.erase, request.match_info["lead_id"], by=_caller(request), reason=reason
+            book.erase, _lead_id(request), by=_caller(request), reason=reason
         )
     except LookupError as exc:
         raise _missing(exc) from None
@@ -271,7 +283,7 @@ async def convert_lead(request: web.Request) -> web.Response:
     try:
         lead = await asyncio.to_thread(
             book.convert,
-            request.match_info["lead_id"],
+            _lead_id(request),
             customer_group=body.get("customer_group"),
             reason=body.get("reason"),
             by=_caller(request),
@@ -287,9 +299,7 @@ async def get_lead_data(request: web.Request) -> web.Response:
     """``GET /api/v2/leads/{id}/data``: everything held about the person (admin)."""
     known_params(request.query, frozenset())
     try:
-        data = await asyncio.to_thread(
-            request.app[LEADBOOK].export_data, request.match_info["lead_id"]
-        )
+        data = await asyncio.to_thread(request.app[LEADBOOK].export_data, _lead_id(request))
     except LookupError as exc:
         raise _missing(exc) from None
     return json_response(

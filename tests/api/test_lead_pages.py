@@ -516,3 +516,12 @@ async def test_acknowledge_button_on_the_lead_page(any_db_site: Site) -> None:
     body = await _text(await site.client.get(site.lead_url), 200)
     assert f'action="/handoffs/{site.story.handoff_id}/ack"' not in body
     assert "by Hugo Bernard" in body
+
+
+@pytest.mark.parametrize(
+    "path", ["/leads/a%00b", "/handoffs/a%00b/ack", "/api/v2/handoffs/a%00b", "/api/v2/leads/x%00"]
+)
+async def test_a_nul_in_the_path_is_a_404_on_every_database(any_db_site: Site, path: str) -> None:
+    response = await any_db_site.client.get(path, headers=AUTH)
+    assert response.status == 404
+    assert "NUL" in (await response.json())["error"]["message"]
