@@ -1080,6 +1080,17 @@ class _ScoreWrites:
             connection.execute(_INSERT_SNAPSHOTS, self.snapshots)
         if self.transitions:
             connection.execute(_INSERT_TRANSITIONS, self.transitions)
+            hot = [t["lead_id"] for t in self.transitions if t["to_stage"] == "hot"]
+            if hot:
+                # Once hot, a qualified lead for good: cooling down later does not undo it.
+                connection.execute(
+                    update(Lead.__table__)
+                    .where(
+                        Lead.__table__.c.id.in_(hot),
+                        Lead.__table__.c.lifecycle_stage.in_(("visitor", "lead")),
+                    )
+                    .values(lifecycle_stage="qualified_lead")
+                )
         if self.events:
             connection.execute(_INSERT_EVENTS, self.events)
         self.snapshots, self.transitions, self.events = [], [], []

@@ -816,3 +816,19 @@ def test_a_nested_write_transaction_is_refused_rather_than_waiting_forever(engin
     # The refusal left nothing held: the next writer gets in.
     with write_transaction(engine) as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_lead_that_was_hot_stays_a_qualified_lead_after_cooling(repo: LeadRepository) -> None:
+    hot = repo.apply(
+        [
+            shop("q", "q1", "add_to_cart", T0),
+            shop("q", "q2", "checkout_start", T0),
+            shop("q", "q3", "payment_info", T0),
+        ],
+        now=T0,
+    ).leads["q"]
+    assert repo.get_lead(hot.lead_id)["lifecycle"] == "qualified_lead"  # type: ignore[index]
+    repo.rescore_all(T0 + timedelta(days=90))
+    cooled = repo.get_lead(hot.lead_id)
+    assert cooled is not None and cooled["stage"] != "hot"
+    assert cooled["lifecycle"] == "qualified_lead"
