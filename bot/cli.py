@@ -415,6 +415,11 @@ def _leads_import(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     path = Path(args.file)
+    errors_path = Path(args.errors) if args.errors else path.with_name(f"{path.stem}.errors.csv")
+    # Found out before importing rather than after.
+    if not errors_path.parent.is_dir():
+        print(f"{errors_path}: no such directory for the error report", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     engine = create_db_engine(settings.database_url)
     try:
@@ -456,9 +461,6 @@ def _leads_import(args: argparse.Namespace) -> int:
             f"(duplicates), {report.invalid} invalid"
         )
     if args.errors or report.error_count:
-        errors_path = (
-            Path(args.errors) if args.errors else path.with_name(f"{path.stem}.errors.csv")
-        )
         with errors_path.open("w", encoding="utf-8", newline="") as out:
             write_error_report(report.errors, out)
         kept = (
@@ -475,7 +477,9 @@ def _leads_export(args: argparse.Namespace) -> int:
     from bot.store.db import create_db_engine
     from bot.store.repository import LeadFilters, LeadRepository
 
-    filters = LeadFilters(stage=args.stage, status=args.status, min_score=args.min_score)
+    filters = LeadFilters(
+        stage=args.stage, status=args.status, min_score=args.min_score, source=args.source
+    )
     engine = create_db_engine(Settings.from_env().database_url)
     try:
         repository = LeadRepository(engine)
@@ -571,11 +575,13 @@ def _purge(args: argparse.Namespace) -> int:
         book.repository.engine.dispose()
         if book.conversations is not None:
             book.conversations.dispose()
-    days = args.older_than.days
+    # In the unit given: "48h" is 2 days, "36h" 36 hours (not "1 days").
+    hours = int(args.older_than.total_seconds() // 3600)
+    age = f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
     if args.dry_run:
-        print(f"{count} anonymous lead(s) untouched for {days} days would be erased")
+        print(f"{count} anonymous lead(s) untouched for {age} would be erased")
     else:
-        print(f"erased {count} anonymous lead(s) untouched for {days} days")
+        print(f"erased {count} anonymous lead(s) untouched for {age}")
     return 0
 
 
@@ -685,7 +691,14 @@ def _add_leads_commands(commands: Any) -> None:
     leads_export.add_argument("--stage", type=_lead_stage, help="cold, warm or hot")
     leads_export.add_argument("--status", type=_lead_status, help="New, Contacted, … Won")
     leads_export.add_argument("--min-score", type=int)
+    leads_export.add_argument("--source", help="e.g. chat, storefront, api, import")
     leads_export.set_defaults(func=_leads_export)
+    leads_erase = leads.add_parser(
+        "erase", help="erase a person: the lead, its answers, events and conversation"
+    )
+    leads_erase.add_argument("lead_id")
+    leads_erase.add_argument("--by", required=True, help="who asked for it (kept in the tombstone)")
+    leads_erase.set_defaults(func=_leads_erase)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,7 @@ from bot.store.leadbook import CONTACT_COLUMNS, new_lead_values
 from bot.store.lifecycle import furthest_lifecycle
 from bot.store.models import Lead, LeadNote, utcnow
 from bot.store.repository import LeadFilters, LeadRepository
-from bot.store.sales import record_status_change
+from bot.store.sales import _actor, record_status_change
 
 # The columns of the template, in order: what an import can set.
 COLUMNS = (
@@ -220,6 +220,7 @@ def import_csv(
         raise ValueError("batch_size must be at least 1")
     if not SOURCE_PATTERN.match(source):
         raise ValueError(f"source must be 1-40 of a-z, 0-9, '_', '-' or '.', got {source!r}")
+    by = _actor(by)
     text_encoding = _text_encoding(encoding)
     # Decoding is checked over the whole file first: a wrong encoding found at
     # line 90,000 would otherwise come after 89 committed batches.
@@ -246,6 +247,8 @@ def import_csv(
 def _text_encoding(encoding: str) -> str:
     try:
         name = codecs.lookup(encoding).name
+        # Refuses the codecs that are not text encodings (base64, rot13, zlib…).
+        "".encode(name)
     except LookupError:
         raise CsvFileError(f"unknown encoding {encoding!r}; try utf-8 or cp1252") from None
     # Spreadsheets often start UTF-8 files with a byte-order mark; it is not data.
@@ -253,6 +256,7 @@ def _text_encoding(encoding: str) -> str:
 
 
 def _check_decodable(binary: IO[bytes], encoding: str, flag: str) -> None:
+    """Raise :class:`CsvFileError` unless all of ``binary`` decodes."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     line = 1
     try:
@@ -353,22 +357,12 @@ class _Importer:
         reader = csv.reader(itertools.chain([first], text), delimiter=delimiter, strict=True)
         columns, names = self._header(reader)
         batch: list[_Row] = []
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                self.report.rows += 1
-                self.report.reject([RowError(line, "", f"malformed CSV: {exc}")])
-                continue
-            if not any(cell.strip() for cell in cells):
-                continue
+        for line, record in _records(reader, columns):
             self.report.rows += 1
-            row = self._row(line, cells, columns, names)
-            if row is not None:
-                batch.append(row)
+            row = self._row(line, record, names)
+            if row is None:
+                continue
+            batch.append(row)
             if len(batch) == self.batch_size:
                 self._import_batch(batch)
                 batch = []
@@ -410,7 +404,7 @@ class _Importer:
             raise CsvFileError(
                 f"line {header_line}: unknown column(s) {', '.join(unknown)}; known columns: "
                 f"{', '.join(COLUMNS)} (or their synonyms; see the README). Rename them, or "
-                "ignore them with --ignore-unknown-columns"
+                "ignore them with --ignore-unknown-columns (API: ignore_unknown_columns=true)"
             )
         missing = [name for name in ("first_name", "last_name") if name not in names]
         if "email" not in names and "phone" not in names:
@@ -424,28 +418,20 @@ class _Importer:
         return columns, names
 
     def _row(
-        self, line: int, cells: list[str], columns: list[str | None], names: Mapping[str, str]
+        self, line: int, record: dict[str, str] | list[RowError], names: Mapping[str, str]
     ) -> _Row | None:
-        if len(cells) != len(columns):
-            self.report.reject(
-                [RowError(line, "", f"expected {len(columns)} cells, got {len(cells)}")]
-            )
+        """The row, cleaned, or ``None`` once its problems are recorded."""
+        if isinstance(record, list):
+            self.report.reject(record)
             return None
-        # An empty cell gives nothing (a status cannot be cleared, an update keeps the value).
-        record = {
-            name: _unescape(cell)
-            for name, cell in zip(columns, cells, strict=True)
-            if name is not None and cell.strip()
-        }
         try:
-            fields = clean_lead_fields(record, complete=True, region=self.region)
+            return _Row(line, clean_lead_fields(record, complete=True, region=self.region))
         except LeadInputError as exc:
             self.report.reject(
                 RowError(line, names.get(error.field, error.field), error.message)
                 for error in exc.errors
             )
             return None
-        return _Row(line, fields)
 
     def _import_batch(self, rows: list[_Row]) -> None:
         now = utcnow()
@@ -546,6 +532,37 @@ class _Importer:
             target.status = status
         if fields.get("notes"):
             plan.notes.append(_note(target.id, fields["notes"], self.by, now))
+
+
+# A row's first line, and its non-empty cells by field or why it has none.
+_Record = tuple[int, "dict[str, str] | list[RowError]"]
+
+
+def _records(reader: Any, columns: list[str | None]) -> Iterator[_Record]:
+    """Each non-blank row after the header, with its first line."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, [RowError(line, "", f"malformed CSV: {exc}")]
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            yield line, [RowError(line, "", f"expected {len(columns)} cells, got {len(cells)}")]
+            continue
+        # An empty cell gives nothing (a status cannot be cleared, an update keeps the value).
+        yield (
+            line,
+            {
+                name: _unescape(cell)
+                for name, cell in zip(columns, cells, strict=True)
+                if name is not None and cell.strip()
+            },
+        )
 
 
 def _write(connection: Connection, plan: _BatchPlan, by: str, now: datetime) -> None:

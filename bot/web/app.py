@@ -14,15 +14,28 @@ from bot.handoff.worker import OutboxWorker
 from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.db import create_db_engine
+from bot.store.leadbook import LeadBook
 from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder, Spool
-from bot.web import events, handoffs, leads, pages
+from bot.store.tokens import TokenStore
+from bot.store.tracker import ConversationStore
+from bot.web import events, forms, handoffs, leads, leads_csv, openapi, pages
 from bot.web.auth import auth_middleware
 from bot.web.errors import error_middleware
-from bot.web.events import MAX_BODY_BYTES
-from bot.web.json import json_response
-from bot.web.keys import RECORDER, REPOSITORY, SALES, SETTINGS, WORKER
+from bot.web.json import MAX_BODY_BYTES, json_response
+from bot.web.keys import (
+    EVENTS_LIMITER,
+    FORM_LIMITER,
+    LEADBOOK,
+    RECORDER,
+    REPOSITORY,
+    SALES,
+    SETTINGS,
+    TOKENS,
+    WORKER,
+)
+from bot.web.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +48,15 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1
     )
     app[SETTINGS] = settings
+    app[FORM_LIMITER] = RateLimiter(settings.form_rate_limit)
+    app[EVENTS_LIMITER] = RateLimiter(settings.events_rate_limit)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_spool_flusher)
     app.router.add_get("/healthz", health)
+    # Before leads: its /api/v2/leads/{lead_id} would take "import" for a lead id.
+    leads_csv.setup(app)
+    forms.setup(app)
+    openapi.setup(app)
     leads.setup(app)
     events.setup(app)
     pages.setup(app)
@@ -52,6 +71,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     planner = planner_for(settings, handoffs)
     repository = LeadRepository(engine, scorer_for(settings), planner)
     app[REPOSITORY] = repository
+    conversations = ConversationStore(settings.tracker_store_url)
+    app[LEADBOOK] = LeadBook(repository, conversations, region=settings.shop_country)
+    app[TOKENS] = TokenStore(engine)
     app[SALES] = SalesDesk(engine)
     app[RECORDER] = LeadRecorder(repository, Spool(settings.spool_dir))
     worker = OutboxWorker(engine, handoffs, planner)
@@ -61,6 +83,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    conversations.dispose()
     engine.dispose()
 
 

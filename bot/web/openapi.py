@@ -456,6 +456,16 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                             "A row whose e-mail (or phone) a lead has",
                         ),
                         _query("dry_run", {"type": "boolean"}, "Check only, write nothing"),
+                        _query(
+                            "encoding",
+                            {"type": "string", "maxLength": 40},
+                            "The file's encoding (default: the body's charset, else utf-8)",
+                        ),
+                        _query(
+                            "ignore_unknown_columns",
+                            {"type": "boolean"},
+                            "Skip columns it does not know instead of refusing the file",
+                        ),
                     ],
                     "requestBody": {
                         "required": True,
@@ -464,7 +474,8 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": _json("Import summary with row errors", {"type": "object"}),
                         "400": _error("The file cannot be imported"),
-                        "413": _error("File too large"),
+                        "413": _error("File over 20 MB"),
+                        "415": _error("Not a CSV body"),
                         **_AUTH_ERRORS,
                     },
                 },

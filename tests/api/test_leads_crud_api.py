@@ -595,7 +595,10 @@ async def test_id_no_lead_can_have_is_404(api: Api) -> None:
     for lead_id in ("a%00b", "x" * 300):
         for method, suffix in EVERY_LEAD_ROUTE:
             error = await api.error(method, f"{LEADS}/{lead_id}{suffix}", 404, json=_body(suffix))
-            assert error["message"].startswith("no lead with id "), (method, suffix)
+            assert error["message"].startswith(("no lead with id ", "not found: the path")), (
+                method,
+                suffix,
+            )
 
 
 async def test_known_email_is_409_unless_merge(api: Api) -> None:

@@ -129,6 +129,30 @@ def test_tokens_create_list_revoke(
     assert capsys.readouterr().out.count("revoked") == 2
 
 
+def test_leads_erase_command(
+    cli_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository = LeadRepository(cli_env)
+    repository.apply([UpdateContact(session_id="asks", email="gone@example.com")])
+    lead_id = repository.get_lead_by_session("asks")["id"]  # type: ignore[index]
+    stored = converse(
+        f"sqlite:///{tmp_path / 'tracker.db'}",
+        "asks",
+        ("user", "delete me"),
+        start=datetime.now(timezone.utc).timestamp(),
+    )
+    assert main(["leads", "erase", lead_id, "--by", "support@shop"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["lead_id"], result["removed"]["conversation_events"]) == (lead_id, stored)
+    assert [row.id for row in _leads(cli_env)] == []
+    with cli_env.connect() as connection:
+        tombstone = connection.execute(select(Erasure.__table__)).one()
+    assert (tombstone.lead_id, tombstone.requested_by) == (lead_id, "support@shop")
+    # Erased already: a clear error, exit 1.
+    assert main(["leads", "erase", lead_id, "--by", "support@shop"]) == 1
+    assert "was erased at" in capsys.readouterr().err
+
+
 @sqlite_only
 @pytest.mark.parametrize(
     ("argv", "code", "message"),

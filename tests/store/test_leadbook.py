@@ -1057,9 +1057,7 @@ def test_a_lead_created_with_a_status_starts_its_history_with_it(engine: Engine)
     )
     with engine.connect() as connection:
         rows = connection.execute(
-            select(LeadStatusChange.__table__).where(
-                LeadStatusChange.lead_id == saved.lead["id"]
-            )
+            select(LeadStatusChange.__table__).where(LeadStatusChange.lead_id == saved.lead["id"])
         ).all()
     assert [(r.from_status, r.to_status, r.changed_by, r.reason) for r in rows] == [
         ("New", "Negotiation", "token:crm", "met at the fair")
