@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.catalog import Catalog, load_catalog
-from bot.flows import Flow, load_flow, replies
+from bot.flows import Flow, replies
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
+from bot.flows.live import LiveFlow
 from bot.handoff import planner_for
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
@@ -103,14 +104,31 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.flow: Flow = load_flow(settings.flows_dir / DEFAULT_FLOW_FILE)
+        self.live_flow = LiveFlow(settings.flows_dir / DEFAULT_FLOW_FILE)
         self.catalog: Catalog = load_catalog(settings.catalog_path)
-        self.interpreter = Interpreter(self.flow, self.catalog, currency=settings.shop_currency)
+        self._interpreter = Interpreter(
+            self.live_flow.current(), self.catalog, currency=settings.shop_currency
+        )
         engine = create_db_engine(settings.database_url)
         scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
         self.recorder = LeadRecorder(
             LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
         )
+
+    @property
+    def flow(self) -> Flow:
+        """The questions as the flows file says now (edits apply without a restart)."""
+        return self.live_flow.current()
+
+    @property
+    def interpreter(self) -> Interpreter:
+        """The answer reader of the current flow."""
+        flow = self.flow
+        if self._interpreter.flow is not flow:
+            self._interpreter = Interpreter(
+                flow, self.catalog, currency=self.settings.shop_currency
+            )
+        return self._interpreter
 
     async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
         """Write ``commands`` off the event loop; ``None`` if they were spooled."""
