@@ -1,0 +1,103 @@
+"""Marketers' edits to the flows file reach running chats without retraining or restarts.
+
+The real servers run on a copy of ``data/flows``. The test rewords the timeline
+question and moves the location question before the variant question, saves
+the file, and within seconds the bot asks the new wording to a new shopper and
+the new order to a shopper who was mid-conversation. A broken edit leaves the
+bot asking from the last good version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.devstack import DevStack
+from bot.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+NEW_PROMPT = "Roughly when would you like to buy?"
+OLD_PROMPTS = ("When are you planning to buy?", "When would you like to have it?")
+LOCATION_PROMPT = "Where should it be delivered? A city or country is enough."
+# The bot promises edits apply within 5 s; give a loaded CI machine some slack.
+PICKUP_SECONDS = 15.0
+
+
+@pytest.fixture(scope="module")
+def flows_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("flows")
+    shutil.copyfile(PROJECT_ROOT / "data" / "flows" / "default.yml", copy / "default.yml")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, flows_dir: Path) -> Iterator[DevStack]:
+    base = tmp_path_factory.mktemp("reload")
+    with DevStack(
+        PROJECT_ROOT,
+        model=MODEL,
+        database_url=f"sqlite:///{base / 'leads.db'}",
+        spool_dir=base / "spool",
+        tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
+        log_dir=base / "logs",
+        environ={**os.environ, "FLOWS_DIR": str(flows_dir)},
+    ) as running:
+        yield running
+
+
+def _say(stack: DevStack, sender: str, text: str) -> list[str]:
+    return [reply.get("text") or "" for reply in stack.chat(sender, text)]
+
+
+def _save(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _reword_and_reorder(text: str) -> str:
+    text = text.replace(
+        "      - When are you planning to buy?\n      - When would you like to have it?\n",
+        f"      - {NEW_PROMPT}\n",
+    )
+    start, end = text.index("  - key: location"), text.index("  - key: budget")
+    location = text[start:end]
+    text = text[:start] + text[end:]
+    return text.replace("  - key: variant", location + "  - key: variant", 1)
+
+
+def test_edits_apply_to_new_and_ongoing_chats(stack: DevStack, flows_dir: Path) -> None:
+    flows_file = flows_dir / "default.yml"
+    original = flows_file.read_text(encoding="utf-8")
+    ongoing = f"reload-{uuid.uuid4()}"
+    first = _say(stack, ongoing, "hi")
+    assert first[-1] in OLD_PROMPTS, first
+
+    edited = _reword_and_reorder(original)
+    assert edited != original and NEW_PROMPT in edited
+    _save(flows_file, edited)
+    saved_at = time.monotonic()
+    asked: list[str] = []
+    while time.monotonic() - saved_at < PICKUP_SECONDS:
+        asked = _say(stack, f"reload-{uuid.uuid4()}", "hi")
+        if asked[-1] == NEW_PROMPT:
+            break
+        time.sleep(0.5)
+    assert asked[-1] == NEW_PROMPT, f"the new wording was not asked: {asked}"
+
+    # The shopper who started before the edit is asked the new order: location next.
+    after_timeline = _say(stack, ongoing, "next week")
+    assert after_timeline[-1] == LOCATION_PROMPT, after_timeline
+
+    # A broken edit: the bot goes on with the last good flow.
+    _save(flows_file, edited.replace("answer_type: budget", "answer_type: budgit"))
+    time.sleep(2.5)
+    broken = _say(stack, f"reload-{uuid.uuid4()}", "hi")
+    assert broken[-1] == NEW_PROMPT, broken
+    assert "flows file not reloaded" in stack.log_path("actions").read_text(errors="replace")
