@@ -160,6 +160,9 @@ class ValidateQualificationForm(LeadAction):
                     dedupe=f"{message_id}:{question.key}",
                     question=question.key,
                     reask=reask,
+                    flow=helper.flow.name,
+                    # Which wording was shown: the funnel compares prompt variants.
+                    variant=question.prompts.index(text) if text in question.prompts else None,
                 )
             )
         await self.save(dispatcher, tracker, commands)
