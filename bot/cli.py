@@ -79,6 +79,44 @@ def _flows_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _iso_time(text: str) -> Any:
+    """An ISO 8601 time for ``--since``/``--until``; one without a timezone is UTC."""
+    from datetime import datetime, timezone
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time like 2026-11-30T09:00:00Z, got {text!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _flows_report(args: argparse.Namespace) -> int:
+    from bot.flows.analytics import current_flows, funnel, render_funnel, write_funnel_chart
+    from bot.store.db import create_db_engine
+
+    settings = Settings.from_env()
+    engine = create_db_engine(settings.database_url)
+    try:
+        report = funnel(
+            engine,
+            since=args.since,
+            until=args.until,
+            flow=args.flow,
+            order=current_flows(settings.flows_dir),
+        )
+    finally:
+        engine.dispose()
+    chart = write_funnel_chart(report, Path(args.chart))
+    if args.json:
+        print(json.dumps({**report.as_dict(), "chart": str(chart)}, indent=2))
+    else:
+        print(render_funnel(report))
+        print(f"\nchart: {chart}")
+    return 0
+
+
 def _configured_scorer(settings: Settings, which: str = "") -> Scorer | None:
     """The scorer ``settings`` configure, or ``None`` after printing why there is none."""
     from bot.scoring import ScoringConfigError, scorer_for
@@ -720,6 +758,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="flows_command", required=True
     )
     flows.add_parser("check", help="validate data/flows/*.yml").set_defaults(func=_flows_check)
+    flows_report = flows.add_parser(
+        "report", help="funnel per question and prompt variant: asked, answered, dropped…"
+    )
+    flows_report.add_argument("--since", type=_iso_time, help="events from (ISO 8601)")
+    flows_report.add_argument("--until", type=_iso_time, help="events before (ISO 8601)")
+    flows_report.add_argument("--flow", help="one flow only (its `flow:` name)")
+    flows_report.add_argument(
+        "--chart",
+        default=str(VAR_DIR / "reports" / "flows_funnel.png"),
+        help="PNG of the funnel (default: var/reports/flows_funnel.png)",
+    )
+    flows_report.add_argument("--json", action="store_true", help="print the report as JSON")
+    flows_report.set_defaults(func=_flows_report)
     rescore = commands.add_parser(
         "rescore", help="rescore every lead (time decay, new scoring configuration)"
     )

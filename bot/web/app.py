@@ -20,7 +20,7 @@ from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder, Spool
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
-from bot.web import events, forms, handoffs, leads, leads_csv, openapi, pages
+from bot.web import events, flows, forms, handoffs, leads, leads_csv, openapi, pages
 from bot.web.auth import auth_middleware
 from bot.web.errors import error_middleware
 from bot.web.json import MAX_BODY_BYTES, json_response
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     events.setup(app)
     pages.setup(app)
     handoffs.setup(app)
+    flows.setup(app)
     return app
 
 

@@ -80,7 +80,8 @@ def bool_param(query: Any, name: str) -> bool:
     raise ApiError(400, f"query parameter '{name}' must be true or false, got {raw!r}")
 
 
-def _time_param(query: Any, name: str) -> datetime | None:
+def time_param(query: Any, name: str) -> datetime | None:
+    """An ISO 8601 time with a timezone, in UTC (``None`` if absent); 400 naming ``name``."""
     raw = query.get(name)
     if raw is None:
         return None
@@ -115,7 +116,7 @@ def lead_filters(query: Any) -> LeadFilters:
         # Sources are stored lower-case.
         source=query["source"].lower() if "source" in query else None,
         q=search or None,
-        updated_since=_time_param(query, "updated_since"),
+        updated_since=time_param(query, "updated_since"),
     )
 
 

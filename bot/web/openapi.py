@@ -597,6 +597,41 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v2/flows/report": {
+                "get": {
+                    "summary": "Funnel of the question flows per question and prompt variant",
+                    "description": (
+                        "Per flow, question and A/B arm (prompt variant): distinct leads "
+                        "asked, answered, volunteered, skipped, re-asked, given up, dropped "
+                        "(the conversation ended there), median seconds to answer, and the "
+                        "share of asked leads now hot / Won. Definitions: README, 'Funnel "
+                        "report'."
+                    ),
+                    "operationId": "getFlowReport",
+                    "parameters": [
+                        _query(
+                            "since",
+                            {"type": "string", "format": "date-time"},
+                            "Only events at or after this time (with timezone)",
+                        ),
+                        _query(
+                            "until",
+                            {"type": "string", "format": "date-time"},
+                            "Only events before this time (with timezone)",
+                        ),
+                        _query(
+                            "flow",
+                            {"type": "string", "minLength": 1, "maxLength": 200},
+                            "Only this flow (its `flow:` name)",
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json("The funnel", {"type": "object"}),
+                        "400": _error("Bad query parameter"),
+                        **_AUTH_ERRORS,
+                    },
+                },
+            },
             "/api/v2/outbox/{message_id}/retry": {
                 "parameters": [_path("message_id", "webhook-id of a dead-lettered notification")],
                 "post": {
