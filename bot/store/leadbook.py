@@ -35,7 +35,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.repository import LeadRepository, new_lead_id
-from bot.store.sales import _actor, _row_view, record_status_change
+from bot.store.sales import _actor, _row_view, record_status_change, surviving_lead
 from bot.store.tracker import ConversationStore
 from bot.store.views import answer_view, event_view
 
@@ -282,7 +282,7 @@ class LeadBook:
             with write_transaction(self._engine) as connection:
                 found = _session_lead(connection, session_id)
                 assert found is not None  # the write above made it
-                lead = _lock_lead(connection, found)
+                lead = surviving_lead(connection, found)
                 # The form's details and consent land on the surviving lead too (a
                 # merge only fills what that lead lacked); a lead the form created
                 # comes from the form, not the chat.
@@ -334,7 +334,7 @@ class LeadBook:
         actor = _actor(by)
         now = now or utcnow()
         with write_transaction(self._engine) as connection:
-            lead = _lock_lead(connection, lead_id)
+            lead = surviving_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
             email = fields.get("email")
@@ -375,7 +375,7 @@ class LeadBook:
                 update(_LEADS).where(_LEADS.c.id == lead_id).values(**columns, updated_at=now)
             )
         if fields.get("status"):
-            lead = _lock_lead(connection, lead_id)
+            lead = surviving_lead(connection, lead_id)
             record_status_change(
                 connection, lead, fields["status"], actor, fields.get("status_reason"), now
             )
@@ -405,7 +405,7 @@ class LeadBook:
         actor = _actor(by)
         now = now or utcnow()
         with write_transaction(self._engine) as connection:
-            lead = _lock_lead(connection, lead_id)
+            lead = surviving_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
             record_status_change(
@@ -461,7 +461,7 @@ class LeadBook:
         # lead first would leave the conversation behind for good: a repeated
         # request finds only the tombstone, 410, and no session ids.)
         with self._engine.connect() as connection:
-            found = _lock_lead(connection, lead_id, lock=False)
+            found = surviving_lead(connection, lead_id, lock=False)
             if found is None:
                 self._raise_missing(lead_id)
             if only_if is not None and not _matches(connection, lead_id, only_if):
@@ -469,7 +469,7 @@ class LeadBook:
             sessions = [row.session_id for row in _owner_rows(connection, found.id)]
         conversation_events = self.conversations.erase(sessions) if self.conversations else None
         with write_transaction(self._engine) as connection:
-            lead = _lock_lead(connection, lead_id)
+            lead = surviving_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
             if only_if is not None and not _matches(connection, lead_id, only_if):
@@ -565,19 +565,6 @@ def _matches(connection: Connection, lead_id: str, condition: Any) -> bool:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _lock_lead(connection: Connection, lead_id: str, *, lock: bool = True) -> Any:
-    """The surviving lead (``id``, ``status``), locked; ``None`` if there is none."""
-    found = connection.execute(
-        select(_LEADS.c.merged_into).where(_LEADS.c.id == lead_id)
-    ).one_or_none()
-    if found is None:
-        return None
-    query = select(_LEADS.c.id, _LEADS.c.status).where(
-        _LEADS.c.id == (found.merged_into or lead_id)
-    )
-    return connection.execute(query.with_for_update() if lock else query).one()
 
 
 def _session_lead(connection: Connection, session_id: str) -> str | None:

@@ -365,20 +365,30 @@ def _surviving(session: Session, lead_id: str) -> Lead | None:
     return lead
 
 
-def _lock_surviving(connection: Connection, lead_id: str) -> Any:
-    """The surviving lead's id and status, locked until the transaction ends."""
+def surviving_lead(connection: Connection, lead_id: str, *, lock: bool = True) -> Any:
+    """The surviving lead (``id``, ``status``) of ``lead_id``, locked; ``None`` if unknown.
+
+    A lead merged into another stands for that lead. Locked so two salespeople
+    changing the status at once record two consecutive changes rather than two
+    changes from the same old status.
+    """
     found = connection.execute(
         select(_LEADS.c.merged_into).where(_LEADS.c.id == lead_id)
     ).one_or_none()
     if found is None:
+        return None
+    query = select(_LEADS.c.id, _LEADS.c.status).where(
+        _LEADS.c.id == (found.merged_into or lead_id)
+    )
+    return connection.execute(query.with_for_update() if lock else query).one()
+
+
+def _lock_surviving(connection: Connection, lead_id: str) -> Any:
+    """:func:`surviving_lead`, or ``LookupError`` for an unknown lead."""
+    lead = surviving_lead(connection, lead_id)
+    if lead is None:
         raise LookupError(f"no lead with id {lead_id!r}")
-    # Locked so two salespeople changing the status at once record two
-    # consecutive changes rather than two changes from the same old status.
-    return connection.execute(
-        select(_LEADS.c.id, _LEADS.c.status)
-        .where(_LEADS.c.id == (found.merged_into or lead_id))
-        .with_for_update()
-    ).one()
+    return lead
 
 
 def _owners(connection: Connection, lead_id: str) -> list[str]:
