@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.assistant import (
@@ -21,7 +22,9 @@ from bot.assistant import (
     should_offer_human,
     transcript_commands,
 )
+from bot.flows import Flow
 from bot.flows.interpreter import TurnInput
+from bot.flows.loader import CORE_KEYS, GENERIC_SLOT
 from bot.settings import Settings
 from bot.store.commands import Command
 from bot.store.repository import LeadState
@@ -44,8 +47,35 @@ def utcnow() -> datetime:
 
 
 def answers_of(tracker: Tracker) -> dict[str, Any]:
-    """Current answer slots keyed by question key."""
-    return {key: tracker.get_slot(key) for key in assistant().flow.keys}
+    """Current answers keyed by question key.
+
+    The core answers have their own slots; answers to questions a marketer added
+    live together in the ``flow_answers`` slot, so a new question needs no
+    domain change and no retraining.
+    """
+    answers: dict[str, Any] = {key: tracker.get_slot(key) for key in CORE_KEYS}
+    generic = tracker.get_slot(GENERIC_SLOT)
+    if isinstance(generic, dict):
+        answers.update({key: value for key, value in generic.items() if key not in CORE_KEYS})
+    return answers
+
+
+def answer_slot_events(tracker: Tracker, updates: dict[str, Any]) -> list[EventType]:
+    """Slot events storing ``updates`` (question key → answer record)."""
+    events: list[EventType] = [
+        SlotSet(key, value) for key, value in updates.items() if key in CORE_KEYS
+    ]
+    generic = {key: value for key, value in updates.items() if key not in CORE_KEYS}
+    if generic:
+        current = tracker.get_slot(GENERIC_SLOT)
+        merged = {**(current if isinstance(current, dict) else {}), **generic}
+        events.append(SlotSet(GENERIC_SLOT, merged))
+    return events
+
+
+def conversation_flow(tracker: Tracker) -> Flow:
+    """The flow this conversation follows (chosen by its page when it started)."""
+    return assistant().flow_for(question_state(tracker).get("flow"), page_context(tracker))
 
 
 def question_state(tracker: Tracker) -> dict[str, Any]:
@@ -168,6 +198,7 @@ def turn_input(
     """The interpreter's view of the latest message."""
     intent = tracker.latest_message.get("intent") or {}
     state = question_state(tracker)
+    context = page_context(tracker)
     return TurnInput(
         text=tracker.latest_message.get("text") or "",
         intent=intent.get("name"),
@@ -176,9 +207,12 @@ def turn_input(
         answers=answers_of(tracker),
         failures=dict(state.get("failures") or {}),
         now=utcnow(),
-        product_id=page_context(tracker).get("product_id"),
+        product_id=context.get("product_id")
+        if isinstance(context.get("product_id"), str)
+        else None,
         asked_at=last_bot_message_at(tracker),
         correcting=correcting,
+        facts=assistant().page_facts(context),
     )
 
 

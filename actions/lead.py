@@ -10,8 +10,10 @@ from rasa_sdk.types import DomainDict
 from actions.common import (
     STATUS_SLOT,
     LeadAction,
+    answer_slot_events,
     answers_of,
     assistant,
+    conversation_flow,
     latest_message_id,
     page_context,
     turn_input,
@@ -44,7 +46,7 @@ class ExplainQuestion(LeadAction):
     ) -> list[EventType]:
         """Explain the current question; the form then asks it again."""
         key = tracker.get_slot("requested_slot")
-        question = assistant().flow.question(key) if key else None
+        question = conversation_flow(tracker).question(key) if key else None
         if question is not None:
             dispatcher.utter_message(text=question.why)
         else:
@@ -70,6 +72,7 @@ class AnswerShopQuestion(LeadAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         topic = SHOP_QUESTION_TOPICS.get(intent, "other")
         text = assistant().shop_answer(
+            conversation_flow(tracker),
             topic,
             answers_of(tracker),
             product_id=page_context(tracker).get("product_id"),
@@ -164,7 +167,7 @@ class CompleteQualification(LeadAction):
     ) -> list[EventType]:
         """Summarise the answers and record ``qualification_completed``."""
         answers = answers_of(tracker)
-        summary = assistant().summary(answers)
+        summary = assistant().summary(conversation_flow(tracker), answers)
         consent = answers.get("contact_consent")
         if isinstance(consent, dict) and consent.get("value") is True:
             closing = "Thanks! A specialist will be in touch soon."
@@ -200,7 +203,8 @@ class UpdateAnswers(LeadAction):
     ) -> list[EventType]:
         """Update whichever answers the message clearly states."""
         turn = turn_input(tracker, requested_key=None, correcting=True)
-        result = assistant().interpreter.interpret(turn)
+        flow = conversation_flow(tracker)
+        result = assistant().interpreter_for(flow).interpret(turn)
         if result.answers:
             updated = ", ".join(
                 f"{key.replace('_', ' ')}: {answer['display']}"
@@ -213,7 +217,12 @@ class UpdateAnswers(LeadAction):
                 '"actually my budget is 500".'
             )
         commands = turn_commands(
-            tracker.sender_id, latest_message_id(tracker), result, turn.now, consent_text=None
+            tracker.sender_id,
+            latest_message_id(tracker),
+            result,
+            turn.now,
+            consent_text=None,
+            flow=flow,
         )
         await self.save(dispatcher, tracker, commands)
-        return [SlotSet(key, value) for key, value in result.answers.items()]
+        return answer_slot_events(tracker, result.answers)

@@ -11,7 +11,6 @@ from ``data/flows/`` at run time.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -23,18 +22,24 @@ from actions.common import (
     ANSWER_STATE_SLOT,
     FORM_NAME,
     LeadAction,
+    answer_slot_events,
     answers_of,
     assistant,
+    conversation_flow,
     latest_message_id,
+    page_context,
     question_state,
     turn_input,
     utcnow,
 )
 from bot.assistant import event, should_skip_consent, turn_commands
+from bot.catalog import Catalog
 from bot.flows import Question
 from bot.flows.facts import CONSENT_KEY
-from bot.flows.interpreter import answer_record
+from bot.flows.interpreter import MAX_CHOICES, TurnResult, answer_record
+from bot.flows.model import Asked
 from bot.store.commands import Command
+from bot.store.repository import LeadState
 
 REQUESTED_SLOT = "requested_slot"
 # Actions that may run between the shopper's message and the form without
@@ -58,24 +63,41 @@ def returning_from_interruption(tracker: Tracker) -> bool:
 
 
 def question_message(
-    question: Question, state: dict[str, Any], sender_id: str
-) -> tuple[str, list[dict[str, str]], bool]:
-    """Text, buttons and whether it is a re-ask, for asking ``question``."""
+    question: Question,
+    state: dict[str, Any],
+    sender_id: str,
+    *,
+    catalog: Catalog | None = None,
+    facts: dict[str, Any] | None = None,
+) -> tuple[str, list[dict[str, str]], bool, Asked]:
+    """Text, buttons, whether it is a re-ask, and the wording shown, for asking ``question``.
+
+    On a product page a variant question offers that product's in-stock options.
+    """
+    facts = facts or {}
+    product = catalog.product(facts["product_id"]) if catalog and facts.get("product_id") else None
+    asked = question.asked(sender_id, product.name if product else None)
     failed = (state.get("failures") or {}).get(question.key, 0) > 0
     choices = (state.get("choices") or {}).get(question.key) or []
-    buttons = choices or [{"title": title, "payload": title} for title in question.buttons]
+    buttons = choices or [{"title": title, "payload": title} for title in asked.buttons]
+    if not buttons and question.answer_type == "variant" and product is not None:
+        buttons = [
+            {"title": product.variant_label(variant), "payload": variant.id}
+            for variant in product.variants
+            if variant.in_stock
+        ][:MAX_CHOICES]
     if question.key in (state.get("ambiguous") or []):
         text = "I found several matching items. Which one do you mean?"
     elif failed:
         text = question.reask
     else:
-        text = shown_prompt(question, sender_id)
-    return text, buttons, failed
+        text = asked.text
+    return text, buttons, failed, asked
 
 
 def shown_prompt(question: Question, sender_id: str) -> str:
-    """The prompt variant this shopper sees (seeded: a retried call asks the same words)."""
-    return question.prompt(random.Random(f"{sender_id}:{question.key}"))
+    """The wording this shopper sees (seeded: a retried call asks the same words)."""
+    return question.asked(sender_id).text
 
 
 class ValidateQualificationForm(LeadAction):
@@ -94,16 +116,19 @@ class ValidateQualificationForm(LeadAction):
         message_id = latest_message_id(tracker)
         answers = answers_of(tracker)
         state = question_state(tracker)
-        events: list[EventType] = []
+        flow = conversation_flow(tracker)
+        facts = helper.page_facts(page_context(tracker))
+        updates: dict[str, Any] = {}
         commands: list[Command] = []
+        new_state = {**state, "flow": flow.name}
 
         if not returning_from_interruption(tracker):
             turn = turn_input(tracker, requested_key=tracker.get_slot(REQUESTED_SLOT))
-            result = helper.interpreter.interpret(turn)
+            result = helper.interpreter_for(flow).interpret(turn)
             if result.interrupted:
                 # No SlotSet: the form rejects the message and a rule answers it.
                 return []
-            consent_question = helper.flow.question(CONSENT_KEY)
+            consent_question = flow.question(CONSENT_KEY)
             commands += turn_commands(
                 tracker.sender_id,
                 message_id,
@@ -112,45 +137,77 @@ class ValidateQualificationForm(LeadAction):
                 consent_text=(
                     shown_prompt(consent_question, tracker.sender_id) if consent_question else None
                 ),
+                flow=flow,
             )
             answers.update(result.answers)
-            events += [SlotSet(key, value) for key, value in result.answers.items()]
-            new_state = {
-                "failures": result.failures or state.get("failures") or {},
-                "choices": result.choices,
-                "ambiguous": sorted(result.ambiguous),
-            }
-            if new_state != state:
-                events.append(SlotSet(ANSWER_STATE_SLOT, new_state))
-                state = new_state
-
-        remaining = helper.flow.to_ask(answers)
-        requested = tracker.get_slot(REQUESTED_SLOT)
-        # Stay on an unanswered question (re-ask, choices) before going back in order.
-        next_key = requested if requested in remaining else (remaining[0] if remaining else None)
-        if next_key == CONSENT_KEY and should_skip_consent(
-            await helper.lead_state(tracker.sender_id)
-        ):
-            # A cold, just-browsing shopper is asked for contact details once only.
-            skipped = answer_record("", None, now)
-            answers[CONSENT_KEY] = skipped
-            events.append(SlotSet(CONSENT_KEY, skipped))
-            commands.append(
-                event(
-                    tracker.sender_id,
-                    "question_skipped",
-                    now,
-                    dedupe=f"{message_id}:{CONSENT_KEY}:not-again",
-                    key=CONSENT_KEY,
-                    reason="asked before, lead is cold",
-                )
+            updates.update(result.answers)
+            new_state.update(
+                failures=result.failures or state.get("failures") or {},
+                choices=result.choices,
+                ambiguous=sorted(result.ambiguous),
             )
-            remaining = helper.flow.to_ask(answers)
-            next_key = remaining[0] if remaining else None
+
+        lead: list[LeadState | None] = []
+
+        async def lead_state() -> LeadState | None:
+            if not lead:
+                lead.append(await helper.lead_state(tracker.sender_id))
+            return lead[0]
+
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        next_key: str | None = None
+        while True:
+            remaining = flow.to_ask(answers, facts)
+            # Stay on an unanswered question (re-ask, choices) before going back in order.
+            next_key = (
+                requested if requested in remaining else (remaining[0] if remaining else None)
+            )
+            question = flow.question(next_key) if next_key else None
+            if question is None:
+                break
+            state_now = await lead_state() if question.answer_type in _LEAD_KNOWN else None
+            known = helper.known_answer(
+                question, facts, state_now.contact if state_now is not None else None
+            )
+            if known is not None:
+                # Already known (picked on the page, or on the lead): not asked again.
+                record = answer_record("", known, now)
+                answers[question.key] = updates[question.key] = record
+                commands += turn_commands(
+                    tracker.sender_id,
+                    f"{message_id}:known:{question.key}",
+                    _known_result(question.key, record, question.points_for(known.value)),
+                    now,
+                    consent_text=None,
+                    flow=flow,
+                )
+                continue
+            if next_key == CONSENT_KEY and should_skip_consent(await lead_state()):
+                # A cold, just-browsing shopper is asked for contact details once only.
+                skipped = answer_record("", None, now)
+                answers[CONSENT_KEY] = updates[CONSENT_KEY] = skipped
+                commands.append(
+                    event(
+                        tracker.sender_id,
+                        "question_skipped",
+                        now,
+                        dedupe=f"{message_id}:{CONSENT_KEY}:not-again",
+                        key=CONSENT_KEY,
+                        reason="asked before, lead is cold",
+                    )
+                )
+                continue
+            break
+
+        events: list[EventType] = answer_slot_events(tracker, updates)
+        if new_state != state:
+            events.append(SlotSet(ANSWER_STATE_SLOT, new_state))
         events.append(SlotSet(REQUESTED_SLOT, next_key))
-        question = helper.flow.question(next_key) if next_key else None
+        question = flow.question(next_key) if next_key else None
         if question is not None:
-            text, buttons, reask = question_message(question, state, tracker.sender_id)
+            text, buttons, reask, asked = question_message(
+                question, new_state, tracker.sender_id, catalog=helper.catalog, facts=facts
+            )
             dispatcher.utter_message(text=text, buttons=buttons)
             commands.append(
                 event(
@@ -160,10 +217,27 @@ class ValidateQualificationForm(LeadAction):
                     dedupe=f"{message_id}:{question.key}",
                     question=question.key,
                     reask=reask,
-                    flow=helper.flow.name,
-                    # Which wording was shown: the funnel compares prompt variants.
-                    variant=question.prompts.index(text) if text in question.prompts else None,
+                    flow=flow.name,
+                    # Which wording was shown: the funnel compares A/B arms and variants.
+                    arm=asked.arm,
+                    variant=asked.variant,
                 )
             )
         await self.save(dispatcher, tracker, commands)
         return events
+
+
+# Answer types the lead record may already know (contact details from a web form).
+_LEAD_KNOWN = frozenset({"email", "phone", "contact", "name"})
+
+
+def _known_result(
+    key: str, record: dict[str, Any], points: tuple[int, str | None] | None
+) -> TurnResult:
+    result = TurnResult(answers={key: record})
+    result.events.append(("answer_known", {"key": key}))
+    if points is not None:
+        result.events.append(
+            ("answer_points", {"key": key, "points": points[0], "reason": points[1]})
+        )
+    return result

@@ -13,20 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.answers import Parsed
 from bot.catalog import Catalog, load_catalog
-from bot.flows import Flow, replies
+from bot.flows import Flow, FlowContext, FlowSet, Question, replies
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
-from bot.flows.live import LiveFlow
+from bot.flows.live import LiveFlows
+from bot.flows.loader import domain_slots
+from bot.flows.rules import page_facts
 from bot.handoff import planner_for
 from bot.scoring import Scorer, load_scoring_config
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
 from bot.store.repository import ApplyResult, LeadRepository, LeadState
 from bot.store.spool import UNAVAILABLE_ERRORS, LeadRecorder, Spool
 
-DEFAULT_FLOW_FILE = "default.yml"
 HUMAN_OFFER = (
     "By the way, it looks like you're nearly ready to order. Would you like a specialist "
     'to help you finish? Just say "talk to a person".'
@@ -104,11 +106,17 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.live_flow = LiveFlow(settings.flows_dir / DEFAULT_FLOW_FILE)
         self.catalog: Catalog = load_catalog(settings.catalog_path)
-        self._interpreter = Interpreter(
-            self.live_flow.current(), self.catalog, currency=settings.shop_currency
+        domain_file = PROJECT_ROOT / "domain.yml"
+        self.live_flows = LiveFlows(
+            settings.flows_dir,
+            FlowContext(
+                domain_slots=domain_slots(domain_file) if domain_file.exists() else None,
+                catalog=self.catalog,
+            ),
         )
+        self._interpreters: dict[int, Interpreter] = {}
+        self._interpreters_of: FlowSet | None = None
         engine = create_db_engine(settings.database_url)
         scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
         self.recorder = LeadRecorder(
@@ -116,19 +124,61 @@ class Assistant:
         )
 
     @property
-    def flow(self) -> Flow:
-        """The questions as the flows file says now (edits apply without a restart)."""
-        return self.live_flow.current()
+    def flows(self) -> FlowSet:
+        """The flows as the files say now (edits apply without a restart)."""
+        return self.live_flows.current()
 
     @property
-    def interpreter(self) -> Interpreter:
-        """The answer reader of the current flow."""
-        flow = self.flow
-        if self._interpreter.flow is not flow:
-            self._interpreter = Interpreter(
-                flow, self.catalog, currency=self.settings.shop_currency
-            )
-        return self._interpreter
+    def flow(self) -> Flow:
+        """The fallback flow (the one used where no page rule applies)."""
+        return self.flows.fallback
+
+    def page_facts(self, context: dict[str, Any]) -> dict[str, Any]:
+        """Facts of the shopper's page (from message metadata) for flow rules."""
+        return page_facts(context, self.catalog)
+
+    def flow_for(self, name: str | None, context: dict[str, Any]) -> Flow:
+        """The conversation's flow: the one it started in, else the one the page selects."""
+        flows = self.flows
+        return flows.named(name) or flows.select(self.page_facts(context))
+
+    def interpreter_for(self, flow: Flow) -> Interpreter:
+        """The answer reader of ``flow`` (built once per loaded version of the flows)."""
+        flows = self.flows
+        if self._interpreters_of is not flows:
+            self._interpreters, self._interpreters_of = {}, flows
+        interpreter = self._interpreters.get(id(flow))
+        if interpreter is None or interpreter.flow is not flow:
+            interpreter = Interpreter(flow, self.catalog, currency=self.settings.shop_currency)
+            self._interpreters[id(flow)] = interpreter
+        return interpreter
+
+    def known_answer(
+        self, question: Question, facts: dict[str, Any], contact: dict[str, str] | None
+    ) -> Parsed | None:
+        """An answer the shop already has (page or lead record), for ``skip_if_known``."""
+        if not question.skip_if_known:
+            return None
+        kind = question.answer_type
+        if kind == "variant" and facts.get("variant_id"):
+            found = self.catalog.variant(facts["variant_id"])
+            if found:
+                product, variant = found
+                return Parsed(value=variant.id, display=product.variant_label(variant))
+        if not contact:
+            return None
+        if kind == "email" and contact.get("email"):
+            return Parsed(value=contact["email"], display=contact["email"])
+        if kind == "phone" and contact.get("phone"):
+            return Parsed(value=contact["phone"], display=contact["phone"])
+        if kind == "contact" and (contact.get("email") or contact.get("phone")):
+            value = {key: contact[key] for key in ("email", "phone") if contact.get(key)}
+            return Parsed(value=value, display=", ".join(value.values()))
+        if kind == "name" and contact.get("first_name"):
+            name = {"first_name": contact["first_name"], "last_name": contact.get("last_name")}
+            shown = " ".join(part for part in name.values() if part)
+            return Parsed(value=name, display=shown)
+        return None
 
     async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
         """Write ``commands`` off the event loop; ``None`` if they were spooled."""
@@ -142,16 +192,22 @@ class Assistant:
             return None
 
     def shop_answer(
-        self, topic: str, answers: dict[str, Any], *, product_id: str | None, question: str = ""
+        self,
+        flow: Flow,
+        topic: str,
+        answers: dict[str, Any],
+        *,
+        product_id: str | None,
+        question: str = "",
     ) -> str:
         """Reply to a shopper's question about shipping, price, returns, discount or stock."""
         return replies.shop_answer(
-            self.flow, self.catalog, topic, answers, product_id, question=question
+            flow, self.catalog, topic, answers, product_id, question=question
         )
 
-    def summary(self, answers: dict[str, Any]) -> str:
+    def summary(self, flow: Flow, answers: dict[str, Any]) -> str:
         """The answers so far, as one line for the shopper."""
-        return replies.summary(self.flow, answers)
+        return replies.summary(flow, answers)
 
 
 def event(
@@ -194,8 +250,13 @@ def turn_commands(
     now: datetime,
     *,
     consent_text: str | None,
+    flow: Flow | None = None,
 ) -> list[Command]:
-    """Store writes for one interpreted message."""
+    """Store writes for one interpreted message.
+
+    Contact answers update the lead's contact fields by their answer type, so a
+    marketer's own ``email`` or ``phone`` question fills them too.
+    """
     commands: list[Command] = []
     for key, answer in result.answers.items():
         commands.append(
@@ -209,30 +270,41 @@ def turn_commands(
                 answered_at=now,
             )
         )
-    for index, (kind, properties) in enumerate(result.events):
-        commands.append(event(session_id, kind, now, dedupe=f"{message_id}:{index}", **properties))
+    for index, (event_type, properties) in enumerate(result.events):
+        commands.append(
+            event(session_id, event_type, now, dedupe=f"{message_id}:{index}", **properties)
+        )
     consent = result.answers.get("contact_consent")
     if consent is not None and consent["value"] is True:
         commands.append(
             UpdateContact(session_id=session_id, consent_text=consent_text, consent_at=now)
         )
         commands.append(event(session_id, "consent_given", now, dedupe=f"{message_id}:consent"))
-    name = result.answers.get("contact_name")
-    if name is not None and name["value"]:
-        commands.append(
-            UpdateContact(
-                session_id=session_id,
-                first_name=name["value"].get("first_name"),
-                last_name=name["value"].get("last_name"),
+    for key, answer in result.answers.items():
+        value = answer["value"]
+        question = flow.question(key) if flow is not None else None
+        kind = question.answer_type if question is not None else _CORE_CONTACT_TYPES.get(key)
+        if not value or kind is None:
+            continue
+        if kind == "name":
+            commands.append(
+                UpdateContact(
+                    session_id=session_id,
+                    first_name=value.get("first_name"),
+                    last_name=value.get("last_name"),
+                )
             )
-        )
-    contact = result.answers.get("contact_details")
-    if contact is not None and contact["value"]:
-        commands.append(
-            UpdateContact(
-                session_id=session_id,
-                email=contact["value"].get("email"),
-                phone=contact["value"].get("phone"),
+        elif kind == "contact":
+            commands.append(
+                UpdateContact(
+                    session_id=session_id, email=value.get("email"), phone=value.get("phone")
+                )
             )
-        )
+        elif kind == "email":
+            commands.append(UpdateContact(session_id=session_id, email=value))
+        elif kind == "phone":
+            commands.append(UpdateContact(session_id=session_id, phone=value))
     return commands
+
+
+_CORE_CONTACT_TYPES = {"contact_name": "name", "contact_details": "contact"}

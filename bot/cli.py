@@ -64,19 +64,38 @@ def _catalog_check(args: argparse.Namespace) -> int:
 
 
 def _flows_check(args: argparse.Namespace) -> int:
-    from bot.flows import FlowError, load_flow
+    from bot.catalog import CatalogError, load_catalog
+    from bot.flows import FlowContext, FlowError, load_flows
+    from bot.flows.loader import domain_slots
+    from bot.settings import PROJECT_ROOT
 
-    flows_dir = Settings.from_env().flows_dir
-    failed = False
-    for path in sorted(flows_dir.glob("*.yml")):
-        try:
-            flow = load_flow(path)
-        except FlowError as exc:
-            print(f"flow error: {exc}", file=sys.stderr)
-            failed = True
-            continue
-        print(f"{path}: {len(flow.questions)} questions ({', '.join(flow.keys)})")
-    return 1 if failed else 0
+    settings = Settings.from_env()
+    try:
+        catalog = load_catalog(settings.catalog_path)
+    except CatalogError as exc:
+        print(f"catalog error (flows not cross-checked against it): {exc}", file=sys.stderr)
+        catalog = None
+    domain_file = PROJECT_ROOT / "domain.yml"
+    context = FlowContext(
+        domain_slots=domain_slots(domain_file) if domain_file.exists() else None, catalog=catalog
+    )
+    try:
+        flows = load_flows(settings.flows_dir, context)
+    except FlowError as exc:
+        for line in str(exc).splitlines():
+            print(f"flow error: {line}", file=sys.stderr)
+        return 1
+    for flow in flows.flows:
+        used = (
+            "used where " + " and ".join(c.describe() for c in flow.when)
+            if flow.when
+            else "fallback flow"
+        )
+        print(
+            f"{flow.source}: flow {flow.name!r}, {used}: {len(flow.questions)} questions "
+            f"({', '.join(flow.keys)})"
+        )
+    return 1 if catalog is None else 0
 
 
 def _iso_time(text: str) -> Any:

@@ -57,7 +57,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
-from bot.flows.model import Flow, FlowError, load_flow
+from bot.flows.loader import load_flow
+from bot.flows.model import Flow, FlowError
 from bot.store.models import Lead, LeadEvent
 
 FUNNEL_EVENT_TYPES = (

@@ -22,10 +22,11 @@ from bot.answers import (
     parse_name,
     parse_timeline,
 )
-from bot.answers.text import MAX_ANSWER_LENGTH, usable
+from bot.answers.contact import parse_email, parse_phone
+from bot.answers.text import MAX_ANSWER_LENGTH, fold, usable
 from bot.catalog import Catalog, Product, Variant, match_variant
 from bot.flows.facts import answered_location, chosen_item, consented
-from bot.flows.model import Flow, Question
+from bot.flows.model import SKIP_WORDS, Flow, Question
 
 MAX_FAILURES = 2
 MAX_CHOICES = 5
@@ -70,6 +71,8 @@ class TurnInput:
     product_id: str | None = None
     asked_at: datetime | None = None
     correcting: bool = False
+    # Page facts of the message (page_type, product_id…), for the flow's conditions.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,6 +130,16 @@ class Interpreter:
             # "no thanks" to the consent question declines consent, it is not an opt-out.
             self._fill(result, requested, turn, Parsed(value=False, display="no"), turn.text)
             return result
+        if requested and text is not None:
+            # A tapped quick reply (or its exact words) answers the question, whatever
+            # the NLU makes of words it was never trained on ("Gift", "Skip").
+            if not requested.required and fold(text) in SKIP_WORDS:
+                self._skip(result, requested, turn, text)
+                return result
+            exact = _parse_choice(requested, text, exact=True)
+            if exact is not None:
+                self._fill(result, requested, turn, exact, text)
+                return result
         if turn.intent in CONTROL_INTENTS and confident:
             result.interrupted = True
             return result
@@ -154,8 +167,20 @@ class Interpreter:
             self._scan_other_questions(result, requested, turn, text)
 
         if requested is not None and requested.key not in result.answers:
-            self._count_failure(result, requested, turn, text)
+            if (
+                not requested.required
+                and not result.answers
+                and requested.key not in (result.ambiguous)
+            ):
+                # Optional: one try, then the flow moves on.
+                self._skip(result, requested, turn, text or "")
+            else:
+                self._count_failure(result, requested, turn, text)
         return result
+
+    def _skip(self, result: TurnResult, question: Question, turn: TurnInput, raw: str) -> None:
+        result.answers[question.key] = answer_record(raw[:MAX_ANSWER_LENGTH], None, turn.now)
+        result.events.append(("question_skipped", {"key": question.key}))
 
     def _scan_other_questions(
         self, result: TurnResult, requested: Question | None, turn: TurnInput, text: str
@@ -165,7 +190,7 @@ class Interpreter:
         for question in self.flow.questions:
             if question is requested or question.key in result.answers:
                 continue
-            if question.answer_type == "yes_no" or (question.after_consent and not agreed):
+            if question.answer_type in UNVOLUNTEERED or (question.after_consent and not agreed):
                 continue
             already = turn.answers.get(question.key)
             if already is not None and not correcting:
@@ -189,6 +214,12 @@ class Interpreter:
         if question.key != turn.requested_key:
             properties["volunteered"] = True
         result.events.append(("question_answered", properties))
+        awarded = question.points_for(parsed.value)
+        if awarded is not None:
+            points, reason = awarded
+            result.events.append(
+                ("answer_points", {"key": question.key, "points": points, "reason": reason})
+            )
 
     def _count_failure(
         self, result: TurnResult, question: Question, turn: TurnInput, text: str | None
@@ -228,9 +259,18 @@ class Interpreter:
             return _parse_yes_no(text, turn.intent)
         if kind == "name":
             return parse_name(text)
-        if kind == "contact":
+        if kind in ("contact", "phone"):
             location = answered_location(turn.answers)
-            return parse_contact(text, region=location["country"] if location else None)
+            region = location["country"] if location else None
+            if kind == "phone":
+                return parse_phone(text, region=region)
+            return parse_contact(text, region=region)
+        if kind == "email":
+            return parse_email(text)
+        if kind == "choice":
+            return _parse_choice(question, text, exact=strict)
+        if kind == "free_text":
+            return None if strict else Parsed(value=text[:MAX_ANSWER_LENGTH], display=text[:80])
         raise ValueError(f"unknown answer type {kind!r}")
 
     def _parse_location(self, text: str, turn: TurnInput, *, strict: bool) -> Parsed | None:
@@ -284,6 +324,40 @@ class Interpreter:
 
     def _chosen_product(self, turn: TurnInput) -> Product | None:
         return chosen_item(self.catalog, turn.answers, turn.product_id)[0]
+
+
+# Never read from a message answering another question: too easy to misread.
+UNVOLUNTEERED = frozenset({"yes_no", "choice", "free_text"})
+
+
+def _parse_choice(question: Question, text: str, *, exact: bool) -> Parsed | None:
+    """A choice by its id, label or a synonym: the whole message, or (not exact) a word in it."""
+    if not question.choices:
+        return None
+    folded = fold(text).strip(" .!")
+    for choice in question.choices:
+        names = {choice.id, fold(choice.label), *(fold(s) for s in choice.synonyms)}
+        if folded in names:
+            return Parsed(value=choice.id, display=choice.label)
+    if exact:
+        return None
+    words = f" {_words(folded)} "
+    found = [
+        choice
+        for choice in question.choices
+        if any(
+            f" {_words(name)} " in words
+            for name in (fold(choice.label), *(fold(s) for s in choice.synonyms))
+            if _words(name)
+        )
+    ]
+    if len(found) == 1:
+        return Parsed(value=found[0].id, display=found[0].label)
+    return None
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text))
 
 
 def _parse_yes_no(text: str, intent: str | None) -> Parsed | None:

@@ -1,10 +1,11 @@
-"""The flows file as it is now: picked up within seconds of saving, no restart.
+"""The flows files as they are now: picked up within seconds of saving, no restart.
 
 Marketers edit ``data/flows/*.yml`` while the bot runs. Each turn asks
-:meth:`LiveFlow.current`, which looks at the file at most every
-``check_every`` seconds and reloads it when it changed. An edit that does not
-validate never takes the bot down: the last good flow stays active and the
-error is logged once (with file, line and the fix, as ``flows check`` prints it).
+:meth:`LiveFlows.current`, which looks at the folder at most every
+``check_every`` seconds and reloads it when a file was added, removed or
+changed. An edit that does not validate never takes the bot down: the last good
+flows stay active and the error is logged once (with file, line and the fix, as
+``flows check`` prints it).
 """
 
 from __future__ import annotations
@@ -16,42 +17,51 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.flows.model import Flow, FlowError, load_flow
+from bot.flows.loader import FlowContext, load_flows
+from bot.flows.model import FlowError, FlowSet
 
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 1.0
 
 
-class LiveFlow:
-    """One flows file, reloaded when it changes; the last good version on a bad edit."""
+class LiveFlows:
+    """The flows folder, reloaded when it changes; the last good version on a bad edit."""
 
     def __init__(
         self,
-        path: Path,
+        directory: Path,
+        context: FlowContext | None = None,
         *,
         check_every: float = CHECK_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.path = path
+        self.directory = directory
+        self.context = context
         self.check_every = check_every
         self._clock = clock
         self._lock = threading.Lock()
-        # Raises FlowError: a bot must not start on a broken flow.
-        self._flow = load_flow(path)
+        # Raises FlowError: a bot must not start on broken flows.
+        self._flow = load_flows(directory, context)
         self._signature = self._stat()
         self._checked_at = clock()
         self.error: str | None = None
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self) -> tuple[tuple[str, int, int], ...] | None:
         try:
-            stat = os.stat(self.path)
+            with os.scandir(self.directory) as entries:
+                files = [entry for entry in entries if entry.name.endswith(".yml")]
+                return tuple(
+                    sorted(
+                        (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                        for entry in files
+                    )
+                )
         except OSError:
             return None
-        return stat.st_mtime_ns, stat.st_size
 
-    def current(self) -> Flow:
-        """The flow to use for this turn."""
+    def current(self) -> FlowSet:
+        """The flows to use for this turn."""
         now = self._clock()
         if now - self._checked_at < self.check_every:
             return self._flow
@@ -61,7 +71,7 @@ class LiveFlow:
                 self._reload_if_changed()
             return self._flow
 
-    def reload(self) -> Flow:
+    def reload(self) -> FlowSet:
         """Reload now, whatever the time since the last check."""
         with self._lock:
             self._checked_at = self._clock()
@@ -75,10 +85,14 @@ class LiveFlow:
             return
         self._signature = signature
         try:
-            flow = load_flow(self.path)
+            flows = load_flows(self.directory, self.context)
         except FlowError as exc:
             self.error = str(exc)
-            logger.error("flows file not reloaded, the last good version stays active: %s", exc)
+            logger.error("flows not reloaded, the last good version stays active: %s", exc)
             return
-        self._flow, self.error = flow, None
-        logger.info("flows file reloaded: %s (%d questions)", self.path, len(flow.questions))
+        self._flow, self.error = flows, None
+        logger.info(
+            "flows reloaded from %s: %s",
+            self.directory,
+            ", ".join(f"{flow.name} ({len(flow.questions)} questions)" for flow in flows.flows),
+        )

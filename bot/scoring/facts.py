@@ -29,6 +29,8 @@ ACTIVITY_RESOLUTION_SECONDS = 60
 SCORED_ANSWER_KEYS = frozenset({"timeline", "variant", "location", "budget", "contact_consent"})
 # Events the system writes about a lead, which say nothing about the shopper.
 SYSTEM_EVENTS = frozenset({"stage_changed", "lead_merged"})
+# Fit points a flow awards for an answer (``{"key", "points", "reason"}``).
+ANSWER_POINTS = "answer_points"
 _STOREFRONT = frozenset(STOREFRONT_EVENT_TYPES)
 _SCORABLE = frozenset(SCORABLE_SIGNALS)
 _VARIANT_EVENTS = frozenset({"variant_select", "add_to_cart", "checkout_start", "payment_info"})
@@ -69,7 +71,9 @@ class LeadFacts:
     ``activity`` holds minutes with any shopper activity (for visits).
     ``answers`` keeps the current answer of each scored question as
     ``{"value", "status", "at"}``. ``variant``/``product``/``country`` are the
-    latest storefront context as ``(id, epoch)``.
+    latest storefront context as ``(id, epoch)``. ``points`` keeps, per question
+    key, the latest fit points the flow awarded for its answer (``answer_points``
+    events) as ``{"p": points, "r": reason, "at": epoch}``.
     """
 
     signals: dict[str, list[float]] = field(default_factory=dict)
@@ -79,6 +83,7 @@ class LeadFacts:
     variant: tuple[str, float] | None = None
     product: tuple[str, float] | None = None
     country: tuple[str, float] | None = None
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def fold_event(
         self,
@@ -93,6 +98,9 @@ class LeadFacts:
         if kind in SYSTEM_EVENTS:
             return
         at = _epoch(ts)
+        if kind == ANSWER_POINTS:
+            self._fold_points(properties or {}, at)
+            return
         signal = signal_of(kind, properties)
         self.counts[signal] = self.counts.get(signal, 0) + 1
         if kind != "chat_message" or (properties or {}).get("sender") == "user":
@@ -110,6 +118,17 @@ class LeadFacts:
             country = (properties or {}).get("country")
             if kind == "shipping_check" and isinstance(country, str) and len(country) == 2:
                 self.country = _later(self.country, country.upper(), at)
+
+    def _fold_points(self, properties: dict[str, Any], at: int) -> None:
+        key, points = properties.get("key"), properties.get("points")
+        if not isinstance(key, str) or isinstance(points, bool) or not isinstance(points, int):
+            return
+        reason = properties.get("reason")
+        current = self.points.get(key)
+        entry = {"p": points, "r": reason if isinstance(reason, str) else None, "at": at}
+        # Latest wins; ties on time are broken on the points (order-independent fold).
+        if current is None or (at, points) >= (current["at"], current["p"]):
+            self.points[key] = entry
 
     def fold_answer(self, key: str, value: Any, status: str, answered_at: datetime) -> None:
         """Fold one answer in; the latest answer to a question wins."""
@@ -149,6 +168,7 @@ class LeadFacts:
                 "v": self.variant,
                 "p": self.product,
                 "g": self.country,
+                **({"f": self.points} if self.points else {}),
             },
             separators=(",", ":"),
         )
@@ -167,6 +187,7 @@ class LeadFacts:
             variant=_pair(data.get("v")),
             product=_pair(data.get("p")),
             country=_pair(data.get("g")),
+            points=data.get("f") or {},
         )
 
 

@@ -270,7 +270,13 @@ def _fit(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: float) 
         _variant_reason(config, product, variant, how),
         _timeline_reason(facts, config, now),
     )
-    return [reason for reason in found if reason is not None and reason.points != 0]
+    flow_points = [
+        Reason(entry["p"], f"fit.flow.{key}", entry.get("r") or f"answered {key}")
+        for key, entry in sorted(facts.points.items())
+    ]
+    return [
+        reason for reason in (*found, *flow_points) if reason is not None and reason.points != 0
+    ]
 
 
 def score(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: datetime) -> ScoreResult:

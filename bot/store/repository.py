@@ -225,6 +225,8 @@ class LeadState:
     counts: dict[str, int]
     # The lead's open handoff to sales, if any (what the bot promises the shopper).
     handoff: HandoffNotice | None = None
+    # Contact fields the lead already has (name, e-mail, phone), e.g. from a web form.
+    contact: dict[str, str] = field(default_factory=dict)
 
     @property
     def became_hot(self) -> bool:
@@ -933,9 +935,16 @@ class LeadRepository:
             if row is None:
                 return None
             lead = connection.execute(
-                select(leads.c.id, leads.c.stage, leads.c.score, leads.c.score_facts).where(
-                    leads.c.id == (row.merged_into or row.id)
-                )
+                select(
+                    leads.c.id,
+                    leads.c.stage,
+                    leads.c.score,
+                    leads.c.score_facts,
+                    leads.c.first_name,
+                    leads.c.last_name,
+                    leads.c.email,
+                    leads.c.phone,
+                ).where(leads.c.id == (row.merged_into or row.id))
             ).one()
             handoff = (
                 self.handoffs.open_handoffs(connection, [lead.id], utcnow()).get(lead.id)
@@ -950,6 +959,11 @@ class LeadRepository:
             score=lead.score,
             counts=LeadFacts.from_json(lead.score_facts).counts,
             handoff=handoff,
+            contact={
+                name: value
+                for name in ("first_name", "last_name", "email", "phone")
+                if (value := getattr(lead, name))
+            },
         )
 
     @staticmethod

@@ -334,7 +334,8 @@ async def test_returning_from_an_interruption_asks_again_without_reading(helper:
     }
     tracker.slots.update(answered)
     slots = await validate(tracker, messages)
-    assert slots == {"requested_slot": "budget"}
+    # Nothing read: only the question (and the flow the conversation follows) is set.
+    assert slots == {"requested_slot": "budget", "question_state": {"flow": "default"}}
     assert messages[-1]["text"] in helper.flow.question("budget").prompts  # type: ignore[union-attr]
 
 

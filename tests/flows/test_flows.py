@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalog import DEMO_CATALOG, load_catalog
-from bot.flows import FlowError, load_flow
+from bot.flows import load_flow
 from bot.flows.interpreter import Interpreter, TurnInput
 
 DEFAULT_FLOW = Path("data/flows/default.yml")
@@ -47,48 +47,3 @@ def test_default_flow_asks_core_questions_in_order() -> None:
     consented = {"contact_consent": {"value": True}}
     assert flow.to_ask(consented)[-2:] == ["contact_name", "contact_details"]
     assert flow.to_ask({"contact_consent": {"value": False}})[-1] == "budget"
-
-
-GOOD_QUESTION = """\
-  - key: timeline
-    answer_type: timeline
-    prompt: When?
-    why: Because.
-    reask: Say "next week".
-"""
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("questions: []\n", "`questions:` is empty"),
-        ("flow: x\n", "expected a mapping with a `questions:` list"),
-        (
-            "questions:\n  - key: timeline\n    answer_type: budgit\n",
-            "line 2: `answer_type: budgit` — expected one of",
-        ),
-        ("questions:\n" + GOOD_QUESTION + GOOD_QUESTION, "line 7: `key: timeline` is used twice"),
-        ("questions:\n" + GOOD_QUESTION + "    colour: red\n", "unknown field(s) colour"),
-        (
-            "questions:\n" + GOOD_QUESTION + "    buttons: [Yes, No]\n",
-            "`buttons` of `timeline` must be a list of texts",
-        ),
-        ("questions:\n  - key: 1bad\n", "`key` must be a name"),
-        (
-            "questions:\n" + GOOD_QUESTION.replace("    why: Because.\n", ""),
-            "`why` text is missing",
-        ),
-        (
-            "questions:\n" + GOOD_QUESTION + "faq:\n  weather: sunny\n",
-            "`faq: weather` is not a topic",
-        ),
-        ("questions: [\n", "not valid YAML"),
-    ],
-)
-def test_flow_errors_name_file_line_and_fix(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "broken.yml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(FlowError) as error:
-        load_flow(path)
-    assert message in str(error.value)
-    assert str(path) in str(error.value)
