@@ -26,9 +26,10 @@ counts, per flow, question and A/B arm:
     of the ``asked`` leads, those whose lead is now ``hot`` / ``Won``. A merged
     lead's events stay on its own row; its outcome is the surviving lead's.
 
-The *arm* of a lead for a question is the prompt variant it was first shown
-(``variant`` of its first non-re-ask ``question_asked``); labels ``v1``, ``v2``…
-(variant index + 1), ``-`` when unknown (older events, or a lead who only
+The *arm* of a lead for a question is what it was first shown (its first
+non-re-ask ``question_asked``): the A/B test arm named in the flow (``arm``),
+else the prompt variant, labelled ``v1``, ``v2``… (variant index + 1); ``page``
+for the product-page wording; ``-`` when unknown (older events, or a lead who only
 volunteered the answer). Each lead is in exactly one arm per question, so the
 arm rows add up to the question row. Older events without ``flow`` count as flow
 ``default``; answers, skips and give-ups belong to the flow the lead was last
@@ -133,11 +134,12 @@ class ArmRow:
 
     variant: int | None
     counts: FunnelCounts
+    name: str | None = None
 
     @property
     def label(self) -> str:
-        """``v1``, ``v2``… or ``-``."""
-        return arm_label(self.variant)
+        """The A/B arm's name, else ``v1``, ``v2``… or ``-``."""
+        return self.name or arm_label(self.variant)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -207,7 +209,7 @@ class _LeadQuestion:
     """What one lead did with one question (flags, folded from its events)."""
 
     asked: bool = False
-    variant: int | None = None
+    arm: tuple[str | None, int | None] = (None, None)
     variant_known: bool = False
     answered: bool = False
     volunteered: bool = False
@@ -264,7 +266,7 @@ class _Fold:
         self.flow = flow
         self.hot = hot
         self.won = won
-        self.arms: dict[tuple[str, str, int | None], _Counter] = {}
+        self.arms: dict[tuple[str, str, tuple[str | None, int | None]], _Counter] = {}
         # Flow -> leads asked anything in it / leads who completed it.
         self.leads: dict[str, int] = {}
         self.completed: dict[str, int] = {}
@@ -330,6 +332,7 @@ class _Fold:
         state = self.questions.setdefault(place, _LeadQuestion())
         reask = bool(props.get("reask"))
         variant = props.get("variant")
+        named_arm = props.get("arm")
         if not state.asked:
             self.first_asked[place] = min(ts, self.first_asked.get(place, ts))
         state.asked = True
@@ -337,7 +340,13 @@ class _Fold:
             state.reasked = True
         elif not state.variant_known:
             state.variant_known = True
-            state.variant = variant if isinstance(variant, int) else None
+            index = variant if isinstance(variant, int) and not isinstance(variant, bool) else None
+            # Prompt variants are labelled by index (v1, v2…); only test arms keep a name.
+            name = named_arm if isinstance(named_arm, str) and named_arm else None
+            if name is not None and name != arm_label(index):
+                state.arm = (name, None)
+            else:
+                state.arm = (None, index)
         self.flow_of_key[key] = flow
         self.last_flow = flow
         self.flows_asked.add(flow)
@@ -357,7 +366,7 @@ class _Fold:
         for (flow, key), state in self.questions.items():
             if not keep(flow):
                 continue
-            counter = self.arms.setdefault((flow, key, state.variant), _Counter())
+            counter = self.arms.setdefault((flow, key, state.arm), _Counter())
             counter.asked += state.asked
             counter.answered += state.answered
             counter.volunteered += state.volunteered and not state.answered
@@ -444,8 +453,11 @@ def _question_order(
     return sorted(keys, key=rank)
 
 
-def _arm_rank(variant: int | None) -> tuple[int, int]:
-    return (1, 0) if variant is None else (0, variant)
+def _arm_rank(arm: tuple[str | None, int | None]) -> tuple[int, str, int]:
+    name, variant = arm
+    if name is not None:
+        return (0, name, variant or 0)
+    return (2, "", 0) if variant is None else (1, "", variant)
 
 
 def funnel(
@@ -468,9 +480,9 @@ def funnel(
         fold.feed(lead_id, kind, ts, properties)
     fold.flush()
 
-    by_flow: dict[str, dict[str, dict[int | None, _Counter]]] = {}
-    for (flow_name, key, variant), counter in fold.arms.items():
-        by_flow.setdefault(flow_name, {}).setdefault(key, {})[variant] = counter
+    by_flow: dict[str, dict[str, dict[tuple[str | None, int | None], _Counter]]] = {}
+    for (flow_name, key, arm), counter in fold.arms.items():
+        by_flow.setdefault(flow_name, {}).setdefault(key, {})[arm] = counter
     for flow_name in fold.leads:
         by_flow.setdefault(flow_name, {})
     flows = []
@@ -480,10 +492,10 @@ def funnel(
         for key in _question_order(questions, flow_name, order, fold.first_asked):
             total = _Counter()
             arms = []
-            for variant in sorted(questions[key], key=_arm_rank):
-                counter = questions[key][variant]
+            for arm in sorted(questions[key], key=_arm_rank):
+                counter = questions[key][arm]
                 total.add(counter)
-                arms.append(ArmRow(variant, counter.counts()))
+                arms.append(ArmRow(arm[1], counter.counts(), name=arm[0]))
             rows.append(QuestionRow(key, total.counts(), tuple(arms)))
         flows.append(
             FlowFunnel(

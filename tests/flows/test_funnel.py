@@ -242,6 +242,54 @@ def test_arms_are_the_prompt_variants_with_their_conversion(
     assert arms["v2"].as_dict()["arm"] == "v2" and arms["v2"].as_dict()["variant"] == 1
 
 
+def test_named_ab_arms_are_counted_by_name(engine: Engine) -> None:
+    def asked(arm: str, variant: int) -> dict[str, Any]:
+        return {
+            "question": "budget",
+            "reask": False,
+            "flow": "default",
+            "arm": arm,
+            "variant": variant,
+        }
+
+    shoppers = {
+        # Arm "soft" has two wordings: one row for the arm, not one per wording.
+        "a": [asked("soft", 0), {"key": "budget", "seconds_to_answer": 4.0}],
+        "b": [asked("soft", 1), {"key": "budget", "seconds_to_answer": 8.0}],
+        "c": [asked("direct", 0)],
+    }
+    commands = []
+    for session, (ask_props, *rest) in shoppers.items():
+        commands.append(
+            RecordEvent(
+                session_id=session,
+                event_id=f"{session}:0",
+                type="question_asked",
+                ts=T0,
+                properties=ask_props,
+            )
+        )
+        for answered in rest:
+            commands.append(
+                RecordEvent(
+                    session_id=session,
+                    event_id=f"{session}:1",
+                    type="question_answered",
+                    ts=T0 + timedelta(seconds=5),
+                    properties=answered,
+                )
+            )
+    LeadRepository(engine).apply(commands)
+    arms = {arm.label: arm.counts for arm in questions(funnel(engine))["budget"].arms}
+    assert list(arms) == ["direct", "soft"]
+    assert (arms["soft"].asked, arms["soft"].answered, arms["soft"].median_seconds_to_answer) == (
+        2,
+        2,
+        6.0,
+    )
+    assert (arms["direct"].asked, arms["direct"].dropped) == (1, 1)
+
+
 def test_a_merged_lead_converts_with_its_survivor(engine: Engine, scripted: dict[str, str]) -> None:
     leads = Lead.__table__
     with engine.begin() as connection:
