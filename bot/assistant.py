@@ -15,15 +15,15 @@ from typing import Any
 
 from bot.answers import Parsed
 from bot.catalog import Catalog, load_catalog
-from bot.flows import Flow, FlowContext, FlowSet, Question, replies
+from bot.flows import Flow, FlowSet, Question, replies
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
 from bot.flows.live import LiveFlows
-from bot.flows.loader import domain_slots
+from bot.flows.loader import flow_context
 from bot.flows.rules import page_facts
 from bot.handoff import planner_for
 from bot.scoring import Scorer, load_scoring_config
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
 from bot.store.repository import ApplyResult, LeadRepository, LeadState
@@ -107,14 +107,7 @@ class Assistant:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog: Catalog = load_catalog(settings.catalog_path)
-        domain_file = PROJECT_ROOT / "domain.yml"
-        self.live_flows = LiveFlows(
-            settings.flows_dir,
-            FlowContext(
-                domain_slots=domain_slots(domain_file) if domain_file.exists() else None,
-                catalog=self.catalog,
-            ),
-        )
+        self.live_flows = LiveFlows(settings.flows_dir, flow_context(self.catalog))
         self._interpreters: dict[int, Interpreter] = {}
         self._interpreters_of: FlowSet | None = None
         engine = create_db_engine(settings.database_url)

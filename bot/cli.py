@@ -65,9 +65,8 @@ def _catalog_check(args: argparse.Namespace) -> int:
 
 def _flows_check(args: argparse.Namespace) -> int:
     from bot.catalog import CatalogError, load_catalog
-    from bot.flows import FlowContext, FlowError, load_flows
-    from bot.flows.loader import domain_slots
-    from bot.settings import PROJECT_ROOT
+    from bot.flows import FlowError, load_flows
+    from bot.flows.loader import flow_context
 
     settings = Settings.from_env()
     try:
@@ -75,12 +74,8 @@ def _flows_check(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         print(f"catalog error (flows not cross-checked against it): {exc}", file=sys.stderr)
         catalog = None
-    domain_file = PROJECT_ROOT / "domain.yml"
-    context = FlowContext(
-        domain_slots=domain_slots(domain_file) if domain_file.exists() else None, catalog=catalog
-    )
     try:
-        flows = load_flows(settings.flows_dir, context)
+        flows = load_flows(settings.flows_dir, flow_context(catalog))
     except FlowError as exc:
         for line in str(exc).splitlines():
             print(f"flow error: {line}", file=sys.stderr)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalog import CatalogError
+from bot.flows import FlowError, load_flows
+from bot.flows.loader import flow_context
 from bot.handoff import HandoffConfigError, handoff_config_for
 from bot.scoring import ScoringConfigError, scorer_for
 from bot.secrets import ensure_tokens
@@ -103,9 +105,10 @@ def run(model: Path) -> int:
     settings = Settings.from_env(env)
     try:
         # Fail before starting anything: each process would refuse the same files.
-        scorer_for(settings)
+        scorer = scorer_for(settings)
         handoff_config_for(settings)
-    except (ScoringConfigError, CatalogError, HandoffConfigError) as exc:
+        load_flows(settings.flows_dir, flow_context(scorer.catalog))
+    except (ScoringConfigError, CatalogError, HandoffConfigError, FlowError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     children = build_children(settings, model, Path(sys.executable).parent)

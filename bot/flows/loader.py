@@ -41,6 +41,7 @@ from bot.flows.rules import (
     Condition,
     PointRule,
 )
+from bot.settings import PROJECT_ROOT
 
 # The answers every lead has (the lead JSON contract): their keys keep their types.
 CORE_KEYS = {
@@ -55,6 +56,7 @@ CORE_KEYS = {
 # Slots the bot itself uses; a question cannot take their names.
 RESERVED_SLOTS = frozenset({"question_state", "qualification_status", "requested_slot"})
 GENERIC_SLOT = "flow_answers"
+DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 QUESTION_FIELDS = (
     "key",
     "answer_type",
@@ -151,6 +153,13 @@ def domain_slots(domain_file: Path) -> frozenset[str]:
     """The slot names declared in ``domain.yml``."""
     data = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
     return frozenset((data.get("slots") or {}).keys())
+
+
+def flow_context(catalog: Catalog | None, domain_file: Path = DOMAIN_FILE) -> FlowContext:
+    """The project's domain slots and ``catalog``, for the cross-checks."""
+    return FlowContext(
+        domain_slots=domain_slots(domain_file) if domain_file.exists() else None, catalog=catalog
+    )
 
 
 def load_flow(path: Path, context: FlowContext | None = None) -> Flow:

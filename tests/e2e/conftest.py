@@ -77,7 +77,7 @@ class Chat:
         if last == CHOICE_PROMPT:
             return "variant"
         for question in self.flow.questions:
-            if last in question.prompts or last == question.reask:
+            if last in question.all_prompts or last == question.reask:
                 return question.key
         return None
 

@@ -1,10 +1,12 @@
 """Marketers' edits to the flows file reach running chats without retraining or restarts.
 
 The real servers run on a copy of ``data/flows``. The test rewords the timeline
-question and moves the location question before the variant question, saves
-the file, and within seconds the bot asks the new wording to a new shopper and
-the new order to a shopper who was mid-conversation. A broken edit leaves the
-bot asking from the last good version.
+question, adds a new choice question after it and moves the location question
+before the variant question, saves the file, and within seconds the bot asks
+the new wording to a new shopper and the new question (with its buttons) and
+order to a shopper who was mid-conversation; the answer to the new question is
+stored on the lead. A broken edit leaves the bot asking from the last good
+version. The model is the one trained before the edit: nothing is retrained.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 NEW_PROMPT = "Roughly when would you like to buy?"
 OLD_PROMPTS = ("When are you planning to buy?", "When would you like to have it?")
 LOCATION_PROMPT = "Where should it be delivered? A city or country is enough."
+PURPOSE_PROMPT = "Is it for you or a gift?"
+PURPOSE = """\
+  - key: purpose
+    answer_type: choice
+    prompt: Is it for you or a gift?
+    choices:
+      - {id: gift, label: It's a gift, synonyms: [present], points: 5, reason: Buying a gift}
+      - {id: self, label: For me}
+    why: So we can offer gift wrapping.
+    reask: Please tap one of the buttons.
+
+"""
 # The bot promises edits apply within 5 s; give a loaded CI machine some slack.
 PICKUP_SECONDS = 15.0
 
@@ -69,7 +83,7 @@ def _reword_and_reorder(text: str) -> str:
     start, end = text.index("  - key: location"), text.index("  - key: budget")
     location = text[start:end]
     text = text[:start] + text[end:]
-    return text.replace("  - key: variant", location + "  - key: variant", 1)
+    return text.replace("  - key: variant", PURPOSE + location + "  - key: variant", 1)
 
 
 def test_edits_apply_to_new_and_ongoing_chats(stack: DevStack, flows_dir: Path) -> None:
@@ -91,13 +105,20 @@ def test_edits_apply_to_new_and_ongoing_chats(stack: DevStack, flows_dir: Path) 
         time.sleep(0.5)
     assert asked[-1] == NEW_PROMPT, f"the new wording was not asked: {asked}"
 
-    # The shopper who started before the edit is asked the new order: location next.
-    after_timeline = _say(stack, ongoing, "next week")
-    assert after_timeline[-1] == LOCATION_PROMPT, after_timeline
+    # The shopper who started before the edit is asked the new question, with its
+    # buttons, then the new order: location next.
+    replies = stack.chat(ongoing, "next week")
+    assert replies[-1].get("text") == PURPOSE_PROMPT, replies
+    assert [b["title"] for b in replies[-1].get("buttons") or []] == ["It's a gift", "For me"]
+    after_purpose = _say(stack, ongoing, "It's a gift")
+    assert after_purpose[-1] == LOCATION_PROMPT, after_purpose
+    lead = stack.api_get("/api/v2/leads", {"session_id": ongoing})["items"][0]
+    assert lead["answers"]["purpose"]["value"] == "gift"
+    assert any(reason["rule"] == "fit.flow.purpose" for reason in lead["reasons"])
 
     # A broken edit: the bot goes on with the last good flow.
     _save(flows_file, edited.replace("answer_type: budget", "answer_type: budgit"))
     time.sleep(2.5)
     broken = _say(stack, f"reload-{uuid.uuid4()}", "hi")
     assert broken[-1] == NEW_PROMPT, broken
-    assert "flows file not reloaded" in stack.log_path("actions").read_text(errors="replace")
+    assert "flows not reloaded" in stack.log_path("actions").read_text(errors="replace")

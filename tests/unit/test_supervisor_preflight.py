@@ -31,3 +31,25 @@ def test_broken_scoring_config_stops_start_up(
     assert f"{broken}:{line}:" in error
     assert "bonus" in error
     assert started == []
+
+
+def test_broken_flows_stop_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    default = Path("data/flows/default.yml").read_text(encoding="utf-8")
+    (flows / "default.yml").write_text(
+        default.replace("answer_type: budget", "answer_type: budgit"), encoding="utf-8"
+    )
+    monkeypatch.setenv("FLOWS_DIR", str(flows))
+    monkeypatch.setenv("LEADS_API_TOKEN", "t1")
+    monkeypatch.setenv("STOREFRONT_TOKEN", "t2")
+    started: list[object] = []
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
+
+    assert supervisor.run(tmp_path / "model.tar.gz") == 1
+    error = capsys.readouterr().err
+    assert f"{flows / 'default.yml'}, line " in error
+    assert "`answer_type: budgit` — expected one of" in error
+    assert started == []
