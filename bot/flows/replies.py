@@ -7,7 +7,7 @@ from typing import Any
 from bot.answers import parse_location
 from bot.catalog import Catalog, Product
 from bot.flows.facts import answered_location, chosen_item
-from bot.flows.model import Flow
+from bot.flows.model import CONTACT_TYPES, Flow
 
 SUMMARY_KEYS = ("timeline", "variant", "location", "budget")
 
@@ -73,12 +73,17 @@ def _shipping_answer(
 
 
 def summary(flow: Flow, answers: dict[str, Any]) -> str:
-    """One line listing the core answers ("timeline: in about 7 days; …")."""
+    """One line listing the answers ("timeline: in about 7 days; …").
+
+    The core answers are always listed; the flow's other questions (not contact
+    details) when they were answered.
+    """
     parts = []
-    for key in SUMMARY_KEYS:
-        if flow.question(key) is None:
+    for question in flow.questions:
+        if question.answer_type in CONTACT_TYPES or question.answer_type == "yes_no":
             continue
-        answer = answers.get(key)
+        answer = answers.get(question.key)
         shown = answer.get("display") if isinstance(answer, dict) else None
-        parts.append(f"{key}: {shown or 'not given'}")
+        if shown or question.key in SUMMARY_KEYS:
+            parts.append(f"{question.key.replace('_', ' ')}: {shown or 'not given'}")
     return "; ".join(parts) + "."

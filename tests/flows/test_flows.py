@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,125 @@ def test_default_flow_asks_core_questions_in_order() -> None:
     consented = {"contact_consent": {"value": True}}
     assert flow.to_ask(consented)[-2:] == ["contact_name", "contact_details"]
     assert flow.to_ask({"contact_consent": {"value": False}})[-1] == "budget"
+
+
+def _question_flow(tmp_path: Path, question: str) -> Interpreter:
+    path = tmp_path / "flow.yml"
+    path.write_text("questions:\n" + question, encoding="utf-8")
+    return Interpreter(load_flow(path), load_catalog(DEMO_CATALOG), currency="EUR")
+
+
+def _read(interpreter: Interpreter, text: str, key: str | None, **answers: Any) -> Any:
+    return interpreter.interpret(
+        TurnInput(
+            text=text,
+            intent="inform",
+            intent_confidence=0.9,
+            requested_key=key,
+            answers=answers,
+            failures={},
+            now=NOW,
+        )
+    )
+
+
+CHOICE = """\
+  - key: purpose
+    answer_type: choice
+    prompt: Who is it for?
+    choices:
+      - {id: gift, label: A gift, synonyms: [present, birthday]}
+      - {id: self, label: For me, synonyms: [myself]}
+    why: Gift wrapping.
+    reask: Tap a button.
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A gift", "gift"),
+        ("gift", "gift"),
+        ("it's a birthday present for my sister", "gift"),
+        ("for MYSELF.", "self"),
+        ("no idea", None),
+        ("a present for myself", None),  # both: ambiguous, asked again
+    ],
+)
+def test_choice_answers(tmp_path: Path, text: str, expected: str | None) -> None:
+    result = _read(_question_flow(tmp_path, CHOICE), text, "purpose")
+    value = result.answers.get("purpose", {}).get("value")
+    assert value == expected
+
+
+def test_a_choice_is_never_read_from_an_answer_to_another_question(tmp_path: Path) -> None:
+    interpreter = _question_flow(
+        tmp_path,
+        CHOICE + "  - key: timeline\n    answer_type: timeline\n    prompt: When?\n"
+        "    why: x\n    reask: y\n",
+    )
+    result = _read(interpreter, "next week, it's a gift", "timeline")
+    assert set(result.answers) == {"timeline"}
+
+
+EMAIL_PHONE_TEXT = """\
+  - key: contact_consent
+    answer_type: yes_no
+    prompt: May we contact you?
+    why: x
+    reask: y
+  - key: work_email
+    answer_type: email
+    after_consent: true
+    prompt: Your work email?
+    why: x
+    reask: y
+  - key: mobile
+    answer_type: phone
+    after_consent: true
+    prompt: Your mobile?
+    why: x
+    reask: y
+  - key: notes
+    answer_type: free_text
+    required: false
+    prompt: Anything else?
+    why: x
+    reask: y
+"""
+
+
+def test_email_phone_and_free_text_answers(tmp_path: Path) -> None:
+    interpreter = _question_flow(tmp_path, EMAIL_PHONE_TEXT)
+    agreed = {"contact_consent": {"value": True}}
+    email = _read(interpreter, "it's Jane.Doe@Example.com", "work_email", **agreed)
+    assert email.answers["work_email"]["value"] == "jane.doe@example.com"
+    phone = _read(interpreter, "+33 6 12 34 56 78", "mobile", **agreed)
+    assert phone.answers["mobile"]["value"] == "+33612345678"
+    assert _read(interpreter, "not an email", "work_email", **agreed).answers == {}
+    notes = _read(interpreter, "Please deliver after 6pm", "notes")
+    assert notes.answers["notes"]["value"] == "Please deliver after 6pm"
+    # Free text is only ever the answer to its own question.
+    assert "notes" not in _read(interpreter, "Please deliver after 6pm", "mobile").answers
+
+
+def test_fit_points_follow_the_answer(tmp_path: Path) -> None:
+    interpreter = _question_flow(
+        tmp_path,
+        "  - key: timeline\n    answer_type: timeline\n    prompt: When?\n    why: x\n"
+        "    reask: y\n    fit_points:\n"
+        "      - {when: {lte: 14}, points: 10, reason: Buying within two weeks}\n"
+        "      - {when: {lte: 60}, points: 4}\n",
+    )
+    soon = _read(interpreter, "next week", "timeline")
+    assert (
+        "answer_points",
+        {"key": "timeline", "points": 10, "reason": "Buying within two weeks"},
+    ) in soon.events
+    later = _read(interpreter, "in 6 weeks", "timeline")
+    assert (
+        "answer_points",
+        {"key": "timeline", "points": 4, "reason": "timeline: 42"},
+    ) in later.events
+    never = _read(interpreter, "in a year", "timeline")
+    assert ("answer_points", {"key": "timeline", "points": 0, "reason": None}) in never.events
