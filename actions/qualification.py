@@ -221,6 +221,7 @@ class ValidateQualificationForm(LeadAction):
                     # Which wording was shown: the funnel compares A/B arms and variants.
                     arm=asked.arm,
                     variant=asked.variant,
+                    ab_test=asked.test,
                 )
             )
         await self.save(dispatcher, tracker, commands)

@@ -167,7 +167,7 @@ class Assistant:
         if kind == "contact" and (contact.get("email") or contact.get("phone")):
             value = {key: contact[key] for key in ("email", "phone") if contact.get(key)}
             return Parsed(value=value, display=", ".join(value.values()))
-        if kind == "name" and contact.get("first_name"):
+        if kind == "name" and question.key == "contact_name" and contact.get("first_name"):
             name = {"first_name": contact["first_name"], "last_name": contact.get("last_name")}
             shown = " ".join(part for part in name.values() if part)
             return Parsed(value=name, display=shown)
@@ -277,7 +277,8 @@ def turn_commands(
         value = answer["value"]
         question = flow.question(key) if flow is not None else None
         kind = question.answer_type if question is not None else _CORE_CONTACT_TYPES.get(key)
-        if not value or kind is None:
+        if not value or kind is None or (kind == "name" and key != "contact_name"):
+            # Only the core name question names the shopper ("Recipient's name?" does not).
             continue
         if kind == "name":
             commands.append(

@@ -27,7 +27,7 @@ counts, per flow, question and A/B arm:
     lead's events stay on its own row; its outcome is the surviving lead's.
 
 The *arm* of a lead for a question is what it was first shown (its first
-non-re-ask ``question_asked``): the A/B test arm named in the flow (``arm``),
+non-re-ask ``question_asked``): the A/B test arm as ``test/arm`` (``ab_test``, ``arm``),
 else the prompt variant, labelled ``v1``, ``v2``… (variant index + 1); ``page``
 for the product-page wording; ``-`` when unknown (older events, or a lead who only
 volunteered the answer). Each lead is in exactly one arm per question, so the
@@ -333,6 +333,7 @@ class _Fold:
         reask = bool(props.get("reask"))
         variant = props.get("variant")
         named_arm = props.get("arm")
+        test = props.get("ab_test")
         if not state.asked:
             self.first_asked[place] = min(ts, self.first_asked.get(place, ts))
         state.asked = True
@@ -343,7 +344,10 @@ class _Fold:
             index = variant if isinstance(variant, int) and not isinstance(variant, bool) else None
             # Prompt variants are labelled by index (v1, v2…); only test arms keep a name.
             name = named_arm if isinstance(named_arm, str) and named_arm else None
-            if name is not None and name != arm_label(index):
+            if name is not None and isinstance(test, str) and test:
+                # Arms of different tests stay apart, even under the same names.
+                state.arm = (f"{test}/{name}", None)
+            elif name is not None and name != arm_label(index):
                 state.arm = (name, None)
             else:
                 state.arm = (None, index)

@@ -133,7 +133,11 @@ class Interpreter:
         if requested and text is not None:
             # A tapped quick reply (or its exact words) answers the question, whatever
             # the NLU makes of words it was never trained on ("Gift", "Skip").
-            if not requested.required and fold(text) in SKIP_WORDS:
+            if not requested.required and (
+                _words(fold(text)) in SKIP_WORDS
+                # "no thanks" to an optional question declines it; it is not an opt-out.
+                or (turn.intent in DECLINE_INTENTS and _NO.match(text) and len(text) <= 30)
+            ):
                 self._skip(result, requested, turn, text)
                 return result
             exact = _parse_choice(requested, text, exact=True)
@@ -164,7 +168,9 @@ class Interpreter:
                 parsed = self._parse(requested, text, turn, strict=False, result=result)
                 if parsed is not None:
                     self._fill(result, requested, turn, parsed, text)
-            self._scan_other_questions(result, requested, turn, text)
+            if requested is None or requested.answer_type != "free_text":
+                # A free-text answer ("Merry Christmas, see you in London") is only that.
+                self._scan_other_questions(result, requested, turn, text)
 
         if requested is not None and requested.key not in result.answers:
             if (
@@ -268,7 +274,9 @@ class Interpreter:
         if kind == "email":
             return parse_email(text)
         if kind == "choice":
-            return _parse_choice(question, text, exact=strict)
+            # Never volunteered (see UNVOLUNTEERED), so "strict" only checks a hesitant
+            # answer ("not sure, probably a gift"): the sentence reading applies.
+            return _parse_choice(question, text, exact=False)
         if kind == "free_text":
             return None if strict else Parsed(value=text[:MAX_ANSWER_LENGTH], display=text[:80])
         raise ValueError(f"unknown answer type {kind!r}")
@@ -326,33 +334,52 @@ class Interpreter:
         return chosen_item(self.catalog, turn.answers, turn.product_id)[0]
 
 
+# Words that turn a choice named after them into its opposite ("not a gift");
+# "t" is what is left of "isn't" once split into words.
+NEGATIONS = frozenset({"not", "no", "never", "t", "nor", "without"})
+# Intents of "no thanks" and the like, which decline an optional question.
+DECLINE_INTENTS = frozenset({"stop", "deny", "dont_know"})
 # Never read from a message answering another question: too easy to misread.
 UNVOLUNTEERED = frozenset({"yes_no", "choice", "free_text"})
 
 
 def _parse_choice(question: Question, text: str, *, exact: bool) -> Parsed | None:
-    """A choice by its id, label or a synonym: the whole message, or (not exact) a word in it."""
+    """A choice by its id, label or a synonym: the whole message, or (not exact) in a sentence.
+
+    In a sentence a name must have three letters or more ("M" or "No" only as the
+    whole message), must not follow a negation ("not a gift"), and a name inside a
+    longer matched one ("red" in "dark red") gives way to it; two different
+    choices named make no answer.
+    """
     if not question.choices:
         return None
     folded = fold(text).strip(" .!")
     for choice in question.choices:
         names = {choice.id, fold(choice.label), *(fold(s) for s in choice.synonyms)}
-        if folded in names:
+        if folded in names or _words(folded) in {_words(name) for name in names}:
             return Parsed(value=choice.id, display=choice.label)
     if exact:
         return None
-    words = f" {_words(folded)} "
-    found = [
-        choice
-        for choice in question.choices
-        if any(
-            f" {_words(name)} " in words
-            for name in (fold(choice.label), *(fold(s) for s in choice.synonyms))
-            if _words(name)
-        )
-    ]
-    if len(found) == 1:
-        return Parsed(value=found[0].id, display=found[0].label)
+    padded = f" {_words(folded)} "
+    matches: list[tuple[str, str]] = []
+    for choice in question.choices:
+        for name in (fold(choice.label), *(fold(s) for s in choice.synonyms)):
+            words = _words(name)
+            at = padded.find(f" {words} ") if len(words) >= 3 else -1
+            if at < 0:
+                continue
+            if NEGATIONS.intersection(padded[:at].split()[-2:]):
+                continue
+            matches.append((choice.id, words))
+    chosen = {
+        choice_id
+        for choice_id, words in matches
+        if not any(words != other and f" {words} " in f" {other} " for _, other in matches)
+    }
+    if len(chosen) == 1:
+        found = question.choice(chosen.pop())
+        if found is not None:
+            return Parsed(value=found.id, display=found.label)
     return None
 
 

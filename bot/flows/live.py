@@ -50,7 +50,11 @@ class LiveFlows:
     def _stat(self) -> tuple[tuple[str, int, int], ...] | None:
         try:
             with os.scandir(self.directory) as entries:
-                files = [entry for entry in entries if entry.name.endswith(".yml")]
+                files = [
+                    entry
+                    for entry in entries
+                    if entry.name.endswith(".yml") and not entry.name.startswith(".")
+                ]
                 return tuple(
                     sorted(
                         (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
@@ -86,7 +90,7 @@ class LiveFlows:
         self._signature = signature
         try:
             flows = load_flows(self.directory, self.context)
-        except FlowError as exc:
+        except (FlowError, OSError) as exc:
             self.error = str(exc)
             logger.error("flows not reloaded, the last good version stays active: %s", exc)
             return

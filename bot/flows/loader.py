@@ -8,6 +8,7 @@ action server and the tests pass them in.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bot.answers.text import fold
 from bot.catalog import Catalog
 from bot.flows.model import (
     ANSWER_TYPES,
@@ -57,6 +59,8 @@ CORE_KEYS = {
 RESERVED_SLOTS = frozenset({"question_state", "qualification_status", "requested_slot"})
 GENERIC_SLOT = "flow_answers"
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
+# Fit points per answer stay within the scorer's scale.
+MAX_POINTS = 100
 QUESTION_FIELDS = (
     "key",
     "answer_type",
@@ -100,6 +104,19 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
     mapping.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        try:
+            if key in mapping.key_lines:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"`{key}` is written twice in the same block (first on line "
+                    f"{mapping.key_lines[key]}); keep one",
+                    key_node.start_mark,
+                )
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain word", key_node.start_mark
+            ) from None
         try:
             mapping[key] = loader.construct_object(value_node, deep=True)
         except TypeError:
@@ -165,7 +182,7 @@ def flow_context(catalog: Catalog | None, domain_file: Path = DOMAIN_FILE) -> Fl
 def load_flow(path: Path, context: FlowContext | None = None) -> Flow:
     """Load and check one flows file; raises :class:`FlowError` listing every problem."""
     problems = _Problems(path)
-    flow = _read_flow(path, problems, context or FlowContext())
+    flow = _read_checked(path, problems, context or FlowContext())
     if problems.messages or flow is None:
         raise FlowError("\n".join(problems.messages))
     return flow
@@ -174,14 +191,15 @@ def load_flow(path: Path, context: FlowContext | None = None) -> Flow:
 def load_flows(directory: Path, context: FlowContext | None = None) -> FlowSet:
     """Load every ``*.yml`` of ``directory`` (file order) and check them together."""
     context = context or FlowContext()
-    paths = sorted(directory.glob("*.yml"))
+    # Editors' lock and resource files (.#default.yml, ._default.yml) are not flows.
+    paths = sorted(path for path in directory.glob("*.yml") if not path.name.startswith("."))
     if not paths:
         raise FlowError(f"{directory}: no flows file (*.yml); add one, e.g. default.yml")
     messages: list[str] = []
     flows: list[Flow] = []
     for path in paths:
         problems = _Problems(path)
-        flow = _read_flow(path, problems, context)
+        flow = _read_checked(path, problems, context)
         messages += problems.messages
         if flow is not None and not problems.messages:
             flows.append(flow)
@@ -216,11 +234,25 @@ def _check_set(flows: list[Flow]) -> list[str]:
     return messages
 
 
+def _read_checked(path: Path, problems: _Problems, context: FlowContext) -> Flow | None:
+    """:func:`_read_flow`, with any unforeseen shape reported as a problem of the file."""
+    try:
+        return _read_flow(path, problems, context)
+    except Exception as exc:  # a marketer's file must never crash the bot
+        problems.add(
+            1, f"cannot use this file ({type(exc).__name__}: {exc}); check it against default.yml"
+        )
+        return None
+
+
 def _read_flow(path: Path, problems: _Problems, context: FlowContext) -> Flow | None:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(None, f"cannot read flows file ({exc}); save it as UTF-8 text")
+    except UnicodeDecodeError as exc:
+        problems.add(1, f"cannot read flows file ({exc}); save it as UTF-8 text")
+        return None
+    except OSError as exc:
+        problems.add(None, f"cannot read flows file ({exc})")
         return None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
@@ -231,7 +263,10 @@ def _read_flow(path: Path, problems: _Problems, context: FlowContext) -> Flow | 
         problems.add(line, f"not valid YAML ({problem}); check indentation and quotes")
         return None
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-        problems.add(None, "expected a mapping with a `questions:` list")
+        problems.add(
+            _line(data, "questions") if isinstance(data, dict) else 1,
+            "expected a mapping with a `questions:` list",
+        )
         return None
     for unknown in sorted(set(data) - set(FILE_FIELDS), key=str):
         problems.add(
@@ -250,7 +285,7 @@ def _read_flow(path: Path, problems: _Problems, context: FlowContext) -> Flow | 
             questions.append(question)
     keys = {question.key: question for question in questions}
     for question in questions:
-        _check_conditions(question, keys, problems, context)
+        _check_conditions(question, keys, seen, problems, context)
     _check_cycles(questions, problems)
     when = _conditions(data.get("when"), _line(data, "when"), "when", problems)
     for condition in when:
@@ -464,9 +499,20 @@ def _choices(raw: Any, key: str, answer_type: str, problems: _Problems) -> tuple
         line = _line(value, index)
         if isinstance(item, str) and item.strip():
             label = item.strip()
+            if not _slug(label):
+                problems.add(
+                    line,
+                    f"choice {label!r} of `{key}` needs an id: write it as "
+                    f"{{id: a_name, label: {label}}}",
+                )
+                continue
             choices.append(Choice(id=_slug(label), label=label))
             continue
-        if not isinstance(item, dict) or not isinstance(item.get("label"), str):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("label"), str)
+            or not item["label"].strip()
+        ):
             problems.add(
                 line,
                 f"a choice of `{key}` must be a text or a mapping with `label` (and optional "
@@ -483,6 +529,9 @@ def _choices(raw: Any, key: str, answer_type: str, problems: _Problems) -> tuple
             continue
         label = item["label"].strip()
         choice_id = item.get("id", _slug(label))
+        if not choice_id:
+            problems.add(line, f"choice {label!r} of `{key}` needs an `id` (e.g. id: option_1)")
+            continue
         if not isinstance(choice_id, str) or not _CHOICE_ID.match(choice_id):
             problems.add(
                 line,
@@ -494,12 +543,17 @@ def _choices(raw: Any, key: str, answer_type: str, problems: _Problems) -> tuple
             problems.add(line, f"`synonyms` of choice `{choice_id}` must be a list of texts")
             continue
         points = item.get("points")
-        if points is not None and (isinstance(points, bool) or not isinstance(points, int)):
+        if points is not None and not _valid_points(points):
             problems.add(
-                line, f"`points: {points}` of choice `{choice_id}` — expected a whole number"
+                line,
+                f"`points: {points}` of choice `{choice_id}` — expected a whole number "
+                f"from {-MAX_POINTS} to {MAX_POINTS}",
             )
             continue
         reason = item.get("reason")
+        if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+            problems.add(line, f"`reason` of choice `{choice_id}` must be a text")
+            continue
         choices.append(
             Choice(
                 id=choice_id,
@@ -519,8 +573,12 @@ def _choices(raw: Any, key: str, answer_type: str, problems: _Problems) -> tuple
 
 
 def _slug(label: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", label.casefold()).strip("_")
-    return slug[:64] or "choice"
+    """An id from a label ("Café au lait" → ``cafe_au_lait``); empty for non-Latin labels."""
+    return re.sub(r"[^a-z0-9]+", "_", fold(label)).strip("_")[:64]
+
+
+def _valid_points(points: Any) -> bool:
+    return isinstance(points, int) and not isinstance(points, bool) and abs(points) <= MAX_POINTS
 
 
 def _ab_test(raw: Any, key: str, problems: _Problems) -> AbTest | None:
@@ -569,6 +627,13 @@ def _ab_test(raw: Any, key: str, problems: _Problems) -> AbTest | None:
             problems.add(arm_line, f"arm `{arm_name}` needs a `prompt` (a text or a list of texts)")
             continue
         buttons = None
+        if "buttons" in item and raw.get("answer_type") == "choice":
+            problems.add(
+                _line(item, "buttons"),
+                f"arm `{arm_name}`: a choice question shows its `choices` as buttons; "
+                "remove `buttons` from the arm",
+            )
+            continue
         if "buttons" in item:
             buttons = _text_list(item["buttons"])
             if buttons is None or not isinstance(item["buttons"], list):
@@ -610,8 +675,13 @@ def _operator_value(
                 return None
             if operator in ("in", "not_in") and not isinstance(value, list):
                 value = [value]
+            if operator in ("equals", "not") and isinstance(value, list):
+                # "equals: [a, b]" can only mean one of them.
+                operator, value = ("in" if operator == "equals" else "not_in"), list(value)
             if operator in NUMERIC_OPERATORS and (
-                isinstance(value, bool) or not isinstance(value, (int, float))
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
             ):
                 problems.add(
                     _line(raw, operator) or line,
@@ -680,15 +750,21 @@ def _point_rules(raw: Any, key: str, answer_type: str, problems: _Problems) -> l
             )
             continue
         points = item["points"]
-        if isinstance(points, bool) or not isinstance(points, int):
-            problems.add(_line(item, "points"), f"`points: {points}` — expected a whole number")
+        if not _valid_points(points):
+            problems.add(
+                _line(item, "points"),
+                f"`points: {points}` — expected a whole number from {-MAX_POINTS} to {MAX_POINTS}",
+            )
+            continue
+        reason = item.get("reason")
+        if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+            problems.add(_line(item, "reason"), f"`reason: {reason}` must be a text")
             continue
         pairs = _operator_value(item["when"], _line(item, "when"), f"fit_points of {key}", problems)
         if pairs is None:
             continue
         conditions = tuple(Condition(key, op, v, _line(item, "when")) for op, v in pairs)
-        reason = item.get("reason")
-        rules.append(PointRule(conditions, points, reason if isinstance(reason, str) else None))
+        rules.append(PointRule(conditions, points, reason.strip() if reason else None))
     return rules
 
 
@@ -709,10 +785,16 @@ def _subject_kind(subject: str, keys: dict[str, Question]) -> str | None:
 
 
 def _check_conditions(
-    question: Question, keys: dict[str, Question], problems: _Problems, context: FlowContext
+    question: Question,
+    keys: dict[str, Question],
+    all_keys: set[str],
+    problems: _Problems,
+    context: FlowContext,
 ) -> None:
     for condition in question.ask_if:
         kind = _subject_kind(condition.subject, keys)
+        if kind is None and condition.subject in all_keys:
+            continue  # a question with its own errors, already reported
         if kind is None:
             known = ", ".join([*keys, *PAGE_FACTS])
             problems.add(
@@ -758,6 +840,12 @@ def _check_value(
     if kind == "numeric" and condition.operator not in NUMERIC_OPERATORS:
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             problems.add(condition.line, f"`{subject}` is a number, got {condition.value!r}")
+        return
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+        problems.add(
+            condition.line,
+            f"`{subject}` is compared with a text or a list of texts, got {condition.value!r}",
+        )
         return
     if question is not None and question.answer_type == "choice":
         ids = [choice.id for choice in question.choices]

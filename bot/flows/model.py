@@ -88,6 +88,7 @@ class Asked:
     buttons: tuple[str, ...]
     arm: str
     variant: int | None
+    test: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,16 @@ class Question:
         if self.ab_test is not None:
             arm = self.ab_test.arm_for(sender_id)
             text = rng.choice(arm.prompts)
-            buttons = arm.buttons if arm.buttons is not None else self.quick_replies
-            return Asked(_fill(text, product_name), buttons, arm.name, arm.prompts.index(text))
+            buttons = (
+                self._with_skip(arm.buttons) if arm.buttons is not None else self.quick_replies
+            )
+            return Asked(
+                _fill(text, product_name),
+                buttons,
+                arm.name,
+                arm.prompts.index(text),
+                self.ab_test.name,
+            )
         if product_name and self.product_prompt:
             return Asked(_fill(self.product_prompt, product_name), self.quick_replies, "page", None)
         index = rng.randrange(len(self.prompts))
@@ -144,9 +153,11 @@ class Question:
     @property
     def quick_replies(self) -> tuple[str, ...]:
         """Buttons: the choices of a choice question, else ``buttons``; optional ones can skip."""
-        titles = tuple(choice.label for choice in self.choices) or self.buttons
+        return self._with_skip(tuple(choice.label for choice in self.choices) or self.buttons)
+
+    def _with_skip(self, titles: tuple[str, ...]) -> tuple[str, ...]:
         if not self.required and SKIP_LABEL not in titles:
-            titles = (*titles, SKIP_LABEL)
+            return (*titles, SKIP_LABEL)
         return titles
 
     def choice(self, choice_id: str) -> Choice | None:

@@ -31,6 +31,7 @@ SCORED_ANSWER_KEYS = frozenset({"timeline", "variant", "location", "budget", "co
 SYSTEM_EVENTS = frozenset({"stage_changed", "lead_merged"})
 # Fit points a flow awards for an answer (``{"key", "points", "reason"}``).
 ANSWER_POINTS = "answer_points"
+MAX_ANSWER_POINTS = 100
 _STOREFRONT = frozenset(STOREFRONT_EVENT_TYPES)
 _SCORABLE = frozenset(SCORABLE_SIGNALS)
 _VARIANT_EVENTS = frozenset({"variant_select", "add_to_cart", "checkout_start", "payment_info"})
@@ -99,7 +100,7 @@ class LeadFacts:
             return
         at = _epoch(ts)
         if kind == ANSWER_POINTS:
-            self._fold_points(properties or {}, at)
+            self._fold_points(properties or {}, ts.timestamp())
             return
         signal = signal_of(kind, properties)
         self.counts[signal] = self.counts.get(signal, 0) + 1
@@ -119,10 +120,11 @@ class LeadFacts:
             if kind == "shipping_check" and isinstance(country, str) and len(country) == 2:
                 self.country = _later(self.country, country.upper(), at)
 
-    def _fold_points(self, properties: dict[str, Any], at: int) -> None:
+    def _fold_points(self, properties: dict[str, Any], at: float) -> None:
         key, points = properties.get("key"), properties.get("points")
         if not isinstance(key, str) or isinstance(points, bool) or not isinstance(points, int):
             return
+        points = max(-MAX_ANSWER_POINTS, min(MAX_ANSWER_POINTS, points))
         reason = properties.get("reason")
         current = self.points.get(key)
         entry = {"p": points, "r": reason if isinstance(reason, str) else None, "at": at}

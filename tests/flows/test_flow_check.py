@@ -209,6 +209,38 @@ ERROR_CASES = {
         4,
         "`{produkt}` in 'When for {produkt}?' is not a placeholder",
     ),
+    "the same field twice": (
+        "questions:\n"
+        + QUESTION
+        + "    ask_if:\n      page_type: product\n      page_type: cart\n",
+        9,
+        "not valid YAML (`page_type` is written twice in the same block (first on line 8); "
+        "keep one)",
+    ),
+    "a structure where an id belongs": (
+        "when:\n  product_id:\n    - id: hoodie-classic\nquestions:\n" + QUESTION,
+        2,
+        "`product_id` is compared with a text or a list of texts",
+    ),
+    "points out of range": (
+        "questions:\n" + CHOICE.replace("points: 5", "points: 100000000000000000000"),
+        6,
+        "`points: 100000000000000000000` of choice `gift` — expected a whole number from -100 "
+        "to 100",
+    ),
+    "arm buttons on a choice question": (
+        "questions:\n"
+        + CHOICE
+        + "    ab_test:\n      arms:\n"
+        + "        - {arm: a, split: 100, prompt: 'Who?', buttons: [Me]}\n",
+        12,
+        "arm `a`: a choice question shows its `choices` as buttons; remove `buttons`",
+    ),
+    "a label without Latin letters needs an id": (
+        "questions:\n" + CHOICE.replace("{id: self, label: For me}", "Для меня"),
+        7,
+        "choice 'Для меня' of `purpose` needs an id",
+    ),
     "yes/no flag": (
         "questions:\n" + QUESTION + "    required: maybe\n",
         7,
@@ -272,3 +304,29 @@ def test_flows_check_command_prints_errors_and_fails(tmp_path: Path) -> None:
 def test_shipped_flows_pass_the_check() -> None:
     flows = load_flows(PROJECT_ROOT / "data" / "flows", CONTEXT)
     assert flows.fallback.name == "default"
+
+
+def test_editor_files_are_not_flows(tmp_path: Path) -> None:
+    _write(tmp_path, "default.yml", "questions:\n" + QUESTION)
+    _write(tmp_path, ".#default.yml", "not: [a flow")
+    _write(tmp_path, "._default.yml", "")
+    assert [flow.name for flow in load_flows(tmp_path, CONTEXT).flows] == ["default"]
+
+
+def test_equals_with_a_list_means_one_of(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yml"
+    path.write_text(
+        "questions:\n" + CHOICE + QUESTION + "    ask_if:\n      purpose: {not: [gift]}\n",
+        encoding="utf-8",
+    )
+    flow = load_flow(path, CONTEXT)
+    gift = {"purpose": {"value": "gift", "status": "answered"}}
+    mine = {"purpose": {"value": "self", "status": "answered"}}
+    assert flow.to_ask(gift) == []
+    assert flow.to_ask(mine) == ["timeline"]
+
+
+def test_a_choice_label_slug_folds_accents() -> None:
+    from bot.flows.loader import _slug
+
+    assert _slug("Café au lait") == "cafe_au_lait"

@@ -91,6 +91,9 @@ CHOICE = """\
         ("for MYSELF.", "self"),
         ("no idea", None),
         ("a present for myself", None),  # both: ambiguous, asked again
+        ("it's not a gift", None),  # negated
+        ("no, it isn't a present", None),
+        ("not sure, probably for me", "self"),
     ],
 )
 def test_choice_answers(tmp_path: Path, text: str, expected: str | None) -> None:
@@ -170,3 +173,45 @@ def test_fit_points_follow_the_answer(tmp_path: Path) -> None:
     ) in later.events
     never = _read(interpreter, "in a year", "timeline")
     assert ("answer_points", {"key": "timeline", "points": 0, "reason": None}) in never.events
+
+
+def test_longer_choice_names_win_and_short_ones_need_the_whole_message(tmp_path: Path) -> None:
+    interpreter = _question_flow(
+        tmp_path,
+        "  - key: colour\n    answer_type: choice\n    prompt: Which colour?\n"
+        '    choices: [Red, Dark red, "No"]\n    why: x\n    reask: y\n',
+    )
+    assert _read(interpreter, "dark red please", "colour").answers["colour"]["value"] == "dark_red"
+    assert _read(interpreter, "red please", "colour").answers["colour"]["value"] == "red"
+    assert _read(interpreter, "No", "colour").answers["colour"]["value"] == "no"
+    assert "colour" not in _read(interpreter, "no idea", "colour").answers
+
+
+def test_a_free_text_answer_is_not_read_as_other_answers(tmp_path: Path) -> None:
+    interpreter = _question_flow(
+        tmp_path,
+        EMAIL_PHONE_TEXT + "  - key: location\n    answer_type: location\n    prompt: Where?\n"
+        "    why: x\n    reask: y\n",
+    )
+    lyon = {"location": {"value": {"country": "FR"}, "status": "answered"}}
+    result = _read(interpreter, "We'll celebrate in London instead next week", "notes", **lyon)
+    assert set(result.answers) == {"notes"}
+
+
+@pytest.mark.parametrize("text", ["no thanks", "Skip!", "skip this", "nope"])
+def test_declining_an_optional_question_skips_it(tmp_path: Path, text: str) -> None:
+    interpreter = _question_flow(tmp_path, EMAIL_PHONE_TEXT)
+    result = interpreter.interpret(
+        TurnInput(
+            text=text,
+            intent="stop",
+            intent_confidence=0.99,
+            requested_key="notes",
+            answers={},
+            failures={},
+            now=NOW,
+        )
+    )
+    assert not result.interrupted
+    assert result.answers["notes"]["status"] == "unknown"
+    assert ("question_skipped", {"key": "notes"}) in result.events

@@ -243,13 +243,14 @@ def test_arms_are_the_prompt_variants_with_their_conversion(
 
 
 def test_named_ab_arms_are_counted_by_name(engine: Engine) -> None:
-    def asked(arm: str, variant: int) -> dict[str, Any]:
+    def asked(arm: str, variant: int, test: str = "budget-wording") -> dict[str, Any]:
         return {
             "question": "budget",
             "reask": False,
             "flow": "default",
             "arm": arm,
             "variant": variant,
+            "ab_test": test,
         }
 
     shoppers = {
@@ -257,6 +258,8 @@ def test_named_ab_arms_are_counted_by_name(engine: Engine) -> None:
         "a": [asked("soft", 0), {"key": "budget", "seconds_to_answer": 4.0}],
         "b": [asked("soft", 1), {"key": "budget", "seconds_to_answer": 8.0}],
         "c": [asked("direct", 0)],
+        # A later test reusing an arm name is counted apart.
+        "d": [asked("soft", 0, test="budget-wording-2")],
     }
     commands = []
     for session, (ask_props, *rest) in shoppers.items():
@@ -281,13 +284,11 @@ def test_named_ab_arms_are_counted_by_name(engine: Engine) -> None:
             )
     LeadRepository(engine).apply(commands)
     arms = {arm.label: arm.counts for arm in questions(funnel(engine))["budget"].arms}
-    assert list(arms) == ["direct", "soft"]
-    assert (arms["soft"].asked, arms["soft"].answered, arms["soft"].median_seconds_to_answer) == (
-        2,
-        2,
-        6.0,
-    )
-    assert (arms["direct"].asked, arms["direct"].dropped) == (1, 1)
+    assert list(arms) == ["budget-wording-2/soft", "budget-wording/direct", "budget-wording/soft"]
+    soft = arms["budget-wording/soft"]
+    assert (soft.asked, soft.answered, soft.median_seconds_to_answer) == (2, 2, 6.0)
+    assert (arms["budget-wording/direct"].asked, arms["budget-wording/direct"].dropped) == (1, 1)
+    assert arms["budget-wording-2/soft"].asked == 1
 
 
 def test_a_merged_lead_converts_with_its_survivor(engine: Engine, scripted: dict[str, str]) -> None:

@@ -54,3 +54,18 @@ def test_malformed_awards_are_ignored() -> None:
     facts.fold_event("answer_points", NOW, properties={"points": 7})
     facts.fold_event("answer_points", NOW, properties={"key": "purpose", "points": True})
     assert facts.points == {}
+
+
+def test_out_of_range_awards_are_clamped_and_the_later_award_wins_within_a_second() -> None:
+    facts = LeadFacts()
+    base = NOW.replace(microsecond=100)
+    facts.fold_event(
+        "answer_points", base, properties={"key": "size", "points": 10**20, "reason": "x"}
+    )
+    assert facts.points["size"]["p"] == 100
+    facts.fold_event(
+        "answer_points",
+        base + timedelta(milliseconds=300),
+        properties={"key": "size", "points": 2, "reason": "later"},
+    )
+    assert (facts.points["size"]["p"], facts.points["size"]["r"]) == (2, "later")
