@@ -18,12 +18,13 @@ MODEL_STAMP := models/.trained
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
 
-.PHONY: help venv install migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock
+.PHONY: help venv install migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
 	@echo "make test   - lint, type-check, validate data, pytest (unit, api, e2e), rasa test stories"
 	@echo "make bench  - benchmarks (README table)"
+	@echo "make browser - install Debian's chromium + chromedriver if missing (make test does)"
 
 # Python 3.10 is required by rasa 3.6. Look on PATH first, then in pyenv.
 PYTHON310 := $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'import sys' >/dev/null 2>&1 && command -v python3.10 || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1)
@@ -73,7 +74,21 @@ validate: $(STAMP)
 	$(PY) -m bot scoring check
 	$(PY) -m bot handoffs check
 
-pytest: $(STAMP) $(MODEL_STAMP)
+# Headless Chromium and its driver for the browser tests (tests/browser), from Debian:
+# installed once, when missing; Selenium is pointed at them and downloads nothing.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+		echo "installing chromium and chromium-driver for the browser tests"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-dejavu-core; \
+	fi
+
+pytest: $(STAMP) $(MODEL_STAMP) browser
 	$(PY) -m pytest
 
 # Conversation tests: the NLU reads each story's messages, the policies predict
@@ -86,6 +101,16 @@ test: lint typecheck validate pytest rasa-test
 
 bench: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m bench
+
+# The browser libraries under bot/web/static/vendor, rebuilt from their package-lock.json
+# (npm is needed only here; the web app serves the committed files).
+VENDOR := bot/web/static/vendor
+
+vendor-js:
+	@tmp=$$(mktemp -d) && cp $(VENDOR)/package.json $(VENDOR)/package-lock.json $$tmp/ && \
+		(cd $$tmp && npm ci --ignore-scripts --no-audit --no-fund --silent) && \
+		cp $$tmp/node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/ && \
+		rm -rf $$tmp && grep -m1 -o 'Socket.IO v[0-9.]*' $(VENDOR)/socket.io.min.js
 
 lock:
 	$(PYTHON310) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q pip==24.0 && \

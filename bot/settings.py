@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -38,6 +39,32 @@ def _env_int(environ: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased (what browsers send as Origin)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _shop_origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(item.strip().rstrip("/").lower() for item in raw.split(",") if item.strip())
+    for origin in origins:
+        if origin != "*" and (
+            origin_of(origin) != origin or urlsplit(origin).scheme not in ("http", "https")
+        ):
+            raise ValueError(
+                f"SHOP_ORIGINS: {origin!r} is not an origin such as https://shop.example.com "
+                "(scheme, host and optional port, no path), or *"
+            )
+    return origins or ("*",)
+
+
+def _sibling_url(url: str, port: int) -> str:
+    """``url``'s scheme and host with another port."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def mask_url_password(url: str) -> str:
@@ -86,6 +113,12 @@ class Settings:
     handoff_email_to: str = ""
     smtp_host: str = ""
     smtp_port: int = 0
+    # Origins of the shop pages that embed the widget and tracking snippet ("*": any).
+    shop_origins: tuple[str, ...] = ("*",)
+    # Where shoppers' browsers reach the Rasa server; defaults to PUBLIC_URL's host.
+    rasa_public_url: str = ""
+    # The demo shop at "/" (switch off where the web app serves a real shop's widget).
+    demo_shop: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -126,7 +159,24 @@ class Settings:
             handoff_email_to=env.get("HANDOFF_EMAIL_TO", ""),
             smtp_host=env.get("SMTP_HOST", ""),
             smtp_port=_env_int(env, "SMTP_PORT", 0),
+            shop_origins=_shop_origins(env.get("SHOP_ORIGINS", "")),
+            rasa_public_url=(
+                env.get("RASA_PUBLIC_URL")
+                or _sibling_url(
+                    env.get("PUBLIC_URL") or "http://localhost",
+                    _env_int(env, "RASA_PORT", defaults.rasa_port),
+                )
+            ).rstrip("/"),
+            demo_shop=env.get("DEMO_SHOP", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may call the chat and events APIs (this web app's own included)."""
+        if "*" in self.shop_origins:
+            return ("*",)
+        own = (origin_of(self.public_url),) if self.public_url else ()
+        return tuple(dict.fromkeys((*self.shop_origins, *own)))
 
     @property
     def signing_key(self) -> bytes:

@@ -74,8 +74,9 @@ def build_children(settings: Settings, model: Path, bin_dir: Path) -> list[Child
                 "endpoints.yml",
                 "--credentials",
                 "credentials.yml",
+                # The widget's socket.io and REST calls come from the shop's pages.
                 "--cors",
-                "*",
+                *settings.cors_origins,
             ],
         ),
         Child("web", [sys.executable, "-m", "bot", "web"]),
@@ -127,8 +128,14 @@ def run(model: Path) -> int:
             )
         host = "localhost"
         note = "  (generated, saved in var/tokens.json)" if "LEADS_API_TOKEN" in generated else ""
+        shop = (
+            f"  demo shop       http://{host}:{settings.web_port}/  (chat widget + tracking)\n"
+            if settings.demo_shop
+            else ""
+        )
         print(
             "\nStorefront lead assistant starting (Rasa takes ~30 s to load its model):\n"
+            f"{shop}"
             f"  chat (REST)     http://{host}:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  chat (socket)   http://{host}:{settings.rasa_port}/socket.io\n"
             f"  web app / API   http://{host}:{settings.web_port}/api/v2/leads\n"

@@ -20,8 +20,9 @@ from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder, Spool
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
-from bot.web import events, flows, forms, handoffs, leads, leads_csv, openapi, pages
+from bot.web import assets, events, flows, forms, handoffs, leads, leads_csv, openapi, pages, shop
 from bot.web.auth import auth_middleware
+from bot.web.cors import cors_middleware
 from bot.web.errors import error_middleware
 from bot.web.json import MAX_BODY_BYTES, json_response
 from bot.web.keys import (
@@ -45,7 +46,8 @@ SPOOL_FLUSH_SECONDS = 5.0
 def create_app(settings: Settings) -> web.Application:
     """Build the web app; the database is opened when the app starts."""
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1
+        middlewares=[error_middleware, cors_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES + 1,
     )
     app[SETTINGS] = settings
     app[FORM_LIMITER] = RateLimiter(settings.form_rate_limit)
@@ -62,6 +64,8 @@ def create_app(settings: Settings) -> web.Application:
     pages.setup(app)
     handoffs.setup(app)
     flows.setup(app)
+    assets.setup(app)
+    shop.setup(app)
     return app
 
 

@@ -6,6 +6,10 @@ events) and the token store (``python -m bot tokens create``), whose tokens
 carry the scopes they were created with. A missing or unknown token is a 401;
 a known token without the route's scope is a 403. The web-form endpoint and
 the OpenAPI document are public.
+
+``navigator.sendBeacon`` cannot set headers, so ``POST /api/v2/events`` also
+takes an events-only token (the storefront token) in a ``token`` field of the
+JSON body; the events handler checks it with :func:`body_token_principal`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -31,6 +36,9 @@ from bot.web.errors import ApiError, Handler
 from bot.web.keys import PRINCIPAL, SETTINGS, TOKENS
 
 PUBLIC_PATHS = frozenset({"/api/create-lead", "/api/v2/openapi.json"})
+# Routes whose requests may carry their token in the body instead (beacons).
+BODY_TOKEN_PATHS = frozenset({"/api/v2/events"})
+BODY_TOKEN_FIELD = "token"  # noqa: S105 - the name of a field, not a secret
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="leads"'}
 # A person's data export and erasure are privacy operations: admin only.
 _ADMIN_ROUTES = re.compile(r"^/api/v2/leads/[^/]+/(?:data|erase)$")
@@ -68,14 +76,44 @@ def _environment_principal(settings: Settings, token: str) -> Principal | None:
     return found
 
 
+async def _principal_of(request: web.Request, token: str) -> Principal | None:
+    principal = _environment_principal(request.app[SETTINGS], token)
+    if principal is None and token.startswith(TOKEN_PREFIX):
+        principal = await asyncio.to_thread(request.app[TOKENS].authenticate, token)
+    return principal
+
+
 async def authenticate(request: web.Request) -> Principal | None:
     """The caller behind the request's bearer token, or ``None``."""
     token = _bearer(request)
     if token is None:
         return None
-    principal = _environment_principal(request.app[SETTINGS], token)
-    if principal is None and token.startswith(TOKEN_PREFIX):
-        principal = await asyncio.to_thread(request.app[TOKENS].authenticate, token)
+    return await _principal_of(request, token)
+
+
+async def body_token_principal(request: web.Request, token: Any) -> Principal:
+    """The caller behind a body ``token`` field; only events-only tokens may be sent so."""
+    if token is None:
+        raise ApiError(
+            401,
+            "missing bearer token: send 'Authorization: Bearer <token>' (or, from a beacon, "
+            f"a '{BODY_TOKEN_FIELD}' field in the JSON body)",
+            headers=_CHALLENGE,
+        )
+    if not isinstance(token, str) or not token.strip():
+        raise ApiError(400, f"field '{BODY_TOKEN_FIELD}' must be a non-empty string")
+    principal = await _principal_of(request, token.strip())
+    if principal is None:
+        raise ApiError(
+            401, f"invalid or revoked token in field '{BODY_TOKEN_FIELD}'", headers=_CHALLENGE
+        )
+    if principal.scopes != STOREFRONT_SCOPES:
+        # Only the public, events-only token belongs in a body that pages build.
+        raise ApiError(
+            403,
+            f"field '{BODY_TOKEN_FIELD}' takes only an events:write token (the storefront "
+            "token); send this token in the Authorization header",
+        )
     return principal
 
 
@@ -85,6 +123,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return await handler(request)
     if _bearer(request) is None:
+        if (
+            request.method == "POST"
+            and request.path in BODY_TOKEN_PATHS
+            and "Authorization" not in request.headers
+        ):
+            return await handler(request)
         raise ApiError(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=_CHALLENGE
         )

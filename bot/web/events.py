@@ -4,6 +4,10 @@ One event or ``{"events": [...]}`` (at most 500). Each event is validated on its
 own: good events of a batch are stored even when others are rejected. Events are
 idempotent on ``event_id`` and acknowledged only once committed: if the lead
 store is down the whole request gets a 503 and the storefront retries it.
+
+Beacons (``navigator.sendBeacon``, which cannot set headers) put the storefront
+token in a top-level ``token`` field of the body, which may be sent as
+``text/plain`` so that no preflight is needed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.commands import RecordEvent
 from bot.store.spool import UNAVAILABLE_ERRORS
 from bot.store.tokens import STOREFRONT_SCOPES
+from bot.web.auth import BODY_TOKEN_FIELD, body_token_principal
 from bot.web.errors import ApiError
 from bot.web.json import json_response, read_json_body
 from bot.web.keys import EVENTS_LIMITER, PRINCIPAL, REPOSITORY, WORKER
@@ -236,12 +241,30 @@ def _items(body: Any) -> list[Any]:
     raise ApiError(400, 'body must be one event object or {"events": [...]}')
 
 
-async def post_events(request: web.Request) -> web.Response:
-    """``POST /api/v2/events``: store storefront events (202 once committed)."""
-    if request[PRINCIPAL].scopes == STOREFRONT_SCOPES:
+async def _authenticated_body(request: web.Request) -> Any:
+    """The request's JSON body, once its caller is known (header or ``token`` field)."""
+    principal = request.get(PRINCIPAL)
+    if principal is None or principal.scopes == STOREFRONT_SCOPES:
         # The storefront token is public (it sits in shop pages): limit per address.
         request.app[EVENTS_LIMITER].enforce(request, "event requests")
-    items = _items(await read_json_body(request))
+    body = await read_json_body(request)
+    if principal is not None:
+        if isinstance(body, dict) and BODY_TOKEN_FIELD in body:
+            raise ApiError(
+                400,
+                f"field '{BODY_TOKEN_FIELD}': the request already has an Authorization "
+                "header; send the token in one place",
+            )
+        return body
+    if not isinstance(body, dict):
+        raise ApiError(400, 'body must be one event object or {"events": [...]}')
+    request[PRINCIPAL] = await body_token_principal(request, body.get(BODY_TOKEN_FIELD))
+    return {name: value for name, value in body.items() if name != BODY_TOKEN_FIELD}
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """``POST /api/v2/events``: store storefront events (202 once committed)."""
+    items = _items(await _authenticated_body(request))
     now = datetime.now(timezone.utc)
     valid, errors = parse_events(items, now)
     accepted = duplicates = 0

@@ -499,6 +499,12 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                 "post": {
                     "summary": "Record storefront events (one, or a batch of up to 500)",
                     "operationId": "postEvents",
+                    "description": "Shop pages may call this from any origin (CORS; "
+                    "SHOP_ORIGINS narrows it). `navigator.sendBeacon` cannot set headers: "
+                    "without an Authorization header, an events:write token (the storefront "
+                    "token) is read from a top-level `token` field of the body, which may be "
+                    "sent as text/plain.",
+                    "security": [{"bearer": []}, {}],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -514,7 +520,13 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                                                     "type": "array",
                                                     "maxItems": 500,
                                                     "items": _ref("Event"),
-                                                }
+                                                },
+                                                "token": {
+                                                    "type": "string",
+                                                    "description": "Storefront token, "
+                                                    "only without an Authorization header "
+                                                    "(beacons)",
+                                                },
                                             },
                                         },
                                     ]
