@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.planner import HandoffNotice, HandoffPlanner, LeadWrite
@@ -61,6 +62,8 @@ _LEADS = Lead.__table__
 _LEADS_OF_SESSIONS = select(_LEADS.c.id, _LEADS.c.merged_into, _LEADS.c.session_id).where(
     _LEADS.c.session_id.in_(bindparam("sessions", expanding=True))
 )
+# A write that raced another one with the same ids is retried this many times in all.
+DUPLICATE_RETRIES = 3
 _KNOWN_EVENT_IDS = select(LeadEvent.__table__.c.event_id).where(
     LeadEvent.__table__.c.event_id.in_(bindparam("ids", expanding=True))
 )
@@ -297,10 +300,24 @@ class LeadRepository:
         Written with Core statements (one multi-row insert for events): this runs
         on every chat turn and storefront batch, where ORM unit-of-work
         bookkeeping would dominate.
+
+        Two writers sending the same event or answer at once (a page's fetch and
+        its beacon) both find it new; on PostgreSQL the second then hits the
+        unique id. Its transaction is retried, and finds the first's rows as
+        duplicates.
         """
         if not commands:
             return ApplyResult()
         now = now or utcnow()
+        for attempt in range(1, DUPLICATE_RETRIES + 1):
+            try:
+                return self._apply(commands, now)
+            except IntegrityError:
+                if attempt == DUPLICATE_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _apply(self, commands: Sequence[Command], now: datetime) -> ApplyResult:
         with write_transaction(self._engine) as connection:
             sources: dict[str, str] = {}
             for command in commands:

@@ -99,6 +99,32 @@ def test_commands_are_idempotent(engine: Engine) -> None:
     assert len(repo.answer_history(lead["id"], "timeline")) == 1
 
 
+def test_a_write_racing_the_same_ids_counts_them_as_duplicates(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fetch and a beacon carrying the same events, committed one after the other."""
+    repo = LeadRepository(engine)
+    batch = [
+        RecordEvent(session_id="s1", event_id=f"race-{n}", type="product_view", ts=T0)
+        for n in range(3)
+    ]
+    repo.apply(batch[:2])
+    # The racing writer looked before the first one committed: it saw none of the ids.
+    looked = []
+    real = LeadRepository._existing
+
+    def stale_once(connection: object, statement: object, ids: list[str]) -> set[str]:
+        looked.append(ids)
+        return set() if len(looked) == 1 else real(connection, statement, ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LeadRepository, "_existing", staticmethod(stale_once))
+    result = repo.apply(batch)
+    assert (result.accepted_events, result.duplicate_events) == (1, 2)
+    lead = repo.get_lead_by_session("s1")
+    assert lead is not None
+    assert sorted(e["event_id"] for e in repo.events(lead["id"])) == ["race-0", "race-1", "race-2"]
+
+
 def test_failed_batch_writes_nothing(engine: Engine) -> None:
     repo = LeadRepository(engine)
     bad = RecordEvent(session_id="s1", event_id="x" * 500, type="t", ts=T0)
