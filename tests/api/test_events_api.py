@@ -85,10 +85,10 @@ async def client(database_url: str, tmp_path: Path) -> AsyncIterator[TestClient]
 
 
 @pytest.fixture
-async def sqlite_client(sqlite_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
+async def sqlite_client(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
     """The web app on SQLite, for requests rejected before anything is stored."""
-    upgrade(sqlite_url)
-    async with TestClient(TestServer(create_app(_settings(sqlite_url, tmp_path)))) as test:
+    settings = _settings(migrated_sqlite_url, tmp_path)
+    async with TestClient(TestServer(create_app(settings))) as test:
         yield test
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from bot.cli import main
 from bot.handoff.config import WHSEC_PATTERN
 from bot.store.db import create_db_engine
-from bot.store.migrate import upgrade
 from bot.web import create_app
 from tests.store.test_sales_desk import Story, handoff_settings, tell_story
 
@@ -39,8 +38,8 @@ class Api:
 
 
 @pytest.fixture
-async def api(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    upgrade(sqlite_url)
+async def api(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    sqlite_url = migrated_sqlite_url
     settings = handoff_settings(
         database_url=sqlite_url,
         leads_api_token=TOKEN,
@@ -153,8 +152,8 @@ async def test_handoff_routes_need_a_sales_token(api: Api, method: str, path: st
 
 
 @pytest.fixture
-def story_db(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Api:
-    upgrade(sqlite_url)
+def story_db(migrated_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Api:
+    sqlite_url = migrated_sqlite_url
     settings = handoff_settings(database_url=sqlite_url, spool_dir=tmp_path / "spool")
     engine = create_db_engine(sqlite_url)
     story = tell_story(engine, settings, datetime.now(timezone.utc), deliver=False)

@@ -24,7 +24,6 @@ from bot.handoff import ack_token
 from bot.settings import Settings
 from bot.store.commands import UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.migrate import upgrade
 from bot.store.sales import SalesDesk
 from bot.web import create_app
 from bot.web.pages import SESSION_COOKIE, sign_session
@@ -93,9 +92,8 @@ async def _site(database_url: str, tmp_path: Path, **story: Any) -> AsyncIterato
 
 
 @pytest.fixture
-async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    upgrade(sqlite_url)
-    async for built in _site(sqlite_url, tmp_path):
+async def site(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+    async for built in _site(migrated_sqlite_url, tmp_path):
         yield built
 
 
@@ -106,11 +104,10 @@ async def any_db_site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
 
 
 @pytest.fixture
-async def hostile_site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+async def hostile_site(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     """A shopper who typed markup into every field they could."""
-    upgrade(sqlite_url)
     async for built in _site(
-        sqlite_url, tmp_path, first_name=XSS_IMG, budget_raw=XSS_IMG, chat_text=XSS_SCRIPT
+        migrated_sqlite_url, tmp_path, first_name=XSS_IMG, budget_raw=XSS_IMG, chat_text=XSS_SCRIPT
     ):
         yield built
 

@@ -112,17 +112,22 @@ async def test_unknown_lead_is_404(client: TestClient) -> None:
     assert "does-not-exist" in (await response.json())["error"]["message"]
 
 
+# The handler refuses these parameters before the store is asked, so they run on
+# SQLite only; the forged cursor reaches the repository and runs on both databases
+# (PostgreSQL still serves this route in every other test of the module).
 @pytest.mark.parametrize(
-    ("params", "fragment"),
+    ("database_url", "params", "fragment"),
     [
-        ({"stage": "boiling"}, "'stage' must be one of cold, warm, hot"),  # unknown stage
-        ({"status": "Maybe"}, "'status' must be one of"),  # unknown status
-        ({"min_score": "ten"}, "'min_score' must be an integer"),  # not a number
-        ({"limit": "0"}, "'limit' must be between 1 and 200"),  # too small
-        ({"limit": "5000"}, "'limit' must be between 1 and 200"),  # too large
-        ({"cursor": "%%%"}, "'cursor'"),  # forged cursor
-        ({"colour": "red"}, "unknown query parameter(s): colour"),  # typo'd filter
+        ("sqlite", {"stage": "boiling"}, "'stage' must be one of cold, warm, hot"),
+        ("sqlite", {"status": "Maybe"}, "'status' must be one of"),  # unknown status
+        ("sqlite", {"min_score": "ten"}, "'min_score' must be an integer"),  # not a number
+        ("sqlite", {"limit": "0"}, "'limit' must be between 1 and 200"),  # too small
+        ("sqlite", {"limit": "5000"}, "'limit' must be between 1 and 200"),  # too large
+        ("sqlite", {"cursor": "%%%"}, "'cursor'"),  # forged cursor
+        pytest.param("postgres", {"cursor": "%%%"}, "'cursor'", marks=pytest.mark.postgres),
+        ("sqlite", {"colour": "red"}, "unknown query parameter(s): colour"),  # typo'd filter
     ],
+    indirect=["database_url"],
 )
 async def test_bad_query_parameters_are_400(
     client: TestClient, params: dict, fragment: str

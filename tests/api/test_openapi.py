@@ -128,8 +128,10 @@ def test_schemathesis_finds_no_server_error(web_app: str, tmp_path: Path) -> Non
             f"Authorization: Bearer {TOKEN}",
             "--checks",
             "not_a_server_error",
+            # Per operation and phase (every phase runs). 25 rather than 40 takes ~35%
+            # off this test's time; the fixed seed keeps the run reproducible.
             "--max-examples",
-            "40",
+            "25",
             "--seed",
             "20261130",
             "--generation-database",

@@ -129,10 +129,9 @@ class Known:
 
 
 @pytest.fixture
-def known(sqlite_url: str, scorer: Scorer) -> Iterator[Known]:
+def known(migrated_sqlite_url: str, scorer: Scorer) -> Iterator[Known]:
     """The known store on SQLite (the exact-numbers test also runs on PostgreSQL)."""
-    upgrade(sqlite_url)
-    engine = create_db_engine(sqlite_url)
+    engine = create_db_engine(migrated_sqlite_url)
     yield Known(engine, scorer)
     engine.dispose()
 

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from bot.cli import main
 from bot.store.db import create_db_engine
-from bot.store.migrate import upgrade
 from bot.store.models import Lead
 
 VALID = (
@@ -24,8 +23,8 @@ VALID = (
 
 
 @pytest.fixture
-def store(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    upgrade(sqlite_url)
+def store(migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    sqlite_url = migrated_sqlite_url
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("SHOP_COUNTRY", "FR")
     engine = create_db_engine(sqlite_url)
