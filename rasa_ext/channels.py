@@ -1,29 +1,47 @@
 """Input channels of the Rasa server, named by module path in ``credentials.yml``.
 
-``SocketIOInput`` is Rasa's socket.io channel (the chat widget's) with one fix.
-With ``session_persistence`` Rasa sends the bot's replies to the socket.io room
-named after the session id, which a client joins by emitting ``session_request``.
-Rasa 3.6 calls ``AsyncServer.enter_room`` without awaiting it, and since
-python-socketio 5 that is a coroutine: the client never joins the room and never
-hears a reply. Here the join is awaited; everything else is Rasa's.
+``SocketIOInput`` is Rasa's socket.io channel (the chat widget's) with three fixes.
+
+- **Rooms.** With ``session_persistence`` Rasa sends the bot's replies to the
+  socket.io room named after the session id, which a client joins by emitting
+  ``session_request``. Rasa 3.6 calls ``AsyncServer.enter_room`` without awaiting
+  it, and since python-socketio 5 that is a coroutine: the client never joins the
+  room and never hears a reply. Here the join is awaited.
+- **One session per socket.** ``session_request`` binds the session to the socket
+  (``save_session``): a blank or over-long id is replaced by a new one, which
+  ``session_confirm`` returns, and a second request leaves the previous room.
+  ``user_uttered`` then always uses the bound id, so the sender of a message is the
+  room its replies go to; a different ``session_id`` in the payload is ignored, and
+  a message before any ``session_request`` is refused.
+- **Origins.** Rasa turns python-engineio's Origin check off (``--cors`` covers
+  HTTP requests only, not WebSocket). The shop's origins (``SHOP_ORIGINS`` plus the
+  web app's own, as in :attr:`bot.settings.Settings.cors_origins`; ``*``: any) are
+  checked again on connect: a page from another origin is refused.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint
+from socketio import exceptions as socketio_errors
+
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # The storefront events API takes session ids of up to 128 characters; chat and
 # events must be able to share one.
 MAX_SESSION_ID = 128
+# Key of the bound session id in python-socketio's per-socket session.
+SESSION_KEY = "session_id"
 
 
 def session_id_of(data: Any) -> str:
@@ -34,21 +52,96 @@ def session_id_of(data: Any) -> str:
     return uuid.uuid4().hex
 
 
+def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
+    """Whether a page of ``origin`` may connect (``*`` in ``allowed``: any page).
+
+    A request without an ``Origin`` header is not a cross-origin browser request
+    (browsers always send one with a WebSocket handshake) and is let through, like
+    python-engineio does.
+    """
+    allowed = tuple(allowed)
+    if not origin or "*" in allowed:
+        return True
+    return origin.strip().rstrip("/").lower() in allowed
+
+
 class SocketIOInput(RasaSocketIOInput):
-    """Rasa's socket.io channel whose persistent sessions receive their replies."""
+    """Rasa's socket.io channel: replies reach the socket, from allowed origins only."""
+
+    allowed_origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RasaSocketIOInput:
+        """Rasa's credentials, plus ``allowed_origins`` (default: the shop's origins)."""
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, SocketIOInput)
+        configured = (credentials or {}).get("allowed_origins")
+        if configured is None:
+            channel.allowed_origins = Settings.from_env().cors_origins
+        else:
+            items = [configured] if isinstance(configured, str) else list(configured)
+            channel.allowed_origins = tuple(str(item).rstrip("/").lower() for item in items)
+        return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's blueprint, with a ``session_request`` handler that joins the room."""
+        """Rasa's blueprint with this channel's ``connect``, session and message handlers."""
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None  # set by the base class's blueprint()
+        namespace = self.namespace or "/"
+        rasa_connect = sio.handlers[namespace]["connect"]
+
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if not origin_allowed(origin, self.allowed_origins):
+                logger.warning("socket.io connection from origin %s refused", origin)
+                raise socketio_errors.ConnectionRefusedError(
+                    f"origin {origin} may not connect: add it to SHOP_ORIGINS"
+                )
+            allowed: bool = await rasa_connect(sid, environ, auth)
+            return allowed
 
         async def session_request(sid: str, data: Any) -> None:
             session_id = session_id_of(data)
+            bound = await sio.get_session(sid, namespace=self.namespace)
+            previous = bound.get(SESSION_KEY)
+            if self.session_persistence and previous and previous != session_id:
+                await sio.leave_room(sid, previous, namespace=self.namespace)
+            await sio.save_session(sid, {SESSION_KEY: session_id}, namespace=self.namespace)
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
             logger.debug("socket.io client %s joined its session", sid)
 
+        async def user_uttered(sid: str, data: Any) -> None:
+            if not isinstance(data, dict):
+                logger.warning("socket.io message from %s is not an object: ignored", sid)
+                return
+            if self.session_persistence:
+                bound = await sio.get_session(sid, namespace=self.namespace)
+                sender_id = bound.get(SESSION_KEY)
+                if sender_id is None:
+                    logger.warning("socket.io message from %s before session_request: ignored", sid)
+                    return
+            else:
+                sender_id = sid
+            text = data.get("message", "")
+            metadata = data.get(self.metadata_key, {})
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            message = UserMessage(
+                text if isinstance(text, str) else "",
+                SocketIOOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
+            await on_new_message(message)
+
+        sio.on("connect", handler=connect, namespace=self.namespace)
         sio.on("session_request", handler=session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, handler=user_uttered, namespace=self.namespace)
         return blueprint

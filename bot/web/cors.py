@@ -5,8 +5,11 @@ The tracking snippet runs on the shop's own origin and posts to
 a preflight first) or, from ``navigator.sendBeacon``, as a plain-text body with
 the token inside (no preflight). Origins come from ``SHOP_ORIGINS`` (``*`` by
 default: the storefront token, not the origin, is what lets a page write
-events). With a list, a request whose ``Origin`` is not on it is refused, and
-the web app's own origin (``PUBLIC_URL``, the demo shop) is always allowed.
+events). With a list, a request whose ``Origin`` is not on it is refused with
+403, and the web app's own origin (``PUBLIC_URL``, the demo shop) is always
+allowed. The refusal carries CORS headers and its preflight is answered, so the
+snippet on such a page can read the 403 and stop sending instead of taking it for
+a network error and retrying forever; nothing is read or stored for it.
 
 The widget files are public and readable from any origin.
 """
@@ -26,17 +29,21 @@ ALLOWED_HEADERS = "Authorization, Content-Type"
 PREFLIGHT_MAX_AGE_SECONDS = 7200
 
 
-def _allowed_origin(request: web.Request, origin: str) -> str:
-    """The ``Access-Control-Allow-Origin`` value for ``origin``; 403 if it may not call."""
+def _allow_origin(request: web.Request, origin: str) -> str:
+    """The ``Access-Control-Allow-Origin`` value for ``origin`` (allowed or not)."""
+    return "*" if "*" in request.app[SETTINGS].cors_origins else origin
+
+
+def _check_origin(request: web.Request, origin: str) -> None:
+    """403, readable by the page, if ``origin`` may not call."""
     allowed = request.app[SETTINGS].cors_origins
-    if "*" in allowed:
-        return "*"
-    if origin.lower() in allowed:
-        return origin
+    if "*" in allowed or origin.lower() in allowed:
+        return
     raise ApiError(
         403,
         f"origin {origin} may not call {request.path}: add it to SHOP_ORIGINS "
         f"(allowed: {', '.join(allowed)})",
+        headers={**_origin_headers(origin), "Access-Control-Expose-Headers": "Retry-After"},
     )
 
 
@@ -49,7 +56,8 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
             f"{', '.join(ALLOWED_METHODS)} from other origins, not {method or '(empty)'}",
             headers={"Allow": ", ".join((*ALLOWED_METHODS, "OPTIONS"))},
         )
-    allow_origin = _allowed_origin(request, origin)
+    # Answered for any origin: the request itself is then refused, readably (403).
+    allow_origin = _allow_origin(request, origin)
     return web.Response(
         status=204,
         headers={
@@ -80,8 +88,9 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return _preflight(request, origin)
+    _check_origin(request, origin)
     headers = {
-        **_origin_headers(_allowed_origin(request, origin)),
+        **_origin_headers(_allow_origin(request, origin)),
         # A 429 or 503 says when to retry; the snippet waits that long.
         "Access-Control-Expose-Headers": "Retry-After",
     }

@@ -15,7 +15,9 @@ widget and APIs).
 from __future__ import annotations
 
 import html
+import re
 import secrets
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +27,7 @@ from urllib.parse import urlencode
 
 import pycountry
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.catalog import Catalog, Product, Variant, load_catalog
 from bot.settings import Settings, origin_of
@@ -33,9 +36,20 @@ from bot.web.keys import SETTINGS
 CATALOG = web.AppKey("shop_catalog", Catalog)
 CART_COOKIE = "shop_cart"
 ORDER_COOKIE = "shop_order"
+# What the last "add to cart" added, for the product page it leads to (read once).
+ADDED_COOKIE = "shop_added"
+ADDED_SECONDS = 300
 CART_SECONDS = 7 * 86400
 MAX_CART_LINES = 20
 MAX_QUANTITY = 10
+# Cookies and forms come from the browser: only these shapes are read, whatever
+# else str.isdigit() or Decimal() would accept ("²", "1e30", "-5", "NaN").
+_QUANTITY = re.compile(r"[0-9]{1,3}")
+_ORDER = re.compile(r"([0-9A-F]{12}):([0-9]{1,10}(?:\.[0-9]{1,2})?)")
+_ADDED = re.compile(r"([a-z0-9-]{1,120}):([0-9]{1,3}):([0-9a-f]{12})")
+MAX_ORDER_TOTAL = Decimal("1000000000")
+# Longest piece of a bad input quoted back in an error page.
+SHOWN_CHARS = 60
 COMPARE_MIN, COMPARE_MAX = 2, 4
 PAYMENT_METHODS = {"card": "Card", "paypal": "PayPal", "transfer": "Bank transfer"}
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -103,6 +117,19 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _shown(value: str) -> str:
+    """``value`` quoted for an error message, cut to :data:`SHOWN_CHARS`."""
+    return repr(value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…")
+
+
+def _quantity(raw: str) -> int | None:
+    """``raw`` as a quantity from 1 to :data:`MAX_QUANTITY`, or ``None``."""
+    if not _QUANTITY.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_QUANTITY else None
+
+
 def money(amount: Decimal, currency: str) -> str:
     """``€59.00``; codes without a symbol come after the amount (``59.00 CHF``)."""
     text = f"{amount.quantize(Decimal('0.01')):,}"
@@ -126,10 +153,11 @@ def read_cart(request: web.Request) -> list[CartLine]:
     for part in request.cookies.get(CART_COOKIE, "").split("|")[:MAX_CART_LINES]:
         variant_id, _, count = part.partition(":")
         found = catalog.variant(variant_id)
-        if found is None or not count.isdigit() or not 1 <= int(count) <= MAX_QUANTITY:
+        quantity = _quantity(count)
+        if found is None or quantity is None:
             continue
         product, variant = found
-        lines[variant.id] = CartLine(product, variant, int(count))
+        lines[variant.id] = CartLine(product, variant, quantity)
     return list(lines.values())
 
 
@@ -313,7 +341,7 @@ def _product(request: web.Request) -> Product:
     product_id = request.match_info["product_id"]
     product = request.app[CATALOG].product(product_id)
     if product is None:
-        raise ShopProblem(404, f"There is no product {product_id!r} in this shop.")
+        raise ShopProblem(404, f"There is no product {_shown(product_id)} in this shop.")
     return product
 
 
@@ -323,7 +351,7 @@ def _chosen_variant(product: Product, variant_id: str | None) -> Variant:
     for variant in product.variants:
         if variant.id == variant_id:
             return variant
-    raise ShopProblem(404, f"{product.name} has no variant {variant_id!r} (query 'variant').")
+    raise ShopProblem(404, f"{product.name} has no variant {_shown(variant_id)} (query 'variant').")
 
 
 def _shipping_countries(catalog: Catalog) -> list[str]:
@@ -335,7 +363,9 @@ def _shipping_result(catalog: Catalog, product: Product, code: str | None) -> st
     if code is None:
         return ""
     if code not in _shipping_countries(catalog):
-        raise ShopProblem(400, f"Query 'ship_to': {code!r} is not a country this shop ships to.")
+        raise ShopProblem(
+            400, f"Query 'ship_to': {_shown(code)} is not a country this shop ships to."
+        )
     place = country_name(code)
     if product.delivers_to(code):
         text = f"Ships to {place} in about {product.delivery_days} working days."
@@ -365,6 +395,8 @@ async def product_page(request: web.Request) -> web.StreamResponse:
         if request.query.get("added")
         else ""
     )
+    page_data = {"product-id": product.id, "variant-id": chosen.id, "price": str(chosen.price)}
+    page_data.update(_just_added(request, product))
     countries = "".join(
         f'<option value="{_e(code)}"{" selected" if code == catalog.default_country else ""}>'
         f"{_e(country_name(code))}</option>"
@@ -384,13 +416,39 @@ async def product_page(request: web.Request) -> web.StreamResponse:
         f"<button>Check</button></form>"
         f"{_shipping_result(catalog, product, request.query.get('ship_to'))}"
     )
-    return _page(
+    response = _page(
         request,
         product.name,
         body,
         PageContext("product", product.id, chosen.id),
-        page_data={"product-id": product.id, "variant-id": chosen.id, "price": str(chosen.price)},
+        page_data=page_data,
     )
+    if request.query.get("added") and ADDED_COOKIE in request.cookies:
+        response.del_cookie(ADDED_COOKIE, path="/")
+    return response
+
+
+def _just_added(request: web.Request, product: Product) -> dict[str, str]:
+    """What ``POST /cart/add`` just put in the cart, as page data for ``add_to_cart``.
+
+    Read from a cookie the server set with the redirect and deleted by this page, so
+    the event is reported once, with what the server accepted (not what the form
+    said), and a reload of the page reports nothing again.
+    """
+    found = _ADDED.fullmatch(request.cookies.get(ADDED_COOKIE, ""))
+    if not request.query.get("added") or found is None:
+        return {}
+    variant_id, count, add_id = found.groups()
+    quantity = _quantity(count)
+    variant = next((v for v in product.variants if v.id == variant_id), None)
+    if variant is None or quantity is None:
+        return {}
+    return {
+        "added-id": add_id,
+        "added-variant-id": variant.id,
+        "added-quantity": str(quantity),
+        "added-value": str(variant.price * quantity),
+    }
 
 
 @_shop_page
@@ -408,7 +466,7 @@ async def compare(request: web.Request) -> web.StreamResponse:
     for product_id in ids:
         product = catalog.product(product_id)
         if product is None:
-            raise ShopProblem(404, f"There is no product {product_id!r} to compare.")
+            raise ShopProblem(404, f"There is no product {_shown(product_id)} to compare.")
         products.append(product)
     rows = [
         ("Price", [_from_price(p) for p in products]),
@@ -466,11 +524,41 @@ async def cart(request: web.Request) -> web.StreamResponse:
     return _page(request, "Cart", body, PageContext("cart"))
 
 
+# What aiohttp raises on a body it cannot read as a form: undecodable text (ValueError),
+# an unknown charset (LookupError), a malformed multipart part header
+# (HttpProcessingError), an unknown transfer encoding (RuntimeError), bad compressed
+# data (zlib.error), a part without a name or a body cut short (AssertionError).
+_FORM_ERRORS = (
+    ValueError,
+    LookupError,
+    RuntimeError,
+    AssertionError,
+    HttpProcessingError,
+    zlib.error,
+)
+
+
+def _form_error(exc: BaseException) -> str:
+    if isinstance(exc, LookupError):
+        return f"unknown charset ({exc})"
+    if isinstance(exc, HttpProcessingError):
+        return "a part header of the multipart body is malformed"
+    if isinstance(exc, AssertionError):
+        return "a part of the multipart body has no name or the body ends early"
+    return str(exc)[:200] or type(exc).__name__
+
+
 async def _form(request: web.Request) -> dict[str, str]:
     try:
         form = await request.post()
-    except ValueError as exc:
-        raise ShopProblem(400, f"The form could not be read: {exc}") from None
+    except web.HTTPException:
+        raise  # 413 for a body over the size limit
+    except _FORM_ERRORS as exc:
+        raise ShopProblem(
+            400,
+            f"The form could not be read: {_form_error(exc)}. Send it as "
+            "application/x-www-form-urlencoded or multipart/form-data, in UTF-8.",
+        ) from None
     return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
@@ -480,7 +568,7 @@ def _form_variant(request: web.Request, form: dict[str, str]) -> tuple[Product, 
         raise ShopProblem(400, "Field 'variant_id' is required: choose an option.")
     found = request.app[CATALOG].variant(variant_id)
     if found is None:
-        raise ShopProblem(400, f"Field 'variant_id': there is no variant {variant_id!r}.")
+        raise ShopProblem(400, f"Field 'variant_id': there is no variant {_shown(variant_id)}.")
     return found
 
 
@@ -490,12 +578,14 @@ async def add_to_cart(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     product, variant = _form_variant(request, form)
     raw = form.get("quantity", "1").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_QUANTITY:
+    added = _quantity(raw)
+    if added is None:
         raise ShopProblem(
-            400, f"Field 'quantity' must be a whole number from 1 to {MAX_QUANTITY}, got {raw!r}."
+            400,
+            f"Field 'quantity' must be a whole number from 1 to {MAX_QUANTITY}, got {_shown(raw)}.",
         )
     lines = {line.variant.id: line for line in read_cart(request)}
-    quantity = int(raw) + (lines[variant.id].quantity if variant.id in lines else 0)
+    quantity = added + (lines[variant.id].quantity if variant.id in lines else 0)
     if quantity > variant.stock:
         raise ShopProblem(
             400,
@@ -507,7 +597,16 @@ async def add_to_cart(request: web.Request) -> web.StreamResponse:
         raise ShopProblem(400, f"The cart holds at most {MAX_CART_LINES} different items.")
     lines[variant.id] = CartLine(product, variant, quantity)
     target = f"/products/{product.id}?{urlencode({'variant': variant.id, 'added': 1})}"
-    return _with_cart(_redirect(target), list(lines.values()))
+    response = _with_cart(_redirect(target), list(lines.values()))
+    response.set_cookie(
+        ADDED_COOKIE,
+        f"{variant.id}:{added}:{secrets.token_hex(6)}",
+        max_age=ADDED_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @_shop_page
@@ -570,7 +669,9 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     code = form.get("country", "").strip().upper()
     if code not in _shipping_countries(request.app[CATALOG]):
-        raise ShopProblem(400, f"Field 'country': {code or '(empty)'!r} is not a delivery country.")
+        raise ShopProblem(
+            400, f"Field 'country': {_shown(code or '(empty)')} is not a delivery country."
+        )
     undeliverable = [line.product.name for line in lines if not line.product.delivers_to(code)]
     if undeliverable:
         raise ShopProblem(
@@ -581,9 +682,10 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     payment = form.get("payment", "")
     if payment not in PAYMENT_METHODS:
         raise ShopProblem(
-            400, f"Field 'payment' must be one of {', '.join(PAYMENT_METHODS)}, got {payment!r}."
+            400,
+            f"Field 'payment' must be one of {', '.join(PAYMENT_METHODS)}, got {_shown(payment)}.",
         )
-    order = f"{secrets.token_hex(6).upper()}:{_cart_total(lines)}"
+    order = f"{secrets.token_hex(6).upper()}:{_cart_total(lines):.2f}"
     response = _with_cart(_redirect("/checkout/complete"), [])
     response.set_cookie(ORDER_COOKIE, order, path="/", httponly=True, samesite="Lax")
     return response
@@ -592,13 +694,11 @@ async def place_order(request: web.Request) -> web.StreamResponse:
 @_shop_page
 async def order_complete(request: web.Request) -> web.StreamResponse:
     """``GET /checkout/complete``: the confirmation of the last order."""
-    order_id, _, total = request.cookies.get(ORDER_COOKIE, "").partition(":")
-    try:
-        value = Decimal(total)
-    except ArithmeticError:
-        value = Decimal("NaN")
-    if not order_id.isalnum() or not value.is_finite():
+    found = _ORDER.fullmatch(request.cookies.get(ORDER_COOKIE, ""))
+    value = Decimal(found.group(2)) if found else MAX_ORDER_TOTAL + 1
+    if found is None or value > MAX_ORDER_TOTAL:
         raise ShopProblem(404, "There is no recent order to show.")
+    order_id = found.group(1)
     catalog = request.app[CATALOG]
     body = (
         f"<h1>Thank you!</h1><p>Order {_e(order_id)} is confirmed: "

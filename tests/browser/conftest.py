@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -130,10 +130,16 @@ def driver() -> Iterator[WebDriver]:
 def wait_until(
     driver: WebDriver, condition: Callable[[], Any], seconds: float, message: str
 ) -> Any:
-    """``condition()`` once it is truthy, polling every 0.1 s for at most ``seconds``."""
-    return WebDriverWait(driver, seconds, poll_frequency=POLL_SECONDS).until(
-        lambda _: condition(), message
-    )
+    """``condition()`` once it is truthy, polling every 0.1 s for at most ``seconds``.
+
+    An element that a navigation replaced (stale) counts as not yet.
+    """
+    return WebDriverWait(
+        driver,
+        seconds,
+        poll_frequency=POLL_SECONDS,
+        ignored_exceptions=(StaleElementReferenceException,),
+    ).until(lambda _: condition(), message)
 
 
 def assert_clean_console(driver: WebDriver, expected: str | None = None) -> None:

@@ -9,8 +9,10 @@ from wording written here.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,6 +89,24 @@ _FOCUSED_JS = (
 
 def storefront_types(lead: dict[str, Any]) -> set[str]:
     return {event["type"] for event in lead["events"] if event["source"] == "storefront"}
+
+
+def storefront_counts(lead: dict[str, Any]) -> dict[str, int]:
+    return dict(
+        Counter(event["type"] for event in lead["events"] if event["source"] == "storefront")
+    )
+
+
+def local(driver: WebDriver, key: str) -> Any:
+    return driver.execute_script("return localStorage.getItem(arguments[0])", key)
+
+
+def stored_keys(driver: WebDriver) -> list[str]:
+    """The storefront keys in the page's localStorage."""
+    keys: list[str] = driver.execute_script(
+        "return Object.keys(localStorage).filter(key => key.startsWith('storefront_')).sort()"
+    )
+    return keys
 
 
 def test_shopper_browses_chats_reloads_and_becomes_a_scored_lead(
@@ -167,6 +187,10 @@ def test_shopper_browses_chats_reloads_and_becomes_a_scored_lead(
             and {"product_view", "variant_select", "add_to_cart"} <= storefront_types(lead)
         ),
     )
+    # What the shopper did, once each: two product views (the page, then the page the
+    # cart sent back to; its reload is the same view), one variant picked, one addition
+    # (reported from the server's answer, not the reloaded page).
+    assert storefront_counts(lead) == {"product_view": 2, "variant_select": 1, "add_to_cart": 1}
     answers = lead["answers"]
     assert answers["variant"]["value"] == "hoodie-classic-blue-m", answers["variant"]
     assert answers["location"]["value"]["country"] == "FR"
@@ -232,6 +256,12 @@ return {
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
+SESSION_KEY = "storefront_session_id"
+QUEUE_KEY = "storefront_events_queue"
+HISTORY_KEY = "storefront_chat_history:"
+OPEN_KEY = "storefront_chat_open"
+# A shop's own session id the chat server cannot use (over 128 characters).
+LONG_SESSION_ID = "s" * 129
 
 
 class _HostSite(BaseHTTPRequestHandler):
@@ -256,23 +286,41 @@ class _HostSite(BaseHTTPRequestHandler):
 def _host_page(stack: DevStack, widget_attributes: str) -> bytes:
     """A page of another shop embedding the snippet (consent required) and the widget.
 
-    It counts the page's calls to the events API, and answers the next chat message
-    itself when a test puts messages in ``window.cannedReply``.
+    It records the page's calls to the events API (``eventCalls``), the events each
+    fetch carried (``eventBatches``) and the server's answers (``eventResults``); a
+    test can have the next fetches answered with the statuses in ``eventAnswers``
+    instead. It answers the next chat message itself when a test puts messages in
+    ``window.cannedReply``.
     """
     events = f"{stack.web_url}/api/v2/events"
     webhook = f"{stack.rasa_url}/webhooks/rest/webhook"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Another shop</title>
 <script>
   window.eventCalls = [];
+  window.eventBatches = [];
+  window.eventResults = [];
+  window.eventAnswers = [];
   window.cannedReply = null;
   const send = window.fetch, beacon = navigator.sendBeacon.bind(navigator);
-  window.fetch = function (url) {{
-    if (String(url) === "{events}") eventCalls.push("fetch");
+  const json = {{"Content-Type": "application/json"}};
+  window.fetch = function (url, init) {{
+    if (String(url) === "{events}") {{
+      eventCalls.push("fetch");
+      eventBatches.push(JSON.parse(init.body).events);
+      if (eventAnswers.length) {{
+        const status = eventAnswers.shift();
+        const body = JSON.stringify({{error: {{status, message: "canned " + status}}}});
+        return Promise.resolve(new Response(body, {{status, headers: json}}));
+      }}
+      return send.apply(this, arguments).then(response => {{
+        response.clone().json().then(body => eventResults.push(body));
+        return response;
+      }});
+    }}
     if (String(url) === "{webhook}" && window.cannedReply) {{
       const body = JSON.stringify(window.cannedReply);
       window.cannedReply = null;
-      const headers = {{"Content-Type": "application/json"}};
-      return Promise.resolve(new Response(body, {{headers}}));
+      return Promise.resolve(new Response(body, {{headers: json}}));
     }}
     return send.apply(this, arguments);
   }};
@@ -290,11 +338,12 @@ def _host_page(stack: DevStack, widget_attributes: str) -> bytes:
 
 @pytest.fixture
 def other_shop(stack: DevStack) -> Iterator[str]:
-    """Another site's pages (own origin): a product page and a checkout page.
+    """Another site's pages (own origin): a product page, a checkout page and another.
 
     The product page opens the chat after 1 s and points the socket at a path where
     no socket.io server answers (so the widget falls back to REST); the checkout page
-    opens the chat after 1 s without activity.
+    opens the chat after 1 s without activity, and passes a session id of the shop's
+    that is too long for the chat server.
     """
     pages = {
         "/": _host_page(
@@ -302,8 +351,11 @@ def other_shop(stack: DevStack) -> Iterator[str]:
             'data-page-type="product" data-product-id="tee-organic" '
             'data-socket-path="/no-socket-here/" data-proactive-product-seconds="1"',
         ),
+        "/elsewhere-with-snippet": _host_page(stack, 'data-page-type="other"'),
         "/checkout": _host_page(
-            stack, 'data-page-type="checkout" data-proactive-checkout-idle-seconds="1"'
+            stack,
+            'data-page-type="checkout" data-proactive-checkout-idle-seconds="1" '
+            f'data-session-id="{LONG_SESSION_ID}"',
         ),
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Site", (_HostSite,), {"pages": pages}))
@@ -324,19 +376,28 @@ def test_embedded_on_another_site_with_consent_beacons_and_rest_fallback(
     wait_until(driver, widget.is_open, UI_SECONDS, "the proactive rule did not open the chat")
     assert widget.messages() == [("bot", PROACTIVE_MESSAGE)]
     assert driver.execute_script("return document.activeElement === document.body")
+    # No consent and no chat yet: nothing is stored, not even the session id, and a
+    # chat the shop opened is not reopened on the next page.
+    assert stored_keys(driver) == []
+    assert driver.execute_script("return sessionStorage.getItem(arguments[0])", OPEN_KEY) is None
 
     viewed = driver.execute_script(
         "return StorefrontEvents.track('product_view', {product_id: 'tee-organic'})"
     )
     driver.execute_script("return StorefrontEvents.flush()")
+    assert stored_keys(driver) == []
     widget.say("hi", expect="timeline")
     assert widget.transport() == "rest"
     session_id = widget.session_id()
+    # Writing is the shopper's choice: the chat (id and history) is kept from now on,
+    # while events still wait for consent.
+    assert local(driver, SESSION_KEY) == session_id
+    assert stored_keys(driver) == sorted([SESSION_KEY, HISTORY_KEY + session_id])
     assert driver.execute_script("return StorefrontEvents.sessionId()") is None
     assert driver.execute_script("return window.eventCalls") == []
-    assert driver.execute_script("return localStorage.getItem('storefront_events_queue')") is None
 
-    # Links, images and quick replies as the REST channel sends them; markup stays text.
+    # Links, images and quick replies as the REST channel sends them; markup stays text,
+    # and only http(s) URLs become links or images.
     driver.execute_script(
         "window.cannedReply = arguments[0]",
         [
@@ -347,13 +408,20 @@ def test_embedded_on_another_site_with_consent_beacons_and_rest_fallback(
             },
             {"image": f"{other_shop}/pixel.png"},
             {"text": "[click](javascript:alert(1))"},
+            {"text": "javascript:alert(2) [data](data:text/html,<script>alert(3)</script>)"},
+            {"image": "javascript:alert(4)"},
+            {"image": "data:image/svg+xml,<svg onload='alert(5)'/>"},
+            {"attachment": {"type": "image", "payload": {"src": "javascript:alert(6)"}}},
+            {"text": "an image", "image": "vbscript:msgbox(7)"},
         ],
     )
     widget.say("show me the size guide", expect=None)
-    assert widget.bot_texts()[-3:] == [
+    assert widget.bot_texts()[-5:] == [
         "Our <b>size guide</b>: https://shop.example.com/sizes. Or the FAQ!",
         "",
         "[click](javascript:alert(1))",
+        "javascript:alert(2) [data](data:text/html,<script>alert(3)</script>)",
+        "an image",
     ]
     assert driver.execute_script(_RENDERED_JS) == {
         "links": [
@@ -364,6 +432,9 @@ def test_embedded_on_another_site_with_consent_beacons_and_rest_fallback(
         "images": [[f"{other_shop}/pixel.png", 1]],
     }
     assert widget.replies() == ["<i>Yes</i>"]
+    assert injected_elements(driver) == [
+        f'<img src="{other_shop}/pixel.png" alt="Image from the assistant" loading="lazy">'
+    ]
     assert_no_alert(driver)
 
     driver.execute_script("StorefrontEvents.grantConsent()")
@@ -371,26 +442,176 @@ def test_embedded_on_another_site_with_consent_beacons_and_rest_fallback(
     wait_for_lead(stack, session_id, lambda lead: "product_view" in storefront_types(lead))
     assert driver.execute_script("return window.eventCalls") == ["fetch"]
 
-    # Page hide hands what is queued to sendBeacon, with the token in the body.
+    # Page hide hands what is queued to sendBeacon, with the token in the body. A beacon
+    # is only queued by the browser: the events stay stored until a fetch confirms them.
     compared = driver.execute_script(
         "return StorefrontEvents.track('compare', "
         "{properties: {product_ids: ['tee-organic', 'hoodie-classic']}})"
     )
     driver.execute_script("window.dispatchEvent(new Event('pagehide'))")
     assert driver.execute_script("return window.eventCalls") == ["fetch", "beacon"]
+    assert [event["event_id"] for event in json.loads(local(driver, QUEUE_KEY))] == [compared]
+    driver.execute_script("window.dispatchEvent(new Event('pagehide'))")
+    assert driver.execute_script("return window.eventCalls") == ["fetch", "beacon"]  # once
     # A real departure, before the snippet's own flush is due.
     driver.execute_script(
         "StorefrontEvents.track('shipping_check', {product_id: 'tee-organic', "
         "properties: {country: 'DE'}}); location.href = '/elsewhere';"
     )
-    lead = wait_for_lead(
-        stack,
-        session_id,
-        lambda lead: {"compare", "shipping_check"} <= storefront_types(lead),
+    wait_for_lead(
+        stack, session_id, lambda lead: {"compare", "shipping_check"} <= storefront_types(lead)
     )
-    ids = [event["event_id"] for event in lead["events"] if event["source"] == "storefront"]
-    assert viewed in ids and compared in ids and len(ids) == len(set(ids)) == 3
+    # The next page resends what no fetch confirmed; the server knows those event_ids.
+    driver.get(other_shop + "/")
+    # (Past the product page's proactive rule: it opens no chat for a shopper who chatted.)
+    wait_until(
+        driver,
+        lambda: driver.execute_script("return performance.now() > 1500"),
+        UI_SECONDS,
+        "the page did not stay",
+    )
+    wait_until(
+        driver,
+        lambda: driver.execute_script(
+            "return window.eventResults.length && !StorefrontEvents.pending()"
+        ),
+        UI_SECONDS,
+        "the next page did not resend the beaconed events",
+    )
+    (resent,) = driver.execute_script("return window.eventResults")
+    assert resent["accepted"] == 0 and resent["duplicates"] >= 1, resent
+    assert local(driver, QUEUE_KEY) is None
+    lead = wait_for_lead(stack, session_id, lambda lead: True)
+    assert storefront_counts(lead) == {"product_view": 1, "compare": 1, "shipping_check": 1}
+    ids = {event["event_id"] for event in lead["events"] if event["source"] == "storefront"}
+    assert {viewed, compared} <= ids
     assert any(event["type"] == "chat_message" for event in lead["events"])
+
+    # Revoking forgets the shopper: nothing stored is left, and a new session starts;
+    # another open tab of the shop stops sending too.
+    assert widget.messages()
+    first_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(other_shop + "/elsewhere-with-snippet")
+    assert driver.execute_script("return StorefrontEvents.hasConsent()") is True
+    other_tab = driver.current_window_handle
+    driver.switch_to.window(first_tab)
+    driver.execute_script("StorefrontEvents.revokeConsent()")
+    assert stored_keys(driver) == []
+    assert widget.session_id() != session_id
+    assert widget.messages() == [] and widget.replies() == []
+    assert driver.execute_script("return StorefrontEvents.hasConsent()") is False
+    assert_clean_console(driver, expected="/no-socket-here/")
+    driver.switch_to.window(other_tab)
+    assert driver.execute_script("return StorefrontEvents.hasConsent()") is False
+    assert driver.execute_script("return StorefrontEvents.track('page_view')")
+    assert stored_keys(driver) == []
+
+
+def test_snippet_splits_refused_batches_gives_up_on_4xx_and_merges_tabs(
+    stack: DevStack, driver: WebDriver, flow: Flow, other_shop: str
+) -> None:
+    driver.get(other_shop + "/")
+    driver.execute_script("StorefrontEvents.grantConsent()")
+    session_id = driver.execute_script("return StorefrontEvents.sessionId()")
+
+    def pending() -> int:
+        count: int = driver.execute_script("return StorefrontEvents.pending()")
+        return count
+
+    def batches() -> list[list[dict[str, Any]]]:
+        sent: list[list[dict[str, Any]]] = driver.execute_script("return window.eventBatches")
+        return sent
+
+    # Another tab stored an event meanwhile: it is kept with this tab's, not overwritten.
+    driver.execute_script("window.eventAnswers = [413]")
+    other_tab = {
+        "event_id": "other-tab-1",
+        "session_id": session_id,
+        "type": "page_view",
+        "ts": driver.execute_script("return new Date().toISOString()"),
+    }
+    driver.execute_script(
+        "localStorage.setItem(arguments[0], JSON.stringify([arguments[1]]))", QUEUE_KEY, other_tab
+    )
+    driver.execute_script("StorefrontEvents.track('page_view', {event_id: 'this-tab-1'})")
+    # Properties over 4096 characters of JSON are left out (the event is kept).
+    big = driver.execute_script(
+        "return StorefrontEvents.track('compare', {properties: {notes: 'x'.repeat(5000)}})"
+    )
+    queued = [event["event_id"] for event in json.loads(local(driver, QUEUE_KEY))]
+    assert queued == ["other-tab-1", "this-tab-1", big]
+
+    # 413: the batch is sent again in halves, nothing is lost.
+    driver.execute_script("StorefrontEvents.flush()")
+    wait_until(driver, lambda: pending() == 0, UI_SECONDS, "the halves were not sent")
+    assert [len(batch) for batch in batches()] == [3, 1, 2]
+    assert all("properties" not in event for batch in batches() for event in batch)
+
+    def answered(statuses: list[int], *tracked: str) -> tuple[int, int]:
+        """Track events (JS arguments of track), answer with ``statuses``: sent, pending."""
+        before = len(batches())
+        driver.execute_script("window.eventAnswers = arguments[0]", statuses)
+        for arguments in tracked:
+            driver.execute_script(f"StorefrontEvents.track({arguments})")
+        driver.execute_script("return StorefrontEvents.flush()")
+        return len(batches()) - before, pending()
+
+    # 5xx (and 408, 429): kept and retried. Other 4xx: dropped at once, never retried.
+    assert answered([503], "'page_view'") == (1, 1)
+    wait_until(driver, lambda: pending() == 0, UI_SECONDS, "a 503 was not retried")
+    assert answered([404], "'page_view'") == (1, 0)
+    # 401/403 (a refused token or origin): what is queued is dropped and sending stops.
+    assert answered([403], "'page_view'", "'compare'") == (1, 0)
+    assert answered([], "'page_view'") == (0, 1)
+    lead = wait_for_lead(stack, session_id, lambda lead: True)
+    assert storefront_counts(lead) == {"page_view": 3, "compare": 1}
+
+    # Chat history: capped, forgotten 30 days after it was last written, and merged with
+    # what another tab of the session wrote.
+    key = HISTORY_KEY + session_id
+
+    def write_history(messages: list[dict[str, Any]], age_days: float = 0) -> None:
+        driver.execute_script(
+            "localStorage.setItem(arguments[0], JSON.stringify("
+            "{updated: Date.now() - arguments[2] * 86400000, messages: arguments[1]}))",
+            key,
+            messages,
+            age_days,
+        )
+
+    def message(number: int) -> dict[str, Any]:
+        at = driver.execute_script("return Date.now()") + number
+        return {"id": f"othertab-{number}", "at": at, "tab": "othertab", "from": "user",
+                "text": f"message {number}"}  # fmt: skip
+
+    write_history([message(index) for index in range(300)])
+    driver.refresh()
+    widget = ChatWidget(driver, flow)
+    wait_until(driver, lambda: len(widget.messages()) == 200, UI_SECONDS, "history not capped")
+    assert widget.messages()[0] == ("user", "message 100")
+
+    write_history([message(1)], age_days=31)
+    driver.execute_script("sessionStorage.clear()")  # the proactive rule may open it again
+    driver.refresh()
+    widget = ChatWidget(driver, flow)
+    wait_until(driver, widget.is_open, UI_SECONDS, "the proactive rule did not open the chat")
+    assert widget.messages() == [("bot", PROACTIVE_MESSAGE)]  # the expired one is gone
+    stored = json.loads(local(driver, key))
+    assert [item["text"] for item in stored["messages"]] == [PROACTIVE_MESSAGE]
+
+    # The other tab is in the same session: it hears the bot's answer too.
+    twin = {**message(2000), "id": "othertab-twin", "from": "bot", "text": "noted"}
+    write_history([*stored["messages"], message(2), twin])
+    driver.execute_script("window.cannedReply = [{text: 'noted'}]")
+    widget.say("hello from this tab", expect=None)
+    stored = json.loads(local(driver, key))
+    assert [item["text"] for item in stored["messages"]] == [
+        PROACTIVE_MESSAGE,
+        "message 2",
+        "hello from this tab",
+        "noted",
+    ]
     assert_clean_console(driver, expected="/no-socket-here/")
 
 
@@ -407,4 +628,22 @@ def test_checkout_hesitation_opens_the_chat_once_the_shopper_stops(
     wait_until(driver, widget.is_open, UI_SECONDS, "the checkout rule did not open the chat")
     assert widget.messages() == [("bot", PROACTIVE_MESSAGE)]
     assert driver.switch_to.active_element == field
+    assert driver.execute_script("return sessionStorage.getItem(arguments[0])", OPEN_KEY) is None
+
+    # The shop's session id is too long for the chat server, which confirms a new one:
+    # the widget chats as that, and the replies reach it over the socket.
+    widget.say("hi", expect="timeline")
+    assert widget.transport() == "socket"
+    assert len(widget.session_id()) == 32 and widget.session_id() != LONG_SESSION_ID
+
+    # On a phone the rule shows the unread badge instead of covering the page.
+    driver.execute_script("sessionStorage.clear()")
+    driver.set_window_size(390, 844)
+    driver.refresh()
+    widget = ChatWidget(driver, flow)
+    badge = widget.find(".badge")
+    wait_until(driver, badge.is_displayed, UI_SECONDS, "no badge for the proactive message")
+    assert badge.text == "1" and not widget.is_open()
+    widget.open()
+    assert widget.messages() == [("bot", PROACTIVE_MESSAGE)]
     assert_clean_console(driver)

@@ -1,12 +1,30 @@
-"""The socket.io channel: a persistent session joins its room, so replies reach the widget."""
+"""The socket.io channel on a real Sanic server on loopback, spoken to over WebSocket.
+
+A persistent session joins its room and is bound to the socket, so every reply
+reaches the client that asked, whatever session id the client sent; pages from
+origins outside ``SHOP_ORIGINS`` are refused even over WebSocket.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+from websockets.client import connect as open_websocket
 
-from rasa_ext.channels import MAX_SESSION_ID, SocketIOInput, session_id_of
+from bot.settings import Settings
+from rasa_ext.channels import MAX_SESSION_ID, SocketIOInput, origin_allowed, session_id_of
+
+SHOP = "https://shop.example.com"
+WAIT_SECONDS = 5.0
 
 
 @pytest.mark.parametrize(
@@ -27,31 +45,206 @@ def test_session_id_of(data: Any, kept: bool) -> None:
     assert (session_id == data["session_id"]) if kept else (len(session_id) == 32)
 
 
-async def _nothing(_message: Any) -> None:
-    return None
+class Chat:
+    """The channel on a loopback Sanic server; it answers every message with an echo."""
+
+    def __init__(self, channel: SocketIOInput, port: int) -> None:
+        self.channel = channel
+        self.port = port
+        self.received: list[UserMessage] = []
+
+    async def on_new_message(self, message: UserMessage) -> None:
+        self.received.append(message)
+        assert message.output_channel is not None
+        # What Rasa's processor does: reply to the message's sender id.
+        await message.output_channel.send_text_message(message.sender_id, f"echo {message.text}")
 
 
-async def test_session_request_joins_the_session_room() -> None:
+class Client:
+    """A socket.io v5 client over a raw WebSocket (engine.io 4 framing)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def receive(self) -> str:
+        while True:
+            frame = str(await asyncio.wait_for(self.connection.recv(), WAIT_SECONDS))
+            if frame == "2":  # engine.io ping
+                await self.connection.send("3")
+                continue
+            return frame
+
+    async def emit(self, event: str, data: Any) -> None:
+        await self.connection.send("42" + json.dumps([event, data]))
+
+    async def event(self) -> tuple[str, Any]:
+        frame = await self.receive()
+        assert frame.startswith("42"), frame
+        name, data = json.loads(frame[2:])
+        return name, data
+
+    async def nothing_comes(self) -> bool:
+        try:
+            frame = await asyncio.wait_for(self.connection.recv(), 0.5)
+        except asyncio.TimeoutError:
+            return True
+        raise AssertionError(f"unexpected frame {frame!r}")
+
+
+@pytest.fixture(autouse=True)
+def _sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sanic rewrites its protocol's methods when a server starts; in test mode it
+    # starts again from the originals, so that one process can start several servers.
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@asynccontextmanager
+async def serve(credentials: dict[str, Any]) -> AsyncIterator[Chat]:
+    channel = SocketIOInput.from_credentials(credentials)
+    assert isinstance(channel, SocketIOInput)
+    chat = Chat(channel, _free_port())
+    app = Sanic(f"channels_{uuid.uuid4().hex}")
+    app.blueprint(channel.blueprint(chat.on_new_message))
+    server = await app.create_server(
+        host="127.0.0.1", port=chat.port, return_asyncio_server=True, access_log=False
+    )
+    assert server is not None
+    await server.startup()
+    try:
+        yield chat
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def connect(chat: Chat, origin: str | None = SHOP) -> AsyncIterator[tuple[Client, str]]:
+    """A connected client and the server's answer to its namespace connect."""
+    url = f"ws://127.0.0.1:{chat.port}/socket.io/?EIO=4&transport=websocket"
+    async with open_websocket(url, origin=origin) as connection:  # type: ignore[arg-type]
+        client = Client(connection)
+        assert (await client.receive()).startswith("0{")  # engine.io open
+        await connection.send("40")
+        answer = await client.receive()
+        yield client, answer
+
+
+PERSISTENT = {"session_persistence": True, "allowed_origins": [SHOP]}
+
+
+async def test_a_reply_reaches_the_room_of_the_session() -> None:
+    async with serve(PERSISTENT) as chat, connect(chat) as (client, answer):
+        assert answer.startswith("40{")
+        await client.emit("session_request", {"session_id": "shop-session-42"})
+        assert await client.event() == ("session_confirm", "shop-session-42")
+        await client.emit("user_uttered", {"message": "hi", "session_id": "shop-session-42"})
+        assert await client.event() == ("bot_uttered", {"text": "echo hi"})
+        (message,) = chat.received
+        assert message.sender_id == "shop-session-42"
+
+
+@pytest.mark.parametrize(
+    "request_data",
+    [{"session_id": "   "}, {"session_id": "x" * (MAX_SESSION_ID + 1)}, {"session_id": 7}, {}],
+    ids=["blank", "too long", "not a string", "missing"],
+)
+async def test_an_invalid_session_id_is_replaced_and_replies_still_arrive(
+    request_data: dict[str, Any],
+) -> None:
+    async with serve(PERSISTENT) as chat, connect(chat) as (client, _):
+        await client.emit("session_request", request_data)
+        name, confirmed = await client.event()
+        assert name == "session_confirm" and len(confirmed) == 32
+        # The client still sends the id it asked for: the socket's id is used.
+        await client.emit("user_uttered", {"message": "hi", **request_data})
+        assert await client.event() == ("bot_uttered", {"text": "echo hi"})
+        assert [message.sender_id for message in chat.received] == [confirmed]
+
+
+async def test_the_session_is_bound_to_the_socket() -> None:
+    async with serve(PERSISTENT) as chat, connect(chat) as (client, _):
+        await client.emit("user_uttered", {"message": "too early", "session_id": "a"})
+        assert await client.nothing_comes() and chat.received == []
+
+        await client.emit("session_request", {"session_id": "session-a"})
+        await client.event()
+        await client.emit("session_request", {"session_id": "session-b"})
+        assert await client.event() == ("session_confirm", "session-b")
+        sio = chat.channel.sio
+        assert sio is not None
+        assert sio.manager.rooms["/"].get("session-a") in (None, {})  # left
+        # Another session's id in the payload does not make this socket speak for it.
+        await client.emit("user_uttered", {"message": "hi", "session_id": "session-a"})
+        assert await client.event() == ("bot_uttered", {"text": "echo hi"})
+        assert [message.sender_id for message in chat.received] == ["session-b"]
+
+
+async def test_without_persistence_the_socket_is_the_sender() -> None:
+    credentials = {"session_persistence": False, "allowed_origins": [SHOP]}
+    async with serve(credentials) as chat, connect(chat) as (client, _):
+        await client.emit("session_request", {"session_id": "shop-session-43"})
+        await client.event()
+        await client.emit("user_uttered", {"message": "hi", "metadata": '{"page_type": "cart"}'})
+        assert await client.event() == ("bot_uttered", {"text": "echo hi"})
+        (message,) = chat.received
+        assert message.sender_id != "shop-session-43" and message.metadata == {"page_type": "cart"}
+        sio = chat.channel.sio
+        assert sio is not None
+        assert "shop-session-43" not in sio.manager.rooms["/"]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "accepted"),
+    [
+        ([SHOP], SHOP, True),
+        ([SHOP], "https://evil.example.com", False),
+        ([SHOP], "https://shop.example.com:8443", False),  # another port, another origin
+        (["*"], "https://evil.example.com", True),
+        ([SHOP], None, True),  # not a browser page: no Origin header
+    ],
+)
+async def test_websocket_connections_are_checked_against_the_shop_origins(
+    allowed: list[str], origin: str | None, accepted: bool
+) -> None:
+    credentials = {"session_persistence": True, "allowed_origins": allowed}
+    async with serve(credentials) as chat, connect(chat, origin) as (client, answer):
+        if accepted:
+            assert answer.startswith("40{"), answer
+            return
+        assert answer.startswith("44{") and "SHOP_ORIGINS" in answer, answer
+        # Refused: what it sends next is not handled.
+        await client.emit("session_request", {"session_id": "evil"})
+        await client.emit("user_uttered", {"message": "hi", "session_id": "evil"})
+        assert await client.nothing_comes() and chat.received == []
+
+
+def test_the_allowed_origins_default_to_the_shop_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_ORIGINS", f"{SHOP}, http://localhost:3000")
+    monkeypatch.setenv("PUBLIC_URL", "https://leads.example.com")
     channel = SocketIOInput.from_credentials({"session_persistence": True})
     assert isinstance(channel, SocketIOInput)
-    channel.blueprint(_nothing)
-    sio = channel.sio
-    assert sio is not None
-    sid = await sio.manager.connect("engineio-client-1", "/")
-
-    await sio.handlers["/"]["session_request"](sid, {"session_id": "shop-session-42"})
-
-    participants = [member for member, _ in sio.manager.get_participants("/", "shop-session-42")]
-    assert participants == [sid]
+    assert channel.allowed_origins == Settings.from_env().cors_origins
+    assert channel.allowed_origins == (SHOP, "http://localhost:3000", "https://leads.example.com")
+    monkeypatch.delenv("SHOP_ORIGINS")
+    anywhere = SocketIOInput.from_credentials({})
+    assert isinstance(anywhere, SocketIOInput) and anywhere.allowed_origins == ("*",)
 
 
-async def test_without_persistence_no_room_is_joined() -> None:
-    channel = SocketIOInput.from_credentials({"session_persistence": False})
-    channel.blueprint(_nothing)
-    sio = channel.sio
-    assert sio is not None
-    sid = await sio.manager.connect("engineio-client-2", "/")
-
-    await sio.handlers["/"]["session_request"](sid, {"session_id": "shop-session-43"})
-
-    assert "shop-session-43" not in sio.manager.rooms.get("/", {})
+@pytest.mark.parametrize(
+    ("origin", "allowed", "ok"),
+    [
+        ("https://SHOP.example.com/", (SHOP,), True),  # browsers send it lower-case anyway
+        ("null", (SHOP,), False),  # sandboxed frames and file: pages
+        ("https://shop.example.com.evil.test", (SHOP,), False),
+        ("", (SHOP,), True),
+    ],
+)
+def test_origin_allowed(origin: str, allowed: tuple[str, ...], ok: bool) -> None:
+    assert origin_allowed(origin, allowed) is ok

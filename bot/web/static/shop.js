@@ -1,5 +1,7 @@
 /*! Demo shop: reports what the shopper does through the tracking snippet and keeps the
- * chat widget's page context current. A real shop makes the same calls from its own code. */
+ * chat widget's page context current. A real shop makes the same calls from its own code.
+ * What a page reports on load has a key (a reload within the snippet's window is the same
+ * event) or the server's id (an order, an addition to the cart), so reloads add nothing. */
 (function () {
   "use strict";
   var main = document.querySelector("main[data-page]");
@@ -18,7 +20,12 @@
     var cart = document.getElementById("add-to-cart");
     var price = document.getElementById("price");
     var shipVariant = document.getElementById("ship-variant");
-    track("product_view", { product_id: productId, variant_id: page.variantId, value: cents(page.price) });
+    track("product_view", {
+      key: productId + "/" + page.variantId,
+      product_id: productId,
+      variant_id: page.variantId,
+      value: cents(page.price)
+    });
     cart.addEventListener("change", function (event) {
       var choice = event.target;
       if (choice.name !== "variant_id") return;
@@ -27,35 +34,40 @@
       price.textContent = choice.dataset.priceLabel;
       shipVariant.value = choice.value;
     });
-    cart.addEventListener("submit", function () {
-      var choice = cart.querySelector("input[name=variant_id]:checked");
-      var quantity = Number(cart.elements.quantity.value) || 1;
-      if (!choice) return;
+    if (page.addedId) {
+      // What the server put in the cart (this page follows a successful "add to cart").
       track("add_to_cart", {
+        event_id: "add_to_cart-" + page.addedId,
         product_id: productId,
-        variant_id: choice.value,
-        value: cents(choice.dataset.price * quantity),
-        properties: { quantity: quantity }
+        variant_id: page.addedVariantId,
+        value: cents(page.addedValue),
+        properties: { quantity: Number(page.addedQuantity) }
       });
-    });
+    }
     var shipping = document.querySelector("[data-shipping-check]");
     if (shipping) {
+      var country = shipping.dataset.shippingCheck;
       track("shipping_check", {
+        key: productId + "/" + page.variantId + "/" + country,
         product_id: productId,
         variant_id: page.variantId,
-        properties: { country: shipping.dataset.shippingCheck }
+        properties: { country: country }
       });
     }
   } else if (page.page === "checkout") {
-    track("checkout_start", { value: cents(page.cartValue) });
+    track("checkout_start", { key: page.cartValue, value: cents(page.cartValue) });
     var paying = false;
     document.addEventListener("change", function (event) {
       if (paying || event.target.name !== "payment") return;
       paying = true;
-      track("payment_info", { value: cents(page.cartValue), properties: { method: event.target.value } });
+      track("payment_info", {
+        key: page.cartValue + "/" + event.target.value,
+        value: cents(page.cartValue),
+        properties: { method: event.target.value }
+      });
     });
   } else if (page.productIds) {
-    track("compare", { properties: { product_ids: page.productIds.split(",") } });
+    track("compare", { key: page.productIds, properties: { product_ids: page.productIds.split(",") } });
   } else if (page.orderId) {
     // One purchase per order, however often the confirmation is reloaded.
     track("purchase", {

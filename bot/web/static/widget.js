@@ -15,11 +15,17 @@
 
   // Shared with the tracking snippet: chat and events join on this id.
   var SESSION_KEY = "storefront_session_id";
+  var CONSENT_KEY = "storefront_consent";
+  var CONSENT_EVENT = "storefront:consent";
   var HISTORY_KEY = "storefront_chat_history:";
   var OPEN_KEY = "storefront_chat_open";
   var PROACTIVE_KEY = "storefront_chat_proactive";
   var PAGE_TYPES = ["home", "product", "cart", "checkout", "other"];
   var MAX_HISTORY = 200;
+  var MAX_HISTORY_CHARS = 100000;
+  var HISTORY_MS = 30 * 86400000; // a stored conversation is forgotten 30 days after its last message
+  var SAME_MESSAGE_MS = 10000; // one bot message heard by two tabs of the session
+  var PHONE = "(max-width: 480px)";
   var MAX_TEXT = 1000;
   var CONNECT_TIMEOUT_MS = 5000;
   var TYPING_TIMEOUT_MS = 30000;
@@ -44,9 +50,16 @@
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
+  // With consent required (this tag's data-require-consent, or the snippet's), nothing
+  // is stored until the shop's banner grants it or the shopper opens the chat or
+  // writes (an explicit choice); until then the session id lives in memory only.
+  var events = window.StorefrontEvents;
+  var requireConsent = ("requireConsent" in data && data.requireConsent !== "false") ||
+    !!(events && events.consentRequired && events.consentRequired());
   var sessionId = data.sessionId || load("localStorage", SESSION_KEY) || window.__storefrontSessionId || uuid();
-  if (!data.sessionId) store("localStorage", SESSION_KEY, sessionId);
   window.__storefrontSessionId = sessionId;
+  var tab = uuid().slice(0, 8); // tells this page's messages from other tabs' copies
+  var counter = 0;
 
   function amount(raw) {
     var value = raw === undefined || raw === null || raw === "" ? NaN : Number(raw);
@@ -78,11 +91,91 @@
     };
   }
 
-  var history = [];
+  // -- history: {updated, messages: [{id, at, tab, from, text, image, buttons}]} per session
+
+  function valid(message) {
+    return !!message && typeof message === "object" && (message.from === "user" || message.from === "bot") &&
+      (typeof message.text === "string" || typeof message.image === "string") &&
+      (message.buttons === undefined || Array.isArray(message.buttons));
+  }
+
+  // The stored conversation of a session; an expired or unreadable one is deleted.
+  function readHistory(id) {
+    var key = HISTORY_KEY + id;
+    var raw = load("localStorage", key);
+    if (!raw) return [];
+    try {
+      var saved = JSON.parse(raw);
+      var legacy = Array.isArray(saved); // before 30-day expiry: a bare list
+      var messages = legacy ? saved : saved && saved.messages;
+      var age = legacy ? 0 : Date.now() - Number(saved.updated);
+      if (Array.isArray(messages) && age < HISTORY_MS) {
+        return messages.filter(valid).map(function (message, index) {
+          if (typeof message.id !== "string") message.id = "old-" + index;
+          if (typeof message.at !== "number") message.at = 0;
+          return message;
+        });
+      }
+    } catch (e) { /* unreadable: deleted below */ }
+    store("localStorage", key, null);
+    return [];
+  }
+
+  function fit(messages) {
+    messages = messages.slice(-MAX_HISTORY);
+    while (messages.length > 1 && JSON.stringify(messages).length > MAX_HISTORY_CHARS) {
+      messages = messages.slice(Math.ceil(messages.length / 10));
+    }
+    return messages;
+  }
+
+  // Other tabs of the session store into the same key: merge by message id, and count a
+  // bot message both tabs heard (same content, other tab, seconds apart) once.
+  function merge(mine, theirs) {
+    var seen = {};
+    var all = theirs.concat(mine).filter(function (message) {
+      if (seen[message.id]) return false;
+      seen[message.id] = true;
+      return true;
+    });
+    all.sort(function (a, b) { return a.at - b.at; });
+    var last = {};
+    return fit(all.filter(function (message) {
+      if (message.from !== "bot") return true;
+      var content = JSON.stringify([message.text, message.image, message.buttons]);
+      var twin = last[content];
+      if (twin && twin.tab !== message.tab && Math.abs(message.at - twin.at) < SAME_MESSAGE_MS) return false;
+      last[content] = message;
+      return true;
+    }));
+  }
+
+  var history = fit(readHistory(sessionId));
+  var engaged = history.length > 0; // chatted before: its history is stored already
   try {
-    var saved = JSON.parse(load("localStorage", HISTORY_KEY + sessionId) || "[]");
-    if (Array.isArray(saved)) history = saved.slice(-MAX_HISTORY);
-  } catch (e) { history = []; }
+    for (var index = window.localStorage.length - 1; index >= 0; index--) {
+      var key = window.localStorage.key(index);
+      if (key && key.indexOf(HISTORY_KEY) === 0 && key !== HISTORY_KEY + sessionId) readHistory(key.slice(HISTORY_KEY.length));
+    }
+  } catch (e) { /* storage blocked */ }
+
+  function mayStore() {
+    return !requireConsent || engaged || load("localStorage", CONSENT_KEY) === "granted";
+  }
+
+  function saveHistory() {
+    if (!mayStore()) return;
+    if (!data.sessionId) store("localStorage", SESSION_KEY, sessionId);
+    if (!history.length) return;
+    var messages = merge(history, readHistory(sessionId));
+    store("localStorage", HISTORY_KEY + sessionId, JSON.stringify({ updated: Date.now(), messages: messages }));
+  }
+
+  function engage() {
+    if (engaged) return;
+    engaged = true;
+    saveHistory();
+  }
 
   // -- DOM (every text goes in as textContent; nothing is parsed as HTML) --------------
 
@@ -220,9 +313,13 @@
   }
 
   function remember(message) {
+    counter += 1;
+    message.id = tab + "-" + counter;
+    message.at = Date.now();
+    message.tab = tab;
     history.push(message);
     if (history.length > MAX_HISTORY) history = history.slice(-MAX_HISTORY);
-    store("localStorage", HISTORY_KEY + sessionId, JSON.stringify(history));
+    saveHistory();
     render(message);
     showReplies();
   }
@@ -291,8 +388,11 @@
       if (!io) { fallBack(); return; }
       socket = io(rasaUrl, { path: socketPath, reconnectionDelayMax: 30000, timeout: CONNECT_TIMEOUT_MS });
       socket.on("connect", function () { socket.emit("session_request", { session_id: sessionId }); });
-      socket.on("session_confirm", function () {
+      socket.on("session_confirm", function (confirmed) {
         clearTimeout(fallbackTimer);
+        // The server replaces an id it cannot use (blank, over 128 characters); the
+        // socket's replies go to the confirmed one, so the chat goes on as that.
+        if (typeof confirmed === "string" && confirmed && confirmed !== sessionId) adopt(confirmed);
         mode = "socket";
         drain();
       });
@@ -303,6 +403,13 @@
       socket.on("disconnect", function () { if (mode === "socket") mode = "rest"; });
       socket.on("bot_uttered", receive);
     });
+  }
+
+  function adopt(id) {
+    store("localStorage", HISTORY_KEY + sessionId, null);
+    sessionId = id;
+    if (!data.sessionId) window.__storefrontSessionId = id;
+    saveHistory();
   }
 
   function fallBack() {
@@ -362,6 +469,8 @@
   function send(text, shown) {
     text = String(text || "").trim().slice(0, MAX_TEXT);
     if (!text) return;
+    engage();
+    if (!panel.hidden) store("sessionStorage", OPEN_KEY, "1");
     error.textContent = "";
     remember({ from: "user", text: String(shown || text).slice(0, MAX_TEXT) });
     setTyping(true);
@@ -371,16 +480,21 @@
 
   // -- opening, closing, keyboard ----------------------------------------------------------
 
+  // how: undefined (the shopper opens it), "restore" (open on the previous page) or
+  // "proactive" (a rule: not remembered, and the focus stays where it is).
   var openedHere = false;
-  function open(options) {
+  function open(how) {
     openedHere = true;
     panel.hidden = false;
     unread = 0;
     updateLauncher();
-    store("sessionStorage", OPEN_KEY, "1");
+    if (!how) {
+      engage();
+      store("sessionStorage", OPEN_KEY, "1");
+    }
     connect();
     log.scrollTop = log.scrollHeight;
-    if (!options || options.focus !== false) input.focus();
+    if (!how) input.focus();
   }
   function close() {
     panel.hidden = true;
@@ -409,8 +523,14 @@
     if (openedHere || !panel.hidden || history.length || load("sessionStorage", PROACTIVE_KEY)) return;
     store("sessionStorage", PROACTIVE_KEY, reason);
     remember({ from: "bot", text: proactiveMessage });
+    if (window.matchMedia && window.matchMedia(PHONE).matches) {
+      // On a phone the open chat would cover the page: the badge says it instead.
+      unread += 1;
+      updateLauncher();
+      return;
+    }
     // Opening must not move the shopper's focus away from the page.
-    open({ focus: false });
+    open("proactive");
   }
   var dwell = seconds(data.proactiveProductSeconds);
   if (dwell && context.page_type === "product") setTimeout(function () { proactive("product"); }, dwell);
@@ -427,12 +547,32 @@
     rearm();
   }
 
+  // Consent given: store what was kept in memory. Revoked: the snippet deleted the
+  // stored id and conversations; this page starts a new session too.
+  window.addEventListener(CONSENT_EVENT, function (event) {
+    if (event.detail && event.detail.granted) {
+      saveHistory();
+      return;
+    }
+    store("localStorage", HISTORY_KEY + sessionId, null);
+    store("sessionStorage", OPEN_KEY, null);
+    sessionId = data.sessionId || (window.__storefrontSessionId !== sessionId && window.__storefrontSessionId) || uuid();
+    window.__storefrontSessionId = sessionId;
+    history = [];
+    engaged = false;
+    unread = 0;
+    Array.prototype.slice.call(log.querySelectorAll(".msg")).forEach(function (item) { log.removeChild(item); });
+    showReplies();
+    updateLauncher();
+    if (socket && socket.connected) socket.emit("session_request", { session_id: sessionId });
+  });
+
   function mount() {
     document.body.appendChild(host);
     history.forEach(render);
     showReplies();
     updateLauncher();
-    if (load("sessionStorage", OPEN_KEY)) open({ focus: false });
+    if (load("sessionStorage", OPEN_KEY)) open("restore");
   }
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);
