@@ -142,7 +142,12 @@ class Assistant:
             self._interpreters, self._interpreters_of = {}, flows
         interpreter = self._interpreters.get(id(flow))
         if interpreter is None or interpreter.flow is not flow:
-            interpreter = Interpreter(flow, self.catalog, currency=self.settings.shop_currency)
+            interpreter = Interpreter(
+                flow,
+                self.catalog,
+                currency=self.settings.shop_currency,
+                country=self.settings.shop_country,
+            )
             self._interpreters[id(flow)] = interpreter
         return interpreter
 

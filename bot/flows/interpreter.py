@@ -114,10 +114,14 @@ def answer_record(
 class Interpreter:
     """Applies the answer parsers of a flow to messages."""
 
-    def __init__(self, flow: Flow, catalog: Catalog, *, currency: str) -> None:
+    def __init__(
+        self, flow: Flow, catalog: Catalog, *, currency: str, country: str | None = None
+    ) -> None:
         self.flow = flow
         self.catalog = catalog
         self.currency = currency
+        # How phone numbers without +country are read when no delivery country is known.
+        self.country = country
 
     def interpret(self, turn: TurnInput) -> TurnResult:
         """Read ``turn.text`` as answers to the flow's questions."""
@@ -267,7 +271,7 @@ class Interpreter:
             return parse_name(text)
         if kind in ("contact", "phone"):
             location = answered_location(turn.answers)
-            region = location["country"] if location else None
+            region = location["country"] if location else self.country
             if kind == "phone":
                 return parse_phone(text, region=region)
             return parse_contact(text, region=region)

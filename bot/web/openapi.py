@@ -500,7 +500,8 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     "summary": "Record storefront events (one, or a batch of up to 500)",
                     "operationId": "postEvents",
                     "description": "Shop pages may call this from any origin (CORS; "
-                    "SHOP_ORIGINS narrows it). `navigator.sendBeacon` cannot set headers: "
+                    "SHOP_ORIGINS narrows it: a page on another origin gets a 403 it can "
+                    "read, naming the origin). `navigator.sendBeacon` cannot set headers: "
                     "without an Authorization header, an events:write token (the storefront "
                     "token) is read from a top-level `token` field of the body, which may be "
                     "sent as text/plain.",

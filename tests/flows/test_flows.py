@@ -146,6 +146,15 @@ def test_email_phone_and_free_text_answers(tmp_path: Path) -> None:
     assert email.answers["work_email"]["value"] == "jane.doe@example.com"
     phone = _read(interpreter, "+33 6 12 34 56 78", "mobile", **agreed)
     assert phone.answers["mobile"]["value"] == "+33612345678"
+    # Without + a number is read in the delivery country, else the shop's country.
+    in_shop_country = Interpreter(
+        interpreter.flow, interpreter.catalog, currency="EUR", country="FR"
+    )
+    local = _read(in_shop_country, "06 12 34 56 78", "mobile", **agreed)
+    assert local.answers["mobile"]["value"] == "+33612345678"
+    germany = {**agreed, "location": {"value": {"country": "DE"}, "status": "answered"}}
+    german = _read(in_shop_country, "0151 23456789", "mobile", **germany)
+    assert german.answers["mobile"]["value"] == "+4915123456789"
     assert _read(interpreter, "not an email", "work_email", **agreed).answers == {}
     notes = _read(interpreter, "Please deliver after 6pm", "notes")
     assert notes.answers["notes"]["value"] == "Please deliver after 6pm"
