@@ -140,12 +140,10 @@ def chat_main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         base = Path(scratch)
         print(f"starting the stack (logs in {log_dir}) …", file=sys.stderr, flush=True)
-        with DevStack(
+        with DevStack.in_folder(
             PROJECT_ROOT,
+            base,
             model=args.model.resolve(),
-            database_url=f"sqlite:///{base / 'leads.db'}",
-            spool_dir=base / "spool",
-            tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
             log_dir=log_dir,
         ) as stack:
             runs = [("closed", 0.0)]

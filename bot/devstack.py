@@ -161,6 +161,24 @@ class DevStack:
         }
         self._logs: dict[str, IO[bytes]] = {}
 
+    @classmethod
+    def in_folder(
+        cls, root: Path, base: Path, *, model: Path, log_dir: Path | None = None, **options: Any
+    ) -> DevStack:
+        """A stack whose lead store, conversations, spool and logs live under ``base``.
+
+        ``options`` are the other keyword arguments of the constructor.
+        """
+        return cls(
+            root,
+            model=model,
+            database_url=f"sqlite:///{base / 'leads.db'}",
+            spool_dir=base / "spool",
+            tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
+            log_dir=log_dir or base / "logs",
+            **options,
+        )
+
     def _environment(self, base: dict[str, str]) -> dict[str, str]:
         # A dialect left over from the caller's configuration would not match our URL.
         base.pop("TRACKER_STORE_DIALECT", None)

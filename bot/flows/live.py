@@ -50,17 +50,12 @@ class LiveFlows:
     def _stat(self) -> tuple[tuple[str, int, int], ...] | None:
         try:
             with os.scandir(self.directory) as entries:
-                files = [
-                    entry
+                stats = [
+                    (entry.name, entry.stat())
                     for entry in entries
                     if entry.name.endswith(".yml") and not entry.name.startswith(".")
                 ]
-                return tuple(
-                    sorted(
-                        (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
-                        for entry in files
-                    )
-                )
+            return tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))
         except OSError:
             return None
 

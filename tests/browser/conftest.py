@@ -88,13 +88,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         DEMO_CATALOG.read_text(encoding="utf-8") + f"\n  - {json.dumps(XSS_PRODUCT)}\n",
         encoding="utf-8",
     )
-    with DevStack(
+    with DevStack.in_folder(
         PROJECT_ROOT,
+        base,
         model=MODEL,
-        database_url=f"sqlite:///{base / 'leads.db'}",
-        spool_dir=base / "spool",
-        tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
-        log_dir=base / "logs",
         environ={**os.environ, "CATALOG_PATH": str(catalog)},
     ) as running:
         yield running

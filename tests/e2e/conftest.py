@@ -30,13 +30,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
             pytrace=False,
         )
     base = tmp_path_factory.mktemp("e2e")
-    with DevStack(
+    with DevStack.in_folder(
         PROJECT_ROOT,
+        base,
         model=MODEL,
-        database_url=f"sqlite:///{base / 'leads.db'}",
-        spool_dir=base / "spool",
-        tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
-        log_dir=base / "logs",
     ) as running:
         yield running
 

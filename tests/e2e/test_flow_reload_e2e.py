@@ -55,13 +55,10 @@ def flows_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, flows_dir: Path) -> Iterator[DevStack]:
     base = tmp_path_factory.mktemp("reload")
-    with DevStack(
+    with DevStack.in_folder(
         PROJECT_ROOT,
+        base,
         model=MODEL,
-        database_url=f"sqlite:///{base / 'leads.db'}",
-        spool_dir=base / "spool",
-        tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
-        log_dir=base / "logs",
         environ={**os.environ, "FLOWS_DIR": str(flows_dir)},
     ) as running:
         yield running

@@ -138,13 +138,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Itera
         "HANDOFF_WEBHOOK_URL": receiver.url,
         "HANDOFF_WEBHOOK_SECRET": SECRET,
     }
-    with DevStack(
+    with DevStack.in_folder(
         PROJECT_ROOT,
+        base,
         model=MODEL,
-        database_url=f"sqlite:///{base / 'leads.db'}",
-        spool_dir=base / "spool",
-        tracker_store_url=f"sqlite:///{base / 'tracker.db'}",
-        log_dir=base / "logs",
         environ=environ,
     ) as running:
         yield running

@@ -9,6 +9,19 @@ import pytest
 from bot import supervisor
 
 
+def _refused_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> str:
+    """Run `make run`'s supervisor: it must exit 1 before starting any process; its stderr."""
+    monkeypatch.setenv("LEADS_API_TOKEN", "t1")
+    monkeypatch.setenv("STOREFRONT_TOKEN", "t2")
+    started: list[object] = []
+    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
+    assert supervisor.run(tmp_path / "model.tar.gz") == 1
+    assert started == []
+    return capsys.readouterr().err
+
+
 def test_broken_scoring_config_stops_start_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -21,16 +34,9 @@ def test_broken_scoring_config_stops_start_up(
         if "bonus: 2" in text
     )
     monkeypatch.setenv("SCORING_CONFIG", str(broken))
-    monkeypatch.setenv("LEADS_API_TOKEN", "t1")
-    monkeypatch.setenv("STOREFRONT_TOKEN", "t2")
-    started: list[object] = []
-    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
-
-    assert supervisor.run(tmp_path / "model.tar.gz") == 1
-    error = capsys.readouterr().err
+    error = _refused_start(tmp_path, monkeypatch, capsys)
     assert f"{broken}:{line}:" in error
     assert "bonus" in error
-    assert started == []
 
 
 def test_broken_flows_stop_start_up(
@@ -43,13 +49,6 @@ def test_broken_flows_stop_start_up(
         default.replace("answer_type: budget", "answer_type: budgit"), encoding="utf-8"
     )
     monkeypatch.setenv("FLOWS_DIR", str(flows))
-    monkeypatch.setenv("LEADS_API_TOKEN", "t1")
-    monkeypatch.setenv("STOREFRONT_TOKEN", "t2")
-    started: list[object] = []
-    monkeypatch.setattr(supervisor.subprocess, "Popen", lambda *a, **k: started.append(a))
-
-    assert supervisor.run(tmp_path / "model.tar.gz") == 1
-    error = capsys.readouterr().err
+    error = _refused_start(tmp_path, monkeypatch, capsys)
     assert f"{flows / 'default.yml'}, line " in error
     assert "`answer_type: budgit` — expected one of" in error
-    assert started == []
