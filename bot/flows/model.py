@@ -111,10 +111,6 @@ class Question:
     product_prompt: str | None = None
     line: int | None = None
 
-    def prompt(self, rng: random.Random | None = None) -> str:
-        """One of the prompt variants."""
-        return (rng or random).choice(self.prompts)
-
     def asked(self, sender_id: str, product_name: str | None = None) -> Asked:
         """The wording this shopper sees: their A/B arm, else a prompt variant.
 
@@ -284,7 +280,3 @@ class FlowSet:
             if flow.when and flow.matches(facts):
                 return flow
         return self.fallback
-
-    def all_questions(self) -> list[Question]:
-        """Every question of every flow (a key may appear in several flows)."""
-        return [question for flow in self.flows for question in flow.questions]
