@@ -275,6 +275,14 @@ def _check_decodable(binary: IO[bytes], encoding: str, flag: str) -> None:
         raise CsvFileError(
             f"file is not valid {label} (byte 0x{byte} at line {line}); {advice}"
         ) from None
+    except UnicodeError:
+        # Python 3.10's utf-16/utf-32 decoders raise a bare UnicodeError (not a
+        # UnicodeDecodeError) for a file that does not start with a byte-order mark.
+        raise CsvFileError(
+            f"file is not valid {encoding}: it does not start with a byte-order mark; "
+            f"save it as UTF-8, or name the byte order with {flag}{encoding}-le "
+            f"or {flag}{encoding}-be"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from yarl import URL
 
 from bot.store.contacts import LeadInputError
+from bot.web.bodies import FORM_TYPES, read_form
 from bot.web.errors import ApiError
 from bot.web.json import json_response, read_json_body
 from bot.web.keys import FORM_LIMITER, LEADBOOK, SETTINGS
@@ -36,7 +38,6 @@ MAX_CONSENT_TEXT = 1000
 MAX_SESSION_ID = 128
 MAX_REDIRECT = 2000
 _YES = frozenset({"on", "yes", "true", "1"})
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 async def _fields(request: web.Request) -> dict[str, Any]:
@@ -45,11 +46,8 @@ async def _fields(request: web.Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
         return body
-    if request.content_type in _FORM_TYPES:
-        try:
-            form = await request.post()
-        except ValueError as exc:
-            raise ApiError(400, f"malformed form body: {exc}") from None
+    if request.content_type in FORM_TYPES:
+        form = await read_form(request)
         fields: dict[str, Any] = {}
         for name in form:
             values = form.getall(name)
@@ -61,7 +59,7 @@ async def _fields(request: web.Request) -> dict[str, Any]:
         return fields
     raise ApiError(
         415,
-        f"send the form as {', '.join(_FORM_TYPES)} or application/json, "
+        f"send the form as {', '.join(FORM_TYPES)} or application/json, "
         f"not {request.content_type or 'no content type'}",
     )
 
@@ -88,18 +86,41 @@ def _storable(text: str) -> bool:
 
 
 def _redirect_target(request: web.Request, target: str) -> str:
-    parts = urlsplit(target)
-    if not parts.scheme and not parts.netloc and target.startswith("/"):
-        return target
+    r"""The ``Location`` to send the browser to; :class:`ApiError` unless it stays on our hosts.
+
+    Browsers parse a ``Location`` by the WHATWG URL standard, Python by RFC 3986,
+    and the two disagree on exactly the odd inputs an attacker sends: browsers
+    treat ``\`` as ``/`` in http(s) URLs (``http://evil.example\@localhost/``
+    goes to evil.example), drop tabs and newlines anywhere, and trim spaces and
+    control characters. Refusing those characters, and userinfo, leaves only
+    URLs that both parse the same way.
+    """
     settings = request.app[SETTINGS]
     allowed = {urlsplit(settings.public_url).hostname, *settings.form_redirect_hosts}
-    if parts.scheme in ("http", "https") and parts.hostname and parts.hostname in allowed:
-        return target
-    raise ApiError(
+    refused = ApiError(
         400,
-        "field 'redirect': expected a path of this site (/thanks) or a URL on "
-        f"{', '.join(sorted(host for host in allowed if host))} (FORM_REDIRECT_HOSTS)",
+        "field 'redirect': expected a path of this site (/thanks) or an http(s) URL on "
+        f"{', '.join(sorted(host for host in allowed if host)) or 'no host'} "
+        "(PUBLIC_URL, FORM_REDIRECT_HOSTS), without user name, spaces, control "
+        "characters or backslashes",
     )
+    if "\\" in target or any(char.isspace() or not char.isprintable() for char in target):
+        raise refused
+    try:
+        parts = urlsplit(target)
+        local = not parts.scheme and not parts.netloc and target.startswith("/")
+        if not local and not (
+            parts.scheme in ("http", "https")
+            and parts.hostname in allowed - {None}
+            and "@" not in parts.netloc
+        ):
+            raise refused
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        # The header aiohttp will send; built now so that nothing can fail once the
+        # lead is stored (yarl refuses some URLs that urlsplit takes).
+        return str(URL(target, encoded=False))
+    except ValueError:
+        raise refused from None
 
 
 def _consented(fields: dict[str, Any]) -> bool:
@@ -153,7 +174,7 @@ async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
 
 def _answer(target: str | None, *, status: int) -> web.StreamResponse:
     if target is not None:
-        raise web.HTTPSeeOther(location=target)
+        return web.Response(status=303, headers={"Location": target})
     # The public gets no lead data back: anyone can post any e-mail address.
     return json_response({"status": "received"}, status=status)
 

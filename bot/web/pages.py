@@ -39,6 +39,8 @@ from multidict import MultiDictProxy
 from bot.handoff.planner import ack_token
 from bot.store.models import LEAD_STATUSES
 from bot.store.types import dumps
+from bot.web.bodies import FormValue, read_form
+from bot.web.errors import ApiError
 from bot.web.keys import SALES, SETTINGS
 
 SESSION_COOKIE = "leads_session"
@@ -160,7 +162,7 @@ class _Halt(Exception):
 
 
 def _page_handler(handler: Handler) -> Handler:
-    """Answer :class:`_Halt` with its page rather than the JSON error middleware's body."""
+    """Answer :class:`_Halt` and :class:`ApiError` with a page, not the JSON middleware's body."""
 
     @wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
@@ -168,6 +170,10 @@ def _page_handler(handler: Handler) -> Handler:
             return await handler(request)
         except _Halt as halt:
             return halt.response
+        except ApiError as exc:
+            page = _problem(exc.status, "Invalid request", _e(exc.message)).response
+            page.headers.update(exc.headers)
+            return page
 
     return wrapper
 
@@ -253,16 +259,16 @@ def _required_viewer(request: web.Request) -> Viewer:
     )
 
 
-async def _form(request: web.Request) -> MultiDictProxy[Any]:
-    return await request.post()
+async def _form(request: web.Request) -> MultiDictProxy[FormValue]:
+    return await read_form(request)
 
 
-def _field(form: MultiDictProxy[Any], name: str) -> str:
+def _field(form: MultiDictProxy[FormValue], name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
 
-def _form_viewer(request: web.Request, form: MultiDictProxy[Any]) -> Viewer:
+def _form_viewer(request: web.Request, form: MultiDictProxy[FormValue]) -> Viewer:
     """The viewer of a form post, whose CSRF token must match a cookie session."""
     viewer = _required_viewer(request)
     if viewer.session is not None:
@@ -336,6 +342,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request.query.get("next", ""), "", None, 200)
 
 
+@_page_handler
 async def login(request: web.Request) -> web.StreamResponse:
     """``POST /login``: check the token, set the session cookie, go to ``next``."""
     settings = request.app[SETTINGS]
@@ -365,6 +372,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@_page_handler
 async def logout(request: web.Request) -> web.StreamResponse:
     """``POST /logout``: forget the session cookie."""
     response = _redirect("/login")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,10 +26,12 @@ from urllib.parse import urlencode
 
 import pycountry
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from yarl import URL
 
 from bot.catalog import Catalog, Product, Variant, load_catalog
 from bot.settings import Settings, origin_of
+from bot.web.bodies import read_form
+from bot.web.errors import ApiError
 from bot.web.keys import SETTINGS
 
 CATALOG = web.AppKey("shop_catalog", Catalog)
@@ -188,7 +189,13 @@ def _chat_url(request: web.Request) -> str:
     settings = request.app[SETTINGS]
     if settings.rasa_public_url:
         return settings.rasa_public_url
-    return f"{request.scheme}://{request.url.host}:{settings.rasa_port}"
+    # Not request.url: aiohttp 3.9.5 builds it with URL.build(host=<Host header>),
+    # which yarl 1.25 refuses (ValueError) when the header carries a port.
+    try:
+        host = URL(f"//{request.host}").host
+    except ValueError:
+        host = None
+    return f"{request.scheme}://{host or 'localhost'}:{settings.rasa_port}"
 
 
 def _script(attributes: dict[str, str | None]) -> str:
@@ -524,41 +531,11 @@ async def cart(request: web.Request) -> web.StreamResponse:
     return _page(request, "Cart", body, PageContext("cart"))
 
 
-# What aiohttp raises on a body it cannot read as a form: undecodable text (ValueError),
-# an unknown charset (LookupError), a malformed multipart part header
-# (HttpProcessingError), an unknown transfer encoding (RuntimeError), bad compressed
-# data (zlib.error), a part without a name or a body cut short (AssertionError).
-_FORM_ERRORS = (
-    ValueError,
-    LookupError,
-    RuntimeError,
-    AssertionError,
-    HttpProcessingError,
-    zlib.error,
-)
-
-
-def _form_error(exc: BaseException) -> str:
-    if isinstance(exc, LookupError):
-        return f"unknown charset ({exc})"
-    if isinstance(exc, HttpProcessingError):
-        return "a part header of the multipart body is malformed"
-    if isinstance(exc, AssertionError):
-        return "a part of the multipart body has no name or the body ends early"
-    return str(exc)[:200] or type(exc).__name__
-
-
 async def _form(request: web.Request) -> dict[str, str]:
     try:
-        form = await request.post()
-    except web.HTTPException:
-        raise  # 413 for a body over the size limit
-    except _FORM_ERRORS as exc:
-        raise ShopProblem(
-            400,
-            f"The form could not be read: {_form_error(exc)}. Send it as "
-            "application/x-www-form-urlencoded or multipart/form-data, in UTF-8.",
-        ) from None
+        form = await read_form(request)
+    except ApiError as exc:
+        raise ShopProblem(exc.status, f"The form could not be read: {exc.message}.") from None
     return {name: value for name, value in form.items() if isinstance(value, str)}
 
 

@@ -151,6 +151,26 @@ async def test_cp1252_body_is_a_400_until_its_encoding_is_given(api: Api) -> Non
         assert connection.execute(select(Lead.last_name)).scalar_one() == "Dupré"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+async def test_utf16_without_byte_order_mark_is_a_400_naming_the_byte_order(
+    api: Api, encoding: str
+) -> None:
+    body = "first_name,last_name,email\nAda,Lovelace,ada@example.com\n".encode(f"{encoding}-le")
+    response = await api.client.post(
+        f"/api/v2/leads/import?encoding={encoding}", data=body, headers=CSV_BODY
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["message"] == (
+        f"file is not valid {encoding}: it does not start with a byte-order mark; save it as "
+        f"UTF-8, or name the byte order with ?encoding={encoding}-le or ?encoding={encoding}-be"
+    )
+    assert api.count() == 0
+    by_byte_order = await api.client.post(
+        f"/api/v2/leads/import?encoding={encoding}-le", data=body, headers=CSV_BODY
+    )
+    assert (await by_byte_order.json())["created"] == 1
+
+
 # The handler refuses its query and Content-Type before the import starts: those
 # run on SQLite only. Encodings are refused by the import itself: both databases.
 @pytest.mark.parametrize(
