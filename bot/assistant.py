@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.answers import Parsed
 from bot.catalog import Catalog, load_catalog
@@ -28,6 +29,14 @@ from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
 from bot.store.repository import ApplyResult, LeadRepository, LeadState
 from bot.store.spool import UNAVAILABLE_ERRORS, LeadRecorder, Spool
+
+_T = TypeVar("_T")
+
+# Threads for lead-store calls. Each call waits at most the store wait
+# (ACTIONS_STORE_WAIT_MS) for a locked store, so this many turns can be held at
+# once before another waits for a thread; the event loop's default executor
+# (min(32, cpus + 4) threads, shared with anything else) would be 6 on 2 cores.
+STORE_THREADS = 32
 
 HUMAN_OFFER = (
     "By the way, it looks like you're nearly ready to order. Would you like a specialist "
@@ -110,7 +119,10 @@ class Assistant:
         self.live_flows = LiveFlows(settings.flows_dir, flow_context(self.catalog))
         self._interpreters: dict[int, Interpreter] = {}
         self._interpreters_of: FlowSet | None = None
-        engine = create_db_engine(settings.database_url)
+        engine = create_db_engine(
+            settings.database_url, lock_wait=settings.actions_store_wait_ms / 1000
+        )
+        self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lead-store")
         scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
         self.recorder = LeadRecorder(
             LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
@@ -178,14 +190,24 @@ class Assistant:
             return Parsed(value=name, display=shown)
         return None
 
+    async def _in_store_thread(self, call: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._store_threads, call, *args)
+
     async def record(self, commands: Sequence[Command]) -> ApplyResult | None:
-        """Write ``commands`` off the event loop; ``None`` if they were spooled."""
-        return await asyncio.to_thread(self.recorder.record, list(commands))
+        """Write ``commands`` off the event loop; ``None`` if they were spooled.
+
+        A locked store holds the turn for at most the store wait, then the
+        commands go to the spool.
+        """
+        return await self._in_store_thread(self.recorder.record, list(commands))
 
     async def lead_state(self, session_id: str) -> LeadState | None:
-        """The session's lead stage and signal counts (``None`` if unknown or unreachable)."""
+        """The session's lead stage and signal counts (``None`` if unknown or unreachable).
+
+        A read waits for a locked store at most the store wait too.
+        """
         try:
-            return await asyncio.to_thread(self.recorder.repository.lead_state, session_id)
+            return await self._in_store_thread(self.recorder.repository.lead_state, session_id)
         except UNAVAILABLE_ERRORS:
             return None
 

@@ -17,6 +17,7 @@ SECRET_FIELDS = frozenset(
     {
         "leads_api_token",
         "storefront_token",
+        "actions_token",
         "database_url",
         "tracker_store_url",
         "session_secret",
@@ -39,6 +40,13 @@ def _env_int(environ: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_positive_int(environ: dict[str, str], name: str, default: int, *, unit: str) -> int:
+    value = _env_int(environ, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive number of {unit}, got {value}")
+    return value
 
 
 def origin_of(url: str) -> str:
@@ -119,6 +127,10 @@ class Settings:
     rasa_public_url: str = ""
     # The demo shop at "/" (switch off where the web app serves a real shop's widget).
     demo_shop: bool = True
+    # Shared by the Rasa server and the action server, which answers no one else.
+    actions_token: str = ""
+    # How long the action server waits for a locked lead store before spooling a turn's writes.
+    actions_store_wait_ms: int = 2000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -168,6 +180,10 @@ class Settings:
                 )
             ).rstrip("/"),
             demo_shop=env.get("DEMO_SHOP", "1").strip().lower() not in ("0", "false", "no", "off"),
+            actions_token=env.get("ACTIONS_TOKEN", ""),
+            actions_store_wait_ms=_env_positive_int(
+                env, "ACTIONS_STORE_WAIT_MS", defaults.actions_store_wait_ms, unit="milliseconds"
+            ),
         )
 
     @property

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.store.commands import RecordAnswer, RecordEvent, UpdateContact, decode, encode
+from bot.store.commands import (
+    Command,
+    RecordAnswer,
+    RecordEvent,
+    UpdateContact,
+    decode,
+    encode,
+)
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
-from bot.store.repository import LeadRepository
+from bot.store.repository import ApplyResult, LeadRepository
 from bot.store.spool import LeadRecorder, Spool
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -146,3 +158,142 @@ def test_refused_spooled_batch_does_not_block_the_ones_after_it(tmp_path: Path) 
     assert lead is not None
     history = repository.answer_history(lead["id"], "budget")
     assert [item["raw"][:9] for item in history] == ["100 euros", "300 euros"]
+
+
+# A locked store: another process holds SQLite's write lock (``BEGIN EXCLUSIVE``).
+WAIT = 0.5
+# Far above WAIT, far below SQLite's 30 s busy timeout the writes used to wait.
+PROMPT = 5.0
+
+
+@pytest.fixture
+def locked_store(tmp_path: Path) -> Iterator[tuple[str, sqlite3.Connection]]:
+    """A migrated SQLite store and a second connection ready to lock it."""
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    upgrade(url)
+    holder = sqlite3.connect(tmp_path / "leads.db", isolation_level=None, timeout=0)
+    try:
+        yield url, holder
+    finally:
+        holder.close()
+
+
+def _answer(session: str, n: int) -> list:
+    return [
+        RecordAnswer(
+            session_id=session,
+            answer_id=f"{session}:m{n}:budget",
+            key="budget",
+            raw=f"{n}00 euros",
+            value={"amount": Decimal(f"{n}00"), "currency": "EUR"},
+            status="answered",
+            answered_at=T0,
+        )
+    ]
+
+
+def test_a_locked_store_spools_the_write_within_the_wait(
+    locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
+) -> None:
+    url, holder = locked_store
+    repository = LeadRepository(create_db_engine(url, lock_wait=WAIT))
+    recorder = LeadRecorder(repository, Spool(tmp_path / "spool"))
+    holder.execute("BEGIN EXCLUSIVE")
+    started = time.monotonic()
+    assert recorder.record(_answer("s1", 1)) is None
+    assert time.monotonic() - started < PROMPT
+    assert recorder.spool.pending() == 1
+    holder.execute("COMMIT")
+    assert recorder.flush() == 1
+    lead = repository.get_lead_by_session("s1")
+    assert lead is not None and lead["answers"]["budget"]["raw"] == "100 euros"
+
+
+def test_writes_of_different_shoppers_do_not_queue_behind_each_other(
+    locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
+) -> None:
+    url, holder = locked_store
+    recorder = LeadRecorder(
+        LeadRepository(create_db_engine(url, lock_wait=WAIT)), Spool(tmp_path / "spool")
+    )
+    shoppers = [f"shopper-{index}" for index in range(12)]
+
+    def timed_write(session: str) -> float:
+        started = time.monotonic()
+        assert recorder.record(_answer(session, 1)) is None
+        return time.monotonic() - started
+
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with ThreadPoolExecutor(len(shoppers)) as pool:
+            waits = list(pool.map(timed_write, shoppers))
+    finally:
+        holder.execute("COMMIT")
+    # One after the other, the last would have waited 12 times WAIT, 6 s.
+    assert max(waits) < PROMPT
+    assert recorder.spool.pending() == len(shoppers)
+    assert recorder.flush() == len(shoppers)
+
+
+def test_a_session_s_later_write_does_not_overtake_its_spooled_ones(
+    locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
+) -> None:
+    url, holder = locked_store
+    repository = LeadRepository(create_db_engine(url, lock_wait=WAIT))
+    recorder = LeadRecorder(repository, Spool(tmp_path / "spool"))
+    holder.execute("BEGIN EXCLUSIVE")
+    assert recorder.record(_answer("s1", 1)) is None
+    assert recorder.record(_answer("s1", 2)) is None
+    holder.execute("COMMIT")
+    # The store is back: the spooled answers are written first, then this one.
+    result = recorder.record(_answer("s1", 3))
+    assert result is not None  # written, not spooled
+    assert recorder.spool.pending() == 0
+    lead = repository.get_lead_by_session("s1")
+    assert lead is not None
+    history = repository.answer_history(lead["id"], "budget")
+    assert [item["raw"] for item in history] == ["100 euros", "200 euros", "300 euros"]
+    assert lead["answers"]["budget"]["raw"] == "300 euros"
+
+
+def test_a_batch_spooled_while_the_spool_drains_is_kept_and_not_held_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    upgrade(url)
+    repository = LeadRepository(create_db_engine(url))
+    spool = Spool(tmp_path / "spool")
+    spool.append(_answer("s1", 1))
+    appended = threading.Event()
+
+    class AppendsMeanwhile(LeadRepository):
+        def apply(self, commands: Sequence[Command], *, now: datetime | None = None) -> ApplyResult:
+            # Another shopper's write is spooled while this batch is being replayed.
+            writer = threading.Thread(
+                target=lambda: (spool.append(_answer("s2", 1)), appended.set())
+            )
+            writer.start()
+            writer.join(timeout=PROMPT)
+            return repository.apply(commands, now=now)
+
+    assert spool.drain(AppendsMeanwhile(repository.engine)) == 1
+    assert appended.is_set()  # the append did not wait for the replay to end
+    assert spool.pending() == 1  # and the rewrite after the replay kept it
+    assert spool.drain(repository) == 1
+    assert repository.get_lead_by_session("s2") is not None
+
+
+def test_a_locked_postgresql_store_spools_the_write_within_the_wait(
+    migrated_postgres_url: str, tmp_path: Path
+) -> None:
+    engine = create_db_engine(migrated_postgres_url, lock_wait=WAIT)
+    recorder = LeadRecorder(LeadRepository(engine), Spool(tmp_path / "spool"))
+    holder = create_db_engine(migrated_postgres_url)
+    try:
+        with holder.begin() as connection:
+            connection.exec_driver_sql("LOCK TABLE leads IN EXCLUSIVE MODE")
+            started = time.monotonic()
+            assert recorder.record(_answer("s1", 1)) is None
+            assert time.monotonic() - started < PROMPT
+        assert recorder.flush() == 1
+    finally:
+        holder.dispose()
+        engine.dispose()
