@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from bot.secrets import make_data_private
     from bot.store.migrate import upgrade
 
     settings = Settings.from_env()
+    # The first command of `make run`: it creates var/ and the lead store.
+    make_data_private(settings)
     upgrade(settings.database_url)
     print(f"lead store migrated: {settings.masked()['database_url']}")
     return 0

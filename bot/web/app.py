@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -112,8 +115,28 @@ async def _spool_flusher(app: web.Application) -> AsyncIterator[None]:
 
 
 async def health(request: web.Request) -> web.Response:
-    """Liveness, spooled writes waiting for the database, and writes it refused."""
+    """Liveness, spooled writes waiting for the database, writes it refused, and restarts.
+
+    Under ``make run`` the supervisor's status file adds ``processes``: each
+    child's state, pid, restart count and the last restart's time and reason.
+    """
     spool = request.app[RECORDER].spool
-    return json_response(
-        {"status": "ok", "spooled_batches": spool.pending(), "rejected_batches": spool.rejected()}
-    )
+    body: dict[str, Any] = {
+        "status": "ok",
+        "spooled_batches": spool.pending(),
+        "rejected_batches": spool.rejected(),
+    }
+    processes = _supervised_processes(request.app[SETTINGS].supervisor_status_file)
+    if processes is not None:
+        body["processes"] = processes
+    return json_response(body)
+
+
+def _supervised_processes(status_file: Path) -> dict[str, Any] | None:
+    # A few hundred bytes the supervisor replaces atomically: never half-written.
+    try:
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    processes = status.get("processes") if isinstance(status, dict) else None
+    return processes if isinstance(processes, dict) else None

@@ -1,4 +1,4 @@
-"""`python -m bot run` (what `make run` starts): URLs and token printed, Ctrl-C stops everything."""
+"""`python -m bot run` (what `make run` starts): URLs, masked tokens; Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def test_run_prints_urls_and_ctrl_c_stops_all_processes(tmp_path: Path) -> None:
         "LEADS_SPOOL_DIR": str(tmp_path / "spool"),
         "LEADS_API_TOKEN": "run-test-token",
         "STOREFRONT_TOKEN": "run-test-storefront",
+        "SESSION_SECRET": "run-test-session-secret",
+        "SUPERVISOR_STATUS_FILE": str(tmp_path / "supervisor.json"),
     }
     subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=PROJECT_ROOT, check=True)
     output = tmp_path / "run.out"
@@ -83,11 +85,15 @@ def test_run_prints_urls_and_ctrl_c_stops_all_processes(tmp_path: Path) -> None:
         printed = output.read_text()
         assert f"http://localhost:{ports.rasa}/webhooks/rest/webhook" in printed
         assert f"http://localhost:{ports.web}/api/v2/leads" in printed
-        assert "run-test-token" in printed
+        # Tokens given in the environment are never printed in full.
+        assert "run-test-token" not in printed and "run-test-storefront" not in printed
+        assert "run-…  (from LEADS_API_TOKEN)" in printed
+        assert (tmp_path / "supervisor.json").exists()
 
         supervisor.send_signal(signal.SIGINT)
         assert supervisor.wait(timeout=STOP_DEADLINE_SECONDS) == 0
         assert "All processes stopped." in output.read_text()
+        assert not (tmp_path / "supervisor.json").exists()
         for port in (ports.rasa, ports.actions, ports.web):
             assert not _port_open(port), f"port {port} still served after Ctrl-C"
             assert _processes_mentioning(f"--port {port}") == []

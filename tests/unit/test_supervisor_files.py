@@ -1,0 +1,105 @@
+"""What `make run` leaves on disk and prints: owner-only files, masked tokens, child settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import secrets as secrets_module
+from bot.secrets import ensure_tokens, make_data_private
+from bot.settings import Settings
+from bot.supervisor import child_environment, token_lines
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def restore_umask() -> Iterator[None]:
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield
+    os.umask(previous)
+
+
+def test_tokens_are_created_once_and_kept_owner_only(tmp_path: Path) -> None:
+    store = tmp_path / "tokens.json"
+    first: dict[str, str] = {"STOREFRONT_TOKEN": "from-the-environment"}
+    created = ensure_tokens(first, store)
+    assert created == {"LEADS_API_TOKEN", "SESSION_SECRET"}
+    assert first["STOREFRONT_TOKEN"] == "from-the-environment"
+    assert _mode(store) == 0o600
+    assert "from-the-environment" not in store.read_text()
+
+    again: dict[str, str] = {"STOREFRONT_TOKEN": "from-the-environment"}
+    assert ensure_tokens(again, store) == set()
+    assert again["LEADS_API_TOKEN"] == first["LEADS_API_TOKEN"]
+    assert json.loads(store.read_text())["SESSION_SECRET"] == first["SESSION_SECRET"]
+
+
+def test_a_new_token_is_printed_once_then_masked() -> None:
+    env = {"LEADS_API_TOKEN": "abcdEFGH-new-token", "STOREFRONT_TOKEN": "wxyzSECRET"}
+    first = "".join(token_lines(env, created={"LEADS_API_TOKEN"}, from_env=set()))
+    assert "abcdEFGH-new-token  (new: shown this once, kept in var/tokens.json)" in first
+    assert "wxyzSECRET" not in first
+    assert "wxyz…  (full value in var/tokens.json)" in first
+
+    later = "".join(token_lines(env, created=set(), from_env={"STOREFRONT_TOKEN"}))
+    assert "abcdEFGH-new-token" not in later and "wxyzSECRET" not in later
+    assert "abcd…  (full value in var/tokens.json)" in later
+    assert "wxyz…  (from STOREFRONT_TOKEN)" in later
+
+
+def test_data_files_become_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_umask: None
+) -> None:
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    var.chmod(0o755)
+    spool = var / "spool"
+    spool.mkdir()
+    spool.chmod(0o755)
+    # What an earlier version left: world-readable stores, WAL files and spooled answers.
+    left = [var / "leads.db", var / "leads.db-wal", var / "tracker.db", spool / "pending.jsonl"]
+    for path in left:
+        path.write_text("x")
+        path.chmod(0o644)
+    monkeypatch.setattr(secrets_module, "VAR_DIR", var)
+    monkeypatch.setattr(secrets_module, "TOKENS_FILE", var / "tokens.json")
+    settings = Settings(
+        database_url=f"sqlite:///{var / 'leads.db'}",
+        tracker_store_url=f"sqlite:///{var / 'tracker.db'}",
+        spool_dir=spool,
+    )
+    make_data_private(settings)
+    assert _mode(var) == 0o700
+    assert _mode(spool) == 0o700
+    assert {path.name: _mode(path) for path in left} == {path.name: 0o600 for path in left}
+    created = var / "later.db"
+    created.write_text("x")
+    assert _mode(created) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # `make run` as the README shows it: nothing set, the documented defaults.
+        ({}, {"RASA_PORT": "5005", "ACTIONS_PORT": "5055", "WEB_PORT": "8000"}),
+        # An empty variable (`ACTIONS_PORT= make run`) means the default too.
+        ({"ACTIONS_PORT": ""}, {"ACTIONS_PORT": "5055"}),
+        # Set ports are kept.
+        ({"RASA_PORT": "6005", "WEB_PORT": "9000"}, {"RASA_PORT": "6005", "WEB_PORT": "9000"}),
+    ],
+)
+def test_children_get_every_port(given: dict[str, str], expected: dict[str, str]) -> None:
+    env = child_environment(given)
+    assert {name: env[name] for name in expected} == expected
+    assert env["SUPERVISOR_STATUS_FILE"] == str(Settings().supervisor_status_file)
+    assert env["TRACKER_STORE_URL"].startswith("sqlite:///")
+    assert env["TRACKER_STORE_DIALECT"] == "sqlite"
