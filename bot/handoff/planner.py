@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.config import STAGES, HandoffConfig, Team, Trigger
 from bot.handoff.hours import promise
+from bot.store.duplicates import duplicate_links, without_details
 from bot.store.models import (
     Answer,
     Handoff,
@@ -410,7 +411,9 @@ class HandoffPlanner:
             .where(answers.c.lead_id == lead.id, answers.c.superseded_at.is_(None))
             .order_by(answers.c.answered_at, answers.c.id)
         ).all()
-        lead_json = lead_view(lead, current)
+        # Stored in the outbox: other leads by id only, their details could outlive an erasure.
+        duplicates = without_details(duplicate_links(connection, [lead.id])[lead.id])
+        lead_json = lead_view(lead, current, duplicates=duplicates)
         events = LeadEvent.__table__
         journey = [
             {

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.store.commands import UpdateContact
 from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
+from bot.store.duplicates import link_duplicates, without_details
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     Answer,
@@ -56,6 +57,10 @@ class DuplicateLead(Exception):
         self.existing_id = existing_id
 
 
+class SameLead(ValueError):
+    """A lead cannot be merged into itself."""
+
+
 class LeadGone(LookupError):
     """The lead was erased; only its tombstone is left."""
 
@@ -76,7 +81,8 @@ def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) ->
     """Column values of a lead entered by a person or imported (not met in the chat).
 
     Such a lead has no storefront session: its session id is derived from its
-    id, so a later chat by the same person joins it through the e-mail merge.
+    id. A later chat by the same person is linked to it as a likely duplicate
+    (same e-mail or phone), for sales to merge.
     """
     lead_id = new_lead_id()
     status = fields.get("status") or "New"
@@ -143,6 +149,8 @@ class LeadBook:
     def export_data(self, lead_id: str) -> dict[str, Any]:
         """Everything held about the person: the answer to a data-access request."""
         lead = self.get(lead_id)
+        # A likely duplicate may be someone else: the person gets its id, not its details.
+        lead["possible_duplicates"] = without_details(lead["possible_duplicates"])
         with self._engine.connect() as connection:
             owners = _owner_rows(connection, lead["id"])
             ids = [row.id for row in owners]
@@ -240,6 +248,8 @@ class LeadBook:
                     )
                 if fields.get("notes"):
                     _add_note(connection, lead_id, fields["notes"], actor, now)
+                # A new e-mail address with a known phone number (say).
+                link_duplicates(connection, lead_id, fields, now)
         return Saved(self.get(lead_id), created)
 
     def capture(
@@ -254,9 +264,11 @@ class LeadBook:
         """A web form's lead, with the consent the person gave and its wording.
 
         With the storefront ``session_id`` the form's details land on that
-        session's lead (which then merges with an earlier lead of the same
-        e-mail, as in the chat); otherwise a lead with the same e-mail is
-        updated, or a new one created.
+        session's lead (the shopper's own chat and storefront lead); otherwise a
+        new lead is created. The form is public, so it never changes another
+        lead: when its e-mail address or phone number belongs to another lead,
+        the form's lead is linked to that one as a likely duplicate (see
+        :mod:`bot.store.duplicates`), as in the chat.
         """
         fields = clean_lead_fields(data, complete=True, region=self.region)
         now = now or utcnow()
@@ -264,7 +276,7 @@ class LeadBook:
             with self._engine.connect() as connection:
                 known = _session_lead(connection, session_id) is not None
             # Through the repository, as the chat writes contact details: the
-            # session's lead merges with an earlier lead of the same e-mail address.
+            # session's lead is linked to another lead with the same e-mail or phone.
             self.repository.apply(
                 [
                     UpdateContact(
@@ -282,10 +294,10 @@ class LeadBook:
             with write_transaction(self._engine) as connection:
                 found = _session_lead(connection, session_id)
                 assert found is not None  # the write above made it
+                # A session sales merged into another lead stands for that lead.
                 lead = surviving_lead(connection, found)
-                # The form's details and consent land on the surviving lead too (a
-                # merge only fills what that lead lacked); a lead the form created
-                # comes from the form, not the chat.
+                # The form's other details and consent land on the session's lead;
+                # a lead the form created comes from the form, not the chat.
                 changes = (
                     {**fields} if known else {**fields, "source": fields.get("source") or source}
                 )
@@ -297,22 +309,14 @@ class LeadBook:
                 )
             return Saved(self.get(lead.id), created=not known)
         with write_transaction(self._engine) as connection:
-            existing = _lead_with_email(connection, fields.get("email"))
-            if existing is None:
-                values = new_lead_values(fields, source=source, now=now)
-                connection.execute(insert(_LEADS).values(**values))
-                lead_id, created = values["id"], True
-                if fields.get("notes"):
-                    _add_note(connection, lead_id, fields["notes"], FORM_ACTOR, now)
-            else:
-                self._write(connection, existing, fields, FORM_ACTOR, now, replace=False)
-                lead_id, created = existing, False
-            connection.execute(
-                update(_LEADS)
-                .where(_LEADS.c.id == lead_id)
-                .values(consent_at=now, consent_text=consent_text)
-            )
-        return Saved(self.get(lead_id), created)
+            values = new_lead_values(fields, source=source, now=now)
+            values.update(consent_at=now, consent_text=consent_text)
+            connection.execute(insert(_LEADS).values(**values))
+            lead_id = values["id"]
+            if fields.get("notes"):
+                _add_note(connection, lead_id, fields["notes"], FORM_ACTOR, now)
+            link_duplicates(connection, lead_id, fields, now)
+        return Saved(self.get(lead_id), created=True)
 
     def update(
         self,
@@ -338,9 +342,14 @@ class LeadBook:
             if lead is None:
                 self._raise_missing(lead_id)
             email = fields.get("email")
-            other = _lead_with_email(connection, email)
-            if email and other is not None and other != lead.id:
-                raise DuplicateLead(other, email)
+            current = connection.execute(
+                select(_LEADS.c.email).where(_LEADS.c.id == lead.id)
+            ).scalar_one()
+            # Keeping its own address is no conflict, even when a likely duplicate shares it.
+            if email and email.lower() != (current or "").lower():
+                other = _lead_with_email(connection, email)
+                if other is not None and other != lead.id:
+                    raise DuplicateLead(other, email)
             self._write(connection, lead.id, fields, actor, now, replace=replace)
         return self.get(lead.id)
 
@@ -381,6 +390,43 @@ class LeadBook:
             )
         if fields.get("notes"):
             _add_note(connection, lead_id, fields["notes"], actor, now)
+
+    def merge(
+        self,
+        lead_id: str,
+        duplicate_id: str,
+        *,
+        by: str,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Merge lead ``duplicate_id`` into ``lead_id``: a person decided they are one person.
+
+        The only way two leads become one (the chat and the public form link
+        likely duplicates, see :mod:`bot.store.duplicates`). ``lead_id`` keeps
+        its contact fields, status and consent; the duplicate's fill only what
+        it lacks. Answers, events, handoffs, notes and histories move over, the
+        latest answer to each question becomes the current one, and the lead is
+        rescored; the duplicate's id and session then stand for ``lead_id``.
+        Merging again what is already merged changes nothing.
+
+        Raises ``LookupError`` (:class:`LeadGone` for an erased ``lead_id``)
+        and :class:`SameLead` when both ids are the same lead.
+        """
+        actor = _actor(by)
+        now = now or utcnow()
+        with write_transaction(self._engine) as connection:
+            lead = surviving_lead(connection, lead_id)
+            if lead is None:
+                self._raise_missing(lead_id)
+            duplicate = surviving_lead(connection, duplicate_id)
+            if duplicate is None:
+                raise LookupError(f"duplicate_id: no lead with id {duplicate_id!r}")
+            if duplicate.id == lead.id:
+                if duplicate_id == lead_id:
+                    raise SameLead(f"duplicate_id: {duplicate_id!r} is the lead itself")
+            else:
+                self.repository.merge(connection, lead.id, duplicate.id, by=actor, now=now)
+        return self.get(lead.id)
 
     def convert(
         self,

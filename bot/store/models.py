@@ -197,7 +197,7 @@ class StageTransition(Base):
 
 
 class LeadMerge(Base):
-    """Two leads found to be the same person (same email) merged into the earlier one."""
+    """Two leads of the same person merged: the absorbed one's history moved to the survivor."""
 
     __tablename__ = "lead_merges"
 
@@ -207,6 +207,38 @@ class LeadMerge(Base):
     absorbed_session_id = Column(String(128), nullable=False)
     reason = Column(String(120), nullable=False)
     merged_at = Column(UTCDateTime, nullable=False)
+    # Who decided the two leads are one person (empty on merges the chat made by e-mail
+    # before merges needed a person's decision).
+    merged_by = Column(String(120))
+
+
+class LeadDuplicate(Base):
+    """A lead that named an e-mail address or phone number another lead already had.
+
+    Nobody proves who they are in a chat or on the public web form, so such a lead
+    is never folded into the other one: it stays a lead of its own, linked here as a
+    likely duplicate, until sales merge the two (or not).
+    """
+
+    __tablename__ = "lead_duplicates"
+    __table_args__ = (
+        UniqueConstraint(
+            "lead_id",
+            "duplicate_of",
+            "matched_on",
+            name="uq_lead_duplicates_lead_id_duplicate_of_matched_on",
+        ),
+        Index("ix_lead_duplicates_duplicate_of", "duplicate_of"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    # The lead that named the value ...
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    # ... and the earlier lead that already had it.
+    duplicate_of = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    # "email" or "phone".
+    matched_on = Column(String(16), nullable=False)
+    found_at = Column(UTCDateTime, nullable=False)
 
 
 class LeadNote(Base):

@@ -33,6 +33,7 @@ from bot.handoff.planner import HandoffNotice, HandoffPlanner, LeadWrite
 from bot.scoring import AnswerFact, EventFact, LeadFacts, Scorer, ScoreResult, facts_from_history
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import write_transaction
+from bot.store.duplicates import duplicate_links, link_duplicates, move_links
 from bot.store.models import (
     Answer,
     Handoff,
@@ -64,6 +65,8 @@ _LEADS_OF_SESSIONS = select(_LEADS.c.id, _LEADS.c.merged_into, _LEADS.c.session_
 )
 # A write that raced another one with the same ids is retried this many times in all.
 DUPLICATE_RETRIES = 3
+# Why two leads were merged: only a person decides that (see LeadRepository.merge).
+MERGE_REASON = "same person, confirmed"
 _KNOWN_EVENT_IDS = select(LeadEvent.__table__.c.event_id).where(
     LeadEvent.__table__.c.event_id.in_(bindparam("ids", expanding=True))
 )
@@ -135,8 +138,16 @@ class LeadFilters:
     def apply(self, query: Any) -> Any:
         """``query`` (selecting from leads) narrowed to the leads these filters keep."""
         query = query.where(Lead.merged_into.is_(None))
+        if self.session_id is not None:
+            # Every session a lead ever had finds it: a merged lead's row keeps its
+            # session and points at the lead it was merged into.
+            owner = (
+                select(func.coalesce(Lead.merged_into, Lead.id))
+                .where(Lead.session_id == self.session_id)
+                .scalar_subquery()
+            )
+            query = query.where(Lead.id == owner)
         for column, value in (
-            (Lead.session_id, self.session_id),
             (Lead.stage, self.stage),
             (Lead.status, self.status),
             (Lead.source, self.source),
@@ -342,7 +353,8 @@ class LeadRepository:
                 lead_id: _Touched(new=lead_id in created) for lead_id in lead_ids.values()
             }
             lead_changes: dict[str, dict[str, Any]] = {lead_id: {} for lead_id in lead_ids.values()}
-            new_emails: dict[str, str] = {}
+            # E-mail addresses and phone numbers each lead was given in this write.
+            identities: dict[str, dict[str, str]] = {}
             for command in commands:
                 lead_id = lead_ids[command.session_id]
                 if isinstance(command, RecordAnswer):
@@ -367,8 +379,11 @@ class LeadRepository:
                 else:
                     changes = _contact_changes(command)
                     lead_changes[lead_id].update(changes)
-                    if changes.get("email"):
-                        new_emails[lead_id] = changes["email"]
+                    given = {
+                        name: changes[name] for name in ("email", "phone") if changes.get(name)
+                    }
+                    if given:
+                        identities.setdefault(lead_id, {}).update(given)
             if event_rows:
                 connection.execute(_INSERT_EVENTS, event_rows)
             leads = Lead.__table__
@@ -378,17 +393,11 @@ class LeadRepository:
                     connection.execute(
                         update(leads).where(leads.c.id == lead_id).values(**changes, updated_at=now)
                     )
-            for lead_id, email in new_emails.items():
-                survivor = self._merge_same_person(connection, lead_id, email, now)
-                if survivor is not None:
-                    touched.pop(lead_id, None)
-                    target = touched.setdefault(survivor, _Touched())
-                    target.refold = True
-                    target.causes.append("merge")
-                    lead_ids = {
-                        session: survivor if found == lead_id else found
-                        for session, found in lead_ids.items()
-                    }
+            # A chat (or a form through it) cannot prove who is typing: a known
+            # e-mail address or phone links the lead to the one that has it, and
+            # changes nothing on that lead (see bot.store.duplicates).
+            for lead_id, given in identities.items():
+                link_duplicates(connection, lead_id, given, now)
             states: dict[str, LeadState] = {}
             if self.scorer is not None:
                 states = self._rescore_touched(connection, touched, now)
@@ -622,24 +631,34 @@ class LeadRepository:
             (AnswerFact(r.key, r.value, r.status, r.answered_at) for r in answer_rows),
         )
 
-    @staticmethod
-    def _merge_same_person(
-        connection: Connection, lead_id: str, email: str, now: datetime
-    ) -> str | None:
-        """Merge ``lead_id`` into an earlier lead with the same email; returns the survivor."""
-        leads = Lead.__table__
-        survivor = connection.execute(
-            select(leads.c.id)
-            .where(
-                func.lower(leads.c.email) == email.lower(),
-                leads.c.id != lead_id,
-                leads.c.merged_into.is_(None),
+    def merge(
+        self,
+        connection: Connection,
+        survivor: str,
+        lead_id: str,
+        *,
+        by: str,
+        now: datetime,
+    ) -> None:
+        """Merge lead ``lead_id`` into ``survivor`` (both surviving, locked by the caller).
+
+        A person's decision (see :meth:`bot.store.leadbook.LeadBook.merge`):
+        answers, events, snapshots, stage history, handoffs, notes and status
+        changes move to the survivor; the latest answer to each question is the
+        current one; contact fields are only added where the survivor has none,
+        never replaced; the survivor is rescored on everything it now holds.
+        """
+        self._merge_into(connection, survivor, lead_id, by, now)
+        if self.scorer is not None:
+            self._rescore_touched(
+                connection, {survivor: _Touched(refold=True, causes=["merge"])}, now
             )
-            .order_by(leads.c.created_at, leads.c.id)
-            .limit(1)
-        ).scalar_one_or_none()
-        if survivor is None:
-            return None
+
+    @staticmethod
+    def _merge_into(
+        connection: Connection, survivor: str, lead_id: str, by: str, now: datetime
+    ) -> None:
+        leads = Lead.__table__
         absorbed = connection.execute(select(leads).where(leads.c.id == lead_id)).one()
         kept = connection.execute(select(leads).where(leads.c.id == survivor)).one()
         answers = Answer.__table__
@@ -671,8 +690,11 @@ class LeadRepository:
             for name in (
                 "first_name",
                 "last_name",
+                "email",
                 "phone",
                 "company",
+                "position",
+                "address",
                 "consent_at",
                 "consent_text",
                 "opted_out_at",
@@ -703,13 +725,15 @@ class LeadRepository:
                 updated_at=now,
             )
         )
+        move_links(connection, lead_id, survivor)
         connection.execute(
             insert(LeadMerge.__table__).values(
                 survivor_id=survivor,
                 absorbed_id=lead_id,
                 absorbed_session_id=absorbed.session_id,
-                reason="same email",
+                reason=MERGE_REASON,
                 merged_at=now,
+                merged_by=by,
             )
         )
         connection.execute(
@@ -719,11 +743,10 @@ class LeadRepository:
                 type="lead_merged",
                 source="system",
                 ts=now,
-                properties={"absorbed_id": lead_id, "reason": "same email"},
+                properties={"absorbed_id": lead_id, "reason": MERGE_REASON, "by": by},
                 created_at=now,
             )
         )
-        return str(survivor)
 
     @staticmethod
     def _existing(connection: Connection, statement: Any, ids: list[str]) -> set[str]:
@@ -829,7 +852,7 @@ class LeadRepository:
                 lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
-            return self._view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
+            return self._views(session, [lead])[0]
 
     def get_lead_by_session(self, session_id: str) -> dict[str, Any] | None:
         """The lead of a chat/storefront session, or ``None``."""
@@ -841,7 +864,7 @@ class LeadRepository:
                 lead = session.get(Lead, lead.merged_into)
             if lead is None:
                 return None
-            return self._view(lead, self._current_answers(session, [lead.id]).get(lead.id, []))
+            return self._views(session, [lead])[0]
 
     def list_leads(
         self,
@@ -867,21 +890,27 @@ class LeadRepository:
         with self._sessions() as session:
             leads = list(session.execute(query).scalars())
             page, more = leads[:limit], len(leads) > limit
-            answers = self._current_answers(session, [lead.id for lead in page])
-            items = [self._view(lead, answers.get(lead.id, [])) for lead in page]
+            items = self._views(session, page)
         last = page[-1] if page else None
         next_cursor = (
             encode_cursor(sort, getattr(last, name), last.id) if more and last is not None else None
         )
         return LeadPage(items=items, next_cursor=next_cursor)
 
-    def _view(self, lead: Lead, answers: list[Answer]) -> dict[str, Any]:
-        view = lead_view(lead, answers)
-        # The stage as marketing and sales tools name it (SQL, MQL), per the scoring config.
-        view["qualification"] = (
-            self.scorer.config.report_label(lead.stage) if self.scorer is not None else None
-        )
-        return view
+    def _views(self, session: Session, leads: list[Lead]) -> list[dict[str, Any]]:
+        """The JSON views of ``leads``: their answers and duplicates read in one query each."""
+        ids = [lead.id for lead in leads]
+        answers = self._current_answers(session, ids)
+        duplicates = duplicate_links(session.connection(), ids)
+        views = []
+        for lead in leads:
+            view = lead_view(lead, answers.get(lead.id, []), duplicates=duplicates[lead.id])
+            # The stage as marketing and sales tools name it (SQL, MQL), per the scoring config.
+            view["qualification"] = (
+                self.scorer.config.report_label(lead.stage) if self.scorer is not None else None
+            )
+            views.append(view)
+        return views
 
     def answer_history(self, lead_id: str, key: str) -> list[dict[str, Any]]:
         """Every answer given to ``key``, oldest first."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.planner import OPEN_STATUSES
 from bot.store.db import write_transaction
+from bot.store.duplicates import duplicate_links
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     LEAD_STATUSES,
@@ -121,7 +122,9 @@ class SalesDesk:
             chat, chat_truncated = _latest_events(connection, lead.id, chat=True)
             return {
                 "requested_id": lead_id,
-                "lead": lead_view(lead, current),
+                "lead": lead_view(
+                    lead, current, duplicates=duplicate_links(connection, [lead.id])[lead.id]
+                ),
                 "absorbed_ids": owners[1:],
                 "answers": _answers_with_history(current, answers),
                 "score": {

@@ -33,8 +33,14 @@ def event_view(event: LeadEvent) -> dict[str, Any]:
     }
 
 
-def lead_view(lead: Lead, answers: list[Answer]) -> dict[str, Any]:
-    """The public lead JSON (see ARCHITECTURE.md, "Leads")."""
+def lead_view(
+    lead: Lead, answers: list[Answer], *, duplicates: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The public lead JSON (see ARCHITECTURE.md, "Leads").
+
+    ``duplicates`` are the lead's likely duplicates, as
+    :func:`bot.store.duplicates.duplicate_links` finds them.
+    """
     return {
         "id": lead.id,
         "session_id": lead.session_id,
@@ -64,6 +70,7 @@ def lead_view(lead: Lead, answers: list[Answer]) -> dict[str, Any]:
         "lifecycle": lifecycle_of(lead),
         "customer_group": lead.customer_group,
         "converted_at": lead.converted_at.isoformat() if lead.converted_at else None,
+        "possible_duplicates": duplicates,
         "created_at": lead.created_at.isoformat(),
         "updated_at": lead.updated_at.isoformat(),
     }

@@ -400,12 +400,13 @@ def test_update_to_another_leads_email_is_a_duplicate(book: LeadBook, replace: b
 
 def test_update_through_an_absorbed_id_edits_the_survivor(book: LeadBook) -> None:
     survivor = chat(book, UpdateContact(session_id="s1", first_name="Ada", email="ada@example.com"))
-    chat(
+    absorbed = chat(
         book,
         UpdateContact(session_id="s2", email="ada@example.com"),
         now=NOW + timedelta(minutes=1),
     )
-    absorbed = rows(book.repository.engine, Lead, session_id="s2")[0].id
+    # The chat only links the two; sales merge them.
+    book.merge(survivor, absorbed, by="bob", now=NOW + timedelta(minutes=2))
     lead = book.update(absorbed, {"company": "Acme"}, by="bob", replace=False)
     assert lead["id"] == survivor and lead["company"] == "Acme"
 
@@ -628,21 +629,26 @@ def test_capture_joins_the_session_of_the_chat(
     assert [note.author for note in rows(engine, LeadNote, lead_id=lead_id)] == ["web form"]
 
 
-def test_capture_without_a_session_creates_then_updates(book: LeadBook, engine: Engine) -> None:
+def test_capture_without_a_session_creates_a_linked_lead_each_time(
+    book: LeadBook, engine: Engine
+) -> None:
     first = book.capture(ADA, consent_text="v1", now=NOW)
     assert first.created and first.lead["source"] == "web_form"
+    # The public form cannot tell Ada from someone typing her address: a lead of its own.
     second = book.capture(
         {**ADA, "email": "ADA@example.com", "company": "Acme"},
         consent_text="v2",
         now=NOW + timedelta(days=1),
     )
-    assert not second.created and second.lead["id"] == first.lead["id"]
+    assert second.created and second.lead["id"] != first.lead["id"]
     assert second.lead["company"] == "Acme"
     assert second.lead["consent"] == {
         "given_at": (NOW + timedelta(days=1)).isoformat(),
         "text": "v2",
     }
-    assert len(rows(engine, Lead)) == 1
+    assert [link["id"] for link in second.lead["possible_duplicates"]] == [first.lead["id"]]
+    assert book.get(first.lead["id"])["company"] is None
+    assert len(rows(engine, Lead)) == 2
 
 
 # --- the person's data --------------------------------------------------------------------------
@@ -676,6 +682,9 @@ def person(book: LeadBook, engine: Engine, tracker_url: str) -> dict[str, Any]:
         UpdateContact(session_id="s-again", email="ada@example.com"),
         now=later,
     )
+    again = book.repository.get_lead_by_session("s-again")
+    assert again is not None
+    book.merge(story.lead_id, again["id"], by="alice", now=later)
     book.update(
         story.lead_id,
         {

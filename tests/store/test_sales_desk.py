@@ -20,6 +20,7 @@ from bot.scoring import scorer_for
 from bot.scoring.review import evaluate
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.store.leadbook import LeadBook
 from bot.store.models import LeadStatusChange
 from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
@@ -287,7 +288,8 @@ def test_merged_lead_shows_the_survivor_with_what_it_absorbed(
     first = tell_story(engine, settings, NOW, session="first", deliver=False)
     # The same person in a second session, asking for a person before giving their email.
     second = tell_story(engine, settings, NOW, session="second", email=None, deliver=False)
-    first.repository.apply([UpdateContact(session_id="second", email="ADA@example.com")], now=NOW)
+    # Sales found the two were one person and merged them.
+    LeadBook(first.repository).merge(first.lead_id, second.lead_id, by="Hugo", now=NOW)
 
     page = desk.lead_page(second.lead_id)
     assert page is not None
@@ -511,6 +513,9 @@ def test_list_is_newest_first_without_merged_leads(engine: Engine, desk: SalesDe
     new = tell_story(engine, settings, NOW, session="new", email="bob@example.com", deliver=False)
     # A third session of the first person: merged, so not listed on its own.
     old.repository.apply([UpdateContact(session_id="third", email="ada@example.com")], now=NOW)
+    third = old.repository.lead_state("third")
+    assert third is not None
+    LeadBook(old.repository).merge(old.lead_id, third.lead_id, by="Hugo", now=NOW)
     desk.acknowledge(old.handoff_id, by="Hugo", now=NOW)
 
     listed = desk.list_leads()

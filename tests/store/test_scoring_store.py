@@ -15,6 +15,7 @@ from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.scoring import LeadFacts, Scorer, ScoreResult, load_scoring_config, score
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine, write_transaction
+from bot.store.leadbook import LeadBook
 from bot.store.models import Lead, LeadMerge
 from bot.store.repository import LeadFilters, LeadRepository
 
@@ -569,10 +570,14 @@ def test_write_after_missing_facts_refolds(repo: LeadRepository) -> None:
     assert state.score == 12 + 5 + 10
 
 
-# --- merge by email -------------------------------------------------------------------------------
+# --- merges (a person's decision; the chat only links leads with the same e-mail) ---------------
 
 
-def test_merge_by_email(repo: LeadRepository, engine: Engine) -> None:
+def merge(repo: LeadRepository, survivor: str, absorbed: str, now: datetime) -> None:
+    LeadBook(repo).merge(survivor, absorbed, by="sales", now=now)
+
+
+def test_confirmed_merge_rescores_with_both_histories(repo: LeadRepository, engine: Engine) -> None:
     # Session "a" (earlier): a cart add, a budget that covers the hoodie, an email.
     first = repo.apply(
         [
@@ -597,12 +602,13 @@ def test_merge_by_email(repo: LeadRepository, engine: Engine) -> None:
     assert len(repo.list_leads(LeadFilters()).items) == 2
 
     t2 = t1 + timedelta(minutes=1)
-    merged = repo.apply(
+    repo.apply(
         [UpdateContact(session_id="b", email="jane@EXAMPLE.com", phone="+33612345678")], now=t2
     )
+    merge(repo, survivor, absorbed, t2)
     # The later session resolves to the earlier lead, rescored with both histories.
-    state = merged.leads["b"]
-    assert state.lead_id == survivor
+    state = repo.lead_state("b")
+    assert state is not None and state.lead_id == survivor
     assert state.counts == {"add_to_cart": 1, "checkout_start": 1}
     _, expected = refolded(repo, survivor, t2)
     assert state.score == expected.score
@@ -625,7 +631,11 @@ def test_merge_by_email(repo: LeadRepository, engine: Engine) -> None:
     ]
     assert {e["event_id"] for e in repo.events(survivor)} >= {"a1", "b1", f"merge:{absorbed}"}
     (merge_event,) = repo.events(survivor, types=["lead_merged"])
-    assert merge_event["properties"] == {"absorbed_id": absorbed, "reason": "same email"}
+    assert merge_event["properties"] == {
+        "absorbed_id": absorbed,
+        "reason": "same person, confirmed",
+        "by": "sales",
+    }
     assert repo.events(absorbed) == []
     assert count(engine, "answers", absorbed) == 0
     assert count(engine, "score_snapshots", absorbed) == 0
@@ -647,8 +657,8 @@ def test_merge_by_email(repo: LeadRepository, engine: Engine) -> None:
     assert by_session is not None and by_session["id"] == survivor
     with engine.connect() as connection:
         merges = connection.execute(select(LeadMerge.__table__)).all()
-    assert [(m.survivor_id, m.absorbed_id, m.absorbed_session_id, m.reason) for m in merges] == [
-        (survivor, absorbed, "b", "same email")
+    assert [(m.survivor_id, m.absorbed_id, m.absorbed_session_id, m.merged_by) for m in merges] == [
+        (survivor, absorbed, "b", "sales")
     ]
 
     # Later writes of session b go to the survivor.
@@ -676,7 +686,12 @@ def test_merge_fills_missing_contact_fields(repo: LeadRepository, engine: Engine
         now=t1,
     )
     t2 = t1 + timedelta(minutes=1)
-    state = repo.apply([UpdateContact(session_id="b", email="X@example.com")], now=t2).leads["b"]
+    absorbed = repo.apply([UpdateContact(session_id="b", email="X@example.com")], now=t2).leads["b"]
+    survivor = repo.lead_state("a")
+    assert survivor is not None
+    merge(repo, survivor.lead_id, absorbed.lead_id, t2)
+    state = repo.lead_state("b")
+    assert state is not None
     lead = repo.get_lead(state.lead_id)
     assert lead is not None and lead["session_id"] == "a"
     assert (lead["first_name"], lead["phone"]) == ("Max", "+4915112345678")
