@@ -7,6 +7,7 @@ app's router, so a route added later is covered without editing this file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot import logredact
 from bot.settings import Settings
 from bot.store.migrate import upgrade
 from bot.web import create_app
@@ -138,3 +140,35 @@ async def test_no_body_shape_is_a_server_error(
         # JSON for the API, a page for everything a browser posts.
         expected = "application/json" if path.startswith("/api/") else "text/html"
         assert response.content_type == expected, (response.status, text[:300])
+
+
+SECRET = "Zx9-secret-bearer-value_0123456789"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        # aiohttp logs the line it cannot parse, header and all.
+        f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SECRET}\x01\r\n\r\n",
+        f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization Bearer {SECRET}\r\n\r\n",
+        f"GET /?token={SECRET} HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+        f"GET / HTTP/1.1\r\nHost: x\r\nCookie: leads_session={SECRET}\x7f\r\n\r\n",
+    ],
+    ids=["bad-header-value", "header-without-colon", "bad-request-line", "bad-cookie"],
+)
+async def test_unparsable_requests_log_no_credentials(
+    client: TestClient, caplog: pytest.LogCaptureFixture, request_head: str
+) -> None:
+    logredact.install()
+    with caplog.at_level(logging.DEBUG):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(request_head.encode("latin-1"))
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400"), answer
+    assert "Error handling request" in caplog.text  # aiohttp did log the request
+    assert SECRET not in caplog.text
+    for record in caplog.records:
+        assert SECRET not in (record.exc_text or "")

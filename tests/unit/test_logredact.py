@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from bot.logredact import EMAIL_MASK, PHONE_MASK, install, redact
+from bot.logredact import EMAIL_MASK, PHONE_MASK, SECRET_MASK, install, redact
+
+SECRET = "s3cr3tT0ken-AbCdEfGh_1234567890"
 
 
 @pytest.mark.parametrize(
@@ -28,10 +30,96 @@ from bot.logredact import EMAIL_MASK, PHONE_MASK, install, redact
         ("order 12345", "order 12345"),
         ("lead 4ab9eee79bc041eeb1838f850d6f9887", "lead 4ab9eee79bc041eeb1838f850d6f9887"),
         ("session e2e-0b9c6a3e-1234-4321-9999-123456789012", None),
+        # Phone numbers that used to pass: a tel: link, after a line break (real or
+        # written "\n" in a repr), seven digits.
+        ("<a href=tel:0611223344>", f"<a href=tel:{PHONE_MASK}>"),
+        ("TEL:+33611223344", f"TEL:{PHONE_MASK}"),
+        ("sms:0611223344", f"sms:{PHONE_MASK}"),
+        ("text 'hi\\n0611223344'", f"text 'hi\\n{PHONE_MASK}'"),
+        ("'a\\t06 11 22 33 44'", f"'a\\t{PHONE_MASK}'"),
+        ("hi\n0611223344", f"hi\n{PHONE_MASK}"),
+        ("call 555 1234", f"call {PHONE_MASK}"),
+        ("call 555-1234 now", f"call {PHONE_MASK} now"),
+        ("5551234", PHONE_MASK),
+        ("phone=0611223344", f"phone={PHONE_MASK}"),
+        # Ordinary numbers stay: prices, sizes, ids, timestamps, ports, counts.
+        ("price 1 299 000", None),  # seven digits in groups of three
+        ("budget 1500000", None),
+        ("€1500000 max", None),
+        ("Maximum request body size 1048577 exceeded, actual body size 2000000", None),
+        ("wrote 1048577 bytes in 1234567 ms", None),
+        ("ts=1764494501", None),  # Unix seconds
+        ("at 1764494501123", None),  # Unix milliseconds
+        ("listening on port 5005 and 127.0.0.1:5055", None),
+        ("pid 1234567", None),
+        ("12-34-567", None),
     ],
 )
 def test_redact(text: str, expected: str | None) -> None:
     assert redact(text) == (text if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What aiohttp 3.9.5 logs for a request line or header it cannot parse.
+        (
+            f"Invalid header value char:\n\n    b'Authorization: Bearer {SECRET}\\x01x'",
+            f"Invalid header value char:\n\n    b'Authorization: {SECRET_MASK}'",
+        ),
+        (
+            f"Invalid header token:\n\n    b'Authorization Bearer {SECRET}'",
+            f"Invalid header token:\n\n    b'Authorization {SECRET_MASK}'",
+        ),
+        (f"Authorization: Basic {SECRET}\r\nHost: x", f"Authorization: {SECRET_MASK}\r\nHost: x"),
+        # Headers in reprs of header maps.
+        (
+            f"<CIMultiDict('Host': 'x', 'Authorization': 'Bearer {SECRET}')>",
+            f"<CIMultiDict('Host': 'x', 'Authorization': '{SECRET_MASK}')>",
+        ),
+        (
+            f"{{'Cookie': 'leads_session={SECRET}', 'Accept': '*/*'}}",
+            f"{{'Cookie': '{SECRET_MASK}', 'Accept': '*/*'}}",
+        ),
+        (
+            f"Set-Cookie: leads_session={SECRET}; Path=/; HttpOnly",
+            f"Set-Cookie: {SECRET_MASK}",
+        ),
+        # A bearer token anywhere, query and JSON parameters.
+        (f"sent bearer {SECRET} twice", f"sent bearer {SECRET_MASK} twice"),
+        (
+            f'"GET /handoffs/h1/ack?token={SECRET}&x=1 HTTP/1.1" 200',
+            f'"GET /handoffs/h1/ack?token={SECRET_MASK}&x=1 HTTP/1.1" 200',
+        ),
+        (
+            f"POST /webhooks/rest/webhook?token={SECRET} 200",
+            f"POST /webhooks/rest/webhook?token={SECRET_MASK} 200",
+        ),
+        (f'{{"token": "{SECRET}", "events": []}}', f'{{"token": "{SECRET_MASK}", "events": []}}'),
+        (f"{{'password': '{SECRET}'}}", f"{{'password': '{SECRET_MASK}'}}"),
+        # Secrets recognisable by their form.
+        ("secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw=", f"secret whsec_{SECRET_MASK}"),
+        (f"token lq_{SECRET} used", f"token lq_{SECRET_MASK} used"),
+        (
+            "POST https://hooks.slack.com/services/T000/B000/XXXXXXXX failed",
+            f"POST https://hooks.slack.com/services/{SECRET_MASK} failed",
+        ),
+        (
+            f"postgresql://leads:{SECRET}@db.internal:5432/leads",
+            f"postgresql://leads:{SECRET_MASK}@db.internal:5432/leads",
+        ),
+        # Words about credentials stay readable.
+        ("missing bearer token; token revoked_at set", None),
+        ("cookie consent given", None),
+        ("token_store opened; 3 tokens", None),
+    ],
+)
+def test_credentials_are_masked(text: str, expected: str | None) -> None:
+    if expected is None:
+        assert redact(text) == text
+    else:
+        assert redact(text) == expected
+        assert SECRET not in redact(text)
 
 
 def test_installed_redaction_covers_arguments_and_tracebacks() -> None:
