@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.store.contacts import LeadInputError
-from bot.store.leadbook import DuplicateLead, LeadGone
+from bot.store.leadbook import DuplicateLead, LeadGone, SameLead
 from bot.store.models import LEAD_STAGES, LEAD_STATUSES
 from bot.store.repository import LEAD_SORTS, InvalidCursor, LeadFilters
 from bot.web.errors import ApiError
@@ -30,6 +30,8 @@ FILTER_PARAMS = frozenset(
 )
 LIST_PARAMS = FILTER_PARAMS | {"limit", "cursor", "sort"}
 CONVERT_FIELDS = frozenset({"customer_group", "reason"})
+MERGE_FIELDS = frozenset({"duplicate_id"})
+MAX_LEAD_ID_CHARS = 64
 
 
 def known_params(query: Any, allowed: frozenset[str]) -> None:
@@ -296,6 +298,36 @@ async def convert_lead(request: web.Request) -> web.Response:
     return json_response(lead)
 
 
+async def merge_lead(request: web.Request) -> web.Response:
+    """``POST /api/v2/leads/{id}/merge``: fold a likely duplicate into this lead (sales decide)."""
+    known_params(request.query, frozenset())
+    body = await _object_body(request)
+    unknown = sorted(set(body) - MERGE_FIELDS)
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; expected duplicate_id")
+    duplicate_id = body.get("duplicate_id")
+    if (
+        not isinstance(duplicate_id, str)
+        or not 1 <= len(duplicate_id) <= MAX_LEAD_ID_CHARS
+        or "\x00" in duplicate_id
+    ):
+        raise ApiError(
+            400,
+            f"field 'duplicate_id': expected the id of the lead to merge into this one "
+            f"(a string of 1 to {MAX_LEAD_ID_CHARS} characters), got {duplicate_id!r}",
+        )
+    book = request.app[LEADBOOK]
+    try:
+        lead = await asyncio.to_thread(
+            book.merge, _lead_id(request), duplicate_id, by=_caller(request)
+        )
+    except SameLead as exc:
+        raise ApiError(400, str(exc)) from None
+    except LookupError as exc:
+        raise _missing(exc) from None
+    return json_response(lead)
+
+
 async def get_lead_data(request: web.Request) -> web.Response:
     """``GET /api/v2/leads/{id}/data``: everything held about the person (admin)."""
     known_params(request.query, frozenset())
@@ -343,6 +375,7 @@ def setup(app: web.Application) -> None:
     app.router.add_patch("/api/v2/leads/{lead_id}", patch_lead)
     app.router.add_delete("/api/v2/leads/{lead_id}", delete_lead)
     app.router.add_post("/api/v2/leads/{lead_id}/convert", convert_lead)
+    app.router.add_post("/api/v2/leads/{lead_id}/merge", merge_lead)
     app.router.add_get("/api/v2/leads/{lead_id}/data", get_lead_data)
     app.router.add_post("/api/v2/leads/{lead_id}/erase", erase_lead)
     app.router.add_get("/api/v2/leads/{lead_id}/events", get_lead_events)

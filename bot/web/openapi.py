@@ -260,8 +260,37 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                         },
                         "customer_group": _TEXT,
                         "converted_at": _TEXT,
+                        "possible_duplicates": {
+                            "type": "array",
+                            "description": "Leads sharing this lead's e-mail or phone; "
+                            "never merged automatically (see the merge operation)",
+                            "items": _ref("PossibleDuplicate"),
+                        },
                         "created_at": {"type": "string", "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "PossibleDuplicate": {
+                    "type": "object",
+                    "required": ["id", "matched_on", "found_at", "differs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "matched_on": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": ["email", "phone"]},
+                        },
+                        "found_at": {"type": "string", "format": "date-time"},
+                        "first_name": _TEXT,
+                        "last_name": _TEXT,
+                        "email": _TEXT,
+                        "phone": _TEXT,
+                        "company": _TEXT,
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "differs": {
+                            "type": "array",
+                            "description": "Contact fields both leads have, with different values",
+                            "items": {"type": "string"},
+                        },
                     },
                 },
                 "LeadInput": lead_input,
@@ -379,6 +408,41 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                     "responses": {
                         "200": _json("The customer", _ref("Lead")),
                         "400": _error("Invalid fields"),
+                        **_GONE,
+                        **_AUTH_ERRORS,
+                    },
+                },
+            },
+            "/api/v2/leads/{lead_id}/merge": {
+                "parameters": [_LEAD_ID],
+                "post": {
+                    "summary": "Merge a likely duplicate into this lead (same person, confirmed)",
+                    "description": "This lead keeps its contact fields, status and consent; the "
+                    "duplicate's fill only empty ones. Answers, events, handoffs and histories "
+                    "move over and the lead is rescored. Repeating a merge changes nothing.",
+                    "operationId": "mergeLead",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["duplicate_id"],
+                                    "properties": {
+                                        "duplicate_id": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "maxLength": 64,
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("The merged lead", _ref("Lead")),
+                        "400": _error("Invalid body, or the lead itself as duplicate_id"),
                         **_GONE,
                         **_AUTH_ERRORS,
                     },

@@ -437,6 +437,7 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
         f'<p class="muted">Lead {_e(lead["id"])} · score {_e(lead["score"])} · '
         f"status {_e(lead['status'])}</p>"
         + _contact_section(lead)
+        + _duplicates_section(lead)
         + _status_section(page, csrf)
         + _handoff_section(page["handoffs"], csrf)
         + _answers_section(page["answers"])
@@ -471,6 +472,34 @@ def _contact_section(lead: dict[str, Any]) -> str:
     )
     rows = "".join(f"<dt>{_e(label)}</dt><dd>{value}</dd>" for label, value in items)
     return f"<section><h2>Contact &amp; consent</h2><dl>{rows}</dl></section>"
+
+
+def _duplicates_section(lead: dict[str, Any]) -> str:
+    """Leads sharing this lead's e-mail or phone: maybe the same person, maybe not."""
+    duplicates = lead["possible_duplicates"]
+    if not duplicates:
+        return ""
+    rows = [
+        (
+            f'<a href="/leads/{_e(other["id"])}">{_e(_person(other))}</a>',
+            _e(other["email"]),
+            _e(other["phone"]),
+            _e(", ".join(other["matched_on"])),
+            _e(", ".join(name.replace("_", " ") for name in other["differs"])),
+            _when(other["found_at"]),
+        )
+        for other in duplicates
+    ]
+    table = _table(
+        ("Lead", "Email", "Phone", "Same", "Different", "Found"), rows, "No likely duplicates."
+    )
+    return (
+        "<section><h2>Possible duplicates</h2>"
+        '<p class="muted">These leads gave the same e-mail address or phone number. Chat and '
+        "web-form visitors do not prove who they are, so nothing was merged or overwritten; "
+        "once you know it is one person, merge them with "
+        f"<code>POST /api/v2/leads/{_e(lead['id'])}/merge</code>.</p>{table}</section>"
+    )
 
 
 def _status_section(page: dict[str, Any], csrf: str) -> str:

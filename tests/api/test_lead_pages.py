@@ -24,6 +24,7 @@ from bot.handoff import ack_token
 from bot.settings import Settings
 from bot.store.commands import UpdateContact
 from bot.store.db import create_db_engine
+from bot.store.leadbook import LeadBook
 from bot.store.sales import SalesDesk
 from bot.web import create_app
 from bot.web.pages import SESSION_COOKIE, sign_session
@@ -302,6 +303,7 @@ async def test_merged_lead_id_shows_the_survivor(site: Site) -> None:
         deliver=False,
     )
     site.story.repository.apply([UpdateContact(session_id="again", email="ada@example.com")])
+    LeadBook(site.story.repository).merge(site.story.lead_id, later.lead_id, by="Hugo")
     body = await _text(await site.client.get(f"/leads/{later.lead_id}", headers=AUTH), 200)
     assert f"Lead {later.lead_id} was merged into this lead" in body
     assert f'action="/leads/{site.story.lead_id}/status"' in body

@@ -431,7 +431,7 @@ async def test_session_id_of_a_new_visitor_makes_a_web_form_lead(site: Site) -> 
     assert (lead.session_id, lead.email, lead.source) == ("shop-new", fields["email"], "web_form")
 
 
-async def test_session_of_a_known_person_merges_into_their_lead(site: Site) -> None:
+async def test_session_naming_a_known_email_is_linked_not_merged(site: Site) -> None:
     email = unique_email()
     first = person(email=email, consent_text="first wording")
     assert (await site.submit(data=first)).status == 201
@@ -452,17 +452,19 @@ async def test_session_of_a_known_person_merges_into_their_lead(site: Site) -> N
         email=email.upper(), session_id="shop-later", last_name="King", consent_text="v2"
     )
     assert (await site.submit(data=again)).status == 201
-    leads = {lead.id: lead for lead in site.leads()}
-    (survivor,) = [lead for lead in leads.values() if lead.merged_into is None]
-    assert survivor.id == earlier.id
-    # The latest submission's details and consent are the lead's.
-    assert (survivor.last_name, survivor.consent_text) == ("King", "v2")
-    assert survivor.consent_at > earlier.consent_at
-    (absorbed,) = [lead for lead in leads.values() if lead.merged_into == earlier.id]
-    assert absorbed.session_id == "shop-later"
+    # A public form proves nobody's identity: the earlier lead is left as it was ...
+    (kept,) = site.leads(id=earlier.id)
+    assert kept._mapping == earlier._mapping
+    # ... and the session's lead holds the submission, linked as a likely duplicate.
+    (later,) = site.leads(session_id="shop-later")
+    assert later.merged_into is None
+    assert (later.last_name, later.consent_text) == ("King", "v2")
+    lead = LeadRepository(site.engine).get_lead(later.id)
+    assert lead is not None
+    assert [link["id"] for link in lead["possible_duplicates"]] == [earlier.id]
 
 
-async def test_second_submission_with_the_same_email_updates(site: Site) -> None:
+async def test_second_submission_with_the_same_email_is_a_linked_lead(site: Site) -> None:
     email = unique_email()
     assert (await site.submit(data=person(email=email, company="Old Co"))).status == 201
     (first,) = site.leads()
@@ -475,15 +477,19 @@ async def test_second_submission_with_the_same_email_updates(site: Site) -> None
         )
     )
     assert response.status == 201
-    (lead,) = site.leads()
-    assert lead.id == first.id
+    # The first lead is not overwritten; the second submission is not lost.
+    (kept,) = site.leads(id=first.id)
+    assert kept._mapping == first._mapping
+    (lead,) = [lead for lead in site.leads() if lead.id != first.id]
     assert (lead.email, lead.phone, lead.company, lead.consent_text) == (
         email,
         "+33612345678",
         "New Co",
         "second wording",
     )
-    assert lead.consent_at > first.consent_at
+    stored = LeadRepository(site.engine).get_lead(lead.id)
+    assert stored is not None
+    assert [link["id"] for link in stored["possible_duplicates"]] == [first.id]
 
 
 # --- rate limits --------------------------------------------------------------------------------
