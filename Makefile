@@ -55,8 +55,15 @@ run: $(STAMP) migrate $(MODEL_STAMP)
 	$(PY) -m bot run --model $(MODEL)
 
 # Chat in the terminal with the running stack (start `make run` in another terminal first).
+# The action server answers only with ACTIONS_TOKEN: the environment's, else the one
+# `make run` keeps in var/tokens.json.
 shell: $(STAMP) $(MODEL_STAMP)
-	ACTIONS_PORT=$${ACTIONS_PORT:-5055} TRACKER_STORE_DIALECT=sqlite \
+	@token="$${ACTIONS_TOKEN:-$$($(PY) -c 'import json; print(json.load(open("var/tokens.json")).get("ACTIONS_TOKEN", ""))' 2>/dev/null)}"; \
+	if [ -z "$$token" ]; then \
+		echo "error: no ACTIONS_TOKEN: set it, or start 'make run' once (it keeps one in var/tokens.json)." >&2; \
+		exit 1; \
+	fi; \
+	ACTIONS_TOKEN="$$token" ACTIONS_PORT=$${ACTIONS_PORT:-5055} TRACKER_STORE_DIALECT=sqlite \
 	TRACKER_STORE_URL=$${TRACKER_STORE_URL:-sqlite:///var/tracker.db} \
 	$(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
 

@@ -194,6 +194,7 @@ class DevStack:
                 "LEADS_API_TOKEN": self.api_token,
                 "STOREFRONT_TOKEN": self.storefront_token,
                 "SESSION_SECRET": base.get("SESSION_SECRET") or secrets.token_urlsafe(32),
+                "ACTIONS_TOKEN": base.get("ACTIONS_TOKEN") or secrets.token_urlsafe(32),
                 "PUBLIC_URL": f"http://{LOOPBACK}:{self.ports.web}",
                 "RASA_TELEMETRY_ENABLED": "false",
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

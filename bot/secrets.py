@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.settings import VAR_DIR, Settings
 
-TOKEN_VARIABLES = ("LEADS_API_TOKEN", "STOREFRONT_TOKEN", "SESSION_SECRET")
+TOKEN_VARIABLES = ("LEADS_API_TOKEN", "STOREFRONT_TOKEN", "SESSION_SECRET", "ACTIONS_TOKEN")
 TOKENS_FILE = VAR_DIR / "tokens.json"
 # Files and folders created by this process and its children: owner only.
 PRIVATE_UMASK = 0o077

@@ -247,11 +247,17 @@ def child_environment(settings_env: dict[str, str]) -> dict[str, str]:
 
 def build_children(settings: Settings, model: Path, bin_dir: Path) -> list[Child]:
     """The three processes of ``make run``."""
-    rasa = str(bin_dir / "rasa")
     return [
+        # `rasa run actions` with a token check (the Rasa server sends ACTIONS_TOKEN).
         Child(
             "actions",
-            [rasa, "run", "actions", "--actions", "actions", "--port", str(settings.actions_port)],
+            [
+                str(bin_dir / "python"),
+                "-m",
+                "actions.server",
+                "--port",
+                str(settings.actions_port),
+            ],
         ),
         Child(
             "rasa",

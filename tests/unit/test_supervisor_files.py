@@ -32,7 +32,7 @@ def test_tokens_are_created_once_and_kept_owner_only(tmp_path: Path) -> None:
     store = tmp_path / "tokens.json"
     first: dict[str, str] = {"STOREFRONT_TOKEN": "from-the-environment"}
     created = ensure_tokens(first, store)
-    assert created == {"LEADS_API_TOKEN", "SESSION_SECRET"}
+    assert created == {"LEADS_API_TOKEN", "SESSION_SECRET", "ACTIONS_TOKEN"}
     assert first["STOREFRONT_TOKEN"] == "from-the-environment"
     assert _mode(store) == 0o600
     assert "from-the-environment" not in store.read_text()
