@@ -426,3 +426,20 @@ class Erasure(Base):
     reason = Column(String(16), nullable=False)
     requested_by = Column(String(120), nullable=False)
     removed = Column(JSONType, nullable=False, default=dict)
+
+
+class SalesSession(Base):
+    """A browser signed in to the lead pages; only the SHA-256 hash of its cookie is stored.
+
+    Signing out ends the row; the token that signed in is named by its hash, so a
+    session lasts only while that token does (changed or revoked: ended).
+    """
+
+    __tablename__ = "sales_sessions"
+
+    id = Column(String(64), primary_key=True)
+    name = Column(String(120), nullable=False)
+    token_hash = Column(String(64), nullable=False, index=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False, index=True)
+    ended_at = Column(UTCDateTime)

@@ -45,7 +45,8 @@ _ADMIN_ROUTES = re.compile(r"^/api/v2/leads/[^/]+/(?:data|erase)$")
 _LEAD = re.compile(r"^/api/v2/leads/[^/]+$")
 
 
-def _bearer(request: web.Request) -> str | None:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of the request's ``Authorization: Bearer`` header, or ``None``."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -76,7 +77,8 @@ def _environment_principal(settings: Settings, token: str) -> Principal | None:
     return found
 
 
-async def _principal_of(request: web.Request, token: str) -> Principal | None:
+async def principal_of(request: web.Request, token: str) -> Principal | None:
+    """The caller a presented token stands for (environment or token store), or ``None``."""
     principal = _environment_principal(request.app[SETTINGS], token)
     if principal is None and token.startswith(TOKEN_PREFIX):
         principal = await asyncio.to_thread(request.app[TOKENS].authenticate, token)
@@ -85,10 +87,10 @@ async def _principal_of(request: web.Request, token: str) -> Principal | None:
 
 async def authenticate(request: web.Request) -> Principal | None:
     """The caller behind the request's bearer token, or ``None``."""
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         return None
-    return await _principal_of(request, token)
+    return await principal_of(request, token)
 
 
 async def body_token_principal(request: web.Request, token: Any) -> Principal:
@@ -102,7 +104,7 @@ async def body_token_principal(request: web.Request, token: Any) -> Principal:
         )
     if not isinstance(token, str) or not token.strip():
         raise ApiError(400, f"field '{BODY_TOKEN_FIELD}' must be a non-empty string")
-    principal = await _principal_of(request, token.strip())
+    principal = await principal_of(request, token.strip())
     if principal is None:
         raise ApiError(
             401, f"invalid or revoked token in field '{BODY_TOKEN_FIELD}'", headers=_CHALLENGE
@@ -122,7 +124,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Require a bearer token with the route's scope on ``/api/`` routes."""
     if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
         return await handler(request)
-    if _bearer(request) is None:
+    if bearer_token(request) is None:
         if (
             request.method == "POST"
             and request.path in BODY_TOKEN_PATHS

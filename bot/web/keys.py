@@ -11,6 +11,7 @@ from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from bot.store.spool import LeadRecorder
 from bot.store.tokens import TokenStore
+from bot.store.websessions import SalesSessions
 from bot.web.ratelimit import RateLimiter
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +25,6 @@ TOKENS = web.AppKey("tokens", TokenStore)
 PRINCIPAL = "principal"
 FORM_LIMITER = web.AppKey("form_limiter", RateLimiter)
 EVENTS_LIMITER = web.AppKey("events_limiter", RateLimiter)
+# Failed sign-ins at /login, per client address.
+LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+SESSIONS = web.AppKey("sales_sessions", SalesSessions)

@@ -5,10 +5,15 @@ escaped with :func:`html.escape` before it reaches the page, and a strict
 Content-Security-Policy forbids scripts altogether as a second line of defence.
 
 Who may see a page: a browser signed in at ``/login`` with the sales token
-(``LEADS_API_TOKEN``), which gets a signed ``leads_session`` cookie for 12
-hours, or any client sending ``Authorization: Bearer <LEADS_API_TOKEN>``. Forms
-of a signed-in browser carry a CSRF token derived from the session cookie;
-bearer clients need none (a forged cross-site request cannot send the header).
+(``LEADS_API_TOKEN``) or a token of ``python -m bot tokens create`` with the
+``leads:read`` scope, or any client sending such a token as ``Authorization:
+Bearer``; the forms need ``leads:write`` (both scopes come with ``admin``). A
+sign-in opens a session of 12 hours kept by the server (the ``leads_session``
+cookie holds its random id): signing out ends it, and so does a change of
+``LEADS_API_TOKEN`` or the revocation of the token that signed in. Failed
+sign-ins are limited per client address. Forms of a signed-in browser carry a
+CSRF token derived from the session cookie; bearer clients need none (a forged
+cross-site request cannot send the header).
 
 Acknowledgement links in notifications (``/handoffs/{id}/ack?token=…``) work
 without signing in: the link opens a confirmation page whose button does the
@@ -20,15 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
 import html
-import json
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -38,13 +41,22 @@ from multidict import MultiDictProxy
 
 from bot.handoff.planner import ack_token
 from bot.store.models import LEAD_STATUSES
+from bot.store.tokens import ADMIN, LEADS_READ, LEADS_WRITE, SCOPES, hash_token
 from bot.store.types import dumps
+from bot.store.websessions import SalesSessions, SessionRecord
+from bot.web.auth import bearer_token, principal_of
 from bot.web.bodies import FormValue, read_form
 from bot.web.errors import ApiError
-from bot.web.keys import SALES, SETTINGS
+from bot.web.keys import LOGIN_LIMITER, REPOSITORY, SALES, SESSIONS, SETTINGS
+from bot.web.ratelimit import RateLimiter
 
 SESSION_COOKIE = "leads_session"
 SESSION_SECONDS = 12 * 3600
+# Failed sign-ins per client address and minute (in bursts of as many) before
+# /login answers 429: a guessing script gets 10 tries a minute, not thousands.
+LOGIN_FAILURES_PER_MINUTE = 10
+# What secrets.token_urlsafe(32) makes: anything else is no session, unlooked-up.
+_SESSION_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_NAME_CHARS = 120
 DEFAULT_LANDING = "/leads"
 BEARER_ACTOR = "API token"
@@ -89,35 +101,10 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _mac(key: bytes, purpose: str, text: str) -> bytes:
-    # The purpose keeps a session signature from ever passing as a CSRF token
-    # or an ack token, although all three use the same key.
+    # The purpose keeps a CSRF token from ever passing as an ack token, although
+    # both use the same key.
     return hmac.new(key, f"{purpose}:{text}".encode(), hashlib.sha256).digest()
-
-
-def sign_session(key: bytes, name: str, expires: int) -> str:
-    """The ``leads_session`` cookie value: base64url JSON of name and expiry, then its HMAC."""
-    payload = _b64(json.dumps({"name": name, "exp": expires}).encode())
-    return f"{payload}.{_b64(_mac(key, 'session', payload))}"
-
-
-def session_name(key: bytes, value: str, now: float) -> str | None:
-    """The signed-in name of a cookie value, or ``None`` if forged, malformed or expired."""
-    payload, _, signature = value.partition(".")
-    try:
-        if not hmac.compare_digest(_unb64(signature), _mac(key, "session", payload)):
-            return None
-        data = json.loads(_unb64(payload))
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("exp"), int) or data["exp"] <= now:
-        return None
-    name = data.get("name")
-    return name if isinstance(name, str) and name else None
 
 
 def csrf_token(key: bytes, session: str) -> str:
@@ -130,24 +117,45 @@ class Viewer:
     """Who is looking: a signed-in salesperson (``session`` set) or a bearer-token client."""
 
     name: str
+    scopes: frozenset[str]
     session: str | None = None
 
+    def may(self, scope: str) -> bool:
+        """Whether this viewer's token has ``scope`` (``admin`` has every scope)."""
+        return scope in self.scopes or ADMIN in self.scopes
 
-def _viewer(request: web.Request) -> Viewer | None:
-    settings = request.app[SETTINGS]
-    if not settings.leads_api_token:
-        return None  # no token configured: nobody can sign in, and an empty bearer must not match
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        if hmac.compare_digest(token.strip().encode(), settings.leads_api_token.encode()):
-            return Viewer(BEARER_ACTOR)
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _session_scopes(request: web.Request, record: SessionRecord) -> frozenset[str] | None:
+    """The scopes of the token that opened a session, if it still holds."""
+    sales_token = request.app[SETTINGS].leads_api_token
+    if sales_token and hmac.compare_digest(record.token_hash, hash_token(sales_token)):
+        return frozenset(SCOPES)
+    # A stored token (None once revoked); a LEADS_API_TOKEN since changed matches nothing.
+    return record.scopes
+
+
+async def _viewer(request: web.Request) -> Viewer | None:
+    token = bearer_token(request)
+    if token is not None:
+        principal = await principal_of(request, token)
+        if principal is None or not principal.allows(LEADS_READ):
+            return None
+        name = BEARER_ACTOR if principal.name == "LEADS_API_TOKEN" else principal.name
+        return Viewer(name, principal.scopes)
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if not _SESSION_VALUE.match(cookie):
         return None
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        name = session_name(settings.signing_key, cookie, time.time())
-        if name is not None:
-            return Viewer(name, cookie)
-    return None
+    record = await asyncio.to_thread(request.app[SESSIONS].find, cookie, _now())
+    if record is None:
+        return None
+    scopes = _session_scopes(request, record)
+    if scopes is None or not (LEADS_READ in scopes or ADMIN in scopes):
+        return None
+    return Viewer(record.name, scopes, cookie)
 
 
 # -- responses --------------------------------------------------------------------------
@@ -244,9 +252,9 @@ def _local_path(target: str) -> str:
     return DEFAULT_LANDING
 
 
-def _required_viewer(request: web.Request) -> Viewer:
+async def _required_viewer(request: web.Request) -> Viewer:
     """The viewer; otherwise a browser is sent to sign in (GET) or refused (POST)."""
-    viewer = _viewer(request)
+    viewer = await _viewer(request)
     if viewer is not None:
         return viewer
     if request.method in ("GET", "HEAD"):
@@ -268,9 +276,17 @@ def _field(form: MultiDictProxy[FormValue], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _form_viewer(request: web.Request, form: MultiDictProxy[FormValue]) -> Viewer:
-    """The viewer of a form post, whose CSRF token must match a cookie session."""
-    viewer = _required_viewer(request)
+async def _form_viewer(request: web.Request, form: MultiDictProxy[FormValue]) -> Viewer:
+    """The viewer of a form post: allowed to write, with a CSRF token matching its session."""
+    viewer = await _required_viewer(request)
+    if not viewer.may(LEADS_WRITE):
+        raise _problem(
+            403,
+            "Read-only token",
+            f"The token you signed in with may only read leads. Sign in with a token that has "
+            f"the <code>{LEADS_WRITE}</code> scope to change them.",
+            viewer,
+        )
     if viewer.session is not None:
         expected = csrf_token(request.app[SETTINGS].signing_key, viewer.session)
         if not hmac.compare_digest(_field(form, "csrf").encode(), expected.encode()):
@@ -331,8 +347,10 @@ def _login_page(target: str, name: str, message: str | None, status: int) -> web
         f'maxlength="{MAX_NAME_CHARS}"></dd></dl>'
         f'<input type="hidden" name="next" value="{html.escape(target)}">'
         "<p><button>Sign in</button></p></form>"
-        '<p class="muted">The token is the LEADS_API_TOKEN of this deployment. Your name is '
-        "recorded with the status changes, notes and acknowledgements you make.</p></section>"
+        '<p class="muted">The token is the LEADS_API_TOKEN of this deployment, or a token '
+        f"made with <code>python -m bot tokens create</code> that has the {LEADS_READ} scope "
+        f"({LEADS_WRITE} to change leads). Your name is recorded with the status changes, "
+        "notes and acknowledgements you make.</p></section>"
     )
     return _html("Sign in", body, None, status)
 
@@ -344,21 +362,50 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 @_page_handler
 async def login(request: web.Request) -> web.StreamResponse:
-    """``POST /login``: check the token, set the session cookie, go to ``next``."""
+    """``POST /login``: check the token, open a session, go to ``next``."""
     settings = request.app[SETTINGS]
+    limiter = request.app[LOGIN_LIMITER]
+    client = request.remote or "unknown"
+    # Only failures are counted, so sales staff signing in are never held up.
+    wait = limiter.wait(client)
+    if wait is not None:
+        seconds = max(1, int(wait) + 1)
+        page = _login_page(
+            "",
+            "",
+            f"Too many failed sign-ins from this address (at most {limiter.per_minute} a "
+            f"minute). Try again in {seconds} seconds.",
+            429,
+        )
+        page.headers["Retry-After"] = str(seconds)
+        return page
     form = await _form(request)
-    token, name, target = _field(form, "token"), _field(form, "name").strip(), _field(form, "next")
-    if not settings.leads_api_token:
-        return _login_page(target, name, "Sign-in is disabled: LEADS_API_TOKEN is not set.", 401)
-    if not hmac.compare_digest(token.encode(), settings.leads_api_token.encode()):
+    token, name, target = (
+        _field(form, "token").strip(),
+        _field(form, "name").strip(),
+        _field(form, "next"),
+    )
+    principal = await principal_of(request, token) if token else None
+    if principal is None or not principal.allows(LEADS_READ):
+        limiter.check(client)
         return _login_page(
-            target, name, "Wrong token: enter the sales token (LEADS_API_TOKEN).", 401
+            target,
+            name,
+            "Wrong token: enter the sales token (LEADS_API_TOKEN) or a token with the "
+            f"{LEADS_READ} scope.",
+            401,
         )
     if not 1 <= len(name) <= MAX_NAME_CHARS:
         return _login_page(
             target, name, f"Your name: expected 1 to {MAX_NAME_CHARS} characters.", 400
         )
-    value = sign_session(settings.signing_key, name, int(time.time()) + SESSION_SECONDS)
+    value = await asyncio.to_thread(
+        request.app[SESSIONS].open,
+        name=name,
+        token_hash=hash_token(token),
+        now=_now(),
+        lifetime=timedelta(seconds=SESSION_SECONDS),
+    )
     response = _redirect(_local_path(target))
     response.set_cookie(
         SESSION_COOKIE,
@@ -374,7 +421,10 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @_page_handler
 async def logout(request: web.Request) -> web.StreamResponse:
-    """``POST /logout``: forget the session cookie."""
+    """``POST /logout``: end the session on the server and forget its cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if _SESSION_VALUE.match(cookie):
+        await asyncio.to_thread(request.app[SESSIONS].end, cookie, _now())
     response = _redirect("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -386,7 +436,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @_page_handler
 async def lead_list(request: web.Request) -> web.StreamResponse:
     """``GET /leads``: the newest leads, linked to their pages."""
-    viewer = _required_viewer(request)
+    viewer = await _required_viewer(request)
     leads = await asyncio.to_thread(request.app[SALES].list_leads)
     rows = []
     for lead in leads:
@@ -419,7 +469,7 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
 @_page_handler
 async def lead_page(request: web.Request) -> web.StreamResponse:
     """``GET /leads/{lead_id}``: everything about one lead, with the sales forms."""
-    viewer = _required_viewer(request)
+    viewer = await _required_viewer(request)
     lead_id = request.match_info["lead_id"]
     page = await asyncio.to_thread(request.app[SALES].lead_page, lead_id)
     if page is None:
@@ -725,7 +775,7 @@ def _transcript_section(messages: list[dict[str, Any]], truncated: bool) -> str:
 async def set_status(request: web.Request) -> web.StreamResponse:
     """``POST /leads/{lead_id}/status`` (``status``, ``reason``): back to the lead page."""
     form = await _form(request)
-    viewer = _form_viewer(request, form)
+    viewer = await _form_viewer(request, form)
     lead_id = request.match_info["lead_id"]
     try:
         result = await asyncio.to_thread(
@@ -749,7 +799,7 @@ async def set_status(request: web.Request) -> web.StreamResponse:
 async def add_note(request: web.Request) -> web.StreamResponse:
     """``POST /leads/{lead_id}/notes`` (``text``): back to the lead page."""
     form = await _form(request)
-    viewer = _form_viewer(request, form)
+    viewer = await _form_viewer(request, form)
     lead_id = request.match_info["lead_id"]
     try:
         note = await asyncio.to_thread(
@@ -807,7 +857,7 @@ async def ack_confirm(request: web.Request) -> web.StreamResponse:
     handoff = await asyncio.to_thread(request.app[SALES].handoff, handoff_id)
     if handoff is None:
         raise _problem(404, "Unknown handoff", f"There is no handoff with id {_e(handoff_id)}.")
-    viewer = _viewer(request)
+    viewer = await _viewer(request)
     lead = handoff["lead"]
     summary = (
         f"<p>{_e(_person(lead))} {_stage(lead['stage'])} (score {_e(lead['score'])}): "
@@ -851,7 +901,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     desk = request.app[SALES]
     now = datetime.now(timezone.utc)
     if "token" not in form:
-        viewer = _form_viewer(request, form)
+        viewer = await _form_viewer(request, form)
         handoff = await asyncio.to_thread(desk.acknowledge, handoff_id, by=viewer.name, now=now)
         if handoff is None:
             raise _problem(404, "Unknown handoff", f"There is no handoff with id {_e(handoff_id)}.")
@@ -875,11 +925,19 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         f"{_when(handoff['acknowledged_at'])}.</p>"
         f'<p><a href="/leads/{_e(handoff["lead_id"])}">Open the lead page</a></p></section>'
     )
-    return _html("Handoff acknowledged", body, _viewer(request))
+    return _html("Handoff acknowledged", body, await _viewer(request))
+
+
+async def _sessions(app: web.Application) -> AsyncIterator[None]:
+    # After the app factory's store context, which opens the engine.
+    app[SESSIONS] = SalesSessions(app[REPOSITORY].engine)
+    yield
 
 
 def setup(app: web.Application) -> None:
     """Register the sales pages."""
+    app[LOGIN_LIMITER] = RateLimiter(LOGIN_FAILURES_PER_MINUTE)
+    app.cleanup_ctx.append(_sessions)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

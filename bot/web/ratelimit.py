@@ -30,19 +30,27 @@ class RateLimiter:
 
     def check(self, client: str) -> float | None:
         """Take one request from ``client``'s bucket; seconds to wait if it is empty."""
-        if self.per_minute <= 0:
-            return None
+        wait = self.wait(client)
+        if wait is not None or self.per_minute <= 0:
+            return wait
         now = self._clock()
-        rate = self.per_minute / 60.0
-        tokens, seen = self._buckets.get(client, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - seen) * rate)
-        if tokens < 1.0:
-            self._buckets[client] = (tokens, now)
-            return (1.0 - tokens) / rate
         if len(self._buckets) >= MAX_CLIENTS:
             self._forget_idle(now)
-        self._buckets[client] = (tokens - 1.0, now)
+        self._buckets[client] = (self._tokens(client, now) - 1.0, now)
         return None
+
+    def wait(self, client: str) -> float | None:
+        """Seconds until ``client`` may make a request again (``None``: now); takes none."""
+        if self.per_minute <= 0:
+            return None
+        tokens = self._tokens(client, self._clock())
+        if tokens < 1.0:
+            return (1.0 - tokens) / (self.per_minute / 60.0)
+        return None
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, seen = self._buckets.get(client, (float(self.per_minute), now))
+        return min(float(self.per_minute), tokens + (now - seen) * self.per_minute / 60.0)
 
     def _forget_idle(self, now: float) -> None:
         self._buckets = {
@@ -51,9 +59,14 @@ class RateLimiter:
             if now - state[1] < IDLE_SECONDS
         }
 
-    def enforce(self, request: web.Request, what: str) -> None:
-        """429 with ``Retry-After`` when the request's client is over the limit."""
-        wait = self.check(request.remote or "unknown")
+    def enforce(self, request: web.Request, what: str, *, take: bool = True) -> None:
+        """429 with ``Retry-After`` when the request's client is over the limit.
+
+        With ``take=False`` the request is not counted: for limits on failures,
+        which the caller counts with :meth:`check` once it knows.
+        """
+        client = request.remote or "unknown"
+        wait = self.check(client) if take else self.wait(client)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             raise ApiError(

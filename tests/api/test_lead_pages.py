@@ -7,11 +7,12 @@ on the wall clock, and nothing of a story is due while a test runs.
 
 from __future__ import annotations
 
+import hashlib
 import re
-import time
+import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,8 +27,10 @@ from bot.store.commands import UpdateContact
 from bot.store.db import create_db_engine
 from bot.store.leadbook import LeadBook
 from bot.store.sales import SalesDesk
+from bot.store.tokens import TokenStore
+from bot.store.websessions import SalesSessions
 from bot.web import create_app
-from bot.web.pages import SESSION_COOKIE, sign_session
+from bot.web.pages import LOGIN_FAILURES_PER_MINUTE, SESSION_COOKIE
 from tests.store.test_sales_desk import SLACK_ERROR, Story, handoff_settings, tell_story
 
 TOKEN = "sales-token-123"
@@ -113,11 +116,22 @@ async def hostile_site(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterato
         yield built
 
 
-async def _sign_in(client: TestClient, name: str = "Camille Martin") -> None:
+async def _sign_in(client: TestClient, name: str = "Camille Martin", token: str = TOKEN) -> str:
+    """Sign in; the session cookie's value."""
     response = await client.post(
-        "/login", data={"token": TOKEN, "name": name, "next": "/leads"}, allow_redirects=False
+        "/login", data={"token": token, "name": name, "next": "/leads"}, allow_redirects=False
     )
-    assert response.status == 303
+    assert response.status == 303, await response.text()
+    return response.cookies[SESSION_COOKIE].value
+
+
+async def _status_with_cookie(client: TestClient, path: str, cookie: str) -> int:
+    """The status of a GET sending only ``cookie`` as the session (a browser replaying it)."""
+    client.session.cookie_jar.clear()
+    response = await client.get(
+        path, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, allow_redirects=False
+    )
+    return response.status
 
 
 async def _csrf(site: Site) -> str:
@@ -190,13 +204,93 @@ async def test_next_never_leaves_the_site(site: Site, target: str) -> None:
     assert response.headers["Location"] == "/leads"
 
 
-async def test_logout_clears_the_session(site: Site) -> None:
-    await _sign_in(site.client)
-    response = await site.client.post("/logout", allow_redirects=False)
+async def test_logout_ends_the_session_on_the_server(site: Site) -> None:
+    cookie = await _sign_in(site.client)
+    other_browser = await _sign_in(site.client, "Hugo")
+    site.client.session.cookie_jar.clear()
+    response = await site.client.post(
+        "/logout", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, allow_redirects=False
+    )
     assert (response.status, response.headers["Location"]) == (303, "/login")
     assert f'{SESSION_COOKIE}=""' in response.headers["Set-Cookie"]
-    response = await site.client.get(site.lead_url, allow_redirects=False)
+    # A copy of the cookie kept from before signing out opens nothing.
+    assert await _status_with_cookie(site.client, site.lead_url, cookie) == 303
+    # Other sessions stay open.
+    assert await _status_with_cookie(site.client, site.lead_url, other_browser) == 200
+
+
+async def test_a_changed_sales_token_ends_the_sessions_it_opened(
+    site: Site, tmp_path: Path
+) -> None:
+    cookie = await _sign_in(site.client)
+    assert await _status_with_cookie(site.client, site.lead_url, cookie) == 200
+    changed = replace(site.settings, leads_api_token="a-new-sales-token")
+    async with TestClient(TestServer(create_app(changed))) as restarted:
+        assert await _status_with_cookie(restarted, site.lead_url, cookie) == 303
+        # The new token signs in.
+        fresh = await _sign_in(restarted, token="a-new-sales-token")
+        assert await _status_with_cookie(restarted, site.lead_url, fresh) == 200
+
+
+async def test_created_tokens_sign_in_by_scope_and_revoking_ends_their_sessions(
+    site: Site,
+) -> None:
+    tokens = TokenStore(site.engine)
+    writer, _ = tokens.create("sales desk", ["leads:read", "leads:write"])
+    reader, _ = tokens.create("reporting", ["leads:read"])
+    events_only, _ = tokens.create("shop", ["events:write"])
+
+    cookie = await _sign_in(site.client, "Camille", token=writer)
+    site.client.session.cookie_jar.clear()
+    csrf = CSRF.search(
+        await _text(
+            await site.client.get(site.lead_url, headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}),
+            200,
+        )
+    )
+    assert csrf is not None
+    response = await site.client.post(
+        f"{site.lead_url}/notes",
+        data={"text": "Called back", "csrf": csrf.group(1)},
+        headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+        allow_redirects=False,
+    )
     assert response.status == 303
+    assert [note["author"] for note in site.page()["notes"]] == ["Camille"]
+
+    # leads:read opens the pages but not the forms, signed in or as a bearer.
+    read_only = {"Authorization": f"Bearer {reader}"}
+    assert (await site.client.get(site.lead_url, headers=read_only)).status == 200
+    response = await site.client.post(
+        f"{site.lead_url}/notes", data={"text": "no"}, headers=read_only
+    )
+    assert "Read-only token" in await _text(response, 403)
+    assert len(site.page()["notes"]) == 1
+
+    # An events-only token opens nothing.
+    response = await site.client.post(
+        "/login", data={"token": events_only, "name": "Shop", "next": "/leads"}
+    )
+    assert "Wrong token" in await _text(response, 401)
+
+    tokens.revoke("sales desk")
+    assert await _status_with_cookie(site.client, site.lead_url, cookie) == 303
+
+
+async def test_failed_sign_ins_are_rate_limited_per_address(site: Site) -> None:
+    for _ in range(LOGIN_FAILURES_PER_MINUTE):
+        response = await site.client.post("/login", data={"token": "guess", "name": "M"})
+        assert response.status == 401
+    response = await site.client.post("/login", data={"token": TOKEN, "name": "M"})
+    body = await _text(response, 429)
+    assert "Too many failed sign-ins" in body and 'name="token"' in body
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert SESSION_COOKIE not in response.headers.get("Set-Cookie", "")
+
+
+async def test_successful_sign_ins_are_not_limited(site: Site) -> None:
+    for _ in range(LOGIN_FAILURES_PER_MINUTE * 2):
+        await _sign_in(site.client)
 
 
 # --- who may see the pages ----------------------------------------------------------------------
@@ -211,16 +305,19 @@ async def test_pages_send_a_browser_without_session_to_sign_in(site: Site) -> No
         assert parse_qs(location.query) == {"next": [path]}
 
 
-@pytest.mark.parametrize(
-    "cookie",
-    [
-        "forged",
-        sign_session(b"another key", "Mallory", int(time.time()) + 3600),
-        sign_session(TOKEN.encode(), "Camille", int(time.time()) - 1),
-    ],
-    ids=["garbage", "other-key", "expired"],
-)
-async def test_bad_or_expired_cookies_are_no_session(site: Site, cookie: str) -> None:
+@pytest.mark.parametrize("kind", ["garbage", "unknown", "expired", "too-long"])
+async def test_bad_or_expired_cookies_are_no_session(site: Site, kind: str) -> None:
+    cookie = {
+        "garbage": "forged",
+        "unknown": secrets.token_urlsafe(32),
+        "too-long": secrets.token_urlsafe(64),
+        "expired": SalesSessions(site.engine).open(
+            name="Camille",
+            token_hash=hashlib.sha256(TOKEN.encode()).hexdigest(),
+            now=datetime.now(timezone.utc) - timedelta(hours=13),
+            lifetime=timedelta(hours=12),
+        ),
+    }[kind]
     site.client.session.cookie_jar.update_cookies({SESSION_COOKIE: cookie})
     response = await site.client.get(site.lead_url, allow_redirects=False)
     assert response.status == 303
