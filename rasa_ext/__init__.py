@@ -1,5 +1,10 @@
 """Extensions of the Rasa server process (``python -m rasa_ext run …``).
 
+The public edge (body and header limits, HTTP framing checks, CORS without
+credentials, no process exit on one conversation's store error) is in
+:mod:`rasa_ext.hardening`; the chat channels and what they accept in
+:mod:`rasa_ext.channels` and :mod:`rasa_ext.limits`.
+
 Three hot spots of a Rasa 3.6 chat turn on two cores, each fixed without
 changing behaviour:
 
@@ -29,6 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import logredact
+from rasa_ext import hardening
 
 
 @lru_cache(maxsize=1)
@@ -107,10 +113,22 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+_installed = False
+
+
 def install() -> None:
-    """Apply the changes (and log redaction, see bot.logredact); call before Rasa starts."""
+    """Apply the changes (and log redaction, see bot.logredact); call before Rasa starts.
+
+    Idempotent: the patches wrap Rasa's functions, and wrapping them twice would
+    wrap a patch in itself.
+    """
+    global _installed
+    if _installed:
+        return
     logredact.install()
+    hardening.install()
     _install_response_validation()
     _install_session_reuse()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
+    _installed = True

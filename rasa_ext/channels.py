@@ -1,5 +1,17 @@
 """Input channels of the Rasa server, named by module path in ``credentials.yml``.
 
+Both channels check what a browser sends before Rasa sees it (see
+:mod:`rasa_ext.limits`): a message longer than
+:data:`~rasa_ext.limits.MAX_MESSAGE_CHARS` gets a polite reply without running
+NLU or touching the conversation, and a turn whose conversation store fails is
+refused for that conversation only (:class:`~rasa_ext.hardening.ConversationUnavailable`).
+
+``RestInput`` is Rasa's REST channel (``/webhooks/rest/webhook``) that answers a
+malformed body with a 400 naming the field, ``{"error": {"status", "message",
+"field"}}``, where Rasa 3.6 answered 500 for a body that is not an object, took
+any JSON value as sender id (one SQLite could not store stopped the server) and
+filed requests without a sender under the shared id ``default``.
+
 ``SocketIOInput`` is Rasa's socket.io channel (the chat widget's) with three fixes.
 
 - **Rooms.** With ``session_persistence`` Rasa sends the bot's replies to the
@@ -8,7 +20,8 @@
   it, and since python-socketio 5 that is a coroutine: the client never joins the
   room and never hears a reply. Here the join is awaited.
 - **One session per socket.** ``session_request`` binds the session to the socket
-  (``save_session``): a blank or over-long id is replaced by a new one, which
+  (``save_session``): an id the REST channel would refuse (blank, over-long, not
+  storable) is replaced by a new one, which
   ``session_confirm`` returns, and a second request leaves the previous room.
   ``user_uttered`` then always uses the bound id, so the sender of a message is the
   room its replies go to; a different ``session_id`` in the payload is ignored, and
@@ -27,19 +40,32 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+import rasa.utils.endpoints
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse, ResponseStream
 from socketio import exceptions as socketio_errors
 
 from bot.settings import Settings
+from rasa_ext.hardening import ConversationUnavailable
+from rasa_ext.limits import (
+    MAX_CHAT_BODY_BYTES,
+    TOO_LONG_REPLY,
+    UNAVAILABLE_REPLY,
+    UNREADABLE_REPLY,
+    ChatInputError,
+    parse_chat_body,
+    sender_problem,
+    text_problem,
+    too_long,
+)
 
 logger = logging.getLogger(__name__)
 
-# The storefront events API takes session ids of up to 128 characters; chat and
-# events must be able to share one.
-MAX_SESSION_ID = 128
 # Key of the bound session id in python-socketio's per-socket session.
 SESSION_KEY = "session_id"
 
@@ -47,9 +73,62 @@ SESSION_KEY = "session_id"
 def session_id_of(data: Any) -> str:
     """The session id a client asked for, or a new one if it sent none usable."""
     requested = data.get("session_id") if isinstance(data, dict) else None
-    if isinstance(requested, str) and requested.strip() and len(requested) <= MAX_SESSION_ID:
+    if sender_problem(requested) is None:
+        assert isinstance(requested, str)
         return requested
     return uuid.uuid4().hex
+
+
+def _error(status: int, message: str, **details: str) -> HTTPResponse:
+    return response.json({"error": {"status": status, "message": message, **details}}, status)
+
+
+class RestInput(RasaRestInput):
+    """Rasa's REST channel, with every field of the body checked first."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """``GET /`` (health) and ``POST /webhook`` under ``/webhooks/rest``, as in Rasa."""
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse | ResponseStream:
+            try:
+                chat = parse_chat_body(request.body)
+            except ChatInputError as error:
+                return _error(400, error.message, field=error.field)
+            if too_long(chat.message):
+                logger.info("chat message of %d characters answered without NLU", len(chat.message))
+                return response.json([{"recipient_id": chat.sender, "text": TOO_LONG_REPLY}])
+            if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
+                return response.stream(
+                    self.stream_response(
+                        on_new_message, chat.message, chat.sender, self.name(), chat.metadata
+                    ),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                chat.message,
+                collector,
+                chat.sender,
+                input_channel=self.name(),
+                metadata=chat.metadata,
+            )
+            try:
+                await on_new_message(message)
+            except ConversationUnavailable:
+                return _error(503, "this conversation cannot be continued right now; retry later")
+            except Exception:
+                # As Rasa's channel: the replies so far, and the error in the log
+                # (without the shopper's text).
+                logger.exception("chat turn failed")
+            return response.json(collector.messages)
+
+        return webhook
 
 
 def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
@@ -89,6 +168,9 @@ class SocketIOInput(RasaSocketIOInput):
         sio = self.sio
         assert sio is not None  # set by the base class's blueprint()
         namespace = self.namespace or "/"
+        # python-engineio 4 reads socket.io packets of up to 1 MB (polling bodies and
+        # WebSocket frames); a chat packet is one message.
+        sio.eio.max_http_buffer_size = MAX_CHAT_BODY_BYTES
         rasa_connect = sio.handlers[namespace]["connect"]
 
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -125,7 +207,16 @@ class SocketIOInput(RasaSocketIOInput):
                     return
             else:
                 sender_id = sid
-            text = data.get("message", "")
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            text = data.get("message")
+            if text_problem(text) is not None:
+                await output.send_text_message(sender_id, UNREADABLE_REPLY)
+                return
+            assert isinstance(text, str)
+            if too_long(text):
+                logger.info("chat message of %d characters answered without NLU", len(text))
+                await output.send_text_message(sender_id, TOO_LONG_REPLY)
+                return
             metadata = data.get(self.metadata_key, {})
             if isinstance(metadata, str):
                 try:
@@ -133,13 +224,16 @@ class SocketIOInput(RasaSocketIOInput):
                 except ValueError:
                     metadata = {}
             message = UserMessage(
-                text if isinstance(text, str) else "",
-                SocketIOOutput(sio, self.bot_message_evt),
+                text,
+                output,
                 sender_id,
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else {},
             )
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except ConversationUnavailable:
+                await output.send_text_message(sender_id, UNAVAILABLE_REPLY)
 
         sio.on("connect", handler=connect, namespace=self.namespace)
         sio.on("session_request", handler=session_request, namespace=self.namespace)

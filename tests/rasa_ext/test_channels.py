@@ -2,14 +2,15 @@
 
 A persistent session joins its room and is bound to the socket, so every reply
 reaches the client that asked, whatever session id the client sent; pages from
-origins outside ``SHOP_ORIGINS`` are refused even over WebSocket.
+origins outside ``SHOP_ORIGINS`` are refused even over WebSocket. A message NLU
+should not take (too long, not text) and a turn whose conversation store failed
+get a polite reply instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,16 @@ from sanic import Sanic
 from websockets.client import connect as open_websocket
 
 from bot.settings import Settings
-from rasa_ext.channels import MAX_SESSION_ID, SocketIOInput, origin_allowed, session_id_of
+from rasa_ext.channels import SocketIOInput, origin_allowed, session_id_of
+from rasa_ext.hardening import ConversationUnavailable
+from rasa_ext.limits import (
+    MAX_MESSAGE_CHARS,
+    MAX_SESSION_ID,
+    TOO_LONG_REPLY,
+    UNAVAILABLE_REPLY,
+    UNREADABLE_REPLY,
+)
+from tests.rasa_ext.conftest import free_port, serving
 
 SHOP = "https://shop.example.com"
 WAIT_SECONDS = 5.0
@@ -52,9 +62,12 @@ class Chat:
         self.channel = channel
         self.port = port
         self.received: list[UserMessage] = []
+        self.store_fails = False
 
     async def on_new_message(self, message: UserMessage) -> None:
         self.received.append(message)
+        if self.store_fails:
+            raise ConversationUnavailable("the tracker store failed")
         assert message.output_channel is not None
         # What Rasa's processor does: reply to the message's sender id.
         await message.output_channel.send_text_message(message.sender_id, f"echo {message.text}")
@@ -91,37 +104,15 @@ class Client:
         raise AssertionError(f"unexpected frame {frame!r}")
 
 
-@pytest.fixture(autouse=True)
-def _sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sanic rewrites its protocol's methods when a server starts; in test mode it
-    # starts again from the originals, so that one process can start several servers.
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @asynccontextmanager
 async def serve(credentials: dict[str, Any]) -> AsyncIterator[Chat]:
     channel = SocketIOInput.from_credentials(credentials)
     assert isinstance(channel, SocketIOInput)
-    chat = Chat(channel, _free_port())
+    chat = Chat(channel, free_port())
     app = Sanic(f"channels_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(chat.on_new_message))
-    server = await app.create_server(
-        host="127.0.0.1", port=chat.port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    try:
+    async with serving(app, chat.port):
         yield chat
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 @asynccontextmanager
@@ -248,3 +239,37 @@ def test_the_allowed_origins_default_to_the_shop_origins(monkeypatch: pytest.Mon
 )
 def test_origin_allowed(origin: str, allowed: tuple[str, ...], ok: bool) -> None:
     assert origin_allowed(origin, allowed) is ok
+
+
+@pytest.mark.parametrize(
+    ("payload", "reply"),
+    [
+        ({"message": "x" * (MAX_MESSAGE_CHARS + 1)}, TOO_LONG_REPLY),  # NLU never sees it
+        ({"message": "hi \udfff"}, UNREADABLE_REPLY),  # a lone surrogate
+        ({"message": "hi\u0000"}, UNREADABLE_REPLY),  # NUL
+        ({"message": ["hi"]}, UNREADABLE_REPLY),  # not text
+        ({}, UNREADABLE_REPLY),  # no text at all
+    ],
+    ids=["too long", "lone surrogate", "NUL", "not text", "missing"],
+)
+async def test_messages_nlu_should_not_take_get_a_polite_reply(
+    payload: dict[str, Any], reply: str
+) -> None:
+    async with serve(PERSISTENT) as chat, connect(chat) as (client, _):
+        await client.emit("session_request", {"session_id": "shop-session-44"})
+        await client.event()
+        await client.emit("user_uttered", payload)
+        assert await client.event() == ("bot_uttered", {"text": reply})
+        assert chat.received == []
+        # The next message is handled as usual.
+        await client.emit("user_uttered", {"message": "x" * MAX_MESSAGE_CHARS})
+        assert await client.event() == ("bot_uttered", {"text": "echo " + "x" * MAX_MESSAGE_CHARS})
+
+
+async def test_a_failed_conversation_store_gets_a_polite_reply() -> None:
+    async with serve(PERSISTENT) as chat, connect(chat) as (client, _):
+        chat.store_fails = True
+        await client.emit("session_request", {"session_id": "shop-session-45"})
+        await client.event()
+        await client.emit("user_uttered", {"message": "hi"})
+        assert await client.event() == ("bot_uttered", {"text": UNAVAILABLE_REPLY})
