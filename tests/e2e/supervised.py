@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -39,10 +38,10 @@ def request(method: str, url: str, *, timeout: float = CHAT_TIMEOUT_SECONDS, **k
         return http.request(method, url, timeout=timeout, **kw)
 
 
-def answers(url: str) -> bool:
-    """Whether ``GET url`` answers 200 within the probe timeout."""
+def answers(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
+    """Whether ``GET url`` answers 200 within ``timeout`` seconds."""
     try:
-        return bool(request("GET", url, timeout=PROBE_TIMEOUT_SECONDS).status_code == 200)
+        return bool(request("GET", url, timeout=timeout).status_code == 200)
     except requests.RequestException:
         return False
 
@@ -159,8 +158,3 @@ class SupervisedRun:
         return request(
             method, f"{self.web_url}{path}", headers={"Authorization": f"Bearer {token}"}, **kw
         )
-
-
-def environment_with(**variables: str) -> dict[str, str]:
-    """``os.environ`` plus ``variables``."""
-    return {**os.environ, **variables}

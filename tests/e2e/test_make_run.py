@@ -57,6 +57,7 @@ def test_run_prints_urls_and_ctrl_c_stops_all_processes(tmp_path: Path) -> None:
         "LEADS_API_TOKEN": "run-test-token",
         "STOREFRONT_TOKEN": "run-test-storefront",
         "SESSION_SECRET": "run-test-session-secret",
+        "ACTIONS_TOKEN": "run-test-actions-token",
         "SUPERVISOR_STATUS_FILE": str(tmp_path / "supervisor.json"),
     }
     subprocess.run([sys.executable, "-m", "bot", "migrate"], env=env, cwd=PROJECT_ROOT, check=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot import secrets as secrets_module
+from bot.devstack import StackPorts
 from bot.secrets import ensure_tokens, make_data_private
 from bot.settings import Settings
-from bot.supervisor import child_environment, token_lines
+from bot.supervisor import child_environment, ports_in_use, token_lines
 
 
 def _mode(path: Path) -> int:
@@ -103,3 +105,17 @@ def test_children_get_every_port(given: dict[str, str], expected: dict[str, str]
     assert env["SUPERVISOR_STATUS_FILE"] == str(Settings().supervisor_status_file)
     assert env["TRACKER_STORE_URL"].startswith("sqlite:///")
     assert env["TRACKER_STORE_DIALECT"] == "sqlite"
+
+
+def test_a_port_in_use_is_named_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        free = StackPorts.free()
+        settings = Settings(rasa_port=free.rasa, actions_port=port, web_port=free.web)
+        problems = ports_in_use(settings)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"port {port} on 127.0.0.1 (ACTIONS_PORT) is not available")
+    assert problems[0].endswith("stop what uses it or set ACTIONS_PORT")
+    assert ports_in_use(settings) == []
