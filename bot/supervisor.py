@@ -168,6 +168,13 @@ class ChildPolicy:
 
     def exited(self, returncode: int) -> float:
         """The child's process ended; schedules its restart and returns the backoff (s)."""
+        return self._schedule_restart(self.kill_reason or describe_exit(returncode))
+
+    def not_started(self, error: str) -> float:
+        """Starting the child failed (``error``); schedules another try, returns the backoff (s)."""
+        return self._schedule_restart(f"could not start: {error}")
+
+    def _schedule_restart(self, reason: str) -> float:
         now = self._clock()
         if self._healthy_since is not None and now - self._healthy_since >= (
             self.timing.stable_after
@@ -177,7 +184,7 @@ class ChildPolicy:
         delay = min(
             self.timing.backoff_first * 2 ** min(self.attempt - 1, 32), self.timing.backoff_max
         )
-        self.last_reason = self.kill_reason or describe_exit(returncode)
+        self.last_reason = reason
         self.state = "backoff"
         self.pid = None
         self.restart_at = now + delay
@@ -384,9 +391,13 @@ class Supervisor:
             action = policy.next_action()
             if action is Action.START:
                 self._spawn(child)
-                logger.warning(
-                    "%s restarted as pid %s (restart %d)", child.name, policy.pid, policy.restarts
-                )
+                if policy.pid is not None:
+                    logger.info(
+                        "%s restarted as pid %d (restart %d)",
+                        child.name,
+                        policy.pid,
+                        policy.restarts,
+                    )
             elif action is Action.CHECK and child.name not in self._checks:
                 assert child.process is not None
                 timeout = policy.timing.liveness_timeout
@@ -419,10 +430,16 @@ class Supervisor:
             self.status_file.unlink()
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(  # noqa: S603 - fixed argument lists
-            child.command, cwd=self.cwd, env=self.env, start_new_session=True
-        )
-        self.policies[child.name].started(child.process.pid)
+        policy = self.policies[child.name]
+        try:
+            child.process = subprocess.Popen(  # noqa: S603 - fixed argument lists
+                child.command, cwd=self.cwd, env=self.env, start_new_session=True
+            )
+        except OSError as exc:  # out of processes or memory, a missing interpreter
+            delay = policy.not_started(str(exc))
+            logger.error("%s %s; trying again in %g s", child.name, policy.last_reason, delay)
+            return
+        policy.started(child.process.pid)
 
     def _reap(self, child: Child) -> None:
         process = child.process
@@ -462,16 +479,22 @@ class Supervisor:
                 process.wait(timeout=REAP_TIMEOUT_SECONDS)
             self._reap(child)
         elif was_starting and policy.state == "running" and policy.restarts:
-            logger.warning("%s (pid %d) answers again", child.name, pid)
+            logger.info("%s (pid %d) answers again", child.name, pid)
 
     def _write_status(self) -> None:
         status = {
             "supervisor_pid": os.getpid(),
             "processes": {name: policy.status() for name, policy in self.policies.items()},
         }
-        if status != self._written:
+        if status == self._written:
+            return
+        try:
             write_status(self.status_file, status)
-            self._written = status
+        except OSError as exc:
+            # A full disk must not take the supervision (and so the product) down.
+            logger.error("cannot write %s: %s", self.status_file, exc)
+            return
+        self._written = status
 
 
 def ports_in_use(settings: Settings) -> list[str]:

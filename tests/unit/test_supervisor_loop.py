@@ -122,3 +122,28 @@ def test_stop_restarts_nothing_and_removes_the_status_file(supervisor: Superviso
     assert all(child.process is None for child in supervisor.children)
     assert not supervisor.status_file.exists()
     assert [p.restarts for p in supervisor.policies.values()] == [0, 0]
+
+
+def test_a_child_that_cannot_be_started_is_tried_again(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-interpreter"
+    supervisor = Supervisor(
+        [Child("one", [str(missing)]), Child("two", list(SLEEPER))],
+        env=dict(os.environ),
+        liveness={"one": ScriptedLiveness(), "two": ScriptedLiveness()},
+        status_file=tmp_path / "supervisor.json",
+        timings={"one": TIMING, "two": TIMING},
+        cwd=tmp_path,
+    )
+    supervisor.start()
+    try:
+        policy = supervisor.policies["one"]
+        assert policy.state == "backoff"
+        assert policy.last_reason is not None and str(missing) in policy.last_reason
+        assert policy.last_reason.startswith("could not start: ")
+        _step_until(supervisor, lambda: policy.attempt == 3)
+        missing.write_text(f"#!/bin/sh\nexec {SLEEPER[0]} -c 'import time; time.sleep(120)'\n")
+        missing.chmod(0o755)
+        _step_until(supervisor, lambda: policy.state == "running")
+        assert _pid(supervisor, "two") == supervisor.policies["two"].pid
+    finally:
+        supervisor.stop()
