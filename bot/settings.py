@@ -108,6 +108,8 @@ class Settings:
     # Requests per minute and client address on the public endpoints (0: no limit).
     form_rate_limit: int = 10
     events_rate_limit: int = 6000
+    # Failed sign-ins at /login per client address and minute (0: no limit).
+    login_rate_limit: int = 10
     # Hosts a web form may send the shopper back to, besides PUBLIC_URL's.
     form_redirect_hosts: tuple[str, ...] = ()
     handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
@@ -154,6 +156,7 @@ class Settings:
             tracker_store_url=env.get("TRACKER_STORE_URL") or defaults.tracker_store_url,
             form_rate_limit=_env_int(env, "FORM_RATE_LIMIT", defaults.form_rate_limit),
             events_rate_limit=_env_int(env, "EVENTS_RATE_LIMIT", defaults.events_rate_limit),
+            login_rate_limit=_env_int(env, "LOGIN_RATE_LIMIT", defaults.login_rate_limit),
             form_redirect_hosts=tuple(
                 host.strip().lower()
                 for host in env.get("FORM_REDIRECT_HOSTS", "").split(",")
