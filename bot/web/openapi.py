@@ -618,13 +618,18 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/x-www-form-urlencoded": {"schema": _ref("WebForm")},
+                            "multipart/form-data": {"schema": _ref("WebForm")},
                             "application/json": {"schema": _ref("WebForm")},
                         },
                     },
                     "responses": {
                         "201": _json("Received", {"type": "object"}),
                         "303": {"description": "Sent to the form's redirect"},
-                        "400": _error("Invalid or unknown fields, or no consent"),
+                        "400": _error(
+                            "Invalid or unknown fields, no consent, or a body that cannot be "
+                            "read (bad charset or encoding, broken multipart)"
+                        ),
+                        "413": _error("Body over 1 MB"),
                         "415": _error("Unsupported content type"),
                         "429": _error("Too many submissions from this address"),
                     },

@@ -52,9 +52,6 @@ from bot.web.ratelimit import RateLimiter
 
 SESSION_COOKIE = "leads_session"
 SESSION_SECONDS = 12 * 3600
-# Failed sign-ins per client address and minute (in bursts of as many) before
-# /login answers 429: a guessing script gets 10 tries a minute, not thousands.
-LOGIN_FAILURES_PER_MINUTE = 10
 # What secrets.token_urlsafe(32) makes: anything else is no session, unlooked-up.
 _SESSION_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_NAME_CHARS = 120
@@ -936,7 +933,9 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Register the sales pages."""
-    app[LOGIN_LIMITER] = RateLimiter(LOGIN_FAILURES_PER_MINUTE)
+    # Failed sign-ins per client address and minute, in bursts of as many: a
+    # guessing script gets LOGIN_RATE_LIMIT tries a minute, not thousands.
+    app[LOGIN_LIMITER] = RateLimiter(app[SETTINGS].login_rate_limit)
     app.cleanup_ctx.append(_sessions)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login)

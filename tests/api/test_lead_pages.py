@@ -30,7 +30,7 @@ from bot.store.sales import SalesDesk
 from bot.store.tokens import TokenStore
 from bot.store.websessions import SalesSessions
 from bot.web import create_app
-from bot.web.pages import LOGIN_FAILURES_PER_MINUTE, SESSION_COOKIE
+from bot.web.pages import SESSION_COOKIE
 from tests.store.test_sales_desk import SLACK_ERROR, Story, handoff_settings, tell_story
 
 TOKEN = "sales-token-123"
@@ -278,7 +278,7 @@ async def test_created_tokens_sign_in_by_scope_and_revoking_ends_their_sessions(
 
 
 async def test_failed_sign_ins_are_rate_limited_per_address(site: Site) -> None:
-    for _ in range(LOGIN_FAILURES_PER_MINUTE):
+    for _ in range(site.settings.login_rate_limit):
         response = await site.client.post("/login", data={"token": "guess", "name": "M"})
         assert response.status == 401
     response = await site.client.post("/login", data={"token": TOKEN, "name": "M"})
@@ -289,7 +289,7 @@ async def test_failed_sign_ins_are_rate_limited_per_address(site: Site) -> None:
 
 
 async def test_successful_sign_ins_are_not_limited(site: Site) -> None:
-    for _ in range(LOGIN_FAILURES_PER_MINUTE * 2):
+    for _ in range(site.settings.login_rate_limit * 2):
         await _sign_in(site.client)
 
 
@@ -621,3 +621,34 @@ async def test_a_nul_in_the_path_is_a_404_on_every_database(any_db_site: Site, p
     response = await any_db_site.client.get(path, headers=AUTH)
     assert response.status == 404
     assert "NUL" in (await response.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "says"),
+    [
+        # Each was a 500 (aiohttp's form reader raised).
+        ("application/x-www-form-urlencoded", b"text=\xff\xfe", "not valid utf-8 (byte 0xff"),
+        (
+            "application/x-www-form-urlencoded; charset=foo",
+            b"text=x",
+            "unknown charset &#x27;foo&#x27;",
+        ),
+        ("multipart/form-data", b"text=x", "needs a boundary"),
+    ],
+    ids=["invalid-utf8", "unknown-charset", "multipart-without-boundary"],
+)
+async def test_unreadable_forms_are_a_400_page_naming_the_problem(
+    site: Site, content_type: str, body: bytes, says: str
+) -> None:
+    for path, headers in (
+        ("/login", {}),
+        (f"{site.lead_url}/notes", AUTH),
+        (f"{site.lead_url}/status", AUTH),
+        (f"/handoffs/{site.story.handoff_id}/ack", AUTH),
+    ):
+        response = await site.client.post(
+            path, data=body, headers={**headers, "Content-Type": content_type}
+        )
+        page = await _text(response, 400)
+        assert says in page, (path, page)
+    assert site.page()["notes"] == []
