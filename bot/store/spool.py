@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 # The database is down, unreachable or busy: worth retrying later.
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+# Once the store was found unavailable, writes go straight to the spool for this
+# long instead of each waiting out the lock wait again (a chat turn makes
+# several writes); the web app's flusher replays them meanwhile.
+RETRY_AFTER_SECONDS = 5.0
 
 
 @dataclass
@@ -236,12 +240,23 @@ class LeadRecorder:
     """Writes commands to the store, spooling them when the store is unavailable.
 
     Every :meth:`record` waits at most the engine's lock wait
-    (:func:`bot.store.db.lock_wait`) for a locked store, replays included.
+    (:func:`bot.store.db.lock_wait`) for a locked store, replays included;
+    for ``retry_after`` seconds after one found it unavailable, records spool
+    without waiting.
     """
 
-    def __init__(self, repository: LeadRepository, spool: Spool) -> None:
+    def __init__(
+        self,
+        repository: LeadRepository,
+        spool: Spool,
+        *,
+        retry_after: float = RETRY_AFTER_SECONDS,
+    ) -> None:
         self.repository = repository
         self.spool = spool
+        self.retry_after = retry_after
+        # time.monotonic() before which the store is not tried again.
+        self._retry_at = 0.0
 
     def record(self, commands: Sequence[Command]) -> ApplyResult | None:
         """Write ``commands``; ``None`` means they were spooled for later.
@@ -252,14 +267,18 @@ class LeadRecorder:
         """
         if not commands:
             return ApplyResult()
-        deadline = time.monotonic() + lock_wait(self.repository.engine)
+        now = time.monotonic()
+        if now < self._retry_at:
+            self.spool.append(commands)
+            return None
+        deadline = now + lock_wait(self.repository.engine)
         if self.spool.has_pending():
             return self._behind_spooled(commands, deadline)
         try:
             with wait_until(deadline):
                 return self.repository.apply(commands)
         except UNAVAILABLE_ERRORS as exc:
-            self._log_spooled(exc, len(commands))
+            self._unavailable(exc, len(commands))
             self.spool.append(commands)
             return None
         except DBAPIError as exc:
@@ -279,15 +298,18 @@ class LeadRecorder:
         try:
             replay = self.spool.replay(self.repository, deadline=deadline)
         except UNAVAILABLE_ERRORS as exc:
-            self._log_spooled(exc, len(commands))
+            self._unavailable(exc, len(commands))
             return None
         return replay.results.get(line)
 
-    @staticmethod
-    def _log_spooled(exc: Exception, count: int) -> None:
+    def _unavailable(self, exc: Exception, count: int) -> None:
+        self._retry_at = time.monotonic() + self.retry_after
         # Exception class only: messages can carry SQL parameters, i.e. PII.
         logger.error(
-            "lead store unavailable (%s); %d command(s) spooled", type(exc).__name__, count
+            "lead store unavailable (%s); %d command(s) spooled, and the next ones for %.0f s",
+            type(exc).__name__,
+            count,
+            self.retry_after,
         )
 
     def flush(self) -> int:

@@ -18,8 +18,10 @@ from tests.actions.conftest import make_tracker
 from tests.actions.test_lead_actions import DOMAIN
 
 WAIT_MS = 500
-# Far above the wait; one after the other, twelve turns would take 12 x 0.5 s.
-PROMPT = 5.0
+# Far above the wait, far below SQLite's 30 s busy timeout each write used to
+# wait; the turns share one event loop, so a turn also waits for the others'
+# reading of answers (a second or two on two busy cores).
+PROMPT = 10.0
 SHOPPERS = 12
 
 
@@ -57,15 +59,16 @@ async def test_turns_of_many_shoppers_spool_their_answers_while_the_store_is_loc
     impatient: Assistant, store_lock: sqlite3.Connection
 ) -> None:
     senders = [f"shopper-{index}" for index in range(SHOPPERS)]
+    await _turn("warm-up")  # lazy loading (date parser, catalog index) out of the timings
     store_lock.execute("BEGIN EXCLUSIVE")
     try:
         # Bounded either way: the old code held each turn up to SQLite's 30 s timeout.
         durations = await asyncio.wait_for(
-            asyncio.gather(*(_turn(sender) for sender in senders)), timeout=4 * PROMPT
+            asyncio.gather(*(_turn(sender) for sender in senders)), timeout=3 * PROMPT
         )
     finally:
         store_lock.execute("COMMIT")
-    assert max(durations) < PROMPT
+    assert max(durations) < PROMPT, durations
     assert impatient.recorder.spool.pending() == SHOPPERS
     # Nothing acknowledged is lost: the answers reach the store once it is free.
     assert impatient.recorder.flush() == SHOPPERS

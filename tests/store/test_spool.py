@@ -240,7 +240,8 @@ def test_a_session_s_later_write_does_not_overtake_its_spooled_ones(
 ) -> None:
     url, holder = locked_store
     repository = LeadRepository(create_db_engine(url, lock_wait=WAIT))
-    recorder = LeadRecorder(repository, Spool(tmp_path / "spool"))
+    # Tries the store on every write, so the third write finds it free again.
+    recorder = LeadRecorder(repository, Spool(tmp_path / "spool"), retry_after=0)
     holder.execute("BEGIN EXCLUSIVE")
     assert recorder.record(_answer("s1", 1)) is None
     assert recorder.record(_answer("s1", 2)) is None
@@ -254,6 +255,30 @@ def test_a_session_s_later_write_does_not_overtake_its_spooled_ones(
     history = repository.answer_history(lead["id"], "budget")
     assert [item["raw"] for item in history] == ["100 euros", "200 euros", "300 euros"]
     assert lead["answers"]["budget"]["raw"] == "300 euros"
+
+
+def test_once_the_store_was_found_locked_the_next_writes_spool_without_waiting(
+    locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
+) -> None:
+    url, holder = locked_store
+    tried: list[str] = []
+
+    class Counting(LeadRepository):
+        def apply(self, commands: Sequence[Command], *, now: datetime | None = None) -> ApplyResult:
+            tried.append(commands[0].session_id)
+            return super().apply(commands, now=now)
+
+    repository = Counting(create_db_engine(url, lock_wait=WAIT))
+    recorder = LeadRecorder(repository, Spool(tmp_path / "spool"), retry_after=3600)
+    holder.execute("BEGIN EXCLUSIVE")
+    # A chat turn makes several writes: only the first waits for the locked store.
+    for session in ("s1", "s2", "s3"):
+        assert recorder.record(_answer(session, 1)) is None
+    holder.execute("COMMIT")
+    assert tried == ["s1"]
+    assert recorder.spool.pending() == 3
+    assert recorder.flush() == 3
+    assert repository.get_lead_by_session("s3") is not None
 
 
 def test_a_batch_spooled_while_the_spool_drains_is_kept_and_not_held_up(tmp_path: Path) -> None:
