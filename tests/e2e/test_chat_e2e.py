@@ -14,13 +14,14 @@ import pytest
 from bot.devstack import DevStack
 from bot.flows import Flow
 from bot.store.repository import LeadRepository
+from rasa_ext.limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY
 from tests.e2e.conftest import Chat
 
 pytestmark = pytest.mark.e2e
 
 GARBAGE = [
     pytest.param("", id="empty"),
-    pytest.param("lorem ipsum dolor " * 333 + "sit", id="6000-chars"),
+    pytest.param("lorem ipsum dolor " * 55, id="990-chars"),
     pytest.param("😀😀😀", id="emoji"),
     pytest.param("<script>alert(1)</script>", id="markup"),
     pytest.param("¿Dónde está mi pedido?", id="spanish"),
@@ -154,7 +155,24 @@ def test_garbage_answers_store_nothing_wrong(chat: Chat, repository: LeadReposit
         assert "<script" not in answer["raw"] and len(answer["raw"]) <= 500, (key, answer)
     assert lead["email"] is None and lead["first_name"] is None
     for event in repository.events(lead["id"], types=["chat_message"]):
-        assert len(event["properties"]["text"]) <= 5000
+        assert len(event["properties"]["text"]) <= MAX_MESSAGE_CHARS
+
+
+def test_a_message_over_the_limit_is_declined_and_the_questions_go_on(
+    chat: Chat, repository: LeadRepository
+) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+    too_long = "lorem ipsum dolor " * 333 + "sit"
+    assert chat.say(too_long) == [TOO_LONG_REPLY]
+    texts = chat.say("sometime next month")
+    assert chat.asked(texts) == "variant", f"the timeline answer should still count\n{chat}"
+    lead = chat.lead()
+    assert lead["answers"]["timeline"]["raw"] == "sometime next month"
+    stored = [
+        event["properties"]["text"]
+        for event in repository.events(lead["id"], types=["chat_message"])
+    ]
+    assert too_long not in stored
 
 
 def test_two_unparseable_answers_store_unknown_and_move_on(
