@@ -49,7 +49,9 @@ _CREDENTIALS = (
     re.compile(r"\b(whsec_)()([A-Za-z0-9+/=]+)"),
     re.compile(r"(?<![\w-])(lq_)()([A-Za-z0-9_-]{8,})"),
     re.compile(r"(?i)\b(hooks\.slack\.com/services/)()([\w/-]+)"),
-    re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)()([^\s/@'\"]+)(?=@)"),
+    # The scheme starts a run of scheme characters (where \b would also allow any
+    # "." or "-" inside one: quadratic on a long dotted name).
+    re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)()([^\s/@'\"]+)(?=@)"),
 )
 
 
@@ -60,13 +62,17 @@ def _mask_credential(match: re.Match[str]) -> str:
 
 # -- contact details --------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+# The lookbehind starts an address only where a run of its characters starts; a
+# start inside the run would rescan it to its end, for every character of it.
+_EMAIL = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 # A run of digits with the separators people type ("+33 6 12-34.56 (78)"): after
 # a "tel:" link, after a line break written as "\n" in a repr, or not glued to
-# a word, a version, a time or a path.
+# a word, a version, a time or a path. At most _MAX_PHONE_CHARS: each start
+# backtracks over what it took, so an unbounded run costs time quadratic in its length.
+_MAX_PHONE_CHARS = 40
 _PHONE = re.compile(
     r"(?:(?i:(?<=tel:)|(?<=sms:)|(?<=callto:))|(?<=\\[nrt])|(?<![\w.:/-]))"
-    r"\+?\(?\d[\d ().-]{5,}\d(?![\w:/-])"
+    rf"\+?\(?\d[\d ().-]{{5,{_MAX_PHONE_CHARS - 4}}}\d(?![\w:/-])"
 )
 # What the phone pattern would otherwise take for a number: dates and times.
 _NOT_PHONE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}:\d{2}(?::\d{2})?$|^\d+\.\d+$")

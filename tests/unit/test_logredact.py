@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 
 import pytest
 
@@ -145,3 +146,27 @@ def test_installed_redaction_covers_arguments_and_tracebacks() -> None:
     assert logged.count(PHONE_MASK) == 2
     # The traceback is still there, redacted.
     assert "ValueError: bad address [email]" in logged
+
+
+# Hostile text a client controls and a log line copies (an Origin header, a request
+# line aiohttp cannot parse, a path): 16 K repetitions, about 48 KB.
+REPEATS = 16_000
+# Linear work takes milliseconds; each pattern's old quadratic backtracking took 5-20 s.
+REDACT_BUDGET_SECONDS = 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("origin http://" + "a." * REPEATS, id="dotted run, no scheme"),
+        pytest.param("a@" + "a." * REPEATS + "@", id="e-mail-like run, stray @"),
+        pytest.param("." + "a-" * REPEATS + "@", id="hyphenated run before @"),
+        # Digits whose every possible end is followed by "-" (not a phone's end).
+        pytest.param("1- " * REPEATS, id="digit dash space"),
+        pytest.param("(1-" * REPEATS, id="bracket digit dash"),
+    ],
+)
+def test_redaction_time_grows_linearly_with_hostile_text(text: str) -> None:
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < REDACT_BUDGET_SECONDS
