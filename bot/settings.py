@@ -133,6 +133,8 @@ class Settings:
     actions_token: str = ""
     # How long the action server waits for a locked lead store before spooling a turn's writes.
     actions_store_wait_ms: int = 2000
+    # Written by `make run`'s supervisor (children's state and restarts), shown by /healthz.
+    supervisor_status_file: Path = VAR_DIR / "run" / "supervisor.json"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -186,6 +188,9 @@ class Settings:
             actions_token=env.get("ACTIONS_TOKEN", ""),
             actions_store_wait_ms=_env_positive_int(
                 env, "ACTIONS_STORE_WAIT_MS", defaults.actions_store_wait_ms, unit="milliseconds"
+            ),
+            supervisor_status_file=Path(
+                env.get("SUPERVISOR_STATUS_FILE") or defaults.supervisor_status_file
             ),
         )
 
