@@ -32,10 +32,7 @@ def ensure_tokens(environ: dict[str, str], store: Path = TOKENS_FILE) -> set[str
     Created tokens are saved (mode 0600) so they stay the same across restarts.
     Returns the names of the tokens created now, which nobody has seen yet.
     """
-    try:
-        saved: dict[str, str] = json.loads(store.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        saved = {}
+    saved = _saved_tokens(store)
     created: set[str] = set()
     for name in TOKEN_VARIABLES:
         if environ.get(name):
@@ -46,10 +43,43 @@ def ensure_tokens(environ: dict[str, str], store: Path = TOKENS_FILE) -> set[str
         environ[name] = saved[name]
     if created:
         store.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Written aside and renamed: a crash mid-write must not leave a torn file,
+        # which would otherwise stop the next start (see _saved_tokens).
+        staging = store.with_name(f".{store.name}.tmp")
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(saved, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, store)
     return created
+
+
+class TokenFileError(ValueError):
+    """``var/tokens.json`` exists but cannot be read as the saved tokens."""
+
+
+def _saved_tokens(store: Path) -> dict[str, str]:
+    # A damaged file is refused rather than replaced: new tokens would silently
+    # lock out every integration and signed-in salesperson using the old ones.
+    try:
+        text = store.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        saved = json.loads(text)
+    except ValueError as exc:
+        raise TokenFileError(
+            f"{store} is not valid JSON ({exc}): restore it, or delete it to generate new tokens"
+        ) from exc
+    if not isinstance(saved, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in saved.items()
+    ):
+        raise TokenFileError(
+            f"{store} must be a JSON object of token names to strings: restore it, or delete "
+            "it to generate new tokens"
+        )
+    return saved
 
 
 def _owner_only(path: Path) -> None:

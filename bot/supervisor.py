@@ -40,7 +40,7 @@ from bot.flows import FlowError, load_flows
 from bot.flows.loader import flow_context
 from bot.handoff import HandoffConfigError, handoff_config_for
 from bot.scoring import ScoringConfigError, scorer_for
-from bot.secrets import TOKENS_FILE, ensure_tokens, make_data_private
+from bot.secrets import TOKENS_FILE, TokenFileError, ensure_tokens, make_data_private
 from bot.settings import PROJECT_ROOT, VAR_DIR, Settings
 
 logger = logging.getLogger(__name__)
@@ -379,16 +379,22 @@ class Supervisor:
     def serve(self, stopping: Callable[[], bool]) -> None:
         """Keep the children up until ``stopping()`` is true."""
         while not stopping():
-            self.step()
+            self.step(stopping)
             time.sleep(LOOP_SECONDS)
 
-    def step(self) -> None:
-        """One round: notice exits and check results, then start or check as the policies say."""
+    def step(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """One round: notice exits and check results, then start or check as the policies say.
+
+        ``stopping`` is asked again before each start: a Ctrl-C that arrives
+        during the round starts nothing more.
+        """
         for child in self.children:
             policy = self.policies[child.name]
             self._reap(child)
             self._collect_check(child)
             action = policy.next_action()
+            if action is Action.START and stopping():
+                continue
             if action is Action.START:
                 self._spawn(child)
                 if policy.pid is not None:
@@ -422,7 +428,8 @@ class Supervisor:
                     "pid %d did not stop within %.0f s; killing it", process.pid, STOP_GRACE_SECONDS
                 )
             _kill_group(process.pid, signal.SIGKILL)
-            process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=REAP_TIMEOUT_SECONDS)
         for child in self.children:
             child.process = None
         self._checker.shutdown(wait=False, cancel_futures=True)
@@ -559,7 +566,11 @@ def run(model: Path) -> int:
         return 1
     # Before the first file is written: the tokens, the stores and the children's files.
     make_data_private(settings)
-    created = ensure_tokens(env)
+    try:
+        created = ensure_tokens(env)
+    except TokenFileError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     children = build_children(settings, model, Path(sys.executable).parent)
     supervisor = Supervisor(
         children,

@@ -10,13 +10,11 @@ memory) or answer 500. Here each field is checked, with an error that names it.
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-# The storefront events API takes session ids of up to 128 characters; chat and
-# events must be able to share one.
-MAX_SESSION_ID = 128
+from bot.sessionids import session_id_problem, storable
+
 # A shopper's message is a sentence or two: the longest answers the flows expect
 # (an address, a product name with options) are well under 300 characters. Beyond
 # this a message is pasted text, not something to run NLU on.
@@ -60,35 +58,16 @@ class ChatRequest:
     metadata: dict[str, Any] | None
 
 
-def _storable(text: str) -> bool:
-    """Whether every tracker store can keep ``text`` (valid UTF-8, no NUL)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def sender_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be a sender (session) id, or None if it can."""
-    if not isinstance(value, str):
-        return "sender must be a string (the shopper's session id)"
-    if not value.strip() or len(value) > MAX_SESSION_ID:
-        return f"sender must be 1 to {MAX_SESSION_ID} characters, not blank"
-    # Lone surrogates cannot be stored (SQLite raised, and Rasa exited on it);
-    # control characters would let an id forge log lines.
-    if not _storable(value) or any(unicodedata.category(char) == "Cc" for char in value):
-        return "sender must be valid UTF-8 text without control characters"
-    return None
+    """Why ``value`` cannot be a sender id, or None if it can (the storefront session id rule)."""
+    return session_id_problem(value, "sender")
 
 
 def text_problem(value: Any) -> str | None:
     """Why ``value`` cannot be a message text, or None if it can (its length aside)."""
     if not isinstance(value, str):
         return "message must be a string"
-    if not _storable(value):
+    if not storable(value):
         return "message must be valid UTF-8 text without NUL characters"
     return None
 

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.scoring import STOREFRONT_EVENT_TYPES
+from bot.sessionids import session_id_problem, storable
 from bot.store.commands import RecordEvent
 from bot.store.spool import UNAVAILABLE_ERRORS
 from bot.store.tokens import STOREFRONT_SCOPES
@@ -86,20 +87,13 @@ def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None
     limit = MAX_ID_LENGTH[name]
     if len(value) > limit:
         raise _Invalid(name, f"{name} must be at most {limit} characters, got {len(value)}")
-    if not _storable(value):
+    if not storable(value):
         raise _Invalid(name, f"{name} must be valid UTF-8 text without NUL characters")
+    if name == "session_id":
+        problem = session_id_problem(value)
+        if problem is not None:
+            raise _Invalid(name, problem)
     return value
-
-
-def _storable(text: str) -> bool:
-    """Whether every database can store ``text`` (no lone surrogates, no NUL)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _timestamp(raw: Any, now: datetime) -> datetime:
@@ -159,7 +153,7 @@ def _properties(raw: Any) -> dict[str, Any]:
         text = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError:
         raise _Invalid("properties", "properties must not contain NaN or Infinity") from None
-    if not _storable(text) or "\\u0000" in text:
+    if not storable(text) or "\\u0000" in text:
         raise _Invalid("properties", "properties must be valid UTF-8 text without NUL characters")
     size = len(text)
     if size > MAX_PROPERTIES_CHARS:

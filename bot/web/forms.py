@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from yarl import URL
 
+from bot.sessionids import MAX_SESSION_ID, session_id_problem, storable
 from bot.store.contacts import LeadInputError
 from bot.web.bodies import FORM_TYPES, read_form
 from bot.web.errors import ApiError
@@ -35,7 +36,6 @@ CONTROL_FIELDS = frozenset({"consent", "consent_text", "session_id", "redirect",
 FORM_FIELDS = CONTACT_FIELDS | CONTROL_FIELDS
 DEFAULT_CONSENT_TEXT = "I agree to be contacted about my enquiry."
 MAX_CONSENT_TEXT = 1000
-MAX_SESSION_ID = 128
 MAX_REDIRECT = 2000
 _YES = frozenset({"on", "yes", "true", "1"})
 
@@ -71,18 +71,9 @@ def _text(fields: dict[str, Any], name: str, limit: int) -> str | None:
     if not isinstance(value, str):
         raise ApiError(400, f"field '{name}': expected a string, got {type(value).__name__}")
     value = value.strip()
-    if len(value) > limit or "\x00" in value or not _storable(value):
+    if len(value) > limit or "\x00" in value or not storable(value):
         raise ApiError(400, f"field '{name}': expected at most {limit} characters of text")
     return value or None
-
-
-def _storable(text: str) -> bool:
-    """Whether ``text`` encodes as UTF-8 (a lone surrogate from JSON does not)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _redirect_target(request: web.Request, target: str) -> str:
@@ -155,6 +146,9 @@ async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
         )
     consent_text = _text(fields, "consent_text", MAX_CONSENT_TEXT) or DEFAULT_CONSENT_TEXT
     session_id = _text(fields, "session_id", MAX_SESSION_ID)
+    problem = session_id_problem(session_id) if session_id else None
+    if problem is not None:
+        raise ApiError(400, problem, errors=[{"field": "session_id", "message": problem}])
     contact = {name: fields[name] for name in CONTACT_FIELDS if name in fields}
     try:
         await asyncio.to_thread(

@@ -199,6 +199,16 @@ INVALID_EVENTS = [
         "variant_id must be at most 120 characters, got 121",
         id="long-variant",
     ),
+    # One session-id rule for chat, events and forms (bot.sessionids).
+    pytest.param(
+        _base(session_id="lead-0a1b2c"), "session_id", "reserved for leads", id="staff-session"
+    ),
+    pytest.param(
+        _base(session_id="sess\nforged log line"),
+        "session_id",
+        "without control characters",
+        id="control-session",
+    ),
     pytest.param(_base(type="checkout"), "type", "unknown type 'checkout'", id="unknown-type"),
     pytest.param(_base(type="PAGE_VIEW"), "type", "unknown type 'PAGE_VIEW'", id="type-case"),
     pytest.param(_base(type=7), "type", "unknown type 7", id="int-type"),

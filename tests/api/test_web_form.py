@@ -339,6 +339,9 @@ async def test_open_redirect_is_refused(shared: Site, target: str, encoding: str
         ({"json": person(session_id="s\ud800")}, 400, "field 'session_id'"),
         ({"json": person(consent_text="I agree \ud800")}, 400, "field 'consent_text'"),
         ({"json": person(company="Acme \ud800")}, 400, "company: expected valid Unicode"),
+        # a staff-entered lead's session: nobody outside may write to it
+        ({"json": person(session_id="lead-0a1b2c")}, 400, "reserved for leads entered by staff"),
+        ({"json": person(session_id="s\r\nx")}, 400, "without control characters"),
         # bodies
         ({"json": [person()]}, 400, "body must be a JSON object, got list"),
         (

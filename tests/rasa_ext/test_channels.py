@@ -21,12 +21,12 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from websockets.client import connect as open_websocket
 
+from bot.sessionids import MAX_SESSION_ID
 from bot.settings import Settings
 from rasa_ext.channels import SocketIOInput, origin_allowed, session_id_of
 from rasa_ext.hardening import ConversationUnavailable
 from rasa_ext.limits import (
     MAX_MESSAGE_CHARS,
-    MAX_SESSION_ID,
     TOO_LONG_REPLY,
     UNAVAILABLE_REPLY,
     UNREADABLE_REPLY,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from bot.sessionids import MAX_SESSION_ID
 from rasa_ext.channels import session_id_of
 from rasa_ext.limits import (
     MAX_MESSAGE_CHARS,
-    MAX_SESSION_ID,
     ChatInputError,
     ChatRequest,
     parse_chat_body,
@@ -82,6 +82,9 @@ def test_valid_bodies(data: dict[str, Any], expected: ChatRequest) -> None:
 
 
 def test_sender_length_limit_is_the_events_api_one() -> None:
+    assert sender_problem("lead-0a1b2c") == (
+        "sender may not start with 'lead-' (reserved for leads entered by staff)"
+    )
     assert sender_problem("x" * MAX_SESSION_ID) is None
     assert sender_problem("x" * (MAX_SESSION_ID + 1)) is not None
     assert MAX_SESSION_ID == 128

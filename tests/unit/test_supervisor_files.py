@@ -13,7 +13,7 @@ import pytest
 
 from bot import secrets as secrets_module
 from bot.devstack import StackPorts
-from bot.secrets import ensure_tokens, make_data_private
+from bot.secrets import TokenFileError, ensure_tokens, make_data_private
 from bot.settings import Settings
 from bot.supervisor import child_environment, ports_in_use, token_lines
 
@@ -43,6 +43,29 @@ def test_tokens_are_created_once_and_kept_owner_only(tmp_path: Path) -> None:
     assert ensure_tokens(again, store) == set()
     assert again["LEADS_API_TOKEN"] == first["LEADS_API_TOKEN"]
     assert json.loads(store.read_text())["SESSION_SECRET"] == first["SESSION_SECRET"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"LEADS_API_TOKEN": "abc',  # torn by a crash mid-write
+        '["LEADS_API_TOKEN"]',  # JSON, but not the saved tokens
+        '{"LEADS_API_TOKEN": 42}',
+    ],
+)
+def test_a_damaged_token_file_is_refused_not_replaced(tmp_path: Path, content: str) -> None:
+    store = tmp_path / "tokens.json"
+    store.write_text(content)
+    with pytest.raises(TokenFileError, match="delete it to generate new tokens"):
+        ensure_tokens({}, store)
+    assert store.read_text() == content
+
+
+def test_the_token_file_is_replaced_whole(tmp_path: Path) -> None:
+    store = tmp_path / "tokens.json"
+    ensure_tokens({}, store)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tokens.json"]
+    assert set(json.loads(store.read_text())) == set(secrets_module.TOKEN_VARIABLES)
 
 
 def test_a_new_token_is_printed_once_then_masked() -> None:
