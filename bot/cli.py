@@ -677,13 +677,12 @@ def _positive(text: str) -> int:
 # The store's names are imported when an option is given, not to build the
 # parser: importing the store costs every command (`run`, `web`) over a second.
 def _lead_source(text: str) -> str:
-    from bot.store.contacts import SOURCE_PATTERN
+    from bot.store.contacts import normalise_source
 
-    if not SOURCE_PATTERN.match(text):
-        raise argparse.ArgumentTypeError(
-            f"expected 1-40 of a-z, 0-9, '_', '-' or '.', got {text!r}"
-        )
-    return text
+    try:
+        return normalise_source(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _lead_stage(text: str) -> str:

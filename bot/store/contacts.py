@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,17 @@ MAX_NOTES_CHARS = 5000
 MAX_STATUS_REASON_CHARS = 1000
 MAX_EMAIL_CHARS = 254
 MAX_PHONE_CHARS = 40
-SOURCE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+# A lead source is a label people type ("Trade show") or one the product sets
+# itself ("chat", "web_form"); the column holds 40 characters.
+MAX_SOURCE_CHARS = 40
+SOURCE_EXPECTED = f"expected a label such as 'Trade show' (1-{MAX_SOURCE_CHARS} characters)"
+# Unicode categories a label cannot hold: controls, line breaks and invisible
+# formatting (zero-width space, byte-order mark, direction overrides), which would
+# make two labels that look the same differ or change how a page shows them.
+_NOT_IN_LABELS = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Zero-width (non-)joiners are formatting too, but they build emoji and words in
+# some scripts.
+_JOINERS = frozenset({"\u200c", "\u200d"})
 # What a person or another system may set on a lead.
 # ``notes`` adds a note; ``status_reason`` says why the status changed (kept in its history).
 EDITABLE_FIELDS = frozenset(
@@ -94,6 +105,31 @@ def _validated(address: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"expected an e-mail address like name@example.com ({exc})") from None
     return str(result.normalized).lower()
+
+
+def normalise_source(raw: str) -> str:
+    """A lead source as stored: trimmed, inner spaces made one, in one Unicode form.
+
+    Case is kept as written (the list filter ignores it). Raises ``ValueError``
+    saying what is expected for an empty or over-long label, or one holding
+    control or invisible characters.
+    """
+    # NFC: "é" typed as one character or as "e" and an accent is one label.
+    text = unicodedata.normalize("NFC", raw.strip())
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _NOT_IN_LABELS and char not in _JOINERS:
+            raise ValueError(
+                f"expected a label of visible characters; got U+{ord(char):04X} "
+                f"at character {position}"
+            )
+    label = " ".join(text.split())
+    if not label:
+        raise ValueError(f"{SOURCE_EXPECTED}; got an empty one")
+    if len(label) > MAX_SOURCE_CHARS:
+        raise ValueError(
+            f"expected a label of at most {MAX_SOURCE_CHARS} characters, got {len(label)}"
+        )
+    return label
 
 
 def normalise_phone(raw: str, region: str | None) -> str:
@@ -164,6 +200,9 @@ def clean_lead_fields(
         and not any(_has_error(errors, name) for name in IDENTITY_FIELDS)
     ):
         errors.append(FieldError("email", "an e-mail address or a phone number is required"))
+    if "source" in cleaned and cleaned["source"] is None and data["source"] is not None:
+        # null leaves the source to the entry point; "" or blanks are a label left empty.
+        errors.append(FieldError("source", f"{SOURCE_EXPECTED}; got an empty one"))
     if "status" in cleaned and cleaned["status"] is None:
         errors.append(FieldError("status", f"expected one of {', '.join(LEAD_STATUSES)}"))
     if errors:
@@ -193,12 +232,7 @@ def _clean(name: str, text: str, region: str | None) -> str:
             raise ValueError(f"expected one of {', '.join(LEAD_STATUSES)}; got {text!r}")
         return text
     if name == "source":
-        source = text.lower()
-        if not SOURCE_PATTERN.match(source):
-            raise ValueError(
-                "expected 1-40 characters: lower-case letters, digits, '_', '-' or '.'"
-            )
-        return source
+        return normalise_source(text)
     limit = {"notes": MAX_NOTES_CHARS, "status_reason": MAX_STATUS_REASON_CHARS}.get(name)
     limit = limit or TEXT_LIMITS[name]
     if len(text) > limit:

@@ -44,7 +44,7 @@ from typing import IO, Any, TextIO
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store.contacts import SOURCE_PATTERN, LeadInputError, clean_lead_fields
+from bot.store.contacts import LeadInputError, clean_lead_fields, normalise_source
 from bot.store.db import write_transaction
 from bot.store.leadbook import CONTACT_COLUMNS, new_lead_values
 from bot.store.lifecycle import furthest_lifecycle
@@ -218,8 +218,10 @@ def import_csv(
         raise ValueError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if not SOURCE_PATTERN.match(source):
-        raise ValueError(f"source must be 1-40 of a-z, 0-9, '_', '-' or '.', got {source!r}")
+    try:
+        source = normalise_source(source)
+    except ValueError as exc:
+        raise ValueError(f"source: {exc}") from None
     by = _actor(by)
     text_encoding = _text_encoding(encoding)
     # Decoding is checked over the whole file first: a wrong encoding found at

@@ -130,6 +130,7 @@ class LeadFilters:
     stage: str | None = None
     status: str | None = None
     min_score: int | None = None
+    # A source label, any case.
     source: str | None = None
     # Case-insensitive substring of first or last name, e-mail or company.
     q: str | None = None
@@ -147,13 +148,13 @@ class LeadFilters:
                 .scalar_subquery()
             )
             query = query.where(Lead.id == owner)
-        for column, value in (
-            (Lead.stage, self.stage),
-            (Lead.status, self.status),
-            (Lead.source, self.source),
-        ):
+        for column, value in ((Lead.stage, self.stage), (Lead.status, self.status)):
             if value is not None:
                 query = query.where(column == value)
+        if self.source is not None:
+            # Sources are stored as people wrote them: "Trade show" finds "trade show"
+            # too. The database lowers both sides alike (SQLite only ASCII letters).
+            query = query.where(func.lower(Lead.source) == func.lower(self.source))
         if self.min_score is not None:
             query = query.where(Lead.score >= self.min_score)
         if self.updated_since is not None:
@@ -241,6 +242,8 @@ class LeadState:
     handoff: HandoffNotice | None = None
     # Contact fields the lead already has (name, e-mail, phone), e.g. from a web form.
     contact: dict[str, str] = field(default_factory=dict)
+    # The variant the shopper last picked on the storefront (selected, added to the cart…).
+    picked_variant: str | None = None
 
     @property
     def became_hot(self) -> bool:
@@ -441,6 +444,7 @@ class LeadRepository:
                 previous_stage=row.stage,
                 score=result.score,
                 counts=facts.counts,
+                picked_variant=facts.variant[0] if facts.variant else None,
             )
             lead_writes.append(
                 LeadWrite(
@@ -997,19 +1001,21 @@ class LeadRepository:
                 if self.handoffs is not None
                 else None
             )
+        facts = LeadFacts.from_json(lead.score_facts)
         return LeadState(
             lead_id=lead.id,
             session_id=session_id,
             stage=lead.stage,
             previous_stage=lead.stage,
             score=lead.score,
-            counts=LeadFacts.from_json(lead.score_facts).counts,
+            counts=facts.counts,
             handoff=handoff,
             contact={
                 name: value
                 for name in ("first_name", "last_name", "email", "phone")
                 if (value := getattr(lead, name))
             },
+            picked_variant=facts.variant[0] if facts.variant else None,
         )
 
     @staticmethod

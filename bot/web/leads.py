@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.store.contacts import LeadInputError
+from bot.store.contacts import LeadInputError, normalise_source
 from bot.store.leadbook import DuplicateLead, LeadGone, SameLead
 from bot.store.models import LEAD_STAGES, LEAD_STATUSES
 from bot.store.repository import LEAD_SORTS, InvalidCursor, LeadFilters
@@ -115,11 +115,21 @@ def lead_filters(query: Any) -> LeadFilters:
         stage=choice_param(query, "stage", LEAD_STAGES),
         status=choice_param(query, "status", LEAD_STATUSES),
         min_score=int_param(query, "min_score", minimum=-10_000, maximum=10_000),
-        # Sources are stored lower-case.
-        source=query["source"].lower() if "source" in query else None,
+        source=_source_param(query),
         q=search or None,
         updated_since=time_param(query, "updated_since"),
     )
+
+
+def _source_param(query: Any) -> str | None:
+    """The ``source`` filter, spaced as stored; ``None`` if absent or blank (as ``q``)."""
+    raw = query.get("source", "")
+    if not raw.strip():
+        return None
+    try:
+        return normalise_source(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"query parameter 'source': {exc}") from None
 
 
 def _lead_id(request: web.Request) -> str:

@@ -17,6 +17,7 @@ from bot.store.contacts import (
     MAX_EMAIL_CHARS,
     MAX_NOTES_CHARS,
     MAX_PHONE_CHARS,
+    MAX_SOURCE_CHARS,
     MAX_STATUS_REASON_CHARS,
     TEXT_LIMITS,
 )
@@ -111,7 +112,12 @@ def _lead_fields(*, for_form: bool = False) -> dict[str, Any]:
     if not for_form:
         properties["source"] = {
             "type": ["string", "null"],
-            "pattern": "^[a-z0-9][a-z0-9_.-]{0,39}$",
+            "minLength": 1,
+            "description": "Where the lead came from, as people write it (Website inquiry, "
+            "Phone call, Trade show, Email campaign, Social media, Referral). Stored as "
+            "written, trimmed and with runs of spaces made one; case is kept. 1-"
+            f"{MAX_SOURCE_CHARS} characters after trimming, no control or invisible "
+            "characters. null: 'api' for a new lead, unchanged on an update",
         }
         properties["status"] = {"type": ["string", "null"], "enum": [*LEAD_STATUSES, None]}
         properties["status_reason"] = {
@@ -151,7 +157,14 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
             {"type": "integer", "minimum": -10000, "maximum": 10000},
             "Lowest score",
         ),
-        _query("source", {"type": "string"}, "Where the lead came from (chat, api, import…)"),
+        _query(
+            "source",
+            {"type": "string"},
+            "Where the lead came from, in any case and spacing: 'trade  SHOW' finds "
+            "'Trade show' (on SQLite, case is ignored for the letters A-Z only). A label "
+            "people wrote, or a source the product sets: chat, storefront, web_form, api, "
+            "import. Empty: every source",
+        ),
         _query(
             "q",
             {"type": "string", "maxLength": 200},
@@ -246,7 +259,11 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
                         "company": _TEXT,
                         "position": _TEXT,
                         "address": _TEXT,
-                        "source": {"type": "string"},
+                        "source": {
+                            "type": "string",
+                            "description": "A label as written (Trade show) or one the "
+                            "product sets: chat, storefront, web_form, api, import",
+                        },
                         "status": {"type": "string", "enum": list(LEAD_STATUSES)},
                         "stage": {"type": "string", "enum": list(LEAD_STAGES)},
                         "lifecycle": {"type": "string", "enum": list(LIFECYCLE_STAGES)},

@@ -126,6 +126,9 @@ async def test_unknown_lead_is_404(client: TestClient) -> None:
         ("sqlite", {"cursor": "%%%"}, "'cursor'"),  # forged cursor
         pytest.param("postgres", {"cursor": "%%%"}, "'cursor'", marks=pytest.mark.postgres),
         ("sqlite", {"colour": "red"}, "unknown query parameter(s): colour"),  # typo'd filter
+        # a source no lead can have: too long, or holding a control character
+        ("sqlite", {"source": "x" * 41}, "'source': expected a label of at most 40 characters"),
+        ("sqlite", {"source": "Trade\x1bshow"}, "'source': expected a label of visible characters"),
     ],
     indirect=["database_url"],
 )

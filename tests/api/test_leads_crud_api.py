@@ -330,6 +330,37 @@ async def test_convert_export_and_erase(api: Api) -> None:
             "first_name: expected valid Unicode text",
             ["first_name"],
         ),
+        # a source left empty, too long, or holding a control or invisible character
+        (
+            "POST",
+            LEADS,
+            {"json": {**ADA, "source": "  "}},
+            "source: expected a label such as 'Trade show' (1-40 characters); got an empty one",
+            ["source"],
+        ),
+        (
+            "POST",
+            LEADS,
+            {"json": {**ADA, "source": "Trade show " * 4}},
+            "source: expected a label of at most 40 characters, got 43",
+            ["source"],
+        ),
+        (
+            "POST",
+            LEADS,
+            {"json": {**ADA, "source": "Trade\tshow"}},
+            "source: expected a label of visible characters; got U+0009 at character 6",
+            ["source"],
+        ),
+        (
+            "PATCH",
+            "{lead}",
+            {"json": {"source": "Trade\u200bshow"}},
+            "source: expected a label of visible characters; got U+200B at character 6",
+            ["source"],
+        ),
+        ("PATCH", "{lead}", {"json": {"source": ""}}, "source: expected a label", ["source"]),
+        ("PATCH", "{lead}", {"json": {"source": 7}}, "source: expected a string", ["source"]),
         # not an object
         ("POST", LEADS, {"json": [ADA]}, "body must be a JSON object, got list", None),
         ("POST", LEADS, {"json": "Ada"}, "body must be a JSON object, got str", None),
@@ -413,6 +444,9 @@ async def test_bad_requests_name_the_problem(
         ({"q": "x" * 201}, "'q' must be at most 200 characters"),
         ({"q": "a\x00b"}, "'q' contains a NUL character"),
         ({"source": "\x00"}, "'source' contains a NUL character"),
+        # no lead can have such a source
+        ({"source": "x" * 41}, "'source': expected a label of at most 40 characters, got 41"),
+        ({"source": "Trade\nshow"}, "'source': expected a label of visible characters; got U+000A"),
         ({"min_score": "1.5"}, "'min_score' must be an integer"),
         ({"limit": "201"}, "'limit' must be between 1 and 200"),
     ],
@@ -657,6 +691,108 @@ async def test_absorbed_id_of_an_erased_person_is_410(api: Api) -> None:
     await api.call("DELETE", f"{LEADS}/{ids['s2']}", as_="admin")
     for lead_id in ids.values():
         await api.error("GET", f"{LEADS}/{lead_id}", 410)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+@on_shared_app
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        # the labels people type, as written
+        ("Website inquiry", "Website inquiry"),
+        ("Phone call", "Phone call"),
+        ("Trade show", "Trade show"),
+        ("Email campaign", "Email campaign"),
+        ("Social media", "Social media"),
+        ("Referral", "Referral"),
+        # trimmed, with runs of spaces made one; case kept
+        ("  trade   SHOW ", "trade SHOW"),
+        # any script and emoji
+        ("Salon Öko 🌱", "Salon Öko 🌱"),
+        # a source the product sets itself
+        ("web_form", "web_form"),
+        # null: the API's own source
+        (None, "api"),
+    ],
+)
+async def test_sources_are_taken_as_people_write_them(
+    shared: Api, sent: str | None, stored: str
+) -> None:
+    lead = await shared.create(email=unique_email(), source=sent)
+    assert lead["source"] == stored
+    assert (await shared.ok("GET", f"{LEADS}/{lead['id']}"))["source"] == stored
+
+
+@on_shared_app
+async def test_a_source_is_changed_by_patch_and_put_and_kept_by_null(shared: Api) -> None:
+    lead = await shared.create(email=unique_email(), source="Trade show")
+    path = f"{LEADS}/{lead['id']}"
+    patched = await shared.ok("PATCH", path, json={"source": " Phone  call"})
+    assert patched["source"] == "Phone call"
+    kept = await shared.ok("PATCH", path, json={"source": None, "company": "Acme"})
+    assert kept["source"] == "Phone call"
+    replaced = await shared.ok(
+        "PUT", path, json={**ADA, "email": lead["email"], "source": "Referral"}
+    )
+    assert replaced["source"] == "Referral"
+
+
+async def test_source_filter_ignores_case_and_spacing(api: Api) -> None:
+    book = LeadBook(LeadRepository(api.engine), region="FR")
+    ids: dict[str, str] = {}
+    for name, source in (
+        ("Ada", "Trade show"),
+        ("Grace", "trade show"),
+        ("Alan", "TRADE SHOW"),
+        ("Ann", "Trade show 2026"),
+        ("Cy", "Référence"),
+        ("Dee", None),  # the API's own source: api
+    ):
+        data = {"first_name": name, "last_name": "X", "email": f"{name.lower()}@example.com"}
+        ids[name] = book.create({**data, "source": source}, by="seed").lead["id"]
+    # A chat lead and a storefront lead: sources the product sets itself.
+    LeadRepository(api.engine).apply(
+        [
+            UpdateContact(session_id="s-chat", first_name="Eve", email="eve@example.com"),
+            RecordEvent(
+                session_id="s-shop",
+                event_id="s-shop-1",
+                type="product_view",
+                ts=T0,
+                source="storefront",
+            ),
+        ],
+        now=T0,
+    )
+    ids["Eve"] = str(api.rows(Lead, session_id="s-chat")[0].id)
+    ids["Fay"] = str(api.rows(Lead, session_id="s-shop")[0].id)
+
+    async def found(source: str) -> set[str]:
+        page = await api.ok("GET", LEADS, params={"source": source}, as_="reader")
+        listed = {item["id"] for item in page["items"]}
+        return {name for name, lead_id in ids.items() if lead_id in listed}
+
+    every = set(ids)
+    cases: list[tuple[str, set[str]]] = [
+        ("Trade show", {"Ada", "Grace", "Alan"}),  # every case of the same label
+        ("trade show", {"Ada", "Grace", "Alan"}),
+        ("tRaDe ShOw", {"Ada", "Grace", "Alan"}),
+        ("  trade   show ", {"Ada", "Grace", "Alan"}),  # spacing as stored
+        ("Trade\u00a0show", {"Ada", "Grace", "Alan"}),  # a no-break space is a space
+        ("Trade", set()),  # the whole label, not a part of it
+        ("trade show 2026", {"Ann"}),
+        ("Référence", {"Cy"}),  # exactly as written, whatever the database lowers
+        ("api", {"Dee"}),
+        ("API", {"Dee"}),
+        ("chat", {"Eve"}),
+        ("Storefront", {"Fay"}),
+        ("", every),  # empty: no filter, as for q
+        ("   ", every),
+    ]
+    for source, expected in cases:
+        assert await found(source) == expected, source
 
 
 # --- the list: filters, sorting, pages ----------------------------------------------------------

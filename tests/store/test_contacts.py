@@ -164,7 +164,7 @@ def test_complete_record_is_cleaned() -> None:
         "company": "Analytical Engines",
         "position": None,
         "address": None,
-        "source": "trade-show.2026",
+        "source": "Trade-Show.2026",
         "status": "Qualified",
         "notes": "met at the fair",
         "status_reason": "asked for a quote",
@@ -343,22 +343,79 @@ def test_unknown_or_empty_status_is_refused(status: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "ok"),
+    ("source", "stored"),
     [
-        ("web", True),
-        ("Trade_Show", True),  # lower-cased
-        ("a" * 40, True),
-        ("a" * 41, False),  # too long
-        ("-web", False),  # must start with a letter or digit
-        ("web form", False),  # no spaces
-        ("wéb", False),  # ASCII only
+        # the labels people type, kept as written
+        ("Website inquiry", "Website inquiry"),
+        ("Phone call", "Phone call"),
+        ("Trade show", "Trade show"),
+        ("Email campaign", "Email campaign"),
+        ("Social media", "Social media"),
+        ("Referral", "Referral"),
+        # the sources the product sets itself still pass
+        ("chat", "chat"),
+        ("storefront", "storefront"),
+        ("web_form", "web_form"),
+        ("api", "api"),
+        ("fair-2026", "fair-2026"),
+        ("trade-show.2026", "trade-show.2026"),
+        # trimmed, and runs of spaces (also no-break and ideographic ones) made one
+        ("  Trade show \n", "Trade show"),
+        ("Trade   show", "Trade show"),
+        ("Trade\u00a0show", "Trade show"),
+        ("Salon\u3000Paris", "Salon Paris"),
+        # case is kept: the list filter ignores it
+        ("TRADE SHOW", "TRADE SHOW"),
+        # any script, punctuation and emoji
+        ("Salon Öko & Bio", "Salon Öko & Bio"),
+        ("展示会", "展示会"),
+        ("Instagram 📸", "Instagram 📸"),
+        ("Family 👨\u200d👩\u200d👧", "Family 👨\u200d👩\u200d👧"),  # joiners make one emoji
+        # one spelling of the same letters: "e" + combining acute becomes "é"
+        ("Cafe\u0301 event", "Café event"),
+        # 40 characters is the longest, counted after trimming and collapsing
+        ("a" * 40, "a" * 40),
+        ("  " + "a b" * 13 + "a  ", "a b" * 13 + "a"),
+        ("a   " * 13 + "a", "a " * 13 + "a"),  # 53 characters as sent
     ],
 )
-def test_source_pattern(source: str, ok: bool) -> None:
-    if ok:
-        assert clean({"source": source}, complete=False) == {"source": source.lower()}
-    else:
-        assert list(errors_of({"source": source}, complete=False)) == ["source"]
+def test_sources_are_labels_kept_as_written(source: str, stored: str) -> None:
+    assert clean({"source": source}, complete=False) == {"source": stored}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # empty after trimming: a label someone left blank (null keeps the default)
+        ("", "expected a label such as 'Trade show' (1-40 characters); got an empty one"),
+        ("   ", "expected a label such as 'Trade show' (1-40 characters); got an empty one"),
+        ("\u00a0\t", "expected a label such as 'Trade show' (1-40 characters); got an empty one"),
+        # too long
+        ("a" * 41, "expected a label of at most 40 characters, got 41"),
+        ("Trade show " * 4, "expected a label of at most 40 characters, got 43"),
+        # control characters inside: a label is one line of visible text
+        ("Trade\tshow", "expected a label of visible characters; got U+0009 at character 6"),
+        ("Trade\nshow", "expected a label of visible characters; got U+000A at character 6"),
+        ("Trade\x1bshow", "expected a label of visible characters; got U+001B at character 6"),
+        ("Trade\x7f", "expected a label of visible characters; got U+007F at character 6"),
+        ("Trade\x85show", "expected a label of visible characters; got U+0085 at character 6"),
+        ("Trade\u2028show", "expected a label of visible characters; got U+2028 at character 6"),
+        # invisible characters would make two labels that look the same differ
+        ("Trade\u200bshow", "expected a label of visible characters; got U+200B at character 6"),
+        ("\ufeffReferral", "expected a label of visible characters; got U+FEFF at character 1"),
+        ("\u202eReferral", "expected a label of visible characters; got U+202E at character 1"),
+        # text no database can store
+        ("Trade \ud800", "expected valid Unicode text (UTF-8)"),
+        ("Trade\x00show", "contains a NUL character"),
+    ],
+)
+def test_bad_sources_say_what_is_expected(source: str, message: str) -> None:
+    assert errors_of({"source": source}, complete=False) == {"source": message}
+
+
+def test_a_null_source_is_no_source() -> None:
+    # null leaves the source to the entry point (api, import) or as it is.
+    assert clean({"source": None}, complete=False) == {"source": None}
 
 
 def test_error_message_lists_every_problem() -> None:

@@ -141,11 +141,21 @@ def test_an_error_report_in_a_missing_directory_exits_2_first(
     assert emails(store) == []
 
 
-def test_a_bad_source_is_a_usage_error(store: Engine, tmp_path: Path) -> None:
+def test_the_source_is_a_label_as_people_write_it(store: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path / "leads.csv", VALID)
+    assert main(["leads", "import", str(path), "--source", " Trade   show "]) == 0
+    with store.connect() as connection:
+        assert set(connection.execute(select(Lead.source)).scalars()) == {"Trade show"}
+
+
+def test_a_bad_source_is_a_usage_error(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path / "leads.csv", VALID)
     with pytest.raises(SystemExit) as exited:
-        main(["leads", "import", str(path), "--source", "Trade Show"])
+        main(["leads", "import", str(path), "--source", "x" * 41])
     assert exited.value.code == 2
+    assert "expected a label of at most 40 characters, got 41" in capsys.readouterr().err
 
 
 def test_export_to_a_file_and_to_stdout(

@@ -122,6 +122,45 @@ def test_default_source_applies_to_rows_without_one(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
+    ("cell", "stored"),
+    [
+        ("Trade show", "Trade show"),  # a label as people type it
+        ('" Email   campaign "', "Email campaign"),  # trimmed, spaces made one
+        ("Salon Öko", "Salon Öko"),  # any letters
+        ("REFERRAL", "REFERRAL"),  # case kept: the list filter ignores it
+        ("web_form", "web_form"),  # a source the product sets itself
+        ("", "Phone call"),  # no source: the import's
+        ("   ", "Phone call"),  # a cell of spaces is empty too
+    ],
+)
+def test_source_column_takes_labels(engine: Engine, cell: str, stored: str) -> None:
+    run(
+        engine,
+        f"first_name,last_name,email,Lead Source\nAda,Lovelace,ada@example.com,{cell}\n",
+        source="Phone call",
+    )
+    assert only_lead(engine).source == stored
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        # too long
+        ("x" * 41, "expected a label of at most 40 characters, got 41"),
+        # a line break inside a quoted cell: a label is one line
+        ('"Trade\nshow"', "expected a label of visible characters; got U+000A at character 6"),
+        # an invisible character would make a second "Trade show"
+        ("Trade\u200bshow", "expected a label of visible characters; got U+200B at character 6"),
+    ],
+)
+def test_bad_source_cells_are_reported_by_column(engine: Engine, cell: str, message: str) -> None:
+    data = f"first_name,last_name,email,Lead Source\nAda,Lovelace,ada@example.com,{cell}\n"
+    report = run(engine, data)
+    assert (report.created, report.invalid) == (0, 1)
+    assert report.errors == [RowError(2, "Lead Source", message)]
+
+
+@pytest.mark.parametrize(
     ("header", "missing"),
     [
         ("first_name,email", "missing required column(s): last_name; the header found is: "),
@@ -483,8 +522,10 @@ def test_bad_arguments_are_refused(engine: Engine) -> None:
         run(engine, HEADER, on_duplicate="merge")
     with pytest.raises(ValueError, match="batch_size"):
         run(engine, HEADER, batch_size=0)
-    with pytest.raises(ValueError, match="source"):
-        run(engine, HEADER, source="Trade Show")
+    with pytest.raises(ValueError, match="source: expected a label of at most 40 characters"):
+        run(engine, HEADER, source="x" * 41)
+    with pytest.raises(ValueError, match="source: expected a label such as 'Trade show'"):
+        run(engine, HEADER, source=" ")
     with pytest.raises(ValueError, match="by: expected a name of 1 to 120 characters"):
         run(engine, HEADER, by=" ")
 
