@@ -745,7 +745,9 @@ def _add_leads_commands(commands: Any) -> None:
     leads_export.add_argument("--stage", type=_lead_stage, help="cold, warm or hot")
     leads_export.add_argument("--status", type=_lead_status, help="New, Contacted, … Won")
     leads_export.add_argument("--min-score", type=int)
-    leads_export.add_argument("--source", help="e.g. chat, storefront, api, import")
+    leads_export.add_argument(
+        "--source", type=_lead_source, help="any case, e.g. chat, api, import, 'Trade show'"
+    )
     leads_export.set_defaults(func=_leads_export)
     leads_erase = leads.add_parser(
         "erase", help="erase a person: the lead, its answers, events and conversation"

@@ -171,6 +171,9 @@ def test_export_to_a_file_and_to_stdout(
 
     assert main(["leads", "export", "--source", "chat"]) == 0
     assert "exported 0 lead(s)" in capsys.readouterr().err
+    # The import's source, in another case and spacing.
+    assert main(["leads", "export", "--source", " IMPORT "]) == 0
+    assert "exported 2 lead(s)" in capsys.readouterr().err
     assert main(["leads", "export", "--stage", "cold", "--min-score", "0"]) == 0
     captured = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(captured.out)))
