@@ -34,8 +34,20 @@ CHAT_SIGNALS = (
     "human_requested",
     "qualification_completed",
 )
+# Chat answers that show buying (``LeadFacts.answer_signals``): each counts once, from
+# when the shopper gave the current answer that shows it. A timeline answer counts as
+# the first of these whose days (from the answer to the purchase) cover it.
+ANSWER_TIMELINE_DAYS = (("answered_within_week", 7), ("answered_within_month", 30))
+ANSWER_SIGNALS = (
+    *(name for name, _ in ANSWER_TIMELINE_DAYS),
+    "answered_variant",
+    "answered_location",
+    "answered_contact",
+)
 # A purchase is the outcome the score predicts (``evaluate`` measures it), not an input.
-SCORABLE_SIGNALS = tuple(t for t in STOREFRONT_EVENT_TYPES if t != "purchase") + CHAT_SIGNALS
+SCORABLE_SIGNALS = (
+    tuple(t for t in STOREFRONT_EVENT_TYPES if t != "purchase") + CHAT_SIGNALS + ANSWER_SIGNALS
+)
 # Each step must be worth more than every step before it.
 JOURNEY = (
     ("product_view",),
@@ -274,7 +286,23 @@ def _cross_check(config: _ConfigIn) -> list[tuple[Location, str]]:
                 f"stages.hot.min_intent ({config.stages.hot.min_intent})",
             )
         )
+    problems.extend(_timeline_order(config))
     return problems
+
+
+def _timeline_order(config: _ConfigIn) -> list[tuple[Location, str]]:
+    """A nearer purchase date must be worth at least a later one."""
+    signals = config.intent.signals
+    week, month = (name for name, _ in ANSWER_TIMELINE_DAYS)
+    if week in signals and month in signals and signals[week].points < signals[month].points:
+        return [
+            (
+                ("intent", "signals", week, "points"),
+                f"{week} ({signals[week].points}) must be worth at least {month} "
+                f"({signals[month].points}): a nearer purchase is the stronger sign",
+            )
+        ]
+    return []
 
 
 def load_scoring_config(path: Path = DEFAULT_CONFIG_PATH) -> ScoringConfig:

@@ -18,7 +18,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.scoring.config import SCORABLE_SIGNALS, STOREFRONT_EVENT_TYPES
+from bot.scoring.config import (
+    ANSWER_SIGNALS,
+    ANSWER_TIMELINE_DAYS,
+    SCORABLE_SIGNALS,
+    STOREFRONT_EVENT_TYPES,
+)
 from bot.store.commands import RecordAnswer, RecordEvent
 
 # Only the most recent occurrences of a signal matter once decayed and capped.
@@ -26,14 +31,21 @@ MAX_KEPT_PER_SIGNAL = 50
 MAX_KEPT_ACTIVITY = 300
 # Activity is kept at minute resolution: a visit gap is measured in tens of minutes.
 ACTIVITY_RESOLUTION_SECONDS = 60
-SCORED_ANSWER_KEYS = frozenset({"timeline", "variant", "location", "budget", "contact_consent"})
+SCORED_ANSWER_KEYS = frozenset(
+    {"timeline", "variant", "location", "budget", "contact_consent", "contact_details"}
+)
+# Contact details matter to the score only as "given": facts keep which channels
+# (email, phone) were given, never the address or number.
+CONTACT_KEY = "contact_details"
+CONTACT_CHANNELS = ("email", "phone")
 # Events the system writes about a lead, which say nothing about the shopper.
 SYSTEM_EVENTS = frozenset({"stage_changed", "lead_merged"})
 # Fit points a flow awards for an answer (``{"key", "points", "reason"}``).
 ANSWER_POINTS = "answer_points"
 MAX_ANSWER_POINTS = 100
 _STOREFRONT = frozenset(STOREFRONT_EVENT_TYPES)
-_SCORABLE = frozenset(SCORABLE_SIGNALS)
+# Answer signals come from the current answers only, never from an event of that name.
+_SCORABLE = frozenset(SCORABLE_SIGNALS) - frozenset(ANSWER_SIGNALS)
 _VARIANT_EVENTS = frozenset({"variant_select", "add_to_cart", "checkout_start", "payment_info"})
 
 
@@ -140,7 +152,39 @@ class LeadFacts:
         current = self.answers.get(key)
         if current is not None and current["at"] > at:
             return
-        self.answers[key] = {"value": _jsonable(value), "status": status, "at": at}
+        kept = _channels(value) if key == CONTACT_KEY else _jsonable(value)
+        self.answers[key] = {"value": kept, "status": status, "at": at}
+
+    def answer(self, key: str) -> dict[str, Any] | None:
+        """The current answer to ``key`` when it was answered with a value, else ``None``."""
+        answer = self.answers.get(key)
+        if answer is None or answer.get("status") != "answered" or answer.get("value") is None:
+            return None
+        return answer
+
+    def answer_signals(self) -> dict[str, float]:
+        """The buying signals the current answers show, each with when it was shown.
+
+        Derived from the current answers (not folded as occurrences), so a corrected
+        answer takes its signal with it and a rebuild from history agrees.
+        """
+        found: dict[str, float] = {}
+        timeline = self.answer("timeline")
+        near = _near_timeline(timeline["value"]) if timeline is not None else None
+        if timeline is not None and near is not None:
+            found[near] = timeline["at"]
+        variant = self.answer("variant")
+        if variant is not None:
+            found["answered_variant"] = variant["at"]
+        location = self.answer("location")
+        place = location["value"] if location is not None else None
+        if location is not None and isinstance(place, dict) and place.get("serviceable") is True:
+            found["answered_location"] = location["at"]
+        consent, contact = self.answer("contact_consent"), self.answer(CONTACT_KEY)
+        if consent is not None and consent["value"] is True and contact and contact["value"]:
+            # Shown once both are given: from the later of the two answers.
+            found["answered_contact"] = max(consent["at"], contact["at"])
+        return found
 
     def fold(self, events: Iterable[EventLike], answers: Iterable[AnswerLike]) -> None:
         """Fold several events and answers in."""
@@ -200,6 +244,21 @@ def _later(current: tuple[str, float] | None, value: str, at: float) -> tuple[st
 
 def _pair(raw: Any) -> tuple[str, float] | None:
     return (str(raw[0]), int(raw[1])) if raw else None
+
+
+def _channels(value: Any) -> list[str]:
+    """Which contact channels a contact answer (``{"email"?, "phone"?}``) gave."""
+    if not isinstance(value, dict):
+        return []
+    return [channel for channel in CONTACT_CHANNELS if value.get(channel)]
+
+
+def _near_timeline(value: Any) -> str | None:
+    """The answer signal of a timeline answer, if its purchase date is near."""
+    days = value.get("days") if isinstance(value, dict) else None
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        return None
+    return next((name for name, within in ANSWER_TIMELINE_DAYS if days <= within), None)
 
 
 def _jsonable(value: Any) -> Any:

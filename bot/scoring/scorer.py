@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from bot.catalog import Catalog, Product, Variant
-from bot.scoring.config import ScoringConfig
+from bot.scoring.config import ANSWER_TIMELINE_DAYS, ScoringConfig
 from bot.scoring.facts import LeadFacts, decimal_or_none
 
 SECONDS_PER_DAY = 86_400.0
@@ -37,6 +38,10 @@ _LABELS = {
     "asked_returns": "asked about returns in chat",
     "human_requested": "asked to talk to a person",
     "qualification_completed": "answered all questions",
+    **{name: f"said they plan to buy within {days} days" for name, days in ANSWER_TIMELINE_DAYS},
+    "answered_variant": "chose an item in chat",
+    "answered_location": "gave a delivery place the shop serves",
+    "answered_contact": "agreed to be contacted and gave an e-mail or phone",
 }
 
 
@@ -92,7 +97,10 @@ def _minute_text(minute: int) -> str:
 
 def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]:
     reasons: list[Reason] = []
-    for name, stamps in facts.signals.items():
+    # An answer signal is one occurrence, at the answer that shows it; it then decays
+    # and caps like any event signal.
+    answered = {name: [at] for name, at in facts.answer_signals().items()}
+    for name, stamps in chain(facts.signals.items(), answered.items()):
         signal = config.signals.get(name)
         if signal is None or not stamps or signal.points == 0:
             continue
@@ -109,10 +117,10 @@ def _intent(facts: LeadFacts, config: ScoringConfig, now: float) -> list[Reason]
         points = round(min(raw, float(signal.cap)))
         if points <= 0:
             continue
-        times = facts.count(name)
+        times = 1 if name in answered else facts.count(name)
         detail = f"{_LABELS.get(name, name)}"
         detail += f" {times}\u00d7" if times > 1 else ""
-        detail += f", last {_when(stamps[-1])}"
+        detail += f", {'answered' if name in answered else 'last'} {_when(stamps[-1])}"
         if raw >= signal.cap and times * signal.points > signal.cap:
             detail += f" (capped at {signal.cap})"
         reasons.append(Reason(points, f"intent.{name}", detail))
@@ -148,16 +156,9 @@ def _return_visit_reason(facts: LeadFacts, config: ScoringConfig, now: float) ->
     return Reason(points, "intent.return_visits", f"came back {visits - 1}\u00d7 in {window}")
 
 
-def _answer(facts: LeadFacts, key: str) -> dict[str, Any] | None:
-    answer = facts.answers.get(key)
-    if answer is None or answer.get("status") != "answered" or answer.get("value") is None:
-        return None
-    return answer
-
-
 def _item(facts: LeadFacts, catalog: Catalog) -> tuple[Product | None, Variant | None, str]:
     """The item the lead wants: chosen in chat, else last picked in the shop, else viewed."""
-    chosen = _answer(facts, "variant")
+    chosen = facts.answer("variant")
     if chosen is not None and (found := catalog.variant(str(chosen["value"]))):
         return found[0], found[1], "chosen in chat"
     if facts.variant is not None and (found := catalog.variant(facts.variant[0])):
@@ -177,7 +178,7 @@ def _budget_reason(
     product: Product | None,
     variant: Variant | None,
 ) -> Reason | None:
-    answer = _answer(facts, "budget")
+    answer = facts.answer("budget")
     if answer is None or product is None:
         return None
     value = answer["value"]
@@ -206,7 +207,7 @@ def _budget_reason(
 def _location_reason(
     facts: LeadFacts, config: ScoringConfig, catalog: Catalog, product: Product | None
 ) -> Reason | None:
-    answer = _answer(facts, "location")
+    answer = facts.answer("location")
     country: str | None = None
     region: str | None = None
     source = "delivery to"
@@ -242,7 +243,7 @@ def _variant_reason(
 
 
 def _timeline_reason(facts: LeadFacts, config: ScoringConfig, now: float) -> Reason | None:
-    answer = _answer(facts, "timeline")
+    answer = facts.answer("timeline")
     if answer is None or not isinstance(answer["value"], dict):
         return None
     days = answer["value"].get("days")

@@ -177,6 +177,19 @@ def test_browsing_caps_one_below_hot_are_fine(tmp_path: Path) -> None:
     assert load_scoring_config(path).return_visits.cap == 32
 
 
+def test_a_near_date_must_be_worth_at_least_a_later_one(tmp_path: Path) -> None:
+    path = edited(
+        tmp_path,
+        "answered_within_month: {points: 10, half_life_days: 7, cap: 10}",
+        "answered_within_month: {points: 21, half_life_days: 7, cap: 21}",
+    )
+    assert load_error(path) == (
+        f"{path}:{line_with(path, 'answered_within_week: {')}: "
+        "intent.signals.answered_within_week.points: answered_within_week (20) must be worth "
+        "at least answered_within_month (21): a nearer purchase is the stronger sign"
+    )
+
+
 def test_far_ratio_must_be_below_near_ratio(tmp_path: Path) -> None:
     path = edited(tmp_path, "    far_ratio: 0.5", "    far_ratio: 0.8")
     assert load_error(path) == (

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.scoring import LeadFacts, ScoreResult, load_scoring_config, score
-from bot.scoring.config import BROWSING_SIGNALS, SCORABLE_SIGNALS, STOREFRONT_EVENT_TYPES
+from bot.scoring.config import (
+    ANSWER_SIGNALS,
+    BROWSING_SIGNALS,
+    SCORABLE_SIGNALS,
+    STOREFRONT_EVENT_TYPES,
+)
 from bot.scoring.facts import MAX_KEPT_ACTIVITY
 
 CONFIG = load_scoring_config()
@@ -309,15 +314,23 @@ browsing_events = st.lists(
 @PROPERTY_SETTINGS
 @given(evs=browsing_events, ans=answer_lists)
 def test_browsing_alone_is_never_hot(evs: list[Ev], ans: list[Ans]) -> None:
-    result = run(build(evs, ans))
+    facts = build(evs, ans)
+    result = run(facts)
     browsing_cap = (
         sum(CONFIG.signals[name].cap for name in BROWSING_SIGNALS) + CONFIG.return_visits.cap
     )
-    assert result.intent_score <= browsing_cap < CONFIG.hot_min_intent
-    assert result.stage != "hot"
+    from_answers = sum(
+        reason.points
+        for reason in result.reasons
+        if reason.rule.removeprefix("intent.") in ANSWER_SIGNALS
+    )
+    assert result.intent_score - from_answers <= browsing_cap < CONFIG.hot_min_intent
+    # Answers that show no buying (only fit) cannot lift browsing to hot.
+    if not facts.answer_signals():
+        assert result.stage != "hot"
 
 
-def test_browsing_alone_at_its_best_is_warm_not_hot() -> None:
+def test_browsing_alone_at_its_best_is_warm_until_the_chat_shows_buying() -> None:
     # Every browsing cap reached plus four return visits, and an excellent fit.
     evs = [Ev("page_view", NOW - timedelta(minutes=m)) for m in range(10)]
     evs += [Ev("product_view", NOW - timedelta(minutes=m), "hoodie-classic") for m in range(10)]
@@ -326,12 +339,17 @@ def test_browsing_alone_at_its_best_is_warm_not_hot() -> None:
         Ans("variant", "hoodie-classic-blue-m", "answered", NOW),
         Ans("location", {"country": "FR", "region": None}, "answered", NOW),
         Ans("budget", {"amount": Decimal("100"), "currency": "EUR"}, "answered", NOW),
-        Ans("timeline", {"days": 1}, "answered", NOW),
     ]
     result = run(build(evs, ans))
-    assert result.intent_score == 21
-    assert result.fit_score == 60
+    # Browsing 21 + answered_variant 5.
+    assert result.intent_score == 26
+    assert result.fit_score == 40
     assert result.stage == "warm"
+    # "Tomorrow" for the chosen item: answered_within_week 20 (and fit.timeline 20).
+    result = run(build(evs, [*ans, Ans("timeline", {"days": 1}, "answered", NOW)]))
+    assert result.intent_score == 46
+    assert result.fit_score == 60
+    assert result.stage == "hot"
 
 
 # --- (e) facts: JSON round trip and order independence ---------------------------------------

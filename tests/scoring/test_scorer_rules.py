@@ -664,7 +664,16 @@ def keen() -> list[Event]:
         (keen(), [ans("location", place("US"))], 82, -30, "cold"),
         # keen and serviceable: hot
         (keen(), [ans("location", place("DE"))], 82, 20, "hot"),
-        # perfect fit, one product view: cold
+        # good fit (budget covers the hoodie, delivery possible), one product view: cold
+        (
+            [ev("product_view", product_id=HOODIE)],
+            [ans("location", place("FR")), ans("budget", budget("100"))],
+            3,
+            30,
+            "cold",
+        ),
+        # ... perfect fit with a chosen variant and "in 2 days": the answers show buying,
+        # 3 + answered_variant 5 + answered_within_week 20: warm, not hot (no consent)
         (
             [ev("product_view", product_id=HOODIE)],
             [
@@ -673,9 +682,9 @@ def keen() -> list[Event]:
                 ans("budget", budget("100")),
                 ans("timeline", {"days": 2}),
             ],
-            3,
+            28,
             60,
-            "cold",
+            "warm",
         ),
         # a cart add plus a variant pick: warm (intent 17, fit 10)
         (
@@ -694,7 +703,7 @@ def keen() -> list[Event]:
             + [ev("page_view", timedelta(minutes=m)) for m in range(5)]
             + [ev("page_view", days(d)) for d in range(1, 6)],
             [ans("variant", BLUE_M), ans("location", place("FR"))],
-            3 + 9 + 9,
+            3 + 9 + 9 + 5,  # + answered_variant
             20,
             "warm",
         ),
@@ -741,12 +750,13 @@ def test_reasons_ranked_by_absolute_points_then_rule(
         (12, "fit.timeline"),
         (12, "intent.add_to_cart"),
         (10, "fit.variant"),
+        (10, "intent.answered_within_month"),
         (6, "intent.asked_price"),
         (3, "intent.product_view"),
     ]
-    assert result.intent_score == 21
+    assert result.intent_score == 31
     assert result.fit_score == -38
-    assert result.score == -17
+    assert result.score == -7
     assert sum(reason.points for reason in result.reasons) == result.score
     assert result.reasons_json()[0] == {
         "points": -40,
