@@ -18,6 +18,7 @@ from actions.common import (
     page_context,
     turn_input,
 )
+from actions.qualification import resume_questions
 from bot.assistant import human_request_reply, turn_commands
 
 SHOP_QUESTION_TOPICS = {
@@ -71,16 +72,17 @@ class AnswerShopQuestion(LeadAction):
         """Reply and record which topic the shopper asked about."""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         topic = SHOP_QUESTION_TOPICS.get(intent, "other")
-        text = assistant().shop_answer(
+        text = await assistant().shop_answer(
             conversation_flow(tracker),
             topic,
             answers_of(tracker),
+            session_id=tracker.sender_id,
             product_id=page_context(tracker).get("product_id"),
             question=tracker.latest_message.get("text") or "",
         )
         dispatcher.utter_message(text=text)
         await self.record_events(dispatcher, tracker, ("shopper_question", {"topic": topic}))
-        return []
+        return resume_questions(tracker)
 
 
 class RequestHuman(LeadAction):

@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
     ANSWER_STATE_SLOT,
     FORM_NAME,
+    STATUS_SLOT,
     LeadAction,
     answer_slot_events,
     answers_of,
@@ -60,6 +61,20 @@ def returning_from_interruption(tracker: Tracker) -> bool:
         if kind == "action" and tracker_event.get("name") not in _FORM_PLUMBING:
             return True
     return False
+
+
+def resume_questions(tracker: Tracker) -> list[EventType]:
+    """Events that take the shopper back to the questions after a reply outside them.
+
+    Inside the form the rules run it again after the reply. Outside it (a shop
+    question as the first message, or after a goodbye), unless the questions were
+    completed or declined, the form runs next: Rasa runs a follow-up action before
+    asking any policy, the form activates and this validation action asks the flow's
+    next question, as after a greeting.
+    """
+    if tracker.active_loop_name or tracker.get_slot(STATUS_SLOT) is not None:
+        return []
+    return [FollowupAction(FORM_NAME)]
 
 
 def question_message(
@@ -166,11 +181,9 @@ class ValidateQualificationForm(LeadAction):
             if question is None:
                 break
             state_now = await lead_state() if question.answer_type in _LEAD_KNOWN else None
-            known = helper.known_answer(
-                question, facts, state_now.contact if state_now is not None else None
-            )
+            known = helper.known_answer(question, facts, state_now)
             if known is not None:
-                # Already known (picked on the page, or on the lead): not asked again.
+                # Already known (picked on the storefront, or on the lead): not asked again.
                 record = answer_record("", known, now)
                 answers[question.key] = updates[question.key] = record
                 commands += turn_commands(
@@ -228,8 +241,9 @@ class ValidateQualificationForm(LeadAction):
         return events
 
 
-# Answer types the lead record may already know (contact details from a web form).
-_LEAD_KNOWN = frozenset({"email", "phone", "contact", "name"})
+# Answer types the lead record may already know: contact details from a web form, the
+# variant picked on the storefront.
+_LEAD_KNOWN = frozenset({"email", "phone", "contact", "name", "variant"})
 
 
 def _known_result(

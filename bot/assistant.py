@@ -164,17 +164,20 @@ class Assistant:
         return interpreter
 
     def known_answer(
-        self, question: Question, facts: dict[str, Any], contact: dict[str, str] | None
+        self, question: Question, facts: dict[str, Any], state: LeadState | None
     ) -> Parsed | None:
-        """An answer the shop already has (page or lead record), for ``skip_if_known``."""
+        """An answer the shop already has (the shopper's picks, the lead), for ``skip_if_known``.
+
+        A variant counts only when the shopper picked it on the storefront (a
+        selection or a cart addition the lead store holds), never because the page
+        showed it pre-selected; on another product's page that product is asked about.
+        """
         if not question.skip_if_known:
             return None
         kind = question.answer_type
-        if kind == "variant" and facts.get("variant_id"):
-            found = self.catalog.variant(facts["variant_id"])
-            if found:
-                product, variant = found
-                return Parsed(value=variant.id, display=product.variant_label(variant))
+        if kind == "variant":
+            return self._picked_variant(facts, state)
+        contact = state.contact if state is not None else None
         if not contact:
             return None
         if kind == "email" and contact.get("email"):
@@ -211,19 +214,40 @@ class Assistant:
         except UNAVAILABLE_ERRORS:
             return None
 
-    def shop_answer(
+    async def shop_answer(
         self,
         flow: Flow,
         topic: str,
         answers: dict[str, Any],
         *,
+        session_id: str,
         product_id: str | None,
         question: str = "",
     ) -> str:
-        """Reply to a shopper's question about shipping, price, returns, discount or stock."""
+        """Reply to a shopper's question about shipping, price, returns, discount or stock.
+
+        The item picked on the storefront counts as chosen too (one bounded store read).
+        """
+        state = await self.lead_state(session_id)
         return replies.shop_answer(
-            flow, self.catalog, topic, answers, product_id, question=question
+            flow,
+            self.catalog,
+            topic,
+            answers,
+            product_id,
+            question=question,
+            picked_variant=state.picked_variant if state is not None else None,
         )
+
+    def _picked_variant(self, facts: dict[str, Any], state: LeadState | None) -> Parsed | None:
+        picked = state.picked_variant if state is not None else None
+        found = self.catalog.variant(picked) if picked else None
+        if found is None:
+            return None
+        product, variant = found
+        if facts.get("product_id") not in (None, product.id):
+            return None
+        return Parsed(value=variant.id, display=product.variant_label(variant))
 
     def summary(self, flow: Flow, answers: dict[str, Any]) -> str:
         """The answers so far, as one line for the shopper."""

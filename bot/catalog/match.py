@@ -150,6 +150,63 @@ def match_variant(
     return VariantMatch(product=known_product, choices=tuple(ranked[:MAX_CANDIDATES]))
 
 
+@dataclass(frozen=True)
+class Mention:
+    """The product a message talks about and which of its variants fit its words.
+
+    ``variants`` are the product's variants consistent with the option values the
+    text names (all of them when it names none, none when no variant has them);
+    ``narrowed`` says whether option values were named.
+    """
+
+    product: Product
+    variants: tuple[Variant, ...]
+    narrowed: bool
+
+    @property
+    def variant(self) -> Variant | None:
+        """The one variant meant, if the words (or a one-variant product) single it out."""
+        return self.variants[0] if len(self.variants) == 1 else None
+
+
+def mentioned_item(text: str, catalog: Catalog, *, product_id: str | None = None) -> Mention | None:
+    """The product ``text`` talks about ("is the black hoodie in stock?"), or None.
+
+    A product named in the text (keywords, name or id, typos tolerated) comes first;
+    the product in context (``product_id``, the page) counts when the text names it
+    or names none but one of its option values ("is the blue one in stock?"). Several
+    products named alike are told apart by the option values; a tie is no mention.
+    """
+    cleaned = usable(text)
+    if cleaned is None:
+        return None
+    for variant_id in _ID.findall(fold(cleaned)):
+        found = catalog.variant(variant_id)
+        if found is not None:
+            return Mention(product=found[0], variants=(found[1],), narrowed=True)
+    index = _index(catalog)
+    normalised = _normalise(cleaned)
+    terms = set(_terms(normalised))
+    mentioned = frozenset(_found(terms, index.all_values, fuzzy=True, fuzzy_from=4, plurals=False))
+    named = _named_products(normalised, terms, catalog, index, fuzzy=True)
+    context = catalog.product(product_id) if product_id else None
+    candidates = named
+    if context is not None and (
+        context in named
+        or (not named and any(mentioned & index.values[v.id] for v in context.variants))
+    ):
+        candidates = [context]
+    if len(candidates) > 1:
+        candidates = [
+            p for p in candidates if any(mentioned <= index.values[v.id] for v in p.variants)
+        ]
+    if len(candidates) != 1:
+        return None
+    product = candidates[0]
+    fitting = tuple(v for v in product.variants if mentioned <= index.values[v.id])
+    return Mention(product=product, variants=fitting, narrowed=bool(mentioned))
+
+
 def _strict_match(named: list[Product], mentioned: frozenset[str], index: _Index) -> VariantMatch:
     if len(named) != 1:
         return VariantMatch()

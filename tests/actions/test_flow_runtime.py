@@ -20,6 +20,7 @@ from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
 from bot.flows import load_flow
 from bot.settings import PROJECT_ROOT
+from bot.store.commands import RecordEvent
 from bot.store.migrate import upgrade
 from tests.actions.conftest import NOW, make_tracker
 
@@ -186,6 +187,20 @@ async def test_a_variant_picked_on_the_page_is_not_asked_again(
     product = catalog.product("hoodie-classic")
     variant = next(v for v in product.variants if v.in_stock)
     page = {"page_type": "product", "product_id": product.id, "variant_id": variant.id}
+    # Picked on the page: the storefront reported the selection.
+    helper().recorder.record(
+        [
+            RecordEvent(
+                session_id="session-1",
+                event_id="picked",
+                type="variant_select",
+                ts=NOW,
+                source="storefront",
+                product_id=product.id,
+                variant_id=variant.id,
+            )
+        ]
+    )
     slots, messages = await _turn(make_tracker("next month", requested="timeline", metadata=page))
     assert slots["variant"]["value"] == variant.id
     assert slots["requested_slot"] == "location"

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.catalog import DEMO_CATALOG, Catalog, load_catalog, match_variant
+from bot.catalog import DEMO_CATALOG, Catalog, load_catalog, match_variant, mentioned_item
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +158,56 @@ def test_match_variant_parsed_and_choices(catalog: Catalog) -> None:
         "Dome Tent — 2p, green",
         "Dome Tent — 3p, green",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "product", "variants"),
+    [
+        # a product and a colour: the variants of that colour
+        (
+            "is the black hoodie in stock",
+            None,
+            "hoodie-classic",
+            [
+                "hoodie-classic-black-s",
+                "hoodie-classic-black-m",
+                "hoodie-classic-black-l",
+                "hoodie-classic-black-xl",
+            ],
+        ),
+        # a misspelt product and a size and colour: one variant
+        ("got the hoddie in blue M?", None, "hoodie-classic", ["hoodie-classic-blue-m"]),
+        # no option named: every variant of the product
+        ("how much is the tent", None, "tent-dome", ["tent-dome-2p", "tent-dome-3p"]),
+        # the page's product, named only by its option values
+        ("is the blue one in M in stock?", "jacket-rain", "jacket-rain", ["jacket-rain-blue-m"]),
+        # another product named on the page wins over the page
+        ("and the mug?", "jacket-rain", "mug-enamel", None),
+        # an option the product does not come in: the product, no variant
+        ("do you have the hoodie in green", None, "hoodie-classic", []),
+        # an id typed out
+        ("tee-organic-red-xl in stock?", None, "tee-organic", ["tee-organic-red-xl"]),
+    ],
+)
+def test_mentioned_item(
+    catalog: Catalog, text: str, product_id: str | None, product: str, variants: list[str] | None
+) -> None:
+    mention = mentioned_item(text, catalog, product_id=product_id)
+    assert mention is not None and mention.product.id == product
+    if variants is not None:
+        assert [v.id for v in mention.variants] == variants
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id"),
+    [
+        ("is it in stock?", None),  # nothing named, no page
+        ("is it in stock?", "jacket-rain"),  # the page alone is not a mention
+        ("is blue in stock?", None),  # a colour of several products
+        ("is the purple unicorn in stock?", None),  # not sold here
+        ("merino in stock?", None),  # names the beanie and the socks alike
+        ("", None),
+    ],
+)
+def test_nothing_mentioned(catalog: Catalog, text: str, product_id: str | None) -> None:
+    assert mentioned_item(text, catalog, product_id=product_id) is None
