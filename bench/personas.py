@@ -1,0 +1,622 @@
+"""Seeded shopper conversations, each with the outcome the lead store must show.
+
+A conversation is a persona (how the shopper writes), one phrasing per answer (with
+its expected normalised value, as the README's "How answers are normalised" and the
+lead JSON contract define it) and up to two interruptions at chosen questions. The
+driver (``bench/conversations.py``) answers whatever the bot actually asks, so the
+plan says *what* the shopper would answer to each question, not in which order.
+
+Phrasings are written from how shoppers write, apart from the training data, and
+each has one reading only: "in 2 weeks" is 14 days after the day it was said, "the
+blue hoodie in M" is one catalogue variant. Expected timeline days are computed from
+the day the answer was stored (``answered_at``), by the period rules at the top of
+``bot/answers/timeline.py``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from bot.catalog import Catalog, Product, Variant
+
+CORE_KEYS = ("timeline", "variant", "location", "budget")
+CONSENT = "contact_consent"
+NAME = "contact_name"
+DETAILS = "contact_details"
+# Questions whose answer can be given before consent; a skip is meaningful for these.
+SKIPPABLE = ("variant", "location", "budget")
+INTERRUPTIONS = (
+    "why",
+    "skip",
+    "change",
+    "shop_question",
+    "human",
+    "refuse_consent",
+    "opt_out_return",
+    "silence",
+)
+
+
+@dataclass(frozen=True)
+class TimelineRule:
+    """How many days an answer means, counted from the day it was given."""
+
+    label: str
+    days: int = 0
+    months: int = 0
+    next_week: bool = False
+    browsing: bool = False
+
+    def expected(self, answered: date) -> dict[str, Any]:
+        """The stored ``value`` this phrase must give on ``answered``'s day."""
+        if self.browsing:
+            return {"days": None, "browsing": True}
+        if self.next_week:
+            # The middle of next Monday-to-Sunday week: its Thursday.
+            monday = answered + timedelta(days=7 - answered.weekday())
+            return {"days": (monday + timedelta(days=3) - answered).days}
+        target = answered + relativedelta(months=self.months) + timedelta(days=self.days)
+        return {"days": (target - answered).days}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the lead must hold for one question key.
+
+    ``state`` is ``answered`` (``value`` must match), ``unknown`` (skipped) or
+    ``absent`` (never stored, e.g. contact details after consent was refused).
+    ``regions`` lists the spellings accepted for a location's region ("Wien" or
+    "Vienna"); ``timeline`` replaces ``value`` for timeline answers.
+    """
+
+    key: str
+    state: str = "answered"
+    value: Any = None
+    timeline: TimelineRule | None = None
+    regions: tuple[str | None, ...] = ()
+
+    def mismatch(self, stored: dict[str, Any] | None) -> str | None:
+        """Why ``stored`` (the lead's ``answers[key]`` or None) is wrong, or None if right."""
+        if self.state == "absent":
+            return None if stored is None else f"stored {stored.get('value')!r}, expected none"
+        if stored is None:
+            return "not stored"
+        if self.state == "unknown":
+            if stored.get("status") == "unknown":
+                return None
+            return f"stored {stored.get('value')!r}, expected a skip (unknown)"
+        value = stored.get("value")
+        if stored.get("status") == "unknown":
+            return f"stored as unknown, expected {self.describe()}"
+        if self.timeline is not None:
+            answered = date.fromisoformat(str(stored["answered_at"])[:10])
+            want = self.timeline.expected(answered)
+            return None if value == want else f"stored {value!r}, expected {want!r}"
+        if self.key == "location":
+            return _location_mismatch(value, self.value, self.regions)
+        if self.key == "budget":
+            return _budget_mismatch(value, self.value)
+        return None if value == self.value else f"stored {value!r}, expected {self.value!r}"
+
+    def describe(self) -> Any:
+        """The expectation as JSON-ready data."""
+        if self.state != "answered":
+            return self.state
+        if self.timeline is not None:
+            return f"timeline: {self.timeline.label}"
+        if self.key == "location":
+            return {**self.value, "region": list(self.regions)}
+        return _jsonable(self.value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+def _location_mismatch(
+    value: Any, want: dict[str, Any], regions: tuple[str | None, ...]
+) -> str | None:
+    if not isinstance(value, dict):
+        return f"stored {value!r}, expected {want!r}"
+    problems = []
+    if value.get("country") != want["country"]:
+        problems.append(f"country {value.get('country')!r} not {want['country']!r}")
+    region = value.get("region")
+    if region not in regions and not (
+        isinstance(region, str) and region.casefold() in {str(r).casefold() for r in regions}
+    ):
+        problems.append(f"region {region!r} not one of {list(regions)!r}")
+    if value.get("serviceable") != want["serviceable"]:
+        problems.append(f"serviceable {value.get('serviceable')!r} not {want['serviceable']!r}")
+    return f"stored {value!r}: " + ", ".join(problems) if problems else None
+
+
+def _budget_mismatch(value: Any, want: dict[str, Any]) -> str | None:
+    if not isinstance(value, dict):
+        return f"stored {value!r}, expected {_jsonable(want)!r}"
+    if set(value) != set(want):
+        return f"stored {value!r}, expected the fields {sorted(want)}"
+    for name, figure in want.items():
+        stored = value[name]
+        if name == "currency":
+            if stored != figure:
+                return f"stored {value!r}, expected currency {figure}"
+        elif Decimal(str(stored)) != figure:
+            return f"stored {value!r}, expected {name} {figure}"
+    return None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A shopper's words for an answer and the answer they mean."""
+
+    text: str
+    expected: Expected
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Something the shopper does instead of answering question ``at``.
+
+    ``messages`` are sent in order (for ``opt_out_return``: the opt-out, then the
+    return); ``change`` carries the new answer of an earlier question.
+    """
+
+    kind: str
+    at: str
+    messages: tuple[str, ...]
+    change: Phrase | None = None
+
+
+@dataclass
+class Conversation:
+    """One generated conversation: the plan and the lead it must leave behind."""
+
+    index: int
+    persona: str
+    opening: str
+    answers: dict[str, Phrase]
+    # The plain phrasing sent when the bot asks a question again after an answer.
+    fallbacks: dict[str, str]
+    interruptions: list[Interruption] = field(default_factory=list)
+    consent: bool = True
+    human_requested: bool = False
+
+    def expectations(self) -> dict[str, Expected]:
+        """The final expected answer per key (a change replaces the first answer)."""
+        expected = {key: phrase.expected for key, phrase in self.answers.items()}
+        for interruption in self.interruptions:
+            if interruption.kind == "skip":
+                expected[interruption.at] = Expected(interruption.at, state="unknown")
+            if interruption.change is not None:
+                expected[interruption.change.expected.key] = interruption.change.expected
+        if not self.consent:
+            expected[NAME] = Expected(NAME, state="absent")
+            expected[DETAILS] = Expected(DETAILS, state="absent")
+        return expected
+
+
+# --- phrasings -------------------------------------------------------------------
+
+PERSONAS = (
+    "decided",
+    "browser",
+    "bargain_hunter",
+    "gift_buyer",
+    "foreign",
+    "texter",
+    "privacy",
+)
+
+OPENINGS: dict[str, Sequence[str]] = {
+    "decided": (
+        "hi",
+        "Hello!",
+        "Hi! I'm interested in buying something from your shop.",
+        "Hi, I'd like to order something",
+    ),
+    "browser": ("hello", "hey there", "Hi, I'm interested in your products"),
+    "bargain_hunter": ("hi", "hello", "Hey!"),
+    "gift_buyer": ("Hi, I'm looking for a present", "hello", "good morning"),
+    "foreign": ("Bonjour", "Hallo", "Hola", "Ciao", "Olá"),
+    "texter": ("hii", "hey", "heyy"),
+    "privacy": ("hi", "Hello", "good evening"),
+}
+
+_ASAP = TimelineRule("today", days=0)
+TIMELINES: dict[str, Sequence[tuple[str, TimelineRule]]] = {
+    "decided": (
+        ("as soon as possible", _ASAP),
+        ("ASAP please", _ASAP),
+        ("tomorrow", TimelineRule("tomorrow", days=1)),
+        ("in 2 weeks", TimelineRule("14 days", days=14)),
+        ("within 10 days", TimelineRule("10 days", days=10)),
+        ("next week", TimelineRule("next week", next_week=True)),
+    ),
+    "browser": (
+        ("Just browsing", TimelineRule("browsing", browsing=True)),
+        ("no rush, just looking for now", TimelineRule("browsing", browsing=True)),
+        ("in a few months", TimelineRule("3 months", months=3)),
+        ("in 3 months", TimelineRule("3 months", months=3)),
+    ),
+    "bargain_hunter": (
+        ("Within a month", TimelineRule("1 month", months=1)),
+        ("in a month or so", TimelineRule("1 month", months=1)),
+        ("next week", TimelineRule("next week", next_week=True)),
+        ("in 3 weeks", TimelineRule("21 days", days=21)),
+    ),
+    "gift_buyer": (
+        ("in 2 weeks, it's for a birthday", TimelineRule("14 days", days=14)),
+        ("it's a gift, I need it within 10 days", TimelineRule("10 days", days=10)),
+        ("in 3 weeks", TimelineRule("21 days", days=21)),
+        ("in a fortnight", TimelineRule("14 days", days=14)),
+    ),
+    "foreign": (
+        ("in 2 weeks", TimelineRule("14 days", days=14)),
+        ("As soon as possible", _ASAP),
+        ("in one month", TimelineRule("1 month", months=1)),
+        ("next week", TimelineRule("next week", next_week=True)),
+    ),
+    "texter": (
+        ("asap", _ASAP),
+        ("in 2 wks", TimelineRule("14 days", days=14)),
+        ("tmrw", TimelineRule("tomorrow", days=1)),
+        ("nxt week", TimelineRule("next week", next_week=True)),
+        ("tomorow", TimelineRule("tomorrow", days=1)),
+    ),
+    "privacy": (
+        ("in a couple of weeks", TimelineRule("14 days", days=14)),
+        ("Within a month", TimelineRule("1 month", months=1)),
+        ("in 10 days", TimelineRule("10 days", days=10)),
+    ),
+}
+
+
+# The budget question's middle button, as tapped (an en dash between the amounts).
+MIDDLE_BUTTON = "€50\u2013€150"
+
+
+def _amount(amount: str, currency: str = "EUR", **bounds: str) -> dict[str, Any]:
+    value: dict[str, Any] = {"amount": Decimal(amount), "currency": currency}
+    value.update({name: Decimal(figure) for name, figure in bounds.items()})
+    return value
+
+
+BUDGETS: dict[str, Sequence[tuple[str, dict[str, Any]]]] = {
+    "decided": (
+        ("around 150 euros", _amount("150")),
+        ("€200", _amount("200")),
+        ("up to 300 euros", _amount("300", max="300")),
+        ("between 100 and 200 euros", _amount("150", min="100", max="200")),
+        ("Over €150", _amount("150", min="150")),
+    ),
+    "browser": (
+        (MIDDLE_BUTTON, _amount("100", min="50", max="150")),
+        ("about 100 euros", _amount("100")),
+        ("maybe 80 euros", _amount("80")),
+    ),
+    "bargain_hunter": (
+        ("Under €50", _amount("50", max="50")),
+        ("no more than 40 euros", _amount("40", max="40")),
+        ("30 euros tops", _amount("30", max="30")),
+        ("as little as possible, max 60€", _amount("60", max="60")),
+    ),
+    "gift_buyer": (
+        ("about 80 euros", _amount("80")),
+        ("around 60€", _amount("60")),
+        ("£70", _amount("70", "GBP")),
+        ("$100", _amount("100", "USD")),
+    ),
+    "foreign": (
+        ("100 €", _amount("100")),
+        ("environ 100 euros", _amount("100")),
+        ("ungefähr 150 Euro", _amount("150")),
+        ("unos 80 euros", _amount("80")),
+    ),
+    "texter": (
+        ("bout 100 euro", _amount("100")),
+        ("like 50 bucks", _amount("50", "USD")),
+        ("max 80€", _amount("80", max="80")),
+    ),
+    "privacy": (
+        ("around 120 euros", _amount("120")),
+        (MIDDLE_BUTTON, _amount("100", min="50", max="150")),
+    ),
+}
+
+# (text, country, accepted region spellings)
+LOCATIONS: dict[str, Sequence[tuple[str, str, tuple[str | None, ...]]]] = {
+    "common": (
+        ("Lyon", "FR", ("Lyon",)),
+        ("Berlin", "DE", ("Berlin",)),
+        ("Paris, France", "FR", ("Paris",)),
+        ("Germany", "DE", (None,)),
+        ("Madrid", "ES", ("Madrid",)),
+        ("I live in Amsterdam", "NL", ("Amsterdam",)),
+        ("to Vienna please", "AT", ("Vienna", "Wien")),
+        ("Milan", "IT", ("Milan", "Milano")),
+        ("Lisbon", "PT", ("Lisbon", "Lisboa")),
+        ("Brussels", "BE", ("Brussels", "Bruxelles")),
+        ("Spain", "ES", (None,)),
+        ("Switzerland", "CH", (None,)),
+        ("London", "GB", ("London",)),
+        ("Toronto, Canada", "CA", ("Toronto",)),
+    ),
+    "foreign": (
+        ("München", "DE", ("München", "Munich")),
+        ("Wien", "AT", ("Wien", "Vienna")),
+        ("Milano", "IT", ("Milano", "Milan")),
+        ("Lisboa", "PT", ("Lisboa", "Lisbon")),
+        ("Sevilla", "ES", ("Sevilla", "Seville")),
+        ("Köln", "DE", ("Köln", "Cologne")),
+    ),
+    "texter": (
+        ("berlin", "DE", ("Berlin",)),
+        ("lyon france", "FR", ("Lyon",)),
+        ("munich", "DE", ("Munich", "München")),
+    ),
+}
+
+CONSENT_YES: dict[str, Sequence[str]] = {
+    "default": ("yes", "Yes", "sure", "yes, that's fine", "ok, go ahead", "yes please"),
+    "foreign": ("oui", "ja", "sí", "sì", "sim", "oui, bien sûr", "ja, gerne", "claro"),
+    "texter": ("ya", "yep", "sure thing", "yeah ok"),
+}
+CONSENT_NO: dict[str, Sequence[str]] = {
+    "default": ("No, thanks", "no", "I'd rather not", "no thank you"),
+    "foreign": ("non merci", "nein danke", "no gracias", "no grazie", "não, obrigado"),
+    "texter": ("nah", "nope"),
+}
+
+# (text, first name, last name)
+NAMES: dict[str, Sequence[tuple[str, str, str | None]]] = {
+    "default": (
+        ("Jane Doe", "Jane", "Doe"),
+        ("I'm Marco Rossi", "Marco", "Rossi"),
+        ("My name is Sophie Martin", "Sophie", "Martin"),
+        ("Lukas Becker", "Lukas", "Becker"),
+        ("Claire", "Claire", None),
+        ("it's Ana Garcia", "Ana", "Garcia"),
+    ),
+    "texter": (("tom smith", "Tom", "Smith"), ("anna schmidt", "Anna", "Schmidt")),
+}
+PHONES = (
+    ("+33 6 12 34 56 78", "+33612345678"),
+    ("+49 151 23456789", "+4915123456789"),
+    ("+34 612 345 678", "+34612345678"),
+    ("+351 912 345 678", "+351912345678"),
+    ("+43 664 1234567", "+436641234567"),
+)
+
+WHY = ("why do you need that?", "Why do you ask?", "what's that for?", "why?")
+SKIPS = ("skip", "I don't know", "no idea", "pass")
+HUMAN = (
+    "can I talk to a real person?",
+    "I'd like to speak to someone from your team",
+    "human please",
+)
+SHOP_GENERAL = (
+    "how long does delivery take?",
+    "what's your return policy?",
+    "do you have any discount codes?",
+    "how much is shipping?",
+)
+SHOP_ITEM = ("is it in stock?", "how much does it cost?", "how long will delivery take?")
+OPT_OUT = ("stop", "stop asking me questions", "I don't want to answer any more questions")
+COME_BACK = (
+    "sorry, I changed my mind, let's continue",
+    "actually ok, let's carry on",
+    "wait, I'd like to continue after all",
+)
+RETURN = ("sorry, I'm back", "back now, where were we?", "hi again, sorry for the wait")
+
+
+# --- generation --------------------------------------------------------------------
+
+
+def _variant_phrases(product: Product, variant: Variant, style: str) -> list[str]:
+    """Ways to name exactly this variant: the product word plus every option."""
+    word = product.keywords[0] if product.keywords else product.name.lower()
+    options = dict(variant.options)
+    colour = options.get("colour")
+    size = options.get("size")
+    other = [value for name, value in options.items() if name not in ("colour", "size")]
+    if size is not None:
+        size_words = f"size {size}" if size.isdigit() else f"in {size}"
+        if style == "texter":
+            return [f"{colour} {word} sz {size.lower()} pls", f"{word} {colour} {size.lower()}"]
+        return [
+            f"the {colour} {word} {size_words}",
+            f"{product.name}, {colour}, size {size}",
+            f"I'd like the {colour} {product.name.lower()} in size {size}",
+        ]
+    if product.id == "tent-dome":
+        people = options["capacity"].removesuffix("p")
+        return [f"the {people} person {word}", f"{product.name} for {people} people"]
+    described = " ".join([*other, colour] if colour else other)
+    if style == "texter":
+        return [f"{described} {word} pls"]
+    return [f"the {described} {word}", f"{product.name} in {described}"]
+
+
+@dataclass(frozen=True)
+class Generator:
+    """Builds conversation ``index`` of a seeded run; the same seed gives the same run."""
+
+    catalog: Catalog
+    seed: int
+
+    def conversation(self, index: int) -> Conversation:
+        """The ``index``-th conversation (independent of how many are generated)."""
+        rng = random.Random(f"{self.seed}:{index}")
+        persona = PERSONAS[index % len(PERSONAS)]
+        style = persona if persona in ("foreign", "texter") else "default"
+        product, variant = self._variant(rng)
+        answers: dict[str, Phrase] = {}
+
+        text, rule = rng.choice(TIMELINES[persona])
+        answers["timeline"] = Phrase(text, Expected("timeline", timeline=rule))
+        variant_texts = _variant_phrases(product, variant, style)
+        answers["variant"] = Phrase(
+            rng.choice(variant_texts), Expected("variant", value=variant.id)
+        )
+        place = rng.choice([*LOCATIONS["common"], *LOCATIONS.get(persona, ())])
+        answers["location"] = self._location(place, product)
+        budget_text, budget = rng.choice(BUDGETS[persona])
+        answers["budget"] = Phrase(budget_text, Expected("budget", value=budget))
+
+        refuses = (persona == "privacy" and rng.random() < 0.5) or rng.random() < 0.1
+        consent_words = CONSENT_NO if refuses else CONSENT_YES
+        consent_text = rng.choice(consent_words.get(style, consent_words["default"]))
+        answers[CONSENT] = Phrase(consent_text, Expected(CONSENT, value=not refuses))
+        name_text, first, last = rng.choice(NAMES.get(style, NAMES["default"]))
+        answers[NAME] = Phrase(
+            name_text, Expected(NAME, value={"first_name": first, "last_name": last})
+        )
+        if persona == "privacy" or rng.random() < 0.2:
+            phone_text, e164 = rng.choice(PHONES)
+            answers[DETAILS] = Phrase(phone_text, Expected(DETAILS, value={"phone": e164}))
+        else:
+            email = f"{first}.{last or 'shopper'}.{self.seed}.{index}@example.com".lower()
+            answers[DETAILS] = Phrase(email, Expected(DETAILS, value={"email": email}))
+
+        # Asked again, a shopper repeats the answer in its plainest words.
+        fallbacks = {key: phrase.text for key, phrase in answers.items()}
+        fallbacks["variant"] = variant_texts[0]
+        fallbacks[CONSENT] = "no" if refuses else "yes"
+        fallbacks[NAME] = f"{first} {last}" if last else first
+        conversation = Conversation(
+            index=index,
+            persona=persona,
+            opening=rng.choice(OPENINGS[persona]),
+            answers=answers,
+            fallbacks=fallbacks,
+            consent=not refuses,
+        )
+        self._interrupt(rng, conversation, product)
+        self._settle_locations(conversation, product)
+        return conversation
+
+    def _variant(self, rng: random.Random) -> tuple[Product, Variant]:
+        # Out-of-stock variants lead to suggestions, so the answer would not be theirs alone.
+        choices = [(p, v) for p, v in self.catalog.all_variants() if v.in_stock]
+        return rng.choice(choices)
+
+    def _location(
+        self,
+        place: tuple[str, str, tuple[str | None, ...]],
+        product: Product | None,
+    ) -> Phrase:
+        text, country, regions = place
+        serviceable = self.catalog.ships_to(product, country, regions[0])
+        value = {"country": country, "region": regions[0], "serviceable": serviceable}
+        return Phrase(text, Expected("location", value=value, regions=regions))
+
+    def _interrupt(self, rng: random.Random, conversation: Conversation, product: Product) -> None:
+        """Add up to two interruptions at different questions (most conversations get one)."""
+        count = rng.choices((0, 1, 2), weights=(2, 5, 3))[0]
+        if not conversation.consent:
+            conversation.interruptions.append(
+                Interruption("refuse_consent", CONSENT, (conversation.answers[CONSENT].text,))
+            )
+            count -= 1
+        kinds = [kind for kind in INTERRUPTIONS if kind != "refuse_consent"]
+        for _ in range(max(count, 0)):
+            made = self._make(rng, rng.choice(kinds), conversation, product)
+            if made is not None:
+                conversation.interruptions.append(made)
+                conversation.human_requested |= made.kind == "human"
+
+    def _settle_locations(self, conversation: Conversation, product: Product) -> None:
+        """Expected ``serviceable``: for the chosen product, or any product after a skip."""
+        skipped = any(i.kind == "skip" and i.at == "variant" for i in conversation.interruptions)
+        chosen = None if skipped else product
+        phrase = conversation.answers["location"]
+        conversation.answers["location"] = self._location(_place(phrase), chosen)
+        for index, interruption in enumerate(conversation.interruptions):
+            change = interruption.change
+            if change is not None and change.expected.key == "location":
+                settled = self._location(_place(change), chosen)
+                conversation.interruptions[index] = replace(interruption, change=settled)
+
+    def _make(
+        self, rng: random.Random, kind: str, conversation: Conversation, product: Product
+    ) -> Interruption | None:
+        used = {i.at for i in conversation.interruptions}
+        before_consent = [*CORE_KEYS, CONSENT]
+        asked = [*before_consent, NAME, DETAILS] if conversation.consent else before_consent
+
+        def pick(keys: Sequence[str]) -> str | None:
+            free = [key for key in keys if key not in used]
+            return rng.choice(free) if free else None
+
+        if kind == "change":
+            return self._change(rng, conversation, product, pick)
+        keys, pool = {
+            "why": (asked, WHY),
+            "skip": (SKIPPABLE, SKIPS),
+            "shop_question": (before_consent, SHOP_GENERAL),
+            "human": (CORE_KEYS, HUMAN),
+            "opt_out_return": (CORE_KEYS, OPT_OUT),
+            "silence": (asked, RETURN),
+        }[kind]
+        at = pick(keys)
+        if at is None:
+            return None
+        if kind == "shop_question" and at not in ("timeline", "variant"):
+            # Once an item is chosen, "it" names it.
+            pool = SHOP_ITEM
+        messages: tuple[str, ...] = (rng.choice(pool),)
+        if kind == "opt_out_return":
+            messages += (rng.choice(COME_BACK),)
+        return Interruption(kind, at, messages)
+
+    def _change(
+        self,
+        rng: random.Random,
+        conversation: Conversation,
+        product: Product,
+        pick: Callable[[Sequence[str]], str | None],
+    ) -> Interruption | None:
+        """Correct an earlier answer while a later question is pending."""
+        skipped = {i.at for i in conversation.interruptions if i.kind == "skip"}
+        changed = rng.choice([key for key in CORE_KEYS if key not in skipped])
+        order = [*CORE_KEYS, CONSENT]
+        at = pick(order[order.index(changed) + 1 :])
+        if at is None:
+            return None
+        if changed == "timeline":
+            text = "actually, I'd rather buy in 3 weeks"
+            phrase = Phrase(text, Expected("timeline", timeline=TimelineRule("21 days", days=21)))
+        elif changed == "budget":
+            text = "actually my budget is 250 euros"
+            phrase = Phrase(text, Expected("budget", value=_amount("250")))
+        elif changed == "location":
+            old = conversation.answers["location"].expected.value["country"]
+            city, country = ("Madrid", "ES") if old != "ES" else ("Berlin", "DE")
+            text = f"sorry, it should go to {city} instead"
+            phrase = self._location((text, country, (city,)), product)
+        else:
+            current = conversation.answers["variant"].expected.value
+            others = [v for v in product.variants if v.in_stock and v.id != current]
+            if not others:
+                return None
+            variant = rng.choice(others)
+            text = "actually, make it " + _variant_phrases(product, variant, "default")[0]
+            phrase = Phrase(text, Expected("variant", value=variant.id))
+        return Interruption("change", at, (phrase.text,), change=phrase)
+
+
+def _place(phrase: Phrase) -> tuple[str, str, tuple[str | None, ...]]:
+    return phrase.text, phrase.expected.value["country"], phrase.expected.regions
