@@ -1,10 +1,11 @@
-"""``python -m bench [chat|scoring|handoff|csv|all]`` (``make bench`` runs all).
+"""``python -m bench [chat|scoring|handoff|csv|nlu|all]`` (``make bench`` runs all).
 
 ``chat``: chat-turn latency of the real stack. ``scoring``: events API
 throughput, score update latency and full rescore (see ``bench/scoring.py``).
 ``handoff``: trigger → webhook latency under a backlog and outbox throughput
 (see ``bench/handoff.py``). ``csv``: CSV import of 100,000 leads (see
-``bench/csvimport.py``).
+``bench/csvimport.py``). ``nlu``: the trained model on the held-out shopper
+messages (see ``bench/nlu.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from bench import csvimport, handoff, scoring
+from bench import csvimport, handoff, nlu, scoring
 from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
 from bench.stats import (
     FULL_P99_MAX_MS,
@@ -41,7 +42,7 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
-SUITES = ("chat", "scoring", "handoff", "csv", "all")
+SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "all")
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -111,7 +112,7 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the chat, scoring, handoff and/or CSV import benchmarks."""
+    """Dispatch to the chat, scoring, handoff, CSV import and/or understanding benchmarks."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     suite = arguments.pop(0) if arguments and arguments[0] in SUITES else "all"
     status = 0
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if suite in ("csv", "all"):
         status |= csvimport.main(arguments if suite == "csv" else [], machine=machine_description())
+    if suite in ("nlu", "all"):
+        status |= nlu.main(arguments if suite == "nlu" else [], machine=machine_description())
     return status
 
 
