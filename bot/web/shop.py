@@ -403,7 +403,8 @@ async def product_page(request: web.Request) -> web.StreamResponse:
         else ""
     )
     page_data = {"product-id": product.id, "variant-id": chosen.id, "price": str(chosen.price)}
-    page_data.update(_just_added(request, product))
+    just_added = _just_added(request, product)
+    page_data.update(just_added)
     countries = "".join(
         f'<option value="{_e(code)}"{" selected" if code == catalog.default_country else ""}>'
         f"{_e(country_name(code))}</option>"
@@ -427,7 +428,9 @@ async def product_page(request: web.Request) -> web.StreamResponse:
         request,
         product.name,
         body,
-        PageContext("product", product.id, chosen.id),
+        # The option checked when the page opens is no choice of the shopper's: the chat
+        # hears of a variant once one is added to the cart here, or picked (shop.js).
+        PageContext("product", product.id, just_added.get("added-variant-id")),
         page_data=page_data,
     )
     if request.query.get("added") and ADDED_COOKIE in request.cookies:

@@ -194,14 +194,14 @@ async def test_product_page_has_a_variant_picker_and_page_context(client: TestCl
     radios = re.findall(r'<input type="radio" name="variant_id" value="([^"]+)"[^>]*>', page)
     assert radios == [variant.id for variant in product.variants]
     assert re.search(r'value="hoodie-classic-blue-l"[^>]* disabled>', page)  # stock 0
+    assert re.search(r'value="hoodie-classic-blue-s"[^>]* checked', page)  # the first in stock
     widget = _tag(page, "/widget.js")
-    assert (widget["data-page-type"], widget["data-product-id"], widget["data-variant-id"]) == (
-        "product",
-        "hoodie-classic",
-        "hoodie-classic-blue-s",  # the first in stock
-    )
+    assert (widget["data-page-type"], widget["data-product-id"]) == ("product", "hoodie-classic")
+    # The option checked by default is no choice of the shopper's: the chat is not told.
+    assert "data-variant-id" not in widget
     chosen = await _page(client, "/products/hoodie-classic?variant=hoodie-classic-black-xl")
-    assert _tag(chosen, "/widget.js")["data-variant-id"] == "hoodie-classic-black-xl"
+    assert re.search(r'value="hoodie-classic-black-xl"[^>]* checked', chosen)
+    assert "data-variant-id" not in _tag(chosen, "/widget.js")
     assert "€64.00" in chosen
 
 
@@ -279,6 +279,8 @@ async def test_cart_and_checkout(client: TestClient) -> None:
     back = await _page(client, added.headers["Location"])
     assert "Added to your cart" in back and "Cart (2)" in back
     assert _tag(back, "/widget.js")["data-cart-value"] == "118.00"
+    # Added to the cart: the shopper's choice, which the chat hears of.
+    assert _tag(back, "/widget.js")["data-variant-id"] == "hoodie-classic-blue-m"
     cart = await _page(client, "/cart")
     assert "Classic Hoodie — blue, M" in cart and "Total €118.00" in cart
     assert _tag(cart, "/widget.js")["data-page-type"] == "cart"

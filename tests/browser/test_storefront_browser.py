@@ -210,6 +210,33 @@ def test_shopper_browses_chats_reloads_and_becomes_a_scored_lead(
     assert_clean_console(driver)
 
 
+def test_the_option_a_product_page_pre_selects_is_not_taken_as_the_shoppers_choice(
+    stack: DevStack, driver: WebDriver, flow: Flow
+) -> None:
+    driver.get(shop_url(stack) + "/products/jacket-rain")
+    pre_selected = driver.find_element(By.CSS_SELECTOR, "input[name='variant_id']:checked")
+    assert pre_selected.get_attribute("value") == "jacket-rain-red-s"
+    widget = ChatWidget(driver, flow)
+    session_id = widget.session_id()
+    widget.open()
+    timeline = flow.question("timeline")
+    assert timeline is not None
+    widget.say("hi", expect="timeline")
+    # The variant is asked, narrowed to the page's product (its in-stock options).
+    replies = widget.choose(timeline.buttons[0], expect=None)
+    assert replies[-1] == "Which option of the Rain Jacket would you like?", replies
+    assert widget.replies() == [
+        "Rain Jacket — red, S",
+        "Rain Jacket — red, M",
+        "Rain Jacket — blue, M",
+        "Rain Jacket — black, XL",
+    ]
+    widget.say("the blue one in M", expect="location")
+    lead = wait_for_lead(stack, session_id, lambda lead: "variant" in lead["answers"])
+    assert lead["answers"]["variant"]["value"] == "jacket-rain-blue-m"
+    assert_clean_console(driver)
+
+
 def test_markup_in_catalog_and_chat_is_shown_as_text(
     stack: DevStack, driver: WebDriver, flow: Flow
 ) -> None:

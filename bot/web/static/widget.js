@@ -76,6 +76,8 @@
     });
     if ("cart_value" in changes) context.cart_value = amount(changes.cart_value);
   }
+  // data-variant-id names a variant the shopper chose (picked, added to the cart), not the
+  // option a product page shows pre-selected; flows may select questions by it.
   setContext({
     page_type: data.pageType || "other",
     product_id: data.productId,
