@@ -1,4 +1,4 @@
-"""The held-out shopper messages: a well-formed file, and how the evaluation reads and scores it.
+"""The held-out shopper messages: never trained on, well formed, and how they are scored.
 
 ``python -m bench nlu`` parses every message with the trained model and prints the report.
 """
@@ -14,6 +14,7 @@ import yaml
 
 from bench.nlu import (
     HELDOUT,
+    NLU_DIR,
     HeldOutError,
     HeldOutExample,
     Prediction,
@@ -105,6 +106,16 @@ def test_a_heldout_message_in_the_training_data_is_a_leak() -> None:
     assert [(leak.heldout.text, leak.training.path.name) for leak in found] == [
         ("i'm interested!", "a.yml")
     ]
+
+
+def test_no_heldout_message_is_a_training_example(heldout: list[HeldOutExample]) -> None:
+    found = leaks(heldout, training_examples(NLU_DIR))
+    assert not found, "held-out messages also training examples (never train on them):\n" + (
+        "\n".join(
+            f"  {leak.heldout.text!r} = {leak.training.text!r} in {leak.training.path}"
+            for leak in found
+        )
+    )
 
 
 def test_heldout_file_is_well_formed(heldout: list[HeldOutExample]) -> None:
