@@ -1,10 +1,13 @@
-"""The held-out shopper messages: never trained on, well formed, and how they are scored.
+"""The held-out shopper messages: never trained on, well formed, and understood.
 
-``python -m bench nlu`` parses every message with the trained model and prints the report.
+The understanding targets load the trained model once for the module and parse every
+held-out message in process, as the Rasa server would; ``python -m bench nlu`` prints
+the full report (per intent, confusion, per tag).
 """
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -14,9 +17,12 @@ import yaml
 
 from bench.nlu import (
     HELDOUT,
+    MODEL,
     NLU_DIR,
+    Evaluation,
     HeldOutError,
     HeldOutExample,
+    ModelParser,
     Prediction,
     TrainingExample,
     evaluate,
@@ -27,7 +33,8 @@ from bench.nlu import (
 )
 from bot.settings import PROJECT_ROOT
 
-# What the held-out set must hold, stated here so that the test owns it.
+# The targets, and what the held-out set must hold, stated here so that the test owns them.
+MACRO_F1_MIN = 0.95
 MIN_EXAMPLES = 800
 MIN_PER_INTENT = 30
 # Labelled in the held-out set before the training data has it; reported, not refused.
@@ -186,3 +193,36 @@ def test_evaluate_scores_intents_tags_and_dangerous_errors() -> None:
         "3 weeks",
     ]
     assert evaluation.targets_met == {"macro_f1": False, "dangerous": False}
+
+
+@pytest.fixture(scope="module")
+def evaluation(heldout: list[HeldOutExample]) -> Evaluation:
+    if not MODEL.exists():
+        pytest.fail(
+            f"no trained model at {MODEL}: run `make train` first (it parses the held-out set)",
+            pytrace=False,
+        )
+    parser = ModelParser.load(MODEL)
+    return evaluate(asyncio.run(parser.predict(heldout)), parser.intents)
+
+
+@pytest.mark.e2e
+def test_understanding_reaches_the_macro_f1_target(evaluation: Evaluation) -> None:
+    weakest = sorted(evaluation.intents, key=lambda score: score.f1)[:5]
+    assert evaluation.macro_f1 >= MACRO_F1_MIN, (
+        f"macro-F1 {evaluation.macro_f1:.3f} < {MACRO_F1_MIN}; weakest: "
+        + ", ".join(f"{score.intent} {score.f1:.2f}" for score in weakest)
+        + (
+            f"; not in the model: {', '.join(evaluation.unknown_to_model)}"
+            if evaluation.unknown_to_model
+            else ""
+        )
+    )
+
+
+@pytest.mark.e2e
+def test_no_message_is_read_as_an_ending_it_is_not(evaluation: Evaluation) -> None:
+    assert not evaluation.dangerous, "read as stop, goodbye or deny:\n" + "\n".join(
+        f"  {prediction.example.text!r} ({prediction.example.intent}) as {prediction.intent}"
+        for prediction in evaluation.dangerous
+    )
