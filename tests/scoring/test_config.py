@@ -180,13 +180,13 @@ def test_browsing_caps_one_below_hot_are_fine(tmp_path: Path) -> None:
 def test_a_near_date_must_be_worth_at_least_a_later_one(tmp_path: Path) -> None:
     path = edited(
         tmp_path,
-        "answered_within_month: {points: 10, half_life_days: 7, cap: 10}",
-        "answered_within_month: {points: 21, half_life_days: 7, cap: 21}",
+        "answered_within_month: {points: 6, half_life_days: 7, cap: 6}",
+        "answered_within_month: {points: 13, half_life_days: 7, cap: 13}",
     )
     assert load_error(path) == (
         f"{path}:{line_with(path, 'answered_within_week: {')}: "
-        "intent.signals.answered_within_week.points: answered_within_week (20) must be worth "
-        "at least answered_within_month (21): a nearer purchase is the stronger sign"
+        "intent.signals.answered_within_week.points: answered_within_week (12) must be worth "
+        "at least answered_within_month (13): a nearer purchase is the stronger sign"
     )
 
 

@@ -673,7 +673,7 @@ def keen() -> list[Event]:
             "cold",
         ),
         # ... perfect fit with a chosen variant and "in 2 days": the answers show buying,
-        # 3 + answered_variant 5 + answered_within_week 20: warm, not hot (no consent)
+        # 3 + answered_variant 4 + answered_within_week 12: warm, not hot (no consent)
         (
             [ev("product_view", product_id=HOODIE)],
             [
@@ -682,7 +682,7 @@ def keen() -> list[Event]:
                 ans("budget", budget("100")),
                 ans("timeline", {"days": 2}),
             ],
-            28,
+            19,
             60,
             "warm",
         ),
@@ -703,7 +703,7 @@ def keen() -> list[Event]:
             + [ev("page_view", timedelta(minutes=m)) for m in range(5)]
             + [ev("page_view", days(d)) for d in range(1, 6)],
             [ans("variant", BLUE_M), ans("location", place("FR"))],
-            3 + 9 + 9 + 5,  # + answered_variant
+            3 + 9 + 9 + 4,  # + answered_variant
             20,
             "warm",
         ),
@@ -750,13 +750,13 @@ def test_reasons_ranked_by_absolute_points_then_rule(
         (12, "fit.timeline"),
         (12, "intent.add_to_cart"),
         (10, "fit.variant"),
-        (10, "intent.answered_within_month"),
+        (6, "intent.answered_within_month"),
         (6, "intent.asked_price"),
         (3, "intent.product_view"),
     ]
-    assert result.intent_score == 31
+    assert result.intent_score == 27
     assert result.fit_score == -38
-    assert result.score == -7
+    assert result.score == -11
     assert sum(reason.points for reason in result.reasons) == result.score
     assert result.reasons_json()[0] == {
         "points": -40,

@@ -531,7 +531,7 @@ def test_rescore_rebuilds_missing_facts_from_history(repo: LeadRepository) -> No
         now=T0,
     ).leads["s1"]
     original = lead_row(repo.engine, state.lead_id)
-    assert original.stage == "hot"  # cart, shipping check, buying in 3 days
+    assert original.stage == "warm"
     leads = Lead.__table__
     with repo.engine.begin() as connection:
         connection.execute(
