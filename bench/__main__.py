@@ -1,11 +1,12 @@
-"""``python -m bench [chat|scoring|handoff|csv|nlu|all]`` (``make bench`` runs all).
+"""``python -m bench [chat|scoring|handoff|csv|nlu|conversations|all]`` (``make bench``: all).
 
 ``chat``: chat-turn latency of the real stack. ``scoring``: events API
 throughput, score update latency and full rescore (see ``bench/scoring.py``).
 ``handoff``: trigger → webhook latency under a backlog and outbox throughput
 (see ``bench/handoff.py``). ``csv``: CSV import of 100,000 leads (see
 ``bench/csvimport.py``). ``nlu``: the trained model on the held-out shopper
-messages (see ``bench/nlu.py``).
+messages (see ``bench/nlu.py``). ``conversations``: seeded whole shopper
+conversations and the leads they leave (see ``bench/conversations.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -29,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from bench import csvimport, handoff, nlu, scoring
+from bench import conversations, csvimport, handoff, nlu, scoring
 from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
 from bench.stats import (
     FULL_P99_MAX_MS,
@@ -42,7 +43,7 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
-SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "all")
+SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "conversations", "all")
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if suite in ("csv", "all"):
         status |= csvimport.main(arguments if suite == "csv" else [], machine=machine_description())
+    if suite in ("conversations", "all"):
+        status |= conversations.main(
+            arguments if suite == "conversations" else [], machine=machine_description()
+        )
     if suite in ("nlu", "all"):
         status |= nlu.main(arguments if suite == "nlu" else [], machine=machine_description())
     return status
