@@ -184,7 +184,7 @@ class ModelParser:
     def load(cls, model: Path = MODEL) -> ModelParser:
         """Load ``model`` (seconds: the whole graph is unpacked and built)."""
         with warnings.catch_warnings():
-            # Rasa's and its libraries' deprecation warnings on import and load: not ours.
+            # Rasa's warnings on load (e.g. slot auto-fill notices): not this report's business.
             warnings.simplefilter("ignore")
             # Imported here: importing rasa takes seconds and only this needs it.
             from rasa.core.agent import Agent
