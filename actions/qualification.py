@@ -195,7 +195,16 @@ class ValidateQualificationForm(LeadAction):
                     flow=flow,
                 )
                 continue
-            if next_key == CONSENT_KEY and should_skip_consent(await lead_state()):
+            # The consent question answered with "why?" or with another answer is still
+            # open: asked again, not skipped as asked before (an unclear reply is).
+            if (
+                next_key == CONSENT_KEY
+                and not (
+                    requested == CONSENT_KEY
+                    and (returning_from_interruption(tracker) or bool(updates))
+                )
+                and should_skip_consent(await lead_state())
+            ):
                 # A cold, just-browsing shopper is asked for contact details once only.
                 skipped = answer_record("", None, now)
                 answers[CONSENT_KEY] = updates[CONSENT_KEY] = skipped

@@ -64,6 +64,7 @@ def make_tracker(
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
         "entities": [],
         "message_id": message_id,
         "metadata": metadata or {},

@@ -208,3 +208,68 @@ def test_conversation_survives_a_rasa_restart(chat: Chat, stack: DevStack) -> No
     answers = chat.lead()["answers"]
     assert answers["variant"]["value"] == "hoodie-classic-blue-m"
     assert_answered_with(chat, chat.say("Lyon"), "budget", "Lyon (after restart)")
+
+
+OPENINGS = [
+    pytest.param("Hi! I'm interested in buying something from your shop.", id="interested-buying"),
+    pytest.param("I'm interested in your products", id="interested"),
+    pytest.param("I want to order something", id="order-something"),
+    pytest.param("alright", id="alright"),
+    pytest.param("oi", id="oi"),
+    pytest.param("👋", id="wave"),
+]
+# Replies that end or derail a conversation that just started.
+DEAD_ENDS = ("won't ask", "Goodbye", "Sorry, I didn't understand", "anything else I can help")
+
+
+@pytest.mark.parametrize("opening", OPENINGS)
+def test_openings_get_the_first_question(chat: Chat, opening: str) -> None:
+    texts = chat.say(opening)
+    assert_answered_with(chat, texts, "timeline", opening)
+    assert not any(end in text for text in texts for end in DEAD_ENDS), f"{chat}"
+
+
+def test_markup_first_is_answered_and_the_questions_go_on(
+    chat: Chat, repository: LeadRepository
+) -> None:
+    texts = chat.say("<script>alert('x')</script>")
+    assert_answered_with(chat, texts, "timeline", "markup")
+    assert not any("won't ask" in text for text in texts), f"{chat}"
+    assert_answered_with(chat, chat.say("a fortnight"), "variant", "a fortnight")
+    assert chat.lead()["answers"]["timeline"]["value"] == {"days": 14}
+    assert "opt_out" not in event_types(repository, chat.lead()["id"])
+
+
+def test_an_opt_out_can_be_taken_back(chat: Chat, repository: LeadRepository) -> None:
+    assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
+    texts = chat.say("stop")
+    assert any("won't ask" in text for text in texts), f"{chat}"
+    texts = chat.say("actually, I do want to buy it")
+    assert_answered_with(chat, texts, "timeline", "actually, I do want to buy it")
+    types = event_types(repository, chat.lead()["id"])
+    assert "opt_out" in types and "opt_out_withdrawn" in types
+
+
+def test_consent_survives_why_an_answer_and_a_change_of_mind(chat: Chat, flow: Flow) -> None:
+    for said, key in [
+        ("hi", "timeline"),
+        ("next week", "variant"),
+        ("the blue hoodie in M", "location"),
+        ("Lyon", "budget"),
+        ("around 300 euros", "contact_consent"),
+    ]:
+        assert_answered_with(chat, chat.say(said), key, said)
+    consent = flow.question("contact_consent")
+    assert consent is not None
+    texts = chat.say("why do you need that?")
+    assert consent.why in texts, f"{chat}"
+    assert_answered_with(chat, texts, "contact_consent", "why do you need that?")
+    texts = chat.say("actually my budget is 50")
+    assert_answered_with(chat, texts, "contact_consent", "actually my budget is 50")
+    assert chat.lead()["answers"]["budget"]["value"]["amount"] == 50
+    texts = chat.say("nein danke")
+    assert chat.asked(texts) is None and "anonymous" in texts[-1], f"{chat}"
+    # A change of mind: asking to be contacted asks for consent again.
+    texts = chat.say("I changed my mind, you can contact me")
+    assert_answered_with(chat, texts, "contact_consent", "I changed my mind, you can contact me")
+    assert_answered_with(chat, chat.say("go on then"), "contact_name", "go on then")
