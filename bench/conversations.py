@@ -542,7 +542,7 @@ def main(argv: list[str], *, machine: str) -> int:
         print(f"no trained model at {args.model}: run `make train` first", file=sys.stderr)
         return 1
     conversations = generate(args.count, args.seed)
-    log_dir = args.out.parent / "logs"
+    log_dir = OUTPUT.parent / "logs"
     with tempfile.TemporaryDirectory(prefix="bench-conversations-") as scratch:
         print(f"starting the stack (logs in {log_dir}) …", file=sys.stderr, flush=True)
         with DevStack.in_folder(

@@ -369,7 +369,15 @@ LOCATIONS: dict[str, Sequence[tuple[str, str, tuple[str | None, ...]]]] = {
 }
 
 CONSENT_YES: dict[str, Sequence[str]] = {
-    "default": ("yes", "Yes", "sure", "yes, that's fine", "ok, go ahead", "yes please"),
+    "default": (
+        "yes",
+        "Yes",
+        "sure",
+        "yes, that's fine",
+        "ok, go ahead",
+        "yes please",
+        "go on then",
+    ),
     "foreign": ("oui", "ja", "sí", "sì", "sim", "oui, bien sûr", "ja, gerne", "claro"),
     "texter": ("ya", "yep", "sure thing", "yeah ok"),
 }
@@ -413,6 +421,8 @@ SHOP_GENERAL = (
     "how much is shipping?",
 )
 SHOP_ITEM = ("is it in stock?", "how much does it cost?", "how long will delivery take?")
+# Questions naming the item already chosen ({item}: the product's name, lower case).
+SHOP_NAMED = ("is the {item} in stock?", "how much is the {item}?")
 OPT_OUT = ("stop", "stop asking me questions", "I don't want to answer any more questions")
 COME_BACK = (
     "sorry, I changed my mind, let's continue",
@@ -575,8 +585,9 @@ class Generator:
         if at is None:
             return None
         if kind == "shop_question" and at not in ("timeline", "variant"):
-            # Once an item is chosen, "it" names it.
-            pool = SHOP_ITEM
+            # Once an item is chosen, "it" or its name points at it.
+            named = tuple(text.format(item=product.name.lower()) for text in SHOP_NAMED)
+            pool = SHOP_ITEM + named
         messages: tuple[str, ...] = (rng.choice(pool),)
         if kind == "opt_out_return":
             messages += (rng.choice(COME_BACK),)
