@@ -147,7 +147,11 @@ class Outcome:
             if problem:
                 lines.append(f"    {key}: {problem}")
         lines += [f"    lead: {problem}" for problem in self.lead_problems]
-        lines += [f"    {r.kind} at {r.at}: {r.note}" for r in self.interruptions if not r.handled]
+        lines += [
+            f"    {r.kind} at {r.at}: {r.note if r.reached else 'the question never came'}"
+            for r in self.interruptions
+            if not r.handled
+        ]
         if self.stuck:
             lines.append(f"    ended: {self.stuck}")
         return "\n".join(lines)
