@@ -312,6 +312,10 @@ class WithdrawOptOut(LeadAction):
 class CompleteQualification(LeadAction):
     """Thanks the shopper and records that every question was handled."""
 
+    # The closing line says what happens next (a specialist will be in touch, or
+    # how to reach the team): offering a person right after it would contradict it.
+    offers_human = False
+
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "action_complete_qualification"

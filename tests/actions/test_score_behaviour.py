@@ -7,7 +7,7 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.lead import AnswerShopQuestion, RequestHuman
+from actions.lead import AnswerShopQuestion, CompleteQualification, RequestHuman
 from bot.assistant import HUMAN_OFFER, Assistant
 from bot.store.commands import RecordEvent
 from tests.actions.conftest import NOW, make_tracker
@@ -89,6 +89,24 @@ async def test_hot_lead_gets_the_offer_after_a_shop_question(helper: Assistant) 
         dispatcher, make_tracker("how much is shipping", intent="ask_shipping"), DOMAIN
     )
     assert texts(dispatcher.messages)[-1] == HUMAN_OFFER
+
+
+async def test_a_hot_lead_that_gave_consent_is_not_offered_a_person_at_the_end(
+    helper: Assistant,
+) -> None:
+    # The closing line already says a specialist will be in touch: offering one
+    # right after it would contradict it.
+    storefront(helper, "session-1", "product_view", "add_to_cart", "checkout_start")
+    consent = {"raw": "yes", "value": True, "status": "answered"}
+    dispatcher = CollectingDispatcher()
+    await CompleteQualification().run(
+        dispatcher,
+        make_tracker("a@example.com", slots={**CORE, "contact_consent": consent}),
+        DOMAIN,
+    )
+    replies = texts(dispatcher.messages)
+    assert replies[0].startswith("Thanks! A specialist will be in touch soon.")
+    assert HUMAN_OFFER not in replies
 
 
 async def test_cold_lead_is_asked_for_contact_details_once(helper: Assistant) -> None:
