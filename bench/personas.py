@@ -573,6 +573,10 @@ class Generator:
 
         if kind == "change":
             return self._change(rng, conversation, product, pick)
+        if kind == "skip":
+            # A skipped answer is never corrected later, and a corrected one never skipped:
+            # either would leave its expected value to the order of events.
+            used |= {i.change.expected.key for i in conversation.interruptions if i.change}
         keys, pool = {
             "why": (asked, WHY),
             "skip": (SKIPPABLE, SKIPS),
