@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 from bot.settings import Settings
 
 ACTIONS_PACKAGE = "actions"
+ACTION_SERVER_KEEPALIVE_SECONDS = 30
 OPEN_PATHS = frozenset({"/health"})
 UNAUTHORIZED = {
     "error": "unauthorized",
@@ -59,6 +60,9 @@ def create_app(token: str) -> Sanic:
         raise ValueError("the action server needs a token (ACTIONS_TOKEN)")
     # No CORS origins, as `rasa run actions` without --cors: no browser calls it.
     app = create_sdk_app(ACTIONS_PACKAGE, cors_origins="")
+    # Idle connections from the Rasa server stay open longer than its client keeps
+    # them (rasa_ext.ACTION_CLIENT_KEEPALIVE_SECONDS), so the client always closes first.
+    app.config.KEEP_ALIVE_TIMEOUT = ACTION_SERVER_KEEPALIVE_SECONDS
     app.register_middleware(token_check(token), attach_to="request")
     return app
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from jsonschema.protocols import Validator
@@ -35,6 +35,9 @@ from sqlalchemy.engine import Engine
 
 from bot import logredact
 from rasa_ext import hardening
+
+if TYPE_CHECKING:
+    from rasa.utils.endpoints import EndpointConfig
 
 
 @lru_cache(maxsize=1)
@@ -84,10 +87,33 @@ class _KeptOpen:
 _SESSIONS: dict[tuple[int, str, str, str], aiohttp.ClientSession] = {}
 
 
+# How long an idle pooled connection to the action server is kept. Sanic 21.12
+# closes idle keep-alive connections after KEEP_ALIVE_TIMEOUT (5 s by default, and
+# `rasa run actions` keeps it), and aiohttp 3.9 keeps them 15 s: a request sent on a
+# connection the server is just closing fails ("Can not write request body") and the
+# shopper gets no reply. Shorter than the server's, the client always closes first.
+ACTION_CLIENT_KEEPALIVE_SECONDS = 3.0
+
+
+def _action_server_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
+    # Rasa 3.6.21's EndpointConfig.session, with the keep-alive above.
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    auth = (
+        aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+        if endpoint.basic_auth
+        else None
+    )
+    return aiohttp.ClientSession(
+        headers=endpoint.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_CLIENT_KEEPALIVE_SECONDS),
+    )
+
+
 def _install_session_reuse() -> None:
     from rasa.utils.endpoints import EndpointConfig
-
-    create_session = EndpointConfig.session
 
     def session(self: EndpointConfig) -> _KeptOpen:
         # Sessions belong to an event loop; Rasa's server runs one.
@@ -99,7 +125,7 @@ def _install_session_reuse() -> None:
         )
         shared = _SESSIONS.get(key)
         if shared is None or shared.closed:
-            shared = _SESSIONS[key] = create_session(self)
+            shared = _SESSIONS[key] = _action_server_session(self)
         return _KeptOpen(shared)
 
     EndpointConfig.session = session

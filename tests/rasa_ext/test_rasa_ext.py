@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import pytest
 from jsonschema import ValidationError
 from sqlalchemy import create_engine, text
@@ -44,6 +45,24 @@ async def test_action_server_session_is_reused_and_stays_open() -> None:
         assert third is not first
     await first.close()
     await third.close()
+
+
+async def test_the_client_closes_idle_action_server_connections_before_the_server_does() -> None:
+    # A request on a connection the server is closing gets no reply (the shopper
+    # sees nothing): the client must give idle connections up first, against our
+    # action server and against `rasa run actions` with Sanic's default.
+    from rasa.utils.endpoints import EndpointConfig
+    from sanic.config import DEFAULT_CONFIG
+
+    from actions.server import ACTION_SERVER_KEEPALIVE_SECONDS, create_app
+
+    async with EndpointConfig("http://127.0.0.1:5055/webhook").session() as session:
+        connector = session.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        keepalive = connector._keepalive_timeout
+    await session.close()
+    assert keepalive < DEFAULT_CONFIG["KEEP_ALIVE_TIMEOUT"] < ACTION_SERVER_KEEPALIVE_SECONDS
+    assert create_app("a-token").config.KEEP_ALIVE_TIMEOUT == ACTION_SERVER_KEEPALIVE_SECONDS
 
 
 def test_sqlite_connections_use_wal(tmp_path: Path) -> None:
