@@ -249,10 +249,13 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
         value *= 1_000_000
     if not 0 < value < MAX_AMOUNT:
         return None
+    # A bound word stands outside the currency marker: "Over €150", "30 euros tops".
+    before_money = text[: match.start()] if pre else before
+    after_money = text[match.end() :] if post else after
     bound = None
-    if _UPPER_BOUND.search(before) or _UPPER_AFTER.match(after):
+    if _UPPER_BOUND.search(before_money) or _UPPER_AFTER.match(after_money):
         bound = "max"
-    elif _LOWER_BOUND.search(before) or _LOWER_AFTER.match(after) or match["plus"]:
+    elif _LOWER_BOUND.search(before_money) or _LOWER_AFTER.match(after_money) or match["plus"]:
         bound = "min"
     # A word next to the number that is no currency ("200 and") is not part of it.
     start = match.start() if pre else match.start("number")

@@ -157,6 +157,11 @@ _CAREFUL = word_set(
 )
 
 _CUE = frozenset({"in", "to", "from", "near", "at", "live", "ship", "deliver", "based"})
+# Words that open a question ("how much is…", "is it in stock?").
+_INTERROGATIVES = word_set(
+    "how what when where which who whom whose why is are am do does did can could will would"
+    " should shall have has may might"
+)
 _NAME_INTROS = (("i", "m"), ("im",), ("i", "am"), ("name", "is"), ("call", "me"), ("this", "is"))
 _WORD = re.compile(r"[^\W_]+")
 
@@ -189,7 +194,8 @@ def parse_location(text: str, *, strict: bool = False) -> Parsed | None:
     words = [(original, folded) for original, folded in words if folded]
     if not words:
         return None
-    mentions = _mentions(words, cleaned, strict=strict)
+    question = cleaned.rstrip().endswith("?") or words[0][1] in _INTERROGATIVES
+    mentions = _mentions(words, cleaned, strict=strict, question=question)
     place = _choose(mentions)
     if place is None:
         return None
@@ -202,7 +208,9 @@ def _key(name: str) -> str:
     return " ".join(_WORD.findall(fold(name)))
 
 
-def _mentions(words: list[tuple[str, str]], text: str, *, strict: bool) -> list[_Mention]:
+def _mentions(
+    words: list[tuple[str, str]], text: str, *, strict: bool, question: bool
+) -> list[_Mention]:
     index = _index()
     codes = _codes()
     shouting = not any(c.islower() for c in text)
@@ -214,7 +222,9 @@ def _mentions(words: list[tuple[str, str]], text: str, *, strict: bool) -> list[
             end = position + length
             key = " ".join(folded for _, folded in words[position:end])
             places = index.get(key)
-            if places and _acceptable(key, places, words, position, end, strict=strict):
+            if places and _acceptable(
+                key, places, words, position, end, strict=strict, question=question
+            ):
                 mention = _Mention(position, end, places)
                 break
             if length == 1:
@@ -248,6 +258,7 @@ def _acceptable(
     end: int,
     *,
     strict: bool,
+    question: bool,
 ) -> bool:
     if key in _NEVER:
         return False
@@ -261,6 +272,11 @@ def _acceptable(
     capitalised = words[start][0][:1].isupper()
     whole_answer = end - start == len(words)
     after_cue = start > 0 and words[start - 1][1] in _CUE
+    # The words of a question spell towns ("how Much is…"): only a place asked about
+    # ("Lyon?", "do you ship to Lyon?", "what about Berlin?") counts.
+    after_interrogative = start > 0 and words[start - 1][1] in _INTERROGATIVES
+    if question and not (whole_answer or after_cue or (capitalised and not after_interrogative)):
+        return False
     if key in _CAREFUL:
         # Strict mode also needs the cue: "Chelsea boots" and "Nice, thanks" are no places.
         if strict:

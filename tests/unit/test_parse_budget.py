@@ -80,6 +80,14 @@ def test_parse_budget_ranges_use_the_midpoint(
         ("300 tops", "300", "max"),
         ("at least 200", "200", "min"),
         ("500+", "500", "min"),
+        # The flow's own buttons: the currency sits between the bound word and the number.
+        ("Under €50", "50", "max"),
+        ("Over €150", "150", "min"),
+        ("at least € 200", "200", "min"),
+        # ... or between the number and the bound word.
+        ("30 euros tops", "30", "max"),
+        ("80€ max", "80", "max"),
+        ("200 EUR or more", "200", "min"),
     ],
 )
 def test_parse_budget_bounds(text: str, amount: str, bound: str) -> None:

@@ -42,6 +42,11 @@ from bot.answers.location import parse_location
         ("Łódź", "PL", "Łódź"),
         ("St. Petersburg", "RU", "Saint Petersburg"),
         ("Corsica", "FR", "Corsica"),
+        # Questions that name a place where a place is expected.
+        ("Lyon?", "FR", "Lyon"),
+        ("do you ship to Lyon?", "FR", "Lyon"),
+        ("can you deliver to berlin?", "DE", "Berlin"),
+        ("What about Berlin?", "DE", "Berlin"),
     ],
 )
 def test_parse_location(text: str, country: str, region: str | None) -> None:
@@ -78,6 +83,13 @@ def test_parse_location(text: str, country: str, region: str | None) -> None:
         "🌍",
         "<b>Paris</b>",
         "Paris " * 100,
+        # A shop question is no place, whatever town its words spell ("Much" is in Germany).
+        "how much is the hiking boots?",
+        "how much does it cost?",
+        "How Much is shipping",
+        "how far is it?",
+        "is it in stock?",
+        "how long will delivery take?",
     ],
 )
 def test_parse_location_none(text: str) -> None:
