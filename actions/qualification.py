@@ -43,6 +43,7 @@ from bot.store.commands import Command
 from bot.store.repository import LeadState
 
 REQUESTED_SLOT = "requested_slot"
+WELCOME_BACK = "Welcome back!"
 # Actions that may run between the shopper's message and the form without
 # meaning that an interruption was answered.
 _FORM_PLUMBING = frozenset({"action_listen", "action_extract_slots", FORM_NAME})
@@ -137,9 +138,11 @@ class ValidateQualificationForm(LeadAction):
         commands: list[Command] = []
         new_state = {**state, "flow": flow.name}
 
+        resumed = False
         if not returning_from_interruption(tracker):
             turn = turn_input(tracker, requested_key=tracker.get_slot(REQUESTED_SLOT))
             result = helper.interpreter_for(flow).interpret(turn)
+            resumed = result.resumed
             if result.interrupted:
                 # No SlotSet: the form rejects the message and a rule answers it.
                 return []
@@ -195,14 +198,12 @@ class ValidateQualificationForm(LeadAction):
                     flow=flow,
                 )
                 continue
-            # The consent question answered with "why?" or with another answer is still
-            # open: asked again, not skipped as asked before (an unclear reply is).
+            # A consent question still open after the shopper's reply ("why?", a shop
+            # question, another answer, an unclear word) is asked again: only a clear
+            # no refuses. Skipping it as asked before is for a later conversation.
             if (
                 next_key == CONSENT_KEY
-                and not (
-                    requested == CONSENT_KEY
-                    and (returning_from_interruption(tracker) or bool(updates))
-                )
+                and requested != CONSENT_KEY
                 and should_skip_consent(await lead_state())
             ):
                 # A cold, just-browsing shopper is asked for contact details once only.
@@ -230,6 +231,8 @@ class ValidateQualificationForm(LeadAction):
             text, buttons, reask, asked = question_message(
                 question, new_state, tracker.sender_id, catalog=helper.catalog, facts=facts
             )
+            if resumed:
+                text = f"{WELCOME_BACK} {text}"
             dispatcher.utter_message(text=text, buttons=buttons)
             commands.append(
                 event(

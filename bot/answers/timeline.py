@@ -498,7 +498,10 @@ _RULES: tuple[_Rule, ...] = (
         immediate=True,
     ),
     _Rule(
-        re.compile(r"(?<!for )(?<!not )\b(?:right )?now\b"), _fixed(0), immediate=True, loose=True
+        re.compile(r"(?<!for )(?<!not )(?<!back )\b(?:right )?now\b"),
+        _fixed(0),
+        immediate=True,
+        loose=True,
     ),
     _Rule(re.compile(r"\b(?:very )?(?:soon|shortly)\b"), _fixed(7), loose=True),
     _Rule(

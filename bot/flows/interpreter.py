@@ -23,7 +23,7 @@ from bot.answers import (
     parse_timeline,
 )
 from bot.answers.contact import parse_email, parse_phone
-from bot.answers.text import MAX_ANSWER_LENGTH, fold, usable
+from bot.answers.text import MAX_ANSWER_LENGTH, fold, usable, word_set
 from bot.catalog import Catalog, Product, Variant, match_variant
 from bot.flows.facts import answered_location, chosen_item, consented
 from bot.flows.model import SKIP_WORDS, Flow, Question
@@ -53,8 +53,50 @@ CORRECTION_CUES = re.compile(
     r"|update)\b",
     re.IGNORECASE,
 )
-_YES = re.compile(r"^\s*(y|yes|yeah|yep|sure|ok|okay|of course|fine|agreed?|go ahead)\b", re.I)
-_NO = re.compile(r"^\s*(n|no|nope|nah|not really|no thanks?|rather not)\b", re.I)
+_YES = re.compile(
+    r"^\s*(y|yes|yeah|yep|yup|sure|ok|okay|alright|all right|of course|fine|agreed?|go ahead"
+    r"|go on|why not|no problem|no worries|absolutely|definitely)\b",
+    re.I,
+)
+_NO = re.compile(r"^\s*(n|no|nope|nah|not really|no thanks?|(i'?d )?rather not)\b", re.I)
+# Whole replies that say yes or no, in English and the shop's other languages (German,
+# French, Spanish, Italian, Portuguese), compared folded and without punctuation. They
+# answer a yes/no question whatever the NLU guessed ("why not" is no "why?").
+_YES_REPLIES = frozenset(
+    {
+        *("yes", "yes please", "sure thing", "ok sure", "go ahead", "go on", "why not"),
+        *("alright", "all right", "ok then", "please do", "yes of course", "fine by me"),
+        *("ja", "ja gerne", "gerne", "na klar", "klar", "einverstanden", "naturlich", "ok gerne"),
+        *("oui", "d accord", "ok d accord", "bien sur", "volontiers", "oui merci"),
+        *("si", "claro", "vale", "de acuerdo", "por supuesto", "si claro"),
+        *("va bene", "certo", "d accordo", "volentieri", "si grazie"),
+        *("sim", "pode ser", "com certeza", "tudo bem", "sim claro"),
+    }
+)
+_NO_REPLIES = frozenset(
+    {
+        *("no", "nope", "nah", "no thanks", "no thank you", "i d rather not", "rather not"),
+        *("nein", "nein danke", "lieber nicht", "non", "non merci", "no gracias"),
+        *("no grazie", "nao", "nao obrigado", "nao obrigada", "no obrigado"),
+    }
+)
+# A shopper back after a pause ("sorry, I'm back", "where were we?"): no answer to the
+# question, which is asked again. Only messages made of such words alone count.
+_RETURN_CUES = re.compile(
+    r"\b(i ?m back|i am back|back now|back again|where were we|hi again|hello again"
+    r"|hey again|sorry for the wait|sorry about that|got distracted|still there)\b"
+)
+_RETURN_WORDS = word_set(
+    "i im am back now again where were we hi hello hey sorry for the wait about that got"
+    " distracted still there ok okay so right um anyway"
+)
+# Words of a real interruption (a person, a shop question) in a message that also names
+# a variant: the interruption is meant, not the variant answer.
+_INTERRUPTION_WORDS = re.compile(
+    r"\b(human|person|someone|somebody|agent|staff|team|talk|speak|call|real|stock|price"
+    r"|cost|costs|how much|ship|shipping|delivery|deliver|return|returns|discount|why|stop"
+    r"|bye)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +133,8 @@ class TurnResult:
     choices: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ambiguous: set[str] = field(default_factory=set)
     interrupted: bool = False
+    # The shopper came back after a pause: the question is asked again, nothing counted.
+    resumed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -130,6 +174,14 @@ class Interpreter:
         confident = turn.intent_confidence >= CONTROL_CONFIDENCE
         text = usable(turn.text)
 
+        if requested and text is not None and returning(text):
+            result.resumed = True
+            return result
+        if requested and requested.answer_type == "yes_no" and text is not None:
+            reply = _yes_no_reply(text)
+            if reply is not None:
+                self._fill(result, requested, turn, reply, text)
+                return result
         if requested and requested.answer_type == "yes_no" and turn.intent == "stop":
             # "no thanks" to the consent question declines consent, it is not an opt-out.
             self._fill(result, requested, turn, Parsed(value=False, display="no"), turn.text)
@@ -149,7 +201,13 @@ class Interpreter:
                 self._fill(result, requested, turn, exact, text)
                 return result
         if turn.intent in CONTROL_INTENTS and confident:
-            result.interrupted = True
+            clear = self._clear_variant(requested, text, turn)
+            if clear is None or requested is None or text is None:
+                result.interrupted = True
+                return result
+            # "pine candle pls" names a variant and nothing else: the NLU's guess of an
+            # interruption (here a hand-over, from "pls") gives way to the answer.
+            self._fill(result, requested, turn, clear, text)
             return result
         if (
             requested
@@ -187,6 +245,17 @@ class Interpreter:
             else:
                 self._count_failure(result, requested, turn, text)
         return result
+
+    def _clear_variant(
+        self, requested: Question | None, text: str | None, turn: TurnInput
+    ) -> Parsed | None:
+        """The variant a message names unambiguously, if it is a plain answer and no question."""
+        if requested is None or requested.answer_type != "variant" or text is None:
+            return None
+        folded = fold(text)
+        if _is_question(folded) or _INTERRUPTION_WORDS.search(folded):
+            return None
+        return self._parse(requested, text, turn, strict=True, result=None)
 
     def _skip(self, result: TurnResult, question: Question, turn: TurnInput, raw: str) -> None:
         result.answers[question.key] = answer_record(raw[:MAX_ANSWER_LENGTH], None, turn.now)
@@ -389,6 +458,32 @@ def _parse_choice(question: Question, text: str, *, exact: bool) -> Parsed | Non
 
 def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text))
+
+
+def returning(text: str) -> bool:
+    """Whether a message only says the shopper is back ("sorry, I'm back", "where were we?")."""
+    folded = _words(fold(text).replace("'", ""))
+    return bool(_RETURN_CUES.search(folded)) and set(folded.split()) <= _RETURN_WORDS
+
+
+_QUESTION_OPENINGS = word_set(
+    "how what when where which who why is are do does can could will would"
+)
+
+
+def _is_question(folded: str) -> bool:
+    words = _words(folded).split()
+    return folded.rstrip().endswith("?") or bool(words and words[0] in _QUESTION_OPENINGS)
+
+
+def _yes_no_reply(text: str) -> Parsed | None:
+    """A reply that is only a yes or a no, in one of the known phrasings."""
+    words = _words(fold(text).replace("'", " "))
+    if words in _YES_REPLIES:
+        return Parsed(value=True, display="yes")
+    if words in _NO_REPLIES:
+        return Parsed(value=False, display="no")
+    return None
 
 
 def _parse_yes_no(text: str, intent: str | None) -> Parsed | None:

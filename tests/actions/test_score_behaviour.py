@@ -114,7 +114,7 @@ async def test_cold_lead_is_asked_for_contact_details_once(helper: Assistant) ->
     first = await validate(make_tracker("ok", intent="affirm", slots=CORE), asked)
     assert first["requested_slot"] == "contact_consent"
 
-    # An unclear reply: a cold lead is not asked a second time.
+    # An unclear reply is no refusal: the question is asked again.
     second = await validate(
         make_tracker(
             "hmm whatever",
@@ -123,15 +123,43 @@ async def test_cold_lead_is_asked_for_contact_details_once(helper: Assistant) ->
             message_id="msg-2",
         )
     )
-    assert second["requested_slot"] is None
-    assert second["contact_consent"]["value"] is None
+    assert second["requested_slot"] == "contact_consent"
+    assert "contact_consent" not in second
+
+    # A later conversation of the same cold lead does not ask again.
+    later = await validate(make_tracker("ok", intent="affirm", slots=CORE, message_id="msg-3"))
+    assert later["requested_slot"] is None
+    assert later["contact_consent"]["value"] is None
     lead = helper.recorder.repository.get_lead_by_session("session-1")
     skipped = helper.recorder.repository.events(lead["id"], types=["question_skipped"])
     assert skipped[-1]["properties"]["reason"] == "asked before, lead is cold"
 
-    # A later conversation of the same cold lead does not ask again either.
-    later = await validate(make_tracker("ok", intent="affirm", slots=CORE, message_id="msg-3"))
-    assert later["requested_slot"] is None
+
+async def test_coming_back_at_consent_asks_it_again(helper: Assistant) -> None:
+    await validate(make_tracker("ok", intent="affirm", slots=CORE))
+    again: list[dict[str, Any]] = []
+    slots = await validate(
+        make_tracker("sorry, I'm back", requested="contact_consent", slots=CORE, message_id="m2"),
+        again,
+    )
+    assert slots["requested_slot"] == "contact_consent"
+    assert "contact_consent" not in slots
+    assert texts(again)[-1].startswith("Welcome back! May I save your name")
+
+
+async def test_a_shop_question_the_nlu_missed_at_consent_is_no_refusal(helper: Assistant) -> None:
+    await validate(make_tracker("ok", intent="affirm", slots=CORE))
+    slots = await validate(
+        make_tracker(
+            "how much is the rain jacket?",
+            intent="express_interest",
+            requested="contact_consent",
+            slots=CORE,
+            message_id="m2",
+        )
+    )
+    assert slots["requested_slot"] == "contact_consent"
+    assert "contact_consent" not in slots
 
 
 async def test_warm_lead_is_asked_again_after_an_unclear_reply(helper: Assistant) -> None:

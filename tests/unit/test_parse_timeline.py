@@ -136,6 +136,8 @@ def test_parse_timeline_browsing(text: str) -> None:
         "<script>alert('next week')</script>",
         "next week " * 60,  # longer than 500 characters
         "31/02",  # no such date
+        "back now, where were we?",  # back from a pause, not "now"
+        "I'm back now",
     ],
 )
 def test_parse_timeline_none(text: str) -> None:

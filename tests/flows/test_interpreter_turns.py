@@ -1,0 +1,168 @@
+"""Messages that answer nothing: coming back after a pause, shop questions, unclear replies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import DEMO_CATALOG, load_catalog
+from bot.flows import load_flow
+from bot.flows.interpreter import Interpreter, TurnInput, TurnResult
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+FLOW = """\
+questions:
+  - key: timeline
+    answer_type: timeline
+    prompt: When?
+    why: x
+    reask: y
+  - key: variant
+    answer_type: variant
+    prompt: Which one?
+    why: x
+    reask: y
+  - key: location
+    answer_type: location
+    prompt: Where to?
+    why: x
+    reask: y
+  - key: contact_consent
+    answer_type: yes_no
+    prompt: May we contact you?
+    why: x
+    reask: y
+"""
+
+
+@pytest.fixture
+def interpreter(tmp_path: Path) -> Interpreter:
+    path = tmp_path / "flow.yml"
+    path.write_text(FLOW, encoding="utf-8")
+    return Interpreter(load_flow(path), load_catalog(DEMO_CATALOG), currency="EUR")
+
+
+def read(
+    interpreter: Interpreter, text: str, key: str, intent: str = "inform", confidence: float = 0.9
+) -> TurnResult:
+    return interpreter.interpret(
+        TurnInput(
+            text=text,
+            intent=intent,
+            intent_confidence=confidence,
+            requested_key=key,
+            answers={},
+            failures={},
+            now=NOW,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("back now, where were we?", "timeline"),  # "now" is no timeline
+        ("sorry, I'm back", "contact_consent"),
+        ("back now, where were we?", "contact_consent"),
+        ("hi again, sorry for the wait", "location"),
+        ("ok I'm back", "variant"),
+        ("where were we?", "timeline"),
+        ("Sorry about that, I got distracted", "contact_consent"),
+    ],
+)
+def test_coming_back_is_no_answer_and_no_failure(
+    interpreter: Interpreter, text: str, key: str
+) -> None:
+    result = read(interpreter, text, key)
+    assert result.resumed
+    assert result.answers == {}
+    assert result.failures == {}
+    assert not result.interrupted
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "days"),
+    [
+        ("back now, I'd buy it next week", "timeline", 7),  # coming back with an answer
+        ("now", "timeline", 0),
+    ],
+)
+def test_coming_back_with_an_answer_is_the_answer(
+    interpreter: Interpreter, text: str, key: str, days: int
+) -> None:
+    result = read(interpreter, text, key)
+    assert not result.resumed
+    assert result.answers[key]["value"]["days"] >= days
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "value"),
+    [
+        ("alright", "greet", True),  # NLU reads it as a greeting
+        ("go ahead", "inform", True),
+        ("sure thing", "inform", True),
+        ("why not", "ask_why", True),  # "why not" agrees; it asks nothing
+        ("why not?", "inform", True),
+        ("d'accord", "inform", True),
+        ("va bene", "inform", True),
+        ("claro", "inform", True),
+        ("pode ser", "inform", True),
+        ("na klar", "inform", True),
+        ("no problem", "inform", True),
+        ("yes please", "inform", True),
+        ("nein danke", "inform", False),
+        ("non merci", "inform", False),
+        ("no gracias", "inform", False),
+        ("não, obrigado", "inform", False),
+        ("no grazie", "inform", False),
+        ("I'd rather not", "inform", False),
+        ("no", "deny", False),
+    ],
+)
+def test_yes_and_no_in_the_shoppers_words(
+    interpreter: Interpreter, text: str, intent: str, value: bool
+) -> None:
+    result = read(interpreter, text, "contact_consent", intent=intent, confidence=0.95)
+    assert result.answers["contact_consent"]["value"] is value
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how much is the rain jacket?", "express_interest"),  # NLU missed the shop question
+        ("sorry, what?", "inform"),
+        ("hmm", "inform"),
+    ],
+)
+def test_an_unclear_reply_to_consent_is_no_refusal(
+    interpreter: Interpreter, text: str, intent: str
+) -> None:
+    result = read(interpreter, text, "contact_consent", intent=intent)
+    assert "contact_consent" not in result.answers
+
+
+@pytest.mark.parametrize("intent", ["human_handoff", "ask_stock"])
+def test_a_clear_variant_answer_wins_over_a_guessed_interruption(
+    interpreter: Interpreter, intent: str
+) -> None:
+    result = read(interpreter, "pine candle pls", "variant", intent=intent, confidence=0.8)
+    assert not result.interrupted
+    assert result.answers["variant"]["value"] == "candle-forest-pine"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("I want to talk to someone about the pine candle", "human_handoff"),
+        ("is the pine candle in stock?", "ask_stock"),
+        ("how much is the pine candle", "ask_price"),
+    ],
+)
+def test_a_real_interruption_naming_a_variant_still_interrupts(
+    interpreter: Interpreter, text: str, intent: str
+) -> None:
+    result = read(interpreter, text, "variant", intent=intent, confidence=0.95)
+    assert result.interrupted
