@@ -143,6 +143,10 @@ class ValidateQualificationForm(LeadAction):
             turn = turn_input(tracker, requested_key=tracker.get_slot(REQUESTED_SLOT))
             result = helper.interpreter_for(flow).interpret(turn)
             resumed = result.resumed
+            if resumed:
+                # Marks the message as read: a form turn that sets no slot is rejected and
+                # Rasa would answer "Sorry, I didn't understand that" instead.
+                new_state["returned"] = message_id
             if result.interrupted:
                 # No SlotSet: the form rejects the message and a rule answers it.
                 return []
@@ -232,7 +236,7 @@ class ValidateQualificationForm(LeadAction):
                 question, new_state, tracker.sender_id, catalog=helper.catalog, facts=facts
             )
             if resumed:
-                text = f"{WELCOME_BACK} {text}"
+                dispatcher.utter_message(text=WELCOME_BACK)
             dispatcher.utter_message(text=text, buttons=buttons)
             commands.append(
                 event(
