@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import socketio
 
 from bot.devstack import LOOPBACK, DevStack
 from rasa_ext.limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, UNREADABLE_REPLY
+from tests.schemathesis_cli import run_schemathesis
 
 pytestmark = pytest.mark.e2e
 
@@ -321,31 +320,8 @@ def test_cors_with_any_origin_never_allows_credentials(
 def test_schemathesis_finds_no_server_error_in_the_chat_webhook(
     stack: DevStack, rasa_pid: int, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "schemathesis"),
-            "run",
-            str(OPENAPI),
-            "--url",
-            stack.rasa_url,
-            "--checks",
-            "not_a_server_error",
-            "--max-examples",
-            "50",
-            "--seed",
-            "20261207",
-            "--generation-database",
-            "none",
-            "--workers",
-            "1",
-            "--request-timeout",
-            "20",
-            "--no-color",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = run_schemathesis(
+        str(OPENAPI), stack.rasa_url, tmp_path, max_examples=50, seed=20261207
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert_shopper_served(stack, rasa_pid)
