@@ -14,6 +14,12 @@ _HTML = re.compile(
 )
 _ALPHANUMERIC = re.compile(r"[^\W_]")
 
+
+def word_set(words: str) -> frozenset[str]:
+    """Split a whitespace-separated word list written as one string into a set."""
+    return frozenset(words.split())
+
+
 UNITS = {
     "zero": 0,
     "one": 1,
@@ -51,10 +57,135 @@ SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000}
 VAGUE_COUNTS = {"couple": 2, "few": 3, "several": 4}
 NUMBER_WORDS = {**UNITS, **TENS}
 
+# Number words of the shop's six languages, folded (lower-case, no accents: see ``fold``).
+# Spellings of several countries are all here: Belgian and Swiss "septante", Brazilian
+# "dezesseis" and Portuguese "dezasseis".
+_NUMBER_WORDS_BY_LANGUAGE: dict[str, dict[str, int]] = {
+    "en": NUMBER_WORDS,
+    "fr": {
+        **dict.fromkeys(("un", "une"), 1),
+        **dict(deux=2, trois=3, quatre=4, cinq=5, six=6, sept=7, huit=8, neuf=9, dix=10),
+        **dict(onze=11, douze=12, treize=13, quatorze=14, quinze=15, seize=16),
+        **dict(vingt=20, vingts=20, trente=30, quarante=40, cinquante=50, soixante=60),
+        **dict(septante=70, huitante=80, octante=80, nonante=90),
+    },
+    "de": {
+        **dict.fromkeys(("ein", "eins", "eine", "einen", "einem", "einer"), 1),
+        **dict(zwei=2, zwo=2, drei=3, vier=4, funf=5, sechs=6, sieben=7, acht=8, neun=9),
+        **dict(zehn=10, elf=11, zwolf=12, dreizehn=13, vierzehn=14, funfzehn=15),
+        **dict(sechzehn=16, siebzehn=17, achtzehn=18, neunzehn=19, zwanzig=20),
+        **dict(dreissig=30, vierzig=40, funfzig=50, sechzig=60, siebzig=70, achtzig=80),
+        **dict(neunzig=90),
+    },
+    "es": {
+        **dict.fromkeys(("un", "uno", "una"), 1),
+        **dict(dos=2, tres=3, cuatro=4, cinco=5, seis=6, siete=7, ocho=8, nueve=9, diez=10),
+        **dict(once=11, doce=12, trece=13, catorce=14, quince=15, dieciseis=16),
+        **dict(diecisiete=17, dieciocho=18, diecinueve=19, veinte=20, treinta=30),
+        **dict(cuarenta=40, cincuenta=50, sesenta=60, setenta=70, ochenta=80, noventa=90),
+        **dict.fromkeys(("doscientos", "doscientas"), 200),
+        **dict.fromkeys(("trescientos", "trescientas"), 300),
+        **dict.fromkeys(("cuatrocientos", "cuatrocientas"), 400),
+        **dict.fromkeys(("quinientos", "quinientas"), 500),
+        **dict.fromkeys(("seiscientos", "seiscientas"), 600),
+        **dict.fromkeys(("setecientos", "setecientas"), 700),
+        **dict.fromkeys(("ochocientos", "ochocientas"), 800),
+        **dict.fromkeys(("novecientos", "novecientas"), 900),
+    },
+    "it": {
+        **dict.fromkeys(("un", "uno", "una"), 1),
+        **dict(due=2, tre=3, quattro=4, cinque=5, sei=6, sette=7, otto=8, nove=9, dieci=10),
+        **dict(undici=11, dodici=12, tredici=13, quattordici=14, quindici=15, sedici=16),
+        **dict(diciassette=17, diciotto=18, diciannove=19, venti=20, trenta=30),
+        **dict(quaranta=40, cinquanta=50, sessanta=60, settanta=70, ottanta=80, novanta=90),
+    },
+    "pt": {
+        **dict.fromkeys(("um", "uma"), 1),
+        **dict.fromkeys(("dois", "duas"), 2),
+        **dict(tres=3, quatro=4, cinco=5, seis=6, sete=7, oito=8, nove=9, dez=10),
+        **dict(onze=11, doze=12, treze=13, catorze=14, quatorze=14, quinze=15),
+        **dict.fromkeys(("dezesseis", "dezasseis"), 16),
+        **dict.fromkeys(("dezessete", "dezassete"), 17),
+        **dict.fromkeys(("dezenove", "dezanove"), 19),
+        **dict(dezoito=18, vinte=20, trinta=30, quarenta=40, cinquenta=50, sessenta=60),
+        **dict(setenta=70, oitenta=80, noventa=90),
+        **dict.fromkeys(("duzentos", "duzentas"), 200),
+        **dict.fromkeys(("trezentos", "trezentas"), 300),
+        **dict.fromkeys(("quatrocentos", "quatrocentas"), 400),
+        **dict.fromkeys(("quinhentos", "quinhentas"), 500),
+        **dict.fromkeys(("seiscentos", "seiscentas"), 600),
+        **dict.fromkeys(("setecentos", "setecentas"), 700),
+        **dict.fromkeys(("oitocentos", "oitocentas"), 800),
+        **dict.fromkeys(("novecentos", "novecentas"), 900),
+    },
+}
+# Words that mean "one" but are mostly articles ("un mois", "eine Woche", "um dia").
+ONE_ARTICLES = word_set("un une uno una um uma ein eine einen einem einer")
 
-def word_set(words: str) -> frozenset[str]:
-    """Split a whitespace-separated word list written as one string into a set."""
-    return frozenset(words.split())
+
+def _tens_and_units(language: str) -> tuple[dict[str, int], dict[str, int]]:
+    words = _NUMBER_WORDS_BY_LANGUAGE[language]
+    units = {w: n for w, n in words.items() if 0 < n < 10 and w not in ("eins", "zwo")}
+    tens = {w: n for w, n in words.items() if n in (20, 30) and w != "vingts"}
+    return tens, units
+
+
+def _compounds_to_31(language: str) -> dict[str, int]:
+    """21 to 29 and 31, as each language writes them (several words space-separated)."""
+    tens, units = _tens_and_units(language)
+    found: dict[str, int] = {}
+    for ten, t in tens.items():
+        for unit, u in units.items():
+            if t + u > 31:
+                continue
+            if language == "en":
+                found[f"{ten} {unit}"] = t + u
+            elif language == "fr":
+                found[f"{ten} et {unit}" if u == 1 else f"{ten} {unit}"] = t + u
+            elif language == "de" and unit not in ("einen", "einem", "einer", "eine"):
+                found[f"{unit}und{ten}"] = t + u
+            elif language == "es":
+                found[f"veinti{unit}" if t == 20 else f"{ten} y {unit}"] = t + u
+            elif language == "it" and unit != "una":
+                # The ten loses its vowel before "uno" and "otto": "ventuno", "trentotto".
+                found[ten[:-1] + unit if unit in ("un", "uno", "otto") else ten + unit] = t + u
+            elif language == "pt":
+                found[f"{ten} e {unit}"] = t + u
+    return found
+
+
+def _small_number_words() -> dict[str, int]:
+    found: dict[str, int] = {}
+    for language, words in _NUMBER_WORDS_BY_LANGUAGE.items():
+        found |= {word: n for word, n in words.items() if 0 < n <= 31}
+        found |= _compounds_to_31(language)
+    return found
+
+
+# Every spelling of 1 to 31 in English, French, German, Spanish, Italian and Portuguese,
+# folded, the words of a compound separated by one space ("vingt et un", "treinta y
+# uno"; glued ones stay glued: "einundzwanzig", "veintiuno", "ventuno"). Includes the
+# ``ONE_ARTICLES``; a caller decides whether "un" alone is a number where it reads.
+SMALL_NUMBER_WORDS: dict[str, int] = _small_number_words()
+# Finds any of them in ``fold``-ed text, hyphens or spaces between the words of a
+# compound ("vingt-et-un", "twenty-one"); pass the match to ``small_number``.
+SMALL_NUMBER_RE = re.compile(
+    r"\b(?:"
+    + "|".join(
+        r"[\s-]+".join(map(re.escape, word.split()))
+        for word in sorted(SMALL_NUMBER_WORDS, key=len, reverse=True)
+    )
+    + r")\b"
+)
+_SEPARATORS = re.compile(r"[\s\-\u2010\u2011]+")
+
+
+def small_number(words: str) -> int | None:
+    """The value of a spelled 1 to 31 in any of the six languages ("Zwölf", "vingt-et-un").
+
+    Accents and case do not matter; None if ``words`` is no such number.
+    """
+    return SMALL_NUMBER_WORDS.get(_SEPARATORS.sub(" ", fold(words)).strip())
 
 
 def usable(text: object) -> str | None:
