@@ -206,7 +206,7 @@ def turn_input(
         requested_key=requested_key,
         answers=answers_of(tracker),
         failures=dict(state.get("failures") or {}),
-        now=utcnow(),
+        now=message_time(tracker) or utcnow(),
         product_id=context.get("product_id")
         if isinstance(context.get("product_id"), str)
         else None,
@@ -214,6 +214,21 @@ def turn_input(
         correcting=correcting,
         facts=assistant().page_facts(context),
     )
+
+
+def message_time(tracker: Tracker) -> datetime | None:
+    """When the Rasa server received the latest shopper message.
+
+    "in 2 weeks" counts from the moment it was said: a turn the action server runs
+    late (a retry, a queue) reads the same day. Rasa 3.6's ``MessageProcessor``
+    (``_handle_message_with_tracker``) creates the ``UserUttered`` without a
+    timestamp, so it is ``time.time()`` on receipt; the channel's sender cannot set it.
+    """
+    for item in reversed(tracker.events):
+        if item.get("event") == "user":
+            stamp = item.get("timestamp")
+            return datetime.fromtimestamp(stamp, timezone.utc) if stamp else None
+    return None
 
 
 def last_bot_message_at(tracker: Tracker) -> datetime | None:

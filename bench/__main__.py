@@ -1,11 +1,14 @@
-"""``python -m bench [chat|scoring|handoff|csv|nlu|conversations|all]`` (``make bench``: all).
+"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|all]``.
+
+``make bench`` runs them all.
 
 ``chat``: chat-turn latency of the real stack. ``scoring``: events API
 throughput, score update latency and full rescore (see ``bench/scoring.py``).
 ``handoff``: trigger → webhook latency under a backlog and outbox throughput
 (see ``bench/handoff.py``). ``csv``: CSV import of 100,000 leads (see
 ``bench/csvimport.py``). ``nlu``: the trained model on the held-out shopper
-messages (see ``bench/nlu.py``). ``conversations``: seeded whole shopper
+messages (see ``bench/nlu.py``). ``answers``: the held-out shopper answers through
+the form validation action (see ``bench/answers.py``). ``conversations``: seeded whole shopper
 conversations and the leads they leave (see ``bench/conversations.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
@@ -30,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from bench import conversations, csvimport, handoff, nlu, scoring
+from bench import answers, conversations, csvimport, handoff, nlu, scoring
 from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
 from bench.stats import (
     FULL_P99_MAX_MS,
@@ -43,7 +46,7 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
-SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "conversations", "all")
+SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "answers", "conversations", "all")
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -135,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if suite in ("nlu", "all"):
         status |= nlu.main(arguments if suite == "nlu" else [], machine=machine_description())
+    if suite in ("answers", "all"):
+        status |= answers.main(
+            arguments if suite == "answers" else [], machine=machine_description()
+        )
     return status
 
 

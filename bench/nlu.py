@@ -200,6 +200,12 @@ class ModelParser:
         """The intents the model was trained with."""
         return frozenset(self._agent.domain.intents) if self._agent.domain else frozenset()
 
+    async def intent_of(self, text: str) -> tuple[str, float]:
+        """The intent the Rasa server would read in ``text``, with its confidence."""
+        parsed = await self._agent.parse_message(text)
+        intent = parsed.get("intent") or {}
+        return intent.get("name") or FALLBACK_INTENT, float(intent.get("confidence") or 0.0)
+
     async def predict(self, examples: Sequence[HeldOutExample]) -> list[Prediction]:
         """Parse every example, one at a time, timing each parse."""
         predictions = []

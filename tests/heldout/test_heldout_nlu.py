@@ -17,7 +17,6 @@ import yaml
 
 from bench.nlu import (
     HELDOUT,
-    MODEL,
     NLU_DIR,
     Evaluation,
     HeldOutError,
@@ -196,14 +195,8 @@ def test_evaluate_scores_intents_tags_and_dangerous_errors() -> None:
 
 
 @pytest.fixture(scope="module")
-def evaluation(heldout: list[HeldOutExample]) -> Evaluation:
-    if not MODEL.exists():
-        pytest.fail(
-            f"no trained model at {MODEL}: run `make train` first (it parses the held-out set)",
-            pytrace=False,
-        )
-    parser = ModelParser.load(MODEL)
-    return evaluate(asyncio.run(parser.predict(heldout)), parser.intents)
+def evaluation(heldout: list[HeldOutExample], model_parser: ModelParser) -> Evaluation:
+    return evaluate(asyncio.run(model_parser.predict(heldout)), model_parser.intents)
 
 
 # Just under what the shipped training data reaches (README, "Understanding": 0.84 and
