@@ -1,22 +1,35 @@
-"""Budget answers: "around 300 bucks", "200-400€", "up to 1k" → an amount with a currency.
+"""Budget answers: "around 300 bucks", "200-400€", "pas plus de 160 €" → an amount with a currency.
 
 The value is ``{"amount": Decimal, "currency": "EUR"}`` (ISO 4217), plus:
 
-* a range ("between 200 and 400", "200-400€", "200 to 400") → ``amount`` is the
+* a range ("between 200 and 400", "200-400€", "entre 100 et 150 €", "von 100 bis 150",
+  "two to four hundred", where the "hundred" counts for both ends) → ``amount`` is the
   midpoint rounded to cents, with ``"min"`` and ``"max"`` the two ends;
-* an upper bound ("under 100", "no more than 250", "up to 1k", "max 80", "300 tops")
-  → ``amount`` and ``"max"`` are the bound;
-* a lower bound ("at least 200", "over 500", "500+") → ``amount`` and ``"min"`` are the
-  bound.
+* an upper bound ("under 100", "up to 1k", "300 tops", "I don't want to spend more than
+  160", "höchstens 80", "no más de 200", "al massimo 50", "até 300") → ``amount`` and
+  ``"max"`` are the bound;
+* a lower bound ("at least 200", "over 500", "500+", "au moins 100", "mindestens 50",
+  "pelo menos 80") → ``amount`` and ``"min"`` are the bound.
 
-Currency comes from a marker next to the number (€, $, £, CHF, EUR, euros, bucks → USD,
-quid → GBP), else from the only currency named anywhere in the text, else
-``default_currency``. "$" is read as US dollars. Amounts must be above 0 and below
-10,000,000. Numbers that measure something else are never budgets: sizes ("size 42"),
-durations ("2 weeks"), capacities ("30L", "2 person"), percentages, dates and
-post codes. ``strict`` mode (scanning a message that answers another question) also
-needs a currency marker or a budget word (budget, spend, afford, max, up to, under,
-around, ...).
+A comparison after a negation turns round: "not more than", "pas plus de", "nicht über",
+"no quiero gastar más de" are upper bounds. An approximation ("about", "environ",
+"ungefähr", "unos", "circa", "mais ou menos") is a plain amount. Numbers may be written
+in words in English, French, German, Spanish, Italian and Portuguese ("trois cent
+cinquante", "zweihundertfünfzig", "doscientos", "mil").
+
+Currency comes from a symbol, code or name next to the number (€, $, £, ₽, R$, zł, Kč,
+CHF, Fr., kr, "euros", "bucks", "quid", "reais", "rubles", "Pfund", "dólares",
+"francs suisses", "canadian dollars"...), else from the only currency named anywhere in
+the text, else ``default_currency``. "$" is read as US dollars. "kr" and "kroner" are
+Swedish, Danish or Norwegian crowns only when the message names the country ("kronor" is
+Swedish). A currency that is written but cannot be told (a bare "kr", "pesos", two
+different currencies) gives no budget at all, never the default one.
+
+Amounts must be above 0 and below 10,000,000. Numbers that measure something else are
+never budgets: sizes ("size 42"), durations ("2 weeks", "3 semaines"), capacities ("30L",
+"2 person"), percentages, dates and post codes. ``strict`` mode (scanning a message that
+answers another question) also needs a currency marker or a budget word (budget, spend,
+afford, max, up to, under, around, dépenser, ausgeben, presupuesto, ...).
 """
 
 from __future__ import annotations
@@ -25,107 +38,312 @@ import itertools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 import pycountry
 from price_parser.parser import parse_number
 
 from bot.answers.text import (
-    NUMBER_WORDS,
+    NUMBER_JOINERS,
     SCALES,
     VAGUE_COUNTS,
+    NumberReading,
+    fold,
+    is_number_word,
+    number_scale,
+    read_number,
     usable,
     word_set,
-    words_to_int,
 )
 from bot.answers.types import Parsed
 
 MAX_AMOUNT = Decimal(10_000_000)
 _CENT = Decimal("0.01")
 
-_SYMBOLS = {"€": "EUR", "$": "USD", "us$": "USD", "£": "GBP", "¥": "JPY", "₹": "INR"}
-_SYMBOLS |= {"zł": "PLN", "kč": "CZK", "fr.": "CHF", "sfr": "CHF", "c$": "CAD", "a$": "AUD"}
-_WORDS = {
-    "euro": "EUR",
-    "euros": "EUR",
-    "dollar": "USD",
-    "dollars": "USD",
-    "buck": "USD",
-    "bucks": "USD",
-    "quid": "GBP",
-    "pound": "GBP",
-    "pounds": "GBP",
-    "sterling": "GBP",
-    "franc": "CHF",
-    "francs": "CHF",
-    "yen": "JPY",
-    "zloty": "PLN",
-    "zlotys": "PLN",
-    "krona": "SEK",
-    "kronor": "SEK",
-}
-# Lower-case three-letter words that are also currency codes ("all", "top", "try") only
-# count upper-case; these common ones count either way.
-_LOWER_CODES = frozenset({"eur", "usd", "gbp", "chf", "sek", "nok", "dkk", "pln", "czk", "cad"})
+# --- currencies ----------------------------------------------------------------------------
 
-_CURRENCY = (
-    r"(?:us\$|c\$|a\$|[€$£¥₹]|zł|kč|fr\.|sfr|(?<![a-z])(?:"
-    + "|".join(sorted(_WORDS, key=len, reverse=True))
-    + r")\b|(?<![a-z])[a-z]{3}(?![a-z]))"
+# Each marker stands for the currencies it may mean: one is a currency, several need
+# the country named in the message, none means "a currency we cannot tell".
+_NORDIC_CROWNS = ("SEK", "DKK", "NOK")
+_CROWNS = ("SEK", "DKK", "NOK", "CZK")
+_UNKNOWN: tuple[str, ...] = ()
+
+
+def _names(codes: str | tuple[str, ...], words: str) -> dict[str, tuple[str, ...]]:
+    """Markers (separated by commas) that all mean ``codes``, also without their accents."""
+    found = (codes,) if isinstance(codes, str) else codes
+    markers = [marker.strip() for marker in words.split(",")]
+    return {variant: found for marker in markers for variant in (marker, fold(marker))}
+
+
+# Symbols and names that mean a currency wherever they stand.
+_MARKERS: dict[str, tuple[str, ...]] = {
+    **_names("EUR", "€, euro, euros, euri"),
+    **_names("USD", "$, us$, dollar, dollars, dólar, dólares, dollaro, dollari, buck, bucks"),
+    **_names("USD", "us dollars, us dollar, dollars us, dollars américains"),
+    **_names("GBP", "£, quid, pound, pounds, sterling, sterline, sterlina, pounds sterling"),
+    **_names("GBP", "livres sterling, livre sterling, britische pfund, libras esterlinas"),
+    **_names("CHF", "sfr, sfr., franc, francs, franken, franchi, francos, francs suisses"),
+    **_names("CHF", "franc suisse, schweizer franken, franchi svizzeri, francos suizos"),
+    **_names("CHF", "francos suíços"),
+    **_names("JPY", "¥, 円, yen, yens"),
+    **_names("INR", "₹, rupee, rupees, roupie, roupies, rupie, rupia, rupias"),
+    **_names("RUB", "₽, rouble, roubles, ruble, rubles"),
+    # Russian: rub, rub., rubl, rublei, rublia (written in Cyrillic)
+    **_names("RUB", "\u0440\u0443\u0431, \u0440\u0443\u0431., \u0440\u0443\u0431\u043b\u044c"),
+    **_names("RUB", "\u0440\u0443\u0431\u043b\u0435\u0439, \u0440\u0443\u0431\u043b\u044f"),
+    **_names("RUB", "rublo, rublos, rubli, rubel, rubeln"),
+    **_names("BRL", "r$, reais, real brasileiro, reais brasileiros"),
+    **_names("PLN", "zł, złoty, złotys, złotych, złote, zloty, zlotys, zlotych, zlote"),
+    **_names("CZK", "kč, koruna, korun, koruny"),
+    **_names("CAD", "c$, ca$, can$, canadian dollar, canadian dollars, dollar canadien"),
+    **_names("CAD", "dollars canadiens, kanadische dollar, dólares canadienses"),
+    **_names("CAD", "dólar canadiense, dollari canadesi, dólares canadenses"),
+    **_names("AUD", "a$, au$, australian dollar, australian dollars, dollar australien"),
+    **_names("AUD", "dollars australiens, australische dollar, dólares australianos"),
+    **_names("AUD", "dollari australiani"),
+    **_names("NZD", "nz$, new zealand dollars"),
+    **_names("HKD", "hk$, hong kong dollars"),
+    **_names("CNY", "yuan, renminbi"),
+    **_names("TRY", "₺"),
+    **_names("KRW", "₩"),
+    **_names("ILS", "₪"),
+    **_names("SEK", "krona, kronor, swedish crowns, swedish kronor, couronnes suédoises"),
+    **_names("SEK", "schwedische kronen, coronas suecas, corone svedesi, coroas suecas"),
+    **_names("DKK", "danish kroner, danish crowns, couronnes danoises, dänische kronen"),
+    **_names("DKK", "coronas danesas, corone danesi, coroas dinamarquesas"),
+    **_names("NOK", "norwegian kroner, norwegian crowns, couronnes norvégiennes"),
+    **_names("NOK", "norwegische kronen, coronas noruegas, corone norvegesi"),
+    **_names("NOK", "coroas norueguesas"),
+    **_names("CZK", "czech crowns, czech koruna, couronnes tchèques, tschechische kronen"),
+    **_names(("DKK", "NOK"), "kroner, krone"),
+    **_names(_CROWNS, "crowns, couronnes, kronen, coronas, corone, coroas"),
+    **_names(_UNKNOWN, "peso, pesos, dinar, dinars"),
+}
+# Markers that are also common words ("real", "livres" are books, "Pfund" a weight):
+# they mean a currency only right next to a number.
+_NEXT_TO_NUMBER: dict[str, tuple[str, ...]] = {
+    **_names("BRL", "real"),
+    **_names("RUB", "rub, \u0440."),  # "r." in Cyrillic
+    **_names("GBP", "livre, livres, pfund, libra, libras"),
+    **_names("CHF", "fr., frs, frs."),
+    **_names("INR", "rs, rs."),
+    **_names("ZAR", "rand"),
+    **_names(_NORDIC_CROWNS, "kr, kr."),
+    **_names(_UNKNOWN, "lira, lire, liras"),
+}
+# ISO codes also read in lower case next to a number; upper case, any ISO code counts.
+_LOWER_CODES = word_set("eur usd gbp chf sek nok dkk pln czk cad aud jpy inr rub brl")
+# Codes read anywhere in the text ("in EUR, about 300"); other codes only next to a number.
+_CODES_ANYWHERE = frozenset(code.upper() for code in _LOWER_CODES)
+# What tells crowns apart: the country, its people or its language named in the message.
+_COUNTRY_WORDS = {
+    "SEK": "sweden suede schweden suecia svezia sverige swedish suedois suedoise schwedisch"
+    " schwedische schwedischen sueco sueca svedese svedesi svensk svenska stockholm",
+    "DKK": "denmark danemark dinamarca danimarca danmark danish danois danoise danisch"
+    " danische danischen danes danesa danese danesi dinamarques dinamarquesa dansk danske"
+    " copenhagen copenhague kobenhavn kopenhagen",
+    "NOK": "norway norvege norwegen noruega norvegia norge norwegian norvegien norvegienne"
+    " norwegisch norwegische norwegischen noruego noruega norvegese norvegesi noruegues"
+    " norueguesa norsk norske oslo",
+    "CZK": "czechia czech tcheque tchequie tschechien tschechisch tschechische chequia"
+    " checo checa cechia ceco ceca tchequia tcheco tcheca cesko prague prag praha",
+}
+_COUNTRY = {
+    code: re.compile(r"\b(?:" + "|".join(words.split()) + r")\b")
+    for code, words in _COUNTRY_WORDS.items()
+}
+
+
+def _alternation(markers: list[str]) -> str:
+    """A regex matching any of ``markers`` as a whole word, longest first.
+
+    The markers share their prefixes in a tree ("r(?:eais|eal|ub)"): a flat list of
+    alternatives would be tried one by one at every position of every message.
+    """
+    tree: dict[str, dict] = {}
+    for marker in markers:
+        node = tree
+        for char in " ".join(marker.split()):
+            node = node.setdefault(char, {})
+        node[""] = {}
+    # A marker that ends in a letter must not run into another word ("rub" in "rubber").
+    return rf"(?<![^\W\d_])(?:{_branches(tree)})(?!(?<=[^\W\d_])[^\W\d_])"
+
+
+def _branches(node: dict[str, dict]) -> str:
+    alternatives = [
+        (r"\s+" if char == " " else re.escape(char)) + _branches(child)
+        for char, child in sorted(node.items(), key=lambda item: -len(item[0]))
+        if char
+    ]
+    if not alternatives:
+        return ""
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+_NAMED_CURRENCY = _alternation([*_MARKERS, *_NEXT_TO_NUMBER])
+_CURRENCY = rf"(?:{_NAMED_CURRENCY}|(?<![^\W\d_])[a-z]{{3}}(?![^\W\d_]))"
+_CURRENCY_ANYWHERE = re.compile(
+    _alternation([m for m in _MARKERS if fold(m) == m] + [c.lower() for c in _CODES_ANYWHERE])
 )
+_CURRENCY_NEXT = re.compile(rf"\s?{_NAMED_CURRENCY}", re.IGNORECASE)
+# Bound words and units are looked for this close to the number.
+_NEAR = 80
+
+
+# --- numbers -------------------------------------------------------------------------------
+
 _NUMBER = (
     # A plain space groups thousands only right before a currency: "1 200 €".
-    r"\d{1,3}(?: \d{3})+(?:[.,]\d{1,2})?(?=\s?(?:[€$£]|(?:eur|euros?|chf|usd|gbp)\b))"
+    rf"\d{{1,3}}(?: \d{{3}})+(?:[.,]\d{{1,2}})?(?=\s?(?:{_NAMED_CURRENCY}|eur\b|chf\b|usd\b))"
     r"|\d{1,3}(?:[.,'\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 )
-_MULTIPLIER = r"(?:k|thousand|grand|m|mio|million)\b"
+_MULTIPLIERS = {
+    **dict.fromkeys(word_set("hundred hundert"), 100),
+    **dict.fromkeys(word_set("k thousand grand mil mille mila tausend tsd"), 1000),
+    **dict.fromkeys(
+        word_set("m mio mln million millions millionen millón millon millones milione milioni")
+        | word_set("milhão milhao milhões milhoes"),
+        1_000_000,
+    ),
+}
+_MULTIPLIER = r"(?:" + "|".join(sorted(_MULTIPLIERS, key=len, reverse=True)) + r")(?![^\W\d_])"
 _AMOUNT = re.compile(
     rf"(?:(?P<pre>{_CURRENCY})\s?|(?<![\w.,/:]))(?P<number>{_NUMBER})(?!\d)"
     rf"(?:\s?(?P<mult>{_MULTIPLIER}))?(?P<plus>\+)?(?:\s?(?P<post>{_CURRENCY}))?",
     re.IGNORECASE,
 )
-_RANGE_JOIN = re.compile(r"^\s*(?:-|\u2013|\u2014|to|and|till)\s*$")
+# What joins the two ends of a range; "and"-words only after "between".
+_RANGE_JOIN = re.compile(
+    r"^-?\s*(?:-|\u2013|\u2014|to|till|until|a|au|al|ao|bis|ate|hasta|fino a"
+    r"|(?P<and>and|et|und|y|e))\s*$"
+)
+_BETWEEN = re.compile(
+    r"\b(?:between|from|entre|zwischen|von|tra|fra|de|desde|da|dal|dai)\s?$", re.IGNORECASE
+)
 _UNIT = (
     r"(?:(?:l|ltr|lit(?:er|re)s?|p|persons?|people|man|men|kg|g|cm|mm|km|ml|m|days?|weeks?"
     r"|months?|years?|yrs?|hours?|hrs?|h|mins?|minutes?|x|pcs|pieces?|items?|units?|st|nd|rd"
-    r"|th|am|pm|inch(?:es)?|ft|feet|sizes?|kids?|children|times|o'?clock|percent)\b|%|\")"
+    r"|th|am|pm|inch(?:es)?|ft|feet|sizes?|kids?|children|times|o'?clock|percent"
+    # French, German, Spanish, Italian, Portuguese
+    r"|jours?|semaines?|mois|ans?|annees?|heures?|personnes?|enfants?|fois|pour ?cent"
+    r"|tage?n?|wochen?|monate?n?|jahren?|jahre|stunden?|personen|kinder|mal|uhr|prozent|stuck"
+    r"|dias?|semanas?|meses|mes|anos?|horas?|personas?|pessoas?|ninos|criancas|veces|vezes"
+    r"|por ?ciento|por ?cento|giorni|giorno|settimane?|settimana|mesi|mese|anni|anno|ore"
+    r"|persone|bambini|volte|per ?cento|pezzi|piezas|pecas|unidades)\b|%|\")"
 )
 _UNIT_AFTER = re.compile(rf"^\s?-?\s?{_UNIT}", re.IGNORECASE)
-# "2" in "2-3 weeks" or "2 to 3 weeks" measures time like the "3" does.
+# "2" in "2-3 weeks" or "2 à 3 semaines" measures time like the "3" does.
 _UNIT_AFTER_RANGE = re.compile(
-    rf"^\s?(?:-|\u2013|to|or)\s?\d+(?:[.,]\d+)?\s?-?\s?{_UNIT}", re.IGNORECASE
+    rf"^\s?(?:-|\u2013|to|or|a|au|bis|oder|ou|o|y|e|et|und)\s?\d+(?:[.,]\d+)?\s?-?\s?{_UNIT}",
+    re.IGNORECASE,
 )
 _CONTEXT_BEFORE = re.compile(
     r"(?:size|sz|zip|post ?code|postal code|code|order|no\.?|number|n°|#|tel|phone|call|room"
-    r"|flat|apt|apartment|model|version|v|qty|quantity|age|aged|item|page|step|eu|uk|us)"
+    r"|flat|apt|apartment|model|version|v|qty|quantity|age|aged|item|page|step|eu|uk|us"
+    r"|taille|pointure|code postal|numero|commande|modele|telephone|tel\."
+    r"|grosse|plz|nummer|bestellung|modell|telefon|alter|zimmer"
+    r"|talla|pedido|modelo|telefono|edad|taglia|ordine|modello|eta|tamanho|encomenda|idade)"
     r"\s?[:#]?\s?$",
     re.IGNORECASE,
 )
-_UPPER_BOUND = re.compile(
-    r"(?:under|below|less than|no more than|not more than|up to|upto|max(?:imum)?|at most"
-    r"|no higher than|within|cap(?:ped)? at|limit(?: of| is)?)\s?(?:of\s)?$",
-    re.IGNORECASE,
+
+# --- bounds --------------------------------------------------------------------------------
+
+
+def _phrases(words: str) -> str:
+    return "|".join(sorted((w.strip() for w in words.split(",")), key=len, reverse=True))
+
+
+# Before the number, matched on folded text. A ceiling or a floor word keeps its
+# meaning; a comparison ("more than", "under") turns round after a negation.
+_CEILING = _phrases(
+    "up to, upto, max, maximum, at most, within, cap at, capped at, limit, limit of,"
+    " limit is, ceiling, ceiling of, no higher than, au plus, au maximum, jusqu'a, jusqu a,"
+    " jusqu'au, plafond de, hochstens, maximal, bis zu, obergrenze, como maximo, maximo,"
+    " bis, hasta, como mucho, tope de, al massimo, massimo, fino a, non oltre, no maximo, ate,"
+    " teto de"
 )
-_LOWER_BOUND = re.compile(r"(?:at least|over|above|more than|minimum|min|from)\s?$", re.IGNORECASE)
-_UPPER_AFTER = re.compile(r"^\s?(?:tops|max(?:imum)?|at most|or less|or under)\b", re.IGNORECASE)
-_LOWER_AFTER = re.compile(r"^\s?(?:or more|minimum|at least|\+)", re.IGNORECASE)
-_BETWEEN = re.compile(r"(?:between|from)\s?$", re.IGNORECASE)
+_FLOOR = _phrases(
+    "at least, minimum, min, from, starting at, au moins, au minimum, a partir de, des,"
+    " mindestens, wenigstens, ab, al menos, como minimo, minimo, por lo menos, desde, almeno,"
+    " come minimo, a partire da, pelo menos, no minimo, ao menos"
+)
+_BELOW = _phrases(
+    "under, below, less than, lower than, beneath, moins de, moins que, en dessous de,"
+    " en-dessous de, sous, inferieur a, unter, weniger als, unterhalb von, menos de, menos que,"
+    " por debajo de, meno di, sotto, sotto i, inferiore a, abaixo de"
+)
+_ABOVE = _phrases(
+    "over, above, more than, higher than, greater than, exceed, exceeding, beyond, go over,"
+    " plus de, plus que, au-dessus de, au dessus de, au-dela de, au dela de, depasser,"
+    " superieur a, uber, mehr als, oberhalb von, uberschreiten, mas de, mas que,"
+    " por encima de, superar, pasar de, piu di, oltre, sopra, superare, mais de, mais que,"
+    " acima de, passar de, ultrapassar"
+)
+
+
+def _before(phrases: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![^\W\d_])(?:{phrases})\s?(?:of\s)?$")
+
+
+_CEILING_BEFORE = _before(_CEILING)
+_FLOOR_BEFORE = _before(_FLOOR)
+_BELOW_BEFORE = _before(_BELOW)
+_ABOVE_BEFORE = _before(_ABOVE)
+_CEILING_AFTER = re.compile(
+    r"^\s?(?:tops|max|maximum|at most|or less|or under|or below|au maximum|au plus|ou moins"
+    r"|hochstens|maximal|oder weniger|como maximo|como mucho|o menos|al massimo|massimo"
+    r"|o meno|no maximo|ou menos|maximo)(?![^\W\d_])"
+)
+_FLOOR_AFTER = re.compile(
+    r"^\s?(?:\+|(?:or more|or above|or over|minimum|at least|au moins|au minimum|ou plus"
+    r"|mindestens|oder mehr|como minimo|o mas|al menos|almeno|o piu|come minimo|no minimo"
+    r"|ou mais|pelo menos|minimo)(?![^\W\d_]))"
+)
+# Where a negation stops reaching: punctuation and "but".
+_CLAUSE = re.compile(r"[.;:!?,()]|\b(?:but|mais|aber|pero|ma|mas|sondern)\b")
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|dont|wont|cant|didnt|doesnt|isnt|shouldnt|wouldnt|couldnt"
+    r"|ne|pas|jamais|sans|nicht|kein|keine|keinen|nie|niemals|ohne|nunca|sin|non|senza|nao"
+    r"|nem)\b|n't\b|\bn'"
+)
+# "I don't mind going over 500" is no ceiling.
+_NOT_A_LIMIT = re.compile(
+    r"\b(?:mind|problem|probleme|problema|egal|importa|derange|stort|worry|matter)\b"
+)
+
 _BUDGET_WORDS = re.compile(
     r"\b(?:budget|spend|spending|afford|max(?:imum)?|up ?to|under|below|less than|no more than"
     r"|at most|around|about|roughly|approx(?:imately)?|price range|pay|paying|cost|costs"
-    r"|willing|cap|limit|tops|at least)\b",
-    re.IGNORECASE,
+    r"|willing|cap|limit|tops|at least|ceiling"
+    r"|depenser|payer|prix|environ|a peu pres|jusqu|au plus|au moins|moins de|plus de|maximal"
+    r"|ausgeben|zahlen|bezahlen|preis|ungefahr|etwa|circa|rund|bis zu|hochstens|mindestens"
+    r"|presupuesto|gastar|pagar|precio|alrededor|unos|unas|hasta|como mucho|al menos"
+    r"|spendere|pagare|prezzo|cerca|intorno|fino a|al massimo|almeno|orcamento|preco|ate"
+    r"|mais ou menos|no maximo|pelo menos|menos de|mais de|mas de|meno di|piu di)\b",
 )
 # In strict mode a bare number followed by another word counts things ("3 hoodies"),
 # unless the word is one of these.
-_WORD_AFTER = re.compile(r"^\s?([a-z]+)", re.IGNORECASE)
+_WORD_AFTER = re.compile(r"^\s?([^\W\d_]+)")
 _MONEY_FOLLOWERS = word_set(
     "or and to for on in at is was would should could max maximum tops total ish each per"
     " please thanks but if with overall all including incl"
+    " ou et a au pour environ maximum en merci oder und bis fur insgesamt etwa ungefahr"
+    " danke o y e hasta para por mas gracias al massimo circa grazie ate ou no mais obrigado"
 )
-_NUMBER_WORD = "(?:" + "|".join(["a", "and", "of", *VAGUE_COUNTS, *NUMBER_WORDS, *SCALES]) + ")"
-_NUMBER_WORD_RUN = re.compile(rf"\b{_NUMBER_WORD}(?:[\s-]+{_NUMBER_WORD})*\b", re.IGNORECASE)
-# Words that make a run a number on their own: "twenty", "hundred"; "one" alone is not.
-_NUMBERISH = frozenset(w for w, n in NUMBER_WORDS.items() if n >= 10) | frozenset(SCALES)
+
+# --- number words --------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+")
+_BETWEEN_WORDS = re.compile(r"^[\s\-\u2010\u2011]+$")
+# Number words that are also everyday words of another language ("once", "due", "elf",
+# "seize", "cent", "venti"): alone, they are a number only right before a currency.
+_AMBIGUOUS = word_set("once elf seize cent cents mil mille venti dos due sept tres sei")
+_SCALE_NAMES = {100: "hundred", 1000: "thousand", 1_000_000: "million"}
+_JOINERS = NUMBER_JOINERS
 
 
 @dataclass(frozen=True)
@@ -133,8 +351,9 @@ class _Amount:
     start: int
     end: int
     value: Decimal
-    currency: str | None
+    currency: tuple[str, ...] | None  # the currencies its marker may mean; None: no marker
     bound: str | None  # "max", "min" or None
+    scale: int = 1  # "4 hundred", "4k": a range's other end may share it
 
 
 def parse_budget(text: str, *, default_currency: str, strict: bool = False) -> Parsed | None:
@@ -144,26 +363,27 @@ def parse_budget(text: str, *, default_currency: str, strict: bool = False) -> P
         return None
     try:
         return _parse(cleaned, default_currency.upper(), strict=strict)
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, ArithmeticError):
         return None
 
 
 def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
-    text = _NUMBER_WORD_RUN.sub(_spell_out, text)
+    text = _spell_out(text)
     amounts = _amounts(text, strict=strict)
     if not amounts:
         return None
-    named = {a.currency for a in amounts if a.currency}
-    named |= {code for word, code in _WORDS.items() if re.search(rf"\b{word}\b", text, re.I)}
-    fallback = named.pop() if len(named) == 1 else default_currency
-
-    budget_word = _BUDGET_WORDS.search(text) is not None
-    if strict and not budget_word and not any(a.currency for a in amounts):
+    folded = fold(text)
+    if strict and not _BUDGET_WORDS.search(folded) and all(a.currency is None for a in amounts):
         return None
+    countries = {code for code, pattern in _COUNTRY.items() if pattern.search(folded)}
+    named = [_currency(m.group()) or () for m in _CURRENCY_ANYWHERE.finditer(folded)]
+    named += [a.currency for a in amounts if a.currency is not None]
 
     low, high = _range(text, amounts)
     if low is not None and high is not None:
-        currency = high.currency or low.currency or fallback
+        currency = _currency_of([low, high], named, countries, default_currency)
+        if currency is None:
+            return None
         middle = ((low.value + high.value) / 2).quantize(_CENT, ROUND_HALF_EVEN).normalize()
         span = {"amount": _plain(middle), "currency": currency, "min": low.value, "max": high.value}
         return Parsed(
@@ -171,7 +391,9 @@ def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
         )
 
     best = max(amounts, key=lambda a: (a.currency is not None, a.bound is not None, -a.start))
-    currency = best.currency or fallback
+    currency = _currency_of([best], named, countries, default_currency)
+    if currency is None:
+        return None
     value: dict[str, object] = {"amount": best.value, "currency": currency}
     display = f"{_money(best.value)} {currency}"
     if best.bound == "max":
@@ -183,24 +405,154 @@ def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
     return Parsed(value=value, display=display)
 
 
-def _spell_out(match: re.Match[str]) -> str:
-    """Rewrite "two hundred and fifty" as 250; "one" or "a" alone stay words."""
-    words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w]
-    parts: list[list[str]] = [[]]
+def _currency_of(
+    amounts: list[_Amount],
+    named: list[tuple[str, ...]],
+    countries: set[str],
+    default_currency: str,
+) -> str | None:
+    """The one currency the amounts are in; None when one was written but cannot be told."""
+    marked = [a.currency for a in amounts if a.currency is not None]
+    candidates = marked or named
+    if not candidates:
+        return default_currency
+    resolved = {_resolve(options, countries) for options in candidates}
+    return resolved.pop() if len(resolved) == 1 else None
+
+
+def _resolve(options: tuple[str, ...], countries: set[str]) -> str | None:
+    if len(options) <= 1:
+        return options[0] if options else None
+    named = [code for code in options if code in countries]
+    return named[0] if len(named) == 1 else None
+
+
+# --- number words --------------------------------------------------------------------------
+
+_word = lru_cache(maxsize=8192)(fold)
+
+
+def _spell_out(text: str) -> str:
+    """Write number words as digits: "deux cents euros" → "2 hundred euros".
+
+    A number that ends with its only multiplier keeps it as a word ("4 hundred"), so
+    "two to four hundred" can share it. A small number ("one", "un", "zwei") alone
+    stays a word, unless it is one end of a range whose other end is a number.
+    """
+    runs = _word_runs(text)
+    pieces: list[str] = []
+    done = 0
+    for index, run in enumerate(runs):
+        start, end = run[0].start(), run[-1].end()
+        if (
+            len(run) == 1
+            and number_scale(run[0].group())
+            and re.search(r"\d\s?$", text[max(0, start - 2) : start])
+        ):
+            continue  # "2 mil", "5 hundred": the multiplier of the digits before it
+        following = runs[index + 1] if index + 1 < len(runs) else None
+        in_range = following is not None and (
+            _RANGE_JOIN.match(fold(text[end : following[0].start()])) is not None
+            and _numberish(following)
+        )
+        pieces += [text[done:start], _spelled(text, run, in_range=in_range)]
+        done = end
+    return "".join(pieces) + text[done:]
+
+
+def _word_runs(text: str) -> list[list[re.Match[str]]]:
+    """Runs of number words separated only by spaces or hyphens."""
+    tokens = list(_WORD.finditer(text))
+    runs: list[list[re.Match[str]]] = []
+    for index, token in enumerate(tokens):
+        following = _word(tokens[index + 1].group()) if index + 1 < len(tokens) else ""
+        if not _in_number(_word(token.group()), following):
+            continue
+        previous = runs[-1][-1] if runs else None
+        if (
+            previous is not None
+            and previous is tokens[index - 1]
+            and _BETWEEN_WORDS.match(text[previous.end() : token.start()])
+        ):
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+    return runs
+
+
+def _in_number(word: str, following: str) -> bool:
+    if word in ("a", "of"):
+        return following in SCALES or following in VAGUE_COUNTS
+    return word in VAGUE_COUNTS or is_number_word(word)
+
+
+def _spelled(text: str, run: list[re.Match[str]], *, in_range: bool) -> str:
+    """The run with its numbers as digits, split where an "and" starts a second number."""
+    words = [_word(token.group()) for token in run]
+    parts: list[list[re.Match[str]]] = [[]]
     for index, word in enumerate(words):
-        # "and" joins two amounts ("between two hundred and four hundred") unless it
-        # is the "and" inside one ("two hundred and fifty").
-        if word == "and" and (not parts[-1] or any(w in SCALES for w in words[index + 1 :])):
+        if word in _JOINERS and _joins_two(parts[-1], words[index + 1 :]):
             parts.append([])
-        elif word != "and":
-            parts[-1].append(word)
-    if not any(_NUMBERISH.intersection(part) for part in parts):
-        return match.group(0)
-    spelled = []
+        parts[-1].append(run[index])
+    parts = [part for part in parts if part]
+    in_range = in_range or len(parts) > 1
+    pieces = []
+    done = run[0].start()
     for part in parts:
-        number = words_to_int(part) if _NUMBERISH.intersection(part) else None
-        spelled.append(str(number) if number is not None else " ".join(part))
-    return " and ".join(p for p in spelled if p)
+        pieces += [text[done : part[0].start()], _part_digits(text, part, in_range=in_range)]
+        done = part[-1].end()
+    return "".join(pieces)
+
+
+def _joins_two(before: list[re.Match[str]], following: list[str]) -> bool:
+    """Whether an "and" starts a second number: "deux cents et trois cents", not "vingt et un"."""
+    left = read_number([token.group() for token in before if _word(token.group()) not in _JOINERS])
+    right = read_number(list(itertools.takewhile(lambda word: word not in _JOINERS, following)))
+    if left is None or right is None:
+        return left is None
+    return right.value >= left.value
+
+
+def _part_digits(text: str, part: list[re.Match[str]], *, in_range: bool) -> str:
+    """One number as digits; an "and" at either end stays a word."""
+    first, last = 0, len(part)
+    while first < last and _word(part[first].group()) in _JOINERS:
+        first += 1
+    while last > first and _word(part[last - 1].group()) in _JOINERS:
+        last -= 1
+    core = part[first:last]
+    if not core:
+        return text[part[0].start() : part[-1].end()]
+    reading = read_number([token.group() for token in core])
+    written = text[core[0].start() : core[-1].end()]
+    if reading is not None and (in_range or _numberish(core)) and not _ambiguous(text, core):
+        written = _digits(reading)
+    return text[part[0].start() : core[0].start()] + written + text[core[-1].end() : part[-1].end()]
+
+
+def _numberish(tokens: list[re.Match[str]]) -> bool:
+    """A number on its own: a word worth 10 or more, or a multiplier ("one" alone is not)."""
+    for token in tokens:
+        reading = read_number([token.group()])
+        if reading is not None and (reading.value >= 10 or number_scale(token.group())):
+            return True
+    return False
+
+
+def _ambiguous(text: str, tokens: list[re.Match[str]]) -> bool:
+    if len(tokens) > 1 or _word(tokens[0].group()) not in _AMBIGUOUS:
+        return False
+    after = text[tokens[0].end() :]
+    return _CURRENCY_NEXT.match(after) is None
+
+
+def _digits(reading: NumberReading) -> str:
+    if reading.scale in _SCALE_NAMES and reading.value // reading.scale < 1000:
+        return f"{reading.value // reading.scale} {_SCALE_NAMES[reading.scale]}"
+    return str(reading.value)
+
+
+# --- amounts -------------------------------------------------------------------------------
 
 
 def _amounts(text: str, *, strict: bool) -> list[_Amount]:
@@ -216,22 +568,23 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
     before = text[: match.start("number")]
     after = text[match.end("number") :]
     pre, post = _currency(match["pre"]), _currency(match["post"])
-    currency = pre or post
-    multiplier = (match["mult"] or "").lower()
+    currency = pre if pre is not None else post
+    multiplier = fold(match["mult"] or "")
     if multiplier:
         after = text[match.end("mult") :]
     if match["post"] and post is None:
         after = text[match.start("post") :]
-    right_after = text[match.end("number") :]
-    if not currency:
+    right_after = fold(text[match.end("number") : match.end("number") + _NEAR])
+    if currency is None:
         if not multiplier and (
             _UNIT_AFTER.match(right_after) or _UNIT_AFTER_RANGE.match(right_after)
         ):
             return None
-        if _CONTEXT_BEFORE.search(before) and not _BUDGET_WORDS.search(before[-20:]):
+        near_before = fold(before[-_NEAR:])
+        if _CONTEXT_BEFORE.search(near_before) and not _BUDGET_WORDS.search(near_before[-20:]):
             return None
         word_after = _WORD_AFTER.match(after)
-        if strict and word_after and word_after.group(1).lower() not in _MONEY_FOLLOWERS:
+        if strict and word_after and _word(word_after.group(1)) not in _MONEY_FOLLOWERS:
             return None
     if _in_date_or_phone(text, match.start("number"), match.end("number")):
         return None
@@ -241,26 +594,47 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
     value = parse_number(re.sub(r"[ '\u00a0\u202f]", "", number))
     if value is None:
         return None
-    if multiplier in ("k", "thousand", "grand"):
-        value *= 1000
-    elif multiplier in ("m", "mio", "million"):
-        if not currency and multiplier == "m":
-            return None  # "2m" is more likely metres than millions
-        value *= 1_000_000
+    scale = _MULTIPLIERS.get(multiplier, 1)
+    if multiplier == "m" and currency is None:
+        return None  # "2m" is more likely metres than millions
+    value *= scale
     if not 0 < value < MAX_AMOUNT:
         return None
     # A bound word stands outside the currency marker: "Over €150", "30 euros tops".
-    before_money = text[: match.start()] if pre else before
-    after_money = text[match.end() :] if post else after
-    bound = None
-    if _UPPER_BOUND.search(before_money) or _UPPER_AFTER.match(after_money):
-        bound = "max"
-    elif _LOWER_BOUND.search(before_money) or _LOWER_AFTER.match(after_money) or match["plus"]:
-        bound = "min"
+    before_money = text[: match.start()] if pre is not None else before
+    after_money = text[match.end() :] if post is not None else after
+    bound = _bound(fold(before_money[-_NEAR:]), fold(after_money[:_NEAR]), plus=bool(match["plus"]))
     # A word next to the number that is no currency ("200 and") is not part of it.
-    start = match.start() if pre else match.start("number")
-    end = match.end() if post else max(match.end("number"), match.end("mult"), match.end("plus"))
-    return _Amount(start, end, _plain(value), currency, bound)
+    start = match.start() if pre is not None else match.start("number")
+    end = (
+        match.end()
+        if post is not None
+        else max(match.end("number"), match.end("mult"), match.end("plus"))
+    )
+    return _Amount(start, end, _plain(value), currency, bound, scale)
+
+
+def _bound(before: str, after: str, *, plus: bool) -> str | None:
+    """The bound ("max", "min" or None) the words around the number give (folded text)."""
+    before = before.replace("\u2019", "'")
+    if _CEILING_BEFORE.search(before) or _CEILING_AFTER.match(after):
+        return "max"
+    if _FLOOR_AFTER.match(after) or plus:
+        return "min"
+    for pattern, bound, turned in ((_BELOW_BEFORE, "max", "min"), (_ABOVE_BEFORE, "min", "max")):
+        found = pattern.search(before)
+        if found is not None:
+            return turned if _negated(before[: found.start()]) else bound
+    if _FLOOR_BEFORE.search(before):
+        return "min"
+    return None
+
+
+def _negated(before: str) -> bool:
+    """Whether the clause before a comparison denies it ("I don't want to spend more than")."""
+    clause = _CLAUSE.split(before)[-1]
+    words = " ".join(clause.split()[-6:])
+    return _NEGATION.search(words) is not None and _NOT_A_LIMIT.search(words) is None
 
 
 def _in_date_or_phone(text: str, start: int, end: int) -> bool:
@@ -276,26 +650,38 @@ def _in_date_or_phone(text: str, start: int, end: int) -> bool:
 
 def _range(text: str, amounts: list[_Amount]) -> tuple[_Amount | None, _Amount | None]:
     for low, high in itertools.pairwise(amounts):
-        if not _RANGE_JOIN.match(text[low.end : high.start]):
+        join = _RANGE_JOIN.match(fold(text[low.end : high.start]))
+        if join is None:
             continue
-        joined_by_and = "and" in text[low.end : high.start].lower()
-        if low.value == high.value or (joined_by_and and not _BETWEEN.search(text[: low.start])):
+        if low.value == high.value or (
+            join["and"] and not _BETWEEN.search(fold(text[max(0, low.start - _NEAR) : low.start]))
+        ):
             continue  # "2 kids and 300" is not a range
+        low, high = _shared_scale(low, high), _shared_scale(high, low)
         return (low, high) if low.value < high.value else (high, low)
     return None, None
 
 
-def _currency(marker: str | None) -> str | None:
+def _shared_scale(end: _Amount, other: _Amount) -> _Amount:
+    """A multiplier said once counts for both ends: "two to four hundred", "2-4k"."""
+    if end.scale == 1 and other.scale > 1 and end.value * other.scale <= other.value:
+        return _Amount(end.start, end.end, end.value * other.scale, end.currency, end.bound, 1)
+    return end
+
+
+def _currency(marker: str | None) -> tuple[str, ...] | None:
+    """The currencies a marker may mean (empty: it names one we cannot tell); None: no marker."""
     if not marker:
         return None
-    lowered = marker.lower()
-    if lowered in _SYMBOLS:
-        return _SYMBOLS[lowered]
-    if lowered in _WORDS:
-        return _WORDS[lowered]
+    lowered = " ".join(marker.lower().split())
+    for table in (_MARKERS, _NEXT_TO_NUMBER):
+        if lowered in table:
+            return table[lowered]
+        if fold(lowered) in table:
+            return table[fold(lowered)]
     if len(marker) == 3 and (marker.isupper() or lowered in _LOWER_CODES):
         code = marker.upper()
-        return code if pycountry.currencies.get(alpha_3=code) is not None else None
+        return (code,) if pycountry.currencies.get(alpha_3=code) is not None else None
     return None
 
 

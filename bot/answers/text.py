@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_ANSWER_LENGTH = 500
 
@@ -248,3 +251,166 @@ def words_to_int(words: list[str]) -> int | None:
             return None
         seen_any = True
     return total + current if seen_any else None
+
+
+# Multipliers of each language. Italian "cent" is "cento" before "ottanta" ("centottanta").
+_SCALES_BY_LANGUAGE: dict[str, dict[str, int]] = {
+    "en": {**SCALES, "million": 1_000_000, "millions": 1_000_000},
+    "fr": {"cent": 100, "cents": 100, "mille": 1000, "mil": 1000}
+    | dict.fromkeys(("million", "millions"), 1_000_000),
+    "de": {"hundert": 100, "tausend": 1000} | dict.fromkeys(("million", "millionen"), 1_000_000),
+    "es": {"cien": 100, "ciento": 100, "mil": 1000}
+    | dict.fromkeys(("millon", "millones"), 1_000_000),
+    "it": {"cento": 100, "cent": 100, "mille": 1000, "mila": 1000}
+    | dict.fromkeys(("milione", "milioni"), 1_000_000),
+    "pt": {"cem": 100, "cento": 100, "mil": 1000} | dict.fromkeys(("milhao", "milhoes"), 1_000_000),
+}
+# Words that join the parts of one number: "vingt et un", "doscientos y", "cento e vinte".
+NUMBER_JOINERS = word_set("and et und y e")
+_SCALE_WORDS = {word: n for scales in _SCALES_BY_LANGUAGE.values() for word, n in scales.items()}
+_ALL_NUMBER_WORDS = {
+    word: n for words in _NUMBER_WORDS_BY_LANGUAGE.values() for word, n in words.items()
+}
+# Parts of words written as one: German "zwei|hundert|fünf|und|zwanzig", Italian
+# "due|cento|vent|uno", Spanish "veinti|dós" and "dieci|séis".
+_GLUED = {
+    "de": {**_NUMBER_WORDS_BY_LANGUAGE["de"], **_SCALES_BY_LANGUAGE["de"], "und": 0},
+    "it": {**_NUMBER_WORDS_BY_LANGUAGE["it"], **_SCALES_BY_LANGUAGE["it"]}
+    | dict(vent=20, trent=30, quarant=40, cinquant=50, sessant=60, settant=70)
+    | dict(ottant=80, novant=90),
+    "es": {"dieci": 10, "veinti": 20}
+    | {w: n for w, n in _NUMBER_WORDS_BY_LANGUAGE["es"].items() if n < 10},
+}
+# Italian tens without their vowel stand only before "uno" and "otto"; the Spanish
+# prefixes only before a unit.
+_GLUED_PREFIXES = word_set("vent trent quarant cinquant sessant settant ottant novant dieci veinti")
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A number read from words: its ``value`` and the ``scale`` it ends with.
+
+    ``scale`` is the multiplier when the number is "N times it" said last ("four
+    hundred", "zweitausend", "trois cents": 100, 1000, 100), else 1. It lets a range
+    share it: "two to four hundred" is 200 to 400.
+    """
+
+    value: int
+    scale: int
+
+
+@lru_cache(maxsize=8192)
+def is_number_word(word: str) -> bool:
+    """Whether ``word`` is a number word or a joiner of one, in any of the six languages."""
+    return _atoms(fold(word)) is not None
+
+
+def number_scale(word: str) -> int | None:
+    """The multiplier ``word`` stands for ("hundred", "mille", "Tausend"), else None."""
+    return _SCALE_WORDS.get(fold(word))
+
+
+def read_number(words: Sequence[str]) -> NumberReading | None:
+    """Read number words of English, French, German, Spanish, Italian or Portuguese.
+
+    ``words`` are the words of one number, split at spaces and hyphens:
+    ``["trois", "cent", "cinquante"]``, ``["zweihundertfünfzig"]``, ``["doscientos"]``,
+    ``["quatre", "vingt", "dix"]``. Case and accents do not matter. English words are
+    read by ``words_to_int`` ("a few hundred" is 300). None if they are no number.
+    """
+    folded = _joined_quatre_vingt([fold(word) for word in words if word])
+    if not folded:
+        return None
+    atoms = [atom for word in folded for atom in (_atoms(word) or (("unknown", 0),))]
+    if all(word in _ENGLISH for word in folded):
+        value = words_to_int(folded)
+    elif all(kind != "unknown" for kind, _ in atoms):
+        value = _add_up(atoms)
+    else:
+        return None
+    if value is None:
+        return None
+    scales = [n for kind, n in atoms if kind == "scale"]
+    ends_with_scale = len(scales) == 1 and atoms[-1][0] == "scale"
+    return NumberReading(value, scales[0] if ends_with_scale else 1)
+
+
+_ENGLISH = frozenset([*NUMBER_WORDS, *SCALES, *VAGUE_COUNTS, "a", "of"])
+
+
+def _joined_quatre_vingt(words: list[str]) -> list[str]:
+    """French 80 is "quatre-vingts", four twenties: read it as one word."""
+    joined: list[str] = []
+    for word in words:
+        if word in ("vingt", "vingts") and joined and joined[-1] == "quatre":
+            joined[-1] = "quatrevingt"
+        else:
+            joined.append(word)
+    return joined
+
+
+def _add_up(atoms: list[tuple[str, int]]) -> int | None:
+    total = current = 0
+    for kind, value in atoms:
+        if kind == "number":
+            current += value
+        elif kind == "scale" and value == 100:
+            current = max(current, 1) * 100
+        elif kind == "scale":
+            total += max(current, 1) * value
+            current = 0
+    if all(kind == "joiner" for kind, _ in atoms):
+        return None
+    return total + current
+
+
+@lru_cache(maxsize=4096)
+def _atoms(word: str) -> tuple[tuple[str, int], ...] | None:
+    """The parts of one folded word: ("number", 20), ("scale", 100) or ("joiner", 0)."""
+    if word in NUMBER_JOINERS:
+        return (("joiner", 0),)
+    if word in _SCALE_WORDS:
+        return (("scale", _SCALE_WORDS[word]),)
+    if word in _ALL_NUMBER_WORDS:
+        return (("number", _ALL_NUMBER_WORDS[word]),)
+    if word in ("quatrevingt", "quatrevingts"):
+        return (("number", 80),)
+    for language in ("de", "it", "es"):
+        parts = _glued(word, _GLUED[language])
+        if parts is not None and len(parts) > 1:
+            return tuple(_kind(part, language) for part in parts)
+    return None
+
+
+def _kind(part: str, language: str) -> tuple[str, int]:
+    if part == "und":
+        return ("joiner", 0)
+    if part in _SCALES_BY_LANGUAGE[language]:
+        return ("scale", _SCALES_BY_LANGUAGE[language][part])
+    return ("number", _GLUED[language][part])
+
+
+def _glued(word: str, lexicon: dict[str, int]) -> list[str] | None:
+    """Split ``word`` into parts of ``lexicon``, longest parts first; None if it cannot be."""
+    if not word:
+        return []
+    for end in range(len(word), 0, -1):
+        part = word[:end]
+        if part not in lexicon:
+            continue
+        rest = _glued(word[end:], lexicon)
+        if rest is None:
+            continue
+        following = rest[0] if rest else ""
+        if part in _GLUED_PREFIXES and not _may_follow_prefix(part, following):
+            continue
+        if part == "und" and not following:
+            continue
+        return [part, *rest]
+    return None
+
+
+def _may_follow_prefix(prefix: str, following: str) -> bool:
+    if prefix in ("dieci", "veinti"):
+        return 0 < _GLUED["es"].get(following, 0) < 10
+    return following in ("uno", "un", "otto", "ottanta")

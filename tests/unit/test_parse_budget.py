@@ -173,3 +173,210 @@ def test_parse_budget_range_display() -> None:
     parsed = parse_budget("200-400€", default_currency="EUR")
     assert parsed is not None
     assert parsed.display == "200\u2013400 EUR"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "bound", "currency"),
+    [
+        # A negated "more than" is a ceiling, not a floor.
+        ("I don't want to spend more than 160", "160", "max", "EUR"),
+        ("I can't go over 200", "200", "max", "EUR"),
+        ("not more than 100", "100", "max", "EUR"),
+        ("not less than 100", "100", "min", "EUR"),
+        ("I don't mind spending over 500", "500", "min", "EUR"),  # no limit, a floor
+        ("below 90", "90", "max", "EUR"),
+        ("at most 80", "80", "max", "EUR"),
+        ("ceiling of 200", "200", "max", "EUR"),
+        ("maximum 300", "300", "max", "EUR"),
+        ("70 tops", "70", "max", "EUR"),
+        ("more than 200", "200", "min", "EUR"),
+        ("over 200", "200", "min", "EUR"),
+        ("minimum 200", "200", "min", "EUR"),
+        # French
+        ("pas plus de 160 €", "160", "max", "EUR"),
+        ("je ne veux pas dépenser plus de 160 euros", "160", "max", "EUR"),
+        ("maximum 200 euros", "200", "max", "EUR"),
+        ("au plus 200 €", "200", "max", "EUR"),
+        ("jusqu'à 200 €", "200", "max", "EUR"),
+        ("jusqu\u2019à 200 €", "200", "max", "EUR"),  # typographic apostrophe
+        ("moins de 100 euros", "100", "max", "EUR"),
+        ("au moins 200 €", "200", "min", "EUR"),
+        ("plus de 200 €", "200", "min", "EUR"),
+        # German
+        ("höchstens 200 Euro", "200", "max", "EUR"),
+        ("maximal 200 Euro", "200", "max", "EUR"),
+        ("bis zu 200 Euro", "200", "max", "EUR"),
+        ("nicht mehr als 200 Euro", "200", "max", "EUR"),
+        ("unter 100 Euro", "100", "max", "EUR"),
+        ("ich will nicht über 200 Euro ausgeben", "200", "max", "EUR"),
+        ("mindestens 200 Euro", "200", "min", "EUR"),
+        ("über 200 Euro", "200", "min", "EUR"),
+        # Spanish
+        ("como máximo 200 euros", "200", "max", "EUR"),
+        ("no más de 200 euros", "200", "max", "EUR"),
+        ("hasta 200 euros", "200", "max", "EUR"),
+        ("menos de 100 euros", "100", "max", "EUR"),
+        ("no quiero gastar más de 160 euros", "160", "max", "EUR"),
+        ("al menos 200 euros", "200", "min", "EUR"),
+        ("más de 200 euros", "200", "min", "EUR"),
+        # Italian
+        ("al massimo 200 euro", "200", "max", "EUR"),
+        ("non più di 200 euro", "200", "max", "EUR"),
+        ("fino a 200 euro", "200", "max", "EUR"),
+        ("meno di 100 euro", "100", "max", "EUR"),
+        ("almeno 200 euro", "200", "min", "EUR"),
+        ("più di 200 euro", "200", "min", "EUR"),
+        # Portuguese
+        ("no máximo 200 reais", "200", "max", "BRL"),
+        ("não mais de 200 reais", "200", "max", "BRL"),
+        ("até 200 reais", "200", "max", "BRL"),
+        ("menos de 100 reais", "100", "max", "BRL"),
+        ("pelo menos 200 euros", "200", "min", "EUR"),
+        ("mais de 200 euros", "200", "min", "EUR"),
+    ],
+)
+def test_parse_budget_bounds_in_six_languages(
+    text: str, amount: str, bound: str, currency: str
+) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(amount), "currency": currency, bound: Decimal(amount)}
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high", "currency"),
+    [
+        ("entre 100 et 150 €", "100", "150", "EUR"),
+        ("zwischen 100 und 150", "100", "150", "EUR"),
+        ("entre 100 y 150", "100", "150", "EUR"),
+        ("tra 100 e 150", "100", "150", "EUR"),
+        ("entre 100 e 150 reais", "100", "150", "BRL"),
+        ("100 à 150", "100", "150", "EUR"),
+        ("von 100 bis 150", "100", "150", "EUR"),
+        ("de 100 a 150", "100", "150", "EUR"),
+        ("da 100 a 150", "100", "150", "EUR"),
+        # The multiplier said once counts for both ends.
+        ("two to four hundred bucks", "200", "400", "USD"),
+        ("between two and four hundred", "200", "400", "EUR"),
+        ("2-4k", "2000", "4000", "EUR"),
+        ("zwei- bis dreihundert Euro", "200", "300", "EUR"),
+        # In words, an "and" joins two numbers, not the parts of one.
+        ("entre deux cents et trois cents euros", "200", "300", "EUR"),
+        ("entre cien y doscientos euros", "100", "200", "EUR"),
+        ("entre duzentos e trezentos reais", "200", "300", "BRL"),
+    ],
+)
+def test_parse_budget_ranges_in_six_languages(
+    text: str, low: str, high: str, currency: str
+) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert (parsed.value["min"], parsed.value["max"]) == (Decimal(low), Decimal(high))
+    assert parsed.value["currency"] == currency
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        # An approximation is a plain amount.
+        ("environ 200 €", "200", "EUR"),
+        ("ungefähr 200 Euro", "200", "EUR"),
+        ("etwa 200 Euro", "200", "EUR"),
+        ("unos 200 euros", "200", "EUR"),
+        ("alrededor de 200 euros", "200", "EUR"),
+        ("circa 200 euro", "200", "EUR"),
+        ("cerca de 200 euros", "200", "EUR"),
+        ("mais ou menos 200 euros", "200", "EUR"),
+        ("plus ou moins 200 euros", "200", "EUR"),
+        # Numbers in words.
+        ("deux cents euros", "200", "EUR"),
+        ("trois cent cinquante", "350", "EUR"),
+        ("quatre-vingt-dix euros", "90", "EUR"),
+        ("mille deux cents euros", "1200", "EUR"),
+        ("zweihundert Euro", "200", "EUR"),
+        ("zweihundertfünfzig", "250", "EUR"),
+        ("tausend", "1000", "EUR"),
+        ("doscientos euros", "200", "EUR"),
+        ("trescientos", "300", "EUR"),
+        ("dos mil quinientos euros", "2500", "EUR"),
+        ("duecento euro", "200", "EUR"),
+        ("duemilacinquecento euro", "2500", "EUR"),
+        ("quinhentos reais", "500", "BRL"),
+        ("mil euros", "1000", "EUR"),
+        ("cent euros", "100", "EUR"),
+        ("2 mil euros", "2000", "EUR"),  # "mil" multiplies the digits before it
+        # Words that are numbers elsewhere are not read as numbers here.
+        ("I once paid 300", "300", "EUR"),
+        ("a real budget of 300", "300", "EUR"),
+        # Currencies by symbol, code and name.
+        ("3000 rubles", "3000", "RUB"),
+        ("3000 ₽", "3000", "RUB"),
+        ("3 000 ₽", "3000", "RUB"),
+        ("3000 \u0440\u0443\u0431", "3000", "RUB"),
+        ("3000 RUB", "3000", "RUB"),
+        ("R$ 300", "300", "BRL"),
+        ("300 reais", "300", "BRL"),
+        ("300 BRL", "300", "BRL"),
+        ("300 zł", "300", "PLN"),
+        ("300 złoty", "300", "PLN"),
+        ("300 PLN", "300", "PLN"),
+        ("300 Kč", "300", "CZK"),
+        ("CZK 300", "300", "CZK"),
+        ("Fr. 300", "300", "CHF"),
+        ("300 francs suisses", "300", "CHF"),
+        ("¥30000", "30000", "JPY"),
+        ("30000 yen", "30000", "JPY"),
+        ("JPY 30000", "30000", "JPY"),
+        ("₹5000", "5000", "INR"),
+        ("300 livres", "300", "GBP"),
+        ("300 Pfund", "300", "GBP"),
+        ("300 libras", "300", "GBP"),
+        ("300 sterline", "300", "GBP"),
+        ("300 pounds", "300", "GBP"),
+        ("300 $", "300", "USD"),
+        ("300 dollars", "300", "USD"),
+        ("300 dólares", "300", "USD"),
+        ("300 dollari", "300", "USD"),
+        ("C$300", "300", "CAD"),
+        ("300 CAD", "300", "CAD"),
+        ("300 canadian dollars", "300", "CAD"),
+        ("300 dollars canadiens", "300", "CAD"),
+        ("A$300", "300", "AUD"),
+        ("300 AUD", "300", "AUD"),
+        ("500 kronor", "500", "SEK"),
+        ("500 kr, I live in Stockholm", "500", "SEK"),
+        ("500 kr in Denmark", "500", "DKK"),
+        ("500 kroner, from Oslo", "500", "NOK"),
+        ("500 NOK", "500", "NOK"),
+        ("300 Euro", "300", "EUR"),
+        ("300 euri", "300", "EUR"),
+        ("300 eur", "300", "EUR"),
+    ],
+)
+def test_parse_budget_words_and_currencies(text: str, amount: str, currency: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(amount), "currency": currency}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "500 kr",  # Swedish, Danish or Norwegian: the bot asks again
+        "500 kroner",  # Danish or Norwegian
+        "300 pesos",  # which country's
+        "I have 300, in euros or dollars",
+        "two or three hoodies",
+        "in zwei Wochen",
+        "dans 3 semaines",
+        "2 à 3 semaines",
+    ],
+)
+def test_parse_budget_none_rather_than_a_wrong_currency_or_a_count(text: str) -> None:
+    assert parse_budget(text, default_currency="EUR") is None
+
+
+def test_parse_budget_keeps_the_shop_currency_only_when_none_is_written() -> None:
+    parsed = parse_budget("3000", default_currency="RUB")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(3000), "currency": "RUB"}
