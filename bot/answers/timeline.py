@@ -2,7 +2,10 @@
 
 The value is ``{"days": N}``, the whole days from ``now`` (its UTC date, *today*) to the
 intended purchase, or ``{"days": None, "browsing": True}`` for "just browsing", "no
-plans", "not sure yet". How a phrase becomes a day, applied the same way everywhere:
+plans", "not sure yet". A hedged answer ("maybe next week", "nxt wk prob", "peut-être
+le mois prochain") keeps its day and adds ``"uncertain": True`` (the key is absent
+otherwise); its display starts with "maybe". How a phrase becomes a day, applied the
+same way everywhere:
 
 * A day (today, tomorrow, Friday, 5 December, Christmas) → that day.
 * A duration ("in 3 weeks", "within 10 days", "a couple of months") → today plus the
@@ -28,9 +31,15 @@ plans", "not sure yet". How a phrase becomes a day, applied the same way everywh
   None; days are never negative. A bare number ("2") is not a timeline.
 * Chat shorthand ("nxt wk", "tmrw", "xmas") is expanded; outside strict mode a typo
   of one letter in a long time word ("tomorow", "firday") is corrected.
+* French, German, Spanish, Italian and Portuguese read the same, accents optional
+  ("la semaine prochaine", "in zwei Wochen", "antes de Navidad", "entro fine mese",
+  "daqui a um mês"): ``bot.answers.timeline_languages`` rewrites them in English first.
+  There "8 days" is a week and "15 days" two weeks ("dans quinze jours" → 14), as
+  those languages count.
 
 ``strict`` mode (scanning a message that answers another question) reads only explicit
-time expressions: no browsing phrases and no "now".
+time expressions: no browsing phrases, no "now", and in a question no "today", "asap"
+or "right away" ("what's the weather like in Paris today?" names no purchase day).
 """
 
 from __future__ import annotations
@@ -41,12 +50,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from dateparser.search import search_dates
 from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
 from rapidfuzz.distance import OSA
 
-from bot.answers.text import NUMBER_WORDS, fold, usable
+from bot.answers.text import NUMBER_WORDS, ONE_ARTICLES, SMALL_NUMBER_WORDS, fold, usable
+from bot.answers.timeline_languages import to_english, words_pattern
 from bot.answers.types import Parsed
 
 Span = tuple[date, date]
@@ -80,14 +89,10 @@ _QUARTER_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd"
 _QUARTER_WORDS |= {"fourth": 4, "4th": 4}
 _VAGUE_COUNTS = {"a couple of": 2, "couple of": 2, "a couple": 2, "a few": 3, "few": 3}
 _VAGUE_COUNTS |= {"several": 4, "a": 1, "an": 1}
+# English number words, 1 to 31 in the shop's other languages, vague counts.
+_COUNTS: dict[str, float] = {**SMALL_NUMBER_WORDS, **NUMBER_WORDS, **_VAGUE_COUNTS}
 
-_NUM = "|".join(
-    [
-        r"(?<![\d.,])\d{1,3}(?:[.,]\d)?",
-        *sorted(_VAGUE_COUNTS, key=len, reverse=True),
-        *sorted(NUMBER_WORDS, key=len, reverse=True),
-    ]
-)
+_NUM = rf"(?<![\d.,])\d{{1,3}}(?:[.,]\d)?|{words_pattern(_COUNTS)}"
 _UNIT = r"(?P<unit>days?|weeks?|fortnights?|months?|years?)"
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _PREP = r"(?:(?P<prep>before|by|until|till|til|after|for|in|on|at|around|during)\s+)?"
@@ -100,18 +105,53 @@ _PAST = re.compile(
     rf"\b(?:(?:{_NUM})\s+{_UNIT}\s+ago|yesterday|the other day|last\s+(?:night|week|weekend"
     rf"|month|year|quarter|{'|'.join(_WEEKDAYS)}|{'|'.join(_SEASONS)}|{_MONTH}|christmas))\b"
 )
+# Read in the prepared text (see ``_prepare``), before the other languages become English.
 _BROWSING = re.compile(
     r"\b(?:just (?:browsing|looking)|only (?:browsing|looking)|browsing|window shopping"
-    r"|no (?:plans?|rush|hurry|idea)|not sure|unsure|dont know|dunno|undecided"
-    r"|havent decided|whenever|some ?day|one day|eventually|no time ?frame)\b"
+    r"|no (?:plans?|rush|hurry|idea|clue)|not sure|unsure|dont know|dunno|idk|undecided"
+    r"|havent decided|whenever|some ?day|one day|eventually|no time ?frame|having a look"
+    # French
+    r"|je (?:ne )?(?:fais que )?regarde(?: juste| seulement)?|juste (?:regarder|un coup d oeil)"
+    r"|je (?:ne )?sais pas|j?sais pas|chais pas|pas (?:presse|pressee|d urgence)|rien ne presse"
+    r"|aucune idee|un jour"
+    # German
+    r"|ich (?:schaue?|gucke?|stobere) nur|nur (?:schauen|gucken|am (?:schauen|stobern))"
+    r"|keine (?:eile|ahnung)|eilt nicht|(?:ich )?weiss (?:es )?nicht|irgendwann|eines tages"
+    # Spanish
+    r"|(?:solo )?estoy mirando|solo (?:mirando|miro|estoy viendo)|sin prisa"
+    r"|no (?:hay|tengo) prisa|ni idea|no (?:lo )?se|algun dia"
+    # Italian
+    r"|sto solo guardando|solo guardando|guardo solo|do (?:solo )?un occhiata"
+    r"|(?:nessuna|senza) fretta|non (?:c e|ho) fretta|non (?:lo )?so|un giorno|prima o poi"
+    # Portuguese
+    r"|(?:so )?estou (?:so )?a ver|so a ver|(?:so )?estou (?:so )?olhando|so olhando"
+    r"|so dando uma olhada|sem pressa|nao (?:tenho|ha) pressa|nao sei|um dia|algum dia)\b"
 )
-_DATE_HINT = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
-    rf"|\b(?:{_MONTH})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+# Hedges: the day read stays, marked uncertain ("prob" is no "no prob(lem)").
+_HEDGE = re.compile(
+    r"\b(?:maybe|mayb|mby|perhaps|possibly|probably|(?<!no )probs?|prolly|might|not sure"
+    r"|unsure|i think|i guess|i believe|i reckon|hopefully|idk|dunno|dont know|no idea"
+    r"|not certain|peut etre|probablement|sans doute|possiblement|(?:je )?(?:ne )?sais pas"
+    r"|chais pas|je pense|je crois|pas sure?|vielleicht|wahrscheinlich|eventuell|evtl"
+    r"|mo(?:e)?glicherweise|vermutlich|ich glaube|ich denke|weiss nicht|keine ahnung"
+    r"|nicht sicher|quizas?|tal vez|talvez|a lo mejor|probablemente|posiblemente"
+    r"|no (?:lo )?se|creo que|no estoy segur[oa]|ni idea|forse|magari|probabilmente"
+    r"|penso|credo|non (?:lo )?so|non sono sicur[oa]|provavelmente|possivelmente|nao sei"
+    r"|acho que|se calhar|nao tenho (?:a )?certeza|sei la)\b"
 )
+# A question ("what's the weather like in Paris today?") asks, it names no purchase day.
+_QUESTION = re.compile(
+    r"\?|^(?:what|whats|when|where|how|why|who|which|is|are|do|does|did|can|could|will"
+    r"|would|should|quel|quelle|quand|ou|comment|pourquoi|est ce|was|wann|wo|wie|warum|gibt"
+    r"|que|cuando|donde|como|por que|cual|che|quando|dove|come|perche|qual|onde)\b"
+)
+# Elided articles and pronouns ("l'année", "d'ici", "quest'anno") become separate words.
+_ELISION = re.compile(r"\b(l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|quest|dell|all|nell|sull|dall|un)'")
 _SHORTHAND = {
     "nxt": "next",
     "wk": "week",
+    "wek": "week",
+    "wik": "week",
     "wks": "weeks",
     "wknd": "weekend",
     "wkend": "weekend",
@@ -126,6 +166,8 @@ _SHORTHAND = {
     "2moro": "tomorrow",
     "tmrw": "tomorrow",
     "tmr": "tomorrow",
+    "tmw": "tomorrow",
+    "2mrw": "tomorrow",
     "xmas": "christmas",
 }
 # Long time words a typo may be corrected to; short or everyday-looking ones ("march",
@@ -150,20 +192,13 @@ _TYPO_TARGETS = (
     "november",
     "december",
 )
-_DATEPARSER_SETTINGS = {
-    "PREFER_DATES_FROM": "future",
-    "RETURN_AS_TIMEZONE_AWARE": True,
-    "TIMEZONE": "UTC",
-    "TO_TIMEZONE": "UTC",
-    "DATE_ORDER": "DMY",
-}
 
 
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
     resolve: Callable[[re.Match[str], date], date | None]
-    immediate: bool = False
+    immediate: bool = False  # not read in a question, when scanning strictly
     loose: bool = False  # read only outside strict mode
 
 
@@ -176,28 +211,38 @@ def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed 
         if now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
         today = now.astimezone(timezone.utc).date()
-        normalised = _PAST.sub(" ", _normalise(cleaned, strict=strict))
-        browsing = _BROWSING.search(normalised) is not None
-        day = None
-        if _DATE_HINT.search(normalised):
-            day = _from_dateparser(normalised, now, today)
-        if day is None:
-            day = _from_rules(normalised, today, strict=strict, browsing=browsing)
+        prepared = _prepare(cleaned)
+        browsing = _BROWSING.search(prepared) is not None
+        asking = strict and _QUESTION.search(prepared) is not None
+        normalised = _PAST.sub(" ", _normalise(prepared, strict=strict))
+        day = _from_rules(normalised, today, strict=strict, immediate=not (browsing or asking))
     except (ValueError, OverflowError):
         # Absurd dates ("31/02", "in 999 years") are simply not timelines.
         return None
     if day is not None and day >= today:
         days = (day - today).days
-        return Parsed(value={"days": days}, display=_display(days, day))
+        display = _display(days, day)
+        if _HEDGE.search(prepared):
+            return Parsed(value={"days": days, "uncertain": True}, display=f"maybe {display}")
+        return Parsed(value={"days": days}, display=display)
     if browsing and not strict:
         return Parsed(value={"days": None, "browsing": True}, display="just browsing")
     return None
 
 
-def _normalise(text: str, *, strict: bool) -> str:
-    # Apostrophes go: "new year's" and "new years" are the same phrase.
-    text = fold(text).replace("\u2019", "").replace("'", "")
-    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)
+def _prepare(text: str) -> str:
+    """Fold ``text`` and even out its apostrophes, hyphens and spaces.
+
+    Apostrophes go ("new year's" and "new years" are the same phrase) once elided
+    articles are words of their own ("l'année" → "l année"); "week-end" → "week end".
+    """
+    text = _ELISION.sub(r"\1 ", fold(text).replace("\u2019", "'")).replace("'", "")
+    return " ".join(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text).split())
+
+
+def _normalise(prepared: str, *, strict: bool) -> str:
+    """The other languages in English, chat shorthand expanded, typos fixed (not strict)."""
+    text = to_english(prepared)
     return re.sub(r"[a-z0-9]+", lambda m: _spelling(m.group(0), fuzzy=not strict), text)
 
 
@@ -212,12 +257,17 @@ def _spelling(word: str, *, fuzzy: bool) -> str:
     return word
 
 
-def _from_rules(text: str, today: date, *, strict: bool, browsing: bool) -> date | None:
+def _from_rules(text: str, today: date, *, strict: bool, immediate: bool) -> date | None:
+    """The day of the first rule that reads one; ``immediate`` rules ("today") only if allowed.
+
+    "just browsing today" is browsing, not a purchase today; "what's the weather like
+    in Paris today?" (a question, scanned strictly) names no purchase day.
+    """
     for rule in _RULES:
         if strict and rule.loose:
             continue
-        if rule.immediate and browsing:
-            continue  # "just browsing today" is browsing, not a purchase today
+        if rule.immediate and not immediate:
+            continue
         for match in rule.pattern.finditer(text):
             day = rule.resolve(match, today)
             if day is not None:
@@ -225,27 +275,10 @@ def _from_rules(text: str, today: date, *, strict: bool, browsing: bool) -> date
     return None
 
 
-def _from_dateparser(text: str, now: datetime, today: date) -> date | None:
-    base = now.astimezone(timezone.utc).replace(tzinfo=None)
-    settings = {**_DATEPARSER_SETTINGS, "RELATIVE_BASE": base}
-    found = search_dates(text, languages=["en"], settings=settings) or []
-    for phrase, moment in found:
-        if not _DATE_HINT.search(phrase):
-            continue  # dateparser also reads "M" or "2" as dates
-        day = moment.date()
-        if day < today and not re.search(r"\b\d{4}\b", phrase):
-            day += relativedelta(years=1)
-        position = text.find(phrase)
-        if re.search(r"\bbefore\s*$", text[:position]):
-            day -= timedelta(days=1)
-        return day
-    return None
-
-
 def _count(word: str) -> float:
     if word[0].isdigit():
         return float(word.replace(",", "."))
-    return _VAGUE_COUNTS.get(word) or NUMBER_WORDS[word]
+    return _COUNTS[" ".join(word.split())]
 
 
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
@@ -345,10 +378,12 @@ def _range(match: re.Match[str], today: date) -> date | None:
 
 
 def _duration(match: re.Match[str], today: date) -> date | None:
-    if match.group(0) == "one day" and not re.search(
-        r"\b(?:in|within)\s$", match.string[: match.start()]
+    if (
+        match["unit"] == "day"
+        and match["count"] in _ONE_DAY
+        and not re.search(r"\b(?:in|within|by)\s$", match.string[: match.start()])
     ):
-        return None  # "one day I'll treat myself" is some day, not tomorrow
+        return None  # "one day I'll treat myself", "un jour" is some day, not tomorrow
     count = _count(match["count"])
     return _shift(today, count, match["unit"]) if count > 0 else None
 
@@ -423,6 +458,27 @@ def _weekday(match: re.Match[str], today: date) -> date | None:
     return _pick((day, day), match, today)
 
 
+def _day_month(match: re.Match[str], today: date) -> date | None:
+    word, number = match["month"], int(match["day"])
+    month = _MONTHS[word]
+    if not 1 <= number <= calendar.monthrange(2000, month)[1]:  # 2000 has a 29 February
+        raise ValueError(f"no day {number} in {word}")  # "31 April", like "31/02"
+    if (
+        word in _AMBIGUOUS_MONTHS
+        and not (match["prep"] or match["suffix"] or match["year"])
+        and re.match(r"\s*\w", match.string[match.end() :])
+    ):
+        return None  # "may 3 people come" is no date
+    if match["year"]:
+        day = date(int(match["year"]), month, number)
+        return _pick((day, day), match, today)
+    year = today.year
+    while number > calendar.monthrange(year, month)[1] or date(year, month, number) < today:
+        year += 1  # this one is past, or 29 February waits for a leap year
+    day = date(year, month, number)
+    return _pick((day, day), match, today)
+
+
 def _day_of_month(match: re.Match[str], today: date) -> date | None:
     number = int(match["day"])
     if not 1 <= number <= 31:
@@ -463,6 +519,7 @@ def _fixed_months(months: int) -> Callable[[re.Match[str], date], date | None]:
     return lambda _match, today: today + relativedelta(months=months)
 
 
+_ONE_DAY = frozenset({"one", *ONE_ARTICLES})
 _HOLIDAY = "|".join(sorted(_HOLIDAYS, key=len, reverse=True))
 _RULES: tuple[_Rule, ...] = (
     _Rule(
@@ -472,6 +529,20 @@ _RULES: tuple[_Rule, ...] = (
             r"\b(?![/.]\d)"
         ),
         _numeric_date,
+    ),
+    _Rule(
+        re.compile(
+            rf"\b{_PREP}(?:the\s+)?(?P<day>\d{{1,2}})(?:(?P<suffix>st|nd|rd|th|er|o)\b|\.)?"
+            rf"\s+(?:(?:of|de|di)\s+)?(?P<month>{_MONTH})\b(?:,?\s+(?P<year>\d{{4}}))?"
+        ),
+        _day_month,
+    ),
+    _Rule(
+        re.compile(
+            rf"\b{_PREP}(?P<month>{_MONTH})\s+(?:the\s+)?(?P<day>\d{{1,2}})"
+            rf"(?P<suffix>st|nd|rd|th)?\b(?![/.:]\d)(?:,?\s+(?P<year>\d{{4}}))?"
+        ),
+        _day_month,
     ),
     _Rule(
         re.compile(rf"\b(?P<low>{_NUM})\s*(?:-|\u2013|to|or|and)\s*(?P<high>{_NUM})\s+{_UNIT}\b"),

@@ -80,13 +80,21 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
         ("20.12.2026", 27),
         ("before 1.12.2026", 7),
         ("1.5 weeks", 10),
-        ("no rush, maybe next month", 23),  # a time beats a browsing phrase
-        ("just browsing today, maybe next month", 23),
+        ("no rush, next month", 23),  # a time beats a browsing phrase
+        ("just browsing today, next month", 23),
         ("I need it in Berlin by Friday", 4),
         ("nxt wk", 10),  # chat shorthand
         ("tomorow", 1),  # typo
         ("by firday", 4),
         ("before xmas", 31),
+        ("a fortnight", 14),
+        ("5 December 2027", 377),
+        ("December 5th, 2027", 377),
+        ("after December 5th", 13),  # the day after
+        ("before the 5th of December", 11),
+        ("29 February", 463),  # the next leap year's
+        ("may 3", 161),  # "may" with a day is the month
+        ("tmw", 1),
     ],
 )
 def test_parse_timeline_days(text: str, days: int) -> None:
@@ -95,6 +103,171 @@ def test_parse_timeline_days(text: str, days: int) -> None:
     assert parsed.value == {"days": days}
     day = NOW.date() + timedelta(days=days)
     assert parsed.display.endswith(f"({day:%a} {day.day} {day:%b %Y})")
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # the examples shoppers wrote
+        ("in zwei Wochen", 14),
+        ("la semana que viene", 10),
+        ("tra due settimane", 14),
+        ("daqui a um mês", 30),  # a calendar month: 23 December
+        # French
+        ("aujourd'hui", 0),
+        ("demain", 1),
+        ("après-demain", 2),
+        ("cette semaine", 3),
+        ("la semaine prochaine", 10),
+        ("dans 15 jours", 14),  # "15 days" is the French two weeks
+        ("dans quinze jours", 14),
+        ("dans huit jours", 7),  # and "8 days" one week
+        ("dans 3 jours", 3),
+        ("dans 2 semaines", 14),
+        ("dans un mois", 30),
+        ("dans 3 mois", 92),
+        ("ce mois-ci", 3),
+        ("le mois prochain", 23),
+        ("d'ici la fin du mois", 7),
+        ("fin du mois prochain", 38),
+        ("avant Noël", 31),
+        ("après Noël", 33),
+        ("ce week-end", 5),
+        ("le week-end prochain", 12),
+        ("en avril", 143),
+        ("début avril", 129),
+        ("mi-avril", 143),
+        ("le 15 décembre", 22),
+        ("vendredi", 4),
+        ("jusqu'à vendredi", 4),
+        ("l'année prochaine", 221),
+        ("dès que possible", 0),
+        ("dans les prochains jours", 3),
+        ("une semaine ou deux", 10),
+        # German
+        ("heute", 0),
+        ("morgen", 1),
+        ("übermorgen", 2),
+        ("diese Woche", 3),
+        ("nächste Woche", 10),
+        ("in 3 Tagen", 3),
+        ("in einer Woche", 7),
+        ("zwei bis drei Wochen", 17),
+        ("in 2 Monaten", 61),
+        ("diesen Monat", 3),
+        ("nächsten Monat", 23),
+        ("Ende des Monats", 7),
+        ("zum Monatsende", 7),
+        ("vor Weihnachten", 31),
+        ("nach Weihnachten", 33),
+        ("am Wochenende", 5),
+        ("im April", 143),
+        ("Ende April", 158),
+        ("am 15. Dezember", 22),
+        ("bis Freitag", 4),
+        ("so schnell wie möglich", 0),
+        ("in den nächsten Wochen", 21),
+        # Spanish
+        ("hoy", 0),
+        ("mañana", 1),
+        ("esta semana", 3),
+        ("la próxima semana", 10),
+        ("en 15 días", 14),
+        ("en 3 meses", 92),
+        ("este mes", 3),
+        ("el mes que viene", 23),
+        ("a finales de mes", 7),
+        ("antes de Navidad", 31),
+        ("este fin de semana", 5),
+        ("en abril", 143),
+        ("15 de diciembre", 22),
+        ("el viernes", 4),
+        ("hasta el viernes", 4),
+        ("lo antes posible", 0),
+        # Italian
+        ("oggi", 0),
+        ("domani", 1),
+        ("questa settimana", 3),
+        ("la settimana prossima", 10),
+        ("fra 3 giorni", 3),
+        ("fra un mese", 30),
+        ("questo mese", 3),
+        ("il mese prossimo", 23),
+        ("entro fine mese", 7),
+        ("prima di Natale", 31),
+        ("questo weekend", 5),
+        ("ad aprile", 143),
+        ("venerdì", 4),
+        ("il prima possibile", 0),
+        # Portuguese
+        ("hoje", 0),
+        ("amanhã", 1),
+        ("esta semana", 3),
+        ("semana que vem", 10),
+        ("próxima semana", 10),
+        ("daqui a 15 dias", 14),
+        ("daqui a 3 meses", 92),
+        ("este mês", 3),
+        ("mês que vem", 23),
+        ("no fim do mês", 7),
+        ("antes do Natal", 31),
+        ("este fim de semana", 5),
+        ("em abril", 143),
+        ("sexta-feira", 4),
+        ("até sexta", 4),
+        ("o mais rápido possível", 0),
+        # accents are optional
+        ("manana", 1),
+        ("avant noel", 31),
+        ("naechste Woche", 10),
+        ("amanha", 1),
+        ("des que possible", 0),
+        ("so schnell wie moglich", 0),
+        ("proxima semana", 10),
+        ("venerdi", 4),
+    ],
+)
+def test_parse_timeline_other_languages(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("nxt wek prob", 10),
+        ("maybe next week", 10),
+        ("probably tomorrow", 1),
+        ("perhaps before Christmas", 31),
+        ("not sure, next week", 10),  # a time beats the browsing phrase, the doubt stays
+        ("I think next month", 23),
+        ("no rush, maybe next month", 23),
+        ("just browsing today, maybe next month", 23),
+        ("je sais pas, peut-être le mois prochain", 23),
+        ("probablement demain", 1),
+        ("vielleicht nächste Woche", 10),
+        ("wahrscheinlich morgen", 1),
+        ("quizás la próxima semana", 10),
+        ("tal vez mañana", 1),
+        ("a lo mejor el mes que viene", 23),
+        ("forse la settimana prossima", 10),
+        ("magari domani", 1),
+        ("talvez semana que vem", 10),
+        ("provavelmente amanhã", 1),
+    ],
+)
+def test_parse_timeline_uncertain(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days, "uncertain": True}
+    assert parsed.display.startswith("maybe ")
+
+
+def test_parse_timeline_no_problem_is_no_doubt() -> None:
+    parsed = parse_timeline("no prob, next week", NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": 10}
 
 
 @pytest.mark.parametrize(
@@ -107,6 +280,23 @@ def test_parse_timeline_days(text: str, days: int) -> None:
         "whenever",
         "just browsing today",  # "today" here is not a purchase date
         "one day I'll treat myself",
+        "je regarde juste",
+        "pas pressé",
+        "je sais pas",
+        "un jour peut-être",  # some day, not tomorrow
+        "ich schaue nur",
+        "keine Eile",
+        "keine Ahnung",
+        "solo estoy mirando",
+        "sin prisa",
+        "no sé",
+        "sto solo guardando",
+        "nessuna fretta",
+        "non lo so",
+        "só estou a ver",
+        "só olhando",
+        "sem pressa",
+        "não sei",
     ],
 )
 def test_parse_timeline_browsing(text: str) -> None:
@@ -138,6 +328,17 @@ def test_parse_timeline_browsing(text: str) -> None:
         "31/02",  # no such date
         "back now, where were we?",  # back from a pause, not "now"
         "I'm back now",
+        "31 April",  # no such date
+        "I may 3 people",  # "may" the verb
+        "Guten Morgen",  # a greeting, not "tomorrow"
+        "letzte Woche",
+        "la semaine dernière",
+        "il y a 2 semaines",
+        "vor 2 Wochen",
+        "hace un mes",
+        "2 settimane fa",
+        "ieri",
+        "ontem",
     ],
 )
 def test_parse_timeline_none(text: str) -> None:
@@ -161,6 +362,25 @@ def test_parse_timeline_none(text: str) -> None:
         ("M, blue", None),
         ("nxt wk", 10),  # shorthand is explicit enough
         ("tomorow", None),  # typos are not
+        ("what's the weather like in Paris today?", None),  # a question names no purchase day
+        ("what's the weather like in Paris today", None),
+        ("is it in stock today?", None),
+        ("can you ship it asap?", None),
+        ("can you deliver now?", None),
+        ("quel temps fait-il à Paris aujourd'hui ?", None),
+        ("I'd like to buy it today", 0),
+        ("la semaine prochaine", 10),
+        ("vor Weihnachten", 31),
+        ("je regarde juste", None),
+        ("Julio Iglesias", None),  # a name, not July
+        ("Noël Dupont", None),  # a name, not Christmas
+        ("sou de Natal", None),  # a town
+        ("non compro mai", None),  # "never" in Italian
+        ("Marco Rossi", None),
+        ("due pezzi", None),  # "due" is two, with no time word
+        ("Silvester Stallone", None),
+        ("Guten Morgen, ich möchte eine Jacke", None),
+        ("sexta", None),  # also "sixth"
     ],
 )
 def test_parse_timeline_strict(text: str, days: int | None) -> None:

@@ -1,0 +1,302 @@
+"""French, German, Spanish, Italian and Portuguese time phrases, rewritten in English.
+
+``to_english`` turns "la semaine prochaine", "tra due settimane" or "antes de Navidad" into
+"next week", "in due weeks" and "before christmas", which the English rules of
+``bot.answers.timeline`` then read. Number words stay as they are: those rules read 1 to
+31 in all six languages. The input is ``fold``-ed, elided articles are separate words
+and other apostrophes gone ("d'ici" → "d ici", "new year's" → "new years"), hyphens
+between letters are spaces ("week-end" → "week end"), one space between words.
+
+Only time words are rewritten. A word that is also an everyday word is rewritten only
+next to a time word: "tag" and "an" after a number, "Noël", "Natal" (a town) and
+"Silvester" (a name) after a preposition ("avant Noël"), "julio" (a name) after "en" or
+"de", "sexta" (also "sixth") as "sexta-feira" or after "na" or "até".
+In French, Spanish, Italian and Portuguese "8 days" means a week and "15 days" two weeks
+("dans quinze jours", "en 15 días").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from bot.answers.text import SMALL_NUMBER_WORDS
+
+
+def words_pattern(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, the longest first, as a prefix tree.
+
+    Hundreds of words as a plain alternation are tried one by one at every position;
+    sharing their prefixes ("vingt|vingt et un|vingt deux" → "vingt(?: (?:et un|deux))?")
+    makes matching about ten times faster.
+    """
+    tree: dict[str, dict] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _tree_pattern(tree)
+
+
+def _tree_pattern(node: dict[str, dict]) -> str:
+    branches = [re.escape(char) + _tree_pattern(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # A word that ends here may go on into a longer one: try the longer one first.
+    return f"(?:{body})?" if "" in node else body
+
+
+_NUMBER = r"\d{1,3}|" + words_pattern(SMALL_NUMBER_WORDS)
+
+# Whole words and phrases with one English meaning wherever they appear.
+_PHRASES: dict[str, str] = {
+    # today, tomorrow, yesterday
+    **dict.fromkeys(("aujourdhui", "heute", "heut", "hoy", "oggi", "hoje"), "today"),
+    **dict.fromkeys(("ce soir", "heute abend", "esta noche", "stasera", "esta noite"), "tonight"),
+    **dict.fromkeys(("hoje a noite", "hoje de noite", "questa sera"), "tonight"),
+    **dict.fromkeys(("ce matin", "heute morgen", "heute fruh", "esta manana"), "this morning"),
+    **dict.fromkeys(("stamattina", "stamani", "stamane", "esta manha"), "this morning"),
+    **dict.fromkeys(("hoje de manha", "hoje pela manha"), "this morning"),
+    **dict.fromkeys(("cet apres midi", "heute nachmittag", "esta tarde"), "this afternoon"),
+    **dict.fromkeys(("oggi pomeriggio", "hoje a tarde"), "this afternoon"),
+    **dict.fromkeys(("demain", "morgen", "morgen fruh", "morgen frueh", "manana"), "tomorrow"),
+    **dict.fromkeys(("manana por la manana", "domani", "domattina", "amanha"), "tomorrow"),
+    **dict.fromkeys(
+        ("apres demain", "ubermorgen", "uebermorgen", "pasado manana"), "day after tomorrow"
+    ),
+    **dict.fromkeys(("dopodomani", "depois de amanha"), "day after tomorrow"),
+    **dict.fromkeys(("hier", "avant hier", "gestern", "vorgestern", "ayer"), "yesterday"),
+    **dict.fromkeys(("anteayer", "ieri", "l altro ieri", "ontem", "anteontem"), "yesterday"),
+    # "Morgen" is also the morning: "guten Morgen" greets, "am Morgen" is in the morning.
+    **dict.fromkeys(("guten morgen", "am morgen", "jeden morgen", "diesen morgen"), "morning"),
+    **dict.fromkeys(("por la manana", "de la manana", "en la manana"), "morning"),
+    # now, right away, as soon as possible, soon
+    **dict.fromkeys(("maintenant", "jetzt", "ahora", "adesso", "agora"), "now"),
+    **dict.fromkeys(("ahora mismo", "agora mesmo", "gleich jetzt"), "right now"),
+    **dict.fromkeys(("pas maintenant", "nicht jetzt", "ahora no", "no ahora"), "not now"),
+    **dict.fromkeys(("non adesso", "non ora", "agora nao", "nao agora"), "not now"),
+    **dict.fromkeys(("pour l instant", "pour le moment", "im moment", "momentan"), "for now"),
+    **dict.fromkeys(("vorerst", "por ahora", "por el momento", "per ora"), "for now"),
+    **dict.fromkeys(("per adesso", "per il momento", "por agora", "por enquanto"), "for now"),
+    **dict.fromkeys(("tout de suite", "sofort", "subito", "de inmediato"), "right away"),
+    **dict.fromkeys(("immediatement", "inmediatamente", "immediatamente"), "right away"),
+    **dict.fromkeys(("imediatamente", "urgente", "dringend"), "right away"),
+    **dict.fromkeys(("des que possible", "au plus vite", "le plus vite possible"), "asap"),
+    **dict.fromkeys(("le plus tot possible", "aussi vite que possible", "au plus tot"), "asap"),
+    **dict.fromkeys(("so schnell wie moglich", "so schnell wie moeglich"), "asap"),
+    **dict.fromkeys(("so bald wie moglich", "so bald wie moeglich", "baldmoglichst"), "asap"),
+    **dict.fromkeys(("baldmoeglichst", "schnellstmoglich", "moglichst schnell"), "asap"),
+    **dict.fromkeys(("moglichst bald", "lo antes posible", "lo mas pronto posible"), "asap"),
+    **dict.fromkeys(("lo mas rapido posible", "cuanto antes", "il prima possibile"), "asap"),
+    **dict.fromkeys(("prima possibile", "al piu presto", "il piu presto possibile"), "asap"),
+    **dict.fromkeys(("quanto prima", "appena possibile", "o mais rapido possivel"), "asap"),
+    **dict.fromkeys(("o mais rapido", "o quanto antes", "assim que possivel"), "asap"),
+    **dict.fromkeys(("o mais breve possivel", "o mais cedo possivel", "quanto antes"), "asap"),
+    **dict.fromkeys(("bientot", "prochainement", "bald", "demnachst", "demnaechst"), "soon"),
+    **dict.fromkeys(("in kurze", "dentro de poco", "en breve", "proximamente"), "soon"),
+    **dict.fromkeys(("presto", "a breve", "tra poco", "fra poco", "prossimamente"), "soon"),
+    **dict.fromkeys(("em breve", "daqui a pouco", "brevemente"), "soon"),
+    # holidays ("Noël", "Natal" and "Silvester" need a preposition: see _CUED)
+    **dict.fromkeys(("weihnachten", "navidad", "navidades", "natale"), "christmas"),
+    **dict.fromkeys(("la veille de noel", "reveillon de noel", "heiligabend"), "christmas eve"),
+    **dict.fromkeys(("heiligen abend", "nochebuena", "vigilia di natale"), "christmas eve"),
+    **dict.fromkeys(("vespera de natal", "vespera do natal"), "christmas eve"),
+    **dict.fromkeys(("nouvel an", "jour de l an", "neujahr", "ano nuevo"), "new year"),
+    **dict.fromkeys(("capodanno", "ano novo"), "new year"),
+    **dict.fromkeys(("saint sylvestre", "nochevieja"), "new years eve"),
+    **dict.fromkeys(("paques", "ostern", "pascua", "pasqua", "pascoa"), "easter"),
+    **dict.fromkeys(("saint valentin", "valentinstag", "san valentin"), "valentines day"),
+    **dict.fromkeys(("san valentino",), "valentines day"),
+    # periods
+    **dict.fromkeys(("jour", "giorno", "dia"), "day"),
+    **dict.fromkeys(("jours", "tage", "tagen", "giorni", "dias"), "days"),
+    **dict.fromkeys(("semaine", "woche", "semana", "settimana"), "week"),
+    **dict.fromkeys(("semaines", "wochen", "semanas", "settimane"), "weeks"),
+    **dict.fromkeys(("week end", "wochenende", "fin de semana", "fim de semana"), "weekend"),
+    **dict.fromkeys(("fine settimana", "finesettimana"), "weekend"),
+    **dict.fromkeys(("quinzaine de jours", "quinzaine", "quincena", "quinzena"), "fortnight"),
+    **dict.fromkeys(("quindicina di giorni", "quindicina"), "fortnight"),
+    **dict.fromkeys(("mois", "monat", "monats", "mes", "mese"), "month"),
+    **dict.fromkeys(("monate", "monaten", "meses", "mesi"), "months"),
+    **dict.fromkeys(("annee", "jahr", "jahres", "ano", "anno"), "year"),
+    **dict.fromkeys(("annees", "ans", "jahre", "jahren", "anos", "anni"), "years"),
+    "monatsende": "end of the month",
+    "monatsanfang": "start of the month",
+    "jahresende": "end of the year",
+    # months ("mars", "mai" and "marco" become the English words that need a cue)
+    **dict.fromkeys(("janvier", "januar", "janner", "enero", "gennaio", "janeiro"), "january"),
+    **dict.fromkeys(("fevrier", "februar", "febrero", "febbraio", "fevereiro"), "february"),
+    **dict.fromkeys(("mars", "marz", "maerz", "marzo", "marco"), "march"),
+    **dict.fromkeys(("avril", "abril", "aprile"), "april"),
+    **dict.fromkeys(("mai", "mayo", "maggio", "maio"), "may"),
+    **dict.fromkeys(("juin", "juni", "junio", "giugno", "junho"), "june"),
+    **dict.fromkeys(("juillet", "juli", "luglio", "julho"), "july"),
+    **dict.fromkeys(("aout", "agosto"), "august"),
+    **dict.fromkeys(("septembre", "septiembre", "setiembre", "settembre", "setembro"), "september"),
+    **dict.fromkeys(("octobre", "oktober", "octubre", "ottobre", "outubro"), "october"),
+    **dict.fromkeys(("novembre", "noviembre", "novembro"), "november"),
+    **dict.fromkeys(("decembre", "dezember", "diciembre", "dicembre", "dezembro"), "december"),
+    # weekdays
+    **dict.fromkeys(("lundi", "montag", "lunes", "lunedi", "segunda feira"), "monday"),
+    **dict.fromkeys(("mardi", "dienstag", "martes", "martedi", "terca feira"), "tuesday"),
+    **dict.fromkeys(("mercredi", "mittwoch", "miercoles", "mercoledi"), "wednesday"),
+    **dict.fromkeys(("quarta feira",), "wednesday"),
+    **dict.fromkeys(("jeudi", "donnerstag", "jueves", "giovedi", "quinta feira"), "thursday"),
+    **dict.fromkeys(("vendredi", "freitag", "viernes", "venerdi", "sexta feira"), "friday"),
+    **dict.fromkeys(("samedi", "samstag", "sonnabend", "sabado", "sabato"), "saturday"),
+    **dict.fromkeys(("dimanche", "sonntag", "domingo", "domenica"), "sunday"),
+}
+_PHRASE = re.compile(rf"\b(?:{words_pattern(_PHRASES)})\b")
+
+_PT_WEEKDAYS = {"segunda": "monday", "terca": "tuesday", "quarta": "wednesday"}
+_PT_WEEKDAYS |= {"quinta": "thursday", "sexta": "friday"}
+_ROMANCE_DAYS = "jours|dias|giorni"
+
+_Replacement = str | Callable[[re.Match[str]], str]
+# Rewrites that need the words around them, made before the phrases.
+_CUED: tuple[tuple[str, _Replacement], ...] = (
+    (rf"\b(?:8|huit|ocho|otto|oito)\s(?:{_ROMANCE_DAYS})\b", "1 week"),
+    (rf"\b(?:15|quinze|quince|quindici)\s(?:{_ROMANCE_DAYS})\b", "2 weeks"),
+    (rf"\b({_NUMBER})\stag\b", r"\1 day"),
+    (rf"\b({_NUMBER})\san\b", r"\1 year"),
+    (r"\b(avant|pour|apres|d ici|jusqu a|a|vers|pendant)\snoel\b", r"\1 christmas"),
+    (r"\b(antes d[eo]|ate|ate ao|ate o|depois d[eo]|no|pelo|para o|pro)\snatal\b", r"\1 christmas"),
+    (r"\b(an|zu|bis|vor|nach|seit)\ssilvester\b", r"\1 new years eve"),
+    (r"\b(en|de|para|del|hasta|desde|antes de|finales de|principios de)\sjulio\b", r"\1 july"),
+    (
+        r"\b(na|ate|ate a|nesta|esta|proxima|antes da|depois da)\s(segunda|terca|quarta|quinta"
+        r"|sexta)\b",
+        lambda m: f"{m[1]} {_PT_WEEKDAYS[m[2]]}",
+    ),
+    (r"\b(segunda|terca|quarta|quinta|sexta)(?=\sque vem\b)", lambda m: _PT_WEEKDAYS[m[1]]),
+    # The weekend ahead, unless "next" follows ("le week-end prochain").
+    (r"\b(?:am|an)\swochenende\b", "this weekend"),
+    (r"\b(?:le|au|du)\sweek\send\b(?!\s(?:prochain|suivant|d apres))", "this weekend"),
+    (r"\bel\sfin\sde\ssemana\b(?!\s(?:que viene|proximo|siguiente))", "this weekend"),
+    (r"\b(?:il|nel|al)\s(?:fine\ssettimana|weekend)\b(?!\sprossimo)", "this weekend"),
+    (r"\b(?:no|o|ao)\sfim\sde\ssemana\b(?!\s(?:que vem|seguinte))", "this weekend"),
+)
+
+_TIME_NOUN = "week|weekend|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_MONTH_EN = "january|february|march|april|may|june|july|august|september|october|november"
+_MONTH_EN += "|december"
+_ARTICLE = r"(?:(?:la|le|l|el|il|lo|o|a|der|die|das|den|dem|des|na|no|nel|nella|al|im|am|ao)\s)?"
+_NEXT_BEFORE = (
+    "prochaine?|proxim[oa]|prossim[oa]|nachste[nrsm]?|naechste[nrsm]?|kommende[nrsm]?"
+    "|siguiente|seguinte"
+)
+_NEXT_AFTER = (
+    "prochaine?|suivante?|d apres|proxim[oa]|que viene|que vem|siguiente|seguinte|prossim[oa]"
+    "|entrante"
+)
+_COMING = (
+    "prochains|prochaines|proximos|proximas|nachsten|naechsten|kommenden|prossimi|prossime"
+    "|siguientes|seguintes"
+)
+_THIS = (
+    "cette|ce|cet|diese[nrsm]?|in diesem|in dieser|esta|este|esse|essa|nesta|neste|nessa|nesse"
+    "|questa|questo|quest"
+)
+_LAST_BEFORE = "letzte[nrsm]?|vergangene[nrsm]?"
+_LAST_AFTER = "derniere?|passee?|pasad[oa]|scors[oa]|passad[oa]"
+_UNITS_EN = r"(?:days?|weeks?|months?|years?|fortnights?)"
+_MOD_WORDS = {
+    **dict.fromkeys(("fin", "finales", "final", "fines", "fine", "fim", "ende"), "end of "),
+    **dict.fromkeys(("debut", "anfang", "principios", "principio", "inicio"), "start of "),
+    **dict.fromkeys(("comienzos", "comienzo", "inizio", "comeco"), "start of "),
+    **dict.fromkeys(("mitte", "mediados", "meta", "meados"), "middle of "),
+}
+_MOD = "|".join(_MOD_WORDS)
+_MOD_LEAD = r"(?:(?:a|au|a la|en|al|alla|all|no|na|ao|zum|zur|am|em|in|por|pelo|verso)\s)?"
+_OF = r"(?:du|de la|de|des|del|do|da|di|della|dello|dell|dem|der)\s"
+_TIME_AHEAD = (
+    rf"(?=(?:the\s|this\s|next\s|end of\s|start of\s|middle of\s|coming\s)?(?:{_TIME_NOUN}"
+    rf"|{_MONTH_EN}|today|tonight|tomorrow|christmas|new year|easter|valentines|halloween"
+    rf"|black friday|\d)\b|(?:{_NUMBER}|a|an)\s{_UNITS_EN}\b)"
+)
+_PREPOSITIONS = {
+    **dict.fromkeys(("dans", "en", "im", "tra", "fra", "nel", "nei", "em", "dentro de"), "in"),
+    **dict.fromkeys(("daqui a", "daqui", "innerhalb von", "innerhalb", "binnen"), "in"),
+    **dict.fromkeys(("am", "au", "ao"), "on"),
+    **dict.fromkeys(("d ici", "jusqu a", "jusqu au", "bis", "bis zum", "bis zur", "hasta"), "by"),
+    **dict.fromkeys(("entro", "ate", "ate ao", "ate o", "ate a", "spatestens"), "by"),
+    **dict.fromkeys(("avant", "vor", "antes de", "antes del", "antes do", "antes da"), "before"),
+    **dict.fromkeys(("prima di", "prima del", "prima della", "prima dello"), "before"),
+    **dict.fromkeys(("apres", "nach", "despues de", "despues del", "dopo"), "after"),
+    **dict.fromkeys(("depois de", "depois do", "depois da"), "after"),
+    **dict.fromkeys(("pour", "fur", "zu", "zum", "para", "per", "para el", "para la"), "for"),
+    **dict.fromkeys(("para o", "para a", "pro"), "for"),
+}
+_PREPOSITION = "|".join(sorted(_PREPOSITIONS, key=len, reverse=True))
+
+
+def _mod(match: re.Match[str]) -> str:
+    # "fine" and "final" are English words too: "fine next week" keeps its meaning.
+    if match["mod"] in ("fine", "final") and not match["of"] and match["which"]:
+        return match.group(0)
+    return _MOD_WORDS[match["mod"]]
+
+
+# Applied in order, after the phrases.
+_STRUCTURE: tuple[tuple[str, _Replacement], ...] = (
+    # "vor 2 Wochen", "il y a 3 jours", "hace un mes", "2 settimane fa"
+    (rf"\b(?:il y a|hace|ha|vor)\s({_NUMBER})\s({_UNITS_EN})\b", r"\1 \2 ago"),
+    (rf"\b({_NUMBER})\s({_UNITS_EN})\sfa\b", r"\1 \2 ago"),
+    # "2 à 3 semaines", "zwei bis drei Wochen", "une semaine ou deux"
+    (
+        rf"\b({_NUMBER})\s?(?:bis|a|ou|oder|o|e|et|y|und)\s?({_NUMBER})\s({_UNITS_EN})\b",
+        r"\1 to \2 \3",
+    ),
+    (
+        r"\b(?:un|une|uno|una|um|uma|ein|eine|einer)\s(day|week|month|year)\s(?:ou|oder|o)"
+        r"\s(?:deux|zwei|dos|due|dois|duas|2)\b",
+        r"a \1 or 2",
+    ),
+    # "les prochains jours", "in den kommenden Wochen", "nei prossimi mesi"
+    (
+        rf"\b(?:(?:dans|en|in|nei|nelle|nos|nas)\s)?(?:(?:les|los|las|den|i|le|os|as)\s)?"
+        rf"(?:{_COMING})\s(days|weeks|months)\b",
+        r"coming \1",
+    ),
+    (rf"\b{_ARTICLE}(?:{_NEXT_BEFORE})\s({_TIME_NOUN})\b", r"next \1"),
+    (rf"\b{_ARTICLE}({_TIME_NOUN})\s(?:{_NEXT_AFTER})\b", r"next \1"),
+    (rf"\b(?:{_THIS})\s({_TIME_NOUN})(?:\sci)?\b", r"this \1"),
+    (rf"\b{_ARTICLE}(?:{_LAST_BEFORE})\s({_TIME_NOUN})\b", r"last \1"),
+    (rf"\b{_ARTICLE}({_TIME_NOUN})\s(?:{_LAST_AFTER})\b", r"last \1"),
+    # "fin du mois", "Ende des Monats", "a finales de mes", "début avril", "mi-avril"
+    (
+        rf"\b{_MOD_LEAD}{_ARTICLE}(?P<mod>{_MOD})\s(?P<of>{_OF})?{_ARTICLE}"
+        rf"(?=(?P<which>this\s|next\s)?(?:week|weekend|month|year|{_MONTH_EN})\b)",
+        _mod,
+    ),
+    (rf"\bmi\s(?=(?:{_MONTH_EN})\b)", "middle of "),
+    (rf"\b(?:ad|a)\s(?=(?:{_MONTH_EN})\b)", "in "),
+    # "d'ici", "bis", "prima di", "dans" before a time word
+    (
+        rf"\b(?P<prep>{_PREPOSITION})\s(?:(?:le|la|l|el|il|lo|o|a|der|die|das|den|dem)\s)?"
+        rf"{_TIME_AHEAD}",
+        lambda m: _PREPOSITIONS[m["prep"]] + " ",
+    ),
+)
+
+
+def _compile(
+    rules: tuple[tuple[str, _Replacement], ...],
+) -> tuple[tuple[re.Pattern[str], _Replacement], ...]:
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in rules)
+
+
+_CUED_RULES = _compile(_CUED)
+_STRUCTURE_RULES = _compile(_STRUCTURE)
+
+
+def to_english(text: str) -> str:
+    """Rewrite the time phrases of the other five languages in ``text`` in English."""
+    for pattern, replacement in _CUED_RULES:
+        text = pattern.sub(replacement, text)
+    text = _PHRASE.sub(lambda m: _PHRASES[m.group(0)], text)
+    for pattern, replacement in _STRUCTURE_RULES:
+        text = pattern.sub(replacement, text)
+    return text
