@@ -9,8 +9,13 @@ from the leads API and compared with what the conversation must have left.
 
 Figures: completed conversations, answers stored right, median messages to complete,
 empty or error replies, crashes (5xx, refused connections), timeouts, and how often
-each kind of interruption was handled. Printed as Markdown and written to
-``var/bench/conversations.json`` with example transcripts of every failure.
+each kind of interruption was handled. Per answer type and per language (for the
+``messy`` probe, ``--persona messy``), the share of answers right at the first try:
+the stored value is the expected one and the bot did not ask the question again (an
+answer asked again is wrong even when the rewording that followed was stored right).
+Printed as Markdown and written to ``var/bench/conversations.json`` (a single persona:
+``conversations-<persona>.json``) with example transcripts of every failure and every
+wrong answer in the shopper's words.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +37,17 @@ from typing import Any
 
 import aiohttp
 
-from bench.personas import CONSENT, DETAILS, NAME, Conversation, Generator, Interruption
+from bench.personas import (
+    CONSENT,
+    DETAILS,
+    LANGUAGE_NAMES,
+    MESSY,
+    NAME,
+    PERSONAS,
+    Conversation,
+    Generator,
+    Interruption,
+)
 from bot.catalog import load_catalog
 from bot.devstack import DevStack
 from bot.flows import Flow, load_flow
@@ -47,6 +63,8 @@ MAX_ASKS_PER_QUESTION = 3
 CHOICE_PROMPT = "I found several matching items. Which one do you mean?"
 # Replies that mean a turn failed rather than that the bot answered.
 ERROR_MARKERS = ("can't reach our conversation", "something went wrong", "couldn't read that")
+# Answers right at the first try, per answer type and per language.
+ANSWER_TARGET_PCT = 95.0
 
 
 class Questions:
@@ -129,6 +147,23 @@ class Outcome:
         ]
         return found
 
+    def answer_right(self, key: str) -> bool:
+        """The answer to ``key`` is stored as planned and was taken the first time."""
+        return key in self.answers and self.answers[key] is None and key not in self.reasked
+
+    def wrong_answers(self) -> list[dict[str, Any]]:
+        """Each answer not right at the first try: the shopper's words and what went wrong."""
+        said = self.conversation.words()
+        wrong = []
+        for key, problem in self.answers.items():
+            if self.answer_right(key):
+                continue
+            if key in self.reasked:
+                after = problem or "the rewording was stored right"
+                problem = f"asked again ({after})"
+            wrong.append({"key": key, "said": said.get(key), "problem": problem})
+        return wrong
+
     def interruption_succeeded(self, result: InterruptionResult) -> bool:
         """Handled on the spot, the conversation completed and what it touched is right."""
         if not (result.handled and self.completed):
@@ -139,7 +174,9 @@ class Outcome:
 
     def render(self, width: int = 160) -> str:
         """The transcript, shopper line → bot lines, for a failure report."""
-        lines = [f"  [{self.conversation.persona} #{self.conversation.index} {self.sender}]"]
+        conversation = self.conversation
+        who = "/".join(filter(None, (conversation.persona, conversation.language)))
+        lines = [f"  [{who} #{conversation.index} {self.sender}]"]
         for said, replies in self.transcript:
             bot = " | ".join(replies) if replies else "(no reply)"
             lines.append(f"    shopper: {said!r} → bot: {bot[:width]}")
@@ -443,6 +480,7 @@ def figures(outcomes: list[Outcome], wall_seconds: float) -> dict[str, Any]:
         row["completed"] += outcome.completed
         row["all_right"] += not outcome.failures()
     failures = Counter(category for o in outcomes for category in o.failures())
+    first_try = _shares((key, o.answer_right(key)) for o in outcomes for key in o.answers)
     return {
         "conversations": len(outcomes),
         "completed": len(completed),
@@ -450,6 +488,19 @@ def figures(outcomes: list[Outcome], wall_seconds: float) -> dict[str, Any]:
         "answers_checked": len(checked),
         "answers_right": right,
         "answers_right_pct": round(100 * right / len(checked), 1) if checked else 0.0,
+        "answers_right_first_try": sum(row["right"] for row in first_try.values()),
+        "answers_right_first_try_pct": _pct(
+            sum(row["right"] for row in first_try.values()),
+            sum(row["checked"] for row in first_try.values()),
+        ),
+        "answer_target_pct": ANSWER_TARGET_PCT,
+        "per_answer_type": first_try,
+        "per_language": _shares(
+            (o.conversation.language, o.answer_right(key))
+            for o in outcomes
+            if o.conversation.language
+            for key in o.answers
+        ),
         "median_messages_to_complete": (
             statistics.median(o.messages for o in completed) if completed else None
         ),
@@ -462,6 +513,36 @@ def figures(outcomes: list[Outcome], wall_seconds: float) -> dict[str, Any]:
         "per_persona": dict(sorted(per_persona.items())),
         "failures": dict(failures.most_common()),
     }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _shares(rows: Iterable[tuple[Any, bool]]) -> dict[str, dict[str, Any]]:
+    """Answers checked and right per group, with the share right in per cent."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for group, right in rows:
+        counts[str(group)][0] += 1
+        counts[str(group)][1] += right
+    return {
+        group: {"checked": checked, "right": right, "right_pct": _pct(right, checked)}
+        for group, (checked, right) in counts.items()
+    }
+
+
+def wrong_answers(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """Every answer not right at the first try, with its conversation and language."""
+    return [
+        {
+            "conversation": outcome.conversation.index,
+            "persona": outcome.conversation.persona,
+            "language": outcome.conversation.language,
+            **wrong,
+        }
+        for outcome in outcomes
+        for wrong in outcome.wrong_answers()
+    ]
 
 
 def failure_examples(outcomes: list[Outcome], per_category: int = 3) -> dict[str, list[str]]:
@@ -486,26 +567,51 @@ def render_markdown(numbers: dict[str, Any]) -> str:
         f"({100 * numbers['all_right'] / total:.1f} %) |",
         f"| answers stored right | {numbers['answers_right']} / {numbers['answers_checked']} "
         f"({numbers['answers_right_pct']} %) |",
+        f"| answers right at the first try | {numbers['answers_right_first_try']} / "
+        f"{numbers['answers_checked']} ({numbers['answers_right_first_try_pct']} %) |",
         f"| median messages to complete | {numbers['median_messages_to_complete']} |",
         f"| empty or error replies | {numbers['empty_or_error_replies']} |",
         f"| crashes (5xx, refused) | {numbers['crashes']} |",
         f"| timeouts | {numbers['timeouts']} |",
-        "",
-        "| interruption | planned | reached | handled on the spot | succeeded |",
-        "|---|---:|---:|---:|---:|",
     ]
+    if numbers["per_interruption"]:
+        lines += [
+            "",
+            "| interruption | planned | reached | handled on the spot | succeeded |",
+            "|---|---:|---:|---:|---:|",
+        ]
     for kind, row in numbers["per_interruption"].items():
         share = 100 * row["succeeded"] / row["planned"] if row["planned"] else 0.0
         lines.append(
             f"| {kind} | {row['planned']} | {row['reached']} | {row['handled']} | "
             f"{row['succeeded']} ({share:.0f} %) |"
         )
+    target = numbers["answer_target_pct"]
+    lines += ["", *_share_table("answer", numbers["per_answer_type"], target)]
+    if numbers["per_language"]:
+        named = {
+            LANGUAGE_NAMES.get(code, code): row for code, row in numbers["per_language"].items()
+        }
+        lines += ["", *_share_table("language", named, target)]
     return "\n".join(lines)
 
 
-def generate(count: int, seed: int) -> list[Conversation]:
-    """``count`` conversations of the seeded run, on the shop's catalogue."""
-    generator = Generator(load_catalog(Settings().catalog_path), seed)
+def _share_table(label: str, rows: dict[str, dict[str, Any]], target: float) -> list[str]:
+    lines = [
+        f"| {label} | answers | right at the first try | target ≥ {target:g} % |",
+        "|---|---:|---:|---|",
+    ]
+    for name, row in rows.items():
+        met = "met" if row["right_pct"] >= target else "**missed**"
+        lines.append(
+            f"| {name} | {row['checked']} | {row['right']} ({row['right_pct']} %) | {met} |"
+        )
+    return lines
+
+
+def generate(count: int, seed: int, personas: tuple[str, ...] = PERSONAS) -> list[Conversation]:
+    """``count`` conversations of the seeded run of ``personas``, on the shop's catalogue."""
+    generator = Generator(load_catalog(Settings().catalog_path), seed, personas)
     return [generator.conversation(index) for index in range(count)]
 
 
@@ -521,6 +627,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--count", type=int, default=1000, help="conversations to run")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated run")
+    parser.add_argument(
+        "--persona",
+        choices=(*PERSONAS, MESSY),
+        help="only this kind of shopper; messy: everyday answers in six languages, "
+        "no interruptions (default: every persona but messy, in turn)",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="conversations at once")
     parser.add_argument(
         "--pause-seconds",
@@ -530,8 +642,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--max-messages", type=int, default=MAX_MESSAGES)
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "current.tar.gz")
-    parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="JSON report (default var/bench/conversations.json; with --persona, "
+        "conversations-<persona>.json)",
+    )
     args = parser.parse_args(argv)
+    if args.out is None:
+        suffix = f"-{args.persona}" if args.persona else ""
+        args.out = OUTPUT.with_name(f"{OUTPUT.stem}{suffix}.json")
     if args.count < 1 or args.concurrency < 1 or args.max_messages < 2:
         parser.error("--count and --concurrency must be at least 1, --max-messages at least 2")
     if args.pause_seconds < 0:
@@ -545,14 +665,19 @@ def main(argv: list[str], *, machine: str) -> int:
     if not args.model.exists():
         print(f"no trained model at {args.model}: run `make train` first", file=sys.stderr)
         return 1
-    conversations = generate(args.count, args.seed)
+    personas = (args.persona,) if args.persona else PERSONAS
+    conversations = generate(args.count, args.seed, personas)
     log_dir = OUTPUT.parent / "logs"
     with tempfile.TemporaryDirectory(prefix="bench-conversations-") as scratch:
         print(f"starting the stack (logs in {log_dir}) …", file=sys.stderr, flush=True)
         with DevStack.in_folder(
             PROJECT_ROOT, Path(scratch), model=args.model.resolve(), log_dir=log_dir
         ) as stack:
-            print(f"{args.count} conversations (seed {args.seed}) …", file=sys.stderr, flush=True)
+            print(
+                f"{args.count} conversations (seed {args.seed}, {', '.join(personas)}) …",
+                file=sys.stderr,
+                flush=True,
+            )
             started = time.perf_counter()
             outcomes = asyncio.run(
                 simulate(
@@ -570,7 +695,8 @@ def main(argv: list[str], *, machine: str) -> int:
             wall = time.perf_counter() - started
     numbers = figures(outcomes, wall)
     examples = failure_examples(outcomes)
-    print(f"\nConversation simulator, seed {args.seed}, {machine}:\n")
+    probe = f", {args.persona} only" if args.persona else ""
+    print(f"\nConversation simulator, seed {args.seed}{probe}, {machine}:\n")
     print(render_markdown(numbers) + "\n")
     for category, count in numbers["failures"].items():
         print(f"{category}: {count}", file=sys.stderr)
@@ -578,10 +704,12 @@ def main(argv: list[str], *, machine: str) -> int:
         "measured_at": datetime.now(timezone.utc).isoformat(),
         "machine": machine,
         "seed": args.seed,
+        "personas": list(personas),
         "concurrency": args.concurrency,
         "pause_seconds": args.pause_seconds,
         **numbers,
         "examples": examples,
+        "wrong_answers": wrong_answers(outcomes),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
