@@ -6,33 +6,70 @@
   phonenumbers deems valid, read in ``region`` (ISO alpha-2) unless written with "+".
 * ``parse_contact`` → ``{"email": ...}``, ``{"phone": ...}`` or both.
 * ``parse_name`` → ``{"first_name": "Jane", "last_name": "Doe" | None}``; titles
-  ("Dr.", "Mrs") and introductions ("I'm", "my name is") are dropped, an all-lower-case
-  name is capitalised ("jean-pierre" → "Jean-Pierre").
+  ("Dr.", "Mrs"), greetings and introductions in the shop's six languages ("I'm", "my
+  name is", "je m'appelle", "ich heiße", "me llamo", "mi chiamo", "chamo-me") are
+  dropped, an all-lower-case name is capitalised ("jean-pierre" → "Jean-Pierre").
+  Emoji, emoticons and markup are stripped first ("Jonas 😊" → Jonas, "<i>Eve</i>
+  Hacker" → Eve Hacker; only tags without attributes such as ``<b>`` or ``<i>``: any
+  other markup makes the answer unreadable). Never a name: a refusal (see
+  ``declines_name``), a greeting ("hi", "bonjour", "olá") or a command ("stop", "help",
+  "next", "zurück"), in any of the six languages. None means the answer could not be
+  read, and the question may be asked again.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from bot.answers.text import usable, word_set
+from bot.answers.text import MAX_ANSWER_LENGTH, fold, usable, word_set
 from bot.answers.types import Parsed
 
 MAX_NAME_LENGTH = 80
 
 _EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
-_INTRO = re.compile(
-    r"^(?:(?:hi|hello|hey)[\s,!.]+)?(?:i\s*am|i'?m|im|my name is|my name'?s|name\s*:|name is"
-    r"|this is|it'?s|call me|you can call me|je m'appelle|je suis|ich bin|ich heiße)\s+",
+# Greetings before a name ("Hi Jane", "bonjour, je m'appelle Marie"); "Ola" is also a
+# name, so without its accent it greets only before punctuation ("ola, sou a Ana").
+_GREETING = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening)|bonjour|bonsoir|salut"
+    r"|coucou|hallo|guten (?:tag|morgen|abend)|servus|moin|hola|buen[oa]s(?: d[ií]as| tardes)?"
+    r"|ciao|salve|buongiorno|buonasera|olá|oi|bom dia|boa (?:tarde|noite))[\s,!.]+"
+    r"|ola\s*[,!.]+\s*)+",
     re.IGNORECASE,
 )
-_TITLE = re.compile(r"^(?:dr|mr|mrs|ms|miss|mx|prof|sir|madam|mme|mlle|m|herr|frau)\.?\s+", re.I)
+_APOSTROPHE = "['\u2019]"
+_INTRO = re.compile(
+    rf"^(?:i\s*am|i{_APOSTROPHE}?m|my name is|my name{_APOSTROPHE}?s|name\s*:|name is|this is"
+    rf"|it{_APOSTROPHE}?s|call me|you can call me"
+    rf"|je m{_APOSTROPHE}\s?appelle|je suis|moi c{_APOSTROPHE}\s?est|c{_APOSTROPHE}\s?est"
+    r"|mon (?:nom|pr[ée]nom) (?:est|c'est)"
+    r"|ich bin|ich hei(?:ß|ss)e|mein name ist|hier ist"
+    r"|me llamo|mi nombre es|(?:yo )?soy"
+    r"|mi chiamo|il mio nome [èe]|(?:io )?sono"
+    r"|chamo-me|(?:eu )?me chamo|(?:o )?meu nome [ée]|(?:eu )?sou(?: [oa](?=\s))?)\s+",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(
+    r"^(?:dr|mr|mrs|ms|miss|mx|prof|sir|madam|mme|mlle|m|herr|frau|sr|sra|srta|sig|sigra"
+    r"|signor|signora|dott)\.?\s+",
+    re.I,
+)
+# Inline tags without attributes, which some chat widgets send: their text is kept.
+_INLINE_TAG = re.compile(r"<\s*/?\s*(?:b|i|u|s|em|strong|small|mark|span)\s*/?\s*>", re.I)
+_EMOTICON = re.compile(r"(?<!\S)(?:[:;=8xX][-'^o]?[()\[\]dDpP3/\\|*oO]+|<3+|\^_?\^)(?!\S)")
+_MARKDOWN = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
+# Emoji: pictographs and symbols (So), skin tones, joiners and variation selectors.
+_EMOJI_CATEGORIES = frozenset({"So", "Cf", "Co", "Cs", "Me"})
+_EMOJI_EXTRAS = frozenset({"\ufe0e", "\ufe0f", *map(chr, range(0x1F3FB, 0x1F400))})
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?$")
 # Lower-case particles that belong to a last name ("van der Berg", "de la Fontaine").
 _PARTICLES = frozenset({"van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "del"})
-# Words that show the text is a sentence, not a name ("I'm looking for a tent").
+# Words that show the text is a sentence, a refusal, a greeting or a command, not a
+# name ("I'm looking for a tent", "skip", "bonjour", "zurück"); compared folded. Words
+# that are also names stay out ("Dias", "Moi", "Nur", "Per", "Una", "Les", "Bin").
 _NOT_NAMES = word_set(
     """
     a an the and or but not no yes yeah yep nope ok okay sure thanks thank please hi hello
@@ -43,7 +80,49 @@ _NOT_NAMES = word_set(
     me you your we our they their he she his her budget size colour color email phone
     number call contact hoodie tent mug jacket blanket candle socks boots beanie backpack
     shirt tee week weeks month months today tomorrow asap euro euros dollars
+    skip none nobody nothing anonymous anon later pass rather prefer private secret
+    stop cancel help next quit exit menu restart reset undo continue hiya howdy morning
+    afternoon evening
+    non oui merci rien personne anonyme plus tard passer sauter suivant retour annuler aide
+    arreter arrete quitter bonjour bonsoir salut coucou je suis pas prefere plutot nom
+    prenom juste seulement cherche regarde veux voudrais besoin pour avec sans dans chez
+    ici interesse interessee tres bien vous
+    nein danke bitte nichts niemand anonym spater lieber kein keine keinen uberspringen
+    weiter zuruck abbrechen hilfe beenden stopp hallo servus moin guten gruss gruezi ich
+    und oder nicht interessiert suche schaue mochte brauche fur aus hier sehr mein meine
+    gracias nadie anonimo anonima luego despues mas prefiero saltar omitir siguiente atras
+    volver cancelar ayuda parar detener salir hola buenas buenos yo soy estoy mirando busco
+    buscando quiero necesito interesado interesada aqui muy nombre favor
+    grazie niente nulla nessuno dopo piu preferisco salta saltare avanti prossimo indietro
+    annulla aiuto basta fermati esci ciao salve buongiorno buonasera io sono cerco
+    guardando voglio vorrei interessato interessata qui molto nome prego
+    obrigado obrigada ninguem depois prefiro pular proximo seguinte voltar ajuda sair oi
+    bom boa noite eu sou olhando procuro procurando quero queria preciso muito
     """
+)
+# Replies that are no name as a whole, though their words may be names elsewhere
+# ("Nada Ali", "Si Chen", "Nao Tanaka", "Ola Nordmann"): compared folded, without
+# punctuation.
+_NO_NAME_REPLIES = word_set("si ja sim nao nada ola para pare na")
+# Refusals, as whole replies, folded and without punctuation ("n/a" → "n a").
+_REFUSALS = frozenset(
+    {
+        *("skip", "skip it", "skip this", "skip that", "pass", "no", "nope", "nah"),
+        *("no thanks", "no thank you", "none", "n a", "na", "rather not", "id rather not"),
+        *("i d rather not", "i would rather not", "prefer not", "prefer not to say"),
+        *("id prefer not to say", "not telling", "later", "maybe later", "anonymous", "anon"),
+        *("stay anonymous", "no name", "nobody", "private", "secret"),
+        *("non", "non merci", "passer", "je passe", "rien", "personne", "plus tard"),
+        *("anonyme", "je prefere pas", "je prefere ne pas le dire", "plutot pas", "pas de nom"),
+        *("nein", "nein danke", "weiter", "uberspringen", "nichts", "niemand", "spater"),
+        *("anonym", "lieber nicht", "kein name", "keine angabe", "mochte ich nicht sagen"),
+        *("no gracias", "paso", "saltar", "nada", "nadie", "luego", "despues", "mas tarde"),
+        *("anonimo", "anonima", "prefiero no", "prefiero no decirlo", "sin nombre"),
+        *("no grazie", "passo", "salta", "niente", "nulla", "nessuno", "dopo", "piu tardi"),
+        *("preferisco di no", "preferisco non dirlo", "senza nome"),
+        *("nao", "nao obrigado", "nao obrigada", "pular", "ninguem", "depois", "mais tarde"),
+        *("prefiro nao", "prefiro nao dizer", "sem nome"),
+    }
 )
 
 
@@ -103,20 +182,31 @@ def parse_contact(text: str, *, region: str | None) -> Parsed | None:
     return Parsed(value=value, display=", ".join(shown))
 
 
+def declines_name(text: str) -> bool:
+    """Whether the reply to "what's your name?" refuses it ("skip", "rather not", "nein")."""
+    return _bare(text) in _REFUSALS
+
+
 def parse_name(text: str) -> Parsed | None:
     """Return a person's name; None for sentences, digits, e-mail addresses, long text."""
-    cleaned = usable(text)
+    if not isinstance(text, str) or len(text.strip()) > MAX_ANSWER_LENGTH:
+        return None
+    cleaned = usable(strip_decoration(text))
     if cleaned is None or len(cleaned) > MAX_NAME_LENGTH:
         return None
     if any(char.isdigit() for char in cleaned) or "@" in cleaned:
         return None
+    if declines_name(cleaned) or _bare(cleaned) in _NO_NAME_REPLIES:
+        return None
+    greeted = _GREETING.match(cleaned)
+    cleaned = cleaned[greeted.end() :] if greeted else cleaned
     introduced = _INTRO.match(cleaned)
     rest = _TITLE.sub("", cleaned[introduced.end() :] if introduced else cleaned)
     rest = re.split(r"[,;!?]|\s[-\u2013]\s|\.\s|\band\b", rest, maxsplit=1)[0].strip(" .")
     words = rest.split()
     if not words or len(words) > (4 if introduced else 3):
         return None
-    if any(not _NAME_WORD.match(word) or word.lower().rstrip(".") in _NOT_NAMES for word in words):
+    if any(not _NAME_WORD.match(word) or _not_a_name(word) for word in words):
         return None
     words = [word.rstrip(".") for word in words]
     if rest.islower() or rest.isupper():
@@ -129,6 +219,30 @@ def parse_name(text: str) -> Parsed | None:
     last = " ".join(others) or None
     display = f"{first} {last}" if last else first
     return Parsed(value={"first_name": first, "last_name": last}, display=display)
+
+
+def strip_decoration(text: str) -> str:
+    """``text`` without emoji, emoticons, markdown marks and attribute-free inline tags.
+
+    "<i>Eve</i> Hacker 😊" → "Eve Hacker"; other markup stays, for ``usable`` to refuse.
+    """
+    text = _INLINE_TAG.sub("", text)
+    text = "".join(
+        " " if char in _EMOJI_EXTRAS or unicodedata.category(char) in _EMOJI_CATEGORIES else char
+        for char in text
+    )
+    text = _EMOTICON.sub(" ", text)
+    return " ".join(_MARKDOWN.sub("", text).split())
+
+
+def _bare(text: str) -> str:
+    """Folded, letters and digits only, one space between words: "N/A!" → "n a"."""
+    return " ".join(re.sub(r"[\W_]+", " ", fold(text)).split())
+
+
+def _not_a_name(word: str) -> bool:
+    # "Olá" and "sí" greet and agree; "Ola" and "Si" are also names.
+    return fold(word).rstrip(".") in _NOT_NAMES or word.lower() in ("olá", "sí", "não")
 
 
 def _capitalise(word: str) -> str:

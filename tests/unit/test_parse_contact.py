@@ -1,6 +1,13 @@
 import pytest
 
-from bot.answers.contact import parse_contact, parse_email, parse_name, parse_phone
+from bot.answers.contact import (
+    declines_name,
+    parse_contact,
+    parse_email,
+    parse_name,
+    parse_phone,
+    strip_decoration,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +89,38 @@ def test_parse_contact(text: str, value: dict[str, str] | None) -> None:
         ("call me Ishmael", "Ishmael", None),
         ("Zoë Saldaña", "Zoë", "Saldaña"),
         ("Jean-Pierre Dupont, and my email follows", "Jean-Pierre", "Dupont"),
+        # emoji, emoticons and markup are stripped
+        ("Jonas 😊", "Jonas", None),
+        ("👍 Jonas", "Jonas", None),
+        ("Jonas 👋🏽", "Jonas", None),  # with a skin tone
+        ("Anna-Lena ❤️", "Anna-Lena", None),  # with a variation selector
+        ("Jane :)", "Jane", None),
+        ("<i>Eve</i> Hacker", "Eve", "Hacker"),
+        ("<b>Jane</b>", "Jane", None),
+        ("*Jane*", "Jane", None),
+        ("**Jane Doe**", "Jane", "Doe"),
+        # greetings and introductions in the shop's languages
+        ("Hi Jane!", "Jane", None),
+        ("je m'appelle Marie", "Marie", None),
+        ("je m\u2019appelle Marie", "Marie", None),  # typographic apostrophe
+        ("bonjour, je m'appelle Marie Curie", "Marie", "Curie"),
+        ("ich heiße Jonas", "Jonas", None),
+        ("Hallo, ich heisse Jonas Weber", "Jonas", "Weber"),
+        ("me llamo Ana", "Ana", None),
+        ("hola, soy Ana García", "Ana", "García"),
+        ("mi chiamo Luca", "Luca", None),
+        ("ciao, sono Luca", "Luca", None),
+        ("chamo-me João", "João", None),
+        ("meu nome é João Silva", "João", "Silva"),
+        ("olá, sou a Ana", "Ana", None),  # Portugal puts an article before the name
+        # names that are also words of the six languages
+        ("Nada Ali", "Nada", "Ali"),
+        ("Si Chen", "Si", "Chen"),
+        ("Nao Tanaka", "Nao", "Tanaka"),
+        ("Ola Nordmann", "Ola", "Nordmann"),
+        ("Jean Dias", "Jean", "Dias"),
+        ("Per Olsen", "Per", "Olsen"),
+        ("Les Paul", "Les", "Paul"),
     ],
 )
 def test_parse_name(text: str, first: str, last: str | None) -> None:
@@ -98,14 +137,136 @@ def test_parse_name(text: str, first: str, last: str | None) -> None:
         "I need a blue hoodie",
         "Jane2",  # digits
         "jane@example.com",
-        "<b>Jane</b>",
         "yes",
         "hello",
         "a b c d e",
         "Jane " + "Doe" * 30,  # over 80 characters
         "",
         "🙂",
+        # markup other than a plain inline tag is never read, nor echoed
+        "<script>alert(1)</script>Jane",
+        "<a href=x>Eve</a>",
+        "<img src=x onerror=alert(1)>",
+        # refusals
+        "skip",
+        "Skip!",
+        "no",
+        "none",
+        "nope",
+        "n/a",
+        "N/A",
+        "rather not",
+        "pass",
+        "later",
+        "anonymous",
+        "non merci",
+        "je préfère pas",
+        "plus tard",
+        "nein",
+        "lieber nicht",
+        "später",
+        "nada",
+        "prefiero no",
+        "más tarde",
+        "niente",
+        "preferisco di no",
+        "più tardi",
+        "não",
+        "nao",  # accents are optional
+        "prefiro não",
+        "mais tarde",
+        # greetings
+        "hi",
+        "bonjour",
+        "salut",
+        "hallo",
+        "servus",
+        "hola",
+        "buenas",
+        "ciao",
+        "olá",
+        "Ola",  # a name too, but alone it greets
+        "oi",
+        "bom dia",
+        # commands
+        "stop",
+        "cancel",
+        "help",
+        "next",
+        "back",
+        "annuler",
+        "aide",
+        "suivant",
+        "retour",
+        "abbrechen",
+        "hilfe",
+        "weiter",
+        "zurück",
+        "cancelar",
+        "ayuda",
+        "siguiente",
+        "atrás",
+        "annulla",
+        "aiuto",
+        "avanti",
+        "indietro",
+        "ajuda",
+        "próximo",
+        "voltar",
+        # sentences after an introduction
+        "je suis intéressé",
+        "ich bin interessiert",
+        "soy de Madrid",
+        "sono di Roma",
+        "sou de Lisboa",
     ],
 )
 def test_parse_name_rejects(text: str) -> None:
     assert parse_name(text) is None
+
+
+def test_skip_after_an_unread_name_is_no_name() -> None:
+    # The shopper's "Jonas 😊" is read, and a later "skip" is not taken for a name.
+    parsed = parse_name("Jonas 😊")
+    assert parsed is not None
+    assert parsed.value == {"first_name": "Jonas", "last_name": None}
+    assert parse_name("skip") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "declines"),
+    [
+        ("skip", True),
+        ("Rather not.", True),
+        ("n/a", True),
+        ("anonymous", True),
+        ("nein danke", True),
+        ("je préfère pas", True),
+        ("prefiero no decirlo", True),
+        ("preferisco non dirlo", True),
+        ("prefiro não dizer", True),
+        ("hello", False),  # a greeting is no refusal: ask again
+        ("Jane", False),
+        ("Nada Ali", False),
+    ],
+)
+def test_declines_name(text: str, declines: bool) -> None:
+    assert declines_name(text) is declines
+
+
+@pytest.mark.parametrize(
+    ("text", "stripped"),
+    [
+        ("<i>Eve</i> Hacker 😊", "Eve Hacker"),
+        ("**Jane** :)", "Jane"),
+        ("<script>x</script>", "<script>x</script>"),  # left for usable() to refuse
+    ],
+)
+def test_strip_decoration(text: str, stripped: str) -> None:
+    assert strip_decoration(text) == stripped
+
+
+def test_parse_name_display_never_shows_markup() -> None:
+    parsed = parse_name("<b>Eve</b> <i>Hacker</i>")
+    assert parsed is not None
+    assert parsed.display == "Eve Hacker"
