@@ -42,8 +42,8 @@ _GREETING = re.compile(
 )
 _APOSTROPHE = "['\u2019]"
 _INTRO = re.compile(
-    rf"^(?:i\s*am|i{_APOSTROPHE}?m|my name is|my name{_APOSTROPHE}?s|name\s*:|name is|this is"
-    rf"|it{_APOSTROPHE}?s|call me|you can call me"
+    rf"^(?:i\s*am|i{_APOSTROPHE}?m|my name is|my name{_APOSTROPHE}?s|name{_APOSTROPHE}s"
+    rf"|name\s*:|name is|this is|it{_APOSTROPHE}?s|call me|you can call me"
     rf"|je m{_APOSTROPHE}\s?appelle|je suis|moi c{_APOSTROPHE}\s?est|c{_APOSTROPHE}\s?est"
     r"|mon (?:nom|pr[ée]nom) (?:est|c'est)"
     r"|ich bin|ich hei(?:ß|ss)e|mein name ist|hier ist"

@@ -95,6 +95,7 @@ def test_parse_contact(text: str, value: dict[str, str] | None) -> None:
         ("Jonas 👋🏽", "Jonas", None),  # with a skin tone
         ("Anna-Lena ❤️", "Anna-Lena", None),  # with a variation selector
         ("Jane :)", "Jane", None),
+        ("name's Tom 👋", "Tom", None),
         ("<i>Eve</i> Hacker", "Eve", "Hacker"),
         ("<b>Jane</b>", "Jane", None),
         ("*Jane*", "Jane", None),
