@@ -1,23 +1,33 @@
 """Match a shopper's words ("the blue one in M", "30L backpack") to a catalogue variant.
 
-The text is reduced to *terms* (words, plus neighbouring words joined, so "t shirt"
-meets the keyword "t-shirt") after size words ("extra large" → xl), capacities
-("2 person" → 2p, "30 litres" → 30l) and contractions are normalised. Terms then name
-products (their keywords and name words) and option values (colours, sizes, ...).
+Shoppers write English, French, German, Spanish, Italian and Portuguese, often mixed
+("chaqueta impermeable azul M", "die graue Mütze"). The text is reduced to *terms*
+(words, plus runs of neighbouring words joined, so "t shirt" meets the keyword
+"t-shirt" and "sac à dos" the keyword "sac à dos") after elisions ("l'imperméable"),
+contractions ("it's"), size labels ("taille M", "Größe M"), sizes of several words
+("extra large", "très grand" → xl), capacities ("2 person", "zwei Personen" → 2p,
+"30 litres" → 30l) and "same size" / "même couleur" are normalised. Terms then name
+products (their keywords and name words) and option values: the catalogue's own words,
+and the words of the six languages for colours and sizes (``bot.catalog.words``: "noir",
+"schwarze", "negra", "petit", "grande"...), which stand for the catalogue value they mean.
 
 A variant is *consistent* with the text when every option value the text names is one
 of the variant's own values. The match is unambiguous when exactly one consistent
 variant remains among the products in play: the products the text names, else the
 product in context, else the whole catalogue. Typos are tolerated with rapidfuzz
 (one edit for words of five letters or more, a swapped letter pair for four-letter
-words such as "bleu"); shorter words such as sizes must be exact.
+words such as "bule"); shorter words such as sizes must be exact. Only the catalogue's
+own words may be misspelt: size words ("grand", "klein") and the option words of the
+six languages must be written as they are (accents optional), and a word that is
+itself a keyword, an option word or an everyday word ("este", "bonne", "back") is
+never read as a typo of another.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,37 +37,84 @@ from rapidfuzz.distance import OSA
 from bot.answers.text import NUMBER_WORDS, fold, usable
 from bot.answers.types import Parsed
 from bot.catalog.model import Catalog, Product, Variant
+from bot.catalog.words import (
+    CAPACITY_NUMBERS,
+    COLOUR_NOUNS,
+    NOT_TYPOS,
+    OPTION_WORDS,
+    SAME,
+    SIZE_NOUNS,
+    SIZE_WORDS,
+)
 
 MAX_CANDIDATES = 5
 
-# Spellings that mean the same option value.
-_SYNONYMS = {"gray": "grey"}
-
 _NUMBER = r"\d+|" + "|".join(NUMBER_WORDS)
+_CAPACITY_NUMBER = _NUMBER + "|" + "|".join(CAPACITY_NUMBERS)
+_SIZE = r"(?:xxl|xl|xs|s|m|l|\d+)"
+_NOUNS = "|".join(sorted(SIZE_NOUNS | COLOUR_NOUNS))
 
 
 def _capacity(match: re.Match[str]) -> str:
     count = match.group(1)
-    return f" {NUMBER_WORDS.get(count, count)}p "
+    return f" {NUMBER_WORDS.get(count, CAPACITY_NUMBERS.get(count, count))}p "
 
+
+def _same(match: re.Match[str]) -> str:
+    """Markers for the options "same size and colour" carries over: samesize samecolour."""
+    kinds = {_kind(noun) for noun in match.groups() if noun}
+    return "".join(f" same{kind} " for kind in sorted(k for k in kinds if k))
+
+
+def _brazilian_size(match: re.Match[str]) -> str:
+    return {"p": " s ", "g": " l ", "gg": " xl "}[match.group(1)]
+
+
+# German writes the noun "Größe" (size) and the adjective "große" (large) alike once
+# folded; a capital inside the sentence marks the noun.
+_GERMAN_SIZE_NOUN = re.compile(r"(?<=\s)Gr(?:ö|oe|o)(?:ß|ss)en?\b")
 
 _REWRITES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"[\u2019`]", "'"),
-        # Contractions would otherwise leave sizes behind: "it's" → s, "I'm" → m.
+        # Elisions and contractions would otherwise leave sizes behind: "l'imperméable"
+        # → l, "s'il vous plaît" → s, "it's" → s, "I'm" → m.
+        (r"\b(?:[lmstdjnc]|qu)'(?=[a-z])", " "),
         (r"'(?:s|m|re|ve|ll|d)\b", " "),
-        (r"\b(?:extra|x)[\s-]?large\b", " xl "),
-        (r"\b(?:extra|x)[\s-]?small\b", " xs "),
-        (r"\bsmall\b", " s "),
-        (r"\b(?:medium|med)\b", " m "),
-        (r"\blarge\b", " l "),
-        (rf"\b({_NUMBER})\s*-?\s*(?:p|persons?|people|man|men)\b", _capacity),
-        (r"\b(\d+)\s*-?\s*(?:l|ltr|litres?|liters?)\b", r" \1l "),
+        # Lower-case "größe(n)" after these words is the noun too (see _GERMAN_SIZE_NOUN).
+        (
+            r"\b(welche[nr]?|meine[r]?|deine[r]?|seine[r]?|ihre[r]?|eure[r]?|andere[n]?|jede[r]?"
+            r"|alle[n]?|in|richtige[n]?|passende[n]?|verschiedene[n]?)\s+grossen?\b",
+            r"\1 size",
+        ),
+        (
+            rf"\b(?:{'|'.join(sorted(SAME))})\s+({_NOUNS})(?:\s+(?:and|et|und|y|e|&)\s+({_NOUNS}))?\b",
+            _same,
+        ),
+        # Brazilian sizes: P, M, G, GG.
+        (r"\b(?:tamanho|talla)\s*:?\s*(p|g|gg)\b", _brazilian_size),
+        (rf"\b(?:{'|'.join(sorted(SIZE_NOUNS))})\b\s*:?\s*(?={_SIZE}\b)", " "),
+        # "2 grand" is money, not size L.
+        (rf"\b({_NUMBER})\s*grand\b", r" \1 thousand "),
+        (r"\b(?:extra|x)[\s-]?(?:large|grand|grande|gross\w*)\b|\btres[\s-]grand\w*", " xl "),
+        (
+            r"\b(?:extra|x)[\s-]?(?:small|petit\w*|klein\w*|pequen[oa]|piccol[oa])\b"
+            r"|\btres[\s-]petit\w*",
+            " xs ",
+        ),
+        (r"\b(?:navy blue|bleu marine|azul marinh?o|blu (?:navy|marino))\b", " navy "),
+        (
+            rf"\b({_CAPACITY_NUMBER})\s*-?\s*(?:p|persons?|people|man|men|mann|personnes?|personen"
+            r"|personas?|persone|pessoas?|places?|plazas?|posti|lugares?)\b",
+            _capacity,
+        ),
+        (r"\b(\d+)\s*-?\s*(?:l|ltr|litres?|liters?|litros?|litri)\b", r" \1l "),
     )
 )
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 _TERM = re.compile(r"[a-z0-9]+")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
 @dataclass(frozen=True)
@@ -94,21 +151,39 @@ class _Index:
     """Catalogue words, normalised once per catalogue."""
 
     keywords: dict[str, frozenset[str]]  # product id → keyword terms
+    keyword_forms: dict[str, frozenset[str]]  # keyword or its plural → keyword terms
+    keyword_typos: dict[int, tuple[str, ...]]  # length → keywords that may be misspelt
+    longest: int  # most words in one keyword or value ("tienda de campaña": 3)
+    options: dict[str, dict[str, str]]  # variant id → option name → value term
     values: dict[str, frozenset[str]]  # variant id → option value terms
     distinguishing: dict[str, frozenset[str]]  # product id → options that vary
-    all_values: frozenset[str]
+    value_words: dict[str, str]  # every word for a value the catalogue has → value term
+    typo_targets: dict[int, tuple[tuple[str, str], ...]]  # length → (word, value term)
+    known: frozenset[str]  # keywords, option words, everyday words: never read as a typo
     labels: dict[str, str]  # variant id → folded label, for the last-resort fuzzy pick
 
 
 def match_variant(
-    text: str, catalog: Catalog, *, product_id: str | None = None, strict: bool = False
+    text: str,
+    catalog: Catalog,
+    *,
+    product_id: str | None = None,
+    strict: bool = False,
+    current: Variant | None = None,
 ) -> VariantMatch:
     """Find the variant ``text`` names, using ``product_id`` as context if given.
 
+    ``current`` is the variant the shopper chose before: "the black one, same size" (or
+    "même taille", "gleiche Größe", "misma talla", "stessa taglia", "mesmo tamanho",
+    and likewise "same colour") takes its size (colour) as if written out, and its
+    product is the context when ``product_id`` is None. Without such words it plays no
+    part.
+
     With ``strict`` (scanning a message that answers another question) a variant is
     returned only when a product keyword and a value for every option that varies within
-    that product are written out exactly; otherwise the match is empty. Stock plays no
-    part: out-of-stock variants match like any other.
+    that product are written out exactly (in any of the six languages, or as "same
+    size"); otherwise the match is empty. Stock plays no part: out-of-stock variants
+    match like any other.
     """
     cleaned = usable(text)
     if cleaned is None:
@@ -119,13 +194,13 @@ def match_variant(
         if found is not None:
             return VariantMatch(variant=found[1], product=found[0], choices=(found,))
 
-    normalised = _normalise(cleaned)
-    terms = set(_terms(normalised))
-    mentioned = frozenset(
-        _found(terms, index.all_values, fuzzy=not strict, fuzzy_from=4, plurals=False)
-    )
-    named = _named_products(normalised, terms, catalog, index, fuzzy=not strict)
-    context = catalog.product(product_id) if product_id else None
+    read = _read(cleaned, index)
+    mentioned = _option_values(read, index, typos=not strict) | _carried(read, current)
+    named = _named_products(read, catalog, index, fuzzy=not strict)
+    if product_id:
+        context = catalog.product(product_id)
+    else:
+        context = catalog.product(current.product_id) if current is not None else None
 
     if strict:
         return _strict_match(named, mentioned, index)
@@ -143,7 +218,7 @@ def match_variant(
         return VariantMatch(variant=variant, product=product, choices=(consistent[0],))
 
     if not (named or context or mentioned):
-        return VariantMatch(choices=tuple(_closest_by_label(normalised, catalog, index)))
+        return VariantMatch(choices=tuple(_closest_by_label(read.normalised, catalog, index)))
     ranked = consistent or sorted(pool, key=lambda pv: -_score(pv[1], mentioned, index))
     if known_product is None and len({p.id for p, _ in consistent}) == 1:
         known_product = consistent[0][0]
@@ -172,10 +247,11 @@ class Mention:
 def mentioned_item(text: str, catalog: Catalog, *, product_id: str | None = None) -> Mention | None:
     """The product ``text`` talks about ("is the black hoodie in stock?"), or None.
 
-    A product named in the text (keywords, name or id, typos tolerated) comes first;
-    the product in context (``product_id``, the page) counts when the text names it
-    or names none but one of its option values ("is the blue one in stock?"). Several
-    products named alike are told apart by the option values; a tie is no mention.
+    A product named in the text (keywords, name or id, typos tolerated, in any of the
+    six languages: "la sudadera negra tiene stock?") comes first; the product in context
+    (``product_id``, the page) counts when the text names it or names none but one of
+    its option values ("is the blue one in stock?"). Several products named alike are
+    told apart by the option values; a tie is no mention.
     """
     cleaned = usable(text)
     if cleaned is None:
@@ -185,10 +261,9 @@ def mentioned_item(text: str, catalog: Catalog, *, product_id: str | None = None
         if found is not None:
             return Mention(product=found[0], variants=(found[1],), narrowed=True)
     index = _index(catalog)
-    normalised = _normalise(cleaned)
-    terms = set(_terms(normalised))
-    mentioned = frozenset(_found(terms, index.all_values, fuzzy=True, fuzzy_from=4, plurals=False))
-    named = _named_products(normalised, terms, catalog, index, fuzzy=True)
+    read = _read(cleaned, index)
+    mentioned = _option_values(read, index, typos=True)
+    named = _named_products(read, catalog, index, fuzzy=True)
     context = catalog.product(product_id) if product_id else None
     candidates = named
     if context is not None and (
@@ -216,8 +291,8 @@ def _strict_match(named: list[Product], mentioned: frozenset[str], index: _Index
         return VariantMatch()
     variant = consistent[0]
     required = {
-        _term(value)
-        for name, value in variant.options.items()
+        value
+        for name, value in index.options[variant.id].items()
         if name in index.distinguishing[product.id]
     }
     if not required <= mentioned:
@@ -246,22 +321,59 @@ def _closest_by_label(
 
 
 def _normalise(text: str) -> str:
-    normalised = fold(text)
+    normalised = fold(_GERMAN_SIZE_NOUN.sub("size", text))
     for pattern, replacement in _REWRITES:
         normalised = pattern.sub(replacement, normalised)
     return normalised
 
 
-def _terms(normalised: str) -> list[str]:
-    """Words of the text plus each pair of neighbours joined ("t", "shirt" → "tshirt")."""
-    words = [_SYNONYMS.get(word, word) for word in _TERM.findall(normalised)]
-    return words + [first + second for first, second in itertools.pairwise(words)]
+@dataclass(frozen=True)
+class _Text:
+    """A message as the matcher reads it."""
+
+    normalised: str
+    words: frozenset[str]  # the only terms that may be typos: "want a" is no "manta"
+    terms: frozenset[str]  # words and runs of neighbours joined ("t shirt" → tshirt)
 
 
-def _term(value: str) -> str:
+def _read(cleaned: str, index: _Index) -> _Text:
+    normalised = _normalise(cleaned)
+    words = _TERM.findall(normalised)
+    terms = list(words)
+    for size in range(2, max(index.longest, 2) + 1):
+        terms += ["".join(words[at : at + size]) for at in range(len(words) - size + 1)]
+    return _Text(normalised=normalised, words=frozenset(words), terms=frozenset(terms))
+
+
+def _term(text: str) -> str:
     """Catalogue text as a term: folded, without spaces or punctuation ("20L" → 20l)."""
-    term = "".join(_TERM.findall(fold(value)))
-    return _SYNONYMS.get(term, term)
+    return "".join(_TERM.findall(fold(text)))
+
+
+@lru_cache(maxsize=1024)
+def _value_term(value: str) -> str:
+    """An option value as a term, in English where it is a common option word ("noir" → black)."""
+    term = "".join(_TERM.findall(_normalise(value)))
+    return OPTION_WORDS.get(term, term)
+
+
+def _kind(option_name: str) -> str | None:
+    """Whether an option (or a noun) is a size or a colour, named in any of the six languages."""
+    term = _term(option_name)
+    if term in SIZE_NOUNS:
+        return "size"
+    return "colour" if term in COLOUR_NOUNS else None
+
+
+def _carried(text: _Text, current: Variant | None) -> frozenset[str]:
+    """The values of ``current`` that "same size" / "same colour" in the text refer to."""
+    if current is None:
+        return frozenset()
+    return frozenset(
+        _value_term(value)
+        for name, value in current.options.items()
+        if f"same{_kind(name)}" in text.words
+    )
 
 
 def _close(word: str, target: str) -> bool:
@@ -271,47 +383,52 @@ def _close(word: str, target: str) -> bool:
     if len(target) < 4 or abs(len(word) - len(target)) > 1 or word.isdigit():
         return False
     if len(target) == 4:
-        # Only a swapped pair ("bleu"): one substitution turns "test" into "tent".
+        # Only a swapped pair ("bule"): one substitution turns "test" into "tent".
         return sorted(word) == sorted(target) and OSA.distance(word, target) == 1
     return OSA.distance(word, target) <= 1
 
 
-def _found(
-    terms: set[str], targets: Iterable[str], *, fuzzy: bool, fuzzy_from: int, plurals: bool
-) -> set[str]:
-    """Return the targets that appear among the terms, exactly or (``fuzzy``) misspelt.
+def _option_values(text: _Text, index: _Index, *, typos: bool) -> frozenset[str]:
+    """The catalogue values the text names.
 
-    Only targets of ``fuzzy_from`` letters or more may be misspelt; ``plurals`` also
-    accepts "-s"/"-es" forms ("boots" for "boot").
+    Option words count as written, else (``typos``) a misspelt word when the
+    misspelling can mean only one value.
     """
-    by_length: dict[int, list[str]] = {}
-    for term in terms:
-        by_length.setdefault(len(term), []).append(term)
     found = set()
-    for target in targets:
-        forms = (
-            {target, target + "s", target + "es", target.removesuffix("s")} if plurals else {target}
-        )
-        if forms & terms:
-            found.add(target)
-        elif fuzzy and len(target) >= fuzzy_from:
-            lengths = (len(target) - 1, len(target), len(target) + 1)
-            if any(_close(term, target) for n in lengths for term in by_length.get(n, ())):
-                found.add(target)
-    return found
+    for term in text.terms:
+        value = index.value_words.get(term)
+        if value is not None:
+            found.add(value)
+        elif typos and term in text.words and term not in index.known:
+            near = {
+                value
+                for length in (len(term) - 1, len(term), len(term) + 1)
+                for word, value in index.typo_targets.get(length, ())
+                if _close(term, word)
+            }
+            if len(near) == 1:
+                found |= near
+    return frozenset(found)
 
 
-def _named_products(
-    normalised: str, terms: set[str], catalog: Catalog, index: _Index, *, fuzzy: bool
-) -> list[Product]:
-    """Return the products the text names: those with the most keyword hits."""
-    all_keywords = set().union(*index.keywords.values())
-    named = _found(terms, all_keywords, fuzzy=fuzzy, fuzzy_from=5, plurals=True)
+def _named_products(text: _Text, catalog: Catalog, index: _Index, *, fuzzy: bool) -> list[Product]:
+    """Return the products the text names: those with the most keyword hits.
+
+    A keyword counts as written, with a plural "-s"/"-es" ("boots" for "boot"), or
+    (``fuzzy``) misspelt in a single word when it has five letters or more.
+    """
+    named: set[str] = set()
+    for term in text.terms:
+        named |= index.keyword_forms.get(term, frozenset())
+    if fuzzy:
+        for word in text.words - index.known:
+            for length in (len(word) - 1, len(word), len(word) + 1):
+                named.update(k for k in index.keyword_typos.get(length, ()) if _close(word, k))
     hits: dict[str, int] = {}
     for product in catalog.products:
         keywords = index.keywords[product.id]
         count = len(keywords & named)
-        if re.search(rf"\b{re.escape(product.id)}\b", normalised):
+        if re.search(rf"\b{re.escape(product.id)}\b", text.normalised):
             count += len(keywords)
         if count:
             hits[product.id] = count
@@ -321,26 +438,60 @@ def _named_products(
     return [p for p in catalog.products if hits.get(p.id) == best]
 
 
+def _keyword_terms(product: Product) -> frozenset[str]:
+    """Keywords and name words as terms, German umlauts also as ae/oe/ue ("Muetze")."""
+    words = [*product.keywords, *product.name.split()]
+    spellings = {_term(spelling) for word in words for spelling in (word, word.translate(_UMLAUTS))}
+    return frozenset(term for term in spellings if len(term) >= 3)
+
+
 @lru_cache(maxsize=8)
 def _index(catalog: Catalog) -> _Index:
     keywords: dict[str, frozenset[str]] = {}
-    values: dict[str, frozenset[str]] = {}
+    options: dict[str, dict[str, str]] = {}
     distinguishing: dict[str, frozenset[str]] = {}
     labels: dict[str, str] = {}
+    value_words: dict[str, str] = {}
+    longest = 1
     for product in catalog.products:
-        words = [*product.keywords, *product.name.split()]
-        keywords[product.id] = frozenset(t for t in map(_term, words) if len(t) >= 3)
+        keywords[product.id] = _keyword_terms(product)
+        longest = max([longest, *(len(_TERM.findall(fold(k))) for k in product.keywords)])
         seen: dict[str, set[str]] = {}
         for variant in product.variants:
-            values[variant.id] = frozenset(_term(v) for v in variant.options.values())
+            options[variant.id] = {name: _value_term(v) for name, v in variant.options.items()}
             labels[variant.id] = fold(product.variant_label(variant))
             for name, value in variant.options.items():
-                seen.setdefault(name, set()).add(_term(value))
+                seen.setdefault(name, set()).add(options[variant.id][name])
+                value_words[_term(value)] = options[variant.id][name]
+                longest = max(longest, len(_TERM.findall(fold(value))))
         distinguishing[product.id] = frozenset(n for n, vs in seen.items() if len(vs) > 1)
+    # Only the catalogue's own words may be misspelt: the six languages' words are many
+    # and short, and a typo of one is too often another word ("notre", "noire").
+    typo_targets: dict[int, list[tuple[str, str]]] = {}
+    for word, value in value_words.items():
+        if word not in SIZE_WORDS:
+            typo_targets.setdefault(len(word), []).append((word, value))
+    used = set(value_words.values())
+    value_words.update({word: value for word, value in OPTION_WORDS.items() if value in used})
+    value_words.update({value: value for value in used})
+    all_keywords = frozenset(itertools.chain.from_iterable(keywords.values()))
+    keyword_forms: dict[str, set[str]] = {}
+    keyword_typos: dict[int, list[str]] = {}
+    for keyword in all_keywords:
+        for form in (keyword, keyword + "s", keyword + "es", keyword.removesuffix("s")):
+            keyword_forms.setdefault(form, set()).add(keyword)
+        if len(keyword) >= 5:
+            keyword_typos.setdefault(len(keyword), []).append(keyword)
     return _Index(
         keywords=keywords,
-        values=values,
+        keyword_forms={form: frozenset(found) for form, found in keyword_forms.items()},
+        keyword_typos={n: tuple(sorted(found)) for n, found in keyword_typos.items()},
+        longest=longest,
+        options=options,
+        values={v: frozenset(names.values()) for v, names in options.items()},
         distinguishing=distinguishing,
-        all_values=frozenset(v for vs in values.values() for v in vs),
+        value_words=value_words,
+        typo_targets={n: tuple(pairs) for n, pairs in typo_targets.items()},
+        known=all_keywords.union(OPTION_WORDS, value_words, NOT_TYPOS),
         labels=labels,
     )

@@ -211,3 +211,340 @@ def test_mentioned_item(
 )
 def test_nothing_mentioned(catalog: Catalog, text: str, product_id: str | None) -> None:
     assert mentioned_item(text, catalog, product_id=product_id) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        # Spanish: blue rain jacket in M
+        ("chaqueta impermeable azul M", None, "jacket-rain-blue-m"),
+        ("sudadera con capucha negra, talla M", None, "hoodie-classic-black-m"),
+        ("la negra en talla L", "hoodie-classic", "hoodie-classic-black-l"),
+        # a keyword of three words
+        ("tienda de campaña para 2 personas", None, "tent-dome-2p"),
+        # German: the grey beanie; adjective endings fold to the base colour
+        ("die graue Mütze", None, "beanie-merino-grey"),
+        # the umlaut written out
+        ("die graue Muetze", None, "beanie-merino-grey"),
+        ("den schwarzen Kapuzenpullover in Größe M", None, "hoodie-classic-black-m"),
+        ("die blaue Regenjacke, Größe L", None, "jacket-rain-blue-l"),
+        # "große" (large), not "Größe" (size)
+        ("die große Jacke", None, "jacket-rain-blue-l"),
+        ("Zelt für zwei Personen", None, "tent-dome-2p"),
+        ("Rucksack 20 Liter grün", None, "backpack-trail-20l-green"),
+        # French
+        ("le sweat à capuche gris en M", None, "hoodie-classic-grey-m"),
+        # "l'" is no size L, "s'il" no size S
+        ("je voudrais l'imperméable bleu taille M s'il vous plaît", None, "jacket-rain-blue-m"),
+        ("sac à dos noir 30 litres", None, "backpack-trail-30l-black"),
+        ("très grand sweat noir", None, "hoodie-classic-black-xl"),
+        ("bougie lavande", None, "candle-forest-lavender"),
+        # Italian
+        ("felpa con cappuccio nera taglia M", None, "hoodie-classic-black-m"),
+        ("la giacca antipioggia rossa, taglia piccola", None, "jacket-rain-red-s"),
+        ("zaino da 30 litri nero", None, "backpack-trail-30l-black"),
+        ("tazza bianca", None, "mug-enamel-white"),
+        # Portuguese
+        ("casaco impermeável vermelho tamanho S", None, "jacket-rain-red-s"),
+        # the Brazilian size G is L
+        ("moletom preto tamanho G", None, "hoodie-classic-black-l"),
+        ("a camiseta branca, tamanho médio", None, "tee-organic-white-m"),
+        ("caneca azul", None, "mug-enamel-blue"),
+        # languages mixed
+        ("the hoodie in schwarz, size M", None, "hoodie-classic-black-m"),
+        ("bonnet rouge please", None, "beanie-merino-red"),
+    ],
+)
+def test_match_variant_in_six_languages(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "candidates"),
+    [
+        # de: a colour the product does not come in: the product, its variants to pick from
+        (
+            "einen roten Becher",
+            "mug-enamel",
+            ["mug-enamel-blue", "mug-enamel-white", "mug-enamel-green"],
+        ),
+        # fr: a size and a colour two products share
+        ("grand noir", None, ["hoodie-classic-black-l", "tee-organic-black-l"]),
+        # fr: "sac à dos" names the backpack as a phrase; its two black variants remain
+        (
+            "le sac à dos noir",
+            "backpack-trail",
+            ["backpack-trail-20l-black", "backpack-trail-30l-black"],
+        ),
+    ],
+)
+def test_match_variant_in_six_languages_ambiguous(
+    catalog: Catalog, text: str, product: str | None, candidates: list[str]
+) -> None:
+    match = match_variant(text, catalog)
+    assert match.variant is None
+    assert (match.product.id if match.product else None) == product
+    assert [v.id for v in match.candidates] == candidates
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        # fr "s'il" is no size S
+        ("s'il vous plaît, le bleu en M", "hoodie-classic", "hoodie-classic-blue-m"),
+        # es "este" (this one) is no misspelt "veste" (jacket)
+        ("este en negro, talla M", "hoodie-classic", "hoodie-classic-black-m"),
+        # "back" is no misspelt "black"
+        ("is the grey hoodie back in stock? M", None, "hoodie-classic-grey-m"),
+        # "want a" joined is no misspelt "manta" (blanket)
+        ("I want a tent, two people", None, "tent-dome-2p"),
+        # "2 grand" is money, not size L
+        ("the blue hoodie in M, around 2 grand", None, "hoodie-classic-blue-m"),
+    ],
+)
+def test_match_variant_ignores_lookalike_words(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+@pytest.mark.parametrize(
+    ("text", "variant_id"),
+    [
+        # es
+        ("chaqueta impermeable azul talla M", "jacket-rain-blue-m"),
+        ("el gorro gris", "beanie-merino-grey"),  # one size: the colour is enough
+        # de
+        ("die graue Mütze", "beanie-merino-grey"),
+        ("Kapuzenpullover schwarz, Größe XL", "hoodie-classic-black-xl"),
+        # fr
+        ("le t-shirt blanc en taille XS", "tee-organic-white-xs"),
+        ("une tente 3 places", "tent-dome-3p"),
+        # it
+        ("la felpa blu taglia L", "hoodie-classic-blue-l"),
+        ("coperta grigia", "blanket-wool-grey"),
+        # pt
+        ("o casaco azul em L", "jacket-rain-blue-l"),
+        ("botas pretas 41", "boots-hiking-black-41"),
+        # en, "2 grand" is no size
+        ("the blue hoodie in M, around 2 grand", "hoodie-classic-blue-m"),
+        # es: no product word
+        ("la negra en talla M", None),
+        # es: no size
+        ("sudadera negra", None),
+        # de: a typo
+        ("Mütze in grauu", None),
+        # fr: two colours
+        ("sweat noir taille M, ou gris", None),
+        # it: two sizes
+        ("felpa nera, taglia media o grande", None),
+        # pt: the product alone
+        ("camiseta", None),
+    ],
+)
+def test_match_variant_strict_in_six_languages(
+    catalog: Catalog, text: str, variant_id: str | None
+) -> None:
+    match = match_variant(text, catalog, strict=True)
+    assert (match.variant.id if match.variant else None) == variant_id
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        ("hmm actually the black one, same size", None, "hoodie-classic-black-m"),
+        ("hmm actually the black one, same size", "hoodie-classic", "hoodie-classic-black-m"),
+        ("plutôt le noir, même taille", None, "hoodie-classic-black-m"),
+        ("lieber die schwarze, gleiche Größe", None, "hoodie-classic-black-m"),
+        ("lieber die schwarze in der gleichen größe", None, "hoodie-classic-black-m"),
+        ("mejor la negra, misma talla", None, "hoodie-classic-black-m"),
+        ("meglio la nera, stessa taglia", None, "hoodie-classic-black-m"),
+        ("prefiro a preta, do mesmo tamanho", None, "hoodie-classic-black-m"),
+        ("same colour, but in S", None, "hoodie-classic-blue-s"),
+        # another product named: the values carry over to it
+        ("the jacket, same colour and size", None, "jacket-rain-blue-m"),
+        ("la veste, même taille et couleur", None, "jacket-rain-blue-m"),
+        ("la chaqueta, misma talla y color", None, "jacket-rain-blue-m"),
+    ],
+)
+def test_match_variant_same_as_current(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    found = catalog.variant("hoodie-classic-blue-m")
+    assert found is not None
+    match = match_variant(text, catalog, product_id=product_id, current=found[1])
+    assert match.variant is not None and match.variant.id == variant_id
+    # without the variant chosen before, "same size" says nothing
+    assert match_variant(text, catalog, product_id=product_id).variant is None
+
+
+def test_match_variant_same_size_in_strict_mode(catalog: Catalog) -> None:
+    found = catalog.variant("hoodie-classic-blue-m")
+    assert found is not None
+    current = found[1]
+    # "same size" writes the size out by reference; the product must still be written
+    strict = match_variant("the black hoodie, same size", catalog, strict=True, current=current)
+    assert strict.variant is not None and strict.variant.id == "hoodie-classic-black-m"
+    no_product = match_variant("the black one, same size", catalog, strict=True, current=current)
+    assert no_product.variant is None
+    # the variant chosen before counts only when the text refers to it
+    assert match_variant("the black hoodie", catalog, strict=True, current=current).variant is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "product", "variants"),
+    [
+        # es
+        (
+            "la sudadera negra tiene stock?",
+            None,
+            "hoodie-classic",
+            [
+                "hoodie-classic-black-s",
+                "hoodie-classic-black-m",
+                "hoodie-classic-black-l",
+                "hoodie-classic-black-xl",
+            ],
+        ),
+        (
+            "¿hay stock de la mochila negra?",
+            None,
+            "backpack-trail",
+            ["backpack-trail-20l-black", "backpack-trail-30l-black"],
+        ),
+        # de: another product than the page's
+        (
+            "Was kostet die Mütze in Grau?",
+            "hoodie-classic",
+            "beanie-merino",
+            ["beanie-merino-grey"],
+        ),
+        # de: the page's product, by its option values
+        (
+            "Habt ihr das in Schwarz, Größe M?",
+            "hoodie-classic",
+            "hoodie-classic",
+            ["hoodie-classic-black-m"],
+        ),
+        # de: "Größen" is the noun, not "große" (large), and "hat" (has) is no product
+        ("Welche Größen hat die Jacke?", None, "jacket-rain", None),
+        # fr
+        ("il reste des bonnets rouges ?", None, "beanie-merino", ["beanie-merino-red"]),
+        (
+            "c'est combien la veste imperméable en M ?",
+            None,
+            "jacket-rain",
+            ["jacket-rain-red-m", "jacket-rain-blue-m"],
+        ),
+        # fr: "rosa" (pink, not sold) is no misspelt "rossa" (red): nothing narrowed
+        ("le bonnet rosa est dispo ?", None, "beanie-merino", None),
+        # it
+        ("prezzo della tenda?", None, "tent-dome", None),
+        (
+            "è disponibile in blu?",
+            "jacket-rain",
+            "jacket-rain",
+            ["jacket-rain-blue-m", "jacket-rain-blue-l"],
+        ),
+        # pt
+        ("quanto custa a caneca branca?", None, "mug-enamel", ["mug-enamel-white"]),
+        ("ainda tem o casaco preto?", None, "jacket-rain", ["jacket-rain-black-xl"]),
+    ],
+)
+def test_mentioned_item_in_six_languages(
+    catalog: Catalog, text: str, product_id: str | None, product: str, variants: list[str] | None
+) -> None:
+    mention = mentioned_item(text, catalog, product_id=product_id)
+    assert mention is not None and mention.product.id == product
+    if variants is None:
+        assert not mention.narrowed
+        assert mention.variants == mention.product.variants
+    else:
+        assert [v.id for v in mention.variants] == variants
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id"),
+    [
+        # es "este" (this) is no misspelt "veste"
+        ("¿este tiene stock?", "hoodie-classic"),
+        # es "tienda" (shop) is no misspelt "tenda" (tent)
+        ("¿la tienda envía a Canarias?", None),
+        # fr "bonne" is no misspelt "bonnet"
+        ("bonne journée", None),
+        # fr "l'" is no size L
+        ("merci pour l'aide", "hoodie-classic"),
+        # de: the noun "größen" in lower case is no size L
+        ("welche größen gibt es?", "jacket-rain"),
+        # de "hat" (has) is no product
+        ("wie lange hat der Versand?", None),
+        # "train" is no misspelt "trail"
+        ("what time does the train stop in Lyon", None),
+    ],
+)
+def test_nothing_mentioned_in_six_languages(
+    catalog: Catalog, text: str, product_id: str | None
+) -> None:
+    assert mentioned_item(text, catalog, product_id=product_id) is None
+
+
+SHOP = """\
+shop: {name: Test Shop, currency: EUR, default_country: FR}
+products:
+  - id: scarf
+    name: Scarf
+    category: apparel
+    description: A scarf.
+    keywords: [scarf, écharpe, Schal, sciarpa]
+    price: "20.00"
+    currency: EUR
+    ships_to: [FR]
+    delivery_days: 2
+    variants:
+      - {id: scarf-pink-m, name: "Pink, M", options: {Farbe: pink, Taille: M}, stock: 1}
+      - {id: scarf-purple-m, name: "Purple, M", options: {Farbe: purple, Taille: M}, stock: 1}
+      - {id: scarf-navy-l, name: "Navy, L", options: {Farbe: navy, Taille: L}, stock: 1}
+      - {id: scarf-noir-l, name: "Noir, L", options: {Farbe: noir, Taille: L}, stock: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    path = tmp_path_factory.mktemp("shop") / "catalog.yml"
+    path.write_text(SHOP, encoding="utf-8")
+    return load_catalog(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "variant_id"),
+    [
+        # colours the demo shop does not sell, in the words of the six languages
+        ("l'écharpe rose", "scarf-pink-m"),
+        ("el pañuelo rosa", "scarf-pink-m"),
+        ("lila Schal", "scarf-purple-m"),
+        ("sciarpa viola", "scarf-purple-m"),
+        # two words for one colour: navy, not blue
+        ("bleu marine", "scarf-navy-l"),
+        ("azul marinho", "scarf-navy-l"),
+        # the shop wrote its colour in French
+        ("the black one", "scarf-noir-l"),
+        ("schwarzer Schal", "scarf-noir-l"),
+    ],
+)
+def test_option_words_serve_any_catalogue(shop: Catalog, text: str, variant_id: str) -> None:
+    match = match_variant(text, shop, product_id="scarf")
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+def test_same_size_reads_option_names_in_other_languages(shop: Catalog) -> None:
+    found = shop.variant("scarf-navy-l")
+    assert found is not None
+    # the options are called "Taille" and "Farbe"
+    match = match_variant("en noir, même taille", shop, current=found[1])
+    assert match.variant is not None and match.variant.id == "scarf-noir-l"
+    # pink in the navy one's size L: no such scarf
+    assert match_variant("in rosa, gleiche Größe", shop, current=found[1]).variant is None
