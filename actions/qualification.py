@@ -39,6 +39,7 @@ from bot.flows import Question
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import MAX_CHOICES, TurnResult, answer_record
 from bot.flows.model import Asked
+from bot.flows.replies import confirmation
 from bot.store.commands import Command
 from bot.store.repository import LeadState
 
@@ -139,6 +140,7 @@ class ValidateQualificationForm(LeadAction):
         new_state = {**state, "flow": flow.name}
 
         resumed = False
+        understood: str | None = None
         if not returning_from_interruption(tracker):
             turn = turn_input(tracker, requested_key=tracker.get_slot(REQUESTED_SLOT))
             result = helper.interpreter_for(flow).interpret(turn)
@@ -163,6 +165,7 @@ class ValidateQualificationForm(LeadAction):
             )
             answers.update(result.answers)
             updates.update(result.answers)
+            understood = confirmation(flow, result.answers, result.confirm)
             new_state.update(
                 failures=result.failures or state.get("failures") or {},
                 choices=result.choices,
@@ -231,6 +234,8 @@ class ValidateQualificationForm(LeadAction):
             events.append(SlotSet(ANSWER_STATE_SLOT, new_state))
         events.append(SlotSet(REQUESTED_SLOT, next_key))
         question = flow.question(next_key) if next_key else None
+        if understood:
+            dispatcher.utter_message(text=understood)
         if question is not None:
             text, buttons, reask, asked = question_message(
                 question, new_state, tracker.sender_id, catalog=helper.catalog, facts=facts

@@ -48,6 +48,13 @@ CONTROL_INTENTS = frozenset(
     }
 )
 SKIP_INTENTS = frozenset({"dont_know"})
+# Remarks that are not about the shop ("what's the weather like in Paris today?"): they
+# answer the open question only when it is answered explicitly (strict), and give no
+# other answer; otherwise a rule answers them and the question is asked again.
+OFF_TOPIC_INTENTS = frozenset({"out_of_scope"})
+# Answer types whose values also turn up in remarks and questions ("today", "in Paris",
+# "100"): in a message that asks something, only an explicit answer counts.
+_REMARK_TYPES = frozenset({"timeline", "budget", "location"})
 CORRECTION_CUES = re.compile(
     r"\b(actually|instead|change|changed|make (it|that)|i meant|sorry,? i mean|correction"
     r"|update)\b",
@@ -90,12 +97,12 @@ _RETURN_WORDS = word_set(
     "i im am back now again where were we hi hello hey sorry for the wait about that got"
     " distracted still there ok okay so right um anyway"
 )
-# Words of a real interruption (a person, a shop question) in a message that also names
-# a variant: the interruption is meant, not the variant answer.
+# Words of a real interruption (a person, a shop question, an ending) in a message that
+# also answers the open question: the interruption is meant, not the answer.
 _INTERRUPTION_WORDS = re.compile(
     r"\b(human|person|someone|somebody|agent|staff|team|talk|speak|call|real|stock|price"
     r"|cost|costs|how much|ship|shipping|delivery|deliver|return|returns|discount|why|stop"
-    r"|bye)\b"
+    r"|bye|goodbye|interested|leave|quit|cancel|tschuss|ciao|adios|adeus|au revoir)\b"
 )
 
 
@@ -135,6 +142,10 @@ class TurnResult:
     interrupted: bool = False
     # The shopper came back after a pause: the question is asked again, nothing counted.
     resumed: bool = False
+    # Answers taken from a message for a question other than the one asked (volunteered
+    # or corrected): the bot says what it understood, so no question is skipped on a
+    # reading the shopper never saw. Question key → "noted" or "changed".
+    confirm: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -200,8 +211,19 @@ class Interpreter:
             if exact is not None:
                 self._fill(result, requested, turn, exact, text)
                 return result
+        if turn.intent in OFF_TOPIC_INTENTS and confident:
+            explicit = (
+                self._parse(requested, text, turn, strict=True, result=None)
+                if requested is not None and text is not None and not _is_question(fold(text))
+                else None
+            )
+            if explicit is None or requested is None or text is None:
+                result.interrupted = True
+                return result
+            self._fill(result, requested, turn, explicit, text)
+            return result
         if turn.intent in CONTROL_INTENTS and confident:
-            clear = self._clear_variant(requested, text, turn)
+            clear = self._clear_answer(requested, text, turn)
             if clear is None or requested is None or text is None:
                 result.interrupted = True
                 return result
@@ -226,12 +248,25 @@ class Interpreter:
             return result
 
         if text is not None:
+            free_text = requested is not None and requested.answer_type == "free_text"
+            asking = _is_question(fold(text))
+            if not free_text and not asking and CORRECTION_CUES.search(text):
+                # "hmm actually the black one, same size" at the location question changes
+                # the variant; the open question stays open (no failure counted) unless
+                # the message also answers it explicitly.
+                self._scan_other_questions(result, requested, turn, text)
             if requested is not None:
-                parsed = self._parse(requested, text, turn, strict=False, result=result)
+                # After a correction only an explicit answer to the open question counts.
+                corrected = "changed" in result.confirm.values()
+                strict = corrected or (asking and requested.answer_type in _REMARK_TYPES)
+                parsed = self._parse(requested, text, turn, strict=strict, result=result)
                 if parsed is not None:
                     self._fill(result, requested, turn, parsed, text)
-            if requested is None or requested.answer_type != "free_text":
-                # A free-text answer ("Merry Christmas, see you in London") is only that.
+                # A free-text answer ("Merry Christmas, see you in London") is only that,
+                # and a question back gives no answers to the other questions.
+                if not free_text and not asking:
+                    self._scan_other_questions(result, requested, turn, text)
+            elif requested is None and not asking:
                 self._scan_other_questions(result, requested, turn, text)
 
         if requested is not None and requested.key not in result.answers:
@@ -246,11 +281,15 @@ class Interpreter:
                 self._count_failure(result, requested, turn, text)
         return result
 
-    def _clear_variant(
+    def _clear_answer(
         self, requested: Question | None, text: str | None, turn: TurnInput
     ) -> Parsed | None:
-        """The variant a message names unambiguously, if it is a plain answer and no question."""
-        if requested is None or requested.answer_type != "variant" or text is None:
+        """An explicit answer to the open question, if the message is that and no question.
+
+        "mañana" to "when?" read as goodbye, "pine candle pls" read as a hand-over:
+        the NLU guesses on words it was never trained on, the answer is explicit.
+        """
+        if requested is None or text is None or requested.answer_type in UNVOLUNTEERED:
             return None
         folded = fold(text)
         if _is_question(folded) or _INTERRUPTION_WORDS.search(folded):
@@ -274,12 +313,18 @@ class Interpreter:
             already = turn.answers.get(question.key)
             if already is not None and not correcting:
                 continue
-            parsed = self._parse(question, text, turn, strict=True, result=None)
+            if already is not None and question.answer_type == "variant":
+                # A correction of the item ("the black one, same size") names it the way
+                # the variant question is answered: within the product already chosen.
+                parsed = self._corrected_variant(text, turn)
+            else:
+                parsed = self._parse(question, text, turn, strict=True, result=None)
             if parsed is None:
                 continue
             if already is not None and already.get("value") == parsed.value:
                 continue
             self._fill(result, question, turn, parsed, text)
+            result.confirm[question.key] = "noted" if already is None else "changed"
             if already is not None:
                 result.events.append(("answer_updated", {"key": question.key}))
 
@@ -390,6 +435,13 @@ class Interpreter:
             {"title": self._variant_label(variant), "payload": variant.id} for variant in candidates
         ]
         return None
+
+    def _corrected_variant(self, text: str, turn: TurnInput) -> Parsed | None:
+        product, current = chosen_item(self.catalog, turn.answers, turn.product_id)
+        if product is None:
+            return None
+        match = match_variant(text, self.catalog, product_id=product.id, current=current)
+        return match.parsed() if match.variant is not None else None
 
     def _suggestions(self, product: Product | None) -> list[Variant]:
         products = [product] if product is not None else list(self.catalog.products)

@@ -190,3 +190,39 @@ def summary(flow: Flow, answers: dict[str, Any]) -> str:
         if shown or question.key in SUMMARY_KEYS:
             parts.append(f"{question.key.replace('_', ' ')}: {shown or 'not given'}")
     return "; ".join(parts) + "."
+
+
+# How an answer taken from a message reads back to the shopper, by answer type.
+_CONFIRM_PHRASES = {
+    "timeline": "buying {display}",
+    "budget": "a budget of {display}",
+    "location": "delivery to {display}",
+    "variant": "the {display}",
+}
+
+
+def confirmation(flow: Flow, answers: dict[str, Any], confirm: dict[str, str]) -> str | None:
+    """What the bot says about answers it took from a message not asked for them.
+
+    ``confirm`` maps a question key to "noted" (volunteered) or "changed" (a
+    correction): "Got it — delivery to Lyon, France." / "Changed — the Classic
+    Hoodie, Black, M." The shopper sees every such reading and can correct it.
+    """
+    phrases: dict[str, list[str]] = {"changed": [], "noted": []}
+    for key, kind in confirm.items():
+        answer = answers.get(key)
+        question = flow.question(key)
+        display = answer.get("display") if isinstance(answer, dict) else None
+        if question is None or not display:
+            continue
+        template = _CONFIRM_PHRASES.get(question.answer_type)
+        phrase = (
+            template.format(display=display) if template else f"{key.replace('_', ' ')}: {display}"
+        )
+        phrases.setdefault(kind, []).append(phrase)
+    lines = []
+    if phrases["changed"]:
+        lines.append("Changed — " + "; ".join(phrases["changed"]) + ".")
+    if phrases["noted"]:
+        lines.append("Got it — " + "; ".join(phrases["noted"]) + ".")
+    return " ".join(lines) or None

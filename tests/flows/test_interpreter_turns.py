@@ -166,3 +166,89 @@ def test_a_real_interruption_naming_a_variant_still_interrupts(
 ) -> None:
     result = read(interpreter, text, "variant", intent=intent, confidence=0.95)
     assert result.interrupted
+
+
+def read_with(
+    interpreter: Interpreter, text: str, key: str, answers: dict, intent: str = "inform"
+) -> TurnResult:
+    return interpreter.interpret(
+        TurnInput(
+            text=text,
+            intent=intent,
+            intent_confidence=0.9,
+            requested_key=key,
+            answers=answers,
+            failures={},
+            now=NOW,
+        )
+    )
+
+
+def answered(value: object, display: str) -> dict:
+    return {"raw": display, "value": value, "display": display, "status": "answered"}
+
+
+@pytest.mark.parametrize("key", ["timeline", "location", "variant"])
+def test_an_off_topic_remark_is_answered_not_stored(interpreter: Interpreter, key: str) -> None:
+    result = read(
+        interpreter, "what's the weather like in Paris today?", key, intent="out_of_scope"
+    )
+    assert result.interrupted
+    assert result.answers == {}
+
+
+def test_an_off_topic_guess_gives_way_to_an_explicit_answer(interpreter: Interpreter) -> None:
+    result = read(interpreter, "in 3 weeks", "timeline", intent="out_of_scope")
+    assert not result.interrupted
+    assert result.answers["timeline"]["value"]["days"] == 21
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("what's the weather like in Paris today?", "timeline"),
+        ("is it sunny in Lyon right now?", "variant"),
+        ("would 100 euros be enough for Berlin?", "timeline"),
+    ],
+)
+def test_a_question_back_volunteers_nothing(interpreter: Interpreter, text: str, key: str) -> None:
+    """Whatever the NLU guessed, a question is no answer to the other questions."""
+    result = read(interpreter, text, key)
+    assert "location" not in result.answers
+    assert result.confirm == {}
+
+
+def test_a_volunteered_answer_is_stored_and_confirmed(interpreter: Interpreter) -> None:
+    result = read(interpreter, "next week, and it should go to Berlin", "timeline")
+    assert result.answers["timeline"]["value"]["days"] >= 7
+    assert result.answers["location"]["value"]["country"] == "DE"
+    assert result.confirm == {"location": "noted"}
+
+
+def test_the_answer_to_the_question_asked_needs_no_confirmation(interpreter: Interpreter) -> None:
+    result = read(interpreter, "Berlin", "location")
+    assert result.answers["location"]["value"]["country"] == "DE"
+    assert result.confirm == {}
+
+
+def test_a_correction_changes_the_answer_it_names_and_keeps_the_question_open(
+    interpreter: Interpreter,
+) -> None:
+    answers = {
+        "timeline": answered({"days": 7}, "in 7 days"),
+        "variant": answered("hoodie-classic-blue-m", "Classic Hoodie — Blue, M"),
+    }
+    result = read_with(interpreter, "hmm actually the black one, same size", "location", answers)
+    assert result.answers["variant"]["value"] == "hoodie-classic-black-m"
+    assert result.confirm == {"variant": "changed"}
+    assert "location" not in result.answers
+    assert result.failures == {}
+    assert ("answer_updated", {"key": "variant"}) in result.events
+
+
+def test_a_correction_and_an_answer_in_one_message(interpreter: Interpreter) -> None:
+    answers = {"timeline": answered({"days": 7}, "in 7 days")}
+    result = read_with(interpreter, "actually in 3 weeks, and Lyon", "location", answers)
+    assert result.answers["timeline"]["value"]["days"] == 21
+    assert result.answers["location"]["value"]["region"] == "Lyon"
+    assert result.confirm == {"timeline": "changed"}
