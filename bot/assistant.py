@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.answers import Parsed
-from bot.catalog import Catalog, load_catalog
+from bot.catalog import Catalog, load_catalog, load_rates
 from bot.flows import Flow, FlowSet, Question, replies
 from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
@@ -123,7 +123,11 @@ class Assistant:
             settings.database_url, lock_wait=settings.actions_store_wait_ms / 1000
         )
         self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lead-store")
-        scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog)
+        scorer = Scorer(
+            load_scoring_config(settings.scoring_config_path),
+            self.catalog,
+            load_rates(settings.rates_path),
+        )
         self.recorder = LeadRecorder(
             LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
         )

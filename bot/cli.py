@@ -66,6 +66,22 @@ def _catalog_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rates_check(args: argparse.Namespace) -> int:
+    from bot.catalog import RatesError, load_rates
+
+    path = Path(args.path) if args.path else Settings.from_env().rates_path
+    try:
+        table = load_rates(path)
+    except RatesError as exc:
+        print(f"rate table error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: {len(table.rates)} currencies in {table.currency}, rates of {table.as_of}: "
+        + ", ".join(sorted(table.rates))
+    )
+    return 0
+
+
 def _flows_check(args: argparse.Namespace) -> int:
     from bot.catalog import CatalogError, load_catalog
     from bot.flows import FlowError, load_flows
@@ -247,7 +263,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if current is None:
         return 1
     try:
-        proposed = Scorer(load_scoring_config(Path(args.config)), current.catalog)
+        proposed = Scorer(load_scoring_config(Path(args.config)), current.catalog, current.rates)
     except ScoringConfigError as exc:
         print(f"scoring configuration error (proposed): {exc}", file=sys.stderr)
         return 1
@@ -772,6 +788,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = catalog.add_parser("check", help="validate the catalog YAML")
     check.add_argument("path", nargs="?")
     check.set_defaults(func=_catalog_check)
+    rates = commands.add_parser("rates", help="exchange rates for budgets").add_subparsers(
+        dest="rates_command", required=True
+    )
+    rates_check = rates.add_parser("check", help="validate the rate table YAML")
+    rates_check.add_argument("path", nargs="?", help="default: RATES_PATH or the shipped table")
+    rates_check.set_defaults(func=_rates_check)
     flows = commands.add_parser("flows", help="question flows").add_subparsers(
         dest="flows_command", required=True
     )

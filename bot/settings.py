@@ -97,6 +97,8 @@ class Settings:
     web_port: int = 8000
     web_host: str = "127.0.0.1"
     catalog_path: Path = PROJECT_ROOT / "bot" / "catalog" / "demo.yml"
+    # Exchange rates to compare budgets in other currencies with the shop's prices.
+    rates_path: Path = PROJECT_ROOT / "bot" / "catalog" / "rates.yml"
     flows_dir: Path = PROJECT_ROOT / "data" / "flows"
     spool_dir: Path = VAR_DIR / "spool"
     scoring_config_path: Path = PROJECT_ROOT / "bot" / "scoring" / "default.yml"
@@ -150,6 +152,7 @@ class Settings:
             web_port=_env_int(env, "WEB_PORT", defaults.web_port),
             web_host=env.get("WEB_HOST") or defaults.web_host,
             catalog_path=Path(env.get("CATALOG_PATH") or defaults.catalog_path),
+            rates_path=Path(env.get("RATES_PATH") or defaults.rates_path),
             flows_dir=Path(env.get("FLOWS_DIR") or defaults.flows_dir),
             spool_dir=Path(env.get("LEADS_SPOOL_DIR") or defaults.spool_dir),
             scoring_config_path=Path(env.get("SCORING_CONFIG") or defaults.scoring_config_path),

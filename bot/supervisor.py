@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.catalog import CatalogError
+from bot.catalog import CatalogError, RatesError
 from bot.flows import FlowError, load_flows
 from bot.flows.loader import flow_context
 from bot.handoff import HandoffConfigError, handoff_config_for
@@ -556,7 +556,7 @@ def run(model: Path) -> int:
         scorer = scorer_for(settings)
         handoff_config_for(settings)
         load_flows(settings.flows_dir, flow_context(scorer.catalog))
-    except (ScoringConfigError, CatalogError, HandoffConfigError, FlowError) as exc:
+    except (ScoringConfigError, CatalogError, RatesError, HandoffConfigError, FlowError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     problems = ports_in_use(settings)

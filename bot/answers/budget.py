@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import pycountry
 from price_parser.parser import parse_number
@@ -56,6 +58,9 @@ from bot.answers.text import (
     word_set,
 )
 from bot.answers.types import Parsed
+
+if TYPE_CHECKING:
+    from bot.catalog.rates import RateTable
 
 MAX_AMOUNT = Decimal(10_000_000)
 _CENT = Decimal("0.01")
@@ -354,6 +359,48 @@ class _Amount:
     currency: tuple[str, ...] | None  # the currencies its marker may mean; None: no marker
     bound: str | None  # "max", "min" or None
     scale: int = 1  # "4 hundred", "4k": a range's other end may share it
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a stored budget value means, for comparing it with a price.
+
+    ``top`` is the most the shopper said they would spend: the max of a range or of an
+    upper bound, a plain amount, or the min of a lower bound ("at least 200" is 200 for
+    sure). ``open_ended`` is true for a lower bound alone: no ceiling was given, so a
+    price above ``top`` may still fit.
+    """
+
+    top: Decimal
+    currency: str
+    open_ended: bool = False
+
+    @classmethod
+    def of(cls, value: object) -> Budget | None:
+        """The meaning of a stored ``{"amount", "currency", "min"?, "max"?}``; None if malformed."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("currency"), str):
+            return None
+        ceiling = _positive(value.get("max"))
+        top = ceiling or _positive(value.get("amount"))
+        if top is None:
+            return None
+        open_ended = ceiling is None and _positive(value.get("min")) is not None
+        return cls(top, value["currency"], open_ended)
+
+    def in_currency(self, currency: str, rates: RateTable) -> Budget | None:
+        """The same budget in ``currency`` through ``rates``; None if a rate is missing."""
+        top = rates.convert(self.top, self.currency, currency)
+        return None if top is None else Budget(top, currency, self.open_ended)
+
+
+def _positive(value: object) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount > 0 else None
 
 
 def parse_budget(text: str, *, default_currency: str, strict: bool = False) -> Parsed | None:

@@ -1,6 +1,6 @@
 """Intent + fit scoring of leads (pure; the store calls it on every write)."""
 
-from bot.catalog import load_catalog
+from bot.catalog import load_catalog, load_rates
 from bot.scoring.config import (
     DEFAULT_CONFIG_PATH,
     STOREFRONT_EVENT_TYPES,
@@ -14,9 +14,11 @@ from bot.settings import Settings
 
 
 def scorer_for(settings: Settings) -> Scorer:
-    """The scorer configured by ``settings`` (scoring YAML + catalogue), validated."""
+    """The scorer configured by ``settings`` (scoring YAML, catalogue, rates), validated."""
     return Scorer(
-        load_scoring_config(settings.scoring_config_path), load_catalog(settings.catalog_path)
+        load_scoring_config(settings.scoring_config_path),
+        load_catalog(settings.catalog_path),
+        load_rates(settings.rates_path),
     )
 
 

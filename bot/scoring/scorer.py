@@ -15,9 +15,10 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from bot.catalog import Catalog, Product, Variant
+from bot.answers.budget import Budget
+from bot.catalog import NO_RATES, Catalog, Product, RateTable, Variant
 from bot.scoring.config import ANSWER_TIMELINE_DAYS, ScoringConfig
-from bot.scoring.facts import LeadFacts, decimal_or_none
+from bot.scoring.facts import LeadFacts
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -172,36 +173,74 @@ def _money(amount: Decimal, currency: str) -> str:
     return f"{amount:,.2f} {currency}".replace(".00 ", " ")
 
 
+def budget_fit(budget: Budget, price: Decimal, config: ScoringConfig) -> str | None:
+    """How a budget, in the price's currency, meets the price: the one rule for all budgets.
+
+    * ``"covers"``: the most the shopper will spend (``Budget.top``: a range's or an upper
+      bound's max, a plain amount, a lower bound's min) is at or above the price;
+    * ``"near"``: a budget with a ceiling (not "at least X") below the price, but at least
+      ``budget_near_ratio`` x price;
+    * ``"far_below"``: a budget with a ceiling under ``budget_far_ratio`` x price;
+    * None otherwise, and for a lower bound alone below the price: the shopper set no
+      limit, so the price may still fit.
+    """
+    if budget.top >= price:
+        return "covers"
+    if budget.open_ended:
+        return None
+    if budget.top >= price * Decimal(str(config.budget_near_ratio)):
+        return "near"
+    if budget.top < price * Decimal(str(config.budget_far_ratio)):
+        return "far_below"
+    return None
+
+
 def _budget_reason(
     facts: LeadFacts,
     config: ScoringConfig,
     product: Product | None,
     variant: Variant | None,
+    rates: RateTable,
 ) -> Reason | None:
     answer = facts.answer("budget")
     if answer is None or product is None:
         return None
-    value = answer["value"]
-    if not isinstance(value, dict):
+    said = Budget.of(answer["value"])
+    if said is None:
         return None
-    budget = decimal_or_none(value.get("max")) or decimal_or_none(value.get("amount"))
-    currency = value.get("currency")
     price = variant.price if variant is not None else product.price
     item_currency = variant.currency if variant is not None else product.currency
-    if budget is None or currency != item_currency:
-        return None
     name = product.variant_label(variant) if variant is not None else product.name
-    said = _money(budget, item_currency)
     costs = _money(price, item_currency)
-    if budget >= price:
-        return Reason(config.budget_covers, "fit.budget", f"budget {said} covers {name} ({costs})")
-    if budget >= price * Decimal(str(config.budget_near_ratio)):
-        return Reason(config.budget_near, "fit.budget", f"budget {said} is close to {costs}")
-    if budget < price * Decimal(str(config.budget_far_ratio)):
+    shown = _money(said.top, said.currency)
+    budget = said.in_currency(item_currency, rates)
+    as_of = f"rates of {rates.as_of.isoformat()}" if rates.as_of is not None else ""
+    if budget is None:
+        table = f"the rate table ({as_of})" if as_of else "the rate table"
         return Reason(
-            config.budget_far_below, "fit.budget", f"budget {said} is far below {name} ({costs})"
+            0,
+            "fit.budget",
+            f"budget {shown} not compared with {name} ({costs}): no {said.currency} to "
+            f"{item_currency} rate in {table}",
+        )
+    if said.currency != item_currency:
+        shown += f" (\u2248 {_money(_rounded(budget.top), item_currency)}"
+        shown += f", {as_of})" if as_of else ")"
+    verdict = budget_fit(budget, price, config)
+    if verdict == "covers":
+        return Reason(config.budget_covers, "fit.budget", f"budget {shown} covers {name} ({costs})")
+    if verdict == "near":
+        return Reason(config.budget_near, "fit.budget", f"budget {shown} is close to {costs}")
+    if verdict == "far_below":
+        return Reason(
+            config.budget_far_below, "fit.budget", f"budget {shown} is far below {name} ({costs})"
         )
     return None
+
+
+def _rounded(amount: Decimal) -> Decimal:
+    """A converted amount as a person would say it: whole units, cents below 10."""
+    return amount.quantize(Decimal(1) if amount >= 10 else Decimal("0.01"))
 
 
 def _location_reason(
@@ -263,10 +302,12 @@ def _timeline_reason(facts: LeadFacts, config: ScoringConfig, now: float) -> Rea
     return Reason(config.timeline_beyond, "fit.timeline", f"plans to buy {when} (after {last})")
 
 
-def _fit(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: float) -> list[Reason]:
+def _fit(
+    facts: LeadFacts, config: ScoringConfig, catalog: Catalog, rates: RateTable, now: float
+) -> list[Reason]:
     product, variant, how = _item(facts, catalog)
     found = (
-        _budget_reason(facts, config, product, variant),
+        _budget_reason(facts, config, product, variant, rates),
         _location_reason(facts, config, catalog, product),
         _variant_reason(config, product, variant, how),
         _timeline_reason(facts, config, now),
@@ -275,16 +316,29 @@ def _fit(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: float) 
         Reason(entry["p"], f"fit.flow.{key}", entry.get("r") or f"answered {key}")
         for key, entry in sorted(facts.points.items())
     ]
+    # A budget that could not be compared says so, with no points.
     return [
-        reason for reason in (*found, *flow_points) if reason is not None and reason.points != 0
+        reason
+        for reason in (*found, *flow_points)
+        if reason is not None and (reason.points != 0 or reason.rule == "fit.budget")
     ]
 
 
-def score(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: datetime) -> ScoreResult:
-    """Score a lead. Pure: no I/O, the same inputs always give the same result."""
+def score(
+    facts: LeadFacts,
+    config: ScoringConfig,
+    catalog: Catalog,
+    now: datetime,
+    rates: RateTable = NO_RATES,
+) -> ScoreResult:
+    """Score a lead. Pure: no I/O, the same inputs always give the same result.
+
+    ``rates`` convert a budget in another currency than the item's; without them such a
+    budget is not compared with the price.
+    """
     at = now.timestamp()
     intent = _intent(facts, config, at)
-    fit = _fit(facts, config, catalog, at)
+    fit = _fit(facts, config, catalog, rates, at)
     intent_score = sum(reason.points for reason in intent)
     fit_score = sum(reason.points for reason in fit)
     ranked = sorted([*intent, *fit], key=lambda reason: (-abs(reason.points), reason.rule))
@@ -299,11 +353,12 @@ def score(facts: LeadFacts, config: ScoringConfig, catalog: Catalog, now: dateti
 
 @dataclass(frozen=True)
 class Scorer:
-    """The scoring configuration and catalogue, ready to score facts."""
+    """The scoring configuration, catalogue and exchange rates, ready to score facts."""
 
     config: ScoringConfig
     catalog: Catalog
+    rates: RateTable = NO_RATES
 
     def score(self, facts: LeadFacts, now: datetime) -> ScoreResult:
         """Score ``facts`` at ``now``."""
-        return score(facts, self.config, self.catalog, now)
+        return score(facts, self.config, self.catalog, now, self.rates)

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
-from bot.scoring import LeadFacts, ScoreResult, ScoringConfig, load_scoring_config, score
+from bot.answers import parse_budget
+from bot.catalog import DEMO_CATALOG, NO_RATES, Catalog, RateTable, load_catalog, load_rates
+from bot.scoring import LeadFacts, Scorer, ScoreResult, ScoringConfig, load_scoring_config, score
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 HOODIE = "hoodie-classic"
 BLUE_M = "hoodie-classic-blue-m"  # 59 EUR, in stock
 BLUE_L = "hoodie-classic-blue-l"  # 59 EUR, stock 0
 TENT = "tent-dome"  # ships to FR/DE/BE only, not to Corsica
+RATES = Path(__file__).with_name("rates.yml")  # RUB 0.011, USD 0.92, GBP 1.17 EUR
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +59,9 @@ def run(
     events: Sequence[Event] = (),
     answers: Sequence[Event] = (),
     now: datetime = NOW,
+    rates: RateTable = NO_RATES,
 ) -> ScoreResult:
-    return score(facts_of(events, answers), config, catalog, now)
+    return score(facts_of(events, answers), config, catalog, now, rates)
 
 
 def points(result: ScoreResult, rule: str) -> int | None:
@@ -256,17 +260,19 @@ def budget(amount: str, currency: str = "EUR", **extra: str) -> dict[str, Any]:
         (budget("29.50"), None),
         # 20 < 29.5: far below the price
         (budget("20"), -20),
-        # another currency than the item's: not compared
-        (budget("300", "USD"), None),
-        (budget("20", "GBP"), None),
+        # another currency than the item's and no rate table: not compared, no points
+        (budget("300", "USD"), 0),
+        (budget("20", "GBP"), 0),
         # a range uses its max: 60 covers 59 (its amount, the midpoint 45, would not)
         (budget("45", min="30", max="60"), 20),
         # a range whose max (45) is between far and near: no reason, whatever its min (25)
         (budget("35", min="25", max="45"), None),
         # an upper bound "under 50": max 50 is near
         (budget("50", max="50"), 8),
-        # a lower bound "at least 20": no max, the amount (20) decides
-        (budget("20", min="20"), -20),
+        # a lower bound "at least 20": no ceiling, so the price may still fit
+        (budget("20", min="20"), None),
+        # a lower bound at or above the price covers it
+        (budget("59", min="59"), 20),
         # amount that is not a number
         ({"amount": "lots", "currency": "EUR"}, None),
     ],
@@ -311,6 +317,93 @@ def test_budget_covers_detail(config: ScoringConfig, catalog: Catalog) -> None:
     result = run(config, catalog, picked(), [ans("budget", budget("1200"))])
     assert detail(result, "fit.budget") == (
         "budget 1,200 EUR covers Classic Hoodie \u2014 blue, M (59 EUR)"
+    )
+
+
+@pytest.fixture(scope="module")
+def rates() -> RateTable:
+    return load_rates(RATES)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "said"),
+    [
+        # 3000 x 0.011 = 33 EUR < 29.5? no: 33 is between far (29.5) and near (47.2)
+        (budget("3000", "RUB"), None, None),
+        # 2000 RUB = 22 EUR < 29.5: far below, shown in both currencies
+        (
+            budget("2000", "RUB"),
+            -20,
+            "budget 2,000 RUB (\u2248 22 EUR, rates of 2026-11-30) is far below "
+            "Classic Hoodie \u2014 blue, M (59 EUR)",
+        ),
+        # 10,000 RUB = 110 EUR: covers, although 10,000 is no big EUR budget
+        (
+            budget("10000", "RUB"),
+            20,
+            "budget 10,000 RUB (\u2248 110 EUR, rates of 2026-11-30) covers "
+            "Classic Hoodie \u2014 blue, M (59 EUR)",
+        ),
+        # 60 USD = 55.2 EUR: close to 59 (>= 47.2)
+        (
+            budget("60", "USD"),
+            8,
+            "budget 60 USD (\u2248 55 EUR, rates of 2026-11-30) is close to 59 EUR",
+        ),
+        # a range in pounds: its max, 50 GBP = 58.5 EUR, is close, whatever its min
+        (budget("40", "GBP", min="30", max="50"), 8, None),
+        # "at least 60 dollars" = 55.2 EUR: no ceiling and below the price, no verdict
+        (budget("60", "USD", min="60"), None, None),
+        # "at least 70 dollars" = 64.4 EUR: covers
+        (budget("70", "USD", min="70"), 20, None),
+        # a currency the table lacks: no points, and the reason says so
+        (
+            budget("1000", "MXN"),
+            0,
+            "budget 1,000 MXN not compared with Classic Hoodie \u2014 blue, M (59 EUR): "
+            "no MXN to EUR rate in the rate table (rates of 2026-11-30)",
+        ),
+    ],
+)
+def test_budget_in_another_currency_is_converted(
+    config: ScoringConfig,
+    catalog: Catalog,
+    rates: RateTable,
+    value: dict[str, Any],
+    expected: int | None,
+    said: str | None,
+) -> None:
+    result = run(config, catalog, picked(), [ans("budget", value)], rates=rates)
+    assert points(result, "fit.budget") == expected
+    if said is not None:
+        assert detail(result, "fit.budget") == said
+
+
+def test_budget_in_another_currency_without_rates_says_so(
+    config: ScoringConfig, catalog: Catalog
+) -> None:
+    result = run(config, catalog, picked(), [ans("budget", budget("300", "USD"))])
+    assert points(result, "fit.budget") == 0
+    assert detail(result, "fit.budget") == (
+        "budget 300 USD not compared with Classic Hoodie \u2014 blue, M (59 EUR): "
+        "no USD to EUR rate in the rate table"
+    )
+    assert result.fit_score == 10  # the variant in stock, nothing for the budget
+
+
+def test_a_ruble_answer_is_scored_in_euros(
+    config: ScoringConfig, catalog: Catalog, rates: RateTable
+) -> None:
+    parsed = parse_budget("3000 rubles", default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(3000), "currency": "RUB"}
+    scorer = Scorer(config, catalog, rates)
+    # The tent costs 249 EUR; 3000 RUB is 33 EUR, far below it (33 < 124.5).
+    facts = facts_of([ev("product_view", product_id=TENT)], [ans("budget", parsed.value)])
+    result = scorer.score(facts, NOW)
+    assert points(result, "fit.budget") == -20
+    assert detail(result, "fit.budget") == (
+        "budget 3,000 RUB (\u2248 33 EUR, rates of 2026-11-30) is far below Dome Tent (249 EUR)"
     )
 
 
