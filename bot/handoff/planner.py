@@ -23,13 +23,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bot.answers.budget import Budget
+from bot.catalog.rates import NO_RATES, RateTable
 from bot.handoff.config import STAGES, HandoffConfig, Team, Trigger
 from bot.handoff.hours import promise
 from bot.store.duplicates import duplicate_links, without_details
@@ -110,16 +111,6 @@ def _stage_rank(stage: str | None) -> int:
     return STAGES.index(stage) if stage in STAGES else 0
 
 
-def _budget_amount(value: Any) -> Decimal | None:
-    if not isinstance(value, dict):
-        return None
-    raw = value.get("max", value.get("amount"))
-    try:
-        return Decimal(str(raw)) if raw is not None else None
-    except InvalidOperation:
-        return None
-
-
 class HandoffPlanner:
     """Fires triggers, opens/upgrades handoffs and queues their notifications."""
 
@@ -130,11 +121,14 @@ class HandoffPlanner:
         public_url: str,
         signing_key: bytes,
         currency: str = "EUR",
+        rates: RateTable = NO_RATES,
     ) -> None:
         self.config = config
         self.public_url = public_url.rstrip("/")
         self.signing_key = signing_key
         self.currency = currency
+        # A budget in another currency is compared in ``currency`` through these.
+        self.rates = rates
 
     # -- the write path ------------------------------------------------------------
 
@@ -195,16 +189,12 @@ class HandoffPlanner:
                 if trigger.event in types:
                     hits.append(_Hit(trigger, now))
             elif trigger.budget_at_least is not None:
-                for answer in write.answers:
-                    amount = _budget_amount(answer.value) if answer.key == "budget" else None
-                    currency = (answer.value or {}).get("currency") if amount is not None else None
-                    if (
-                        amount is not None
-                        and currency == self.currency
-                        and amount >= trigger.budget_at_least
-                    ):
-                        hits.append(_Hit(trigger, now))
-                        break
+                if any(
+                    self._budget_at_least(answer.value, trigger.budget_at_least)
+                    for answer in write.answers
+                    if answer.key == "budget"
+                ):
+                    hits.append(_Hit(trigger, now))
             elif trigger.returning_after_hours is not None and write.last_seen_before is not None:
                 gap = timedelta(hours=trigger.returning_after_hours)
                 if any(e.ts - write.last_seen_before >= gap for e in shopper_events):
@@ -218,6 +208,12 @@ class HandoffPlanner:
                 )
             )
         return hits
+
+    def _budget_at_least(self, value: Any, threshold: int) -> bool:
+        """Whether the most the shopper will spend, in the shop currency, reaches ``threshold``."""
+        said = Budget.of(value)
+        budget = said.in_currency(self.currency, self.rates) if said is not None else None
+        return budget is not None and budget.top >= threshold
 
     def _start_timer(
         self, connection: Connection, lead_id: str, trigger: Trigger, started_at: datetime

@@ -8,8 +8,9 @@ hours (Mon-Thu 09:00-18:00 Europe/Paris).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from bot.catalog import RateTable
+from bot.handoff import planner_for
 from bot.handoff.config import (
     DEFAULT_CONFIG_PATH,
     Channel,
@@ -430,6 +433,46 @@ def test_big_budget(
         assert fired(engine, state.lead_id) == []
 
 
+RATES_FILE = Path(__file__).parent.parent / "scoring" / "rates.yml"
+# What one ruble and one dollar are worth in euros, the shop currency.
+RATES = RateTable(
+    "EUR", date(2026, 11, 30), MappingProxyType({"RUB": Decimal("0.011"), "USD": Decimal("0.92")})
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "fires"),
+    [
+        # "3000 rubles" is 33 EUR: a big number, no big budget.
+        ({"amount": Decimal("3000"), "currency": "RUB"}, False),
+        ({"amount": Decimal("90000"), "currency": "RUB"}, False),  # 990 EUR
+        ({"amount": Decimal("100000"), "currency": "RUB"}, True),  # 1,100 EUR
+        ({"amount": Decimal("1100"), "currency": "USD"}, True),  # 1,012 EUR
+        # A currency without a rate cannot be shown to reach the threshold.
+        ({"amount": Decimal("5000"), "currency": "MXN"}, False),
+        # "between 500 and 1200 dollars": its upper end, 1,104 EUR, counts.
+        (
+            {
+                "amount": Decimal("850"),
+                "min": Decimal("500"),
+                "max": Decimal("1200"),
+                "currency": "USD",
+            },
+            True,
+        ),
+    ],
+)
+def test_big_budget_is_measured_in_the_shop_currency(
+    engine: Engine, scorer: Scorer, config: HandoffConfig, value: dict[str, Any], fires: bool
+) -> None:
+    planner = HandoffPlanner(
+        config, public_url=PUBLIC_URL, signing_key=SIGNING_KEY, currency="EUR", rates=RATES
+    )
+    repo = LeadRepository(engine, scorer, planner)
+    state = state_of(repo.apply([budget("s1", "a1", value, MON)], now=MON), "s1")
+    assert fired(engine, state.lead_id) == (["big_budget"] if fires else [])
+
+
 def test_cart_add_only_when_warm(repo: LeadRepository, engine: Engine) -> None:
     # A cart add alone: intent 12 < 15, still cold: no handoff.
     cold = state_of(repo.apply([shop("s1", "c1", "add_to_cart", MON)], now=MON), "s1")
@@ -677,3 +720,9 @@ def test_a_failed_write_leaves_no_new_lead_behind(
     with pytest.raises(RuntimeError, match="payload failed"):
         repo.apply([chat("new-shopper", "e1", "human_requested", MON)], now=MON)
     assert rows(engine, Lead) == []
+
+
+def test_the_configured_planner_converts_with_the_shop_rate_table() -> None:
+    settings = Settings.from_env({"RATES_PATH": str(RATES_FILE)})
+    planner = planner_for(settings)
+    assert (planner.currency, planner.rates.rate("RUB")) == ("EUR", Decimal("0.011"))
