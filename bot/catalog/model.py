@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 
+from bot.answers.areas import area_table
 from bot.answers.text import fold
 
 
@@ -36,9 +38,12 @@ class Variant:
 class Product:
     """A product with its variants and shipping rules.
 
-    ``ships_to`` holds ISO 3166 alpha-2 codes (zones already expanded);
-    ``excluded_regions`` maps a country code to folded region or city names the product
-    does not go to.
+    ``ships_to`` holds the ISO 3166 alpha-2 codes of the countries the product goes to
+    (zones already expanded), wholly or, for those in ``only_areas``, in part;
+    ``excluded_regions`` maps a country code to the folded names of the regions, cities
+    and delivery areas ("corsica") it does not go to, including the areas its shipping
+    zones leave out; ``only_areas`` maps a country the product reaches in some delivery
+    areas only to their folded names.
     """
 
     id: str
@@ -52,15 +57,29 @@ class Product:
     ships_to: frozenset[str]
     excluded_regions: Mapping[str, frozenset[str]] = field(hash=False)
     delivery_days: int
+    only_areas: Mapping[str, frozenset[str]] = field(
+        default=MappingProxyType({}), hash=False, repr=False
+    )
 
-    def delivers_to(self, country: str, region: str | None = None) -> bool:
-        """Whether this product ships to ``country`` (and, if given, ``region`` in it)."""
+    def delivers_to(self, country: str, region: str | None = None, area: str | None = None) -> bool:
+        """Whether this product ships to ``country`` (and, if given, ``region`` and ``area``).
+
+        ``area`` is the delivery area of a location answer ("Corsica"); without it, a
+        region that is an area's name or one of its towns ("Corse", "Porto-Vecchio")
+        stands for the area. A place whose region or area is excluded is not served; in
+        a country served in some areas only, neither is a place outside them.
+        """
         code = country.upper()
         if code not in self.ships_to:
             return False
-        if region is None:
-            return True
-        return fold(region.strip()) not in self.excluded_regions.get(code, frozenset())
+        if area is None and region is not None:
+            found = area_table().containing(code, region)
+            area = found.name if found is not None else None
+        names = {fold(name.strip()) for name in (region, area) if name}
+        if names & self.excluded_regions.get(code, frozenset()):
+            return False
+        only = self.only_areas.get(code)
+        return only is None or (area is not None and fold(area.strip()) in only)
 
     def variant_label(self, variant: Variant) -> str:
         """Short text naming one of this product's variants: "Classic Hoodie — blue, M"."""
@@ -103,8 +122,14 @@ class Catalog:
         """Return every variant with its product, in catalogue order."""
         return list(self._variants_by_id.values())
 
-    def ships_to(self, product: Product | None, country: str, region: str | None = None) -> bool:
+    def ships_to(
+        self,
+        product: Product | None,
+        country: str,
+        region: str | None = None,
+        area: str | None = None,
+    ) -> bool:
         """Whether ``product`` ships to the place; with no product, whether any product does."""
         if product is not None:
-            return product.delivers_to(country, region)
-        return any(p.delivers_to(country, region) for p in self.products)
+            return product.delivers_to(country, region, area)
+        return any(p.delivers_to(country, region, area) for p in self.products)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers.location import parse_location
 from bot.catalog import DEMO_CATALOG, Catalog, CatalogError, load_catalog
 
 VALID = """\
@@ -129,7 +130,7 @@ def test_load_minimal_catalog(tmp_path: Path) -> None:
             "products[0].delivery_days",
         ),  # missing: the product's line
         ("id: mug\n", "id: Mug Cup\n", 8, "products[0].id"),
-        ("  benelux: [BE, NL, LU]", "  benelux: [BE, NL, LUX]", 6, "shipping_zones"),
+        ("  benelux: [BE, NL, LU]", "  benelux: [BE, NL, LUX]", 6, "shipping_zones.benelux[2]"),
         ("      FR: [Corsica]", "      XX: [Corsica]", 16, "products[0].excluded_regions"),
         (
             "    delivery_days: 2\n",
@@ -169,3 +170,207 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_catalog_error_is_a_value_error() -> None:
     assert issubclass(CatalogError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("product_id", "text", "ships"),
+    [
+        # The tent goes to France, Germany and Belgium, but not to Corsica.
+        ("tent-dome", "Porto-Vecchio, Corsica", False),
+        ("tent-dome", "20000 Ajaccio", False),
+        ("tent-dome", "20200", False),  # a Corsican postcode alone
+        ("tent-dome", "Calvi", False),  # a Corsican town the catalogue does not list
+        ("tent-dome", "Korsika", False),  # another name of the area
+        ("tent-dome", "75011", True),
+        ("tent-dome", "10115 Berlin", True),
+        ("tent-dome", "Guadeloupe", True),  # an overseas department is France
+        # The blanket goes to the EU and Britain, but not to the Canary Islands.
+        ("blanket-wool", "Tenerife", False),
+        ("blanket-wool", "Las Palmas", False),
+        ("blanket-wool", "38001 Santa Cruz de Tenerife", False),
+        ("blanket-wool", "Lanzarote", False),
+        ("blanket-wool", "Mallorca", True),  # the Balearic Islands are not excluded
+        ("blanket-wool", "28013 Madrid", True),
+        ("blanket-wool", "BT1 1AA", True),  # Northern Ireland is in the United Kingdom
+        ("blanket-wool", "M5V 2T6", False),  # Canada is outside its zones
+    ],
+)
+def test_demo_ships_to_parsed_places(
+    demo: Catalog, product_id: str, text: str, ships: bool
+) -> None:
+    parsed = parse_location(text, default_country=demo.default_country)
+    assert parsed is not None
+    place = parsed.value
+    product = demo.product(product_id)
+    assert demo.ships_to(product, place["country"], place["region"], place["area"]) is ships
+
+
+@pytest.mark.parametrize(
+    ("region", "area", "ships"),
+    [
+        ("Porto-Vecchio", "Corsica", False),
+        ("Porto-Vecchio", None, False),  # a listed town of the area stands for it
+        ("Corse", None, False),  # so does the area's name
+        ("Lyon", None, True),
+        (None, None, True),  # France without a region
+    ],
+)
+def test_tent_area_without_parser(
+    demo: Catalog, region: str | None, area: str | None, ships: bool
+) -> None:
+    tent = demo.product("tent-dome")
+    assert tent is not None
+    assert tent.delivers_to("FR", region, area) is ships
+
+
+AREAS = """\
+shop:
+  name: Test Shop
+  currency: EUR
+  default_country: FR
+shipping_zones:
+  eu: [FR, ES, DE, PT]
+  mainland:
+    countries: [FR, ES, PT]
+    except: [Canary Islands, Balearic Islands, Overseas France, Corsica]
+  islands: [Corsica, Canary Islands]
+products:
+  - id: mainland-only
+    ships_to: [mainland]
+  - id: mainland-and-corsica
+    ships_to: [mainland, Corsica]
+  - id: islands-and-germany
+    ships_to: [DE, islands]
+  - id: both-zones
+    ships_to: [mainland, eu]
+    excluded_regions:
+      ES: [Canarias]
+  - id: guadeloupe-by-code
+    ships_to: [GP, DE]
+"""
+PRODUCT_FIELDS = """\
+    name: A product
+    category: home
+    description: A product.
+    price: "10.00"
+    currency: EUR
+    delivery_days: 2
+    variants:
+      - {id: VARIANT, name: One, stock: 1}
+"""
+
+
+def areas_catalog(tmp_path: Path, text: str = AREAS) -> Catalog:
+    lines = []
+    for line in text.splitlines(keepends=True):
+        lines.append(line)
+        if line.startswith("  - id: "):
+            product_id = line.split(": ")[1].strip()
+            lines.append(PRODUCT_FIELDS.replace("VARIANT", f"{product_id}-one"))
+    return load_catalog(write(tmp_path, "".join(lines)))
+
+
+@pytest.mark.parametrize(
+    ("product_id", "country", "region", "area", "ships"),
+    [
+        ("mainland-only", "FR", "Lyon", None, True),
+        ("mainland-only", "FR", None, None, True),
+        ("mainland-only", "FR", "Ajaccio", "Corsica", False),  # the zone leaves it out
+        ("mainland-only", "ES", "Santa Cruz de Tenerife", "Canary Islands", False),
+        ("mainland-only", "ES", "Palma", "Balearic Islands", False),
+        ("mainland-only", "FR", "Fort-de-France", "Martinique", False),  # by the group's name
+        ("mainland-only", "PT", "Porto", None, True),
+        ("mainland-only", "DE", "Berlin", None, False),
+        ("mainland-and-corsica", "FR", "Ajaccio", "Corsica", True),  # named on its own
+        ("mainland-and-corsica", "ES", "Lanzarote", "Canary Islands", False),
+        ("islands-and-germany", "FR", "Bastia", "Corsica", True),
+        ("islands-and-germany", "ES", "Tenerife", "Canary Islands", True),
+        ("islands-and-germany", "FR", "Lyon", None, False),  # only the island of France
+        ("islands-and-germany", "FR", None, None, False),  # France as a whole is not promised
+        ("islands-and-germany", "ES", "Palma", "Balearic Islands", False),
+        ("islands-and-germany", "DE", None, None, True),
+        ("both-zones", "FR", "Ajaccio", "Corsica", True),  # the eu zone takes it back
+        ("both-zones", "ES", "Palma", "Balearic Islands", True),
+        ("both-zones", "ES", "Tenerife", "Canary Islands", False),  # the product's own rule
+        ("guadeloupe-by-code", "FR", "Pointe-à-Pitre", "Guadeloupe", True),
+        ("guadeloupe-by-code", "FR", "Paris", None, False),
+    ],
+)
+def test_zones_and_areas(
+    tmp_path: Path,
+    product_id: str,
+    country: str,
+    region: str | None,
+    area: str | None,
+    ships: bool,
+) -> None:
+    catalog = areas_catalog(tmp_path)
+    product = catalog.product(product_id)
+    assert product is not None
+    assert product.delivers_to(country, region, area) is ships
+
+
+def test_area_only_product_lists_its_countries(tmp_path: Path) -> None:
+    product = areas_catalog(tmp_path).product("islands-and-germany")
+    assert product is not None
+    assert product.ships_to == {"DE", "FR", "ES"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        (
+            "    except: [Canary Islands, Balearic Islands, Overseas France, Corsica]",
+            "    except: [Canary Islands, Atlantis]",
+            "shipping_zones.mainland.except[1]",
+            "'Atlantis' is not a delivery area (one of: Corsica",
+        ),
+        (
+            "  islands: [Corsica, Canary Islands]",
+            "  islands: [Corsica, Canary Isles]",
+            "shipping_zones.islands[1]",
+            "neither an ISO 3166 alpha-2 country code (e.g. FR) nor a delivery area",
+        ),
+        (
+            "    countries: [FR, ES, PT]",
+            "    countries: [FR, PT]",
+            "shipping_zones.mainland.except[0]",
+            "Canary Islands is in ES, which zone 'mainland' does not cover",
+        ),
+        (
+            "      ES: [Canarias]",
+            "      FR: [Canarias]",
+            "products[3].excluded_regions.FR[0]",
+            "'Canarias' is in ES, not FR",
+        ),
+        (
+            "    ships_to: [DE, islands]",
+            "    ships_to: [DE, Atlantis]",
+            "products[2].ships_to[1]",
+            "'Atlantis' is neither",
+        ),
+        (
+            "    except: [Canary Islands, Balearic Islands, Overseas France, Corsica]",
+            "    but_not: [Corsica]",
+            "shipping_zones.mainland.but_not",
+            "extra fields not permitted",
+        ),
+    ],
+)
+def test_invalid_areas_name_field(
+    tmp_path: Path, old: str, new: str, field: str, words: str
+) -> None:
+    assert old in AREAS
+    with pytest.raises(CatalogError) as error:
+        areas_catalog(tmp_path, AREAS.replace(old, new, 1))
+    message = str(error.value)
+    assert f": {field}: " in message
+    assert words in message
+
+
+def test_area_names_in_any_case(tmp_path: Path) -> None:
+    text = AREAS.replace("    ships_to: [DE, islands]", "    ships_to: [DE, corsica]")
+    product = areas_catalog(tmp_path, text).product("islands-and-germany")
+    assert product is not None
+    assert product.delivers_to("FR", "Bastia", "Corsica")
+    assert not product.delivers_to("FR", "Lyon")
