@@ -138,14 +138,27 @@ LOCATION_CASES = [
     ("Toronto", "CA", "Toronto", True),
     ("Tokyo", "JP", "Tokyo", False),
     ("Deutschland", "DE", None, True),  # local name
+    ("75011", "FR", "Paris", True),  # a postcode alone: the shop's country
+    ("SW1A 1AA", "GB", "London", True),
+    ("10115 Berlin", "DE", "Berlin", True),
+    ("M5V 2T6", "CA", "Toronto", True),
+    ("Porto-Vecchio, Corsica", "FR", "Porto-Vecchio", True),  # not Porto, Portugal
+    ("hmm actually the black one, same size", None, None, None),  # no town in Tanzania
 ]
 
 
 @pytest.mark.parametrize(("text", "country", "region", "serviceable"), LOCATION_CASES)
 async def test_location_answers(
-    helper: Assistant, text: str, country: str, region: str | None, serviceable: bool
+    helper: Assistant,
+    text: str,
+    country: str | None,
+    region: str | None,
+    serviceable: bool | None,
 ) -> None:
     slots = await validate(make_tracker(text, requested="location"))
+    if country is None:
+        assert (slots.get("location") or {}).get("value") is None, slots.get("location")
+        return
     value = answer_value(slots, "location")
     assert value["country"] == country
     assert (value["region"] or None) == region
@@ -156,6 +169,24 @@ async def test_location_serviceable_depends_on_chosen_product(helper: Assistant)
     tent = {"raw": "2 person tent", "value": "tent-dome-2p", "status": "answered"}
     slots = await validate(make_tracker("Madrid", requested="location", slots={"variant": tent}))
     assert answer_value(slots, "location")["serviceable"] is False  # the tent ships to FR, DE, BE
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "serviceable"),
+    [
+        ("Porto-Vecchio, Corsica", "Corsica", False),  # the tent does not go to Corsica
+        ("20000 Ajaccio", "Corsica", False),
+        ("Lyon", None, True),
+    ],
+)
+async def test_location_area_rules_out_the_tent(
+    helper: Assistant, text: str, area: str | None, serviceable: bool
+) -> None:
+    tent = {"raw": "2 person tent", "value": "tent-dome-2p", "status": "answered"}
+    slots = await validate(make_tracker(text, requested="location", slots={"variant": tent}))
+    value = answer_value(slots, "location")
+    assert value["area"] == area
+    assert value["serviceable"] is serviceable
 
 
 VARIANT_CASES = [
