@@ -418,9 +418,11 @@ class Interpreter:
         strict: bool,
         result: TurnResult | None,
     ) -> Parsed | None:
-        product = self._chosen_product(turn)
+        product, current = chosen_item(self.catalog, turn.answers, turn.product_id)
         product_id = turn.product_id or (product.id if product else None)
-        match = match_variant(text, self.catalog, product_id=product_id, strict=strict)
+        match = match_variant(
+            text, self.catalog, product_id=product_id, strict=strict, current=current
+        )
         if match.variant is not None:
             return match.parsed()
         if result is None:
