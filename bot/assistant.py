@@ -21,7 +21,7 @@ from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import Interpreter, TurnResult
 from bot.flows.live import LiveFlows
 from bot.flows.loader import flow_context
-from bot.flows.rules import page_facts
+from bot.flows.rules import Money, page_facts
 from bot.handoff import planner_for
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
@@ -116,18 +116,18 @@ class Assistant:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog: Catalog = load_catalog(settings.catalog_path)
-        self.live_flows = LiveFlows(settings.flows_dir, flow_context(self.catalog))
+        rates = load_rates(settings.rates_path)
+        self.live_flows = LiveFlows(
+            settings.flows_dir,
+            flow_context(self.catalog, money=Money(settings.shop_currency, rates)),
+        )
         self._interpreters: dict[int, Interpreter] = {}
         self._interpreters_of: FlowSet | None = None
         engine = create_db_engine(
             settings.database_url, lock_wait=settings.actions_store_wait_ms / 1000
         )
         self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lead-store")
-        scorer = Scorer(
-            load_scoring_config(settings.scoring_config_path),
-            self.catalog,
-            load_rates(settings.rates_path),
-        )
+        scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog, rates)
         self.recorder = LeadRecorder(
             LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
         )

@@ -41,6 +41,7 @@ from bot.flows.rules import (
     PAGE_FACTS,
     PAGE_TYPES,
     Condition,
+    Money,
     PointRule,
 )
 from bot.settings import PROJECT_ROOT
@@ -164,6 +165,8 @@ class FlowContext:
 
     domain_slots: frozenset[str] | None = None
     catalog: Catalog | None = None
+    # Budget rules name amounts in the shop's currency; answers in others are converted.
+    money: Money | None = None
 
 
 def domain_slots(domain_file: Path) -> frozenset[str]:
@@ -172,10 +175,14 @@ def domain_slots(domain_file: Path) -> frozenset[str]:
     return frozenset((data.get("slots") or {}).keys())
 
 
-def flow_context(catalog: Catalog | None, domain_file: Path = DOMAIN_FILE) -> FlowContext:
-    """The project's domain slots and ``catalog``, for the cross-checks."""
+def flow_context(
+    catalog: Catalog | None, domain_file: Path = DOMAIN_FILE, money: Money | None = None
+) -> FlowContext:
+    """The project's domain slots and ``catalog``, for the cross-checks, and ``money``."""
     return FlowContext(
-        domain_slots=domain_slots(domain_file) if domain_file.exists() else None, catalog=catalog
+        domain_slots=domain_slots(domain_file) if domain_file.exists() else None,
+        catalog=catalog,
+        money=money,
     )
 
 
@@ -442,6 +449,7 @@ def _question(
         ab_test=ab_test,
         product_prompt=product_prompt,
         line=_line(raw, "key"),
+        money=context.money,
     )
 
 

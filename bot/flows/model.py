@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.flows.facts import consented
-from bot.flows.rules import Condition, PointRule, answer_measure
+from bot.flows.rules import Condition, Money, PointRule, answer_measure
 
 FAQ_TOPICS = ("shipping", "price", "returns", "discount", "stock")
 ANSWER_TYPES = (
@@ -110,6 +110,8 @@ class Question:
     ab_test: AbTest | None = None
     product_prompt: str | None = None
     line: int | None = None
+    # The shop's currency and rates, for budget answers in another currency.
+    money: Money | None = field(default=None, compare=False, repr=False)
 
     def asked(self, sender_id: str, product_name: str | None = None) -> Asked:
         """The wording this shopper sees: their A/B arm, else a prompt variant.
@@ -168,7 +170,7 @@ class Question:
             chosen = self.choice(value)
             if chosen is not None and chosen.points is not None:
                 return chosen.points, chosen.reason or f"{self.key}: {chosen.label}"
-        measured = answer_measure(self.answer_type, value)
+        measured = answer_measure(self.answer_type, value, self.money)
         for rule in self.fit_points:
             if rule.matches(measured):
                 return rule.points, rule.reason or f"{self.key}: {measured}"
@@ -253,7 +255,9 @@ class Flow:
         if depends is None:
             return condition.holds(facts.get(condition.subject))
         if answers.get(depends.key) is not None:
-            measured = answer_measure(depends.answer_type, answer_value(answers, depends.key))
+            measured = answer_measure(
+                depends.answer_type, answer_value(answers, depends.key), depends.money
+            )
             return condition.holds(measured)
         # Not answered yet: wait if it will still be asked, else the condition fails.
         return None if verdict(depends) is not False else False

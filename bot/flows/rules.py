@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.catalog import Catalog
+from bot.catalog import NO_RATES, Catalog, RateTable
 
 OPERATORS = ("equals", "not", "in", "not_in", "lt", "lte", "gt", "gte")
 NUMERIC_OPERATORS = frozenset({"lt", "lte", "gt", "gte"})
@@ -114,20 +114,26 @@ def _same(measured: Any, expected: Any) -> bool:
     return bool(measured == expected)
 
 
-def answer_measure(answer_type: str, value: Any) -> Any:
-    """The value an answer is compared as: days, an amount, a country, an id or a text."""
+@dataclass(frozen=True)
+class Money:
+    """The shop's currency, in which a flow's budget rules name their amounts, and its rates."""
+
+    currency: str
+    rates: RateTable = NO_RATES
+
+
+def answer_measure(answer_type: str, value: Any, money: Money | None = None) -> Any:
+    """The value an answer is compared as: days, an amount, a country, an id or a text.
+
+    A budget is its amount in the shop's currency (``money``): one in another currency
+    is converted through the rate table, and measures nothing without a rate.
+    """
     if value is None:
         return None
     if answer_type == "timeline" and isinstance(value, dict):
         return value.get("days")
     if answer_type == "budget" and isinstance(value, dict):
-        amount = value.get("amount")
-        if amount is None and value.get("max") is not None:
-            amount = value.get("max")
-        try:
-            return float(amount) if amount is not None else None
-        except (TypeError, ValueError):
-            return None
+        return _budget_measure(value, money)
     if answer_type == "location" and isinstance(value, dict):
         return value.get("country")
     if answer_type == "contact" and isinstance(value, dict):
@@ -135,6 +141,20 @@ def answer_measure(answer_type: str, value: Any) -> Any:
     if answer_type == "name" and isinstance(value, dict):
         return " ".join(part for part in (value.get("first_name"), value.get("last_name")) if part)
     return value
+
+
+def _budget_measure(value: dict[str, Any], money: Money | None) -> float | None:
+    amount = value.get("amount")
+    if amount is None and value.get("max") is not None:
+        amount = value.get("max")
+    try:
+        figure = Decimal(str(amount)) if amount is not None else None
+    except InvalidOperation:
+        return None
+    currency = value.get("currency")
+    if figure is not None and money is not None and isinstance(currency, str):
+        figure = money.rates.convert(figure, currency, money.currency)
+    return _number(figure) if figure is not None else None
 
 
 def page_facts(context: dict[str, Any], catalog: Catalog | None) -> dict[str, Any]:
