@@ -16,7 +16,8 @@ The ``messy`` persona is a probe of understanding rather than of the dialogue: e
 conversation is in one language (English in texting style, French, German, Spanish,
 Italian or Portuguese) and answers every question once, in everyday words (postcodes,
 islands, currencies, hedged dates, names with emoji or pasted markup), with no
-interruptions. Asked again, that shopper rewords the answer in plain English, so the
+interruptions. Its phrasings are dealt per language like cards, so a run of 48 uses
+every one. Asked again, that shopper rewords the answer in plain English, so the
 later questions are still tested; the simulator counts such an answer as wrong.
 """
 
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pycountry
 from dateutil.relativedelta import relativedelta
@@ -834,6 +835,8 @@ MESSY_PHONES: dict[str, Sequence[tuple[str, str]]] = {
 
 # --- generation --------------------------------------------------------------------
 
+_Row = TypeVar("_Row")
+
 
 def _variant_phrases(product: Product, variant: Variant, style: str) -> list[str]:
     """Ways to name exactly this variant: the product word plus every option."""
@@ -926,24 +929,33 @@ class Generator:
 
     def _messy(self, rng: random.Random, index: int) -> Conversation:
         """Every answer once, in one language's everyday words; no interruptions."""
-        language = LANGUAGES[index // len(self.personas) % len(LANGUAGES)]
-        variant_text, variant_id = rng.choice(MESSY_VARIANTS[language])
+        ordinal = index // len(self.personas)
+        language = LANGUAGES[ordinal % len(LANGUAGES)]
+        turn = ordinal // len(LANGUAGES)
+
+        def deal(table: str, rows: Sequence[_Row]) -> _Row:
+            # A seeded shuffle per table and language: every phrasing is used once before
+            # any comes back, so a short run still tries them all.
+            deck = random.Random(f"{self.seed}:{table}:{language}").sample(rows, len(rows))
+            return deck[turn % len(deck)]
+
+        variant_text, variant_id = deal("variant", MESSY_VARIANTS[language])
         found = self.catalog.variant(variant_id)
         if found is None:
             raise ValueError(f"the messy phrasings name {variant_id}, not in the catalogue")
         product, variant = found
         answers: dict[str, Phrase] = {}
-        text, rule = rng.choice(MESSY_TIMELINES[language])
+        text, rule = deal("timeline", MESSY_TIMELINES[language])
         answers["timeline"] = Phrase(text, Expected("timeline", timeline=rule))
         answers["variant"] = Phrase(variant_text, Expected("variant", value=variant.id))
-        place_text, country, regions, areas = rng.choice(MESSY_PLACES[language])
+        place_text, country, regions, areas = deal("location", MESSY_PLACES[language])
         answers["location"] = self._location((place_text, country, regions), product, areas)
-        budget_text, budget = rng.choice(MESSY_BUDGETS[language])
+        budget_text, budget = deal("budget", MESSY_BUDGETS[language])
         answers["budget"] = Phrase(budget_text, Expected("budget", value=budget))
         answers[CONSENT] = Phrase(
-            rng.choice(MESSY_CONSENT[language]), Expected(CONSENT, value=True)
+            deal("consent", MESSY_CONSENT[language]), Expected(CONSENT, value=True)
         )
-        name_text, first, last = rng.choice(MESSY_NAMES[language])
+        name_text, first, last = deal("name", MESSY_NAMES[language])
         answers[NAME] = Phrase(
             name_text, Expected(NAME, value={"first_name": first, "last_name": last})
         )
