@@ -1,6 +1,15 @@
+import re
+
 import pytest
 
-from bot.answers.text import SMALL_NUMBER_RE, fold, small_number
+from bot.answers.text import (
+    SMALL_NUMBER_RE,
+    NumberReading,
+    fold,
+    read_number,
+    small_number,
+    words_to_int,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +48,64 @@ def test_small_number(words: str, value: int | None) -> None:
 def test_small_number_re_finds_compounds_whole() -> None:
     text = fold("dans vingt-et-un jours, in einundzwanzig Tagen, en treinta y un días")
     assert [small_number(m.group()) for m in SMALL_NUMBER_RE.finditer(text)] == [21, 21, 31]
+
+
+@pytest.mark.parametrize(
+    ("words", "value", "scale"),
+    [
+        # English keeps words_to_int's reading, vague counts included.
+        ("two hundred", 200, 100),
+        ("a few hundred", 300, 100),
+        ("two thousand five hundred", 2500, 1),  # not "N times" its last multiplier
+        ("a grand", 1000, 1000),
+        # French
+        ("deux cents", 200, 100),
+        ("trois cent cinquante", 350, 1),
+        ("quatre-vingts", 80, 1),  # four twenties
+        ("quatre-vingt-dix-neuf", 99, 1),
+        ("soixante et onze", 71, 1),
+        ("septante", 70, 1),  # Belgium and Switzerland
+        ("mille deux cents", 1200, 1),
+        # German, written as one word
+        ("zweihundert", 200, 100),
+        ("zweihundertfünfzig", 250, 1),
+        ("einundzwanzig", 21, 1),
+        ("tausend", 1000, 1000),
+        ("zweitausendfünfhundert", 2500, 1),
+        ("eine Million", 1_000_000, 1_000_000),
+        # Spanish
+        ("doscientos", 200, 1),  # one word for 200: no multiplier to share
+        ("trescientos cincuenta", 350, 1),
+        ("dos mil quinientos", 2500, 1),
+        ("doscientos mil", 200_000, 1000),
+        ("veintidós", 22, 1),
+        ("mil", 1000, 1000),
+        # Italian, written as one word
+        ("duecento", 200, 100),
+        ("duemilacinquecento", 2500, 1),
+        ("centottanta", 180, 1),
+        ("trecentoventitré", 323, 1),
+        # Portuguese
+        ("quinhentos", 500, 1),
+        ("duzentos e cinquenta", 250, 1),
+        ("mil e quinhentos", 1500, 1),
+        ("cento e vinte", 120, 1),
+    ],
+)
+def test_read_number(words: str, value: int, scale: int) -> None:
+    assert read_number(re.split(r"[\s-]+", words)) == NumberReading(value, scale)
+
+
+@pytest.mark.parametrize(
+    "word",
+    # Words made of number parts that are no numbers: "vente" (sale) is not vent|e,
+    # "centro" not cent|ro, "Achtung" not acht|ung, "novembre" not nove|mbre.
+    ["vente", "dose", "centro", "milano", "novembre", "Achtung", "einmal", "und", "hoodie", ""],
+)
+def test_read_number_refuses_other_words(word: str) -> None:
+    assert read_number([word]) is None
+
+
+def test_words_to_int_stays_english() -> None:
+    assert words_to_int(["two", "hundred", "fifty"]) == 250
+    assert words_to_int(["deux", "cents"]) is None
