@@ -230,7 +230,7 @@ _INTERROGATIVES = word_set(
 )
 _NAME_INTROS = (("i", "m"), ("im",), ("i", "am"), ("name", "is"), ("call", "me"), ("this", "is"))
 _WORD = re.compile(r"[^\W_]+")
-_SENTENCE_END = re.compile(r"(?:.*[.!?¡¿])?[\s\W]*", re.DOTALL)
+_SENTENCE_MARKS = ".!?¡¿"
 _PHRASE_END = re.compile(r"\s*(?:[.!?,;:)]|$)")
 
 
@@ -278,19 +278,7 @@ def parse_location(
     if cleaned is None:
         return None
     postcodes = find_postcodes(cleaned)
-    spans = [(code.start, code.end) for code in postcodes]
-    words = [
-        _Word(
-            m.group(0),
-            _key(m.group(0)),
-            m.start(),
-            any(a <= m.start() < b for a, b in spans),
-            _SENTENCE_END.fullmatch(cleaned[: m.start()]) is not None,
-            _PHRASE_END.match(cleaned, m.end()) is not None,
-        )
-        for m in _WORD.finditer(cleaned)
-    ]
-    words = [word for word in words if word.folded]
+    words = _words(cleaned, [(code.start, code.end) for code in postcodes])
     if not words:
         return None
     question = cleaned.rstrip().endswith("?") or words[0].folded in _INTERROGATIVES
@@ -308,40 +296,57 @@ def parse_location(
     return Parsed(value=value, display=display)
 
 
+def _words(text: str, postcodes: list[tuple[int, int]]) -> list[_Word]:
+    words = []
+    previous_end = 0
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        gap = text[previous_end:start]
+        opens = previous_end == 0 or any(mark in gap for mark in _SENTENCE_MARKS)
+        previous_end = end
+        folded = _key(match.group(0))
+        if folded:
+            in_postcode = any(a <= start < b for a, b in postcodes)
+            closes = _PHRASE_END.match(text, end) is not None
+            words.append(_Word(match.group(0), folded, start, in_postcode, opens, closes))
+    return words
+
+
 def _key(name: str) -> str:
     return " ".join(_WORD.findall(fold(name)))
 
 
 def _mentions(words: list[_Word], text: str, *, strict: bool, question: bool) -> list[_Mention]:
     index = _index()
+    starts = _first_words()
     codes = _codes()
     shouting = not any(c.islower() for c in text)
     found: list[_Mention] = []
     position = 0
     while position < len(words):
         mention = None
-        longest = 0
-        while (
-            longest < min(_MAX_NAME_WORDS, len(words) - position)
-            and not words[position + longest].in_postcode
-        ):
-            longest += 1
-        for length in range(longest, 0, -1):
+        keys: list[str] = []  # the names starting here, one word longer each time
+        if words[position].folded in starts:
+            for word in words[position : position + _MAX_NAME_WORDS]:
+                if word.in_postcode:
+                    break
+                keys.append(f"{keys[-1]} {word.folded}" if keys else word.folded)
+        for length in range(len(keys), 0, -1):
             end = position + length
-            key = " ".join(word.folded for word in words[position:end])
-            places = index.get(key)
-            reading = (
-                _reading(key, places, words, position, end, strict=strict, question=question)
-                if places
-                else _NO
-            )
-            if places and reading != _NO:
-                mention = _Mention(position, end, places, needs_country=reading == _WITH_COUNTRY)
-                break
-            if length == 1:
-                code = _code(words[position].text, len(words), codes, shouting, strict=strict)
-                if code is not None:
-                    mention = _Mention(position, end, (code,))
+            places = index.get(keys[length - 1])
+            if places:
+                reading = _reading(
+                    keys[length - 1], places, words, position, end, strict=strict, question=question
+                )
+                if reading != _NO:
+                    mention = _Mention(
+                        position, end, places, needs_country=reading == _WITH_COUNTRY
+                    )
+                    break
+        if mention is None and not words[position].in_postcode:
+            code = _code(words[position].text, len(words), codes, shouting, strict=strict)
+            if code is not None:
+                mention = _Mention(position, position + 1, (code,))
         if mention is None:
             position += 1
         else:
@@ -545,6 +550,12 @@ def _country_place(code: str, areas: AreaTable) -> _Place:
 
 def _area_place(area: Area) -> _Place:
     return _Place(_REGION, area.country, area.name, area=area.name)
+
+
+@lru_cache(maxsize=1)
+def _first_words() -> frozenset[str]:
+    """The first word of every name, to skip the words no name starts with."""
+    return frozenset(key.split(" ", 1)[0] for key in _index())
 
 
 @lru_cache(maxsize=1)

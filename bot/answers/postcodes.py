@@ -114,9 +114,10 @@ class _SystemIn(BaseModel):
 def find_postcodes(text: str) -> list[PostcodeMatch]:
     """Every postcode in ``text``, left to right; overlapping matches keep the longest."""
     found: dict[tuple[int, int], list[PostcodePlace]] = {}
+    systems = _systems()
     if not _DIGIT.search(text):
         return []  # every postcode has a digit
-    for system, prefixed in _systems():
+    for system, prefixed in systems:
         for pattern, sure in ((prefixed, True), (system.full, False)):
             for match in pattern.finditer(text):
                 code = match.group("code")
