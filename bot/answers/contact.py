@@ -25,7 +25,7 @@ import unicodedata
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from bot.answers.text import MAX_ANSWER_LENGTH, fold, usable, word_set
+from bot.answers.text import MAX_ANSWER_LENGTH, fold, strip_inline_tags, usable, word_set
 from bot.answers.types import Parsed
 
 MAX_NAME_LENGTH = 80
@@ -58,7 +58,6 @@ _TITLE = re.compile(
     re.I,
 )
 # Inline tags without attributes, which some chat widgets send: their text is kept.
-_INLINE_TAG = re.compile(r"<\s*/?\s*(?:b|i|u|s|em|strong|small|mark|span)\s*/?\s*>", re.I)
 _EMOTICON = re.compile(r"(?<!\S)(?:[:;=8xX][-'^o]?[()\[\]dDpP3/\\|*oO]+|<3+|\^_?\^)(?!\S)")
 _MARKDOWN = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
 # Emoji: pictographs and symbols (So), skin tones, joiners and variation selectors.
@@ -226,7 +225,7 @@ def strip_decoration(text: str) -> str:
 
     "<i>Eve</i> Hacker 😊" → "Eve Hacker"; other markup stays, for ``usable`` to refuse.
     """
-    text = _INLINE_TAG.sub("", text)
+    text = strip_inline_tags(text)
     text = "".join(
         " " if char in _EMOJI_EXTRAS or unicodedata.category(char) in _EMOJI_CATEGORIES else char
         for char in text

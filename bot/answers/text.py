@@ -191,6 +191,16 @@ def small_number(words: str) -> int | None:
     return SMALL_NUMBER_WORDS.get(_SEPARATORS.sub(" ", fold(words)).strip())
 
 
+# Formatting tags without attributes, as pasted from a rich-text field ("<b>Black, M</b>",
+# "<i>Eve</i> Hacker"): harmless once removed. Anything else stays for ``usable`` to refuse.
+_INLINE_TAG = re.compile(r"<\s*/?\s*(?:b|i|u|s|em|strong|small|mark|span)\s*/?\s*>", re.I)
+
+
+def strip_inline_tags(text: str) -> str:
+    """``text`` without attribute-free formatting tags: "<i>Eve</i> Hacker" → "Eve Hacker"."""
+    return _INLINE_TAG.sub("", text)
+
+
 def usable(text: object) -> str | None:
     """Return ``text`` stripped if a parser should look at it at all, else None.
 

@@ -252,3 +252,23 @@ def test_a_correction_and_an_answer_in_one_message(interpreter: Interpreter) -> 
     assert result.answers["timeline"]["value"]["days"] == 21
     assert result.answers["location"]["value"]["region"] == "Lyon"
     assert result.confirm == {"timeline": "changed"}
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value"),
+    [
+        ("<b>Black hoodie, M</b>", "variant", "hoodie-classic-black-m"),
+        ("<i>next week</i>", "timeline", {"days": 7}),
+    ],
+)
+def test_formatting_tags_pasted_around_an_answer_are_dropped(
+    interpreter: Interpreter, text: str, key: str, value: object
+) -> None:
+    result = read(interpreter, text, key)
+    stored = result.answers[key]["value"]
+    assert stored == value if key == "variant" else stored["days"] >= 7
+
+
+def test_markup_that_is_not_formatting_is_never_an_answer(interpreter: Interpreter) -> None:
+    result = read(interpreter, '<a href="x">Berlin</a>', "location")
+    assert "location" not in result.answers
