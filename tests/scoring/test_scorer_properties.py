@@ -192,8 +192,12 @@ def test_reasons_sum_to_the_scores(evs: list[Ev], ans: list[Ans]) -> None:
     assert sum(reason.points for reason in result.reasons) == result.score
     assert result.score == result.intent_score + result.fit_score
     assert result.stage == CONFIG.stage(result.intent_score, result.fit_score)
-    # Every reason moves the score, each rule gives at most one reason, ranked by |points|.
-    assert all(reason.points != 0 for reason in result.reasons)
+    # Every reason moves the score (but a budget that could not be compared with the price,
+    # which says why), each rule gives at most one reason, ranked by |points|.
+    assert all(
+        reason.points != 0 or (reason.rule == "fit.budget" and "not compared" in reason.detail)
+        for reason in result.reasons
+    )
     rules = [reason.rule for reason in result.reasons]
     assert len(rules) == len(set(rules))
     magnitudes = [abs(reason.points) for reason in result.reasons]
