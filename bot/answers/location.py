@@ -286,7 +286,8 @@ def parse_location(
     named = {m.places[0].country for m in mentions if m.places[0].kind == _COUNTRY}
     around = {m.places[0].country for m in mentions if not m.needs_country}
     mentions = [m for m in (_confirmed(m, around) for m in mentions) if m is not None]
-    code = _postcode(postcodes, words, mentions, named, strict=strict, default=default_country)
+    default = default_country.upper() if default_country else None
+    code = _postcode(postcodes, words, mentions, named, strict=strict, default=default)
     place = _choose(mentions, code)
     if place is None:
         return None

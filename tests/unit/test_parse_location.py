@@ -248,6 +248,7 @@ def test_parse_location_postcodes_and_areas(
         ("75011", "FR", "FR"),
         ("75011", "DE", "DE"),  # a German shop reads it as German
         ("75011", "US", "US"),
+        ("75011", "de", "DE"),  # any case
         ("75011", None, "FR"),  # no hint: the data file's order
         ("75011", "GB", "FR"),  # the shop's country has no five-digit codes
         ("1000", "CH", "CH"),
