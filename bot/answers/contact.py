@@ -57,7 +57,7 @@ _TITLE = re.compile(
     r"|signor|signora|dott)\.?\s+",
     re.I,
 )
-# Inline tags without attributes, which some chat widgets send: their text is kept.
+# Emoticons as whole words (":)", ";-P", "<3", "^^") and markdown marks ("**Mia**").
 _EMOTICON = re.compile(r"(?<!\S)(?:[:;=8xX][-'^o]?[()\[\]dDpP3/\\|*oO]+|<3+|\^_?\^)(?!\S)")
 _MARKDOWN = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
 # Emoji: pictographs and symbols (So), skin tones, joiners and variation selectors.
