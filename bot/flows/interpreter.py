@@ -401,12 +401,13 @@ class Interpreter:
         raise ValueError(f"unknown answer type {kind!r}")
 
     def _parse_location(self, text: str, turn: TurnInput, *, strict: bool) -> Parsed | None:
-        parsed = parse_location(text, strict=strict)
+        parsed = parse_location(text, strict=strict, default_country=self.catalog.default_country)
         if parsed is None:
             return None
         product = self._chosen_product(turn)
+        place = parsed.value
         serviceable = self.catalog.ships_to(
-            product, parsed.value["country"], parsed.value.get("region")
+            product, place["country"], place.get("region"), place.get("area")
         )
         return Parsed(value={**parsed.value, "serviceable": serviceable}, display=parsed.display)
 

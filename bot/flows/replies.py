@@ -97,7 +97,9 @@ def shop_answer(
     fallback = flow.faq.get(topic) or "Let me put you in touch with our team for that."
     if topic == "shipping":
         product = subject.product if subject is not None else None
-        asked = parse_location(question) if question else None
+        asked = (
+            parse_location(question, default_country=catalog.default_country) if question else None
+        )
         if asked is not None:
             return _shipping_answer(catalog, product, asked.value, asked.display)
         location = answered_location(answers)
@@ -166,11 +168,13 @@ def _shipping_answer(
 ) -> str:
     place = place or location["country"]
     if product is None:
-        if catalog.ships_to(None, location["country"], location.get("region")):
+        if catalog.ships_to(
+            None, location["country"], location.get("region"), location.get("area")
+        ):
             return f"Yes, we deliver to {place}. Delivery times depend on the product."
         return f"Sorry, we don't deliver to {place} at the moment."
     days = product.delivery_days
-    if product.delivers_to(location["country"], location.get("region")):
+    if product.delivers_to(location["country"], location.get("region"), location.get("area")):
         return f"Yes, we deliver the {product.name} to {place}, usually within {days} working days."
     return f"Sorry, the {product.name} can't be delivered to {place}."
 

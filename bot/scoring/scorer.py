@@ -249,18 +249,22 @@ def _location_reason(
     answer = facts.answer("location")
     country: str | None = None
     region: str | None = None
+    area: str | None = None
     source = "delivery to"
     if answer is not None and isinstance(answer["value"], dict):
         country = answer["value"].get("country")
         region = answer["value"].get("region")
+        area = answer["value"].get("area")
     elif facts.country is not None:
         country, source = facts.country[0], "checked shipping to"
     if not isinstance(country, str) or not country:
         return None
     if not isinstance(region, str):
         region = None
+    if not isinstance(area, str):
+        area = None
     place = f"{region}, {country}" if region else country
-    if catalog.ships_to(product, country, region):
+    if catalog.ships_to(product, country, region, area):
         return Reason(config.location_serviceable, "fit.location", f"{source} {place} is possible")
     target = product.name if product is not None else "any product"
     return Reason(

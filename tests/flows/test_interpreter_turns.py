@@ -272,3 +272,17 @@ def test_formatting_tags_pasted_around_an_answer_are_dropped(
 def test_markup_that_is_not_formatting_is_never_an_answer(interpreter: Interpreter) -> None:
     result = read(interpreter, '<a href="x">Berlin</a>', "location")
     assert "location" not in result.answers
+
+
+@pytest.mark.parametrize(
+    ("text", "serviceable"),
+    [("20260 Calvi", False), ("Porto-Vecchio, Corsica", False), ("69002 Lyon", True)],
+)
+def test_delivery_is_checked_against_the_area_of_the_place(
+    interpreter: Interpreter, text: str, serviceable: bool
+) -> None:
+    """The Dome Tent goes to France but not to Corsica, whichever town or postcode is given."""
+    answers = {"variant": answered("tent-dome-2p", "Dome Tent — 2 person")}
+    result = read_with(interpreter, text, "location", answers)
+    assert result.answers["location"]["value"]["country"] == "FR"
+    assert result.answers["location"]["value"]["serviceable"] is serviceable

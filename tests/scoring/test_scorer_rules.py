@@ -446,8 +446,8 @@ def test_malformed_answer_values_are_ignored(
 # --- fit: location -------------------------------------------------------------------------
 
 
-def place(country: str, region: str | None = None) -> dict[str, Any]:
-    return {"country": country, "region": region}
+def place(country: str, region: str | None = None, area: str | None = None) -> dict[str, Any]:
+    return {"country": country, "region": region, "area": area}
 
 
 @pytest.mark.parametrize(
@@ -463,6 +463,13 @@ def place(country: str, region: str | None = None) -> dict[str, Any]:
             [ans("location", place("US"))],
             -40,
             "delivery to US: outside the shipping zones of Classic Hoodie",
+        ),
+        # a town in Corsica is in the excluded area, whatever its name
+        (
+            [ev("product_view", product_id=TENT)],
+            [ans("location", place("FR", "Lumio", "Corsica"))],
+            -40,
+            "delivery to Lumio, FR: outside the shipping zones of Dome Tent",
         ),
         # the tent ships to France, but not to Corsica (excluded region)
         (
