@@ -131,6 +131,8 @@ class _TimelineIn(_Strict):
     bands: list[_BandIn] = Field(..., min_items=1)
     beyond_points: StrictInt
     stale_after_days: conint(strict=True, ge=0, le=3650)  # type: ignore[valid-type]
+    # A hedged answer ("maybe next week") scores this share of its band's points.
+    uncertain_factor: float = Field(1.0, ge=0, le=1)
 
     @validator("bands")
     def _increasing(cls, value: list[_BandIn]) -> list[_BandIn]:
@@ -225,6 +227,7 @@ class ScoringConfig:
     timeline_bands: tuple[Band, ...]
     timeline_beyond: int
     timeline_stale_after_days: int
+    timeline_uncertain_factor: float
     hot_min_intent: int
     hot_min_fit: int
     warm_min_intent: int
@@ -343,6 +346,7 @@ def _build(config: _ConfigIn, path: Path) -> ScoringConfig:
         timeline_bands=tuple(Band(b.within_days, b.points) for b in fit.timeline.bands),
         timeline_beyond=fit.timeline.beyond_points,
         timeline_stale_after_days=fit.timeline.stale_after_days,
+        timeline_uncertain_factor=fit.timeline.uncertain_factor,
         hot_min_intent=config.stages.hot.min_intent,
         hot_min_fit=config.stages.hot.min_fit,
         warm_min_intent=config.stages.warm.min_intent,

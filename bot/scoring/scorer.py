@@ -297,13 +297,23 @@ def _timeline_reason(facts: LeadFacts, config: ScoringConfig, now: float) -> Rea
         return None
     left = max(left, 0.0)
     when = "now" if left < 1 else f"in {math.ceil(left)} days"
+    # A hedged answer ("maybe next week") counts for less than a firm one.
+    uncertain = answer["value"].get("uncertain") is True
+    factor = config.timeline_uncertain_factor if uncertain else 1.0
+    plans = "maybe plans" if uncertain else "plans"
     for band in config.timeline_bands:
         if left <= band.within_days:
             return Reason(
-                band.points, "fit.timeline", f"plans to buy {when} (within {band.within_days})"
+                round(band.points * factor),
+                "fit.timeline",
+                f"{plans} to buy {when} (within {band.within_days})",
             )
     last = config.timeline_bands[-1].within_days
-    return Reason(config.timeline_beyond, "fit.timeline", f"plans to buy {when} (after {last})")
+    return Reason(
+        round(config.timeline_beyond * factor),
+        "fit.timeline",
+        f"{plans} to buy {when} (after {last})",
+    )
 
 
 def _fit(

@@ -667,6 +667,23 @@ def test_timeline_bands(
 
 
 @pytest.mark.parametrize(
+    ("days_left", "expected", "text"),
+    [
+        # a hedged answer scores half its band (uncertain_factor 0.5)
+        (0, 10, "maybe plans to buy now (within 7)"),
+        (8, 6, "maybe plans to buy in 8 days (within 30)"),
+        (365, -2, "maybe plans to buy in 365 days (after 90)"),
+    ],
+)
+def test_timeline_uncertain(
+    config: ScoringConfig, catalog: Catalog, days_left: int, expected: int, text: str
+) -> None:
+    result = run(config, catalog, [], [ans("timeline", {"days": days_left, "uncertain": True})])
+    assert points(result, "fit.timeline") == expected
+    assert detail(result, "fit.timeline") == text
+
+
+@pytest.mark.parametrize(
     ("said", "answered_ago", "expected", "text"),
     [
         # answered 10 days ago "in 30 days": 20 days left
