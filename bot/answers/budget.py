@@ -22,8 +22,9 @@ CHF, Fr., kr, "euros", "bucks", "quid", "reais", "rubles", "Pfund", "dólares",
 "francs suisses", "canadian dollars"...), else from the only currency named anywhere in
 the text, else ``default_currency``. "$" is read as US dollars. "kr" and "kroner" are
 Swedish, Danish or Norwegian crowns only when the message names the country ("kronor" is
-Swedish). A currency that is written but cannot be told (a bare "kr", "pesos", two
-different currencies) gives no budget at all, never the default one.
+Swedish), or when ``default_currency`` is one of them. A currency that is written but
+cannot be told (a bare "kr", "pesos", two different currencies) gives no budget at all,
+never the default one.
 
 Amounts must be above 0 and below 10,000,000. Numbers that measure something else are
 never budgets: sizes ("size 42"), durations ("2 weeks", "3 semaines"), capacities ("30L",
@@ -246,8 +247,8 @@ _UNIT_AFTER_RANGE = re.compile(
     re.IGNORECASE,
 )
 _CONTEXT_BEFORE = re.compile(
-    r"(?:size|sz|zip|post ?code|postal code|code|order|no\.?|number|n°|#|tel|phone|call|room"
-    r"|flat|apt|apartment|model|version|v|qty|quantity|age|aged|item|page|step|eu|uk|us"
+    r"(?<![^\W\d_])(?:size|sz|zip|post ?code|postal code|code|order|no\.?|number|n°|#|tel"
+    r"|phone|call|room|flat|apt|apartment|model|version|v|qty|quantity|age|aged|item|page|step|eu|uk|us"
     r"|taille|pointure|code postal|numero|commande|modele|telephone|tel\."
     r"|grosse|plz|nummer|bestellung|modell|telefon|alter|zimmer"
     r"|talla|pedido|modelo|telefono|edad|taglia|ordine|modello|eta|tamanho|encomenda|idade)"
@@ -463,15 +464,18 @@ def _currency_of(
     candidates = marked or named
     if not candidates:
         return default_currency
-    resolved = {_resolve(options, countries) for options in candidates}
+    resolved = {_resolve(options, countries, default_currency) for options in candidates}
     return resolved.pop() if len(resolved) == 1 else None
 
 
-def _resolve(options: tuple[str, ...], countries: set[str]) -> str | None:
+def _resolve(options: tuple[str, ...], countries: set[str], default_currency: str) -> str | None:
+    """The currency a marker means: the one of the country named, else the shop's own."""
     if len(options) <= 1:
         return options[0] if options else None
     named = [code for code in options if code in countries]
-    return named[0] if len(named) == 1 else None
+    if len(named) == 1:
+        return named[0]
+    return default_currency if not named and default_currency in options else None
 
 
 # --- number words --------------------------------------------------------------------------

@@ -380,3 +380,24 @@ def test_parse_budget_keeps_the_shop_currency_only_when_none_is_written() -> Non
     parsed = parse_budget("3000", default_currency="RUB")
     assert parsed is not None
     assert parsed.value == {"amount": Decimal(3000), "currency": "RUB"}
+
+
+@pytest.mark.parametrize(
+    ("text", "shop_currency", "currency"),
+    [
+        ("500 kr", "SEK", "SEK"),  # a Swedish shop's own crowns
+        ("500 kroner", "DKK", "DKK"),
+        ("500 kr, from Oslo", "SEK", "NOK"),  # the country named wins
+    ],
+)
+def test_parse_budget_crowns_of_the_shop(text: str, shop_currency: str, currency: str) -> None:
+    parsed = parse_budget(text, default_currency=shop_currency)
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(500), "currency": currency}
+
+
+def test_parse_budget_a_word_ending_like_a_context_word_is_no_context() -> None:
+    # "bonus" ends in "us" (as in "US 42", a shoe size) but is a word of its own.
+    parsed = parse_budget("my bonus 300", default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(300), "currency": "EUR"}
