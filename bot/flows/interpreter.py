@@ -106,6 +106,28 @@ _INTERRUPTION_WORDS = re.compile(
 )
 
 
+# A shopper correcting themselves inside one message ("100, anzi 130", "red M... no
+# wait, S", "a@gmail.com sorry I mean a@outlook.com"): what follows the last cue is
+# the answer, if it reads as one.
+_SELF_CORRECTION = re.compile(
+    r"(?:\bactually\b|\bno,? wait\b|\bwait,? no\b|\b(?:sorry,? )?i mean\b|\bor rather\b"
+    r"|\bmake that\b|\bplut[oô]t\b|\ben fait\b|\beher\b|\bnein,? doch\b|\bmejor\b"
+    r"|\bo sea\b|\banzi\b|\bo meglio\b|\bcio[eè]\b|\bali[aá]s\b|\bou melhor\b"
+    r"|\bquer dizer\b)[\s,:.!-]*",
+    re.IGNORECASE,
+)
+
+
+def after_self_correction(text: str) -> str | None:
+    """What follows the last self-correction cue in ``text``, or None if there is none."""
+    cues = list(_SELF_CORRECTION.finditer(text))
+    if not cues:
+        return None
+    last = cues[-1]
+    rest = text[last.end() :].strip()
+    return rest or None
+
+
 @dataclass(frozen=True)
 class TurnInput:
     """One shopper message and the state it arrives in."""
@@ -260,7 +282,7 @@ class Interpreter:
                 # After a correction only an explicit answer to the open question counts.
                 corrected = "changed" in result.confirm.values()
                 strict = corrected or (asking and requested.answer_type in _REMARK_TYPES)
-                parsed = self._parse(requested, text, turn, strict=strict, result=result)
+                parsed = self._parse_revised(requested, text, turn, strict=strict, result=result)
                 if parsed is not None:
                     self._fill(result, requested, turn, parsed, text)
                 # A free-text answer ("Merry Christmas, see you in London") is only that,
@@ -361,6 +383,23 @@ class Interpreter:
         else:
             result.events.append(("question_reasked", {"key": question.key}))
         result.failures = {**turn.failures, question.key: failures}
+
+    def _parse_revised(
+        self,
+        question: Question,
+        text: str,
+        turn: TurnInput,
+        *,
+        strict: bool,
+        result: TurnResult | None,
+    ) -> Parsed | None:
+        """The answer in ``text``, the revised one when the shopper corrected themselves."""
+        revised = after_self_correction(text)
+        if revised is not None:
+            parsed = self._parse(question, revised, turn, strict=strict, result=None)
+            if parsed is not None:
+                return parsed
+        return self._parse(question, text, turn, strict=strict, result=result)
 
     def _parse(
         self,

@@ -286,3 +286,41 @@ def test_delivery_is_checked_against_the_area_of_the_place(
     result = read_with(interpreter, text, "location", answers)
     assert result.answers["location"]["value"]["country"] == "FR"
     assert result.answers["location"]["value"]["serviceable"] is serviceable
+
+
+@pytest.fixture
+def with_budget(tmp_path: Path) -> Interpreter:
+    path = tmp_path / "budget-flow.yml"
+    path.write_text(
+        FLOW
+        + "  - key: budget\n    answer_type: budget\n    prompt: How much?\n"
+        + "    why: x\n    reask: y\n",
+        encoding="utf-8",
+    )
+    return Interpreter(load_flow(path), load_catalog(DEMO_CATALOG), currency="EUR")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "field", "value"),
+    [
+        ("150, actually more like 200", "budget", "amount", 200),
+        ("100, anzi 130", "budget", "amount", 130),
+        ("100 Euro, äh, eher 120", "budget", "amount", 120),
+        ("100€ enfin plutôt 120", "budget", "amount", 120),
+        ("50€, bueno mejor 60", "budget", "amount", 60),
+        ("100€, aliás 80", "budget", "amount", 80),
+        ("next week, no wait, in 3 weeks", "timeline", "days", 21),
+    ],
+)
+def test_a_shopper_correcting_themselves_in_one_message_gives_the_revised_answer(
+    with_budget: Interpreter, text: str, key: str, field: str, value: int
+) -> None:
+    result = read(with_budget, text, key)
+    assert result.answers[key]["value"][field] == value
+
+
+def test_a_cue_with_nothing_readable_after_it_keeps_the_whole_answer(
+    with_budget: Interpreter,
+) -> None:
+    result = read(with_budget, "120 euros actually", "budget")
+    assert result.answers["budget"]["value"]["amount"] == 120
