@@ -481,6 +481,15 @@ def _resolve(options: tuple[str, ...], countries: set[str], default_currency: st
 # --- number words --------------------------------------------------------------------------
 
 _word = lru_cache(maxsize=8192)(fold)
+# "A few hundred" in the other languages, 3 hundred as in English ("a few" is 3).
+_FEW_HUNDREDS = re.compile(
+    r"(?<![^\W\d_])(?:(?:ein\s+)?paar\s+(?:(?P<de>hundert)|tausend)"
+    r"|quelques\s+(?:(?P<fr>centaines)|milliers)"
+    r"|(?:unos|algunos)\s+(?:cuantos\s+)?(?:(?P<es>cientos)|miles)"
+    r"|qualche\s+(?:(?P<it>centinaio)|migliaio)"
+    r"|(?:alguns|algumas|umas|uns)\s+(?:(?P<pt>centenas)|milhares))(?![^\W\d_])",
+    re.IGNORECASE,
+)
 
 
 def _spell_out(text: str) -> str:
@@ -490,6 +499,8 @@ def _spell_out(text: str) -> str:
     "two to four hundred" can share it. A small number ("one", "un", "zwei") alone
     stays a word, unless it is one end of a range whose other end is a number.
     """
+    # The named groups are the hundreds words: none matched means thousands.
+    text = _FEW_HUNDREDS.sub(lambda match: "3 hundred" if match.lastgroup else "3 thousand", text)
     runs = _word_runs(text)
     pieces: list[str] = []
     done = 0

@@ -305,6 +305,13 @@ def test_parse_budget_ranges_in_six_languages(
         ("mil euros", "1000", "EUR"),
         ("cent euros", "100", "EUR"),
         ("2 mil euros", "2000", "EUR"),  # "mil" multiplies the digits before it
+        # "a few hundred" is 300 in every language, as in English
+        ("ein paar hundert Euro", "300", "EUR"),
+        ("quelques centaines d'euros", "300", "EUR"),
+        ("unos cientos de euros", "300", "EUR"),
+        ("qualche centinaio di euro", "300", "EUR"),
+        ("algumas centenas de reais", "300", "BRL"),
+        ("ein paar tausend Euro", "3000", "EUR"),
         # Words that are numbers elsewhere are not read as numbers here.
         ("I once paid 300", "300", "EUR"),
         ("a real budget of 300", "300", "EUR"),
