@@ -16,7 +16,8 @@ same way everywhere:
   the first day is today once the period has begun. "early", "mid" and "late" narrow a
   period to its first, middle or last third (for a month: days 1-10, 11-20, 21-end).
 * Deadlines: "by/until X" → the first day of X, or today if X has begun ("by Friday"
-  → Friday, "by summer" → 1 June); "before X" → the day before X; "after X" → the day
+  → Friday, "by summer" → 1 June); "before X" and "for <holiday>" (a present for
+  Christmas) → the day before X; "after X" → the day
   after X ends; "end of X" → the last day of X; "start of X" → its first day.
 * Which one: "next week/weekend/month/quarter/year" is the calendar unit after the
   current one ("this" or "coming" week is the current one). A named day, month,
@@ -416,7 +417,10 @@ def _relative_unit(match: re.Match[str], today: date) -> date | None:
 
 def _holiday(match: re.Match[str], today: date) -> date | None:
     day_of = _HOLIDAYS[match["holiday"]]
-    return _pick(_occurrence(lambda y: (day_of(y), day_of(y)), match, today), match, today)
+    day = _pick(_occurrence(lambda y: (day_of(y), day_of(y)), match, today), match, today)
+    if match["prep"] == "for" and day is not None and day > today:
+        return day - timedelta(days=1)  # a present for Christmas is there before Christmas
+    return day
 
 
 def _season(match: re.Match[str], today: date) -> date | None:

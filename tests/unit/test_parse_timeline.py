@@ -50,7 +50,7 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
         ("on Monday", 0),  # today is Monday
         ("next Monday", 7),
         ("before Christmas", 31),
-        ("for Christmas", 32),
+        ("for Christmas", 31),  # a present for Christmas is there the day before
         ("Black Friday", 4),
         ("before black friday", 3),
         ("before New Year", 38),
@@ -407,3 +407,11 @@ def test_parse_timeline_accepts_naive_now_as_utc() -> None:
     parsed = parse_timeline("next week", NOW.replace(tzinfo=None))
     assert parsed is not None
     assert parsed.value == {"days": 10}
+
+
+@pytest.mark.parametrize(
+    "text", ["c'est pour Noël", "zu Weihnachten", "para navidad", "per Natale", "pro natal 🎁"]
+)
+def test_a_present_for_christmas_is_bought_before_it_in_every_language(text: str) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None and parsed.value["days"] == 31
