@@ -410,7 +410,8 @@ def test_parse_timeline_accepts_naive_now_as_utc() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["c'est pour Noël", "zu Weihnachten", "para navidad", "per Natale", "pro natal 🎁"]
+    "text",
+    ["un cadeau pour Noël", "zu Weihnachten", "para navidad", "per Natale", "é pro Natal"],
 )
 def test_a_present_for_christmas_is_bought_before_it_in_every_language(text: str) -> None:
     parsed = parse_timeline(text, NOW)
