@@ -359,8 +359,12 @@ def _mentions(words: list[_Word], text: str, *, strict: bool, question: bool) ->
 def _code(
     word: str, word_count: int, codes: dict[str, _Place], shouting: bool, *, strict: bool
 ) -> _Place | None:
-    """Read a country code: upper case ("UK", "FR"), or any case as a one-word answer."""
-    if word_count == 1 and not strict:
+    """Read a country code: upper case ("UK", "FR"), or any case as a one-word answer.
+
+    In lower case only two letters count ("fr"): three-letter codes in lower case are
+    mostly words ("fin" is "end", not Finland).
+    """
+    if word_count == 1 and not strict and (word.isupper() or len(word) == 2):
         return codes.get(word.upper())
     if (shouting and word_count > 1) or not word.isupper():
         return None

@@ -102,8 +102,13 @@ _RETURN_WORDS = word_set(
 _INTERRUPTION_WORDS = re.compile(
     r"\b(human|person|someone|somebody|agent|staff|team|talk|speak|call|real|stock|price"
     r"|cost|costs|how much|ship|shipping|delivery|deliver|return|returns|discount|why|stop"
-    r"|bye|goodbye|interested|leave|quit|cancel|tschuss|ciao|adios|adeus|au revoir)\b"
+    r"|bye|goodbye|interested|leave|quit|cancel|tschuss|ciao|adios|adeus|au revoir"
+    r"|see you|a bientot|a plus|bis bald|bis dann|hasta pronto|hasta luego|a presto"
+    r"|ate logo|ate breve|tchau)\b"
 )
+# Replies this short that read as the answer to the open question are that answer,
+# whatever the NLU guessed of words it never saw ("bientôt" as goodbye).
+SHORT_ANSWER_WORDS = 4
 
 
 # A shopper correcting themselves inside one message ("100, anzi 130", "red M... no
@@ -234,18 +239,7 @@ class Interpreter:
             if exact is not None:
                 self._fill(result, requested, turn, exact, text)
                 return result
-        if turn.intent in OFF_TOPIC_INTENTS and confident:
-            explicit = (
-                self._parse(requested, text, turn, strict=True, result=None)
-                if requested is not None and text is not None and not _is_question(fold(text))
-                else None
-            )
-            if explicit is None or requested is None or text is None:
-                result.interrupted = True
-                return result
-            self._fill(result, requested, turn, explicit, text)
-            return result
-        if turn.intent in CONTROL_INTENTS and confident:
+        if turn.intent in CONTROL_INTENTS | OFF_TOPIC_INTENTS and confident:
             clear = self._clear_answer(requested, text, turn)
             if clear is None or requested is None or text is None:
                 result.interrupted = True
@@ -317,7 +311,12 @@ class Interpreter:
         folded = fold(text)
         if _is_question(folded) or _INTERRUPTION_WORDS.search(folded):
             return None
-        return self._parse(requested, text, turn, strict=True, result=None)
+        explicit = self._parse(requested, text, turn, strict=True, result=None)
+        if explicit is not None or len(_words(folded).split()) > SHORT_ANSWER_WORDS:
+            return explicit
+        # A reply of a few words that reads as the answer ("bientôt", "a verde" on the
+        # product page) is the answer; a longer message needs the explicit form.
+        return self._parse_revised(requested, text, turn, strict=False, result=None)
 
     def _skip(self, result: TurnResult, question: Question, turn: TurnInput, raw: str) -> None:
         result.answers[question.key] = answer_record(raw[:MAX_ANSWER_LENGTH], None, turn.now)

@@ -324,3 +324,41 @@ def test_a_cue_with_nothing_readable_after_it_keeps_the_whole_answer(
 ) -> None:
     result = read(with_budget, "120 euros actually", "budget")
     assert result.answers["budget"]["value"]["amount"] == 120
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "intent"),
+    [
+        ("bientôt", "timeline", "goodbye"),
+        ("la semaine prochaine", "timeline", "stop"),
+        ("in due settimane", "timeline", "out_of_scope"),
+        ("Lisboa", "location", "stop"),
+        ("blue hoodie M", "variant", "ask_price"),
+    ],
+)
+def test_a_short_reply_that_answers_the_question_is_the_answer_whatever_the_guess(
+    interpreter: Interpreter, text: str, key: str, intent: str
+) -> None:
+    result = read(interpreter, text, key, intent=intent)
+    assert not result.interrupted
+    assert result.answers[key]["value"] is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("see you soon", "goodbye"),
+        ("à bientôt", "goodbye"),
+        ("hasta pronto", "goodbye"),
+        ("bis bald", "goodbye"),
+        ("not now", "stop"),
+        ("fin", "stop"),
+        ("maybe later", "stop"),
+    ],
+)
+def test_a_farewell_or_a_refusal_is_not_read_as_an_answer(
+    interpreter: Interpreter, text: str, intent: str
+) -> None:
+    for key in ("timeline", "location"):
+        result = read(interpreter, text, key, intent=intent)
+        assert result.interrupted, (key, result.answers)

@@ -355,3 +355,9 @@ def test_parse_location_display() -> None:
     assert postcode is not None and island is not None
     assert postcode.display == "Paris, France"
     assert island.display == "Tenerife, Spain"
+
+
+@pytest.mark.parametrize("text", ["fin", "deu", "esp", "ita"])
+def test_a_three_letter_code_in_lower_case_is_a_word_not_a_country(text: str) -> None:
+    assert parse_location(text) is None
+    assert parse_location(text.upper()) is not None
