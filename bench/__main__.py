@@ -34,7 +34,15 @@ from typing import Any
 import yaml
 
 from bench import answers, conversations, csvimport, handoff, nlu, scoring
-from bench.chat import ChatClient, bare_phase, full_phase, new_session, warm_up
+from bench.chat import (
+    ChatClient,
+    CpuPerTurn,
+    bare_phase,
+    cpu_per_turn,
+    full_phase,
+    new_session,
+    warm_up,
+)
 from bench.stats import (
     FULL_P99_MAX_MS,
     FULL_TO_BARE_P50_MAX,
@@ -84,11 +92,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1000,
         help="average shopper pause between messages in the paced run (0 skips that run)",
     )
+    parser.add_argument(
+        "--cpu-conversations",
+        type=int,
+        default=40,
+        help="conversations of each kind run one turn at a time for the CPU per turn",
+    )
     parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "current.tar.gz")
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     if args.quick:
         args.concurrency, args.conversations = min(args.concurrency, 3), 3
+        args.cpu_conversations = min(args.cpu_conversations, 2)
     if args.concurrency < 1 or args.conversations < 1:
         parser.error("--concurrency and --conversations must be at least 1")
     return args
@@ -145,6 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+async def measure_cpu(stack: DevStack, conversations: int) -> CpuPerTurn:
+    """CPU milliseconds per turn of the Rasa server and the action server."""
+    async with new_session() as session:
+        return await cpu_per_turn(
+            ChatClient(session, stack.rasa_url),
+            stack.cpu_seconds,
+            conversations=conversations,
+            expected=iamabot_text(),
+        )
+
+
 def chat_main(argv: list[str]) -> int:
     """The chat-turn latency benchmark."""
     args = parse_args(argv)
@@ -168,6 +194,8 @@ def chat_main(argv: list[str]) -> int:
             for mode, think_seconds in runs:
                 print(f"measuring ({mode}) …", file=sys.stderr, flush=True)
                 results[mode] = asyncio.run(measure(stack, args, think_seconds=think_seconds))
+            print("measuring CPU per turn, one turn at a time …", file=sys.stderr, flush=True)
+            cpu = asyncio.run(measure_cpu(stack, args.cpu_conversations))
             rss_mb = {name: stack.rss_mb(name) for name in ("rasa", "actions", "web")}
 
     machine = machine_description()
@@ -178,6 +206,7 @@ def chat_main(argv: list[str]) -> int:
         "conversations": args.conversations,
         "turns_per_conversation": TURNS_PER_CONVERSATION,
         "rss_mb": rss_mb,
+        "cpu_ms_per_turn": asdict(cpu),
         "runs": {},
     }
     failed = False
@@ -222,6 +251,11 @@ def chat_main(argv: list[str]) -> int:
             },
             "errors": {name: phase.errors[:20] for name, phase in phases.items()},
         }
+    print(
+        f"CPU per turn, one at a time ({cpu.turns} turns of each kind): Rasa "
+        f"{cpu.bare['rasa']:.1f} ms bare, {cpu.full['rasa']:.1f} ms full; action server "
+        f"{cpu.full['actions']:.1f} ms full\n"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"written to {args.out}", file=sys.stderr)

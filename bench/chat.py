@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ import aiohttp
 
 TURN_TIMEOUT_SECONDS = 60.0
 BARE_MESSAGE = "are you a bot?"
+TURNS_PER_SCRIPT = 8
 
 
 def qualification_script(index: int) -> list[str]:
@@ -163,3 +164,51 @@ async def warm_up(client: ChatClient, *, conversations: int, expected: str) -> N
     problems = bare.errors + full.errors
     if problems:
         raise RuntimeError("warm-up chats failed:\n" + "\n".join(problems[:10]))
+
+
+@dataclass
+class CpuPerTurn:
+    """CPU milliseconds per turn of each process, one turn at a time."""
+
+    turns: int
+    bare: dict[str, float]
+    full: dict[str, float]
+
+
+async def cpu_per_turn(
+    client: ChatClient,
+    cpu_seconds: Callable[[str], float],
+    *,
+    conversations: int,
+    expected: str,
+    processes: Sequence[str] = ("rasa", "actions"),
+) -> CpuPerTurn:
+    """CPU each process spends per turn, over ``conversations`` of 8 turns of each kind.
+
+    One turn at a time, so the figure is the turn's own cost, not queueing: read from
+    ``/proc`` (user + system time of the process group) before and after each phase.
+    Every message counted, session openings included.
+    """
+    turns = conversations * TURNS_PER_SCRIPT
+
+    async def bare() -> None:
+        for _ in range(conversations):
+            sender = f"bench-cpu-bare-{uuid.uuid4().hex}"
+            for _ in range(TURNS_PER_SCRIPT):
+                _, replies = await client.turn(sender, BARE_MESSAGE)
+                if [reply.get("text") for reply in replies] != [expected]:
+                    raise RuntimeError(f"bare turn answered {replies!r}")
+
+    async def full() -> None:
+        result = await full_phase(client, concurrency=1, conversations=conversations)
+        if result.errors:
+            raise RuntimeError("full turns failed:\n" + "\n".join(result.errors[:5]))
+
+    figures: dict[str, dict[str, float]] = {}
+    for kind, phase in (("bare", bare), ("full", full)):
+        before = {name: cpu_seconds(name) for name in processes}
+        await phase()
+        figures[kind] = {
+            name: round((cpu_seconds(name) - before[name]) * 1000 / turns, 2) for name in processes
+        }
+    return CpuPerTurn(turns=turns, bare=figures["bare"], full=figures["full"])

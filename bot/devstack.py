@@ -99,6 +99,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) ``pid`` has used so far, in seconds; 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # After the parenthesised command name: state is field 3, utime and stime 14 and 15.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -232,6 +243,10 @@ class DevStack:
     def rss_mb(self, name: str) -> float:
         """Resident memory in MB of child ``name`` and every process in its group."""
         return sum(rss_mb(pid) for pid in process_group_members(self.pid(name)))
+
+    def cpu_seconds(self, name: str) -> float:
+        """CPU seconds used so far by child ``name`` and every process in its group."""
+        return sum(cpu_seconds(pid) for pid in process_group_members(self.pid(name)))
 
     def __enter__(self) -> DevStack:
         self.start()

@@ -98,3 +98,17 @@ def test_report_flags_missed_targets() -> None:
     )
     assert "| full p50 ≤ 1.3x bare p50 | 3.00x | **missed** |" in table.splitlines()
     assert "| full p99 ≤ 250 ms | 900.0 ms | **missed** |" in table.splitlines()
+
+
+def test_cpu_seconds_counts_the_work_a_process_did() -> None:
+    import os
+
+    from bot.devstack import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    total = 0
+    for number in range(3_000_000):
+        total += number * number
+    assert total > 0
+    assert cpu_seconds(os.getpid()) > before
+    assert cpu_seconds(2**22 + 12345) == 0.0  # no such process
