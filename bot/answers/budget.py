@@ -3,18 +3,22 @@
 The value is ``{"amount": Decimal, "currency": "EUR"}`` (ISO 4217), plus:
 
 * a range ("between 200 and 400", "200-400€", "entre 100 et 150 €", "von 100 bis 150",
-  "two to four hundred", where the "hundred" counts for both ends) → ``amount`` is the
-  midpoint rounded to cents, with ``"min"`` and ``"max"`` the two ends;
-* an upper bound ("under 100", "up to 1k", "300 tops", "I don't want to spend more than
-  160", "höchstens 80", "no más de 200", "al massimo 50", "até 300") → ``amount`` and
-  ``"max"`` are the bound;
+  "tra i 100 e i 200", "two to four hundred", where the "hundred" counts for both ends),
+  a hesitation between two figures ("100 or 150", "80? 90?") or a floor and a ceiling
+  ("mini 50, maxi 80", "mindestens 50, höchstens 80") → ``amount`` is the midpoint
+  rounded to cents, with ``"min"`` and ``"max"`` the two ends;
+* an upper bound ("under 100", "up to 1k", "300 tops", "200 € max.", "80 maxi", "I don't
+  want to spend more than 160", "höchstens 80", "no más de 200", "50 € como mucho", "al
+  massimo 50", "até 300") → ``amount`` and ``"max"`` are the bound; French "grand max"
+  is one too ("150 grand max" is 150; "2 grand max", a single digit, stays 2,000);
 * a lower bound ("at least 200", "over 500", "500+", "au moins 100", "mindestens 50",
   "pelo menos 80") → ``amount`` and ``"min"`` are the bound.
 
 A comparison after a negation turns round: "not more than", "pas plus de", "nicht über",
 "no quiero gastar más de" are upper bounds. An approximation ("about", "environ",
-"ungefähr", "unos", "circa", "mais ou menos") is a plain amount. Numbers may be written
-in words in English, French, German, Spanish, Italian and Portuguese ("trois cent
+"ungefähr", "unos", "circa", "ca.", "~", "70-ish", "une centaine", "una ventina", "un
+centenar", "uma dezena") is a plain amount, and so is "150,-". Numbers may be written in
+words in English, French, German, Spanish, Italian and Portuguese ("trois cent
 cinquante", "zweihundertfünfzig", "doscientos", "mil").
 
 Currency comes from a symbol, code or name next to the number (€, $, £, ₽, R$, zł, Kč,
@@ -22,15 +26,20 @@ CHF, Fr., kr, "euros", "bucks", "quid", "reais", "rubles", "Pfund", "dólares",
 "francs suisses", "canadian dollars"...), else from the only currency named anywhere in
 the text, else ``default_currency``. "$" is read as US dollars. "kr" and "kroner" are
 Swedish, Danish or Norwegian crowns only when the message names the country ("kronor" is
-Swedish), or when ``default_currency`` is one of them. A currency that is written but
-cannot be told (a bare "kr", "pesos", two different currencies) gives no budget at all,
-never the default one.
+Swedish), or when ``default_currency`` is one of them. Slang for everyday money ("200
+balles", "50 Mäuse", "Kröten", "pavos", "paus") means euros, the money of the countries
+that say it, whatever the shop's currency; Swiss "balles" are francs and Brazilian
+"paus" reais when the message names the country or the shop sells in that currency. A
+currency that is written but cannot be told (a bare "kr", "pesos", two different
+currencies) gives no budget at all, never the default one.
 
 Amounts must be above 0 and below 10,000,000. Numbers that measure something else are
 never budgets: sizes ("size 42"), durations ("2 weeks", "3 semaines"), capacities ("30L",
 "2 person"), percentages, dates and post codes. ``strict`` mode (scanning a message that
 answers another question) also needs a currency marker or a budget word (budget, spend,
-afford, max, up to, under, around, dépenser, ausgeben, presupuesto, ...).
+afford, max, up to, under, around, dépenser, ausgeben, presupuesto, ...): a number in
+words alone ("cent cinquante") or a hesitation ("100 or 150") answers the budget
+question only.
 """
 
 from __future__ import annotations
@@ -73,6 +82,13 @@ _CENT = Decimal("0.01")
 _NORDIC_CROWNS = ("SEK", "DKK", "NOK")
 _CROWNS = ("SEK", "DKK", "NOK", "CZK")
 _UNKNOWN: tuple[str, ...] = ()
+# Slang for the everyday money where it is spoken ("200 balles", "50 Mäuse", "20 pavos",
+# "10 paus"): euros in France, Germany, Austria, Spain and Portugal. Swiss "balles" are
+# francs and Brazilian "paus" reais, when the message names the country or the shop
+# sells in that currency; else they are euros, whatever the shop's currency.
+_EURO_OR_FRANC = ("EUR", "CHF")
+_EURO_OR_REAL = ("EUR", "BRL")
+_EURO_FIRST = frozenset({_EURO_OR_FRANC, _EURO_OR_REAL})
 
 
 def _names(codes: str | tuple[str, ...], words: str) -> dict[str, tuple[str, ...]]:
@@ -137,6 +153,9 @@ _NEXT_TO_NUMBER: dict[str, tuple[str, ...]] = {
     **_names("ZAR", "rand"),
     **_names(_NORDIC_CROWNS, "kr, kr."),
     **_names(_UNKNOWN, "lira, lire, liras"),
+    **_names(_EURO_OR_FRANC, "balles"),
+    **_names("EUR", "mäuse, kröten, mücken, pavos"),
+    **_names(_EURO_OR_REAL, "paus"),
 }
 # ISO codes also read in lower case next to a number; upper case, any ISO code counts.
 _LOWER_CODES = word_set("eur usd gbp chf sek nok dkk pln czk cad aud jpy inr rub brl")
@@ -152,6 +171,11 @@ _COUNTRY_WORDS = {
     "NOK": "norway norvege norwegen noruega norvegia norge norwegian norvegien norvegienne"
     " norwegisch norwegische norwegischen noruego noruega norvegese norvegesi noruegues"
     " norueguesa norsk norske oslo",
+    "CHF": "switzerland suisse schweiz suiza svizzera suica swiss helvetique schweizer svizzero"
+    " suizo suico geneve genf ginevra ginebra lausanne zurich bern berne basel bale lugano"
+    " neuchatel fribourg romandie",
+    "BRL": "brazil bresil brasilien brasil brasile brazilian bresilien brasileiro brasileira"
+    " brasiliano brasilianisch",
     "CZK": "czechia czech tcheque tchequie tschechien tschechisch tschechische chequia"
     " checo checa cechia ceco ceca tchequia tcheco tcheca cesko prague prag praha",
 }
@@ -221,13 +245,18 @@ _AMOUNT = re.compile(
     rf"(?:\s?(?P<mult>{_MULTIPLIER}))?(?P<plus>\+)?(?:\s?(?P<post>{_CURRENCY}))?",
     re.IGNORECASE,
 )
-# What joins the two ends of a range; "and"-words only after "between".
+# Articles an end of a range may take: "tra i 100 e i 200", "entre los 100 y los 200".
+_ARTICLE = r"(?:the|les|los|las|i|gli|le|den|die|dem|os|as)"
+# What joins the two ends of a range; "and"-words only after "between". A hesitation
+# between two figures is a range too: "100 or 150", "80? 90?", "100 ? ou 150".
 _RANGE_JOIN = re.compile(
-    r"^-?\s*(?:-|\u2013|\u2014|to|till|until|a|au|al|ao|bis|ate|hasta|fino a"
-    r"|(?P<and>and|et|und|y|e))\s*$"
+    r"^-?\s*(?:(?:-|\u2013|\u2014|to|till|until|a|au|aux|al|ai|ao|aos|bis(?:\s+zu)?|ate|hasta"
+    rf"|fino a|(?P<and>and|et|und|y|e))(?:\s+{_ARTICLE})?"
+    rf"|(?P<or>\??\s*,?\s*(?:or|ou|oder|o|u)(?:\s+{_ARTICLE})?|\?\s*,?))\s*$"
 )
 _BETWEEN = re.compile(
-    r"\b(?:between|from|entre|zwischen|von|tra|fra|de|desde|da|dal|dai)\s?$", re.IGNORECASE
+    rf"\b(?:between|from|entre|zwischen|von|tra|fra|de|desde|da|dal|dai)\s?(?:{_ARTICLE}\s?)?$",
+    re.IGNORECASE,
 )
 _UNIT = (
     r"(?:(?:l|ltr|lit(?:er|re)s?|p|persons?|people|man|men|kg|g|cm|mm|km|ml|m|days?|weeks?"
@@ -266,14 +295,15 @@ def _phrases(words: str) -> str:
 # Before the number, matched on folded text. A ceiling or a floor word keeps its
 # meaning; a comparison ("more than", "under") turns round after a negation.
 _CEILING = _phrases(
-    "up to, upto, max, maximum, at most, within, cap at, capped at, limit, limit of,"
-    " limit is, ceiling, ceiling of, no higher than, au plus, au maximum, jusqu'a, jusqu a,"
+    "up to, upto, max, maxi, maximum, grand max, at most, within, cap at, capped at, limit,"
+    " limit of, limit is, ceiling, ceiling of, no higher than, au plus, au max, au maximum,"
+    " jusqu'a, jusqu a,"
     " jusqu'au, plafond de, hochstens, maximal, bis zu, obergrenze, como maximo, maximo,"
     " bis, hasta, como mucho, tope de, al massimo, massimo, fino a, non oltre, no maximo, ate,"
     " teto de"
 )
 _FLOOR = _phrases(
-    "at least, minimum, min, from, starting at, au moins, au minimum, a partir de, des,"
+    "at least, minimum, min, mini, from, starting at, au moins, au minimum, a partir de, des,"
     " mindestens, wenigstens, ab, al menos, como minimo, minimo, por lo menos, desde, almeno,"
     " come minimo, a partire da, pelo menos, no minimo, ao menos"
 )
@@ -292,23 +322,45 @@ _ABOVE = _phrases(
 
 
 def _before(phrases: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![^\W\d_])(?:{phrases})\s?(?:of\s)?$")
+    # "max. 300", "min: 50", "maximum of 80"
+    return re.compile(rf"(?<![^\W\d_])(?:{phrases})[.:]?\s?(?:of\s)?$")
 
 
 _CEILING_BEFORE = _before(_CEILING)
 _FLOOR_BEFORE = _before(_FLOOR)
 _BELOW_BEFORE = _before(_BELOW)
 _ABOVE_BEFORE = _before(_ABOVE)
+# In strict mode a bare number followed by another word counts things ("3 hoodies"),
+# unless the word is one of these.
+_WORD_AFTER = re.compile(r"^\s?([^\W\d_]+)")
+_MONEY_FOLLOWERS = word_set(
+    "or and to for on in at is was would should could max maximum tops total ish each per"
+    " please thanks but if with overall all including incl"
+    " ou et a au pour environ maximum en merci oder und bis fur insgesamt etwa ungefahr"
+    " danke o y e hasta para por mas gracias al massimo circa grazie ate ou no mais obrigado"
+    " aux ai agli aos"
+)
+# A bound word that another number follows is that number's ("min 50 max 80").
+_NO_NUMBER_NEXT = rf"(?!\.?:?\s?(?:(?:{_NAMED_CURRENCY}|eur|chf|usd|gbp)\s?)?\d)"
+# "Mini" and "maxi" are also words of product names ("10 mini tents"): a bound only
+# where no other word follows, or money talk does ("80 maxi pour le sac").
+_NO_THING_NEXT = r"(?!\s+(?!(?:" + "|".join(sorted(_MONEY_FOLLOWERS)) + r")(?![^\W\d_]))[^\W\d_])"
+# After the number, matched on folded text: "200 € max", "80 maxi", "150 € grand max",
+# "50 € como mucho".
 _CEILING_AFTER = re.compile(
-    r"^\s?(?:tops|max|maximum|at most|or less|or under|or below|au maximum|au plus|ou moins"
-    r"|hochstens|maximal|oder weniger|como maximo|como mucho|o menos|al massimo|massimo"
-    r"|o meno|no maximo|ou menos|maximo)(?![^\W\d_])"
+    rf"^\s?(?:maxi{_NO_THING_NEXT}|tops|max|maximum|at most|at the most|or less|or under"
+    r"|or below|au max|au maximum|au plus|tout au plus|(?:au )?grand max(?:i|imum)?|ou moins"
+    r"|hochstens|maximal|oder weniger|como maximo|como mucho|a lo sumo|o menos|al massimo"
+    r"|massimo|al max|o meno|no maximo|ou menos|maximo)(?![^\W\d_])" + _NO_NUMBER_NEXT
 )
 _FLOOR_AFTER = re.compile(
-    r"^\s?(?:\+|(?:or more|or above|or over|minimum|at least|au moins|au minimum|ou plus"
-    r"|mindestens|oder mehr|como minimo|o mas|al menos|almeno|o piu|come minimo|no minimo"
-    r"|ou mais|pelo menos|minimo)(?![^\W\d_]))"
+    rf"^\s?(?:\+|(?:(?:min|mini){_NO_THING_NEXT}|or more|or above|or over|minimum|at least"
+    r"|au moins|au minimum|ou plus|mindestens|oder mehr|como minimo|o mas|al menos|almeno"
+    r"|o piu|come minimo|no minimo|ou mais|pelo menos|minimo)(?![^\W\d_])" + _NO_NUMBER_NEXT + r")"
 )
+_BOUND_AFTER = re.compile(f"{_CEILING_AFTER.pattern}|{_FLOOR_AFTER.pattern}")
+_MAX_WORDS = word_set("max maxi maximum")
+_GRAND_MAX = re.compile(r"grand\s+max(?:i|imum)?(?![^\W\d_])")
 # Where a negation stops reaching: punctuation and "but".
 _CLAUSE = re.compile(r"[.;:!?,()]|\b(?:but|mais|aber|pero|ma|mas|sondern)\b")
 _NEGATION = re.compile(
@@ -324,21 +376,13 @@ _NOT_A_LIMIT = re.compile(
 _BUDGET_WORDS = re.compile(
     r"\b(?:budget|spend|spending|afford|max(?:imum)?|up ?to|under|below|less than|no more than"
     r"|at most|around|about|roughly|approx(?:imately)?|price range|pay|paying|cost|costs"
-    r"|willing|cap|limit|tops|at least|ceiling"
+    r"|willing|cap|limit|tops|at least|ceiling|minimum"
     r"|depenser|payer|prix|environ|a peu pres|jusqu|au plus|au moins|moins de|plus de|maximal"
     r"|ausgeben|zahlen|bezahlen|preis|ungefahr|etwa|circa|rund|bis zu|hochstens|mindestens"
     r"|presupuesto|gastar|pagar|precio|alrededor|unos|unas|hasta|como mucho|al menos"
     r"|spendere|pagare|prezzo|cerca|intorno|fino a|al massimo|almeno|orcamento|preco|ate"
-    r"|mais ou menos|no maximo|pelo menos|menos de|mais de|mas de|meno di|piu di)\b",
-)
-# In strict mode a bare number followed by another word counts things ("3 hoodies"),
-# unless the word is one of these.
-_WORD_AFTER = re.compile(r"^\s?([^\W\d_]+)")
-_MONEY_FOLLOWERS = word_set(
-    "or and to for on in at is was would should could max maximum tops total ish each per"
-    " please thanks but if with overall all including incl"
-    " ou et a au pour environ maximum en merci oder und bis fur insgesamt etwa ungefahr"
-    " danke o y e hasta para por mas gracias al massimo circa grazie ate ou no mais obrigado"
+    r"|mais ou menos|no maximo|pelo menos|menos de|mais de|mas de|meno di|piu di)\b"
+    r"|\bca\.(?=\s?\d)|(?<![^\W\d_])(?:mini|maxi|min)[.:]?\s?\d|\d\s?(?:\S{1,3}\s)?(?:mini|maxi)\b",
 )
 
 # --- number words --------------------------------------------------------------------------
@@ -416,7 +460,7 @@ def parse_budget(text: str, *, default_currency: str, strict: bool = False) -> P
 
 
 def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
-    text = _spell_out(text)
+    text = _spell_out(_WHOLE_DASH.sub("", text))
     amounts = _amounts(text, strict=strict)
     if not amounts:
         return None
@@ -475,7 +519,11 @@ def _resolve(options: tuple[str, ...], countries: set[str], default_currency: st
     named = [code for code in options if code in countries]
     if len(named) == 1:
         return named[0]
-    return default_currency if not named and default_currency in options else None
+    if named:
+        return None
+    if default_currency in options:
+        return default_currency
+    return options[0] if options in _EURO_FIRST else None
 
 
 # --- number words --------------------------------------------------------------------------
@@ -492,6 +540,28 @@ _FEW_HUNDREDS = re.compile(
 )
 
 
+# "About a hundred" said with a collective noun: "une centaine", "una ventina", "un
+# centenar", "uma dezena"; each is a plain amount of its round number. The "de" that
+# follows goes with it: "une centaine d'euros" → "100 euros".
+_ROUND_NUMBERS = {
+    **dict(dizaine=10, vingtaine=20, trentaine=30, quarantaine=40, cinquantaine=50),
+    **dict(soixantaine=60, centaine=100, millier=1000),
+    **dict(decina=10, ventina=20, trentina=30, quarantina=40, cinquantina=50, sessantina=60),
+    **dict(settantina=70, ottantina=80, novantina=90, centinaio=100, migliaio=1000),
+    **dict(decena=10, veintena=20, treintena=30, cuarentena=40, cincuentena=50),
+    **dict(centena=100, centenar=100, millar=1000),
+    **dict(dezena=10, vintena=20, trintena=30, quarentena=40, cinquentena=50, milhar=1000),
+}
+_ABOUT_ROUND = re.compile(
+    r"(?<![^\W\d_])(?:une?|una|uma|um)\s+(?P<word>"
+    + "|".join(_ROUND_NUMBERS)
+    + r")(?![^\W\d_])(?P<of>\s+(?:de|di)\s+|\s+d['\u2019]\s*)?",
+    re.IGNORECASE,
+)
+# "150,-" and Swiss "150.-" (or with a dash) are whole amounts.
+_WHOLE_DASH = re.compile(r"(?<=\d)[.,][-\u2013\u2014]{1,2}(?![\d-])")
+
+
 def _spell_out(text: str) -> str:
     """Write number words as digits: "deux cents euros" → "2 hundred euros".
 
@@ -499,6 +569,10 @@ def _spell_out(text: str) -> str:
     "two to four hundred" can share it. A small number ("one", "un", "zwei") alone
     stays a word, unless it is one end of a range whose other end is a number.
     """
+    text = _ABOUT_ROUND.sub(
+        lambda match: f"{_ROUND_NUMBERS[match['word'].lower()]}" + (" " if match["of"] else ""),
+        text,
+    )
     # The named groups are the hundreds words: none matched means thousands.
     text = _FEW_HUNDREDS.sub(lambda match: "3 hundred" if match.lastgroup else "3 thousand", text)
     runs = _word_runs(text)
@@ -528,7 +602,8 @@ def _word_runs(text: str) -> list[list[re.Match[str]]]:
     runs: list[list[re.Match[str]]] = []
     for index, token in enumerate(tokens):
         following = _word(tokens[index + 1].group()) if index + 1 < len(tokens) else ""
-        if not _in_number(_word(token.group()), following):
+        preceding = _word(tokens[index - 1].group()) if index else ""
+        if not _in_number(_word(token.group()), following, preceding):
             continue
         previous = runs[-1][-1] if runs else None
         if (
@@ -542,7 +617,9 @@ def _word_runs(text: str) -> list[list[re.Match[str]]]:
     return runs
 
 
-def _in_number(word: str, following: str) -> bool:
+def _in_number(word: str, following: str, preceding: str) -> bool:
+    if word == "grand" and following in _MAX_WORDS and preceding != "a":
+        return False  # French "grand max" is "at the very most"; "a grand max" is 1,000
     if word in ("a", "of"):
         return following in SCALES or following in VAGUE_COUNTS
     return word in VAGUE_COUNTS or is_number_word(word)
@@ -636,6 +713,15 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
         after = text[match.end("mult") :]
     if match["post"] and post is None:
         after = text[match.start("post") :]
+    if (
+        multiplier == "grand"
+        and len(match["number"]) > 1
+        and _GRAND_MAX.match(fold(text[match.start("mult") :]))
+    ):
+        # French "grand max" is "at the very most": "150 grand max" is 150 (but "2 grand
+        # max" is 2,000, as in English).
+        multiplier = ""
+        after = text[match.start("mult") :]
     right_after = fold(text[match.end("number") : match.end("number") + _NEAR])
     if currency is None:
         if not multiplier and (
@@ -646,7 +732,12 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
         if _CONTEXT_BEFORE.search(near_before) and not _BUDGET_WORDS.search(near_before[-20:]):
             return None
         word_after = _WORD_AFTER.match(after)
-        if strict and word_after and _word(word_after.group(1)) not in _MONEY_FOLLOWERS:
+        if (
+            strict
+            and word_after
+            and _word(word_after.group(1)) not in _MONEY_FOLLOWERS
+            and _BOUND_AFTER.match(fold(after[:_NEAR])) is None
+        ):
             return None
     if _in_date_or_phone(text, match.start("number"), match.end("number")):
         return None
@@ -671,7 +762,7 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
     end = (
         match.end()
         if post is not None
-        else max(match.end("number"), match.end("mult"), match.end("plus"))
+        else max(match.end("number"), match.end("mult") if multiplier else 0, match.end("plus"))
     )
     return _Amount(start, end, _plain(value), currency, bound, scale)
 
@@ -719,9 +810,35 @@ def _range(text: str, amounts: list[_Amount]) -> tuple[_Amount | None, _Amount |
             join["and"] and not _BETWEEN.search(fold(text[max(0, low.start - _NEAR) : low.start]))
         ):
             continue  # "2 kids and 300" is not a range
+        if join["or"] and (_counts_things(text, high) or _outranked((low, high), amounts)):
+            continue  # "1 or 2 hoodies", "2 or 3, max 100"
         low, high = _shared_scale(low, high), _shared_scale(high, low)
         return (low, high) if low.value < high.value else (high, low)
+    # A floor and a ceiling: "mini 50, maxi 80", "mindestens 50, höchstens 80".
+    floor = next((a for a in amounts if a.bound == "min"), None)
+    ceiling = next((a for a in amounts if a.bound == "max"), None)
+    if floor is not None and ceiling is not None and floor.value < ceiling.value:
+        return floor, ceiling
     return None, None
+
+
+def _outranked(ends: tuple[_Amount, _Amount], amounts: list[_Amount]) -> bool:
+    """Whether another amount has a currency or a bound where neither end has one."""
+
+    def marked(amount: _Amount) -> bool:
+        return amount.currency is not None or amount.bound is not None
+
+    return not any(map(marked, ends)) and any(marked(a) for a in amounts if a not in ends)
+
+
+def _counts_things(text: str, amount: _Amount) -> bool:
+    """Whether a word that is no currency nor money talk follows the amount ("2 hoodies")."""
+    word_after = _WORD_AFTER.match(text[amount.end :])
+    return (
+        amount.currency is None
+        and word_after is not None
+        and _word(word_after.group(1)) not in _MONEY_FOLLOWERS
+    )
 
 
 def _shared_scale(end: _Amount, other: _Amount) -> _Amount:

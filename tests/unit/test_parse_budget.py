@@ -408,3 +408,256 @@ def test_parse_budget_a_word_ending_like_a_context_word_is_no_context() -> None:
     parsed = parse_budget("my bonus 300", default_currency="EUR")
     assert parsed is not None
     assert parsed.value == {"amount": Decimal(300), "currency": "EUR"}
+
+
+@pytest.mark.parametrize(
+    ("text", "shop_currency", "currency"),
+    [
+        # Slang for everyday money is euros where it is spoken.
+        ("genre 60 balles", "EUR", "EUR"),
+        ("30 Mäuse reichen", "EUR", "EUR"),
+        ("so 40 Kröten", "EUR", "EUR"),
+        ("unos 90 pavos", "EUR", "EUR"),
+        ("uns 70 paus", "EUR", "EUR"),
+        ("45 balles", "GBP", "EUR"),  # whatever the shop sells in
+        # Swiss "balles" are francs, Brazilian "paus" reais.
+        ("45 balles", "CHF", "CHF"),
+        ("45 balles, j'habite à Lausanne", "EUR", "CHF"),
+        ("uns 70 paus, moro no Brasil", "EUR", "BRL"),
+    ],
+)
+def test_parse_budget_slang_money(text: str, shop_currency: str, currency: str) -> None:
+    parsed = parse_budget(text, default_currency=shop_currency)
+    assert parsed is not None
+    assert parsed.value["currency"] == currency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "45 balles",  # a currency word: no budget word needed
+        "30 Mäuse",
+        "90 pavos",
+    ],
+)
+def test_parse_budget_slang_money_counts_in_strict_mode(text: str) -> None:
+    assert parse_budget(text, default_currency="EUR", strict=True) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mes enfants jouent aux balles", "wir haben Mäuse im Keller", "los pavos de Navidad"],
+)
+def test_parse_budget_slang_words_away_from_a_number_are_no_money(text: str) -> None:
+    assert parse_budget(text, default_currency="EUR", strict=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "currency"),
+    [
+        # A bound word after the amount, with a dot or an intensifier.
+        ("250 € max.", "250", "EUR"),
+        ("60 € maxi", "60", "EUR"),
+        ("90 maxi pour le sac", "90", "EUR"),
+        ("2.000 € grand max", "2000", "EUR"),
+        ("120 grand maximum", "120", "EUR"),  # French, not 120,000
+        ("max. 75 CHF", "75", "CHF"),
+        ("120 CHF max.", "120", "CHF"),
+        ("95 au grand max", "95", "EUR"),
+        ("70 € tout au plus", "70", "EUR"),
+        ("65 höchstens", "65", "EUR"),
+        ("140 € a lo sumo", "140", "EUR"),
+        ("85 euro al massimo", "85", "EUR"),
+        ("110 € no máximo", "110", "EUR"),
+        ("3 grand max", "3000", "EUR"),  # a single digit: English thousands
+        ("a grand max", "1000", "EUR"),
+    ],
+)
+def test_parse_budget_ceiling_after_the_amount(text: str, amount: str, currency: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(amount), "currency": currency, "max": Decimal(amount)}
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("65 höchstens", "65"),  # the bound word may follow a bare number
+        ("60 € maxi", "60"),
+        ("90 maxi", "90"),
+        ("max. 75", "75"),
+    ],
+)
+def test_parse_budget_ceiling_after_the_amount_in_strict_mode(text: str, amount: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR", strict=True)
+    assert parsed is not None
+    assert parsed.value["max"] == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # A floor and a ceiling in one message.
+        ("mini 40, maxi 90", "40", "90"),
+        ("min 30 max 60", "30", "60"),
+        ("min. 30 € max. 60 €", "30", "60"),
+        ("mindestens 25, höchstens 45", "25", "45"),
+        ("at least 120 but at most 200", "120", "200"),
+        ("al menos 50 y como mucho 80", "50", "80"),
+        ("40 € minimum, 70 € maximum", "40", "70"),
+    ],
+)
+def test_parse_budget_floor_and_ceiling_make_a_range(text: str, low: str, high: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert (parsed.value["min"], parsed.value["max"]) == (Decimal(low), Decimal(high))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "10 mini tents",  # "mini" in a product name is no floor
+        "I want 2 maxi dresses",
+    ],
+)
+def test_parse_budget_mini_and_maxi_in_product_names(text: str) -> None:
+    assert parse_budget(text, default_currency="EUR", strict=True) is None
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is None or ("min" not in parsed.value and "max" not in parsed.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        # Approximations are plain amounts.
+        ("60-ish", "60"),
+        ("around 80ish", "80"),
+        ("~120", "120"),
+        ("ca. 130,-", "130"),
+        ("130,- €", "130"),
+        ("une centaine d'euros", "100"),
+        ("environ une cinquantaine", "50"),
+        ("une trentaine d\u2019euros", "30"),  # typographic apostrophe
+        ("un millier d'euros", "1000"),
+        ("un centinaio di euro", "100"),
+        ("una ventina di euro", "20"),
+        ("una centena de euros", "100"),
+        ("un centenar de euros", "100"),
+        ("uma centena de euros", "100"),
+        ("uma dezena de euros", "10"),
+        ("etwa hundert Euro", "100"),
+        ("a hundred or so", "100"),
+    ],
+)
+def test_parse_budget_approximations(text: str, amount: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(amount), "currency": "EUR"}
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("130,- €", "EUR"),  # the currency after ",-" is the amount's
+        ("Fr. 90.-", "CHF"),
+        ("ca. 130,-", "GBP"),
+    ],
+)
+def test_parse_budget_whole_amount_dash_keeps_its_currency(text: str, currency: str) -> None:
+    parsed = parse_budget(text, default_currency="GBP", strict=True)
+    assert parsed is not None
+    assert parsed.value["currency"] == currency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "une vingtaine de personnes",  # counts people
+        "dans une dizaine de jours",
+        "une centaine de km",
+        "je suis en quarantaine",
+    ],
+)
+def test_parse_budget_round_numbers_of_other_things(text: str) -> None:
+    assert parse_budget(text, default_currency="EUR") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # Hesitating between two figures gives a range.
+        ("aucune idée, 60 ? 80 ?", "60", "80"),
+        ("70? 100?", "70", "100"),
+        ("perhaps 120 or 180", "120", "180"),
+        ("vielleicht 50 oder 70", "50", "70"),
+        ("quizá 30 o 40 euros", "30", "40"),
+        ("talvez 90 ou 110", "90", "110"),
+        ("200 ? ou 250", "200", "250"),
+    ],
+)
+def test_parse_budget_hesitation_is_a_range(text: str, low: str, high: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert (parsed.value["min"], parsed.value["max"]) == (Decimal(low), Decimal(high))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1 or 2 hoodies", None),  # counts hoodies
+        ("2 or 3 weeks", None),
+        ("perhaps 120 or 180", None),  # no money word: not in strict mode
+        # the amount with a bound wins over two bare counts
+        (
+            "I need 2 or 3, max 100",
+            {"amount": Decimal(100), "currency": "EUR", "max": Decimal(100)},
+        ),
+    ],
+)
+def test_parse_budget_hesitation_is_no_count(text: str, value: dict[str, object] | None) -> None:
+    parsed = parse_budget(text, default_currency="EUR", strict=True)
+    assert (parsed.value if parsed else None) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # Articles before the ends of a range.
+        ("tra i 60 e i 90 euri", "60", "90"),
+        ("fra gli 80 e i 120 euro", "80", "120"),
+        ("dai 40 ai 70 euro", "40", "70"),
+        ("entre los 50 y los 90", "50", "90"),
+        ("de los 30 a los 60 euros", "30", "60"),
+        ("zwischen den 70 und 110", "70", "110"),
+        ("von 40 bis zu 60 Euro", "40", "60"),
+        ("entre les 80 et 130", "80", "130"),
+        ("entre os 45 e os 75 euros", "45", "75"),
+        ("between the 100 and the 200", "100", "200"),
+    ],
+)
+def test_parse_budget_ranges_with_articles(text: str, low: str, high: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert (parsed.value["min"], parsed.value["max"]) == (Decimal(low), Decimal(high))
+    assert parsed.value["currency"] == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        # A number in words alone answers the budget question ...
+        ("deux cent vingt", "220"),
+        ("dreihundertfünfzig", "350"),
+        ("cuatrocientos", "400"),
+        ("centocinquanta", "150"),
+        ("trezentos", "300"),
+        ("one hundred and twenty", "120"),
+    ],
+)
+def test_parse_budget_number_words_alone(text: str, amount: str) -> None:
+    parsed = parse_budget(text, default_currency="EUR")
+    assert parsed is not None
+    assert parsed.value == {"amount": Decimal(amount), "currency": "EUR"}
+    # ... but not another question: strict mode wants a currency or a budget word.
+    assert parse_budget(text, default_currency="EUR", strict=True) is None
+    assert parse_budget(f"{text} euros", default_currency="EUR", strict=True) is not None
