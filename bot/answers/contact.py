@@ -5,10 +5,17 @@
 * ``parse_phone`` → the number in E.164 ("+33612345678"); only numbers that
   phonenumbers deems valid, read in ``region`` (ISO alpha-2) unless written with "+".
 * ``parse_contact`` → ``{"email": ...}``, ``{"phone": ...}`` or both.
-* ``parse_name`` → ``{"first_name": "Jane", "last_name": "Doe" | None}``; titles
-  ("Dr.", "Mrs"), greetings and introductions in the shop's six languages ("I'm", "my
-  name is", "je m'appelle", "ich heiße", "me llamo", "mi chiamo", "chamo-me") are
-  dropped, an all-lower-case name is capitalised ("jean-pierre" → "Jean-Pierre").
+* ``parse_name`` → ``{"first_name": "Jane", "last_name": "Doe" | None}``; titles, one
+  or several ("Dr.", "Mrs", "Herr Prof. Dr.", "Sr. D.", "Dott.ssa"), greetings and
+  introductions in the shop's six languages ("I'm", "my name is", "call me", "je
+  m'appelle", "tu peux m'appeler", "ich heiße", "nennen Sie mich", "me llamo", "puedes
+  llamarme", "mi chiamo", "chiamami", "chamo-me", "pode me chamar de") are dropped, an
+  all-lower-case name is capitalised ("jean-pierre" → "Jean-Pierre"). Words in capitals
+  in a mixed-case name are the last name, wherever they stand ("DUPONT Marie" → Marie
+  Dupont). A known compound first name ("José María", "Jean Paul", "João Pedro") is the
+  first name, and of four words the first two are ("Ana Sofía Ruiz Vidal": Spanish and
+  Portuguese names have two surnames). Particles stay with the last name ("de La Tour",
+  "van der Berg", "dos Santos").
   Emoji, emoticons and markup are stripped first ("Jonas 😊" → Jonas, "<i>Eve</i>
   Hacker" → Eve Hacker; only tags without attributes such as ``<b>`` or ``<i>``: any
   other markup makes the answer unreadable). Never a name: a refusal (see
@@ -19,6 +26,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -41,20 +49,49 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _APOSTROPHE = "['\u2019]"
+# "Just" or "please" after an introduction: "call me just Rafa", "nennen Sie mich bitte Rafa".
+_JUST = (
+    r"(?:\s+(?:just|juste|simplement|einfach|simplemente|solo|s[óo]lo|s[óo]|apenas"
+    r"|semplicemente|please|bitte|por favor|per favore))?"
+)
 _INTRO = re.compile(
-    rf"^(?:i\s*am|i{_APOSTROPHE}?m|my name is|my name{_APOSTROPHE}?s|name{_APOSTROPHE}s"
-    rf"|name\s*:|name is|this is|it{_APOSTROPHE}?s|call me|you can call me"
+    rf"^(?:(?:i\s*am|i{_APOSTROPHE}?m|my name is|my name{_APOSTROPHE}?s|name{_APOSTROPHE}s"
+    rf"|name\s*:|name is|this is|it{_APOSTROPHE}?s"
+    r"|(?:you can |just |(?:people|everyone|everybody|they|friends) )?call(?:s)? me"
     rf"|je m{_APOSTROPHE}\s?appelle|je suis|moi c{_APOSTROPHE}\s?est|c{_APOSTROPHE}\s?est"
     r"|mon (?:nom|pr[ée]nom) (?:est|c'est)"
+    rf"|(?:tu peux|vous pouvez|on peut) m{_APOSTROPHE}\s?appeler|appel(?:le|ez)[- ]moi"
+    rf"|on m{_APOSTROPHE}\s?appelle"
     r"|ich bin|ich hei(?:ß|ss)e|mein name ist|hier ist"
+    r"|nenn(?:e|t)? mich|nennen sie mich|(?:man|alle) nenn(?:t|en) mich"
     r"|me llamo|mi nombre es|(?:yo )?soy"
+    r"|(?:puedes|puede|pod[ée]is|pueden) llamarme|ll[áa]mame|ll[áa]meme"
+    r"|me (?:puedes|puede|pod[ée]is|pueden) llamar|me (?:llaman|dicen)"
     r"|mi chiamo|il mio nome [èe]|(?:io )?sono"
-    r"|chamo-me|(?:eu )?me chamo|(?:o )?meu nome [ée]|(?:eu )?sou(?: [oa](?=\s))?)\s+",
+    r"|chiamami|chiamatemi|(?:puoi|pu[òo]i?|potete) chiamarmi|mi (?:puoi|pu[òo]|potete) chiamare"
+    r"|mi chiamano"
+    r"|chamo-me|(?:eu )?me chamo|(?:o )?meu nome [ée]|(?:eu )?sou(?: [oa](?=\s))?"
+    r"|(?:voc[êe] )?(?:pode|podes)(?: me)? chamar(?:-me)?(?: de)?|podes-me chamar(?: de)?"
+    r"|cham[ae]-me(?: de)?|me cham[ae] de|(?:todos |eles )?me chamam(?: de)?)"
+    rf"{_JUST})\s+",
     re.IGNORECASE,
 )
+# What an introduction may leave at the end: "du kannst mich Rafa nennen".
+_INTRO_TAIL = re.compile(
+    r"^(?:du kannst|sie k[öo]nnen|ihr k[öo]nnt) mich\s+(?P<name>.+?)\s+nennen\W*$", re.I
+)
+# Titles and academic prefixes, several in a row ("Herr Prof. Dr.", "Mme Dr", "Dott.ssa").
+_TITLE_WORDS = (
+    "dr|mr|mrs|ms|miss|mx|prof|sir|madam|mme|mlle|m|herr|frau|sr|sra|srta|sig|sigra|signor"
+    "|signora|signore|signorina|dott|monsieur|madame|mademoiselle|señor|señora|señorita"
+    "|senhor|senhora|senhorita|doktor|professor|professeur|pr|dra|dña|doña|ing|avv|eng"
+    r"|dott\.?ssa|prof\.?ssa|sig\.?ra|sig\.?na|dr\.?in|dr\.?ª|sr\.?ª|d\.?ª"
+)
 _TITLE = re.compile(
-    r"^(?:dr|mr|mrs|ms|miss|mx|prof|sir|madam|mme|mlle|m|herr|frau|sr|sra|srta|sig|sigra"
-    r"|signor|signora|dott)\.?\s+",
+    rf"^(?:(?:{_TITLE_WORDS})\.?\s+)+"
+    # After a title only (alone they are names or initials): Spanish and Portuguese "don",
+    # "D." and "Dona" ("Sr. D. José"), German "med." ("Dr. med. Anna Weber").
+    r"(?:(?:d|don|dona|dom|med)\.?\s+)?",
     re.I,
 )
 # Emoticons as whole words (":)", ";-P", "<3", "^^") and markdown marks ("**Mia**").
@@ -64,8 +101,47 @@ _MARKDOWN = re.compile(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)")
 _EMOJI_CATEGORIES = frozenset({"So", "Cf", "Co", "Cs", "Me"})
 _EMOJI_EXTRAS = frozenset({"\ufe0e", "\ufe0f", *map(chr, range(0x1F3FB, 0x1F400))})
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?$")
-# Lower-case particles that belong to a last name ("van der Berg", "de la Fontaine").
-_PARTICLES = frozenset({"van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "del"})
+# Particles that belong to a last name ("van der Berg", "de la Fontaine", "dos Santos"),
+# in any case ("Van Dijk", "De Luca"); lower-cased when the whole name is.
+_PARTICLES = word_set(
+    "van von der den ten ter zu de la le du des da di del della dei degli do dos das"
+)
+
+
+def _comma_list(text: str) -> frozenset[str]:
+    return frozenset(" ".join(item.split()) for item in text.split(","))
+
+
+# First names of two words or more, folded ("José María", "Jean Paul", "María del
+# Carmen"): the first name when a name starts with one of them.
+_COMPOUND_FIRST_NAMES = _comma_list(
+    """
+    jose maria, jose luis, jose antonio, jose manuel, jose carlos, jose miguel, jose ramon,
+    jose angel, jose javier, jose ignacio, jose francisco, jose pedro, juan carlos,
+    juan antonio, juan jose, juan manuel, juan pablo, juan luis, juan ramon, juan francisco,
+    juan miguel, juan ignacio, juan pedro, maria jose, maria jesus, maria teresa,
+    maria carmen, maria del carmen, maria del mar, maria de los angeles, maria isabel,
+    maria luisa, maria dolores, maria pilar, maria angeles, maria elena, maria victoria,
+    maria cristina, maria eugenia, maria antonia, maria fernanda, maria paula, maria paz,
+    ana maria, ana isabel, ana belen, ana cristina, luis miguel, miguel angel,
+    francisco javier, francisco jose, pedro pablo, rosa maria, jesus maria,
+    joao pedro, joao paulo, joao carlos, joao vitor, joao victor, joao gabriel, joao lucas,
+    joao miguel, ana paula, ana luisa, ana clara, ana beatriz, ana carolina, ana rita,
+    ana sofia, maria eduarda, maria clara, maria joao, maria do carmo, maria da graca,
+    maria de fatima, maria da conceicao, luiz carlos, luis carlos, paulo roberto,
+    carlos eduardo, luiz fernando, luis filipe, pedro henrique, rui pedro, jose paulo,
+    jean pierre, jean paul, jean luc, jean marc, jean claude, jean michel, jean louis,
+    jean francois, jean baptiste, jean philippe, jean jacques, jean yves, jean christophe,
+    marie claire, marie france, marie christine, marie pierre, marie helene, marie laure,
+    marie anne, marie therese, marie louise, marie noelle, anne marie, anne sophie,
+    anne laure, pierre yves, pierre louis, pierre alain,
+    anna maria, maria grazia, maria teresa, maria rosa, gian luca, gian marco, gian paolo,
+    gian carlo, pier paolo, pier luigi, pier giorgio,
+    anna lena, hans peter, karl heinz, hans jurgen, klaus dieter, franz josef,
+    mary ann, mary jane, mary kate
+    """
+)
+_LONGEST_COMPOUND = max(len(name.split()) for name in _COMPOUND_FIRST_NAMES)
 # Words that show the text is a sentence, a refusal, a greeting or a command, not a
 # name ("I'm looking for a tent", "skip", "bonjour", "zurück"); compared folded. Words
 # that are also names stay out ("Dias", "Moi", "Nur", "Per", "Una", "Les", "Bin").
@@ -81,7 +157,9 @@ _NOT_NAMES = word_set(
     shirt tee week weeks month months today tomorrow asap euro euros dollars
     skip none nobody nothing anonymous anon later pass rather prefer private secret
     stop cancel help next quit exit menu restart reset undo continue hiya howdy morning
-    afternoon evening
+    afternoon evening now soon tonight anytime
+    demain aujourd'hui maintenant bientot soir svp stp heute morgen jetzt bald abend
+    manana ahora noche oggi domani adesso stasera hoje amanha agora logo
     non oui merci rien personne anonyme plus tard passer sauter suivant retour annuler aide
     arreter arrete quitter bonjour bonsoir salut coucou je suis pas prefere plutot nom
     prenom juste seulement cherche regarde veux voudrais besoin pour avec sans dans chez
@@ -200,24 +278,103 @@ def parse_name(text: str) -> Parsed | None:
     greeted = _GREETING.match(cleaned)
     cleaned = cleaned[greeted.end() :] if greeted else cleaned
     introduced = _INTRO.match(cleaned)
-    rest = _TITLE.sub("", cleaned[introduced.end() :] if introduced else cleaned)
+    tail = _INTRO_TAIL.match(cleaned)
+    rest = tail["name"] if tail else cleaned[introduced.end() :] if introduced else cleaned
+    rest = _TITLE.sub("", rest)
     rest = re.split(r"[,;!?]|\s[-\u2013]\s|\.\s|\band\b", rest, maxsplit=1)[0].strip(" .")
-    words = rest.split()
-    if not words or len(words) > (4 if introduced else 3):
+    words = [word.rstrip(".") for word in rest.split()]
+    if not _name_sized(words, introduced=bool(introduced or tail)):
         return None
-    if any(not _NAME_WORD.match(word) or _not_a_name(word) for word in words):
+    if any(not _NAME_WORD.match(word) or _not_a_name(word) for word in rest.split()):
         return None
-    words = [word.rstrip(".") for word in words]
-    if rest.islower() or rest.isupper():
-        words = [
-            _capitalise(word) if word.lower() not in _PARTICLES else word.lower() for word in words
-        ]
-    first, *others = words
-    if first.lower() in _PARTICLES:
+    first, last = _first_and_last(words)
+    if first.split()[0].lower() in _PARTICLES:
         return None
-    last = " ".join(others) or None
     display = f"{first} {last}" if last else first
     return Parsed(value={"first_name": first, "last_name": last}, display=display)
+
+
+def _name_sized(words: list[str], *, introduced: bool) -> bool:
+    """Whether ``words`` are as many as a name has: up to three, particles aside.
+
+    A particle is one before a capitalised word ("de La Tour"), or anywhere in a name in
+    one case ("ana maria da silva"); "Tengo dos hijos" has three words.
+
+    Four are a name too after an introduction, when each is capitalised ("José María
+    García López") or when they start with a compound first name ("jose maria garcia
+    lopez"): other four words in sentence case are more likely a sentence.
+    """
+    one_case = " ".join(words).islower() or " ".join(words).isupper()
+    names = [
+        word
+        for word, following in itertools.pairwise([*words, ""])
+        if word.lower() not in _PARTICLES or not (one_case or following[:1].isupper())
+    ]
+    if not names or len(words) > 7:
+        return False
+    return len(names) <= 3 or (
+        len(names) == 4
+        and (
+            introduced
+            or all(word[:1].isupper() for word in names)
+            or _compound_first_name(words) > 1
+        )
+    )
+
+
+def _first_and_last(words: list[str]) -> tuple[str, str | None]:
+    """Split a name into first and last name, each capitalised as a name is.
+
+    A name in one case (all lower or all upper) is capitalised word by word. Otherwise,
+    words in capitals are the last name wherever they stand, as on French forms
+    ("DUPONT Marie", "Marie DUPONT" → Marie, Dupont). Else the first name is the first
+    word, or the first two or three when they make a known compound first name ("José
+    María", "Jean Paul", "Ana Maria"), or the first two of four ("José María García
+    López": Spanish and Portuguese names carry two surnames); the rest is the last name.
+    """
+    joined = " ".join(words)
+    if joined.islower() or joined.isupper():
+        words = [_name_case(word) for word in words]
+    else:
+        in_capitals = [_surname_in_capitals(word) for word in words]
+        if any(in_capitals):
+            surname = [i for i, caps in enumerate(in_capitals) if caps]
+            start, end = surname[0], surname[-1] + 1
+            while start > 0 and words[start - 1].lower() in _PARTICLES:
+                start -= 1  # "Louise de LA TOUR"
+            first = " ".join(words[:start] + words[end:])
+            if first:
+                return first, " ".join(_name_case(word) for word in words[start:end])
+    size = _compound_first_name(words)
+    if size == 1 and len(words) == 4 and not any(w.lower() in _PARTICLES for w in words):
+        size = 2
+    first = " ".join(words[:size])
+    return first, " ".join(words[size:]) or None
+
+
+def _surname_in_capitals(word: str) -> bool:
+    """A word in capitals with a vowel ("DUPONT", "LI"); not initials ("JP") nor a particle."""
+    letters = re.sub(r"[\W\d_]", "", word)
+    return (
+        len(letters) >= 2
+        and letters.isupper()
+        and word.lower() not in _PARTICLES
+        and re.search("[aeiouy]", fold(letters)) is not None
+    )
+
+
+def _compound_first_name(words: list[str]) -> int:
+    """How many words the first name has: a known compound ("María del Carmen") or one."""
+    folded = [fold(word) for word in words]
+    for size in range(min(_LONGEST_COMPOUND, len(words)), 1, -1):
+        if " ".join(folded[:size]) in _COMPOUND_FIRST_NAMES:
+            return size
+    return 1
+
+
+def _name_case(word: str) -> str:
+    """A word of a name in the case names take: "DUPONT" → "Dupont", "DE" → "de"."""
+    return word.lower() if word.lower() in _PARTICLES else _capitalise(word)
 
 
 def strip_decoration(text: str) -> str:

@@ -271,3 +271,136 @@ def test_parse_name_display_never_shows_markup() -> None:
     parsed = parse_name("<b>Eve</b> <i>Hacker</i>")
     assert parsed is not None
     assert parsed.display == "Eve Hacker"
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        # The last name in capitals, before or after the first name.
+        ("LEROY Camille", "Camille", "Leroy"),
+        ("BERNARD Anne-Sophie", "Anne-Sophie", "Bernard"),
+        ("Camille LEROY", "Camille", "Leroy"),
+        ("Hugo MOREAU-PETIT", "Hugo", "Moreau-Petit"),
+        ("je m'appelle FAURE Lucas", "Lucas", "Faure"),
+        ("DA COSTA Inês", "Inês", "da Costa"),
+        ("Élise de LA FONTAINE", "Élise", "de la Fontaine"),
+        ("LOPES Ana Paula", "Ana Paula", "Lopes"),
+        ("NG Wei", "NG", "Wei"),  # no vowel: initials, not a last name
+        ("TJ Baker", "TJ", "Baker"),
+        ("CLAIRE DUBOIS", "Claire", "Dubois"),  # all in capitals: the order as written
+    ],
+)
+def test_parse_name_last_name_in_capitals(text: str, first: str, last: str) -> None:
+    parsed = parse_name(text)
+    assert parsed is not None
+    assert parsed.value == {"first_name": first, "last_name": last}
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        # Particles, in either case, stay with the last name.
+        ("Hélène de La Roche", "Hélène", "de La Roche"),
+        ("Pieter van den Heuvel", "Pieter", "van den Heuvel"),
+        ("Sanne Van Leeuwen", "Sanne", "Van Leeuwen"),
+        ("Giulia Della Valle", "Giulia", "Della Valle"),
+        ("Rui dos Santos", "Rui", "dos Santos"),
+        ("Claude du Bois", "Claude", "du Bois"),
+        ("marta de la cruz", "Marta", "de la Cruz"),
+        ("Otto von der Heide", "Otto", "von der Heide"),
+    ],
+)
+def test_parse_name_particles(text: str, first: str, last: str) -> None:
+    parsed = parse_name(text)
+    assert parsed is not None
+    assert parsed.value == {"first_name": first, "last_name": last}
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        # Several titles in a row.
+        ("Frau Prof. Sabine Krüger", "Sabine", "Krüger"),
+        ("Herr Dr. Dr. Jonas Brandt", "Jonas", "Brandt"),
+        ("Dr. med. Lea Wolf", "Lea", "Wolf"),
+        ("Mme Pr Odile Garnier", "Odile", "Garnier"),
+        ("Sra. Dña. Pilar Ortega", "Pilar", "Ortega"),
+        ("Sr. D. Andrés Molina", "Andrés", "Molina"),
+        ("Sr. Don Tomás", "Tomás", None),
+        ("Dott.ssa Chiara Galli", "Chiara", "Galli"),
+        ("Prof.ssa Marta Rinaldi", "Marta", "Rinaldi"),
+        ("Ing. Davide Ferri", "Davide", "Ferri"),
+        ("Dra. Inés Navarro", "Inés", "Navarro"),
+        ("Don Draper", "Don", "Draper"),  # "Don" alone is a first name
+    ],
+)
+def test_parse_name_titles(text: str, first: str, last: str | None) -> None:
+    parsed = parse_name(text)
+    assert parsed is not None
+    assert parsed.value == {"first_name": first, "last_name": last}
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        # Compound first names, and two surnames.
+        ("Juan Pablo Herrera", "Juan Pablo", "Herrera"),
+        ("María Teresa", "María Teresa", None),
+        ("Maria Eduarda Souza", "Maria Eduarda", "Souza"),
+        ("Jean Luc Girard", "Jean Luc", "Girard"),
+        ("Gian Marco Russo", "Gian Marco", "Russo"),
+        ("María del Mar Soto", "María del Mar", "Soto"),
+        ("Lucía Beatriz Romero Díaz", "Lucía Beatriz", "Romero Díaz"),
+        ("juan pablo herrera ortiz", "Juan Pablo", "Herrera Ortiz"),
+        ("Carmen Romero Díaz", "Carmen", "Romero Díaz"),
+        ("ORTIZ GIL Juan Pablo", "Juan Pablo", "Ortiz Gil"),
+    ],
+)
+def test_parse_name_compound_first_names(text: str, first: str, last: str | None) -> None:
+    parsed = parse_name(text)
+    assert parsed is not None
+    assert parsed.value == {"first_name": first, "last_name": last}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tengo dos hijos pequeños",  # four words in sentence case
+        "Quiero la tienda grande",
+        "appelle-moi demain",  # "call me tomorrow"
+        "chiamami domani",
+        "llámame mañana",
+        "de Vries",  # a particle first
+    ],
+)
+def test_parse_name_rejects_sentences(text: str) -> None:
+    assert parse_name(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Introductions by the name to call someone.
+        "você pode me chamar de Teo",
+        "pode me chamar de Teo",
+        "podes chamar-me Teo",
+        "chama-me Teo",
+        "puedes llamarme Teo",
+        "llámame Teo",
+        "me dicen Teo",
+        "tu peux m'appeler Teo",
+        "vous pouvez m\u2019appeler Teo",
+        "appelez-moi Teo",
+        "nennen Sie mich Teo",
+        "nenn mich einfach Teo",
+        "du kannst mich Teo nennen",
+        "chiamami Teo",
+        "mi puoi chiamare Teo",
+        "just call me Teo",
+        "everyone calls me Teo",
+    ],
+)
+def test_parse_name_call_me(text: str) -> None:
+    parsed = parse_name(text)
+    assert parsed is not None
+    assert parsed.value == {"first_name": "Teo", "last_name": None}
