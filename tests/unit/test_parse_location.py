@@ -361,3 +361,96 @@ def test_parse_location_display() -> None:
 def test_a_three_letter_code_in_lower_case_is_a_word_not_a_country(text: str) -> None:
     assert parse_location(text) is None
     assert parse_location(text.upper()) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "region", "area"),
+    [
+        # A postcode with a remark around it is still the whole answer.
+        ("69003 haha", "FR", "Lyon", None),
+        ("75011 merci", "FR", "Paris", None),
+        # a town in the remark tells whose postcode it is
+        ("33139 (Miami Beach, go figure)", "US", "Miami Beach", None),
+        ("Beverly Hills (90210)", "US", "Beverly Hills", None),
+        # A US address tail: city, state, ZIP. "CO" is no Colombia, "GA" no Gabon.
+        ("Boulder, CO 80302", "US", "Boulder", None),
+        ("Athens, GA 30601", "US", "Athens", None),
+        ("Springfield, IL 62701", "US", "Springfield", None),
+        ("Marfa, TX 79843", "US", "Texas", None),  # a town the list lacks: the ZIP's state
+        ("Athens, GA", "US", "Athens", None),  # the state alone picks the town
+        # A département number or a province in brackets: never a country ("AT" is no Austria).
+        ("Annecy (74)", "FR", "Annecy", None),
+        ("Millau (12)", "FR", "Millau", None),
+        ("Bastia (2B)", "FR", "Bastia", "Corsica"),
+        ("Saint-Denis (974)", "FR", "Saint-Denis", "Réunion"),  # the code picks the namesake
+        ("Asti (AT)", "IT", "Asti", None),
+        ("Saluzzo (CN)", "IT", "Saluzzo", None),
+        ("Cagliari (CA)", "IT", "Cagliari", "Sardinia"),
+        # a code that fits no town of that name keeps its country reading
+        ("Lugano (CH)", "CH", "Lugano", None),
+        ("Vancouver, CA", "CA", "Vancouver", None),
+        # An arrondissement is its city.
+        ("Lyon 7e", "FR", "Lyon", None),
+        ("Paris 15ème", "FR", "Paris", None),
+        ("Marseille 13e arrondissement", "FR", "Marseille", None),
+    ],
+)
+def test_parse_location_codes_and_remarks(
+    text: str, country: str, region: str | None, area: str | None
+) -> None:
+    parsed = parse_location(text, default_country=SHOP_COUNTRY)
+    assert parsed is not None
+    assert parsed.value == {"country": country, "region": region, "area": area}
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "region"),
+    [
+        # The town stays the region; the département, province or region says which one.
+        ("Vienne, en Isère", "FR", "Vienne"),  # not Vienna
+        ("Valence (26)", "FR", "Valence"),  # not Valencia
+        ("Rodez, Aveyron", "FR", "Rodez"),
+        ("Bra, provincia di Cuneo", "IT", "Bra"),
+        ("Portland, Maine", "US", "Portland"),
+        # A town whose name is a word counts right before its region or country.
+        ("Orange, Vaucluse", "FR", "Orange"),
+        ("Orange, France", "FR", "Orange"),
+        ("Gap, dans les Hautes-Alpes", "FR", "Gap"),
+        # A town named after its river, either way.
+        ("Halle an der Saale", "DE", "Halle (Saale)"),
+        ("Frankfurt/Oder", "DE", "Frankfurt (Oder)"),
+        ("Frankfurt", "DE", "Frankfurt am Main"),
+    ],
+)
+def test_parse_location_town_and_its_region(text: str, country: str, region: str) -> None:
+    parsed = parse_location(text, default_country=SHOP_COUNTRY)
+    assert parsed is not None
+    assert (parsed.value["country"], parsed.value["region"]) == (country, region)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Orange",  # a colour alone
+        "the orange one",
+        "orange, in France",  # in lower case, the colour: the country is the answer
+        "Gap",
+        "DE 80331",  # 80331 is no Delaware ZIP
+        "born in 1975, OK 73301",  # nor 73301 an Oklahoma one
+    ],
+)
+def test_parse_location_word_towns_need_their_region(text: str) -> None:
+    parsed = parse_location(text, default_country=SHOP_COUNTRY)
+    assert parsed is None or parsed.value["region"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "country"),
+    [
+        ("orange, in France", "FR"),
+        ("Asti (AT)", "IT"),
+    ],
+)
+def test_parse_location_strict_codes(text: str, country: str | None) -> None:
+    parsed = parse_location(text, strict=True, default_country=SHOP_COUNTRY)
+    assert (parsed.value["country"] if parsed else None) == country

@@ -57,6 +57,7 @@ def test_area_lookups() -> None:
         ("1012 AB", ["NL"]),
         ("1000 to 2000", ["BE", "CH", "AT", "LU", "NL"]),  # "to" is no Dutch code's letters
         ("1000-001", ["PT"]),
+        ("Austin, TX 78701", ["US"]),
         ("in 2 weeks", []),
         ("0612345678", []),
         ("€1.200,50", []),
@@ -77,6 +78,8 @@ def test_find_postcodes(text: str, readings: list[str]) -> None:
         ("SW1A", Strength.PARTIAL),
         ("M5V", Strength.PARTIAL),
         ("1012", Strength.DIGITS),  # Belgian, Swiss… (and a Dutch district)
+        ("TX 78701", Strength.SURE),  # a state's abbreviation, and one of its ZIP codes
+        ("DE 80331", Strength.DIGITS),  # 80331 is no Delaware ZIP code
     ],
 )
 def test_postcode_strength(text: str, strength: Strength) -> None:
