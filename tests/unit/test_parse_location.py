@@ -445,12 +445,46 @@ def test_parse_location_word_towns_need_their_region(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "country", "region", "area"),
+    [
+        # Islands and small towns the city list lacks, named alone.
+        ("Texel", "NL", "Texel", None),
+        ("Bornholm", "DK", "Bornholm", None),
+        ("Hvar", "HR", "Hvar", None),
+        ("Korcula", "HR", "Korčula", None),  # accents optional
+        ("Kreta", "GR", "Crete", None),  # another language's name
+        ("Zakynthos", "GR", "Zakynthos", None),
+        ("the Isle of Wight", "GB", "Isle of Wight", None),
+        ("l'île d'Oléron", "FR", "Oléron", None),
+        ("ile de re", "FR", "Île de Ré", None),
+        ("Föhr", "DE", "Föhr", None),
+        ("wir wohnen auf Norderney", "DE", "Norderney", None),
+        ("nach Sylt bitte", "DE", "Sylt", None),
+        ("Procida", "IT", "Procida", None),
+        ("Zermatt", "CH", "Zermatt", None),
+        # islands of a delivery area carry it
+        ("Menorca", "ES", "Menorca", "Balearic Islands"),
+        ("Porto Santo", "PT", "Porto Santo", "Madeira"),
+    ],
+)
+def test_parse_location_islands_and_small_towns(
+    text: str, country: str, region: str, area: str | None
+) -> None:
+    parsed = parse_location(text, default_country=SHOP_COUNTRY)
+    assert parsed is not None
+    assert parsed.value == {"country": country, "region": region, "area": area}
+
+
+@pytest.mark.parametrize(
     ("text", "country"),
     [
+        ("Bornholm", "DK"),  # capitalised and alone
+        ("ship it to Texel", "NL"),
+        ("let me mull it over", None),  # a word, not the Isle of Mull
         ("orange, in France", "FR"),
         ("Asti (AT)", "IT"),
     ],
 )
-def test_parse_location_strict_codes(text: str, country: str | None) -> None:
+def test_parse_location_strict_islands_and_codes(text: str, country: str | None) -> None:
     parsed = parse_location(text, strict=True, default_country=SHOP_COUNTRY)
     assert (parsed.value["country"] if parsed else None) == country

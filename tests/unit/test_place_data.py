@@ -4,6 +4,7 @@ import pycountry
 import pytest
 
 from bot.answers.areas import AREAS_FILE, PlaceDataError, area_table, load_areas
+from bot.answers.places import PLACES_FILE, known_places, load_places
 from bot.answers.postcodes import POSTCODES_FILE, Strength, find_postcodes, load_postcodes
 
 
@@ -129,3 +130,28 @@ def test_bad_postcodes_file_names_the_line(tmp_path: Path, rows: str, problem: s
     path.write_text("XX:\n  pattern: '\\d{5}'\n  regions:\n" + rows, encoding="utf-8")
     with pytest.raises(PlaceDataError, match=f"{path}:4: XX.regions.10.*: {problem}"):
         load_postcodes(path)
+
+
+def test_known_places_are_in_real_countries_and_in_no_area() -> None:
+    places = known_places()
+    assert len(places) >= 100
+    area_places = {name.casefold() for area in area_table().areas for name in area.places}
+    for place in places:
+        assert pycountry.countries.get(alpha_2=place.country) is not None, place.names
+        assert not area_places & {name.casefold() for name in place.names}, place.names
+    assert load_places(PLACES_FILE) == places
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("DE:\n  - Sylt\nGermany:\n  - Rügen\n", 4, "Germany: must be an ISO 3166"),
+        ("DE:\n  - Sylt\n  - [Föhr, Sylt]\n", 3, "DE\\[1\\]: 'Sylt' already names Sylt"),
+        ("DE:\n  - Sylt\n  - []\n", 3, "DE\\[1\\]: a place needs a name"),
+    ],
+)
+def test_bad_places_file_names_the_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    path = tmp_path / "places.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PlaceDataError, match=f"{path}:{line}: {problem}"):
+        load_places(path)
