@@ -465,6 +465,9 @@ def test_parse_location_word_towns_need_their_region(text: str) -> None:
         # islands of a delivery area carry it
         ("Menorca", "ES", "Menorca", "Balearic Islands"),
         ("Porto Santo", "PT", "Porto Santo", "Madeira"),
+        ("Stromboli", "IT", "Stromboli", "Sicily"),
+        ("Terceira", "PT", "Terceira", "Azores"),
+        ("Ile Rousse", "FR", "Île-Rousse", "Corsica"),  # no Ruse in Bulgaria
     ],
 )
 def test_parse_location_islands_and_small_towns(
