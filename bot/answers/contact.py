@@ -1,9 +1,11 @@
 """Contact answers: an e-mail address, a phone number, a name.
 
 * ``parse_email`` → the address, normalised by email-validator and lower-cased
-  (deliverability is not checked: no network calls in a chat turn).
+  (deliverability is not checked: no network calls in a chat turn); also spelled out
+  ("sam(at)example(dot)org", "sam arroba example punto es") or in a mailto link.
 * ``parse_phone`` → the number in E.164 ("+33612345678"); only numbers that
-  phonenumbers deems valid, read in ``region`` (ISO alpha-2) unless written with "+".
+  phonenumbers deems valid, read in the country the message names ("ich wohne in
+  Deutschland") or else in ``region`` (ISO alpha-2), unless written with "+".
 * ``parse_contact`` → ``{"email": ...}``, ``{"phone": ...}`` or both.
 * ``parse_name`` → ``{"first_name": "Jane", "last_name": "Doe" | None}``; titles, one
   or several ("Dr.", "Mrs", "Herr Prof. Dr.", "Sr. D.", "Dott.ssa"), greetings and
@@ -26,19 +28,47 @@
 
 from __future__ import annotations
 
+import gettext
 import itertools
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from bot.answers.text import MAX_ANSWER_LENGTH, fold, strip_inline_tags, usable, word_set
+from bot.answers.text import (
+    MAX_ANSWER_LENGTH,
+    fold,
+    strip_inline_tags,
+    unwrap_mailto_links,
+    usable,
+    word_set,
+)
 from bot.answers.types import Parsed
 
 MAX_NAME_LENGTH = 80
 
-_EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+# Starting only where a word starts keeps the search linear in "aaaa...@".
+_EMAIL_CANDIDATE = re.compile(r"(?<![^\s<>()\[\],;:\"'])[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+# "@" and "." spelled out or bracketed, in the six languages (see ``parse_email``).
+_AT_WORDS = "at|ät|arroba|chiocciola|arobase|klammeraffe"
+_DOT_WORDS = "dot|punto|point|punkt|ponto"
+_AT = (
+    rf"\s*[(\[{{<]\s*(?:{_AT_WORDS}|@)\s*[)\]}}>]\s*|\s*@\s*"
+    r"|\s+(?:arroba|chiocciola|arobase|klammeraffe)\s+|(?P<word_at>\s+(?:at|ät)\s+)"
+)
+_DOT = rf"\s*[(\[{{<]\s*(?:{_DOT_WORDS}|\.)\s*[)\]}}>]\s*|\.|\s+(?:{_DOT_WORDS})\s+"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![\w.+-])[\w+-]+(?:(?:{_DOT})[\w+-]+)*(?:{_AT})"
+    rf"(?P<domain>[\w-]+(?:(?:{_DOT})[\w-]+)+)(?![\w-])",
+    re.IGNORECASE,
+)
+_AT_HINT = re.compile(rf"@|\b(?:{_AT_WORDS})\b", re.IGNORECASE)
+_AT_SEPARATOR = re.compile(_AT, re.IGNORECASE)
+_DOT_SEPARATOR = re.compile(_DOT, re.IGNORECASE)
+_LITERAL_DOTS = re.compile(r"[\w.-]+")
 # Greetings before a name ("Hi Jane", "bonjour, je m'appelle Marie"); "Ola" is also a
 # name, so without its accent it greets only before punctuation ("ola, sou a Ana").
 _GREETING = re.compile(
@@ -204,11 +234,25 @@ _REFUSALS = frozenset(
 
 
 def parse_email(text: str) -> Parsed | None:
-    """Return the first valid e-mail address in ``text``, normalised and lower-cased."""
-    cleaned = usable(text)
+    """Return the first valid e-mail address in ``text``, normalised and lower-cased.
+
+    An address written to fool robots counts when it makes a valid one:
+    "sam(at)example(dot)org", "sam [at] example [dot] org", "sam at example dot org"
+    (a bare "at" needs a spelled dot: "I work at example.org" is no address), "sam @
+    example.org", "sam arroba example punto es", "sam chiocciola example.it". So does
+    the address of a mailto link ('<a href="mailto:sam@example.org">...</a>').
+    """
+    cleaned = usable(unwrap_mailto_links(text)) if isinstance(text, str) else None
     if cleaned is None:
         return None
-    for candidate in _EMAIL_CANDIDATE.findall(cleaned):
+    candidates = _EMAIL_CANDIDATE.findall(cleaned) if "@" in cleaned else []
+    if _AT_HINT.search(cleaned):
+        candidates += [
+            _AT_SEPARATOR.sub("@", _DOT_SEPARATOR.sub(".", match.group()), count=1)
+            for match in _SPELLED_EMAIL.finditer(cleaned)
+            if not match["word_at"] or not _LITERAL_DOTS.fullmatch(match["domain"])
+        ]
+    for candidate in candidates:
         try:
             result = validate_email(candidate.rstrip("."), check_deliverability=False)
         except (EmailNotValidError, ValueError):
@@ -221,27 +265,82 @@ def parse_email(text: str) -> Parsed | None:
 def parse_phone(text: str, *, region: str | None) -> Parsed | None:
     """Return the first valid phone number in ``text`` as E.164.
 
-    ``region`` (ISO alpha-2) is how numbers without a "+" country code are read.
+    ``region`` (ISO alpha-2) is how numbers without a "+" country code are read, unless
+    the message names a country in which the number is valid: "vivo en Francia, 06 12 34
+    56 78" is French whatever ``region`` says. Numbers that phonenumbers does not deem
+    valid are no number, such as the UK's range for fiction ("07700 900123").
     """
     cleaned = usable(text)
     if cleaned is None:
         return None
     # "ZZ" is phonenumbers' unknown region: only numbers written with "+" then parse.
     default_region = region.upper() if region and len(region) == 2 else "ZZ"
+    regions = dict.fromkeys([*_countries_named(cleaned), default_region])
     try:
-        matches = phonenumbers.PhoneNumberMatcher(
-            cleaned, default_region, leniency=phonenumbers.Leniency.VALID
-        )
-        for match in matches:
-            number = match.number
-            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            display = phonenumbers.format_number(
-                number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        for candidate in regions:
+            matches = phonenumbers.PhoneNumberMatcher(
+                cleaned, candidate, leniency=phonenumbers.Leniency.VALID
             )
-            return Parsed(value=e164, display=display)
+            for match in matches:
+                number = match.number
+                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                display = phonenumbers.format_number(
+                    number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+                )
+                return Parsed(value=e164, display=display)
     except phonenumbers.NumberParseException:
         return None
     return None
+
+
+def _countries_named(text: str) -> list[str]:
+    """The countries ``text`` names, in any of the six languages ("Francia", "Deutschland")."""
+    if not any(char.isdigit() for char in text):
+        return []
+    words = _LETTERS.findall(fold(text))
+    names = _country_names()
+    found = []
+    for start in range(len(words)):
+        for size in range(min(_LONGEST_COUNTRY, len(words) - start), 0, -1):
+            code = names.get(" ".join(words[start : start + size]))
+            if code is not None:
+                found.append(code)
+                break
+    return found
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Every country's alpha-2 code by its names in the shop's six languages.
+
+    The names are folded, their words separated by one space ("royaume uni").
+    """
+    translations = [
+        gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+        for language in ("fr", "de", "es", "it", "pt")
+    ]
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        spellings = {country.name, getattr(country, "common_name", country.name)}
+        spellings |= {translation.gettext(country.name) for translation in translations}
+        for spelling in spellings:
+            key = " ".join(_LETTERS.findall(fold(spelling)))
+            if len(key) >= 4 and key not in _NOT_COUNTRIES:
+                names[key] = country.alpha_2
+    return names | _COUNTRY_ALIASES
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+# Country names that are more often a person's name or a word ("Jordan", "turkey").
+_NOT_COUNTRIES = word_set("jordan chad georgia turkey chile jersey india israel mali niger")
+_COUNTRY_ALIASES = {
+    **dict.fromkeys(["uk", "england", "angleterre", "inglaterra", "inghilterra"], "GB"),
+    **dict.fromkeys(["scotland", "ecosse", "schottland", "escocia", "scozia"], "GB"),
+    **dict.fromkeys(["wales", "galles", "gales", "gales"], "GB"),
+    **dict.fromkeys(["usa", "eeuu", "ee uu", "eua"], "US"),
+    **dict.fromkeys(["holland", "hollande", "holanda", "olanda"], "NL"),
+}
+_LONGEST_COUNTRY = 6
 
 
 def parse_contact(text: str, *, region: str | None) -> Parsed | None:

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote
 
 MAX_ANSWER_LENGTH = 500
 
@@ -199,6 +200,25 @@ _INLINE_TAG = re.compile(r"<\s*/?\s*(?:b|i|u|s|em|strong|small|mark|span)\s*/?\s
 def strip_inline_tags(text: str) -> str:
     """``text`` without attribute-free formatting tags: "<i>Eve</i> Hacker" → "Eve Hacker"."""
     return _INLINE_TAG.sub("", text)
+
+
+# A mailto link, as some mail clients and chat widgets paste an address: '<a
+# href="mailto:sam@example.org">sam@example.org</a>'.
+_MAILTO_LINK = re.compile(
+    r"<\s*a\s[^>]*?\bhref\s*=\s*(?P<quote>['\"]?)mailto:(?P<address>[^'\"\s<>?]+)"
+    r"(?:\?[^'\"<>]*)?(?P=quote)[^>]*>[^<]*<\s*/\s*a\s*>",
+    re.IGNORECASE,
+)
+
+
+def unwrap_mailto_links(text: str) -> str:
+    """``text`` with each mailto link replaced by the address it links to.
+
+    '<a href="mailto:sam@example.org">write to me</a>' → "sam@example.org". Only the
+    address is kept, not the link's text nor its other attributes, so nothing of the
+    markup can be echoed back; other markup stays for ``usable`` to refuse.
+    """
+    return _MAILTO_LINK.sub(lambda match: unquote(match["address"]), text)
 
 
 def usable(text: object) -> str | None:

@@ -8,6 +8,7 @@ from bot.answers.contact import (
     parse_phone,
     strip_decoration,
 )
+from bot.answers.text import unwrap_mailto_links
 
 
 @pytest.mark.parametrize(
@@ -404,3 +405,98 @@ def test_parse_name_call_me(text: str) -> None:
     parsed = parse_name(text)
     assert parsed is not None
     assert parsed.value == {"first_name": "Teo", "last_name": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        # Addresses spelled out to fool robots, when they make a valid address.
+        ("nora(at)posteo(dot)de", "nora@posteo.de"),
+        ("nora [at] posteo [dot] de", "nora@posteo.de"),
+        ("nora {at} posteo {dot} de", "nora@posteo.de"),
+        ("nora at posteo dot de", "nora@posteo.de"),
+        ("nora.berg at posteo dot de", "nora.berg@posteo.de"),
+        ("nora dot berg at mail dot posteo dot de", "nora.berg@mail.posteo.de"),
+        ("écris à nora (at) posteo (dot) de merci", "nora@posteo.de"),
+        ("nora @ posteo.de", "nora@posteo.de"),
+        ("nora@ posteo.de", "nora@posteo.de"),
+        ("nora@posteo dot de", "nora@posteo.de"),
+        ("nora arroba posteo punto es", "nora@posteo.es"),
+        ("nora arroba sapo.pt", "nora@sapo.pt"),
+        ("nora chiocciola libero punto it", "nora@libero.it"),
+        ("nora arobase free point fr", "nora@free.fr"),
+        ("nora Klammeraffe web Punkt de", "nora@web.de"),
+        # ... and no address otherwise.
+        ("I work at posteo.de", None),  # a bare "at" needs a spelled dot
+        ("I'm at home", None),
+        ("nora at posteo", None),  # no domain suffix
+        ("nora @ posteo. Merci", None),  # a full stop ends the sentence
+        ("(at) (dot)", None),
+    ],
+)
+def test_parse_email_spelled_out(text: str, email: str | None) -> None:
+    parsed = parse_email(text)
+    assert (parsed.value if parsed else None) == email
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ('<a href="mailto:ines@example.pt">ines@example.pt</a>', "ines@example.pt"),
+        ("<a href='mailto:Ines@Example.pt'>write to me</a>", "ines@example.pt"),
+        ("<a href=mailto:ines@example.pt>ines</a>", "ines@example.pt"),
+        ('<a href="mailto:ines%40example.pt?subject=Tent">mail</a>', "ines@example.pt"),
+        ('mine: <a class="x" href="mailto:ines@example.pt">here</a>', "ines@example.pt"),
+        ('<a href="https://example.pt">ines@example.pt</a>', None),  # other markup
+        ('<a href="mailto:ines@example.pt"><script>x</script></a>', None),
+    ],
+)
+def test_parse_email_in_a_mailto_link(text: str, email: str | None) -> None:
+    parsed = parse_email(text)
+    assert (parsed.value if parsed else None) == email
+
+
+@pytest.mark.parametrize(
+    ("text", "unwrapped"),
+    [
+        ('<a href="mailto:ines@example.pt">ines@example.pt</a>', "ines@example.pt"),
+        ('<a href="mailto:x@y.z" onclick="alert(1)">x</a> thanks', "x@y.z thanks"),
+        ('<a href="https://example.pt">x</a>', '<a href="https://example.pt">x</a>'),
+        ("no link", "no link"),
+    ],
+)
+def test_unwrap_mailto_links(text: str, unwrapped: str) -> None:
+    assert unwrap_mailto_links(text) == unwrapped
+
+
+def test_parse_contact_reads_a_mailto_link() -> None:
+    parsed = parse_contact('<a href="mailto:ines@example.pt">ines@example.pt</a>', region="FR")
+    assert parsed is not None
+    assert parsed.value == {"email": "ines@example.pt"}
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "phone"),
+    [
+        # A country named in the message says how a local number reads.
+        ("vivo en Francia: 07 81 23 45 67", "ES", "+33781234567"),
+        ("ich wohne in Deutschland, 0170 1234567", "FR", "+491701234567"),
+        ("sono in Italia 347 765 4321", "FR", "+393477654321"),
+        ("sono in Italia 347 765 4321", None, "+393477654321"),
+        ("moro em Portugal, 961 234 567", "FR", "+351961234567"),
+        ("estoy en España: 655 12 34 56", "FR", "+34655123456"),
+        ("j'habite en Belgique, 0485 12 34 56", "FR", "+32485123456"),
+        ("wohne in der Schweiz, 078 123 45 67", "DE", "+41781234567"),
+        ("I live in the UK, 07911 234567", "FR", "+447911234567"),
+        ("vivo nos Estados Unidos, (650) 253-0000", "BR", "+16502530000"),
+        # A number not valid in the country named reads in the region.
+        ("je suis en Espagne, 06 12 34 56 78", "FR", "+33612345678"),
+        # "+" beats both.
+        ("vivo en Francia, +49 170 1234567", "ES", "+491701234567"),
+        # UK numbers kept for fiction are not valid.
+        ("I live in the UK, 07700 900123", "GB", None),
+    ],
+)
+def test_parse_phone_in_the_country_named(text: str, region: str | None, phone: str | None) -> None:
+    parsed = parse_phone(text, region=region)
+    assert (parsed.value if parsed else None) == phone
