@@ -694,9 +694,13 @@ def _digits(reading: NumberReading) -> str:
 # --- amounts -------------------------------------------------------------------------------
 
 
+# Numbers read in one message: a budget is among the first few, and reading each costs.
+_MAX_NUMBERS = 16
+
+
 def _amounts(text: str, *, strict: bool) -> list[_Amount]:
     found = []
-    for match in _AMOUNT.finditer(text):
+    for match in itertools.islice(_AMOUNT.finditer(text), _MAX_NUMBERS):
         amount = _read(text, match, strict=strict)
         if amount is not None:
             found.append(amount)
@@ -790,11 +794,16 @@ def _negated(before: str) -> bool:
     return _NEGATION.search(words) is not None and _NOT_A_LIMIT.search(words) is None
 
 
+_PHONE_REACH = 30
+
+
 def _in_date_or_phone(text: str, start: int, end: int) -> bool:
     """Whether the number at text[start:end] is part of a date, a time or a phone number."""
-    while start > 0 and text[start - 1] in "0123456789/.:-+ ()":
+    # A phone number or a date is shorter than this on either side of one of its parts.
+    reach_start, reach_end = max(0, start - _PHONE_REACH), min(len(text), end + _PHONE_REACH)
+    while start > reach_start and text[start - 1] in "0123456789/.:-+ ()":
         start -= 1
-    while end < len(text) and text[end] in "0123456789/.:- ()":
+    while end < reach_end and text[end] in "0123456789/.:- ()":
         end += 1
     chunk = text[start:end].strip()
     tight = re.search(r"\d[/:]\d|\d-\d+-\d", chunk) is not None
