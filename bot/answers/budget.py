@@ -267,7 +267,8 @@ _UNIT = (
     r"|tage?n?|wochen?|monate?n?|jahren?|jahre|stunden?|personen|kinder|mal|uhr|prozent|stuck"
     r"|dias?|semanas?|meses|mes|anos?|horas?|personas?|pessoas?|ninos|criancas|veces|vezes"
     r"|por ?ciento|por ?cento|giorni|giorno|settimane?|settimana|mesi|mese|anni|anno|ore"
-    r"|persone|bambini|volte|per ?cento|pezzi|piezas|pecas|unidades)\b|%|\")"
+    r"|persone|bambini|volte|per ?cento|pezzi|piezas|pecas|unidades"
+    r"|(?:kilo|chilo)?(?:metres?|meters?|metros?|metri|metro))\b|%|\")"
 )
 _UNIT_AFTER = re.compile(rf"^\s?-?\s?{_UNIT}", re.IGNORECASE)
 # "2" in "2-3 weeks" or "2 à 3 semaines" measures time like the "3" does.

@@ -575,6 +575,8 @@ def test_parse_budget_whole_amount_dash_keeps_its_currency(text: str, currency: 
         "une vingtaine de personnes",  # counts people
         "dans une dizaine de jours",
         "une centaine de km",
+        "une centaine de mètres",
+        "a 200 metri da casa",
         "je suis en quarantaine",
     ],
 )
