@@ -190,6 +190,9 @@ _NOT_NAMES = word_set(
     afternoon evening now soon tonight anytime
     demain aujourd'hui maintenant bientot soir svp stp heute morgen jetzt bald abend
     manana ahora noche oggi domani adesso stasera hoje amanha agora logo
+    rue avenue boulevard chemin allee impasse quai place route street road calle avenida plaza
+    paseo carrer piazza viale strasse platz gasse rua praca travessa saint sainte sao
+    tente tienda tenda zelt sac mochila zaino rucksack veste chaqueta giacca jaqueta
     non oui merci rien personne anonyme plus tard passer sauter suivant retour annuler aide
     arreter arrete quitter bonjour bonsoir salut coucou je suis pas prefere plutot nom
     prenom juste seulement cherche regarde veux voudrais besoin pour avec sans dans chez

@@ -372,6 +372,9 @@ def test_parse_name_compound_first_names(text: str, first: str, last: str | None
         "chiamami domani",
         "llámame mañana",
         "de Vries",  # a particle first
+        "Rue de la Paix",  # an address
+        "Tente de Camping",  # a product
+        "São João da Madeira",  # a town
     ],
 )
 def test_parse_name_rejects_sentences(text: str) -> None:
