@@ -3,9 +3,10 @@
 The value is ``{"days": N}``, the whole days from ``now`` (its UTC date, *today*) to the
 intended purchase, or ``{"days": None, "browsing": True}`` for "just browsing", "no
 plans", "not sure yet". A hedged answer ("maybe next week", "nxt wk prob", "peut-être
-le mois prochain") keeps its day and adds ``"uncertain": True`` (the key is absent
-otherwise); its display starts with "maybe". How a phrase becomes a day, applied the
-same way everywhere:
+le mois prochain", "la semana que viene, creo") keeps its day and adds ``"uncertain":
+True`` (the key is absent otherwise); its display starts with "maybe". A hedge counts
+anywhere in the message, except Spanish "igual", which is "maybe" only first ("igual
+que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
 
 * A day (today, tomorrow, Friday, 5 December, Christmas) → that day.
 * A duration ("in 3 weeks", "within 10 days", "a couple of months") → today plus the
@@ -27,11 +28,16 @@ same way everywhere:
   = March-May, summer = June-August, autumn = September-November, winter =
   December-February). Numeric dates are read day first (European).
 * Vague words: "soon"/"shortly" → 7 days, "in the coming days" → 3, "coming weeks" →
-  21, "coming months" → 3 months; "a few" = 3, "a couple" = 2, "several" = 4.
+  21, "coming months" → 3 months; "a few" = 3, "a couple" = 2, "several" = 4. "now"
+  alone in Spanish, Portuguese or Italian ("ya", "já" with its accent: "ja" is German
+  "yes", "subito") is now.
 * Anything in the past ("yesterday", "2 weeks ago", a past date) gives no day, so
   None; days are never negative. A bare number ("2") is not a timeline.
-* Chat shorthand ("nxt wk", "tmrw", "xmas") is expanded; outside strict mode a typo
-  of one letter in a long time word ("tomorow", "firday") is corrected.
+* Chat shorthand ("nxt wk", "tmrw", "xmas", "dm1", "ce we", "finde", "fds", "nä. Woche",
+  "la semaine pro", "settimana prox", "la semana q viene") is expanded, and chat
+  fillers ending a message ("lol", "haha", "jaja", "mdr", "kkk", "xd") are dropped;
+  outside strict mode a typo of one letter in a long time word ("tomorow", "firday")
+  is corrected.
 * French, German, Spanish, Italian and Portuguese read the same, accents optional
   ("la semaine prochaine", "in zwei Wochen", "antes de Navidad", "entro fine mese",
   "daqui a um mês"): ``bot.answers.timeline_languages`` rewrites them in English first.
@@ -39,8 +45,9 @@ same way everywhere:
   those languages count.
 
 ``strict`` mode (scanning a message that answers another question) reads only explicit
-time expressions: no browsing phrases, no "now", and in a question no "today", "asap"
-or "right away" ("what's the weather like in Paris today?" names no purchase day).
+time expressions: no browsing phrases, no "now" (nor "ya", "já", "subito" alone), and
+in a question no "today", "asap" or "right away" ("what's the weather like in Paris
+today?" names no purchase day). A hedge alone is no timeline.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ from dateutil.relativedelta import relativedelta
 from rapidfuzz.distance import OSA
 
 from bot.answers.text import NUMBER_WORDS, ONE_ARTICLES, SMALL_NUMBER_WORDS, fold, usable
-from bot.answers.timeline_languages import to_english, words_pattern
+from bot.answers.timeline_languages import before_folding, to_english, words_pattern
 from bot.answers.types import Parsed
 
 Span = tuple[date, date]
@@ -111,34 +118,49 @@ _BROWSING = re.compile(
     r"\b(?:just (?:browsing|looking)|only (?:browsing|looking)|browsing|window shopping"
     r"|no (?:plans?|rush|hurry|idea|clue)|not sure|unsure|dont know|dunno|idk|undecided"
     r"|havent decided|whenever|some ?day|one day|eventually|no time ?frame|having a look"
+    r"|looking around|just (?:checking|curious|a look)"
     # French
     r"|je (?:ne )?(?:fais que )?regarde(?: juste| seulement)?|juste (?:regarder|un coup d oeil)"
+    r"|je jette (?:juste )?un (?:coup d )?oeil|je me renseigne|juste pour voir|je fais un tour"
     r"|je (?:ne )?sais pas|j?sais pas|chais pas|pas (?:presse|pressee|d urgence)|rien ne presse"
     r"|aucune idee|un jour"
     # German
-    r"|ich (?:schaue?|gucke?|stobere) nur|nur (?:schauen|gucken|am (?:schauen|stobern))"
-    r"|keine (?:eile|ahnung)|eilt nicht|(?:ich )?weiss (?:es )?nicht|irgendwann|eines tages"
+    r"|ich (?:schaue?|gucke?|stobere) nur|nur (?:mal )?(?:schauen|gucken|umsehen|umschauen)"
+    r"|nur am (?:schauen|gucken|stobern|umschauen|umsehen)|(?:sehe|schaue|gucke) mich (?:nur )?um"
+    r"|ich informiere mich|keine (?:eile|ahnung)|eilt nicht|(?:ich )?weiss (?:es )?nicht"
+    r"|irgendwann|eines tages"
     # Spanish
-    r"|(?:solo )?estoy mirando|solo (?:mirando|miro|estoy viendo)|sin prisa"
+    r"|(?:solo )?estoy (?:solo )?(?:mirando|curioseando|echando un vistazo)|solo (?:estoy )?viendo"
+    r"|estoy solo viendo|solo (?:mirando|miro|curioseando|echando un vistazo)|me estoy informando"
+    r"|sin prisa"
     r"|no (?:hay|tengo) prisa|ni idea|no (?:lo )?se|algun dia"
     # Italian
-    r"|sto solo guardando|solo guardando|guardo solo|do (?:solo )?un occhiata"
+    r"|(?:sto (?:solo |solamente )?|solo (?:sto )?)(?:guardando|curiosando"
+    r"|dando (?:solo )?un occhiat(?:a|ina))"
+    r"|guardo solo|do (?:solo )?un occhiata|mi sto (?:solo )?informando"
     r"|(?:nessuna|senza) fretta|non (?:c e|ho) fretta|non (?:lo )?so|un giorno|prima o poi"
     # Portuguese
-    r"|(?:so )?estou (?:so )?a ver|so a ver|(?:so )?estou (?:so )?olhando|so olhando"
-    r"|so dando uma olhada|sem pressa|nao (?:tenho|ha) pressa|nao sei|um dia|algum dia)\b"
+    r"|(?:so )?(?:estou|to|tou) (?:so )?(?:a ver|a espreitar|olhando|pesquisando"
+    r"|a dar uma (?:olhadela|vista de olhos)|dando uma olhad(?:a|inha))"
+    r"|so (?:a ver|a espreitar|olhando|pesquisando|a dar uma (?:olhadela|vista de olhos)"
+    r"|dando uma olhad(?:a|inha))|sem pressa|nao (?:tenho|ha) pressa|nao sei|um dia|algum dia)\b"
 )
-# Hedges: the day read stays, marked uncertain ("prob" is no "no prob(lem)").
+# Hedges, anywhere in the message: the day read stays, marked uncertain ("prob" is no
+# "no prob(lem)"; Spanish "igual" is "maybe" only first: "igual que" is "same as").
 _HEDGE = re.compile(
-    r"\b(?:maybe|mayb|mby|perhaps|possibly|probably|(?<!no )probs?|prolly|might|not sure"
-    r"|unsure|i think|i guess|i believe|i reckon|hopefully|idk|dunno|dont know|no idea"
-    r"|not certain|peut etre|probablement|sans doute|possiblement|(?:je )?(?:ne )?sais pas"
-    r"|chais pas|je pense|je crois|pas sure?|vielleicht|wahrscheinlich|eventuell|evtl"
-    r"|mo(?:e)?glicherweise|vermutlich|ich glaube|ich denke|weiss nicht|keine ahnung"
-    r"|nicht sicher|quizas?|tal vez|talvez|a lo mejor|probablemente|posiblemente"
-    r"|no (?:lo )?se|creo que|no estoy segur[oa]|ni idea|forse|magari|probabilmente"
-    r"|penso|credo|non (?:lo )?so|non sono sicur[oa]|provavelmente|possivelmente|nao sei"
-    r"|acho que|se calhar|nao tenho (?:a )?certeza|sei la)\b"
+    r"\b(?:maybe|mayb|mby|perhaps|possibly|probably|(?<!no )probs?|prolly|likely|might"
+    r"|not sure|unsure|i think|i guess|i believe|i reckon|hopefully|normally|idk|dunno"
+    r"|dont know|no idea|not certain"
+    r"|peut etre|p e|ptet|ptetre|probablement|sans doute|possiblement|normalement|surement"
+    r"|(?:je )?(?:ne )?sais pas|chais pas|je pense|je crois|pas sure?"
+    r"|vielleicht|vllt|vlt|wahrscheinlich|eventuell|evtl?|mo(?:e)?glicherweise|womo?e?glich"
+    r"|vermutlich|normalerweise|ich glaube|ich denke|weiss nicht|keine ahnung|nicht sicher"
+    r"|quizas?|tal vez|talvez|a lo mejor|(?:^|(?<=[,.;!?] ))igual(?! (?:que|de|a|al)\b)"
+    r"|puede que|puede ser|probablemente|posiblemente|seguramente|normalmente"
+    r"|no (?:lo )?se|creo que|no estoy segur[oa]|ni idea"
+    r"|forse|magari|probabilmente|puo darsi|penso|credo|non (?:lo )?so|non sono sicur[oa]"
+    r"|provavelmente|possivelmente|nao sei|acho|pode ser|quem sabe|se calhar"
+    r"|nao tenho (?:a )?certeza|sei la)\b"
 )
 # A question ("what's the weather like in Paris today?") asks, it names no purchase day.
 _QUESTION = re.compile(
@@ -171,6 +193,12 @@ _SHORTHAND = {
     "2mrw": "tomorrow",
     "xmas": "christmas",
 }
+# Chat fillers ending a message ("right now lol", "ya jaja", "já kkkk", "demain mdr").
+_FILLER = re.compile(
+    r"lo+l+|lmf?ao+|rofl|mdr+|ptdr+|x+d+|k{3,}|(?:rs)+|a?(?:h[aei]|j[aei]|ah){2,}h?"
+)
+_NON_WORD = re.compile(r"[\W_]+")
+_WORD = re.compile(r"[^\W_]+")
 # Long time words a typo may be corrected to; short or everyday-looking ones ("march",
 # "easter" next to "eastern") are left out.
 _TYPO_TARGETS = (
@@ -234,11 +262,25 @@ def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed 
 def _prepare(text: str) -> str:
     """Fold ``text`` and even out its apostrophes, hyphens and spaces.
 
-    Apostrophes go ("new year's" and "new years" are the same phrase) once elided
-    articles are words of their own ("l'année" → "l année"); "week-end" → "week end".
+    Chat fillers at the end go ("ya jaja" is "ya"), words only an accent tells apart are
+    read (see ``before_folding``). Apostrophes go ("new year's" and "new years" are the
+    same phrase) once elided articles are words of their own ("l'année" → "l année");
+    "week-end" → "week end".
     """
+    text = before_folding(_without_fillers(text.casefold()))
     text = _ELISION.sub(r"\1 ", fold(text).replace("\u2019", "'")).replace("'", "")
     return " ".join(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text).split())
+
+
+def _without_fillers(text: str) -> str:
+    """``text`` without the chat fillers that end it; their punctuation ("lol?") stays."""
+    words = text.split()
+    for index in range(len(words) - 1, -1, -1):
+        letters = _NON_WORD.sub("", words[index])
+        if letters and not _FILLER.fullmatch(letters):
+            break
+        words[index] = _WORD.sub("", words[index])
+    return " ".join(words)
 
 
 def _normalise(prepared: str, *, strict: bool) -> str:

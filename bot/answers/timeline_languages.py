@@ -5,19 +5,26 @@
 ``bot.answers.timeline`` then read. Number words stay as they are: those rules read 1 to
 31 in all six languages. The input is ``fold``-ed, elided articles are separate words
 and other apostrophes gone ("d'ici" → "d ici", "new year's" → "new years"), hyphens
-between letters are spaces ("week-end" → "week end"), one space between words.
+between letters are spaces ("week-end" → "week end"), one space between words. Words
+that only their accent tells apart ("já", "pê") are read before folding, by
+``before_folding``.
 
 Only time words are rewritten. A word that is also an everyday word is rewritten only
 next to a time word: "tag" and "an" after a number, "Noël", "Natal" (a town) and
 "Silvester" (a name) after a preposition ("avant Noël"), "julio" (a name) after "en" or
-"de", "sexta" (also "sixth") as "sexta-feira" or after "na" or "até".
+"de", "sexta" (also "sixth") as "sexta-feira" or after "na" or "até", French "we"
+after "ce" or "le" ("ce we" is this weekend), "ya" and "subito" alone (now), "ya" after
+"quiero" or "necesito" (right away), "subito" not after "ho" ("ho subito": suffered).
 In French, Spanish, Italian and Portuguese "8 days" means a week and "15 days" two weeks
-("dans quinze jours", "en 15 días").
+("dans quinze jours", "en 15 días"). Texting forms are read like the words they stand
+for ("dm1", "finde", "fds", "la semaine pro", "nä. Woche", "semana q vem", "prox
+semana").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from bot.answers.text import SMALL_NUMBER_WORDS
@@ -63,6 +70,8 @@ _PHRASES: dict[str, str] = {
     **dict.fromkeys(("oggi pomeriggio", "hoje a tarde"), "this afternoon"),
     **dict.fromkeys(("demain", "morgen", "morgen fruh", "morgen frueh", "manana"), "tomorrow"),
     **dict.fromkeys(("manana por la manana", "domani", "domattina", "amanha"), "tomorrow"),
+    # as texted: "dm1" and "dmain" (demain), "dmn" (domani), "amnh" (amanhã), "mñn" (mañana)
+    **dict.fromkeys(("dm1", "dmain", "2main", "dmn", "amnh", "mnn"), "tomorrow"),
     **dict.fromkeys(
         ("apres demain", "ubermorgen", "uebermorgen", "pasado manana"), "day after tomorrow"
     ),
@@ -74,13 +83,13 @@ _PHRASES: dict[str, str] = {
     **dict.fromkeys(("por la manana", "de la manana", "en la manana"), "morning"),
     # now, right away, as soon as possible, soon
     **dict.fromkeys(("maintenant", "jetzt", "ahora", "adesso", "agora"), "now"),
-    **dict.fromkeys(("ahora mismo", "agora mesmo", "gleich jetzt"), "right now"),
+    **dict.fromkeys(("ahora mismo", "agora mesmo", "gleich jetzt", "ya mismo"), "right now"),
     **dict.fromkeys(("pas maintenant", "nicht jetzt", "ahora no", "no ahora"), "not now"),
     **dict.fromkeys(("non adesso", "non ora", "agora nao", "nao agora"), "not now"),
     **dict.fromkeys(("pour l instant", "pour le moment", "im moment", "momentan"), "for now"),
     **dict.fromkeys(("vorerst", "por ahora", "por el momento", "per ora"), "for now"),
     **dict.fromkeys(("per adesso", "per il momento", "por agora", "por enquanto"), "for now"),
-    **dict.fromkeys(("tout de suite", "sofort", "subito", "de inmediato"), "right away"),
+    **dict.fromkeys(("tout de suite", "sofort", "de inmediato"), "right away"),
     **dict.fromkeys(("immediatement", "inmediatamente", "immediatamente"), "right away"),
     **dict.fromkeys(("imediatamente", "urgente", "dringend"), "right away"),
     **dict.fromkeys(("des que possible", "au plus vite", "le plus vite possible"), "asap"),
@@ -115,6 +124,7 @@ _PHRASES: dict[str, str] = {
     **dict.fromkeys(("semaine", "woche", "semana", "settimana"), "week"),
     **dict.fromkeys(("semaines", "wochen", "semanas", "settimane"), "weeks"),
     **dict.fromkeys(("week end", "wochenende", "fin de semana", "fim de semana"), "weekend"),
+    **dict.fromkeys(("finde", "fds"), "weekend"),  # as texted in Spanish and Portuguese
     **dict.fromkeys(("fine settimana", "finesettimana"), "weekend"),
     **dict.fromkeys(("quinzaine de jours", "quinzaine", "quincena", "quinzena"), "fortnight"),
     **dict.fromkeys(("quindicina di giorni", "quindicina"), "fortnight"),
@@ -161,22 +171,48 @@ _CUED: tuple[tuple[str, _Replacement], ...] = (
     (rf"\b(?:15|quinze|quince|quindici)\s(?:{_ROMANCE_DAYS})\b", "2 weeks"),
     (rf"\b({_NUMBER})\stag\b", r"\1 day"),
     (rf"\b({_NUMBER})\san\b", r"\1 year"),
+    (r"\bl\san\b", "l year"),  # "l'an prochain"
     (r"\b(avant|pour|apres|d ici|jusqu a|a|vers|pendant)\snoel\b", r"\1 christmas"),
     (r"\b(antes d[eo]|ate|ate ao|ate o|depois d[eo]|no|pelo|para o|pro)\snatal\b", r"\1 christmas"),
     (r"\b(an|zu|bis|vor|nach|seit)\ssilvester\b", r"\1 new years eve"),
     (r"\b(en|de|para|del|hasta|desde|antes de|finales de|principios de)\sjulio\b", r"\1 july"),
     (
-        r"\b(na|ate|ate a|nesta|esta|proxima|antes da|depois da)\s(segunda|terca|quarta|quinta"
-        r"|sexta)\b",
+        r"\b(na|ate|ate a|nesta|esta|proxima|prox\.?|antes da|depois da)"
+        r"\s(segunda|terca|quarta|quinta|sexta)\b",
         lambda m: f"{m[1]} {_PT_WEEKDAYS[m[2]]}",
     ),
-    (r"\b(segunda|terca|quarta|quinta|sexta)(?=\sque vem\b)", lambda m: _PT_WEEKDAYS[m[1]]),
+    (r"\b(segunda|terca|quarta|quinta|sexta)(?=\sq(?:ue)?\svem\b)", lambda m: _PT_WEEKDAYS[m[1]]),
+    # As texted: French "ce we" (week-end), German "nä. Woche" (nächste)
+    (r"\b(ce|le|du|au|un|les|cet|tout le|tous les)\s(?:we|w e|w\.e)\b\.?", r"\1 week end"),
+    (r"\b(am|an|ubers|uebers|zum|dieses|nachstes|naechstes|kommendes)\swe\b", r"\1 wochenende"),
+    (r"\bna(?:\.|xte[nrsm]?)?\s(?=(?:woche|wochenende|monat|jahr)\b)", "nachste "),
     # The weekend ahead, unless "next" follows ("le week-end prochain").
     (r"\b(?:am|an)\swochenende\b", "this weekend"),
-    (r"\b(?:le|au|du)\sweek\send\b(?!\s(?:prochain|suivant|d apres))", "this weekend"),
-    (r"\bel\sfin\sde\ssemana\b(?!\s(?:que viene|proximo|siguiente))", "this weekend"),
-    (r"\b(?:il|nel|al)\s(?:fine\ssettimana|weekend)\b(?!\sprossimo)", "this weekend"),
-    (r"\b(?:no|o|ao)\sfim\sde\ssemana\b(?!\s(?:que vem|seguinte))", "this weekend"),
+    (r"\b(?:le|au|du)\sweek\send\b(?!\s(?:prochain|suivant|d apres|pro|proch)\b)", "this weekend"),
+    (
+        r"\bel\s(?:fin\sde\ssemana|finde)\b(?!\s(?:q(?:ue)?\sviene|proximo|prox|siguiente)\b)",
+        "this weekend",
+    ),
+    (
+        r"\b(?:il|nel|al)\s(?:fine\ssettimana|weekend)\b(?!\s(?:prossimo|prox|pross)\b)",
+        "this weekend",
+    ),
+    (
+        r"\b(?:no|o|ao)\s(?:fim\sde\ssemana|fds)\b(?!\s(?:q(?:ue)?\svem|seguinte|prox)\b)",
+        "this weekend",
+    ),
+    # "now" alone: "ya" (Spanish), "subito" (Italian, also "suffered": "ho subito"); after
+    # "I want" or "I need" "ya" and "já" are "right away" ("lo quiero ya", "preciso já").
+    (r"^(?:ya|subito)(?:\s(?:ya|subito))*(?=[^a-z0-9]*$)", "now"),
+    (
+        r"\b(quiero|necesito|quero|preciso)\s(?:(?:lo|la|los|las|o|a|isso|eso)\s)?(?:ya|ja)\b"
+        r"(?!\smismo)",
+        r"\1 right away",
+    ),
+    (
+        r"\b(?:(?P<had>ho|ha|hai|hanno|abbiamo|avete)\s)?subito\b",
+        lambda m: m.group(0) if m["had"] else "right away",
+    ),
 )
 
 _TIME_NOUN = "week|weekend|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -185,11 +221,11 @@ _MONTH_EN += "|december"
 _ARTICLE = r"(?:(?:la|le|l|el|il|lo|o|a|der|die|das|den|dem|des|na|no|nel|nella|al|im|am|ao)\s)?"
 _NEXT_BEFORE = (
     "prochaine?|proxim[oa]|prossim[oa]|nachste[nrsm]?|naechste[nrsm]?|kommende[nrsm]?"
-    "|siguiente|seguinte"
+    r"|siguiente|seguinte|prox\.?|pross\.?"
 )
 _NEXT_AFTER = (
-    "prochaine?|suivante?|d apres|proxim[oa]|que viene|que vem|siguiente|seguinte|prossim[oa]"
-    "|entrante"
+    "prochaine?|suivante?|d apres|proxim[oa]|q(?:ue)? viene|q(?:ue)? vem|siguiente|seguinte"
+    "|prossim[oa]|entrante|proch|pro|prox|pross"
 )
 _COMING = (
     "prochains|prochaines|proximos|proximas|nachsten|naechsten|kommenden|prossimi|prossime"
@@ -290,6 +326,23 @@ def _compile(
 
 _CUED_RULES = _compile(_CUED)
 _STRUCTURE_RULES = _compile(_STRUCTURE)
+
+
+# Words that only their accent tells apart from another language's word, read before
+# ``fold`` drops it: Portuguese "já" alone is "now" (German "ja" is "yes"), French "pê"
+# is "peut-être" (Portuguese "pé" is "foot").
+_ACCENTED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^\W*já(?:\W+já)?(?=\W*$)"), "agora"),
+    (re.compile(r"(?<!\w)p-?ê(?!\w)"), "peut-être"),
+)
+
+
+def before_folding(text: str) -> str:
+    """Rewrite in lower-case ``text`` the words whose accent says what they mean ("já")."""
+    text = unicodedata.normalize("NFC", text)
+    for pattern, replacement in _ACCENTED:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def to_english(text: str) -> str:

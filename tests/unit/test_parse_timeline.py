@@ -416,3 +416,187 @@ def test_parse_timeline_accepts_naive_now_as_utc() -> None:
 def test_a_present_for_christmas_is_bought_before_it_in_every_language(text: str) -> None:
     parsed = parse_timeline(text, NOW)
     assert parsed is not None and parsed.value["days"] == 31
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # French: demain, week-end, prochain(e) as texted
+        ("dm1 aprem", 1),
+        ("dmain matin", 1),
+        ("ce we si possible", 5),
+        ("le w-e pro", 12),  # "pro" after the noun is "prochain": next weekend
+        ("semaine pro", 10),
+        ("début du mois pro", 8),  # 1 December
+        ("l'an pro", 221),
+        # German: "nä." is "nächste", "WE" the weekend after a cue
+        ("nä. Monat", 23),
+        ("nä Woche", 10),
+        ("nächstes WE", 12),
+        # Spanish: "finde" is the weekend, "q" is "que"
+        ("para el finde", 5),
+        ("el finde q viene", 12),
+        ("el mes q viene", 23),
+        # Portuguese: "fds" is the weekend, "prox"/"próx." is "próximo/próxima"
+        ("no fds", 5),
+        ("fds q vem", 12),
+        ("prox mês", 23),
+        ("próx. sexta", 4),
+        ("semana q vem", 10),
+        # Italian: "prox" and "pross." after the noun
+        ("mese prox", 23),
+        ("il weekend pross.", 12),
+        ("pross. settimana", 10),
+    ],
+)
+def test_texting_abbreviations_are_read_as_the_words_they_stand_for(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # texted hedges: French p-ê/pê/ptet/ptêt, German vllt/vlt
+        ("p-ê dm1", 1),
+        ("pê en janvier", 54),
+        ("ptet ce we", 5),
+        ("ptêt la semaine pro", 10),
+        ("vllt übermorgen", 2),
+        ("vlt am WE", 5),
+        # Spanish "igual" first is "maybe"
+        ("igual mañana", 1),
+        ("igual el finde", 5),
+        # Portuguese "acho", French "normalement"/"sûrement", German "eventuell"/"evtl."
+        ("em maio, acho eu", 174),
+        ("amanhã, acho", 1),
+        ("normalement dm1", 1),
+        ("sûrement en janvier", 54),
+        ("evtl. am Wochenende", 5),
+        # after the time, anywhere in the message
+        ("demain normalement", 1),
+        ("nächste Woche eventuell", 10),
+        ("a dicembre probabilmente", 23),
+        ("la semana que viene quizás", 10),
+        ("next month probably", 23),
+        ("Ende des Monats vllt", 7),
+    ],
+)
+def test_hedges_anywhere_mark_the_day_uncertain(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days, "uncertain": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("igual que siempre, el mes que viene", 23),  # "igual que" is "same as"
+        ("me da igual, mañana", 1),  # "igual" not first
+        ("ja, morgen", 1),  # German "yes", not Portuguese "já"
+    ],
+)
+def test_words_that_only_look_like_hedges_leave_the_day_certain(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ya!!!",
+        "ya ya",
+        "Ya 😅",
+        "lo quiero ya",
+        "necesito ya mismo",
+        "já!",
+        "já já",
+        "preciso já",
+        "subito!",
+        "lo voglio subito",
+        "sofort bitte",
+        "tout de suite svp",
+        # a chat filler ending the message
+        "ya jajaja",
+        "já kkkk",
+        "now lol",
+        "asap haha",
+        "ahora mismo jaja",
+    ],
+)
+def test_now_in_every_language(text: str) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("may 5 lol", 163),  # "may" with a day at the end of the message is the month
+        ("march 3 haha", 100),
+        ("demain mdr", 1),
+        ("amanhã kkkk", 1),
+        ("domani ahahah", 1),
+        ("morgen xD", 1),
+    ],
+)
+def test_chat_fillers_ending_a_message_are_ignored(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ja",  # German "yes"
+        "ho subito un furto",  # "suffered"
+        "ya lo compré",  # "already"
+        "já comprei",
+    ],
+)
+def test_words_that_are_no_time_in_their_sentence(text: str) -> None:
+    assert parse_timeline(text, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sto solo curiosando",
+        "solo sto dando un'occhiatina",
+        "je jette juste un œil",
+        "je me renseigne",
+        "bin nur am Gucken",
+        "ich sehe mich nur um",
+        "só estou a espreitar",
+        "tou só a dar uma olhadela",
+        "estoy solo echando un vistazo",
+        "solo curioseando",
+        "just checking",
+        "just looking around",
+    ],
+)
+def test_browsing_in_every_language(text: str) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": None, "browsing": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("ya", None),  # "now" alone is too loose when scanning
+        ("já", None),
+        ("subito", None),
+        ("peut-être", None),  # a hedge alone names no day
+        ("vllt", None),
+        ("la semaine pro", 10),
+        ("lo voglio subito", 0),
+    ],
+)
+def test_strict_mode_stays_strict(text: str, days: int | None) -> None:
+    parsed = parse_timeline(text, NOW, strict=True)
+    assert (parsed.value["days"] if parsed else None) == days
