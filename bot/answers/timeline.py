@@ -12,10 +12,11 @@ que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
 * A duration ("in 3 weeks", "within 10 days", "a couple of months") → today plus the
   duration (months and years are calendar months and years).
 * A range ("in 2-3 weeks", "a week or two") → the midpoint of its two ends, rounded down.
-* A period (this/next week, this weekend, next month, December, Q1, the spring, next
-  year) → the midpoint of the part still ahead, ``(first day + last day) // 2``, where
-  the first day is today once the period has begun. "early", "mid" and "late" narrow a
-  period to its first, middle or last third (for a month: days 1-10, 11-20, 21-end).
+* A period (this/next week, this weekend, next month, December, Q1, the spring, Holy
+  Week, next year) → the midpoint of the part still ahead, ``(first day + last day) // 2``,
+  where the first day is today once the period has begun. "early", "mid" and "late"
+  narrow a period to its first, middle or last third (for a month: days 1-10, 11-20,
+  21-end). "around May" is May.
 * Deadlines: "by/until X" → the first day of X, or today if X has begun ("by Friday"
   → Friday, "by summer" → 1 June); "before X" and "for <holiday>" (a present for
   Christmas) → the day before X; "after X" → the day
@@ -27,6 +28,16 @@ que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
 * Weeks run Monday to Sunday. Seasons are meteorological, northern hemisphere (spring
   = March-May, summer = June-August, autumn = September-November, winter =
   December-February). Numeric dates are read day first (European).
+* Holidays: Easter, Holy Week (Palm Sunday to Easter Sunday), Ascension Day (Easter
+  + 39), back to school (French "la rentrée": the first days of September, 1-10), and
+  Father's and Mother's Day as the shopper's language names them: "Father's Day" and
+  "fête des pères" the third Sunday of June, "Vatertag" Ascension Day, "día del
+  padre", "festa del papà" and "dia do pai" Saint Joseph's Day (19 March), Brazil's
+  "dia dos pais" the second Sunday of August; "Mother's Day", "Muttertag", "festa della
+  mamma" and Brazil's "dia das mães" the second Sunday of May, "Mothering Sunday" three
+  weeks before Easter, "fête des mères" the last Sunday of May (the first of June when
+  that is Pentecost), "día de la madre" and Portugal's "dia da mãe" the first Sunday
+  of May.
 * Vague words: "soon"/"shortly" → 7 days, "in the coming days" → 3, "coming weeks" →
   21, "coming months" → 3 months; "a few" = 3, "a couple" = 2, "several" = 4. "now"
   alone in Spanish, Portuguese or Italian ("ya", "já" with its accent: "ja" is German
@@ -103,7 +114,7 @@ _COUNTS: dict[str, float] = {**SMALL_NUMBER_WORDS, **NUMBER_WORDS, **_VAGUE_COUN
 _NUM = rf"(?<![\d.,])\d{{1,3}}(?:[.,]\d)?|{words_pattern(_COUNTS)}"
 _UNIT = r"(?P<unit>days?|weeks?|fortnights?|months?|years?)"
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_PREP = r"(?:(?P<prep>before|by|until|till|til|after|for|in|on|at|around|during)\s+)?"
+_PREP = r"(?:(?P<prep>before|by|until|till|til|after|for|in|on|at|around|about|during)\s+)?"
 _MOD = r"(?:(?P<mod>end of|start of|beginning of|middle of|early|mid|late)\s+)?"
 _DEADLINE = ("by", "until", "till", "til")
 _NEXT = ("next", "following")  # "this" and "coming" mean the current or nearest one
@@ -392,24 +403,57 @@ def _season_span(season: str, year: int) -> Span:
     return first, end
 
 
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    """The ``nth`` ``weekday`` (0 = Monday) of a month; ``nth`` -1 is the last one."""
+    if nth > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
 def _thanksgiving(year: int) -> date:
-    first = date(year, 11, 1)
-    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+    return _nth_weekday(year, 11, 3, 4)
 
 
-_HOLIDAYS: dict[str, Callable[[int], date]] = {
-    "christmas eve": lambda y: date(y, 12, 24),
-    "christmas": lambda y: date(y, 12, 25),
-    "new years eve": lambda y: date(y, 12, 31),
-    "new years day": lambda y: date(y, 1, 1),
-    "new years": lambda y: date(y, 1, 1),
-    "new year": lambda y: date(y, 1, 1),
-    "valentines day": lambda y: date(y, 2, 14),
-    "valentines": lambda y: date(y, 2, 14),
-    "easter": easter,
-    "halloween": lambda y: date(y, 10, 31),
-    "black friday": lambda y: _thanksgiving(y) + timedelta(days=1),
-    "cyber monday": lambda y: _thanksgiving(y) + timedelta(days=4),
+def _after_easter(days: int) -> Callable[[int], date]:
+    return lambda year: easter(year) + timedelta(days=days)
+
+
+def _mothers_day_in_france(year: int) -> date:
+    """The last Sunday of May, a week later when that Sunday is Pentecost."""
+    day = _nth_weekday(year, 5, 6, -1)
+    return day + timedelta(weeks=1) if day == easter(year) + timedelta(days=49) else day
+
+
+def _on(day_of: Callable[[int], date]) -> Callable[[int], Span]:
+    return lambda year: (day_of(year), day_of(year))
+
+
+_HOLIDAYS: dict[str, Callable[[int], Span]] = {
+    "christmas eve": _on(lambda y: date(y, 12, 24)),
+    "christmas": _on(lambda y: date(y, 12, 25)),
+    "new years eve": _on(lambda y: date(y, 12, 31)),
+    "new years day": _on(lambda y: date(y, 1, 1)),
+    "new years": _on(lambda y: date(y, 1, 1)),
+    "new year": _on(lambda y: date(y, 1, 1)),
+    "valentines day": _on(lambda y: date(y, 2, 14)),
+    "valentines": _on(lambda y: date(y, 2, 14)),
+    "easter": _on(easter),
+    "holy week": lambda y: (easter(y) - timedelta(days=7), easter(y)),
+    "ascension day": _on(_after_easter(39)),
+    "back to school": lambda y: (date(y, 9, 1), date(y, 9, 10)),
+    "halloween": _on(lambda y: date(y, 10, 31)),
+    "black friday": _on(lambda y: _thanksgiving(y) + timedelta(days=1)),
+    "cyber monday": _on(lambda y: _thanksgiving(y) + timedelta(days=4)),
+    "st josephs day": _on(lambda y: date(y, 3, 19)),
+    "fathers day": _on(lambda y: _nth_weekday(y, 6, 6, 3)),
+    "fathers day in brazil": _on(lambda y: _nth_weekday(y, 8, 6, 2)),
+    "mothers day": _on(lambda y: _nth_weekday(y, 5, 6, 2)),
+    "mothering sunday": _on(_after_easter(-21)),
+    "mothers day in france": _on(_mothers_day_in_france),
+    "mothers day in spain": _on(lambda y: _nth_weekday(y, 5, 6, 1)),
+    "mothers day in portugal": _on(lambda y: _nth_weekday(y, 5, 6, 1)),
 }
 
 
@@ -458,11 +502,10 @@ def _relative_unit(match: re.Match[str], today: date) -> date | None:
 
 
 def _holiday(match: re.Match[str], today: date) -> date | None:
-    day_of = _HOLIDAYS[match["holiday"]]
-    day = _pick(_occurrence(lambda y: (day_of(y), day_of(y)), match, today), match, today)
-    if match["prep"] == "for" and day is not None and day > today:
-        return day - timedelta(days=1)  # a present for Christmas is there before Christmas
-    return day
+    span = _occurrence(_HOLIDAYS[match["holiday"]], match, today)
+    if match["prep"] == "for" and span[0] > today:
+        return span[0] - timedelta(days=1)  # a present for Christmas is there before Christmas
+    return _pick(span, match, today)
 
 
 def _season(match: re.Match[str], today: date) -> date | None:

@@ -12,13 +12,17 @@ that only their accent tells apart ("já", "pê") are read before folding, by
 Only time words are rewritten. A word that is also an everyday word is rewritten only
 next to a time word: "tag" and "an" after a number, "Noël", "Natal" (a town) and
 "Silvester" (a name) after a preposition ("avant Noël"), "julio" (a name) after "en" or
-"de", "sexta" (also "sixth") as "sexta-feira" or after "na" or "até", French "we"
+"de", "sexta" (also "sixth") as "sexta-feira" or after "na" or "até", "été" (also
+"been") after "l'", "cet" or "en", Italian "estate" after "in", "quest'" or "l'",
+German "Sommer" and "Herbst" (names too) after an article or preposition, French "we"
 after "ce" or "le" ("ce we" is this weekend), "ya" and "subito" alone (now), "ya" after
 "quiero" or "necesito" (right away), "subito" not after "ho" ("ho subito": suffered).
 In French, Spanish, Italian and Portuguese "8 days" means a week and "15 days" two weeks
 ("dans quinze jours", "en 15 días"). Texting forms are read like the words they stand
 for ("dm1", "finde", "fds", "la semaine pro", "nä. Woche", "semana q vem", "prox
-semana").
+semana"), holidays become English names, by country where the day differs ("día de la
+madre" → "mothers day in spain"), and "vers", "so gegen", "hacia", "verso", "lá pra"
+before a time are "around".
 """
 
 from __future__ import annotations
@@ -118,6 +122,21 @@ _PHRASES: dict[str, str] = {
     **dict.fromkeys(("paques", "ostern", "pascua", "pasqua", "pascoa"), "easter"),
     **dict.fromkeys(("saint valentin", "valentinstag", "san valentin"), "valentines day"),
     **dict.fromkeys(("san valentino",), "valentines day"),
+    **dict.fromkeys(("semaine sainte", "karwoche", "semana santa", "settimana santa"), "holy week"),
+    **dict.fromkeys(("ascension", "christi himmelfahrt", "himmelfahrt"), "ascension day"),
+    **dict.fromkeys(("ascensione", "ascensao"), "ascension day"),
+    "rentree": "back to school",
+    # Father's and Mother's Day are not on the same day everywhere: the country's name says
+    # which one ("Vatertag" is Ascension Day, Spain's, Italy's and Portugal's Father's Day
+    # is Saint Joseph's).
+    "fete des peres": "fathers day",
+    **dict.fromkeys(("vatertag", "herrentag", "mannertag", "maennertag"), "ascension day"),
+    **dict.fromkeys(("dia del padre", "festa del papa", "dia do pai"), "st josephs day"),
+    "dia dos pais": "fathers day in brazil",
+    **dict.fromkeys(("muttertag", "festa della mamma", "dia das maes"), "mothers day"),
+    "fete des meres": "mothers day in france",
+    "dia de la madre": "mothers day in spain",
+    "dia da mae": "mothers day in portugal",
     # periods
     **dict.fromkeys(("jour", "giorno", "dia"), "day"),
     **dict.fromkeys(("jours", "tage", "tagen", "giorni", "dias"), "days"),
@@ -135,6 +154,11 @@ _PHRASES: dict[str, str] = {
     "monatsende": "end of the month",
     "monatsanfang": "start of the month",
     "jahresende": "end of the year",
+    # seasons ("été", Italian "estate" and the German names need a cue: see _CUED)
+    **dict.fromkeys(("printemps", "primavera"), "spring"),
+    **dict.fromkeys(("verano", "verao"), "summer"),
+    **dict.fromkeys(("automne", "otono", "autunno", "outono"), "autumn"),
+    **dict.fromkeys(("hiver", "invierno", "inverno"), "winter"),
     # months ("mars", "mai" and "marco" become the English words that need a cue)
     **dict.fromkeys(("janvier", "januar", "janner", "enero", "gennaio", "janeiro"), "january"),
     **dict.fromkeys(("fevrier", "februar", "febrero", "febbraio", "fevereiro"), "february"),
@@ -163,6 +187,8 @@ _PHRASE = re.compile(rf"\b(?:{words_pattern(_PHRASES)})\b")
 _PT_WEEKDAYS = {"segunda": "monday", "terca": "tuesday", "quarta": "wednesday"}
 _PT_WEEKDAYS |= {"quinta": "thursday", "sexta": "friday"}
 _ROMANCE_DAYS = "jours|dias|giorni"
+_DE_SEASONS = {"sommer": "summer", "herbst": "autumn", "winter": "winter"}
+_DE_SEASONS |= dict.fromkeys(("fruhling", "fruehling", "fruhjahr", "fruehjahr"), "spring")
 
 _Replacement = str | Callable[[re.Match[str]], str]
 # Rewrites that need the words around them, made before the phrases.
@@ -182,6 +208,25 @@ _CUED: tuple[tuple[str, _Replacement], ...] = (
         lambda m: f"{m[1]} {_PT_WEEKDAYS[m[2]]}",
     ),
     (r"\b(segunda|terca|quarta|quinta|sexta)(?=\sq(?:ue)?\svem\b)", lambda m: _PT_WEEKDAYS[m[1]]),
+    # Seasons that are also other words: "été" (been), Italian "estate" (English estate),
+    # "Sommer" and "Herbst" (names).
+    (r"\b(cet|l|en)\sete\b", r"\1 summer"),
+    (
+        r"\b(nell|quest|questa|l|dell|all|prossima|scorsa|fine|inizio|meta|entro)\sestate\b",
+        r"\1 summer",
+    ),
+    # "in estate" ends the message or goes on in Italian ("in estate road" is an address)
+    (
+        r"\bin\sestate\b(?!\s(?!(?:e|o|ma|forse|magari|probabilmente|credo|penso|spero)\b)[a-z])",
+        "in summer",
+    ),
+    (r"\bestate\s(?=(?:prossima|scorsa)\b)", "summer "),
+    (
+        r"\b(im|zum|vom|dem|den|der|des|diesen|diesem|dieser|dieses|nachsten|naechsten|kommenden"
+        r"|letzten|vergangenen|ab|anfang|ende|mitte)\s(sommer|herbst|winter|fruhling|fruehling"
+        r"|fruhjahr|fruehjahr)(?:e?s)?\b",
+        lambda m: f"{m[1]} {_DE_SEASONS[m[2]]}",
+    ),
     # As texted: French "ce we" (week-end), German "nä. Woche" (nächste)
     (r"\b(ce|le|du|au|un|les|cet|tout le|tous les)\s(?:we|w e|w\.e)\b\.?", r"\1 week end"),
     (r"\b(am|an|ubers|uebers|zum|dieses|nachstes|naechstes|kommendes)\swe\b", r"\1 wochenende"),
@@ -215,7 +260,9 @@ _CUED: tuple[tuple[str, _Replacement], ...] = (
     ),
 )
 
+_SEASON_EN = "spring|summer|autumn|winter"
 _TIME_NOUN = "week|weekend|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_TIME_NOUN += f"|{_SEASON_EN}"
 _MONTH_EN = "january|february|march|april|may|june|july|august|september|october|november"
 _MONTH_EN += "|december"
 _ARTICLE = r"(?:(?:la|le|l|el|il|lo|o|a|der|die|das|den|dem|des|na|no|nel|nella|al|im|am|ao)\s)?"
@@ -247,10 +294,15 @@ _MOD_WORDS = {
 _MOD = "|".join(_MOD_WORDS)
 _MOD_LEAD = r"(?:(?:a|au|a la|en|al|alla|all|no|na|ao|zum|zur|am|em|in|por|pelo|verso)\s)?"
 _OF = r"(?:du|de la|de|des|del|do|da|di|della|dello|dell|dem|der)\s"
+# The English holiday names the phrases above rewrite to.
+_HOLIDAY_EN = (
+    "christmas|new year|easter|valentines|halloween|black friday|holy week|ascension day"
+    "|back to school|fathers day|mothers day|st josephs day"
+)
 _TIME_AHEAD = (
     rf"(?=(?:the\s|this\s|next\s|end of\s|start of\s|middle of\s|coming\s)?(?:{_TIME_NOUN}"
-    rf"|{_MONTH_EN}|today|tonight|tomorrow|christmas|new year|easter|valentines|halloween"
-    rf"|black friday|\d)\b|(?:{_NUMBER}|a|an)\s{_UNITS_EN}\b)"
+    rf"|{_MONTH_EN}|today|tonight|tomorrow|{_HOLIDAY_EN}|\d)\b"
+    rf"|(?:{_NUMBER}|a|an)\s{_UNITS_EN}\b)"
 )
 _PREPOSITIONS = {
     **dict.fromkeys(("dans", "en", "im", "tra", "fra", "nel", "nei", "em", "dentro de"), "in"),
@@ -259,11 +311,19 @@ _PREPOSITIONS = {
     **dict.fromkeys(("d ici", "jusqu a", "jusqu au", "bis", "bis zum", "bis zur", "hasta"), "by"),
     **dict.fromkeys(("entro", "ate", "ate ao", "ate o", "ate a", "spatestens"), "by"),
     **dict.fromkeys(("avant", "vor", "antes de", "antes del", "antes do", "antes da"), "before"),
-    **dict.fromkeys(("prima di", "prima del", "prima della", "prima dello"), "before"),
+    **dict.fromkeys(
+        ("prima di", "prima del", "prima della", "prima dello", "prima dell"), "before"
+    ),
     **dict.fromkeys(("apres", "nach", "despues de", "despues del", "dopo"), "after"),
     **dict.fromkeys(("depois de", "depois do", "depois da"), "after"),
     **dict.fromkeys(("pour", "fur", "zu", "zum", "para", "per", "para el", "para la"), "for"),
-    **dict.fromkeys(("para o", "para a", "pro"), "for"),
+    **dict.fromkeys(("para o", "para a", "pro", "pra"), "for"),
+    # "around May": "vers mai", "so gegen Mai", "hacia mayo", "verso maggio", "lá pra maio"
+    **dict.fromkeys(("vers", "aux alentours de", "autour de", "gegen", "so gegen"), "around"),
+    **dict.fromkeys(
+        ("hacia", "sobre", "alrededor de", "verso", "intorno a", "attorno a"), "around"
+    ),
+    **dict.fromkeys(("la pra", "la para", "la pro", "por volta de"), "around"),
 }
 _PREPOSITION = "|".join(sorted(_PREPOSITIONS, key=len, reverse=True))
 
@@ -304,11 +364,11 @@ _STRUCTURE: tuple[tuple[str, _Replacement], ...] = (
     # "fin du mois", "Ende des Monats", "a finales de mes", "début avril", "mi-avril"
     (
         rf"\b{_MOD_LEAD}{_ARTICLE}(?P<mod>{_MOD})\s(?P<of>{_OF})?{_ARTICLE}"
-        rf"(?=(?P<which>this\s|next\s)?(?:week|weekend|month|year|{_MONTH_EN})\b)",
+        rf"(?=(?P<which>this\s|next\s)?(?:week|weekend|month|year|{_MONTH_EN}|{_SEASON_EN})\b)",
         _mod,
     ),
     (rf"\bmi\s(?=(?:{_MONTH_EN})\b)", "middle of "),
-    (rf"\b(?:ad|a)\s(?=(?:{_MONTH_EN})\b)", "in "),
+    (rf"(?<!\bintorno\s)(?<!\battorno\s)\b(?:ad|a)\s(?=(?:{_MONTH_EN})\b)", "in "),
     # "d'ici", "bis", "prima di", "dans" before a time word
     (
         rf"\b(?P<prep>{_PREPOSITION})\s(?:(?:le|la|l|el|il|lo|o|a|der|die|das|den|dem)\s)?"

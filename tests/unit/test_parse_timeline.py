@@ -504,6 +504,110 @@ def test_words_that_only_look_like_hedges_leave_the_day_certain(text: str, days:
 
 
 @pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # seasons: summer 2027 (midpoint 235), spring 2027 (143), this winter (52), the
+        # rest of this autumn (3), next autumn (327)
+        ("l'été prochain", 235),
+        ("en hiver", 52),
+        ("avant l'été", 189),
+        ("im Frühjahr", 143),
+        ("diesen Herbst", 3),
+        ("nächsten Herbst", 327),
+        ("Ende des Sommers", 281),
+        ("a finales del verano", 281),
+        ("esta primavera", 143),
+        ("in autunno", 3),
+        ("quest'inverno", 52),
+        ("fine estate", 281),
+        ("in estate", 235),
+        ("no inverno", 52),
+        ("antes do verão", 189),
+        ("neste outono", 3),
+        # la rentrée: the first days of September 2027
+        ("à la rentrée", 286),
+        ("après la rentrée", 292),
+        # Holy Week 2027: Palm Sunday 21 March to Easter Sunday 28 March
+        ("Semaine sainte", 121),
+        ("in der Karwoche", 121),
+        ("antes de Semana Santa", 117),
+        ("per Pasqua", 124),  # a present for Easter
+        ("para a Páscoa", 124),
+        # Father's Day: 20 June 2027 (France, English), Ascension Day 6 May (Germany),
+        # Saint Joseph's Day 19 March (Spain, Italy, Portugal), 8 August (Brazil)
+        ("fête des pères", 209),
+        ("Father's Day", 209),
+        ("am Vatertag", 164),
+        ("Día del Padre", 116),
+        ("dia do pai", 116),
+        ("dia dos pais", 258),
+        # Mother's Day: 9 May 2027 (English, Germany, Italy, Brazil), 30 May (France),
+        # 2 May (Spain, Portugal), Mothering Sunday 7 March (UK)
+        ("Mother's Day", 167),
+        ("Muttertag", 167),
+        ("festa della mamma", 167),
+        ("dia das mães", 167),
+        ("fête des mères", 188),
+        ("Día de la Madre", 160),
+        ("Dia da Mãe", 160),
+        ("Mothering Sunday", 104),
+    ],
+)
+def test_seasons_and_holidays_in_every_language(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("un cadeau pour la fête des pères", 208),
+        ("Geschenk zum Muttertag", 166),
+        ("regalo per la festa del papà", 115),
+        ("para el día de la madre", 159),
+        ("um presente para o dia da mãe", 159),
+        ("for Father's Day", 208),
+        ("pour la rentrée", 281),  # 31 August
+        ("para Semana Santa", 117),
+    ],
+)
+def test_a_present_for_a_holiday_is_bought_the_day_before(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+def test_french_mothers_day_moves_a_week_when_it_falls_on_pentecost() -> None:
+    # In 2023 Pentecost was 28 May, the last Sunday of May: Mother's Day was 4 June.
+    parsed = parse_timeline("fête des mères", datetime(2023, 5, 1, tzinfo=timezone.utc))
+    assert parsed is not None
+    assert parsed.value == {"days": 34}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # "May" and "March" are also everyday words: "around" is a cue that they are months
+        ("autour de mai", 174),  # 16 May 2027
+        ("por volta de maio", 174),
+        ("hacia mayo", 174),
+        ("about May", 174),
+        ("lá pra março", 113),  # 16 March 2027
+        ("so gegen März", 113),
+        ("intorno a marzo", 113),
+        ("sobre marzo", 113),
+        ("around March", 113),
+        ("vers juin", 204),
+    ],
+)
+def test_around_a_month_is_that_month(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "ya!!!",
@@ -556,6 +660,8 @@ def test_chat_fillers_ending_a_message_are_ignored(text: str, days: int) -> None
         "ho subito un furto",  # "suffered"
         "ya lo compré",  # "already"
         "já comprei",
+        "j'ai été malade",  # "been", not summer
+        "in estate road",
     ],
 )
 def test_words_that_are_no_time_in_their_sentence(text: str) -> None:
@@ -593,6 +699,8 @@ def test_browsing_in_every_language(text: str) -> None:
         ("subito", None),
         ("peut-être", None),  # a hedge alone names no day
         ("vllt", None),
+        ("Lisa Sommer", None),  # a name
+        ("in estate road 5", None),  # an address
         ("la semaine pro", 10),
         ("lo voglio subito", 0),
     ],
