@@ -8,9 +8,13 @@ True`` (the key is absent otherwise); its display starts with "maybe". A hedge c
 anywhere in the message, except Spanish "igual", which is "maybe" only first ("igual
 que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
 
-* A day (today, tomorrow, Friday, 5 December, Christmas) → that day.
+* A day (today, tomorrow, Friday, 5 December, Christmas) → that day. A weekday of a
+  named week ("Friday next week", "nächste Woche Freitag") → that day of that week.
+  A day of the month alone ("the 15th", "le 15", "am 15.", "dia 15") → the next one
+  not yet past; "the 15th of next month" → that month's.
 * A duration ("in 3 weeks", "within 10 days", "a couple of months") → today plus the
-  duration (months and years are calendar months and years).
+  duration (months and years are calendar months and years). "in/within/over the next
+  month" is a duration of one month, not the calendar month after this one.
 * A range ("in 2-3 weeks", "a week or two") → the midpoint of its two ends, rounded down.
 * A period (this/next week, this weekend, next month, December, Q1, the spring, Holy
   Week, next year) → the midpoint of the part still ahead, ``(first day + last day) // 2``,
@@ -27,7 +31,7 @@ que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
   Friday is today); "next <name>" is the nearest one starting after today.
 * Weeks run Monday to Sunday. Seasons are meteorological, northern hemisphere (spring
   = March-May, summer = June-August, autumn = September-November, winter =
-  December-February). Numeric dates are read day first (European).
+  December-February). Numeric dates are read day first (European), "20.3." too.
 * Holidays: Easter, Holy Week (Palm Sunday to Easter Sunday), Ascension Day (Easter
   + 39), back to school (French "la rentrée": the first days of September, 1-10), and
   Father's and Mother's Day as the shopper's language names them: "Father's Day" and
@@ -53,12 +57,14 @@ que" is "same as"). How a phrase becomes a day, applied the same way everywhere:
   ("la semaine prochaine", "in zwei Wochen", "antes de Navidad", "entro fine mese",
   "daqui a um mês"): ``bot.answers.timeline_languages`` rewrites them in English first.
   There "8 days" is a week and "15 days" two weeks ("dans quinze jours" → 14), as
-  those languages count.
+  those languages count, and in Portugal "para a semana" is next week.
 
 ``strict`` mode (scanning a message that answers another question) reads only explicit
-time expressions: no browsing phrases, no "now" (nor "ya", "já", "subito" alone), and
-in a question no "today", "asap" or "right away" ("what's the weather like in Paris
-today?" names no purchase day). A hedge alone is no timeline.
+time expressions: no browsing phrases, no "now" (nor "ya", "já", "subito" alone), no
+day of the month or "20.3." without a preposition ("by the 15th", "am 20.3." are
+read, "the 2nd floor" is not), and in a question no "today", "asap" or "right away"
+("what's the weather like in Paris today?" names no purchase day). A hedge alone is no
+timeline.
 """
 
 from __future__ import annotations
@@ -240,6 +246,8 @@ class _Rule:
     resolve: Callable[[re.Match[str], date], date | None]
     immediate: bool = False  # not read in a question, when scanning strictly
     loose: bool = False  # read only outside strict mode
+    # In strict mode, read only after one of these prepositions ("by the 15th", not "the 2nd").
+    strict_preps: frozenset[str] | None = None
 
 
 def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed | None:
@@ -323,6 +331,8 @@ def _from_rules(text: str, today: date, *, strict: bool, immediate: bool) -> dat
         if rule.immediate and not immediate:
             continue
         for match in rule.pattern.finditer(text):
+            if strict and rule.strict_preps is not None and match["prep"] not in rule.strict_preps:
+                continue
             day = rule.resolve(match, today)
             if day is not None:
                 return day
@@ -458,7 +468,8 @@ _HOLIDAYS: dict[str, Callable[[int], Span]] = {
 
 
 def _range(match: re.Match[str], today: date) -> date | None:
-    low, high = _count(match["low"]), _count(match["high"])
+    low = _count(match["low"]) if match["low"] else 1  # "the next week or two"
+    high = _count(match["high"])
     if not 0 < low < high:
         return None
     return _midpoint(_shift(today, low, match["unit"]), _shift(today, high, match["unit"]))
@@ -538,6 +549,14 @@ def _month(match: re.Match[str], today: date) -> date | None:
     return _pick(_occurrence(lambda y: _month_span(y, number), match, today), match, today)
 
 
+def _weekday_of_week(match: re.Match[str], today: date) -> date | None:
+    """That day of that week ("Friday next week", "next week on Friday"), if not past."""
+    step = 1 if match["which"] in _NEXT else 0
+    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=step)
+    day = monday + timedelta(days=_WEEKDAYS.index(match["weekday"]))
+    return _pick((day, day), match, today)
+
+
 def _weekday(match: re.Match[str], today: date) -> date | None:
     target = _WEEKDAYS.index(match["weekday"])
     ahead = (target - today.weekday()) % 7
@@ -572,6 +591,11 @@ def _day_of_month(match: re.Match[str], today: date) -> date | None:
     number = int(match["day"])
     if not 1 <= number <= 31:
         return None
+    if match["which"]:  # "the 15th of next month"
+        start = date(today.year, today.month, 1)
+        start += relativedelta(months=1 if match["which"] in _NEXT else 0)
+        day = start.replace(day=number)  # ValueError for a 31st of a shorter month
+        return _pick((day, day), match, today)
     for step in range(3):
         start = date(today.year, today.month, 1) + relativedelta(months=step)
         if number <= calendar.monthrange(start.year, start.month)[1]:
@@ -582,17 +606,18 @@ def _day_of_month(match: re.Match[str], today: date) -> date | None:
 
 
 def _numeric_date(match: re.Match[str], today: date) -> date | None:
-    if match["iso_year"]:
+    groups = match.groupdict()
+    if groups.get("iso_year"):
         day = date(int(match["iso_year"]), int(match["iso_month"]), int(match["iso_day"]))
         return _pick((day, day), match, today)
-    if match["sep"] == "." and not match["year"]:
-        return None  # "1.5" is a decimal number, not 1 May
+    year = groups.get("year")
+    if match["sep"] == "." and not (year or groups.get("trail")):
+        return None  # "1.5" is a decimal number, not 1 May; "1.5." is 1 May
     first, second = int(match["first"]), int(match["second"])
     # Day first (European), unless only month-first can be a date ("12/15").
     day_number, month = (second, first) if second > 12 >= first else (first, second)
-    if match["year"]:
-        year = int(match["year"])
-        day = date(year + 2000 if year < 100 else year, month, day_number)
+    if year:
+        day = date(int(year) + 2000 if int(year) < 100 else int(year), month, day_number)
     else:
         day = date(today.year, month, day_number)
         if day < today:
@@ -610,6 +635,7 @@ def _fixed_months(months: int) -> Callable[[re.Match[str], date], date | None]:
 
 _ONE_DAY = frozenset({"one", *ONE_ARTICLES})
 _HOLIDAY = "|".join(sorted(_HOLIDAYS, key=len, reverse=True))
+_WEEKDAY = "|".join(_WEEKDAYS)
 _RULES: tuple[_Rule, ...] = (
     _Rule(
         re.compile(
@@ -618,6 +644,13 @@ _RULES: tuple[_Rule, ...] = (
             r"\b(?![/.]\d)"
         ),
         _numeric_date,
+    ),
+    _Rule(  # "am 20.3.": day and month, each with its dot
+        re.compile(
+            rf"\b{_PREP}(?P<first>\d{{1,2}})(?P<sep>\.)(?P<second>\d{{1,2}})(?P<trail>\.)(?![\d/.])"
+        ),
+        _numeric_date,
+        strict_preps=frozenset({"on", "by", "until", "till", "til", "before", "after"}),
     ),
     _Rule(
         re.compile(
@@ -634,16 +667,31 @@ _RULES: tuple[_Rule, ...] = (
         _day_month,
     ),
     _Rule(
+        re.compile(
+            rf"\b{_PREP}the\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"
+            rf"(?!\s+(?:of\s+)?(?:{_MONTH}|(?:day|week|weekend|month|quarter|year)s?)\b)"
+            r"(?:\s+(?:(?:of|de|del|du|des|di|do|da)\s+)?(?:the\s+)?"
+            r"(?P<which>this|next)\s+month\b)?"
+        ),
+        _day_of_month,
+        strict_preps=frozenset({*_DEADLINE, "before", "after"}),
+    ),
+    _Rule(
         re.compile(rf"\b(?P<low>{_NUM})\s*(?:-|\u2013|to|or|and)\s*(?P<high>{_NUM})\s+{_UNIT}\b"),
         _range,
     ),
     _Rule(
         re.compile(
-            r"\b(?P<low>a|one)\s+(?P<unit>day|week|month|year)\s+or\s+(?P<high>two|2|three|3)\b"
+            r"\b(?:(?P<low>a|one)|the next)\s+(?P<unit>day|week|month|year)\s+or\s+"
+            r"(?P<high>two|2|three|3)\b"
         ),
         _range,
     ),
     _Rule(re.compile(rf"\b(?P<count>{_NUM})\s+{_UNIT}\b"), _duration),
+    _Rule(  # "within the next month": a month from today, not the calendar month after this one
+        re.compile(r"\b(?:in|within|over)\s+the\s+next\s+(?P<unit>day|week|month|year)\b"),
+        lambda match, today: _shift(today, 1, match["unit"]),
+    ),
     _Rule(re.compile(r"\b(?:coming|next few) days\b"), _fixed(3)),
     _Rule(re.compile(r"\b(?:coming|next few) weeks\b"), _fixed(21)),
     _Rule(re.compile(r"\b(?:coming|next few) months\b"), _fixed_months(3)),
@@ -678,6 +726,21 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         re.compile(
+            rf"\b{_PREP}(?:the\s+)?(?P<weekday>{_WEEKDAY})s?,?\s+"
+            r"(?:(?:of|in|de|del|della|di|da|do)\s+)?(?:the\s+)?"
+            r"(?P<which>this|next|coming|following)\s+week\b"
+        ),
+        _weekday_of_week,
+    ),
+    _Rule(
+        re.compile(
+            rf"\b{_PREP}(?:the\s+)?(?P<which>this|next|coming|following)\s+week,?\s+"
+            rf"(?:(?:on|el|le|il|o|a|na|no)\s+)?(?:the\s+)?(?P<weekday>{_WEEKDAY})\b"
+        ),
+        _weekday_of_week,
+    ),
+    _Rule(
+        re.compile(
             rf"\b{_PREP}{_MOD}(?:the\s+)?(?:(?P<which>this|next|coming|following)\s+)?"
             r"(?P<unit>weekend|week|month|quarter|year)\b"
         ),
@@ -690,13 +753,7 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _month,
     ),
-    _Rule(re.compile(rf"\b{_PREP}{_WHICH}(?P<weekday>{'|'.join(_WEEKDAYS)})s?\b"), _weekday),
-    _Rule(
-        re.compile(
-            rf"\b{_PREP}the\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?(?:{_MONTH})\b)"
-        ),
-        _day_of_month,
-    ),
+    _Rule(re.compile(rf"\b{_PREP}{_WHICH}(?P<weekday>{_WEEKDAY})s?\b"), _weekday),
 )
 
 

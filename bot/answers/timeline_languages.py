@@ -16,7 +16,8 @@ next to a time word: "tag" and "an" after a number, "Noël", "Natal" (a town) an
 "been") after "l'", "cet" or "en", Italian "estate" after "in", "quest'" or "l'",
 German "Sommer" and "Herbst" (names too) after an article or preposition, French "we"
 after "ce" or "le" ("ce we" is this weekend), "ya" and "subito" alone (now), "ya" after
-"quiero" or "necesito" (right away), "subito" not after "ho" ("ho subito": suffered).
+"quiero" or "necesito" (right away), "subito" not after "ho" ("ho subito": suffered),
+a number after an article ("le 15", "am 15.", "dia 15": the 15th).
 In French, Spanish, Italian and Portuguese "8 days" means a week and "15 days" two weeks
 ("dans quinze jours", "en 15 días"). Texting forms are read like the words they stand
 for ("dm1", "finde", "fds", "la semaine pro", "nä. Woche", "semana q vem", "prox
@@ -189,6 +190,26 @@ _PT_WEEKDAYS |= {"quinta": "thursday", "sexta": "friday"}
 _ROMANCE_DAYS = "jours|dias|giorni"
 _DE_SEASONS = {"sommer": "summer", "herbst": "autumn", "winter": "winter"}
 _DE_SEASONS |= dict.fromkeys(("fruhling", "fruehling", "fruhjahr", "fruehjahr"), "spring")
+# What follows a number that is no day of the month: "le 15 %", "el 15 de mayo" is a date.
+_NOT_A_DAY = (
+    r"[.,/:-]?\d|\s?(?:%|€|\$|£|h\b|uhr|heures?|horas?|ore|euros?|eur|chf|jours|dias"
+    r"|giorni|tage|tagen|semaines|semanas|settimane|wochen|mois|meses|mesi|monate|monaten"
+    r"|ans|anos|anni|jahre|jahren|personnes|personas|persone|personen|pessoas|pieces"
+    r"|piezas|pezzi|pecas|stuck|km|kg|cm|mm|ml|l\b|litres?|litros?|litri|liter)"
+)
+
+
+def _ordinal(number: str) -> str:
+    """The English ordinal the day-of-month rule reads: "15" → "15th", "1" → "1st"."""
+    value = int(number)
+    suffix = "th" if 10 <= value % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+    return f"{value}{suffix}"
+
+
+def _day_of_month(match: re.Match[str]) -> str:
+    article = f"{match['article']} " if match["article"] else ""
+    return f"{article}the {_ordinal(match['day'])}"
+
 
 _Replacement = str | Callable[[re.Match[str]], str]
 # Rewrites that need the words around them, made before the phrases.
@@ -227,10 +248,16 @@ _CUED: tuple[tuple[str, _Replacement], ...] = (
         r"|fruhjahr|fruehjahr)(?:e?s)?\b",
         lambda m: f"{m[1]} {_DE_SEASONS[m[2]]}",
     ),
-    # As texted: French "ce we" (week-end), German "nä. Woche" (nächste)
+    # As texted: French "ce we" (week-end), German "nä. Woche" (nächste), and in Portugal
+    # "para a semana", "para o mês", "para o ano" are next week, month and year.
     (r"\b(ce|le|du|au|un|les|cet|tout le|tous les)\s(?:we|w e|w\.e)\b\.?", r"\1 week end"),
     (r"\b(am|an|ubers|uebers|zum|dieses|nachstes|naechstes|kommendes)\swe\b", r"\1 wochenende"),
     (r"\bna(?:\.|xte[nrsm]?)?\s(?=(?:woche|wochenende|monat|jahr)\b)", "nachste "),
+    (
+        r"\b(?:para (?:a|o)|pra|pro)\s(semana|mes|ano)\b"
+        r"(?!\s(?:q(?:ue)?\svem|passad[oa]|seguinte|inteir[oa]|tod[oa]|novo|de|do|da)\b)",
+        r"next \1",
+    ),
     # The weekend ahead, unless "next" follows ("le week-end prochain").
     (r"\b(?:am|an)\swochenende\b", "this weekend"),
     (r"\b(?:le|au|du)\sweek\send\b(?!\s(?:prochain|suivant|d apres|pro|proch)\b)", "this weekend"),
@@ -245,6 +272,13 @@ _CUED: tuple[tuple[str, _Replacement], ...] = (
     (
         r"\b(?:no|o|ao)\s(?:fim\sde\ssemana|fds)\b(?!\s(?:q(?:ue)?\svem|seguinte|prox)\b)",
         "this weekend",
+    ),
+    # A day of the month after an article ("le 15", "am 15.", "el 15", "il 15", "dia 15")
+    # is "the 15th"; "dia" and "giorno" go, the article stays for a preposition before it.
+    (
+        r"(?:\b(?P<article>le|el|il|zum|vom|dem|al|au|del|dal|du|(?<!\bi )am)\s"
+        rf"|\b(?:dia|giorno)\s)(?P<day>3[01]|[12]\d|0?[1-9])(?:er|e|o|\.)?(?!{_NOT_A_DAY})",
+        _day_of_month,
     ),
     # "now" alone: "ya" (Spanish), "subito" (Italian, also "suffered": "ho subito"); after
     # "I want" or "I need" "ya" and "já" are "right away" ("lo quiero ya", "preciso já").
@@ -272,7 +306,7 @@ _NEXT_BEFORE = (
 )
 _NEXT_AFTER = (
     "prochaine?|suivante?|d apres|proxim[oa]|q(?:ue)? viene|q(?:ue)? vem|siguiente|seguinte"
-    "|prossim[oa]|entrante|proch|pro|prox|pross"
+    "|prossim[oa]|entrante|qui vient|proch|pro|prox|pross"
 )
 _COMING = (
     "prochains|prochaines|proximos|proximas|nachsten|naechsten|kommenden|prossimi|prossime"
@@ -301,7 +335,7 @@ _HOLIDAY_EN = (
 )
 _TIME_AHEAD = (
     rf"(?=(?:the\s|this\s|next\s|end of\s|start of\s|middle of\s|coming\s)?(?:{_TIME_NOUN}"
-    rf"|{_MONTH_EN}|today|tonight|tomorrow|{_HOLIDAY_EN}|\d)\b"
+    rf"|{_MONTH_EN}|today|tonight|tomorrow|{_HOLIDAY_EN}|\d+(?:st|nd|rd|th)?)\b"
     rf"|(?:{_NUMBER}|a|an)\s{_UNITS_EN}\b)"
 )
 _PREPOSITIONS = {
@@ -356,6 +390,18 @@ _STRUCTURE: tuple[tuple[str, _Replacement], ...] = (
         rf"(?:{_COMING})\s(days|weeks|months)\b",
         r"coming \1",
     ),
+    # "dans les jours qui viennent", "nei giorni a venire"
+    (
+        r"\b(?:(?:dans|en|in|nei|nelle|nos|nas)\s)?(?:(?:les|los|las|i|le|os|as|den)\s)?"
+        r"(days|weeks|months)\s(?:qui viennent|a venir|a venire|que vienen|que vem|que veem)\b",
+        r"coming \1",
+    ),
+    # "dans le mois qui vient", "innerhalb des nächsten Monats": within a month from today
+    (
+        r"\b(?:dans|en)\s(?:le|la|l)\s(week|month|year)\s(?:qui vient|a venir)\b",
+        r"within the next \1",
+    ),
+    (rf"\binnerhalb\s{_ARTICLE}(?:{_NEXT_BEFORE})\s(week|month|year)\b", r"within the next \1"),
     (rf"\b{_ARTICLE}(?:{_NEXT_BEFORE})\s({_TIME_NOUN})\b", r"next \1"),
     (rf"\b{_ARTICLE}({_TIME_NOUN})\s(?:{_NEXT_AFTER})\b", r"next \1"),
     (rf"\b(?:{_THIS})\s({_TIME_NOUN})(?:\sci)?\b", r"this \1"),

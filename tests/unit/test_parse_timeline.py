@@ -506,6 +506,103 @@ def test_words_that_only_look_like_hedges_leave_the_day_certain(text: str, days:
 @pytest.mark.parametrize(
     ("text", "days"),
     [
+        # Portugal: "para a semana", "para o mês", "para o ano" are next week, month, year
+        ("só para a semana", 10),
+        ("para o mês", 23),
+        ("para o ano", 221),
+        ("para o ano novo", 38),  # for New Year: the day before it
+        # "qui vient": the coming one; "dans le ... qui vient": within one from today
+        ("la semaine qui vient", 10),
+        ("l'année qui vient", 221),
+        ("dans la semaine qui vient", 7),
+        ("innerhalb der nächsten Woche", 7),
+        ("el próximo mes", 23),
+        # English "in/within/over the next month": a month from today (23 December)
+        ("sometime in the next month", 30),
+        ("over the next week", 7),
+        ("within the next year", 365),
+        ("in the next month or two", 45),  # range: 23 December to 23 January
+        # "the coming days/weeks" said after the noun
+        ("dans les semaines qui viennent", 21),
+        ("nei giorni a venire", 3),
+        ("nos dias que vêm", 3),
+    ],
+)
+def test_the_next_week_or_month_in_every_language(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("Saturday next week", 12),  # 5 December, not next week's midpoint (10)
+        ("next week on Monday", 7),
+        ("by Wednesday next week", 9),
+        ("Saturday this week", 5),
+        ("samedi de la semaine pro", 12),
+        ("Montag nächster Woche", 7),
+        ("nächste Woche am Montag", 7),
+        ("el lunes de la semana que viene", 7),
+        ("il sabato della settimana prossima", 12),
+        ("sábado da próxima semana", 12),
+    ],
+)
+def test_a_weekday_of_a_named_week_is_that_day(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("le 28", 5),  # this month's 28th is still ahead
+        ("le 3", 10),  # this month's 3rd is past: 3 December
+        ("le 1er", 8),
+        ("am 28.", 5),
+        ("el 2", 9),
+        ("il 30", 7),
+        ("dia 4", 11),
+        ("até dia 20", 27),
+        ("entro il 20", 27),
+        ("bis zum 20.", 27),
+        ("avant le 28", 4),  # the day before
+        ("the 27th", 4),
+        ("on the 9th", 16),
+        ("the 25th of next month", 32),
+        ("el 25 del mes que viene", 32),
+        ("am 28. nächsten Monats", 35),
+        # day and month with a dot each, day first
+        ("am 6.1.", 44),
+        ("14.2.", 83),
+        ("bis 2.12.", 9),
+        ("le 2/1", 40),
+    ],
+)
+def test_a_day_of_the_month_alone_is_the_next_one_not_past(text: str, days: int) -> None:
+    parsed = parse_timeline(text, NOW)
+    assert parsed is not None
+    assert parsed.value == {"days": days}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "el 15%",  # a share, not a day
+        "le 15 euros",
+        "I am 15",
+        "20.3",  # a decimal number
+    ],
+)
+def test_numbers_after_an_article_that_are_no_day(text: str) -> None:
+    assert parse_timeline(text, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
         # seasons: summer 2027 (midpoint 235), spring 2027 (143), this winter (52), the
         # rest of this autumn (3), next autumn (327)
         ("l'été prochain", 235),
@@ -699,9 +796,18 @@ def test_browsing_in_every_language(text: str) -> None:
         ("subito", None),
         ("peut-être", None),  # a hedge alone names no day
         ("vllt", None),
+        ("le 28", None),  # a day of the month needs a deadline word
+        ("dia 4", None),
+        ("I live on the 2nd floor", None),
+        ("the 3rd one please", None),
+        ("20.3.", None),
         ("Lisa Sommer", None),  # a name
         ("in estate road 5", None),  # an address
+        ("avant le 28", 4),
+        ("by the 27th", 4),
+        ("bis 20.3.", 117),
         ("la semaine pro", 10),
+        ("Saturday next week", 12),
         ("lo voglio subito", 0),
     ],
 )
