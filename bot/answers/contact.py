@@ -399,12 +399,11 @@ def parse_name(text: str) -> Parsed | None:
 def _name_sized(words: list[str], *, introduced: bool) -> bool:
     """Whether ``words`` are as many as a name has: up to three, particles aside.
 
-    A particle is one before a capitalised word ("de La Tour"), or anywhere in a name in
-    one case ("ana maria da silva"); "Tengo dos hijos" has three words.
-
-    Four are a name too after an introduction, when each is capitalised ("José María
-    García López") or when they start with a compound first name ("jose maria garcia
-    lopez"): other four words in sentence case are more likely a sentence.
+    A particle counts as one before a capitalised word ("de La Tour") or anywhere in a
+    name in one case ("ana maria da silva"), else as a word ("Tengo dos hijos pequeños"
+    has four). Four are a name too after an introduction, when each is capitalised ("José
+    María García López") or when they start with a compound first name ("jose maria
+    garcia lopez"); other four words are more likely a sentence.
     """
     one_case = " ".join(words).islower() or " ".join(words).isupper()
     names = [
