@@ -23,7 +23,14 @@ from bot.answers import (
     parse_timeline,
 )
 from bot.answers.contact import parse_email, parse_phone
-from bot.answers.text import MAX_ANSWER_LENGTH, fold, strip_inline_tags, usable, word_set
+from bot.answers.text import (
+    MAX_ANSWER_LENGTH,
+    fold,
+    strip_inline_tags,
+    unwrap_mailto_links,
+    usable,
+    word_set,
+)
 from bot.catalog import Catalog, Product, Variant, match_variant
 from bot.flows.facts import answered_location, chosen_item, consented
 from bot.flows.model import SKIP_WORDS, Flow, Question
@@ -211,7 +218,7 @@ class Interpreter:
         requested = self.flow.question(turn.requested_key) if turn.requested_key else None
         confident = turn.intent_confidence >= CONTROL_CONFIDENCE
         # "<b>Black, M</b>" pasted from a rich-text field is the answer "Black, M".
-        text = usable(strip_inline_tags(turn.text))
+        text = usable(strip_inline_tags(unwrap_mailto_links(turn.text)))
 
         if requested and text is not None and returning(text):
             result.resumed = True

@@ -362,3 +362,15 @@ def test_a_farewell_or_a_refusal_is_not_read_as_an_answer(
     for key in ("timeline", "location"):
         result = read(interpreter, text, key, intent=intent)
         assert result.interrupted, (key, result.answers)
+
+
+def test_an_address_pasted_as_a_mailto_link_is_the_address(tmp_path: Path) -> None:
+    path = tmp_path / "contact-flow.yml"
+    path.write_text(
+        "questions:\n  - {key: work_email, answer_type: email, prompt: Email, why: x,"
+        " reask: y, after_consent: true}\n",
+        encoding="utf-8",
+    )
+    reader = Interpreter(load_flow(path), load_catalog(DEMO_CATALOG), currency="EUR")
+    result = read(reader, '<a href="mailto:sam@example.org">sam@example.org</a>', "work_email")
+    assert result.answers["work_email"]["value"] == "sam@example.org"
