@@ -11,16 +11,16 @@ products (their keywords and name words) and option values: the catalogue's own 
 and the words of the six languages for colours and sizes (``bot.catalog.words``: "noir",
 "schwarze", "negra", "petit", "grande"...), which stand for the catalogue value they mean.
 
-A variant is *consistent* with the text when every option value the text names is one
-of the variant's own values. The match is unambiguous when exactly one consistent
-variant remains among the products in play: the products the text names, else the
-product in context, else the whole catalogue. Typos are tolerated with rapidfuzz
-(one edit for words of five letters or more, a swapped letter pair for four-letter
-words such as "bule"); shorter words such as sizes must be exact. Only the catalogue's
-own words may be misspelt: size words ("grand", "klein") and the option words of the
-six languages must be written as they are (accents optional), and a word that is
-itself a keyword, an option word or an everyday word ("este", "bonne", "back") is
-never read as a typo of another.
+A variant is *consistent* with the text when every option value the text names is one of
+the variant's own values. The match is unambiguous when exactly one consistent variant
+remains among the products in play: the products the text names, else the product in
+context, else the whole catalogue. Typos are tolerated with rapidfuzz (one edit for
+words of five letters or more, a swapped letter pair for four-letter words such as
+"bule"); shorter words such as sizes must be exact, but common shorthand counts ("blk",
+"wht", "nvy", "sml", "lrg"). Only the catalogue's own words may be misspelt: size words
+("grand", "klein") and the option words of the six languages must be written as they are
+(accents optional), and a word that is itself a keyword, an option word or an everyday
+word ("este", "bonne", "back") is never read as a typo of another.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from bot.catalog.words import (
     NOT_TYPOS,
     OPTION_WORDS,
     SAME,
+    SHORTHAND,
     SIZE_NOUNS,
     SIZE_WORDS,
 )
@@ -159,6 +160,7 @@ class _Index:
     distinguishing: dict[str, frozenset[str]]  # product id → options that vary
     value_words: dict[str, str]  # every word for a value the catalogue has → value term
     typo_targets: dict[int, tuple[tuple[str, str], ...]]  # length → (word, value term)
+    shorthand: dict[str, str]  # "blk", "lrg" → value term, for the values the catalogue has
     known: frozenset[str]  # keywords, option words, everyday words: never read as a typo
     labels: dict[str, str]  # variant id → folded label, for the last-resort fuzzy pick
 
@@ -391,14 +393,16 @@ def _close(word: str, target: str) -> bool:
 def _option_values(text: _Text, index: _Index, *, typos: bool) -> frozenset[str]:
     """The catalogue values the text names.
 
-    Option words count as written, else (``typos``) a misspelt word when the
-    misspelling can mean only one value.
+    Option words count as written, else (``typos``) shorthand ("blk", "lrg") and a
+    misspelt word when the misspelling can mean only one value.
     """
     found = set()
     for term in text.terms:
         value = index.value_words.get(term)
         if value is not None:
             found.add(value)
+        elif typos and term in index.shorthand and term in text.words:
+            found.add(index.shorthand[term])
         elif typos and term in text.words and term not in index.known:
             near = {
                 value
@@ -492,6 +496,7 @@ def _index(catalog: Catalog) -> _Index:
         distinguishing=distinguishing,
         value_words=value_words,
         typo_targets={n: tuple(pairs) for n, pairs in typo_targets.items()},
-        known=all_keywords.union(OPTION_WORDS, value_words, NOT_TYPOS),
+        shorthand={word: value for word, value in SHORTHAND.items() if value in used},
+        known=all_keywords.union(OPTION_WORDS, value_words, NOT_TYPOS, SHORTHAND),
         labels=labels,
     )

@@ -47,6 +47,23 @@ _SIZES: dict[str, tuple[str, str]] = {
     "xxl": ("xxl", ""),
 }
 
+# Shorthand typed for colours and sizes ("blk hoodie lrg", "wht tee sml"): read as written,
+# and like a typo, never when a value must be written out.
+_SHORTHAND: dict[str, str] = {
+    "black": "blk blck",
+    "white": "wht wte",
+    "grey": "gry",
+    "navy": "nvy",
+    "green": "grn",
+    "brown": "brn",
+    "pink": "pnk",
+    "purple": "prpl",
+    "yellow": "ylw yllw",
+    "s": "sml sm",
+    "l": "lrg lge lg",
+    "xxl": "2xl",
+}
+
 # Candle scents and the like: nouns, read as written.
 _OTHER: dict[str, str] = {
     "pine": "pine pin pino pinho kiefer",
@@ -110,7 +127,7 @@ def _forms(words: str, german: str, *, plurals: bool) -> set[str]:
     return forms
 
 
-def _table() -> tuple[dict[str, str], frozenset[str]]:
+def _table() -> tuple[dict[str, str], frozenset[str], dict[str, str]]:
     words: dict[str, str] = {}
 
     def add(forms: set[str], value: str) -> None:
@@ -128,8 +145,13 @@ def _table() -> tuple[dict[str, str], frozenset[str]]:
         forms = _forms(plain, german, plurals=False)
         add(forms, value)
         sizes.update(forms)
-    return words, frozenset(sizes)
+    shorthand = {word: value for value, forms in _SHORTHAND.items() for word in forms.split()}
+    clashes = sorted(set(shorthand) & set(words))
+    if clashes:
+        raise ValueError(f"shorthand {clashes} is already an option word")
+    return words, frozenset(sizes), shorthand
 
 
-OPTION_WORDS, SIZE_WORDS = _table()
-"""Every option word → its English value; the size words among them (never read as typos)."""
+OPTION_WORDS, SIZE_WORDS, SHORTHAND = _table()
+"""Every option word → its English value; the size words among them (never read as typos);
+shorthand → its value."""

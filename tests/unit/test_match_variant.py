@@ -548,3 +548,30 @@ def test_same_size_reads_option_names_in_other_languages(shop: Catalog) -> None:
     assert match.variant is not None and match.variant.id == "scarf-noir-l"
     # pink in the navy one's size L: no such scarf
     assert match_variant("in rosa, gleiche Größe", shop, current=found[1]).variant is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        ("blk hoodie lrg", None, "hoodie-classic-black-l"),
+        ("wht tee med", None, "tee-organic-white-m"),
+        ("gry socks sml", None, "socks-merino-grey-s"),
+        ("grn mug", None, "mug-enamel-green"),
+        ("the brn ones, 42", None, "boots-hiking-brown-42"),
+        ("hoodi blk xl", None, "hoodie-classic-black-xl"),  # a typo and shorthand
+        ("hoody in gry", None, "hoodie-classic-grey-m"),  # grey comes in M only
+        ("blck, sm", "tee-organic", "tee-organic-black-s"),
+    ],
+)
+def test_match_variant_shorthand(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+    # like typos, shorthand is not written out: strict mode does not read it
+    assert match_variant(text, catalog, product_id=product_id, strict=True).variant is None
+
+
+def test_shorthand_serves_any_catalogue(shop: Catalog) -> None:
+    match = match_variant("the nvy one", shop, product_id="scarf")
+    assert match.variant is not None and match.variant.id == "scarf-navy-l"
