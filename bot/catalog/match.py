@@ -28,13 +28,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.answers.text import NUMBER_WORDS, fold, usable
+from bot.answers.text import NUMBER_WORDS, SMALL_NUMBER_WORDS, fold, usable
 from bot.answers.types import Parsed
 from bot.catalog.model import Catalog, Product, Variant
 from bot.catalog.words import (
@@ -71,6 +71,49 @@ def _brazilian_size(match: re.Match[str]) -> str:
     return {"p": " s ", "g": " l ", "gg": " xl "}[match.group(1)]
 
 
+# Comparatives and superlatives of size in the six languages, folded: "the bigger one",
+# "la plus grande", "die größere", "el más grande", "quella più grande", "a maior".
+_BIGGER = (
+    r"\b(?:bigger|larger|biggest|largest|plus\s+grande?s?|plus\s+gros(?:se)?s?"
+    r"|gr(?:o|oe)ss(?:er|t)e[nrs]?|mas\s+grandes?|mayor(?:es)?|piu\s+grand[ei]|maggiore"
+    r"|maior(?:es)?|mais\s+grandes?)\b"
+)
+_SMALLER = (
+    r"\b(?:smaller|smallest|plus\s+petite?s?|kleinere[nrs]?|kleinste[nrs]?"
+    r"|mas\s+(?:pequen|chic)[oa]s?|menor(?:es)?|piu\s+piccol[oaie]|minore|mais\s+pequen[oa]s?)\b"
+)
+_MAX_REVISIONS = 4
+_LARGEST, _SMALLEST = "sizelargest", "sizesmallest"  # markers, no catalogue word
+# A shopper correcting themselves ("red M... no wait, S", "die blaue in L, nein doch M"):
+# what follows the last cue revises the options it names.
+_CORRECTION = re.compile(
+    r"\b(?:no,? wait|wait,? no|actually|i mean|or rather|make that|plutot|en fait"
+    r"|nein,? doch|eher|mejor|o sea|anzi|o meglio|cioe|alias|ou melhor|quer dizer)\b"
+)
+# A number for the one numeric option of the product in play ("für zwei" on the tent's
+# page, "le 30" on the backpack's): after "for", an article or alone.
+# A number followed by money or time is no such choice ("for 2 weeks", "le 30 €").
+_NO_CHOICE = (
+    r"(?!\s*(?:[.,]\d|%|€|\$|£|(?:eur|euros?|chf|gbp|usd|weeks?|days?|months?|years?|nights?"
+    r"|hours?|semaines?|jours?|mois|ans|nuits?|wochen|tagen?|monaten?|jahren?|nachte|semanas?"
+    r"|dias?|meses|anos|noches|settimane|giorni|mesi|anni|notti|noites)\b))"
+)
+_FOR_NUMBER = re.compile(
+    r"\b(?:for|fur|para|pra|per|pour|por)\s+(?:the\s+|les\s+)?("
+    + "|".join(sorted((w for w in SMALL_NUMBER_WORDS if " " not in w), key=len, reverse=True))
+    + r"|\d{1,3})\b"
+    + _NO_CHOICE
+)
+_ARTICLE_NUMBER = re.compile(
+    r"\b(?:the|el|la|le|les|los|las|il|lo|der|die|das|den|o|a|nr|numero|nummer)\s+(\d{1,3})\b"
+    + _NO_CHOICE
+)
+_LONE_NUMBER = re.compile(
+    r"\W*(\w+)\W*(?:please|pls|merci|danke|bitte|gracias|grazie|obrigad[oa])?\W*"
+)
+_SIZE_ORDER = ("xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl")
+_LEADING_NUMBER = re.compile(r"\d+")
+
 # German writes the noun "Größe" (size) and the adjective "große" (large) alike once
 # folded; a capital inside the sentence marks the noun.
 _GERMAN_SIZE_NOUN = re.compile(r"(?<=\s)Gr(?:ö|oe|o)(?:ß|ss)en?\b")
@@ -83,6 +126,10 @@ _REWRITES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
         # → l, "s'il vous plaît" → s, "it's" → s, "I'm" → m.
         (r"\b(?:[lmstdjnc]|qu)'(?=[a-z])", " "),
         (r"'(?:s|m|re|ve|ll|d)\b", " "),
+        # "the bigger one", "la plus petite": read against the sizes of the product in play,
+        # before "grande" and "petite" are read as sizes L and S.
+        (_BIGGER, f" {_LARGEST} "),
+        (_SMALLER, f" {_SMALLEST} "),
         # Lower-case "größe(n)" after these words is the noun too (see _GERMAN_SIZE_NOUN).
         (
             r"\b(welche[nr]?|meine[r]?|deine[r]?|seine[r]?|ihre[r]?|eure[r]?|andere[n]?|jede[r]?"
@@ -158,6 +205,10 @@ class _Index:
     options: dict[str, dict[str, str]]  # variant id → option name → value term
     values: dict[str, frozenset[str]]  # variant id → option value terms
     distinguishing: dict[str, frozenset[str]]  # product id → options that vary
+    kinds: dict[str, frozenset[str]]  # value term → the options it is a value of (size, colour…)
+    ordered: dict[str, str]  # product id → its one varying option with ordered values
+    numbered: dict[str, dict[int, str]]  # product id → number → value ("2" → 2p) of its one
+    # varying option whose values are numbers ("2p", "20L", "42")
     value_words: dict[str, str]  # every word for a value the catalogue has → value term
     typo_targets: dict[int, tuple[tuple[str, str], ...]]  # length → (word, value term)
     shorthand: dict[str, str]  # "blk", "lrg" → value term, for the values the catalogue has
@@ -197,8 +248,8 @@ def match_variant(
             return VariantMatch(variant=found[1], product=found[0], choices=(found,))
 
     read = _read(cleaned, index)
-    mentioned = _option_values(read, index, typos=not strict) | _carried(read, current)
-    named = _named_products(read, catalog, index, fuzzy=not strict)
+    mentioned = _named_values(read, index, typos=not strict) | _carried(read, current)
+    named = _products_named(read, catalog, index, fuzzy=not strict)
     if product_id:
         context = catalog.product(product_id)
     else:
@@ -211,9 +262,13 @@ def match_variant(
         products = [context]
     else:
         products = named or list(catalog.products)
+    known_product = products[0] if len(products) == 1 else None
+    if known_product is not None:
+        mentioned |= _numbered(read, known_product, index)
     pool = [(p, v) for p in products for v in p.variants]
     consistent = [(p, v) for p, v in pool if mentioned <= index.values[v.id]]
-    known_product = products[0] if len(products) == 1 else None
+    if known_product is not None:
+        consistent = _extremes(read, consistent, known_product, index)
 
     if len(consistent) == 1 and (mentioned or known_product):
         product, variant = consistent[0]
@@ -264,8 +319,8 @@ def mentioned_item(text: str, catalog: Catalog, *, product_id: str | None = None
             return Mention(product=found[0], variants=(found[1],), narrowed=True)
     index = _index(catalog)
     read = _read(cleaned, index)
-    mentioned = _option_values(read, index, typos=True)
-    named = _named_products(read, catalog, index, fuzzy=True)
+    mentioned = _named_values(read, index, typos=True)
+    named = _products_named(read, catalog, index, fuzzy=True)
     context = catalog.product(product_id) if product_id else None
     candidates = named
     if context is not None and (
@@ -302,6 +357,71 @@ def _strict_match(named: list[Product], mentioned: frozenset[str], index: _Index
     return VariantMatch(variant=variant, product=product, choices=((product, variant),))
 
 
+def _numbered(text: _Text, product: Product, index: _Index) -> frozenset[str]:
+    """The value of the product's numeric option a bare number names.
+
+    "für zwei" and "para 3" on the tent's page are its 2p and 3p, "le 30" on the
+    backpack's its 30L, "2" alone the 2p tent.
+    """
+    by_number = index.numbered.get(product.id)
+    if by_number is None:
+        return frozenset()
+    written = [m.group(1) for m in _FOR_NUMBER.finditer(text.normalised)]
+    written += [m.group(1) for m in _ARTICLE_NUMBER.finditer(text.normalised)]
+    alone = _LONE_NUMBER.fullmatch(text.normalised)
+    if alone:
+        written.append(alone.group(1))
+    numbers = (int(word) if word.isdigit() else SMALL_NUMBER_WORDS.get(word) for word in written)
+    return frozenset(by_number[n] for n in numbers if n in by_number)
+
+
+def _extremes(
+    text: _Text, consistent: list[tuple[Product, Variant]], product: Product, index: _Index
+) -> list[tuple[Product, Variant]]:
+    """The largest (or smallest) of the consistent variants, for "the bigger one"."""
+    direction = (_LARGEST in text.words) - (_SMALLEST in text.words)
+    option = index.ordered.get(product.id)
+    if not direction or option is None or not consistent:
+        return consistent
+    ranked = [
+        (direction * (_rank(index.options[v.id][option]) or 0), (p, v)) for p, v in consistent
+    ]
+    best = max(rank for rank, _ in ranked)
+    return [pair for rank, pair in ranked if rank == best]
+
+
+def _rank(value: str) -> int | None:
+    """A value's place in its option's order: sizes XS to XXL, else its number ("30l")."""
+    if value in _SIZE_ORDER:
+        return _SIZE_ORDER.index(value)
+    number = _LEADING_NUMBER.match(value)
+    return int(number.group(0)) if number else None
+
+
+def _scales(
+    product: Product, options: dict[str, dict[str, str]], varying: frozenset[str]
+) -> tuple[str | None, dict[int, str] | None]:
+    """How the product's variants scale, for "the bigger one" and "für zwei".
+
+    Returns its one varying option whose values have an order (sizes, numbers), and the
+    values of its one varying option of numbers by their number ("2p", "20L", "42").
+    """
+    ordered, numbered = [], []
+    for name in sorted(varying):
+        values = {options[variant.id][name] for variant in product.variants}
+        if all(_rank(value) is not None for value in values):
+            ordered.append(name)
+        numbers = {value: _LEADING_NUMBER.match(value) for value in values}
+        if all(numbers.values()) and len({m.group(0) for m in numbers.values() if m}) == len(
+            values
+        ):
+            numbered.append({int(m.group(0)): value for value, m in numbers.items() if m})
+    return (
+        ordered[0] if len(ordered) == 1 else None,
+        numbered[0] if len(numbered) == 1 else None,
+    )
+
+
 def _score(variant: Variant, mentioned: frozenset[str], index: _Index) -> int:
     values = index.values[variant.id]
     return 2 * len(mentioned & values) - len(mentioned - values)
@@ -336,15 +456,51 @@ class _Text:
     normalised: str
     words: frozenset[str]  # the only terms that may be typos: "want a" is no "manta"
     terms: frozenset[str]  # words and runs of neighbours joined ("t shirt" → tshirt)
+    # The parts between self-correction cues ("red M", "S" of "red M... no wait, S").
+    revisions: tuple[_Text, ...] = ()
 
 
 def _read(cleaned: str, index: _Index) -> _Text:
     normalised = _normalise(cleaned)
+    parts = _CORRECTION.split(normalised)
+    if len(parts) > _MAX_REVISIONS:
+        # Beyond a few corrections the earliest words are one first draft.
+        parts = [" ".join(parts[: 1 - _MAX_REVISIONS]), *parts[1 - _MAX_REVISIONS :]]
+    revisions = tuple(_terms(part, index) for part in parts) if len(parts) > 1 else ()
+    return replace(_terms(normalised, index), revisions=revisions)
+
+
+def _terms(normalised: str, index: _Index) -> _Text:
     words = _TERM.findall(normalised)
     terms = list(words)
     for size in range(2, max(index.longest, 2) + 1):
         terms += ["".join(words[at : at + size]) for at in range(len(words) - size + 1)]
-    return _Text(normalised=normalised, words=frozenset(words), terms=frozenset(terms))
+    return _Text(normalised, frozenset(words), frozenset(terms))
+
+
+def _named_values(text: _Text, index: _Index, *, typos: bool) -> frozenset[str]:
+    """The values the text names, revised by the self-corrections it holds.
+
+    Values named after a cue replace those of the same option named before it: "red
+    M... no wait, S" names red and S.
+    """
+    if not text.revisions:
+        return _option_values(text, index, typos=typos)
+    values: frozenset[str] = frozenset()
+    for part in text.revisions:
+        revised = _option_values(part, index, typos=typos)
+        replaced = {kind for value in revised for kind in index.kinds[value]}
+        values = revised | {value for value in values if not index.kinds[value] & replaced}
+    return values
+
+
+def _products_named(text: _Text, catalog: Catalog, index: _Index, *, fuzzy: bool) -> list[Product]:
+    """The products the text names; after self-corrections, the last ones named."""
+    for part in reversed(text.revisions):
+        revised = _named_products(part, catalog, index, fuzzy=fuzzy)
+        if revised:
+            return revised
+    return _named_products(text, catalog, index, fuzzy=fuzzy)
 
 
 def _term(text: str) -> str:
@@ -456,6 +612,9 @@ def _index(catalog: Catalog) -> _Index:
     distinguishing: dict[str, frozenset[str]] = {}
     labels: dict[str, str] = {}
     value_words: dict[str, str] = {}
+    kinds: dict[str, set[str]] = {}
+    ordered: dict[str, str] = {}
+    numbered: dict[str, dict[int, str]] = {}
     longest = 1
     for product in catalog.products:
         keywords[product.id] = _keyword_terms(product)
@@ -469,6 +628,14 @@ def _index(catalog: Catalog) -> _Index:
                 value_words[_term(value)] = options[variant.id][name]
                 longest = max(longest, len(_TERM.findall(fold(value))))
         distinguishing[product.id] = frozenset(n for n, vs in seen.items() if len(vs) > 1)
+        for name, values in seen.items():
+            for value in values:
+                kinds.setdefault(value, set()).add(_kind(name) or _term(name))
+        ordered_option, numbers = _scales(product, options, distinguishing[product.id])
+        if ordered_option is not None:
+            ordered[product.id] = ordered_option
+        if numbers is not None:
+            numbered[product.id] = numbers
     # Only the catalogue's own words may be misspelt: the six languages' words are many
     # and short, and a typo of one is too often another word ("notre", "noire").
     typo_targets: dict[int, list[tuple[str, str]]] = {}
@@ -494,6 +661,9 @@ def _index(catalog: Catalog) -> _Index:
         options=options,
         values={v: frozenset(names.values()) for v, names in options.items()},
         distinguishing=distinguishing,
+        kinds={value: frozenset(found) for value, found in kinds.items()},
+        ordered=ordered,
+        numbered=numbered,
         value_words=value_words,
         typo_targets={n: tuple(pairs) for n, pairs in typo_targets.items()},
         shorthand={word: value for word, value in SHORTHAND.items() if value in used},

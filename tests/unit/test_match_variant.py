@@ -553,6 +553,52 @@ def test_same_size_reads_option_names_in_other_languages(shop: Catalog) -> None:
 @pytest.mark.parametrize(
     ("text", "product_id", "variant_id"),
     [
+        # the largest or smallest of the product in play, among the variants its other
+        # words allow
+        ("I'll go with the larger one", "backpack-trail", "backpack-trail-30l-black"),
+        ("the biggest please", "hoodie-classic", "hoodie-classic-black-xl"),  # XL in black only
+        ("the smallest blue one", "hoodie-classic", "hoodie-classic-blue-s"),
+        ("la plus grande en blanc", "tee-organic", "tee-organic-white-m"),  # not "grande" L
+        ("die größere bitte", "tent-dome", "tent-dome-3p"),
+        ("das kleinere Zelt", None, "tent-dome-2p"),  # the product named, not on its page
+        ("el más grande", "boots-hiking", "boots-hiking-brown-44"),
+        ("la más pequeña en negro", "boots-hiking", "boots-hiking-black-41"),
+        ("quella più piccola", "tent-dome", "tent-dome-2p"),
+        ("a maior, preta", "backpack-trail", "backpack-trail-30l-black"),
+        ("o menor em verde", "backpack-trail", "backpack-trail-20l-green"),
+    ],
+)
+def test_match_variant_bigger_or_smaller(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "candidates"),
+    [
+        # two variants share the smallest size
+        ("the smaller one", "hoodie-classic", ["hoodie-classic-blue-s", "hoodie-classic-black-s"]),
+        # no product in play: nothing to compare
+        ("the bigger one", None, []),
+        # one size: the colours have no order
+        ("the bigger one", "beanie-merino", None),
+    ],
+)
+def test_match_variant_bigger_or_smaller_ambiguous(
+    catalog: Catalog, text: str, product_id: str | None, candidates: list[str] | None
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is None
+    if candidates is not None:
+        assert [v.id for v in match.candidates] == candidates
+    assert match_variant(text, catalog, product_id=product_id, strict=True).variant is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
         ("blk hoodie lrg", None, "hoodie-classic-black-l"),
         ("wht tee med", None, "tee-organic-white-m"),
         ("gry socks sml", None, "socks-merino-grey-s"),
@@ -575,3 +621,80 @@ def test_match_variant_shorthand(
 def test_shorthand_serves_any_catalogue(shop: Catalog) -> None:
     match = match_variant("the nvy one", shop, product_id="scarf")
     assert match.variant is not None and match.variant.id == "scarf-navy-l"
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        # what follows the cue replaces the same option named before it, and only that
+        ("black M... no wait, L", "hoodie-classic", "hoodie-classic-black-l"),
+        ("grey M, I mean black", "hoodie-classic", "hoodie-classic-black-m"),
+        ("le bleu en S, enfin plutôt M", "jacket-rain", "jacket-rain-blue-m"),
+        ("die rote in M, nein doch S", "jacket-rain", "jacket-rain-red-s"),
+        ("negra talla S, mejor la L", "tee-organic", "tee-organic-black-l"),
+        ("la nera in S, anzi in L", "tee-organic", "tee-organic-black-l"),
+        ("a preta M, ou melhor XL", "hoodie-classic", "hoodie-classic-black-xl"),
+        ("o azul em S, aliás em M", "hoodie-classic", "hoodie-classic-blue-m"),
+        # several corrections: the last one of each option counts
+        ("blue S, no wait black, actually M", "hoodie-classic", "hoodie-classic-black-m"),
+        # a product named after the cue replaces the one before
+        ("the red beanie, actually the hoodie in grey", None, "hoodie-classic-grey-m"),
+    ],
+)
+def test_match_variant_self_correction(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+def test_match_variant_self_correction_in_strict_mode(catalog: Catalog) -> None:
+    # every value is still written out: the revised one counts
+    strict = match_variant("hoodie, black M, actually L", catalog, strict=True)
+    assert strict.variant is not None and strict.variant.id == "hoodie-classic-black-l"
+    revised = match_variant("hoodie black M, actually blue", catalog, strict=True)
+    assert revised.variant is not None and revised.variant.id == "hoodie-classic-blue-m"
+    # no size named before or after the cue: no variant
+    assert match_variant("black, actually the blue hoodie", catalog, strict=True).variant is None
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id", "variant_id"),
+    [
+        # a number for the product's one numeric option: capacity, litres, shoe size
+        ("für zwei", "tent-dome", "tent-dome-2p"),
+        ("para tres", "tent-dome", "tent-dome-3p"),
+        ("pour 3", "tent-dome", "tent-dome-3p"),
+        ("per due", "tent-dome", "tent-dome-2p"),
+        ("pra dois", "tent-dome", "tent-dome-2p"),
+        ("one for three of us", "tent-dome", "tent-dome-3p"),
+        ("3", "tent-dome", "tent-dome-3p"),  # alone
+        ("a tent for two", None, "tent-dome-2p"),  # the product named
+        ("the 30", "backpack-trail", "backpack-trail-30l-black"),
+        ("el 41", "boots-hiking", "boots-hiking-black-41"),
+        ("die 43", "boots-hiking", "boots-hiking-black-43"),
+        ("Größe 40", "boots-hiking", "boots-hiking-brown-40"),
+    ],
+)
+def test_match_variant_number_for_the_product_in_play(
+    catalog: Catalog, text: str, product_id: str | None, variant_id: str
+) -> None:
+    match = match_variant(text, catalog, product_id=product_id)
+    assert match.variant is not None and match.variant.id == variant_id
+
+
+@pytest.mark.parametrize(
+    ("text", "product_id"),
+    [
+        ("for 2 weeks", "tent-dome"),  # a duration
+        ("für 2 Nächte", "tent-dome"),
+        ("le 30 €", "backpack-trail"),  # money
+        ("pour deux", "hoodie-classic"),  # no numeric option
+        ("the 20", "backpack-trail"),  # two 20L backpacks
+        ("2", None),  # no product in play
+    ],
+)
+def test_match_variant_number_that_picks_nothing(
+    catalog: Catalog, text: str, product_id: str | None
+) -> None:
+    assert match_variant(text, catalog, product_id=product_id).variant is None
