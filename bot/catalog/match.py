@@ -21,6 +21,15 @@ words of five letters or more, a swapped letter pair for four-letter words such 
 ("grand", "klein") and the option words of the six languages must be written as they are
 (accents optional), and a word that is itself a keyword, an option word or an everyday
 word ("este", "bonne", "back") is never read as a typo of another.
+
+Outside strict mode, with one product in play: "the bigger one" ("la plus petite", "die
+größere", "el más grande", "quella più piccola", "a maior") is its variant of the largest
+(smallest) size or capacity among those the other words allow, if only one is; a number
+after "for" / "für" / "pour" / "para" / "per", after an article ("le 30", "el 41") or
+alone stands for the value of its one numeric option ("für zwei" is the 2p tent). In
+every mode, a self-correction ("red M... no wait, S", "la rouge en S, enfin plutôt M",
+"nein doch", "mejor", "anzi", "ou melhor") revises what came before it: the values named
+after the cue replace those of the same option, and a product named after it the product.
 """
 
 from __future__ import annotations
