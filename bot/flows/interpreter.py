@@ -567,14 +567,28 @@ def returning(text: str) -> bool:
     return bool(_RETURN_CUES.search(folded)) and set(folded.split()) <= _RETURN_WORDS
 
 
+# First words of a question in the six languages (folded: no accents).
 _QUESTION_OPENINGS = word_set(
-    "how what when where which who why is are do does can could will would"
+    "how what whats when where which who why is are do does did can could will would"
+    " should shall may"
+    " comment quoi quand ou quel quelle quels quelles qui pourquoi combien est"
+    " wie was wann wo welche welcher welches wer warum wieso ist sind gibt kann konnen"
+    " como que cuando donde cual quien por cuanto cuanta hay tienen puedo pueden"
+    " come cosa quando dove quale chi perche quanto quanta avete potete"
+    " onde qual quem porque quanto quanta tem voces pode podem"
 )
 
 
 def _is_question(folded: str) -> bool:
+    """Whether a message asks something ("do you ship to Lyon?", "what's the weather like?").
+
+    A question word first makes a question; so does a final "?" on words without a
+    figure. A figure with a "?" is a hesitant answer ("80? 90?", "100 ? 150 ?").
+    """
     words = _words(folded).split()
-    return folded.rstrip().endswith("?") or bool(words and words[0] in _QUESTION_OPENINGS)
+    if words and words[0] in _QUESTION_OPENINGS:
+        return True
+    return folded.rstrip().endswith("?") and not any(char.isdigit() for char in folded)
 
 
 def _yes_no_reply(text: str) -> Parsed | None:

@@ -374,3 +374,23 @@ def test_an_address_pasted_as_a_mailto_link_is_the_address(tmp_path: Path) -> No
     reader = Interpreter(load_flow(path), load_catalog(DEMO_CATALOG), currency="EUR")
     result = read(reader, '<a href="mailto:sam@example.org">sam@example.org</a>', "work_email")
     assert result.answers["work_email"]["value"] == "sam@example.org"
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"), [("80? 90?", 80, 90), ("je sais pas, 100 ? 150 ?", 100, 150)]
+)
+def test_a_hesitant_figure_with_a_question_mark_is_an_answer(
+    with_budget: Interpreter, text: str, low: int, high: int
+) -> None:
+    value = read(with_budget, text, "budget").answers["budget"]["value"]
+    assert (value["min"], value["max"]) == (low, high)
+
+
+@pytest.mark.parametrize(
+    "text", ["c'est combien pour Berlin ?", "wo liefert ihr hin?", "vous livrez à Lyon ?"]
+)
+def test_questions_in_other_languages_volunteer_nothing(
+    interpreter: Interpreter, text: str
+) -> None:
+    result = read(interpreter, text, "timeline")
+    assert "location" not in result.answers
