@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +51,7 @@ DOMAIN = PROJECT_ROOT / "domain.yml"
 ACCURACY_TARGET = 0.97
 UNSEEN_NON_ANSWERS_MAX = 0
 PARSE_P99_MS_TARGET = 2.0
+ACTION_SERVER_RSS_MB_TARGET = 350
 
 QUESTIONS = ("timeline", "budget", "location", "variant", "name", "email", "phone")
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt")
@@ -449,6 +451,32 @@ def parse_times_ms(corpus: Corpus, rounds: int = 5) -> list[float]:
     return times
 
 
+# Run in a fresh interpreter: what the action server holds once every language's data
+# (places, postcodes, areas, catalogue words, rates, number words) has been used.
+_MEMORY_PROBE = """
+import resource, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import actions.server  # noqa: F401  (the action server's imports)
+from bench.answers import fresh_store, load_corpus, parse_times_ms
+with tempfile.TemporaryDirectory() as scratch, fresh_store(Path(scratch)):
+    parse_times_ms(load_corpus(Path(sys.argv[2])), rounds=1)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def action_server_memory_mb(corpus_path: Path) -> float:
+    """Peak resident MB of a process with the action server's code and all parser data used."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(PROJECT_ROOT), str(corpus_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return round(float(done.stdout.strip().splitlines()[-1]), 1)
+
+
 def figures(outcomes: Sequence[Outcome], parse_ms: Sequence[float]) -> dict[str, Any]:
     """The report's numbers."""
     total = Share(sum(o.correct for o in outcomes), len(outcomes))
@@ -489,8 +517,14 @@ def render(numbers: dict[str, Any], machine: str) -> str:
         f"Stored with the right value: **{numbers['accuracy']:.1%}** (target ≥ "
         f"{ACCURACY_TARGET:.0%}); non-answers stored unseen: "
         f"**{numbers['unseen_non_answers']}** of {numbers['non_answers']} (target 0); "
-        f"parse p50 {numbers['parse_ms']['p50']:.2f} ms, p99 {numbers['parse_ms']['p99']:.2f} ms"
-        f" (target ≤ {PARSE_P99_MS_TARGET:g} ms).",
+        f"CPU per answer p50 {numbers['parse_ms']['p50']:.2f} ms, p99 "
+        f"{numbers['parse_ms']['p99']:.2f} ms (target ≤ {PARSE_P99_MS_TARGET:g} ms)"
+        + (
+            f"; action server with every language's data loaded "
+            f"{numbers['action_server_rss_mb']:.0f} MB (target ≤ {ACTION_SERVER_RSS_MB_TARGET} MB)."
+            if "action_server_rss_mb" in numbers
+            else "."
+        ),
         "",
         "| answer type | right | of | accuracy |",
         "|---|---:|---:|---:|",
@@ -546,6 +580,10 @@ def main(argv: list[str] | None = None, *, machine: str = "") -> int:
         outcomes = asyncio.run(run_corpus(corpus, parser.intent_of))
         parse_ms = parse_times_ms(corpus)
     numbers = figures(outcomes, parse_ms)
+    numbers["action_server_rss_mb"] = action_server_memory_mb(args.corpus)
+    numbers["targets"]["action_server_rss_mb"] = (
+        numbers["action_server_rss_mb"] <= ACTION_SERVER_RSS_MB_TARGET
+    )
     print(render(numbers, machine) + "\n")
     if args.show_failures:
         print("\n".join(failures(outcomes, limit=len(outcomes))) + "\n")
