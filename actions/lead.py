@@ -70,6 +70,20 @@ def _read_answers(tracker: Tracker, *, requested_key: str | None) -> TurnResult:
     )
 
 
+def opening_message(tracker: Tracker) -> bool:
+    """Whether the shopper's latest message is the first thing said in the conversation."""
+    seen_user = False
+    for item in reversed(tracker.events):
+        kind = item.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            return False
+    return seen_user
+
+
 class EndingAction(LeadAction, ABC):
     """Base of stop and goodbye: act when the shopper clearly means it, else ask first."""
 
@@ -243,7 +257,15 @@ class Goodbye(EndingAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Record ``session_end`` (or ask first); an unfinished qualification can resume later."""
+        """Record ``session_end`` (or ask first); an unfinished qualification can resume later.
+
+        A "goodbye" before the bot has said anything is a greeting the NLU took for a
+        farewell ("Buongiorno", "ciao", "salut" are both): the questions start.
+        """
+        if opening_message(tracker):
+            dispatcher.utter_message(response="utter_greet")
+            await self.record_events(dispatcher, tracker)
+            return resume_questions(tracker)
         asked = await self.confirm_first(dispatcher, tracker)
         if asked is not None:
             return asked

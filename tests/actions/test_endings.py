@@ -235,3 +235,27 @@ async def test_an_answer_at_the_consent_question_is_kept_and_consent_asked_again
     assert slot(events, "budget")["value"]["amount"] == 50
     assert slot(events, "requested_slot") == "contact_consent"
     assert messages[-1]["text"].startswith("May I save your name")
+
+
+@pytest.mark.parametrize("text", ["Buongiorno", "ciao", "salut"])
+async def test_a_goodbye_before_anything_was_said_is_a_greeting(
+    helper: Assistant, text: str
+) -> None:
+    """Greetings that are also farewells open a conversation; they never end it."""
+    tracker = ranked(
+        make_tracker(text, intent="goodbye", requested=None, active_loop=None),
+        [{"name": "goodbye", "confidence": 0.99}, {"name": "greet", "confidence": 0.01}],
+    )
+    tracker.events = [e for e in tracker.events if e["event"] != "bot"]
+    events, messages = await run(Goodbye(), tracker)
+    assert messages[0]["response"] == "utter_greet"
+    assert {"event": "followup", "name": "qualification_form"} in [
+        {"event": e["event"], "name": e.get("name")} for e in events
+    ]
+    assert "session_end" not in event_types(helper)
+
+
+async def test_a_goodbye_after_the_bot_spoke_is_still_a_goodbye(helper: Assistant) -> None:
+    tracker = ranked(make_tracker("ciao", intent="goodbye", requested=None, active_loop=None), SURE)
+    _, messages = await run(Goodbye(), tracker)
+    assert messages[0]["text"] == "Goodbye, and thanks for stopping by!"
