@@ -197,11 +197,9 @@ _NEVER = word_set(
     spring sriracha store sunset superior surprise sycamore tank tartar temple tequila
     terrace thorn time tuba turn union university van vine walnut white young yellow
     auch bla campana cat come crystal ende fate garcia gare hola kong marco mon moro much
-    nada nan nur oliveira pare passi republic san say sim sur than una vinto wetter
+    nada nan nur oliveira para pare passi republic san say sim sur than una vinto wetter
     """
 )
-# Ordinary words or first names that are also well-known places: they count when
-# capitalised, after a place cue ("in", "to", "from") or as the whole answer.
 # Ordinary words or first names that are also well-known places: they count when
 # capitalised as the whole answer or after a place cue, or next to their country.
 _CAREFUL = word_set(

@@ -567,15 +567,17 @@ def returning(text: str) -> bool:
     return bool(_RETURN_CUES.search(folded)) and set(folded.split()) <= _RETURN_WORDS
 
 
-# First words of a question in the six languages (folded: no accents).
+# First words of a question in the six languages (folded: no accents). Words that
+# also start answers once folded ("como mucho 90 €", "pode ser amanhã", "was thinking
+# May", "ou" for où) are left out: a final "?" still marks those questions.
 _QUESTION_OPENINGS = word_set(
     "how what whats when where which who why is are do does did can could will would"
     " should shall may"
-    " comment quoi quand ou quel quelle quels quelles qui pourquoi combien est"
-    " wie was wann wo welche welcher welches wer warum wieso ist sind gibt kann konnen"
-    " como que cuando donde cual quien por cuanto cuanta hay tienen puedo pueden"
-    " come cosa quando dove quale chi perche quanto quanta avete potete"
-    " onde qual quem porque quanto quanta tem voces pode podem"
+    " comment quoi quand quel quelle quels quelles qui pourquoi combien"
+    " wie wann wo welche welcher welches wer warum wieso ist sind gibt kann konnen"
+    " cuando donde cual quien cuanto cuanta hay tienen puedo pueden"
+    " cosa quando dove quale chi perche quanto quanta avete potete"
+    " onde qual quem porque quanto quanta voces"
 )
 
 

@@ -394,3 +394,10 @@ def test_questions_in_other_languages_volunteer_nothing(
 ) -> None:
     result = read(interpreter, text, "timeline")
     assert "location" not in result.answers
+
+
+@pytest.mark.parametrize(("text", "high"), [("como mucho 90 €", 90), ("was thinking 100 max", 100)])
+def test_answers_starting_like_a_question_word_are_answers(
+    with_budget: Interpreter, text: str, high: int
+) -> None:
+    assert read(with_budget, text, "budget").answers["budget"]["value"]["max"] == high

@@ -491,3 +491,9 @@ def test_parse_location_islands_and_small_towns(
 def test_parse_location_strict_islands_and_codes(text: str, country: str | None) -> None:
     parsed = parse_location(text, strict=True, default_country=SHOP_COUNTRY)
     assert (parsed.value["country"] if parsed else None) == country
+
+
+@pytest.mark.parametrize("text", ["para o Porto", "vou para o Porto", "para Lisboa"])
+def test_the_preposition_para_is_no_brazilian_state(text: str) -> None:
+    parsed = parse_location(text)
+    assert parsed is not None and parsed.value["country"] == "PT"
