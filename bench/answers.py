@@ -40,6 +40,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bench.stats import percentile
 from bot.answers.text import fold
+from bot.flows.loader import CORE_KEYS
 from bot.settings import PROJECT_ROOT, VAR_DIR
 from bot.yamlconf import describe, load_document
 
@@ -68,15 +69,6 @@ FLOW_KEYS = {
 # What the bot says when it stored something it was not asked for (bot/flows/replies.py).
 CONFIRMATION_OPENINGS = ("Got it — ", "Changed — ")
 _CONSENTED = {"raw": "yes", "value": True, "display": "yes", "status": "answered"}
-_ANSWER_SLOTS = (
-    "timeline",
-    "variant",
-    "location",
-    "budget",
-    "contact_consent",
-    "contact_name",
-    "contact_details",
-)
 
 IntentReader = Callable[[str], Awaitable[tuple[str, float]]]
 
@@ -290,7 +282,7 @@ def _location_mismatch(want: dict[str, Any], stored: dict[str, Any]) -> str | No
 
 def tracker_for(case: AnswerCase, now: datetime, sender: str) -> Tracker:
     """A tracker whose latest event is ``case.text``, asked its question in the form."""
-    slots: dict[str, Any] = {name: None for name in _ANSWER_SLOTS}
+    slots: dict[str, Any] = {name: None for name in CORE_KEYS}
     slots.update(question_state=None, qualification_status=None, requested_slot=case.key)
     if case.key in ("contact_name", "contact_details"):
         slots["contact_consent"] = _CONSENTED
