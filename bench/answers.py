@@ -446,14 +446,17 @@ def parse_times_ms(corpus: Corpus, rounds: int = 5) -> list[float]:
 # Run in a fresh interpreter: what the action server holds once every language's data
 # (places, postcodes, areas, catalogue words, rates, number words) has been used.
 _MEMORY_PROBE = """
-import resource, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import actions.server  # noqa: F401  (the action server's imports)
 from bench.answers import fresh_store, load_corpus, parse_times_ms
 with tempfile.TemporaryDirectory() as scratch, fresh_store(Path(scratch)):
     parse_times_ms(load_corpus(Path(sys.argv[2])), rounds=1)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, the peak of this program's own memory: getrusage's maxrss would also count the
+# benchmark process this one was forked from (Linux keeps it across exec).
+status = Path("/proc/self/status").read_text().splitlines()
+print(int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 1024)
 """
 
 
