@@ -166,6 +166,10 @@ class ValidateQualificationForm(LeadAction):
             answers.update(result.answers)
             updates.update(result.answers)
             understood = confirmation(flow, result.answers, result.confirm)
+            if result.off_topic and not result.answers:
+                # "what's the weather like in Paris today?": what the bot is for, then
+                # the question again.
+                dispatcher.utter_message(response="utter_out_of_scope")
             new_state.update(
                 failures=result.failures or state.get("failures") or {},
                 choices=result.choices,

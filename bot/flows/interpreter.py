@@ -55,9 +55,10 @@ CONTROL_INTENTS = frozenset(
     }
 )
 SKIP_INTENTS = frozenset({"dont_know"})
-# Remarks that are not about the shop ("what's the weather like in Paris today?"): they
-# answer the open question only when it is answered explicitly (strict), and give no
-# other answer; otherwise a rule answers them and the question is asked again.
+# Remarks that are not about the shop ("what's the weather like in Paris today?"): read
+# like any reply (a question back gives no answer to the other questions), and when
+# they answer nothing the bot says what it can help with before asking again; the try
+# counts, so nonsense twice moves on like any unreadable answer.
 OFF_TOPIC_INTENTS = frozenset({"out_of_scope"})
 # Answer types whose values also turn up in remarks and questions ("today", "in Paris",
 # "100"): in a message that asks something, only an explicit answer counts.
@@ -180,6 +181,8 @@ class TurnResult:
     # or corrected): the bot says what it understood, so no question is skipped on a
     # reading the shopper never saw. Question key → "noted" or "changed".
     confirm: dict[str, str] = field(default_factory=dict)
+    # The NLU read the message as off-topic (markup, chatter, the weather).
+    off_topic: bool = False
 
     @property
     def changed(self) -> bool:
@@ -246,7 +249,8 @@ class Interpreter:
             if exact is not None:
                 self._fill(result, requested, turn, exact, text)
                 return result
-        if turn.intent in CONTROL_INTENTS | OFF_TOPIC_INTENTS and confident:
+        result.off_topic = turn.intent in OFF_TOPIC_INTENTS and confident
+        if turn.intent in CONTROL_INTENTS and confident:
             clear = self._clear_answer(requested, text, turn)
             if clear is None or requested is None or text is None:
                 result.interrupted = True
@@ -279,8 +283,10 @@ class Interpreter:
                 # the variant; the open question stays open (no failure counted) unless
                 # the message also answers it explicitly.
                 self._scan_other_questions(result, requested, turn, text)
-            if requested is not None:
-                # After a correction only an explicit answer to the open question counts.
+            if requested is not None and not (result.off_topic and asking):
+                # An off-topic question ("what's the weather like in Paris today?") answers
+                # nothing. After a correction only an explicit answer to the open question
+                # counts.
                 corrected = "changed" in result.confirm.values()
                 strict = corrected or (asking and requested.answer_type in _REMARK_TYPES)
                 parsed = self._parse_revised(requested, text, turn, strict=strict, result=result)

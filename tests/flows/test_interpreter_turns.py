@@ -193,8 +193,25 @@ def test_an_off_topic_remark_is_answered_not_stored(interpreter: Interpreter, ke
     result = read(
         interpreter, "what's the weather like in Paris today?", key, intent="out_of_scope"
     )
-    assert result.interrupted
+    assert result.off_topic
     assert result.answers == {}
+    assert result.failures == {key: 1}  # a try like any unreadable answer
+
+
+def test_nonsense_read_as_off_topic_twice_moves_on(interpreter: Interpreter) -> None:
+    result = interpreter.interpret(
+        TurnInput(
+            text="a velvet giraffe",
+            intent="out_of_scope",
+            intent_confidence=0.9,
+            requested_key="variant",
+            answers={},
+            failures={"variant": 1},
+            now=NOW,
+        )
+    )
+    assert result.answers["variant"]["status"] == "unknown"
+    assert ("question_unanswered", {"key": "variant"}) in result.events
 
 
 def test_an_off_topic_guess_gives_way_to_an_explicit_answer(interpreter: Interpreter) -> None:
