@@ -1,4 +1,4 @@
-"""Chat answers that show buying add intent: rule table, decay, fold order, store, shipped file."""
+"""Chat answers that show buying add intent: rule table, decay, fold order, store."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.scoring import LeadFacts, Scorer, ScoreResult, ScoringConfig, load_scor
 from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import write_transaction
 from bot.store.repository import LeadRepository
+from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 TEST_CONFIG = Path(__file__).with_name("answer_signals.yml")
@@ -222,37 +223,37 @@ def test_a_chat_only_lead_turns_hot_in_the_store_and_rebuilds_the_same(
     assert score(rebuilt, config, catalog, NOW).score == state.score
 
 
-# --- the shipped default.yml: which chats alone make a lead hot ------------------------------
+# --- the default numbers (tests/scoring/scoring.yml): which chats alone make a lead hot ------
 
 
-def _shipped(answers: list[tuple[str, Any]]) -> ScoreResult:
+def _default_numbers(answers: list[tuple[str, Any]]) -> ScoreResult:
     facts = LeadFacts()
     for index, (key, value) in enumerate(answers):
         facts.fold_answer(key, value, "answered", NOW - timedelta(minutes=10 - index))
     facts.fold_event(
         "qualification_completed", NOW, properties={"answered": [k for k, _ in answers]}
     )
-    return score(facts, load_scoring_config(), load_catalog(DEMO_CATALOG), NOW)
+    return score(facts, load_scoring_config(SCORING_CONFIG), load_catalog(DEMO_CATALOG), NOW)
 
 
 def _with(key: str, value: Any) -> list[tuple[str, Any]]:
     return [(k, value if k == key else v) for k, v in NEAR_CHAT]
 
 
-def test_shipped_near_affordable_deliverable_chat_with_consent_is_hot() -> None:
-    result = _shipped(NEAR_CHAT)
+def test_near_affordable_deliverable_chat_with_consent_is_hot() -> None:
+    result = _default_numbers(NEAR_CHAT)
     assert result.stage == "hot"
     assert {r.rule for r in result.reasons} >= {*ANSWER_RULES} - {"intent.answered_within_month"}
 
 
-def test_shipped_chat_buying_in_six_months_is_not_hot() -> None:
-    assert _shipped(_with("timeline", {"days": 182})).stage != "hot"
+def test_chat_buying_in_six_months_is_not_hot() -> None:
+    assert _default_numbers(_with("timeline", {"days": 182})).stage != "hot"
 
 
-def test_shipped_chat_just_browsing_is_not_hot() -> None:
-    assert _shipped(_with("timeline", {"days": None, "browsing": True})).stage != "hot"
+def test_chat_just_browsing_is_not_hot() -> None:
+    assert _default_numbers(_with("timeline", {"days": None, "browsing": True})).stage != "hot"
 
 
-def test_shipped_chat_without_consent_is_not_hot() -> None:
+def test_chat_without_consent_is_not_hot() -> None:
     no_consent = [(k, v) for k, v in _with("contact_consent", False) if k != "contact_details"]
-    assert _shipped(no_consent).stage != "hot"
+    assert _default_numbers(no_consent).stage != "hot"

@@ -1,7 +1,12 @@
-"""Scoring configuration: the default loads; every problem names file, line and field."""
+"""Scoring configuration: the shipped file passes the check, the tests' copy loads with its
+numbers, and every problem names file, line and field.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,13 +19,15 @@ from bot.scoring import (
     load_scoring_config,
 )
 from bot.scoring.config import SCORABLE_SIGNALS
+from bot.settings import PROJECT_ROOT
+from tests.scoring import SCORING_CONFIG
 
-DEFAULT_TEXT = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+DEFAULT_TEXT = SCORING_CONFIG.read_text(encoding="utf-8")
 
 
 def edited(tmp_path: Path, old: str, new: str) -> Path:
-    """default.yml with the one occurrence of ``old`` replaced by ``new``."""
-    assert DEFAULT_TEXT.count(old) == 1, f"{old!r} must occur exactly once in default.yml"
+    """The tests' scoring.yml with the one occurrence of ``old`` replaced by ``new``."""
+    assert DEFAULT_TEXT.count(old) == 1, f"{old!r} must occur exactly once in scoring.yml"
     path = tmp_path / "scoring.yml"
     path.write_text(DEFAULT_TEXT.replace(old, new), encoding="utf-8")
     return path
@@ -43,13 +50,29 @@ def load_error(path: Path) -> str:
     return str(caught.value)
 
 
-# --- the shipped default ------------------------------------------------------------------
+# --- the shipped default and the tests' copy ------------------------------------------------
+
+
+def test_shipped_config_passes_the_check() -> None:
+    # What `make run` and `make test` run: the shipped file, whatever its numbers, is valid.
+    environ = {k: v for k, v in os.environ.items() if k != "SCORING_CONFIG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "scoring", "check"],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{DEFAULT_CONFIG_PATH}: "), done.stdout
 
 
 def test_default_config_loads() -> None:
-    config = load_scoring_config()
+    config = load_scoring_config(SCORING_CONFIG)
     assert isinstance(config, ScoringConfig)
-    assert config.source == DEFAULT_CONFIG_PATH
+    assert config.source == SCORING_CONFIG
     assert set(config.signals) == set(SCORABLE_SIGNALS)
     assert config.signals["add_to_cart"].points == 12
     assert config.signals["add_to_cart"].half_life_days == 5
@@ -71,7 +94,7 @@ def test_default_config_loads() -> None:
 def test_default_config_copy_loads(tmp_path: Path) -> None:
     # The helper's unedited copy is valid: every error below comes from the one edited line.
     path = edited(tmp_path, "reporting:", "reporting:")
-    assert load_scoring_config(path).signals == load_scoring_config().signals
+    assert load_scoring_config(path).signals == load_scoring_config(SCORING_CONFIG).signals
 
 
 # --- one test per kind of problem ----------------------------------------------------------
@@ -310,9 +333,9 @@ def test_norway_style_words_stay_text(tmp_path: Path) -> None:
 
 
 def test_cli_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scoring", "check", str(DEFAULT_CONFIG_PATH)]) == 0
+    assert main(["scoring", "check", str(SCORING_CONFIG)]) == 0
     out = capsys.readouterr().out
-    assert f"{DEFAULT_CONFIG_PATH}: {len(SCORABLE_SIGNALS)} intent signals" in out
+    assert f"{SCORING_CONFIG}: {len(SCORABLE_SIGNALS)} intent signals" in out
     assert "hot at intent >= 45 and fit >= 10" in out
     assert "warm at intent >= 15 and fit >= 0" in out
 

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.scoring import LeadFacts, load_scoring_config, score
+from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
 
 def _points(facts: LeadFacts, rule: str) -> tuple[int, str] | None:
-    result = score(facts, load_scoring_config(), load_catalog(DEMO_CATALOG), NOW)
+    result = score(facts, load_scoring_config(SCORING_CONFIG), load_catalog(DEMO_CATALOG), NOW)
     found = [reason for reason in result.reasons if reason.rule == rule]
     assert sum(reason.points for reason in result.reasons) == result.score
     return (found[0].points, found[0].detail) if found else None
@@ -43,8 +44,9 @@ def test_awards_survive_the_stored_facts_and_add_to_fit() -> None:
     _award(facts, "purpose", 7, "Buying a gift", 1)
     stored = LeadFacts.from_json(facts.to_json())
     assert _points(stored, "fit.flow.purpose") == (7, "Buying a gift")
-    base = score(LeadFacts(), load_scoring_config(), load_catalog(DEMO_CATALOG), NOW)
-    with_points = score(stored, load_scoring_config(), load_catalog(DEMO_CATALOG), NOW)
+    config = load_scoring_config(SCORING_CONFIG)
+    base = score(LeadFacts(), config, load_catalog(DEMO_CATALOG), NOW)
+    with_points = score(stored, config, load_catalog(DEMO_CATALOG), NOW)
     assert with_points.fit_score == base.fit_score + 7
 
 

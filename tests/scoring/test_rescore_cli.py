@@ -18,6 +18,7 @@ from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
 from bot.store.repository import LeadRepository
+from tests.scoring import SCORING_CONFIG
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 7])
@@ -37,6 +38,7 @@ def test_rescore_command_decays_every_lead(
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
     engine = create_db_engine(url)
     repository = LeadRepository(engine, scorer_for(Settings.from_env()))
     week_ago = datetime.now(timezone.utc) - timedelta(days=7)

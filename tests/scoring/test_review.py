@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
 from bot.cli import main
-from bot.scoring import DEFAULT_CONFIG_PATH, Scorer, load_scoring_config
+from bot.scoring import Scorer, load_scoring_config
 from bot.scoring.review import (
     DecileRow,
     backtest,
@@ -30,6 +30,7 @@ from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
 from bot.store.repository import LeadRepository
+from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 BLUE_M = "hoodie-classic-blue-m"  # 59 EUR, in stock
@@ -52,11 +53,11 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def scorer(catalog: Catalog) -> Scorer:
-    return Scorer(load_scoring_config(), catalog)
+    return Scorer(load_scoring_config(SCORING_CONFIG), catalog)
 
 
 def proposed_config(tmp_path: Path, min_intent: int) -> Path:
-    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    text = SCORING_CONFIG.read_text(encoding="utf-8")
     old = "hot: {min_intent: 45, min_fit: 10}"
     assert old in text
     path = tmp_path / "proposed.yml"
@@ -273,6 +274,7 @@ def test_cli_evaluate_and_backtest(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", synthetic_url)
+    monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
     chart = tmp_path / "chart.png"
     assert main(["evaluate", "--chart", str(chart)]) == 0
     out = capsys.readouterr().out
@@ -294,7 +296,8 @@ def test_cli_backtest_rejects_an_invalid_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
-    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
+    text = SCORING_CONFIG.read_text(encoding="utf-8")
     bad = tmp_path / "bad.yml"
     bad.write_text(text.replace("warm: {min_intent: 15, min_fit: 0}", "warm: {min_intent: x}"))
     line = next(

@@ -1,4 +1,4 @@
-"""Properties of the scorer and of lead facts, on the default config and the demo catalogue."""
+"""Properties of the scorer and of lead facts, on the tests' scoring file and demo catalogue."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from bot.scoring.config import (
     STOREFRONT_EVENT_TYPES,
 )
 from bot.scoring.facts import MAX_KEPT_ACTIVITY
+from tests.scoring import SCORING_CONFIG
 
-CONFIG = load_scoring_config()
+CONFIG = load_scoring_config(SCORING_CONFIG)
 CATALOG = load_catalog(DEMO_CATALOG)
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 SIXTY_DAYS = 60 * 86_400

@@ -1,4 +1,4 @@
-"""Every rule of the default scoring configuration, case by case, on the demo catalogue."""
+"""Every rule of the tests' scoring configuration, case by case, on the demo catalogue."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from bot.answers import parse_budget
 from bot.catalog import DEMO_CATALOG, NO_RATES, Catalog, RateTable, load_catalog, load_rates
 from bot.scoring import LeadFacts, Scorer, ScoreResult, ScoringConfig, load_scoring_config, score
+from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 HOODIE = "hoodie-classic"
@@ -24,7 +25,7 @@ RATES = Path(__file__).with_name("rates.yml")  # RUB 0.011, USD 0.92, GBP 1.17 E
 
 @pytest.fixture(scope="module")
 def config() -> ScoringConfig:
-    return load_scoring_config()
+    return load_scoring_config(SCORING_CONFIG)
 
 
 @pytest.fixture(scope="module")

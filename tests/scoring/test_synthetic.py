@@ -25,6 +25,7 @@ from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import create_db_engine
 from bot.store.models import Lead, LeadEvent
 from bot.store.repository import LeadRepository
+from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
@@ -187,7 +188,7 @@ def _count(engine: Engine, *where: object) -> int:
 
 
 def test_write_history_streams_batches_and_is_idempotent(engine: Engine, catalog: Catalog) -> None:
-    repository = LeadRepository(engine, Scorer(load_scoring_config(), catalog))
+    repository = LeadRepository(engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog))
     written: list[int] = []
     summary = write_history(
         repository,
