@@ -1,7 +1,12 @@
-"""The handoff configuration: the default file loads, and every mistake names its line and field."""
+"""The handoff configuration: the shipped file passes the check, the tests' copy loads with its
+rules, and every mistake names its line and field.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, time
 from pathlib import Path
 
@@ -14,6 +19,8 @@ from bot.handoff.config import (
     HandoffConfigError,
     load_handoff_config,
 )
+from bot.settings import PROJECT_ROOT
+from tests.handoff import HANDOFF_CONFIG
 
 SECRET = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"  # base64 of 24 bytes
 ENV = {"CRM_SECRET": SECRET}
@@ -79,10 +86,26 @@ def error_of(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -
 # --- valid files ------------------------------------------------------------------------------
 
 
+def test_shipped_config_passes_the_check() -> None:
+    # What `make run` and `make test` run: the shipped file, whatever its rules, is valid.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "handoffs", "check"],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{DEFAULT_CONFIG_PATH}: "), done.stdout
+
+
 def test_default_config_loads() -> None:
-    config = load_handoff_config(DEFAULT_CONFIG_PATH, environ={})
+    config = load_handoff_config(HANDOFF_CONFIG, environ={})
     assert isinstance(config, HandoffConfig)
-    assert config.source == DEFAULT_CONFIG_PATH
+    assert config.source == HANDOFF_CONFIG
     assert list(config.slas) == ["immediate", "within_1h", "same_business_day"]
     assert config.slas["immediate"].respond_within_minutes == 15
     assert config.slas["same_business_day"].by_end_of_business_day

@@ -36,7 +36,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bot.handoff.channels import parse_retry_after, sign, slack_message
 from bot.handoff.config import (
-    DEFAULT_CONFIG_PATH,
     Channel,
     Delivery,
     HandoffConfig,
@@ -50,6 +49,8 @@ from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.repository import LeadRepository
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
 PUBLIC_URL = "http://shop.test"
 SECRET_NEW = "whsec_" + base64.b64encode(b"new-secret-for-the-tests-32bytes").decode()
@@ -243,7 +244,9 @@ class Shop:
             self.config, public_url=PUBLIC_URL, signing_key=b"test-signing-key"
         )
         # Handoffs and their outbox rows are made by the write, as in the app.
-        self.repository = LeadRepository(self.engine, scorer_for(Settings()), self.planner)
+        self.repository = LeadRepository(
+            self.engine, scorer_for(Settings(scoring_config_path=SCORING_CONFIG)), self.planner
+        )
         self.store = OutboxStore(self.engine, self.config.delivery)
 
     def queue(
@@ -292,7 +295,7 @@ def shop(engine: Engine) -> MakeShop:
         smtp: Smtp | None = None,
         config: HandoffConfig | None = None,
     ) -> Shop:
-        config = config or load_handoff_config(DEFAULT_CONFIG_PATH)
+        config = config or load_handoff_config(HANDOFF_CONFIG)
         for channel in channels:
             config = config.with_channel(channel)
         return Shop(engine, replace(config, delivery=delivery, smtp=smtp or config.smtp))
@@ -313,12 +316,14 @@ def log_of(message: dict[str, Any]) -> list[tuple[int | None, str]]:
 
 def test_a_human_request_queues_one_message_per_channel(engine: Engine) -> None:
     config = (
-        load_handoff_config(DEFAULT_CONFIG_PATH)
+        load_handoff_config(HANDOFF_CONFIG)
         .with_channel(Channel("hook", "webhook", url="http://127.0.0.1:9/", secrets=(SECRET_NEW,)))
         .with_channel(Channel("managers", "email", to=("sales@shop.example",)))
     )
     planner = HandoffPlanner(config, public_url=PUBLIC_URL, signing_key=b"test-signing-key")
-    repository = LeadRepository(engine, scorer_for(Settings()), planner)
+    repository = LeadRepository(
+        engine, scorer_for(Settings(scoring_config_path=SCORING_CONFIG)), planner
+    )
     now = datetime.now(timezone.utc)
 
     result = repository.apply(
@@ -691,7 +696,7 @@ async def test_an_urgent_message_jumps_a_backlog(
     engine: Engine, tmp_path: Path, receivers: StartReceiver
 ) -> None:
     receiver = await receivers()
-    data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    data = yaml.safe_load(HANDOFF_CONFIG.read_text())
     data["channels"] = {
         "hook": {"type": "webhook", "url": "${HOOK_URL}", "secrets": ["${HOOK_SECRET}"]}
     }

@@ -1,7 +1,7 @@
 """Business hours: opening, SLA deadlines in working time (DST included) and the shopper's promise.
 
-The team is the default ``sales`` team (Europe/Paris; Mon-Thu 9-18, Fri 9-17,
-Sat 10-13, Sunday closed, French holidays). Paris is UTC+1 in winter (CET)
+The team is the ``sales`` team of tests/handoff/handoff.yml (Europe/Paris; Mon-Thu
+9-18, Fri 9-17, Sat 10-13, Sunday closed, French holidays). Paris is UTC+1 in winter (CET)
 and UTC+2 in summer (CEST, 2026-03-29 to 2026-10-25). Expected times are UTC.
 """
 
@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.handoff.config import (
-    DEFAULT_CONFIG_PATH,
     OpeningHours,
     Rep,
     Sla,
@@ -29,8 +28,9 @@ from bot.handoff.hours import (
     promise,
     sla_due,
 )
+from tests.handoff import HANDOFF_CONFIG
 
-CONFIG = load_handoff_config(DEFAULT_CONFIG_PATH, environ={})
+CONFIG = load_handoff_config(HANDOFF_CONFIG, environ={})
 SALES = CONFIG.teams["sales"]
 IMMEDIATE = CONFIG.slas["immediate"]  # 15 business minutes
 WITHIN_1H = CONFIG.slas["within_1h"]  # 60 business minutes

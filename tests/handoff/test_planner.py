@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 from bot.catalog import RateTable
 from bot.handoff import planner_for
 from bot.handoff.config import (
-    DEFAULT_CONFIG_PATH,
     Channel,
     HandoffConfig,
     Rep,
@@ -41,6 +40,8 @@ from bot.store.models import (
     OutboxMessage,
 )
 from bot.store.repository import ApplyResult, LeadRepository
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
 MON = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # Monday 11:00 Paris: open
 MON_EVENING = datetime(2026, 11, 23, 17, 30, tzinfo=timezone.utc)  # Monday 18:30 Paris: closed
@@ -60,15 +61,13 @@ def minutes(n: float) -> timedelta:
 
 @pytest.fixture(scope="module")
 def scorer() -> Scorer:
-    return scorer_for(Settings())
+    return scorer_for(Settings(scoring_config_path=SCORING_CONFIG))
 
 
 @pytest.fixture(scope="module")
 def config() -> HandoffConfig:
-    """The default rules with two channels every team notifies (and escalates to)."""
-    return (
-        load_handoff_config(DEFAULT_CONFIG_PATH, environ={}).with_channel(CRM).with_channel(SLACK)
-    )
+    """The tests' rules with two channels every team notifies (and escalates to)."""
+    return load_handoff_config(HANDOFF_CONFIG, environ={}).with_channel(CRM).with_channel(SLACK)
 
 
 def make_planner(config: HandoffConfig) -> HandoffPlanner:

@@ -12,12 +12,14 @@ from sqlalchemy.engine import Engine
 from bot.catalog import load_catalog
 from bot.handoff import HandoffPlanner, load_handoff_config
 from bot.handoff.config import Channel
-from bot.scoring import DEFAULT_CONFIG_PATH, Scorer, load_scoring_config
+from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
 from bot.store.commands import RecordEvent
 from bot.store.repository import LeadRepository
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
-# Monday 10:00 UTC: the default sales team (Paris) is at work.
+# Monday 10:00 UTC: the tests' sales team (Paris) is at work.
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 SECRET = "whsec_" + "A" * 43 + "="
 
@@ -37,12 +39,12 @@ def step(session: str, kind: str, ts: datetime) -> RecordEvent:
 def test_rescore_that_makes_a_lead_hot_hands_it_off(engine: Engine, tmp_path: Path) -> None:
     catalog = load_catalog(Settings().catalog_path)
     hook = Channel("hook", "webhook", url="http://127.0.0.1:9/hook", secrets=(SECRET,))
-    config = load_handoff_config().with_channel(hook)
+    config = load_handoff_config(HANDOFF_CONFIG).with_channel(hook)
     planner = HandoffPlanner(config, public_url="http://shop.test", signing_key=b"k")
     # Today's configuration asks for more fit than this lead has: it stays warm.
     strict = tmp_path / "strict.yml"
     strict.write_text(
-        DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace(
+        SCORING_CONFIG.read_text(encoding="utf-8").replace(
             "hot: {min_intent: 45, min_fit: 10}", "hot: {min_intent: 45, min_fit: 40}"
         ),
         encoding="utf-8",
@@ -56,8 +58,10 @@ def test_rescore_that_makes_a_lead_hot_hands_it_off(engine: Engine, tmp_path: Pa
     assert state.stage == "warm"
     assert state.handoff is not None and state.handoff.trigger == "cart_add"
 
-    # The default configuration, applied by `rescore --all`, makes it hot.
-    rescoring = LeadRepository(engine, Scorer(load_scoring_config(), catalog), planner)
+    # The tests' default configuration, applied by `rescore --all`, makes it hot.
+    rescoring = LeadRepository(
+        engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog), planner
+    )
     summary = rescoring.rescore_all(T0 + timedelta(minutes=1), everything=True)
     assert summary.stage_changes == 1
 
