@@ -14,11 +14,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 MODEL_STAMP := models/.trained
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
 
-.PHONY: help venv install migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
+.PHONY: help venv install install-dev migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
@@ -36,10 +37,20 @@ $(STAMP): requirements.lock
 	fi
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==24.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(PY) -m pip check --disable-pip-version-check
+	@touch $@
+
+# The dev tools (pytest, ruff, mypy, import-linter, selenium…) on top of the runtime pins,
+# for make test / make check / make bench; make run never installs them.
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-dev.lock
+	$(PY) -m pip check --disable-pip-version-check
 	@touch $@
 
 venv install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 migrate: $(STAMP)
 	$(PY) -m bot migrate
@@ -67,14 +78,14 @@ shell: $(STAMP) $(MODEL_STAMP)
 	TRACKER_STORE_URL=$${TRACKER_STORE_URL:-sqlite:///var/tracker.db} \
 	$(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
 
-lint: $(STAMP)
-	$(BIN)/ruff check bot actions rasa_ext tests bench
-	$(BIN)/ruff format --check bot actions rasa_ext tests bench
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check bot actions rasa_ext tests bench tools
+	$(BIN)/ruff format --check bot actions rasa_ext tests bench tools
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy bot actions rasa_ext bench
 
-validate: $(STAMP)
+validate: $(DEV_STAMP)
 	$(BIN)/rasa data validate --fail-on-warnings --quiet
 	$(PY) -m bot catalog check
 	$(PY) -m bot flows check
@@ -95,7 +106,7 @@ browser:
 			chromium chromium-driver fonts-dejavu-core; \
 	fi
 
-pytest: $(STAMP) $(MODEL_STAMP) browser
+pytest: $(DEV_STAMP) $(MODEL_STAMP) browser
 	$(PY) -m pytest
 
 # Conversation tests: the NLU reads each story's messages, the policies predict
@@ -106,7 +117,7 @@ rasa-test: $(MODEL_STAMP)
 
 test: lint typecheck validate pytest rasa-test
 
-bench: $(STAMP) $(MODEL_STAMP)
+bench: $(DEV_STAMP) $(MODEL_STAMP)
 	$(PY) -m bench
 
 # The browser libraries under bot/web/static/vendor, rebuilt from their package-lock.json
@@ -119,10 +130,13 @@ vendor-js:
 		cp $$tmp/node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/ && \
 		rm -rf $$tmp && grep -m1 -o 'Socket.IO v[0-9.]*' $(VENDOR)/socket.io.min.js
 
+# One resolution of the runtime and dev inputs together with rasa (so rasa's pins win),
+# split into the runtime pins (requirements.lock) and everything (requirements-dev.lock).
 lock:
-	$(PYTHON310) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q pip==24.0 && \
-	/tmp/lock-venv/bin/pip install -r requirements.in && \
-	/tmp/lock-venv/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock
+	rm -rf /tmp/lock-venv && $(PYTHON310) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install -q pip==24.0 && \
+	/tmp/lock-venv/bin/pip install -q --dry-run --ignore-installed --report /tmp/lock-report.json \
+		-r requirements.in -r requirements-dev.in && \
+	/tmp/lock-venv/bin/python tools/split_lock.py /tmp/lock-report.json
 
 clean:
 	rm -rf var/results .pytest_cache .mypy_cache .ruff_cache
