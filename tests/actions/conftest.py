@@ -16,6 +16,8 @@ import actions.qualification
 import bot.store.repository
 from bot.assistant import Assistant
 from bot.store.migrate import upgrade
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
 # A Monday; every relative timeline in the tables is computed from here.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -32,10 +34,15 @@ ANSWER_SLOTS = (
 
 @pytest.fixture
 def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistant]:
-    """The actions' assistant on a fresh SQLite store, with the clock fixed at NOW."""
+    """The actions' assistant on a fresh SQLite store, with the clock fixed at NOW.
+
+    It scores and hands off with the tests' own scoring and handoff files.
+    """
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
+    monkeypatch.setenv("HANDOFF_CONFIG", str(HANDOFF_CONFIG))
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
     for module in (actions.common, actions.qualification, actions.lead, bot.store.repository):
         if hasattr(module, "utcnow"):

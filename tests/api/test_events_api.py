@@ -30,6 +30,8 @@ from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.repository import LeadRepository
 from bot.web import create_app
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
 TOKEN = "sales-token-123"
 SHOP_TOKEN = "storefront-token-456"
@@ -68,8 +70,9 @@ def _event(
 
 
 def _settings(database_url: str, tmp_path: Path) -> Settings:
+    """The web app's settings, scoring and handing off with the tests' own files."""
     return replace(
-        Settings(),
+        Settings(scoring_config_path=SCORING_CONFIG, handoff_config_path=HANDOFF_CONFIG),
         database_url=database_url,
         leads_api_token=TOKEN,
         storefront_token=SHOP_TOKEN,

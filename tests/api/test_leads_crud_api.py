@@ -36,6 +36,7 @@ from bot.store.repository import LEAD_SORTS, LeadRepository, encode_cursor
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
 from bot.web import create_app
+from tests.scoring import SCORING_CONFIG
 from tests.store.test_leadbook import record_conversation
 
 TOKEN = "leads-api-token-123"
@@ -883,7 +884,8 @@ async def test_every_sort_pages_through_every_lead_once(api: Api) -> None:
     for n in range(7):
         book.create({**ADA, "email": f"tie{n}@example.com"}, by="seed", now=T0)
     # And leads with scores and other times, from the storefront.
-    repository = LeadRepository(api.engine, scorer_for(Settings()))
+    scorer = scorer_for(Settings(scoring_config_path=SCORING_CONFIG))
+    repository = LeadRepository(api.engine, scorer)
     for n in range(4):
         repository.apply(
             [

@@ -25,6 +25,7 @@ from bot.store.leadbook import DuplicateLead, LeadBook, SameLead
 from bot.store.models import LeadDuplicate, LeadMerge
 from bot.store.repository import LeadFilters, LeadRepository
 from bot.store.tracker import ConversationStore
+from tests.scoring import SCORING_CONFIG
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 ADA_EMAIL = "ada@example.com"
@@ -34,7 +35,7 @@ EVE_PHONE = "+4915112345678"
 
 @pytest.fixture(scope="module")
 def scorer() -> Scorer:
-    return Scorer(load_scoring_config(), load_catalog(DEMO_CATALOG))
+    return Scorer(load_scoring_config(SCORING_CONFIG), load_catalog(DEMO_CATALOG))
 
 
 @pytest.fixture

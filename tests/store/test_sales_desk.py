@@ -24,6 +24,8 @@ from bot.store.leadbook import LeadBook
 from bot.store.models import LeadStatusChange
 from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
+from tests.handoff import HANDOFF_CONFIG
+from tests.scoring import SCORING_CONFIG
 
 # A Monday, 11:00 in Paris: the sales team is at work.
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
@@ -32,9 +34,9 @@ SLACK_ERROR = "HTTP 503: slack is down"
 
 
 def handoff_settings(**changes: Any) -> Settings:
-    """Settings whose handoffs are announced on a webhook and on Slack."""
+    """The tests' scoring and handoff files; handoffs announced on a webhook and on Slack."""
     return replace(
-        Settings(),
+        Settings(scoring_config_path=SCORING_CONFIG, handoff_config_path=HANDOFF_CONFIG),
         handoff_webhook_url="http://127.0.0.1:9/hooks",
         handoff_webhook_secret=WEBHOOK_SECRET,
         handoff_slack_webhook_url="http://127.0.0.1:9/slack",
@@ -424,7 +426,7 @@ def test_unknown_lead_is_a_lookup_error(desk: SalesDesk) -> None:
 def test_won_counts_as_converted_in_the_scoring_review(
     engine: Engine, desk: SalesDesk, story: Story
 ) -> None:
-    scorer = scorer_for(Settings())
+    scorer = scorer_for(Settings(scoring_config_path=SCORING_CONFIG))
     before = evaluate(engine, scorer, NOW).accuracy
     assert (before.leads, before.converted) == (1, 0)
     desk.set_status(story.lead_id, "Won", by="Hugo", reason=None, now=NOW)

@@ -18,6 +18,7 @@ from bot.store.db import create_db_engine, write_transaction
 from bot.store.leadbook import LeadBook
 from bot.store.models import Lead, LeadMerge
 from bot.store.repository import LeadFilters, LeadRepository
+from tests.scoring import SCORING_CONFIG
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 HOODIE = "hoodie-classic"
@@ -26,7 +27,7 @@ BLUE_M = "hoodie-classic-blue-m"  # 59 EUR, in stock
 
 @pytest.fixture(scope="module")
 def scorer() -> Scorer:
-    return Scorer(load_scoring_config(), load_catalog(DEMO_CATALOG))
+    return Scorer(load_scoring_config(SCORING_CONFIG), load_catalog(DEMO_CATALOG))
 
 
 @pytest.fixture
@@ -807,7 +808,7 @@ def test_leads_carry_the_reporting_label_of_their_stage(repo: LeadRepository) ->
         lead["session_id"]: (lead["stage"], lead["qualification"])
         for lead in repo.list_leads(LeadFilters()).items
     }
-    # default.yml reports hot as SQL, warm as MQL and cold as nothing.
+    # The tests' scoring.yml reports hot as SQL, warm as MQL and cold as nothing.
     assert labels == {"h": ("hot", "SQL"), "w": ("warm", "MQL"), "c": ("cold", None)}
     assert repo.get_lead(hot.lead_id)["qualification"] == "SQL"  # type: ignore[index]
     assert warm.leads["w"].stage == "warm" and cold.leads["c"].stage == "cold"
