@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot import supervisor
+from tests.scoring import SCORING_CONFIG
 
 
 def _refused_start(
@@ -26,7 +27,7 @@ def test_broken_scoring_config_stops_start_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "scoring.yml"
-    default = Path("bot/scoring/default.yml").read_text(encoding="utf-8")
+    default = SCORING_CONFIG.read_text(encoding="utf-8")
     broken.write_text(default.replace("cap: 30}", "cap: 30, bonus: 2}", 1), encoding="utf-8")
     line = next(
         number
