@@ -76,7 +76,7 @@ shell: $(STAMP) $(MODEL_STAMP)
 	fi; \
 	ACTIONS_TOKEN="$$token" ACTIONS_PORT=$${ACTIONS_PORT:-5055} TRACKER_STORE_DIALECT=sqlite \
 	TRACKER_STORE_URL=$${TRACKER_STORE_URL:-sqlite:///var/tracker.db} \
-	$(BIN)/rasa shell --model $(MODEL) --endpoints endpoints.yml
+	$(PY) -m rasa_ext shell --model $(MODEL) --endpoints endpoints.yml
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check bot actions rasa_ext tests bench tools

@@ -1,11 +1,21 @@
-"""``python -m rasa_ext <rasa arguments>``: the ``rasa`` command with the extensions."""
+"""``python -m rasa_ext <rasa arguments>``: the ``rasa`` command with the extensions.
 
-import sys
+``make run`` starts the Rasa server as ``python -m rasa_ext run …`` and ``make
+shell`` the terminal chat as ``python -m rasa_ext shell …``: both serve Rasa
+in this process, so log redaction and the hardened server apply to either.
+"""
 
 import rasa_ext
 
-rasa_ext.install()
 
-from rasa.__main__ import main  # noqa: E402  (the patch must be in place first)
+def main() -> None:
+    """Install the extensions, then run Rasa's command line on ``sys.argv``."""
+    rasa_ext.install()
+    # Imported only now: the patches must be in place before Rasa's CLI loads.
+    from rasa.__main__ import main as rasa_main
 
-sys.exit(main())
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
