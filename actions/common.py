@@ -14,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import clock
 from bot.assistant import (
     HUMAN_OFFER,
     Assistant,
@@ -25,9 +26,9 @@ from bot.assistant import (
 from bot.flows import Flow
 from bot.flows.interpreter import TurnInput
 from bot.flows.loader import CORE_KEYS, GENERIC_SLOT
+from bot.leads import LeadState
+from bot.leads.commands import Command
 from bot.settings import Settings
-from bot.store.commands import Command
-from bot.store.repository import LeadState
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +40,6 @@ STATUS_SLOT = "qualification_status"
 def assistant() -> Assistant:
     """The action server's assistant, built on first use."""
     return Assistant(Settings.from_env())
-
-
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
 
 
 def answers_of(tracker: Tracker) -> dict[str, Any]:
@@ -103,7 +99,7 @@ def latest_message_id(tracker: Tracker) -> str:
 
 def _ts(item: dict[str, Any]) -> datetime:
     stamp = item.get("timestamp")
-    return datetime.fromtimestamp(stamp, timezone.utc) if stamp else utcnow()
+    return datetime.fromtimestamp(stamp, timezone.utc) if stamp else clock.now()
 
 
 # Rasa's built-in actions: they record nothing in the lead store.
@@ -185,7 +181,7 @@ def transcript(tracker: Tracker, pending_bot_texts: Sequence[str] = ()) -> list[
         elif kind == "bot" and item.get("text"):
             messages.append(ChatMessage("bot", item["text"], _ts(item), f"{reply_to}:{position}"))
             position += 1
-    now = utcnow()
+    now = clock.now()
     for text in pending_bot_texts:
         messages.append(ChatMessage("bot", text, now, f"{reply_to}:{position}"))
         position += 1
@@ -206,7 +202,7 @@ def turn_input(
         requested_key=requested_key,
         answers=answers_of(tracker),
         failures=dict(state.get("failures") or {}),
-        now=message_time(tracker) or utcnow(),
+        now=message_time(tracker) or clock.now(),
         product_id=context.get("product_id")
         if isinstance(context.get("product_id"), str)
         else None,
@@ -265,7 +261,7 @@ class LeadAction(Action, ABC):
         *events: tuple[str, dict[str, Any]],
     ) -> LeadState | None:
         """Record chat-behaviour events ``(type, properties)`` of the latest message."""
-        now, message_id = utcnow(), latest_message_id(tracker)
+        now, message_id = clock.now(), latest_message_id(tracker)
         return await self.save(
             dispatcher,
             tracker,
@@ -305,7 +301,7 @@ class LeadAction(Action, ABC):
         if self.offers_human and should_offer_human(state):
             dispatcher.utter_message(text=HUMAN_OFFER)
             offer = event(
-                tracker.sender_id, "human_offered", utcnow(), dedupe=latest_message_id(tracker)
+                tracker.sender_id, "human_offered", clock.now(), dedupe=latest_message_id(tracker)
             )
             with contextlib.suppress(OSError):
                 await helper.record([offer])

@@ -20,9 +20,9 @@ from actions.common import (
     latest_message_id,
     page_context,
     turn_input,
-    utcnow,
 )
 from actions.qualification import resume_questions
+from bot import clock
 from bot.assistant import human_request_reply, turn_commands
 from bot.flows.endings import ending_is_clear
 from bot.flows.facts import CONSENT_KEY
@@ -116,7 +116,7 @@ class EndingAction(LeadAction, ABC):
             tracker.sender_id,
             latest_message_id(tracker),
             result,
-            utcnow(),
+            clock.now(),
             consent_text=None,
             flow=conversation_flow(tracker),
         )
@@ -319,7 +319,7 @@ class WithdrawOptOut(LeadAction):
             tracker.sender_id,
             latest_message_id(tracker),
             result,
-            utcnow(),
+            clock.now(),
             consent_text=None,
             flow=conversation_flow(tracker),
         )

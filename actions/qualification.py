@@ -31,8 +31,8 @@ from actions.common import (
     page_context,
     question_state,
     turn_input,
-    utcnow,
 )
+from bot import clock
 from bot.assistant import event, should_skip_consent, turn_commands
 from bot.catalog import Catalog
 from bot.flows import Question
@@ -40,8 +40,8 @@ from bot.flows.facts import CONSENT_KEY
 from bot.flows.interpreter import MAX_CHOICES, TurnResult, answer_record
 from bot.flows.model import Asked
 from bot.flows.replies import confirmation
-from bot.store.commands import Command
-from bot.store.repository import LeadState
+from bot.leads import LeadState
+from bot.leads.commands import Command
 
 REQUESTED_SLOT = "requested_slot"
 WELCOME_BACK = "Welcome back!"
@@ -129,7 +129,7 @@ class ValidateQualificationForm(LeadAction):
     ) -> list[EventType]:
         """Interpret, record, then set ``requested_slot`` and ask it."""
         helper = assistant()
-        now = utcnow()
+        now = clock.now()
         message_id = latest_message_id(tracker)
         answers = answers_of(tracker)
         state = question_state(tracker)

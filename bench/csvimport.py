@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bot.leads.csvimport import COLUMNS, DEFAULT_BATCH_SIZE, import_csv
 from bot.settings import PROJECT_ROOT
-from bot.store.csvio import COLUMNS, DEFAULT_BATCH_SIZE, import_csv
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 

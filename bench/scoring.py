@@ -6,7 +6,7 @@ Three measurements, each on a fresh temporary SQLite lead store:
    of 500 storefront events from concurrent clients; every event is validated,
    committed and folded into its lead's score before the 202. Bodies are built
    before the clock starts, so the rate is the server's.
-2. **Single-event score update**: ``LeadRepository.apply`` of one event for a
+2. **Single-event score update**: ``LeadService.apply`` of one event for a
    lead with history (fold + score + snapshot + commit), in process; and the
    pure fold + score part alone.
 3. **Rescore**: ``python -m bot rescore`` over synthetic leads (the seeded
@@ -36,14 +36,15 @@ from sqlalchemy import insert
 
 from bench.stats import percentile
 from bot.devstack import StackPorts, rss_mb
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent
+from bot.leads.synthetic import generate
 from bot.scoring import LeadFacts, facts_from_history, scorer_for
-from bot.scoring.synthetic import generate
 from bot.settings import PROJECT_ROOT, Settings
-from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import create_db_engine
+from bot.store.ids import new_lead_id
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
-from bot.store.repository import LeadRepository, new_lead_id
 
 EVENTS_PER_SECOND_TARGET = 5000
 SCORE_UPDATE_P99_TARGET_MS = 2.0
@@ -199,7 +200,7 @@ def measure_score_update(base: Path, samples: int) -> dict[str, Any]:
     upgrade(url)
     settings = Settings()
     scorer = scorer_for(settings)
-    repository = LeadRepository(create_db_engine(url), scorer)
+    service = LeadService(create_db_engine(url), scorer)
     now = datetime.now(timezone.utc)
     kinds = [kind for kind, weight in JOURNEY for _ in range(weight)]
     rng = random.Random(3)
@@ -225,7 +226,7 @@ def measure_score_update(base: Path, samples: int) -> dict[str, Any]:
             ("variant", "blue M", "hoodie-classic-blue-m"),
         )
     ]
-    repository.apply([*history, *answers])
+    service.apply([*history, *answers])
     apply_ms: list[float] = []
     for index in range(samples):
         command = RecordEvent(
@@ -237,12 +238,12 @@ def measure_score_update(base: Path, samples: int) -> dict[str, Any]:
             product_id="hoodie-classic",
         )
         started = time.perf_counter()
-        repository.apply([command])
+        service.apply([command])
         apply_ms.append((time.perf_counter() - started) * 1000)
-    lead = repository.get_lead_by_session("single")
+    lead = service.get_lead_by_session("single")
     assert lead is not None
-    with repository.engine.connect() as connection:
-        facts = repository.load_facts(connection, lead["id"])
+    with service.engine.connect() as connection:
+        facts = service.load_facts(connection, lead["id"])
         facts_json = facts.to_json()
     pure_ms: list[float] = []
     for _ in range(samples):

@@ -23,12 +23,12 @@ from bot.flows.live import LiveFlows
 from bot.flows.loader import flow_context
 from bot.flows.rules import Money, page_facts
 from bot.handoff import planner_for
+from bot.leads import ApplyResult, LeadService, LeadState
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.leads.spool import UNAVAILABLE_ERRORS, LeadRecorder, Spool
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.repository import ApplyResult, LeadRepository, LeadState
-from bot.store.spool import UNAVAILABLE_ERRORS, LeadRecorder, Spool
 
 _T = TypeVar("_T")
 
@@ -129,7 +129,7 @@ class Assistant:
         self._store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lead-store")
         scorer = Scorer(load_scoring_config(settings.scoring_config_path), self.catalog, rates)
         self.recorder = LeadRecorder(
-            LeadRepository(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
+            LeadService(engine, scorer, planner_for(settings)), Spool(settings.spool_dir)
         )
 
     @property

@@ -1,6 +1,6 @@
 """Deciding handoffs inside the write that caused them.
 
-The repository calls :meth:`HandoffPlanner.after_write` in the transaction that
+The lead service calls :meth:`HandoffPlanner.after_write` in the transaction that
 stored a lead's new events and score, so a handoff and its outbox rows commit
 (or roll back) together with the stage change or event that triggered them:
 no handoff is lost between "the lead became hot" and "sales was told".
@@ -22,7 +22,7 @@ import hmac
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -35,6 +35,7 @@ from bot.handoff.config import STAGES, HandoffConfig, Team, Trigger
 from bot.handoff.hours import promise
 from bot.store.duplicates import duplicate_links, without_details
 from bot.store.models import (
+    OPEN_STATUSES,
     Answer,
     Handoff,
     HandoffTimer,
@@ -46,7 +47,6 @@ from bot.store.models import (
 )
 from bot.store.views import lead_view
 
-OPEN_STATUSES = ("open", "acknowledged")
 HANDOFF_EVENT = "lead.handoff"
 ESCALATION_EVENT = "lead.handoff.escalated"
 # Storefront steps shown to sales as "what they looked at".
@@ -539,8 +539,3 @@ class HandoffPlanner:
             stats.escalated += 1
             stats.handoffs.append(row.id)
         return stats
-
-
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)

@@ -13,11 +13,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import aiohttp
 from sqlalchemy.engine import Engine
 
+import bot.clock
 from bot.handoff.channels import Outcome, deliver
 from bot.handoff.config import HandoffConfig
 from bot.handoff.outbox import Attempted, Claimed, OutboxStore
@@ -30,11 +31,6 @@ POLL_SECONDS = 0.2
 DUTIES_SECONDS = 1.0
 
 
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
 class OutboxWorker:
     """Delivers the outbox until stopped."""
 
@@ -44,7 +40,7 @@ class OutboxWorker:
         config: HandoffConfig,
         planner: HandoffPlanner | None = None,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = bot.clock.now,
     ) -> None:
         self.engine = engine
         self.config = config

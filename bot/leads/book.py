@@ -1,10 +1,12 @@
 """Lead management: leads entered by people and other systems, conversion, and privacy.
 
-The chat and the storefront create leads through :class:`LeadRepository`
-commands; this module serves everything else a lead-management system does:
-manual entry and edits (API, web forms, CSV import), conversion to a customer,
-a person's data export, erasure and the purge of old anonymous leads. Every
-method is one transaction; field rules live in :mod:`bot.store.contacts`.
+The chat and the storefront create leads through the lead service's commands
+(:class:`bot.leads.service.LeadService`); this module serves everything else a
+lead-management system does: manual entry and edits (API, web forms),
+conversion to a customer, a person's data export, erasure and the purge of old
+anonymous leads. Every method is one transaction; a web form's contact details
+on a chat session's lead and merges go through the lead service, so they are
+scored and linked like the chat's. Field rules live in :mod:`bot.store.contacts`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store.commands import UpdateContact
+from bot import clock
+from bot.leads.commands import UpdateContact
+from bot.leads.service import LeadService
 from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates, without_details
+from bot.store.ids import new_lead_id
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     Answer,
@@ -33,9 +38,7 @@ from bot.store.models import (
     LeadStatusChange,
     ScoreSnapshot,
     StageTransition,
-    utcnow,
 )
-from bot.store.repository import LeadRepository, new_lead_id
 from bot.store.sales import _actor, _row_view, record_status_change, surviving_lead
 from bot.store.tracker import ConversationStore
 from bot.store.views import answer_view, event_view
@@ -109,11 +112,11 @@ def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) ->
 
 
 class LeadBook:
-    """Create, edit, convert, export and erase leads."""
+    """Create, edit, convert, export and erase leads (``repository``: the lead service)."""
 
     def __init__(
         self,
-        repository: LeadRepository,
+        repository: LeadService,
         conversations: ConversationStore | None = None,
         *,
         region: str | None = None,
@@ -201,7 +204,7 @@ class LeadBook:
             "events": [event_view(row) for row in events],
             **related,
             "conversation": conversation,
-            "exported_at": utcnow().isoformat(),
+            "exported_at": clock.now().isoformat(),
         }
 
     # -- writes ------------------------------------------------------------------------
@@ -222,7 +225,7 @@ class LeadBook:
         """
         fields = clean_lead_fields(data, complete=True, region=self.region)
         actor = _actor(by)
-        now = now or utcnow()
+        now = now or clock.now()
         with write_transaction(self._engine) as connection:
             existing = _lead_with_email(connection, fields.get("email"))
             if existing is not None:
@@ -271,11 +274,11 @@ class LeadBook:
         :mod:`bot.store.duplicates`), as in the chat.
         """
         fields = clean_lead_fields(data, complete=True, region=self.region)
-        now = now or utcnow()
+        now = now or clock.now()
         if session_id is not None:
             with self._engine.connect() as connection:
                 known = _session_lead(connection, session_id) is not None
-            # Through the repository, as the chat writes contact details: the
+            # Through the lead service, as the chat writes contact details: the
             # session's lead is linked to another lead with the same e-mail or phone.
             self.repository.apply(
                 [
@@ -336,7 +339,7 @@ class LeadBook:
         """
         fields = clean_lead_fields(data, complete=replace, region=self.region)
         actor = _actor(by)
-        now = now or utcnow()
+        now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
             if lead is None:
@@ -413,7 +416,7 @@ class LeadBook:
         and :class:`SameLead` when both ids are the same lead.
         """
         actor = _actor(by)
-        now = now or utcnow()
+        now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
             if lead is None:
@@ -449,7 +452,7 @@ class LeadBook:
             region=self.region,
         )
         actor = _actor(by)
-        now = now or utcnow()
+        now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
             if lead is None:
@@ -483,7 +486,7 @@ class LeadBook:
         conversations. The tombstones (one per id the person had) keep no
         personal data.
         """
-        erased = self._erase(lead_id, by=by, reason=reason, now=now or utcnow())
+        erased = self._erase(lead_id, by=by, reason=reason, now=now or clock.now())
         assert erased is not None
         return erased
 
@@ -562,7 +565,7 @@ class LeadBook:
         self, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False
     ) -> int:
         """Erase leads without contact details not touched for ``older_than``; how many."""
-        now = now or utcnow()
+        now = now or clock.now()
         anonymous = _anonymous(now - older_than)
         if dry_run:
             with self._engine.connect() as connection:

@@ -1,9 +1,10 @@
-"""Writes to the lead store, as plain data.
+"""What happened to a lead, as plain data: the writes of the chat and the storefront.
 
-Actions and the web app describe what happened as commands; the repository
-applies them. Commands are JSON round-trippable so that a write that could not
-reach the database can be spooled to disk and replayed later, and every command
-carries an idempotency key so a replay never writes twice.
+Actions and the web app describe what happened as commands; the lead service
+(:class:`bot.leads.service.LeadService`) applies them. Commands are JSON
+round-trippable so that a write that could not reach the database can be
+spooled to disk and replayed later, and every command carries an idempotency
+key so a replay never writes twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.store.types import dumps
+from bot.store.types import dumps, restore_decimals
 
 
 @dataclass(frozen=True)
@@ -91,20 +92,3 @@ def from_payload(payload: dict[str, Any]) -> Command:
         data["value"] = restore_decimals(data["value"])
     command: Command = cls(**data)
     return command
-
-
-MONEY_KEYS = frozenset({"amount", "min", "max"})
-
-
-def restore_decimals(value: Any) -> Any:
-    """Turn money numbers read back from JSON into exact Decimals."""
-    if isinstance(value, dict):
-        return {
-            key: Decimal(str(item))
-            if key in MONEY_KEYS and isinstance(item, (int, float)) and not isinstance(item, bool)
-            else restore_decimals(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [restore_decimals(item) for item in value]
-    return value

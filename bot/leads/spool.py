@@ -35,9 +35,10 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from bot.store.commands import Command, encode, from_payload
+from bot.leads.commands import Command, encode, from_payload
+from bot.leads.results import ApplyResult
+from bot.leads.service import LeadService
 from bot.store.db import lock_wait, wait_until
-from bot.store.repository import ApplyResult, LeadRepository
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +123,16 @@ class Spool:
         except FileNotFoundError:
             return False
 
-    def drain(self, repository: LeadRepository) -> int:
+    def drain(self, service: LeadService) -> int:
         """Replay pending batches in order; returns how many were written.
 
         Stops at the first batch the database refuses because it is unavailable
         (raising that error) and keeps that batch and the rest for the next try.
         Returns 0 at once if another thread or process is replaying.
         """
-        return self.replay(repository).written
+        return self.replay(service).written
 
-    def replay(self, repository: LeadRepository, *, deadline: float | None = None) -> Replay:
+    def replay(self, service: LeadService, *, deadline: float | None = None) -> Replay:
         """:meth:`drain`, stopping at ``deadline`` (``time.monotonic()``) if given.
 
         The deadline also bounds each write's wait for a locked store.
@@ -147,7 +148,7 @@ class Spool:
                 for line in batches:
                     if deadline is not None and time.monotonic() >= deadline:
                         break
-                    result = self._replay_one(repository, line, deadline)
+                    result = self._replay_one(service, line, deadline)
                     if result is not None:
                         replay.results[line] = result
                         replay.written += 1
@@ -161,7 +162,7 @@ class Spool:
         return replay
 
     def _replay_one(
-        self, repository: LeadRepository, line: str, deadline: float | None
+        self, service: LeadService, line: str, deadline: float | None
     ) -> ApplyResult | None:
         """Write one spooled batch; ``None`` if it was set aside as rejected."""
         try:
@@ -172,7 +173,7 @@ class Spool:
             return None
         try:
             with wait_until(deadline) if deadline is not None else contextlib.nullcontext():
-                return repository.apply(commands)
+                return service.apply(commands)
         except UNAVAILABLE_ERRORS:
             raise
         except DBAPIError as exc:
@@ -237,17 +238,17 @@ def _decode_batch(line: str) -> list[Command]:
 
 
 class LeadRecorder:
-    """Writes commands to the store, spooling them when the store is unavailable.
+    """Writes commands through the lead service, spooling them when the store is unavailable.
 
-    Every :meth:`record` waits at most the engine's lock wait
-    (:func:`bot.store.db.lock_wait`) for a locked store, replays included;
-    for ``retry_after`` seconds after one found it unavailable, records spool
-    without waiting.
+    ``repository`` is the lead service the commands go to. Every :meth:`record`
+    waits at most the engine's lock wait (:func:`bot.store.db.lock_wait`) for a
+    locked store, replays included; for ``retry_after`` seconds after one found
+    it unavailable, records spool without waiting.
     """
 
     def __init__(
         self,
-        repository: LeadRepository,
+        repository: LeadService,
         spool: Spool,
         *,
         retry_after: float = RETRY_AFTER_SECONDS,

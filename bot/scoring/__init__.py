@@ -1,4 +1,11 @@
-"""Intent + fit scoring of leads (pure; the store calls it on every write)."""
+"""Intent + fit scoring of leads: pure functions, no database.
+
+The scorer is a function of a lead's facts (:class:`LeadFacts`, folded from its
+events and answers), the configuration and ``now``; it does no I/O once built
+(:func:`scorer_for` reads the configuration, catalogue and rates files). The
+lead service folds every write into the lead's facts and scores it with this
+package, in the write's transaction.
+"""
 
 from bot.catalog import load_catalog, load_rates
 from bot.scoring.config import (

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from bot.scoring.config import (
     ANSWER_SIGNALS,
@@ -24,7 +24,6 @@ from bot.scoring.config import (
     SCORABLE_SIGNALS,
     STOREFRONT_EVENT_TYPES,
 )
-from bot.store.commands import RecordAnswer, RecordEvent
 
 # Only the most recent occurrences of a signal matter once decayed and capped.
 MAX_KEPT_PER_SIGNAL = 50
@@ -272,6 +271,50 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class EventLike(Protocol):
+    """What the fold reads of an event (an :class:`EventFact`, a stored row, a write command)."""
+
+    @property
+    def type(self) -> str:
+        """What happened."""
+
+    @property
+    def ts(self) -> datetime:
+        """When (aware UTC)."""
+
+    @property
+    def product_id(self) -> str | None:
+        """The storefront product, if any."""
+
+    @property
+    def variant_id(self) -> str | None:
+        """The storefront variant, if any."""
+
+    @property
+    def properties(self) -> dict[str, Any] | None:
+        """Anything else the event says."""
+
+
+class AnswerLike(Protocol):
+    """What the fold reads of an answer (an :class:`AnswerFact`, a stored row, a command)."""
+
+    @property
+    def key(self) -> str:
+        """The question answered."""
+
+    @property
+    def value(self) -> Any:
+        """The parsed answer."""
+
+    @property
+    def status(self) -> str:
+        """``answered`` or ``unknown``."""
+
+    @property
+    def answered_at(self) -> datetime:
+        """When (aware UTC)."""
+
+
 @dataclass(frozen=True)
 class EventFact:
     """An event as the fold needs it."""
@@ -291,12 +334,6 @@ class AnswerFact:
     value: Any
     status: str
     answered_at: datetime
-
-
-# What the fold reads: stored history (``EventFact``/``AnswerFact``) or the write
-# commands themselves, which carry the same fields.
-EventLike = EventFact | RecordEvent
-AnswerLike = AnswerFact | RecordAnswer
 
 
 def facts_from_history(events: Iterable[EventLike], answers: Iterable[AnswerLike]) -> LeadFacts:

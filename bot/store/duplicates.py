@@ -5,7 +5,7 @@ type a customer's address. Such a lead is therefore never folded into the lead
 that already had the value, and that lead is not changed at all: the new lead
 keeps what it was told, and a ``lead_duplicates`` row links the two so sales see
 them side by side (with the fields on which they differ) and merge them once they
-know it is one person (:meth:`bot.store.leadbook.LeadBook.merge`).
+know it is one person (the lead book's merge, rows moved by :mod:`bot.store.merge`).
 """
 
 from __future__ import annotations

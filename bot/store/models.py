@@ -7,7 +7,6 @@ shopper's chat behaviour and storefront journey, idempotent on ``event_id``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot import clock
 from bot.store.types import DecimalString, JSONType, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -50,11 +50,8 @@ LEAD_STATUSES = (
 LEAD_STAGES = ("cold", "warm", "hot")
 # Where a person is in the buying relationship; it only moves forward.
 LIFECYCLE_STAGES = ("visitor", "lead", "qualified_lead", "opportunity", "customer")
-
-
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+# Handoff statuses in which sales still owe the shopper a call.
+OPEN_STATUSES = ("open", "acknowledged")
 
 
 class Lead(Base):
@@ -97,11 +94,11 @@ class Lead(Base):
     consent_text = Column(Text)
     opted_out_at = Column(UTCDateTime)
     human_requested_at = Column(UTCDateTime)
-    # The furthest lifecycle stage sales moved the lead to (see bot.store.leadbook.lifecycle).
+    # The furthest lifecycle stage sales moved the lead to (see bot.store.lifecycle).
     lifecycle_stage = Column(String(20), nullable=False, default="visitor")
     customer_group = Column(String(64))
     converted_at = Column(UTCDateTime)
-    # Scoring: the facts summary the scorer reads (see bot.scoring.facts), bumped
+    # Scoring: the facts summary the scorer reads (the scoring package's LeadFacts), bumped
     # on every fold so a concurrent ``rescore`` never overwrites a newer score.
     score_facts = Column(Text)
     facts_version = Column(Integer, nullable=False, default=0)
@@ -113,8 +110,8 @@ class Lead(Base):
     # A lead absorbed into an earlier lead of the same person keeps its row (its
     # session still resolves to the survivor) but owns nothing any more.
     merged_into = Column(String(32), ForeignKey("leads.id"))
-    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=clock.now)
+    updated_at = Column(UTCDateTime, nullable=False, default=clock.now, onupdate=clock.now)
 
     answers = relationship(
         "Answer", back_populates="lead", cascade="all, delete-orphan", passive_deletes=True
@@ -159,7 +156,7 @@ class LeadEvent(Base):
     variant_id = Column(String(120))
     value = Column(DecimalString)
     properties = Column(JSONType, nullable=False, default=dict)
-    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=clock.now)
 
     lead = relationship("Lead", back_populates="events")
 

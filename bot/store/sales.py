@@ -6,26 +6,26 @@ that was merged into another lead stands for the surviving lead everywhere, and
 the surviving lead's page also shows what was recorded on the leads it absorbed
 (handoffs, notes and status changes stay on the row they were written for).
 
-Statuses feed the scoring review: :func:`bot.scoring.review.evaluate` counts a
-lead whose status is ``Won`` as converted.
+Statuses feed the scoring review, which counts a lead whose status is ``Won``
+as converted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.handoff.planner import OPEN_STATUSES
 from bot.store.db import write_transaction
 from bot.store.duplicates import duplicate_links
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     LEAD_STATUSES,
+    OPEN_STATUSES,
     Answer,
     DeliveryAttempt,
     Handoff,
@@ -359,6 +359,24 @@ def record_status_change(
     if status in FINAL_STATUSES:
         result["closed"] = _close(connection, owners, now)
     return result
+
+
+def load_statuses(connection: Connection, statuses: Mapping[str, str]) -> None:
+    """Set the status of the leads of these sessions (``{session_id: status}``) at once.
+
+    For loading histories whose outcome is known (one statement for all): no
+    status history, lifecycle or handoff change, as if sales set it long ago.
+    """
+    if statuses:
+        connection.execute(
+            update(_LEADS)
+            .where(_LEADS.c.session_id == bindparam("b_session"))
+            .values(status=bindparam("b_status")),
+            [
+                {"b_session": session_id, "b_status": status}
+                for session_id, status in statuses.items()
+            ],
+        )
 
 
 def _surviving(session: Session, lead_id: str) -> Lead | None:

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from bot import clock
 from bot.store.db import write_transaction
-from bot.store.models import ApiToken, utcnow
-from bot.store.repository import new_lead_id
+from bot.store.ids import new_lead_id
+from bot.store.models import ApiToken
 
 EVENTS_WRITE = "events:write"
 LEADS_READ = "leads:read"
@@ -79,7 +80,7 @@ class TokenStore:
             "token_hash": hash_token(token),
             "prefix": token[:10],
             "scopes": sorted(set(scopes)),
-            "created_at": now or utcnow(),
+            "created_at": now or clock.now(),
         }
         with write_transaction(self._engine) as connection:
             taken = connection.execute(
@@ -106,7 +107,9 @@ class TokenStore:
                 raise LookupError(f"no token named {name_or_id!r}")
             if row.revoked_at is None:
                 connection.execute(
-                    update(_TOKENS).where(_TOKENS.c.id == row.id).values(revoked_at=now or utcnow())
+                    update(_TOKENS)
+                    .where(_TOKENS.c.id == row.id)
+                    .values(revoked_at=now or clock.now())
                 )
             found = connection.execute(select(_TOKENS).where(_TOKENS.c.id == row.id)).one()
         return self._view(dict(found._mapping))
@@ -115,7 +118,7 @@ class TokenStore:
         """The caller a presented token stands for, or ``None`` (unknown or revoked)."""
         if not token.startswith(TOKEN_PREFIX):
             return None
-        now = now or utcnow()
+        now = now or clock.now()
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(

@@ -32,6 +32,24 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=json_default, ensure_ascii=False, separators=(",", ":"))
 
 
+# Keys of an answer value that hold an amount of money.
+MONEY_KEYS = frozenset({"amount", "min", "max"})
+
+
+def restore_decimals(value: Any) -> Any:
+    """Turn money numbers read back from JSON into exact Decimals."""
+    if isinstance(value, dict):
+        return {
+            key: Decimal(str(item))
+            if key in MONEY_KEYS and isinstance(item, (int, float)) and not isinstance(item, bool)
+            else restore_decimals(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [restore_decimals(item) for item in value]
+    return value
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
 

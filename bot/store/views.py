@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store.commands import restore_decimals
 from bot.store.lifecycle import lifecycle_of
 from bot.store.models import Answer, Lead, LeadEvent
+from bot.store.types import restore_decimals
 
 
 def answer_view(answer: Answer) -> dict[str, Any]:

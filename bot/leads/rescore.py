@@ -13,12 +13,14 @@ import multiprocessing
 import queue
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from bot import clock
+from bot.leads.results import RescoreSummary
+from bot.leads.service import LeadService
 from bot.settings import Settings
 from bot.store.db import create_db_engine
-from bot.store.repository import LeadRepository, RescoreSummary
 
 _PROGRESS_POLL_SECONDS = 0.2
 _HEX_SPACE = 16**4
@@ -49,8 +51,8 @@ def _rescore_range(
     gc.set_threshold(50_000, 50, 100)
     engine = create_db_engine(settings.database_url)
     try:
-        repository = LeadRepository(engine, scorer_for(settings), planner_for(settings))
-        return repository.rescore_all(
+        service = LeadService(engine, scorer_for(settings), planner_for(settings))
+        return service.rescore_all(
             now,
             batch_size=batch_size,
             id_range=id_range,
@@ -75,7 +77,7 @@ def rescore_in_parallel(
     By default only leads whose score can still change with time (decay);
     ``everything`` for all leads, after a configuration or catalogue change.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     context = multiprocessing.get_context("spawn")
     total = RescoreSummary()
     with context.Manager() as manager:

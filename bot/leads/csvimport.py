@@ -1,31 +1,26 @@
-"""CSV import and export of leads (``python -m bot leads``, ``/api/v2/leads/import``).
+"""CSV import of leads (``python -m bot leads import``, ``POST /api/v2/leads/import``).
 
-Import
-    The header names the columns; each column is recognised by its field name
-    or one of :data:`SYNONYMS`, ignoring case, accents, spaces, ``_`` and ``-``
-    ("E-mail", "email address" and "Mail" all mean ``email``). The delimiter is
-    whichever of ``,``, ``;`` or tab the header uses most (spreadsheets in
-    French locales save with ``;``). Every row is checked with the same rules
-    as the API (:func:`bot.store.contacts.clean_lead_fields`) and its problems
-    are reported with the row's line number and the column as the file names it.
+The header names the columns; each column is recognised by its field name
+or one of :data:`SYNONYMS`, ignoring case, accents, spaces, ``_`` and ``-``
+("E-mail", "email address" and "Mail" all mean ``email``). The delimiter is
+whichever of ``,``, ``;`` or tab the header uses most (spreadsheets in
+French locales save with ``;``). Every row is checked with the same rules
+as the API (:func:`bot.store.contacts.clean_lead_fields`) and its problems
+are reported with the row's line number and the column as the file names it.
 
-    A row whose e-mail address (or, without one, phone number) belongs to a
-    surviving lead, or to an earlier row of the same file, is a duplicate: it is
-    skipped, or with ``on_duplicate="update"`` its non-empty cells overwrite the
-    lead's contact fields, a different status is recorded in the status history
-    and its notes become a new note.
+A row whose e-mail address (or, without one, phone number) belongs to a
+surviving lead, or to an earlier row of the same file, is a duplicate: it is
+skipped, or with ``on_duplicate="update"`` its non-empty cells overwrite the
+lead's contact fields, a different status is recorded in the status history
+and its notes become a new note.
 
-    Rows are written in batches, one transaction each: an interrupted import
-    leaves whole batches only, and running it again with ``skip`` completes it.
-    Problems with the file as a whole (encoding, header) raise
-    :class:`CsvFileError` before anything is written.
-
-Export
-    Surviving leads matching the lead list's filters, streamed page by page.
-    Text cells that a spreadsheet would run as a formula (starting with ``=``,
-    ``+``, ``-``, ``@``, tab or carriage return) get a leading ``'``, except
-    E.164 phone numbers; the import removes that ``'`` again, so an export
-    imports back unchanged.
+Rows are written in batches, one transaction each: an interrupted import
+leaves whole batches only, and running it again with ``skip`` completes it.
+Problems with the file as a whole (encoding, header) raise
+:class:`CsvFileError` before anything is written. Columns of an export
+(:mod:`bot.leads.csvexport`) that an import cannot set are ignored, and the
+``'`` an export puts before a formula character is removed, so an export
+imports back unchanged.
 """
 
 from __future__ import annotations
@@ -44,12 +39,13 @@ from typing import IO, Any, TextIO
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot import clock
+from bot.leads.book import CONTACT_COLUMNS, new_lead_values
+from bot.leads.csvexport import EXPORT_COLUMNS, FORMULA_PREFIXES, escape_cell
 from bot.store.contacts import LeadInputError, clean_lead_fields, normalise_source
 from bot.store.db import write_transaction
-from bot.store.leadbook import CONTACT_COLUMNS, new_lead_values
 from bot.store.lifecycle import furthest_lifecycle
-from bot.store.models import Lead, LeadNote, utcnow
-from bot.store.repository import LeadFilters, LeadRepository
+from bot.store.models import Lead, LeadNote
 from bot.store.sales import _actor, record_status_change
 
 # The columns of the template, in order: what an import can set.
@@ -78,23 +74,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "status": ("Status", "lead status"),
     "notes": ("Notes", "note", "comments", "message"),
 }
-# Answers to the four core questions, exported as ``answer_<key>`` (raw text).
-ANSWER_KEYS = ("timeline", "variant", "location", "budget")
-EXPORT_COLUMNS = (
-    "id",
-    *CONTACT_COLUMNS,
-    "source",
-    "status",
-    "stage",
-    "score",
-    "lifecycle",
-    "created_at",
-    "updated_at",
-    *(f"answer_{key}" for key in ANSWER_KEYS),
-)
 ON_DUPLICATE = ("skip", "update")
 DEFAULT_BATCH_SIZE = 1000
-EXPORT_PAGE_SIZE = 1000
 # Row errors kept for the report; later ones are only counted.
 MAX_KEPT_ERRORS = 10_000
 # The csv module refuses longer cells (its default is 128 KB); longer than any
@@ -102,9 +83,6 @@ MAX_KEPT_ERRORS = 10_000
 MAX_CELL_CHARS = 1 << 20
 STATUS_REASON = "CSV import"
 
-# What a spreadsheet would evaluate as a formula if a cell starts with it.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _DELIMITERS = (",", ";", "\t")
 _LEADS = Lead.__table__
 _NOTES = LeadNote.__table__
@@ -181,9 +159,6 @@ class ImportReport:
             "error_count": self.error_count,
             "errors": [error.as_dict() for error in self.errors[:max_errors]],
         }
-
-
-# -- import ------------------------------------------------------------------------------
 
 
 def import_csv(
@@ -444,7 +419,7 @@ class _Importer:
             return None
 
     def _import_batch(self, rows: list[_Row]) -> None:
-        now = utcnow()
+        now = clock.now()
         if self.dry_run:
             with self.engine.connect() as connection:
                 self._plan(rows, self._existing(connection, rows), now)
@@ -647,84 +622,3 @@ def template_csv() -> str:
         )
     )
     return out.getvalue()
-
-
-# -- export ------------------------------------------------------------------------------
-
-
-def escape_cell(value: str, *, phone: bool = False) -> str:
-    """``value`` made safe to open in a spreadsheet.
-
-    A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return is
-    prefixed with ``'`` so the spreadsheet shows it as text instead of running
-    it as a formula. In the phone column a valid E.164 number ("+33…") is left
-    as it is: the "+" is part of the number.
-    """
-    if not value.startswith(FORMULA_PREFIXES) or (phone and _E164.fullmatch(value)):
-        return value
-    return "'" + value
-
-
-def export_rows(
-    repository: LeadRepository, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
-) -> Iterator[list[list[str]]]:
-    """Pages of export rows (cells escaped) of the surviving leads matching ``filters``.
-
-    Walks the lead list's keyset pages, so memory stays flat and the filters
-    mean exactly what they mean for ``GET /api/v2/leads``.
-    """
-    cursor: str | None = None
-    while True:
-        page = repository.list_leads(filters, limit=page_size, cursor=cursor)
-        yield [_export_row(lead) for lead in page.items]
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
-def _export_row(lead: Mapping[str, Any]) -> list[str]:
-    answers = lead["answers"]
-    values: dict[str, Any] = {name: lead[name] for name in EXPORT_COLUMNS if name in lead}
-    for key in ANSWER_KEYS:
-        values[f"answer_{key}"] = answers[key]["raw"] if key in answers else None
-    return [_cell(name, values[name]) for name in EXPORT_COLUMNS]
-
-
-def _cell(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return escape_cell(value, phone=column == "phone")
-    # Numbers and times are written by the store, never by a person.
-    return str(value)
-
-
-def iter_export_csv(
-    repository: LeadRepository, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
-) -> Iterator[str]:
-    """The export as CSV text, one chunk per page (the first one has the header)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for rows in export_rows(repository, filters, page_size=page_size):
-        writer.writerows(rows)
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
-
-
-def export_csv(
-    repository: LeadRepository,
-    filters: LeadFilters,
-    out: TextIO,
-    *,
-    page_size: int = EXPORT_PAGE_SIZE,
-) -> int:
-    """Write the export of the leads matching ``filters`` to ``out``; how many leads."""
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    count = 0
-    for rows in export_rows(repository, filters, page_size=page_size):
-        writer.writerows(rows)
-        count += len(rows)
-    return count

@@ -39,13 +39,12 @@ from decimal import Decimal
 from itertools import accumulate
 from typing import Generic, TypeVar
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
 
 from bot.catalog import Catalog, Product, Variant
-from bot.store.commands import RecordAnswer, RecordEvent
-from bot.store.models import Lead
-from bot.store.repository import LeadRepository
+from bot.leads.commands import RecordAnswer, RecordEvent
+from bot.leads.service import LeadService
+from bot.store.sales import load_statuses
 
 HISTORY_DAYS = 30
 # The funnel, shallowest first; ``SyntheticLead.depth`` indexes it (a comparison
@@ -197,7 +196,7 @@ def generate(
 
 
 def write_history(
-    repository: LeadRepository,
+    service: LeadService,
     leads: Iterable[SyntheticLead],
     batch_size: int = 1000,
     *,
@@ -219,25 +218,25 @@ def write_history(
     for lead in leads:
         batch.append(lead)
         if len(batch) >= batch_size:
-            _write_batch(repository, batch, now, summary)
+            _write_batch(service, batch, now, summary)
             if progress is not None:
                 progress(len(batch))
             batch = []
     if batch:
-        _write_batch(repository, batch, now, summary)
+        _write_batch(service, batch, now, summary)
         if progress is not None:
             progress(len(batch))
     return summary
 
 
 def _write_batch(
-    repository: LeadRepository,
+    service: LeadService,
     batch: Sequence[SyntheticLead],
     now: datetime | None,
     summary: WriteSummary,
 ) -> None:
-    result = repository.apply([command for lead in batch for command in lead.commands], now=now)
-    set_statuses(repository.engine, {lead.session_id: lead.status for lead in batch})
+    result = service.apply([command for lead in batch for command in lead.commands], now=now)
+    set_statuses(service.engine, {lead.session_id: lead.status for lead in batch})
     summary.leads += len(batch)
     summary.events += result.accepted_events
     summary.duplicate_events += result.duplicate_events
@@ -249,24 +248,13 @@ def _write_batch(
 def set_statuses(engine: Engine, statuses: Mapping[str, str]) -> None:
     """Set the sales status of the leads of these sessions (``{session_id: status}``).
 
-    Sales set statuses by hand; the repository has no command for it, so a bulk
-    load writes them directly, in one statement.
+    Sales set statuses by hand; the lead service has no command for it, so a
+    bulk load writes them directly, in one statement.
     """
-    rows = [
-        {"b_session": session_id, "b_status": status}
-        for session_id, status in statuses.items()
-        # New is what every lead starts with.
-        if status != "New"
-    ]
-    if not rows:
-        return
-    leads = Lead.__table__
     with engine.begin() as connection:
-        connection.execute(
-            update(leads)
-            .where(leads.c.session_id == bindparam("b_session"))
-            .values(status=bindparam("b_status")),
-            rows,
+        # New is what every lead starts with.
+        load_statuses(
+            connection, {session: status for session, status in statuses.items() if status != "New"}
         )
 
 

@@ -25,27 +25,26 @@ would have seen when it mattered.
 
 Leads are read in keyset batches of ``batch_size`` (one short transaction each),
 so memory stays flat for millions of leads; only counts, a score histogram and
-the few worst examples are kept.
+the few worst examples are kept. :mod:`bot.leads.reviewreport` renders the
+reports as text and a chart.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from bot.leads.service import LeadService
 from bot.scoring.config import STAGES
-from bot.scoring.facts import AnswerFact, EventFact, LeadFacts, facts_from_history
+from bot.scoring.facts import LeadFacts, facts_from_history
 from bot.scoring.scorer import Scorer, ScoreResult
-from bot.store.models import Answer, Lead, LeadEvent
-from bot.store.repository import LeadRepository
+from bot.store import history
 
 DEFAULT_BATCH_SIZE = 2000
 TOP_REASONS = 3
@@ -61,6 +60,11 @@ class HotAccuracy:
     converted: int
     hot: int
     true_positives: int
+
+    @property
+    def conversion(self) -> float | None:
+        """Share of leads that converted (``None`` without leads)."""
+        return _ratio(self.converted, self.leads)
 
     @property
     def precision(self) -> float | None:
@@ -310,18 +314,12 @@ def judged_leads(
 
 
 def _judged_batch(engine: Engine, now: datetime, after_id: str, limit: int) -> list[Judged]:
-    leads = Lead.__table__
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(leads.c.id, leads.c.status, leads.c.score_facts)
-            .where(leads.c.merged_into.is_(None), leads.c.id > after_id)
-            .order_by(leads.c.id)
-            .limit(limit)
-        ).all()
+        rows = history.surviving_leads(connection, after_id, limit)
         if not rows:
             return []
-        purchased_at = _first_purchases(connection, [row.id for row in rows])
-        before = _history_before(connection, purchased_at)
+        purchased_at = history.first_purchases(connection, [row.id for row in rows])
+        before = history.history_before(connection, purchased_at)
         judged: list[Judged] = []
         for row in rows:
             if row.id in purchased_at:
@@ -329,7 +327,7 @@ def _judged_batch(engine: Engine, now: datetime, after_id: str, limit: int) -> l
                 judged.append(Judged(row.id, facts, purchased_at[row.id], True))
                 continue
             if row.score_facts is None:
-                facts = LeadRepository.load_facts(connection, row.id)
+                facts = LeadService.load_facts(connection, row.id)
             else:
                 facts = LeadFacts.from_json(row.score_facts)
             judged.append(Judged(row.id, facts, _last_active(facts, now), row.status == "Won"))
@@ -341,59 +339,6 @@ def _last_active(facts: LeadFacts, now: datetime) -> datetime:
     if not facts.activity:
         return now
     return min(now, datetime.fromtimestamp(facts.activity[-1] + 60, timezone.utc))
-
-
-def _first_purchases(connection: Connection, lead_ids: list[str]) -> dict[str, datetime]:
-    events = LeadEvent.__table__
-    rows = connection.execute(
-        select(events.c.lead_id, func.min(events.c.ts).label("first"))
-        .where(events.c.lead_id.in_(lead_ids), events.c.type == "purchase")
-        .group_by(events.c.lead_id)
-    )
-    return {row.lead_id: row.first for row in rows}
-
-
-def _history_before(
-    connection: Connection, moments: dict[str, datetime]
-) -> dict[str, tuple[list[EventFact], list[AnswerFact]]]:
-    """Each lead's events and answers recorded before its moment in ``moments``."""
-    history: dict[str, tuple[list[EventFact], list[AnswerFact]]] = {
-        lead_id: ([], []) for lead_id in moments
-    }
-    if not history:
-        return history
-    events, answers = LeadEvent.__table__, Answer.__table__
-    event_rows = connection.execute(
-        select(
-            events.c.lead_id,
-            events.c.type,
-            events.c.ts,
-            events.c.product_id,
-            events.c.variant_id,
-            events.c.properties,
-        ).where(events.c.lead_id.in_(list(history)))
-    )
-    for row in event_rows:
-        if row.ts < moments[row.lead_id]:
-            history[row.lead_id][0].append(
-                EventFact(row.type, row.ts, row.product_id, row.variant_id, row.properties)
-            )
-    # Superseded answers too: what the shopper had said by then is what counts.
-    answer_rows = connection.execute(
-        select(
-            answers.c.lead_id,
-            answers.c.key,
-            answers.c.value,
-            answers.c.status,
-            answers.c.answered_at,
-        ).where(answers.c.lead_id.in_(list(history)))
-    )
-    for row in answer_rows:
-        if row.answered_at < moments[row.lead_id]:
-            history[row.lead_id][1].append(
-                AnswerFact(row.key, row.value, row.status, row.answered_at)
-            )
-    return history
 
 
 def evaluate(
@@ -524,123 +469,6 @@ def top_reasons(result: ScoreResult, count: int = TOP_REASONS) -> tuple[str, ...
     return tuple(f"{reason.points:+d} {reason.detail}" for reason in result.reasons[:count])
 
 
-def write_chart(report: EvaluationReport, path: Path) -> Path:
-    """Draw conversion rate by score decile as a PNG at ``path`` (parents created)."""
-    # Imported here: matplotlib is slow to import and only this function needs it.
-    # The Agg canvas renders without a display and leaves pyplot's global state alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    rows = report.by_decile
-    labels = [f"D{row.label}\n{row.scores}" for row in rows]
-    rates = [100 * (row.rate or 0.0) for row in rows]
-    bars = axes.bar(range(len(rows)), rates, color="#3b6ea5")
-    for bar, row in zip(bars, rows, strict=True):
-        axes.annotate(
-            f"{row.converted}/{row.leads}",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
-    axes.set_xticks(range(len(rows)))
-    axes.set_xticklabels(labels, fontsize=8)
-    axes.set_xlabel("score decile (lowest scores first) and scores in it")
-    axes.set_ylabel("converted (%)")
-    axes.set_title(f"Conversion by score decile, {report.accuracy.leads:,} leads")
-    if not rows:
-        axes.text(0.5, 0.5, "no leads", ha="center", va="center", transform=axes.transAxes)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path
-
-
-def render_evaluation(report: EvaluationReport) -> str:
-    """The evaluation as compact text."""
-    accuracy = report.accuracy
-    lines = [
-        f"Score evaluation: {accuracy.leads:,} leads at {_time(report.now)} "
-        f"(config {report.config})",
-        f"Converted (Won or purchased): {accuracy.converted:,} "
-        f"({_percent(_ratio(accuracy.converted, accuracy.leads))}); "
-        "buyers judged just before their purchase, others just after their last visit",
-        f"Hot as a predictor of conversion: precision {_percent(accuracy.precision)} "
-        f"({accuracy.true_positives:,} of {accuracy.hot:,} hot converted), "
-        f"recall {_percent(accuracy.recall)} "
-        f"({accuracy.true_positives:,} of {accuracy.converted:,} converted were hot)",
-        "",
-        "Conversion by stage",
-        f"  {'stage':<6} {'leads':>9} {'converted':>9} {'rate':>7}",
-    ]
-    lines += [
-        f"  {row.stage:<6} {row.leads:>9,} {row.converted:>9,} {_percent(row.rate):>7}"
-        for row in report.by_stage
-    ]
-    lines += [
-        "",
-        "Conversion by score decile (lowest scores first)",
-        f"  {'decile':<6} {'scores':>9} {'leads':>9} {'converted':>9} {'rate':>7}",
-    ]
-    lines += [
-        f"  {row.label:<6} {row.scores:>9} {row.leads:>9,} {row.converted:>9,} "
-        f"{_percent(row.rate):>7}"
-        for row in report.by_decile
-    ]
-    lines += _example_lines(
-        f"False positives (hot, not converted): {accuracy.false_positives:,}",
-        "highest scores",
-        report.false_positive_examples,
-    )
-    lines += _example_lines(
-        f"False negatives (converted, not hot): {accuracy.false_negatives:,}",
-        "lowest scores",
-        report.false_negative_examples,
-    )
-    return "\n".join(lines)
-
-
-def render_backtest(report: BacktestReport) -> str:
-    """The backtest as compact text."""
-    current, proposed = report.current, report.proposed
-    lines = [
-        f"Backtest: {report.proposed_config} against {report.current_config}, "
-        f"{current.leads:,} leads at {_time(report.now)}",
-        f"  {'':<16} {'current':>9} {'proposed':>9}",
-        f"  {'precision (hot)':<16} {_percent(current.precision):>9} "
-        f"{_percent(proposed.precision):>9}",
-        f"  {'recall (hot)':<16} {_percent(current.recall):>9} {_percent(proposed.recall):>9}",
-        f"  {'hot leads':<16} {current.hot:>9,} {proposed.hot:>9,}",
-        f"  {'false positives':<16} {current.false_positives:>9,} {proposed.false_positives:>9,}",
-        f"  {'false negatives':<16} {current.false_negatives:>9,} {proposed.false_negatives:>9,}",
-        "",
-        f"Score changes: {report.score_changed:,} leads; stage changes: "
-        f"{report.stage_changed:,} leads",
-    ]
-    lines += [
-        f"  {move.from_stage} \u2192 {move.to_stage}: {move.leads:,} leads, "
-        f"{move.converted:,} converted"
-        for move in report.moves
-    ]
-    if report.changes:
-        lines += [
-            "",
-            f"Leads changing stage ({len(report.changes)} of {report.stage_changed:,}, "
-            "largest score change first)",
-        ]
-        for change in report.changes:
-            outcome = "converted" if change.converted else "not converted"
-            lines.append(
-                f"  {change.lead_id} {change.from_stage} \u2192 {change.to_stage}, score "
-                f"{change.score_before} \u2192 {change.score_after}, {outcome}"
-            )
-            lines += [f"      {reason}" for reason in change.reasons]
-    return "\n".join(lines)
-
-
 class _Tally:
     """Counts of one scoring of the leads: confusion, stages and a score histogram."""
 
@@ -697,16 +525,6 @@ def _example(lead_id: str, result: ScoreResult) -> LeadExample:
     return LeadExample(lead_id, result.stage, result.score, top_reasons(result))
 
 
-def _example_lines(title: str, order: str, examples: Sequence[LeadExample]) -> list[str]:
-    if not examples:
-        return ["", title]
-    lines = ["", f"{title}; {order}:"]
-    for example in examples:
-        lines.append(f"  {example.lead_id} {example.stage}, score {example.score}")
-        lines += [f"      {reason}" for reason in example.reasons]
-    return lines
-
-
 def _source(scorer: Scorer) -> str:
     source = scorer.config.source
     return str(source) if source is not None else "(in memory)"
@@ -714,11 +532,3 @@ def _source(scorer: Scorer) -> str:
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
