@@ -1,6 +1,5 @@
 """Whatever a shopper types, no parser raises."""
 
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -96,8 +95,10 @@ def test_no_parser_raises(catalog: Catalog, text: str, strict: bool) -> None:
     match_variant(text, catalog, product_id="hoodie-classic")
 
 
-def test_parsers_are_fast(catalog: Catalog) -> None:
-    answers = [
+# Their CPU time is measured by `python -m bench answers` (every parser on every answer).
+@pytest.mark.parametrize(
+    "text",
+    [
         "in 2-3 weeks",
         "before Christmas",
         "around 300 bucks",
@@ -108,16 +109,12 @@ def test_parsers_are_fast(catalog: Catalog) -> None:
         "the 2 person tent",
         "jane@example.com",
         "I'm Jane Doe",
-    ]
-    start = time.perf_counter()
-    rounds = 20
-    for _ in range(rounds):
-        for text in answers:
-            parse_timeline(text, NOW)
-            parse_budget(text, default_currency="EUR")
-            parse_location(text)
-            parse_contact(text, region="FR")
-            parse_name(text)
-            match_variant(text, catalog)
-    per_answer = (time.perf_counter() - start) / (rounds * len(answers))
-    assert per_answer < 0.005  # all parsers together, well under 5 ms per answer
+    ],
+)
+def test_every_parser_reads_everyday_answers(text: str, catalog: Catalog) -> None:
+    parse_timeline(text, NOW)
+    parse_budget(text, default_currency="EUR")
+    parse_location(text)
+    parse_contact(text, region="FR")
+    parse_name(text)
+    match_variant(text, catalog)
