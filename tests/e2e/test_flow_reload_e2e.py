@@ -113,9 +113,16 @@ def test_edits_apply_to_new_and_ongoing_chats(stack: DevStack, flows_dir: Path) 
     assert lead["answers"]["purpose"]["value"] == "gift"
     assert any(reason["rule"] == "fit.flow.purpose" for reason in lead["reasons"])
 
-    # A broken edit: the bot goes on with the last good flow.
+    # A broken edit: the bot goes on with the last good flow. Turns go on until the
+    # action server has looked at the edited file (it logs the refused reload once).
+    refused = "flows not reloaded"
+    log = stack.log_path("actions")
+    assert refused not in log.read_text(errors="replace")
     _save(flows_file, edited.replace("answer_type: budget", "answer_type: budgit"))
-    time.sleep(2.5)
+    saved_at = time.monotonic()
+    while refused not in log.read_text(errors="replace"):
+        assert time.monotonic() - saved_at < PICKUP_SECONDS, "the broken edit was not noticed"
+        assert _say(stack, f"reload-{uuid.uuid4()}", "hi")[-1] == NEW_PROMPT
+        time.sleep(0.5)
     broken = _say(stack, f"reload-{uuid.uuid4()}", "hi")
     assert broken[-1] == NEW_PROMPT, broken
-    assert "flows not reloaded" in stack.log_path("actions").read_text(errors="replace")

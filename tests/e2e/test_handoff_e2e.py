@@ -112,6 +112,39 @@ class Receiver:
         return self.requests
 
 
+def _delivered_after_now(stack: DevStack) -> None:
+    """Return once the outbox worker has delivered a notification queued after this call.
+
+    The probe is another shopper's cart add, an ``immediate`` handoff like a human request.
+    The worker claims due notifications most urgent and oldest first, so by the time the
+    probe's delivery is recorded, every notification queued before it has been claimed and
+    shows in its handoff's ``deliveries`` (pending while in flight).
+    """
+    session = f"probe-{uuid.uuid4()}"
+    response = stack.post_events(
+        [
+            {
+                "event_id": f"{session}-cart",
+                "session_id": session,
+                "type": "add_to_cart",
+                "ts": datetime.now(timezone.utc).isoformat(),
+                "product_id": "hoodie-classic",
+                "variant_id": "hoodie-classic-blue-m",
+            }
+        ]
+    )
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        leads = stack.api_get("/api/v2/leads", {"session_id": session})["items"]
+        params = {"lead_id": leads[0]["id"]} if leads else None
+        handoffs = stack.api_get("/api/v2/handoffs", params)["items"] if params else []
+        if handoffs and handoffs[0]["deliveries"].get("delivered") == 1:
+            return
+        assert time.monotonic() < deadline, f"the probe was not delivered: {handoffs}"
+        time.sleep(0.1)
+
+
 def _verified(request: dict[str, Any]) -> dict[str, Any]:
     """The JSON body, after checking its signature with the spec's reference library."""
     headers = {key.lower(): value for key, value in request["headers"].items()}
@@ -171,8 +204,9 @@ def test_asking_for_a_person_notifies_sales_once_with_a_truthful_promise(
     assert payload["lead"]["session_id"] == sender
     assert payload["handoff"]["assigned_to"] == "Camille"
     assert payload["lead_url"].endswith(f"/leads/{payload['lead']['id']}")
-    time.sleep(2.0)  # a second handoff would have been delivered by now
-    assert len(receiver.requests) == 1
+    _delivered_after_now(stack)  # a second handoff would have been claimed by now
+    mine = [r for r in receiver.requests if _verified(r)["lead"]["session_id"] == sender]
+    assert len(mine) == 1
 
     handoffs = stack.api_get("/api/v2/handoffs", {"lead_id": payload["lead"]["id"]})["items"]
     assert [h["trigger"] for h in handoffs] == ["human_requested"]
