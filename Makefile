@@ -19,11 +19,12 @@ MODEL_STAMP := models/.trained
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
 
-.PHONY: help venv install install-dev migrate train run shell test lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
+.PHONY: help venv install install-dev migrate train run shell test check imports lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
 	@echo "make test   - lint, type-check, validate data, pytest (unit, api, e2e), rasa test stories"
+	@echo "make check  - lint, type-check, import contracts, the tests needing no model or browser"
 	@echo "make bench  - benchmarks (README table)"
 	@echo "make browser - install Debian's chromium + chromedriver if missing (make test does)"
 
@@ -115,7 +116,17 @@ rasa-test: $(MODEL_STAMP)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out var/results/core
 
-test: lint typecheck validate pytest rasa-test
+# Who may import whom ([tool.importlinter] in pyproject.toml): bot's layers, top to bottom,
+# and bot never imports Rasa, the actions or the Rasa extensions.
+imports: $(DEV_STAMP)
+	$(BIN)/lint-imports
+
+# The quick gate before a push: lint, types, the import contracts and the tests that need
+# neither the trained model nor a browser (no training, no servers to start).
+check: lint typecheck imports
+	$(PY) -m pytest -q -m "not e2e and not browser"
+
+test: lint typecheck imports validate pytest rasa-test
 
 bench: $(DEV_STAMP) $(MODEL_STAMP)
 	$(PY) -m bench

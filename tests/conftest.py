@@ -1,4 +1,9 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when the local server runs)."""
+"""Shared fixtures: databases (SQLite always, PostgreSQL when the local server runs).
+
+The e2e and browser tests need the trained model: without ``models/current.tar.gz`` they
+are skipped (the reason is printed in the header), except under ``CI=true``, where a
+missing model fails them.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,36 @@ import pytest
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Engine, make_url
 
+from bot.settings import PROJECT_ROOT
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 
+MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+NEEDS_MODEL = ("e2e", "browser")
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
+
+
+def _why_model_tests_skip() -> str | None:
+    if os.environ.get("CI") or MODEL.exists():
+        return None
+    return f"no trained model at {MODEL}: run `make train` (under CI=true they fail instead)"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    reason = _why_model_tests_skip()
+    return f"skipping the e2e and browser tests: {reason}" if reason else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _why_model_tests_skip()
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if any(item.get_closest_marker(name) for name in NEEDS_MODEL):
+            item.add_marker(skip)
 
 
 def _postgres_available() -> bool:

@@ -40,7 +40,7 @@ from tests.browser.conftest import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CORE_ANSWERS = {"timeline", "variant", "location", "budget"}
 SHOPPER_MARKUP = "<img src=x onerror=alert(1)>"

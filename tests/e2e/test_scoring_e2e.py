@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bot.assistant import HUMAN_OFFER
 from bot.devstack import DevStack
 from tests.e2e.conftest import Chat
+
+pytestmark = pytest.mark.e2e
 
 
 def journey(session: str, *kinds: str) -> list[dict[str, str]]:
