@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 import actions.common
 import actions.lead
 import actions.qualification
-import bot.store.repository
+import bot.leads.service
 from bot.assistant import Assistant
 from bot.store.migrate import upgrade
 from tests.handoff import HANDOFF_CONFIG
@@ -44,7 +44,7 @@ def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistan
     monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
     monkeypatch.setenv("HANDOFF_CONFIG", str(HANDOFF_CONFIG))
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
-    for module in (actions.common, actions.qualification, actions.lead, bot.store.repository):
+    for module in (actions.common, actions.qualification, actions.lead, bot.leads.service):
         if hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()

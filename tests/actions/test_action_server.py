@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from bot.devstack import StackPorts
+from bot.leads import LeadService
 from bot.settings import PROJECT_ROOT
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
-from bot.store.repository import LeadRepository
 from tests.actions.conftest import make_tracker
 from tests.actions.test_lead_actions import DOMAIN
 
@@ -32,7 +32,7 @@ CONSENT = {"raw": "yes", "value": True, "status": "answered"}
 @dataclass
 class ActionServer:
     url: str
-    repository: LeadRepository
+    repository: LeadService
 
 
 def _environment(tmp_path: Path, token: str) -> dict[str, str]:
@@ -88,7 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
                 pass
             assert time.monotonic() < deadline, "the action server did not start"
             time.sleep(0.2)
-        yield ActionServer(url, LeadRepository(engine))
+        yield ActionServer(url, LeadService(engine))
     finally:
         process.terminate()
         try:

@@ -15,12 +15,12 @@ from rasa_sdk.executor import CollectingDispatcher
 import actions.common
 import actions.lead
 import actions.qualification
-import bot.store.repository
+import bot.leads.service
 from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
 from bot.flows import load_flow
+from bot.leads.commands import RecordEvent
 from bot.settings import PROJECT_ROOT
-from bot.store.commands import RecordEvent
 from bot.store.migrate import upgrade
 from tests.actions.conftest import NOW, make_tracker
 
@@ -68,7 +68,7 @@ def helper(tmp_path: Path, flows_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    for module in (actions.common, actions.qualification, actions.lead, bot.store.repository):
+    for module in (actions.common, actions.qualification, actions.lead, bot.leads.service):
         if hasattr(module, "utcnow"):
             monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()

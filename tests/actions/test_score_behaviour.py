@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.lead import AnswerShopQuestion, CompleteQualification, RequestHuman
 from bot.assistant import HUMAN_OFFER, Assistant
-from bot.store.commands import RecordEvent
+from bot.leads.commands import RecordEvent
 from tests.actions.conftest import NOW, make_tracker
 from tests.actions.test_qualification_form import DOMAIN, validate
 

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.lead import AnswerShopQuestion
 from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
-from bot.store.commands import RecordEvent
+from bot.leads.commands import RecordEvent
 from tests.actions.conftest import NOW, make_tracker
 
 DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))

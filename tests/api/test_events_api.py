@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.settings import Settings
-from bot.store.commands import RecordAnswer
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
-from bot.store.repository import LeadRepository
 from bot.web import create_app
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
@@ -96,9 +96,9 @@ async def sqlite_client(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterat
 
 
 @pytest.fixture
-def repository(database_url: str) -> Iterator[LeadRepository]:
+def repository(database_url: str) -> Iterator[LeadService]:
     engine = create_db_engine(database_url)
-    yield LeadRepository(engine)
+    yield LeadService(engine)
     engine.dispose()
 
 
@@ -388,7 +388,7 @@ async def test_edge_values_are_accepted_and_stored(
 
 
 async def test_numeric_string_values_are_stored_as_exact_decimals(
-    client: TestClient, repository: LeadRepository
+    client: TestClient, repository: LeadService
 ) -> None:
     raws = ["59.90", "0.10", "1000000000", "0.000001", "1234.5000", "0"]
     batch = [
@@ -408,7 +408,7 @@ async def test_numeric_string_values_are_stored_as_exact_decimals(
 
 
 async def test_float_value_is_stored_exactly_as_written(
-    client: TestClient, repository: LeadRepository
+    client: TestClient, repository: LeadService
 ) -> None:
     status, _ = await _post(client, _event("f-1", "float-session", "purchase", value=59.9))
     assert status == 202
@@ -690,7 +690,7 @@ async def test_one_batch_for_two_sessions_makes_two_leads(client: TestClient) ->
 
 
 async def test_events_attach_to_existing_chat_lead(
-    client: TestClient, repository: LeadRepository
+    client: TestClient, repository: LeadService
 ) -> None:
     repository.apply(
         [

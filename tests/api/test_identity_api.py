@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.store.commands import RecordEvent, UpdateContact
-from bot.store.repository import LeadRepository
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent, UpdateContact
 from tests.api.test_leads_crud_api import LEADS, T0, TOKEN, Api, serve
 
 FORM = "/api/create-lead"
@@ -91,7 +91,7 @@ async def test_public_form_with_a_customers_email_changes_nothing_and_is_linked(
 
 async def test_stranger_in_chat_keeps_the_customers_answers(api: Api) -> None:
     ada = await customer(api)
-    LeadRepository(api.engine).apply(
+    LeadService(api.engine).apply(
         [
             RecordEvent(
                 session_id="eve-chat",
@@ -112,7 +112,7 @@ async def test_stranger_in_chat_keeps_the_customers_answers(api: Api) -> None:
 
 
 async def test_sales_merge_and_every_session_finds_the_lead(api: Api) -> None:
-    repository = LeadRepository(api.engine)
+    repository = LeadService(api.engine)
     repository.apply(
         [UpdateContact(session_id="s1", first_name="Ada", email="ada@example.com")], now=T0
     )

@@ -22,10 +22,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 
 from bot.handoff import ack_token
+from bot.leads.book import LeadBook
+from bot.leads.commands import UpdateContact
 from bot.settings import Settings
-from bot.store.commands import UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.leadbook import LeadBook
 from bot.store.sales import SalesDesk
 from bot.store.tokens import TokenStore
 from bot.store.websessions import SalesSessions

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent
 from bot.settings import Settings
-from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import create_db_engine
-from bot.store.repository import LeadRepository
 from bot.web import create_app
 
 TOKEN = "test-token-123"
@@ -46,7 +46,7 @@ async def client(database_url: str, tmp_path: Path) -> AsyncIterator[TestClient]
     settings = replace(
         Settings(), database_url=database_url, leads_api_token=TOKEN, spool_dir=tmp_path / "spool"
     )
-    repository = LeadRepository(create_db_engine(database_url))
+    repository = LeadService(create_db_engine(database_url))
     repository.apply(
         [
             RecordAnswer(

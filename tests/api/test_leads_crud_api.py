@@ -25,14 +25,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.leads import LeadService
+from bot.leads.book import LeadBook
+from bot.leads.commands import RecordEvent, UpdateContact
 from bot.scoring import scorer_for
 from bot.settings import Settings
-from bot.store.commands import RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
-from bot.store.leadbook import LeadBook
 from bot.store.migrate import upgrade
 from bot.store.models import Erasure, Lead, LeadNote, LeadStatusChange
-from bot.store.repository import LEAD_SORTS, LeadRepository, encode_cursor
+from bot.store.queries import LEAD_SORTS, encode_cursor
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
 from bot.web import create_app
@@ -230,7 +231,7 @@ async def test_create_read_replace_edit_delete(api: Api) -> None:
 
 async def test_convert_export_and_erase(api: Api) -> None:
     # A chat lead: storefront events, then contact details.
-    repository = LeadRepository(api.engine)
+    repository = LeadService(api.engine)
     repository.apply(
         [
             RecordEvent(
@@ -679,7 +680,7 @@ async def test_erased_lead_is_410_everywhere(api: Api) -> None:
 
 
 async def test_absorbed_id_of_an_erased_person_is_410(api: Api) -> None:
-    repository = LeadRepository(api.engine)
+    repository = LeadService(api.engine)
     repository.apply([UpdateContact(session_id="s1", email="ada@example.com")], now=T0)
     repository.apply(
         [UpdateContact(session_id="s2", email="ada@example.com")], now=T0 + timedelta(hours=1)
@@ -741,7 +742,7 @@ async def test_a_source_is_changed_by_patch_and_put_and_kept_by_null(shared: Api
 
 
 async def test_source_filter_ignores_case_and_spacing(api: Api) -> None:
-    book = LeadBook(LeadRepository(api.engine), region="FR")
+    book = LeadBook(LeadService(api.engine), region="FR")
     ids: dict[str, str] = {}
     for name, source in (
         ("Ada", "Trade show"),
@@ -754,7 +755,7 @@ async def test_source_filter_ignores_case_and_spacing(api: Api) -> None:
         data = {"first_name": name, "last_name": "X", "email": f"{name.lower()}@example.com"}
         ids[name] = book.create({**data, "source": source}, by="seed").lead["id"]
     # A chat lead and a storefront lead: sources the product sets itself.
-    LeadRepository(api.engine).apply(
+    LeadService(api.engine).apply(
         [
             UpdateContact(session_id="s-chat", first_name="Eve", email="eve@example.com"),
             RecordEvent(
@@ -800,7 +801,7 @@ async def test_source_filter_ignores_case_and_spacing(api: Api) -> None:
 
 
 async def test_list_filters(api: Api) -> None:
-    book = LeadBook(LeadRepository(api.engine), region="FR")
+    book = LeadBook(LeadService(api.engine), region="FR")
     now = datetime.now(timezone.utc)
     people = [
         # (first, last, email, company, source, updated)
@@ -879,13 +880,13 @@ def _sort_key(sort: str) -> Any:
 
 
 async def test_every_sort_pages_through_every_lead_once(api: Api) -> None:
-    book = LeadBook(LeadRepository(api.engine), region="FR")
+    book = LeadBook(LeadService(api.engine), region="FR")
     # Seven leads at one instant with one score: only their ids tell them apart.
     for n in range(7):
         book.create({**ADA, "email": f"tie{n}@example.com"}, by="seed", now=T0)
     # And leads with scores and other times, from the storefront.
     scorer = scorer_for(Settings(scoring_config_path=SCORING_CONFIG))
-    repository = LeadRepository(api.engine, scorer)
+    repository = LeadService(api.engine, scorer)
     for n in range(4):
         repository.apply(
             [
@@ -927,7 +928,7 @@ async def test_every_sort_pages_through_every_lead_once(api: Api) -> None:
 
 
 async def test_pages_are_stable_while_leads_are_added(api: Api) -> None:
-    book = LeadBook(LeadRepository(api.engine), region="FR")
+    book = LeadBook(LeadService(api.engine), region="FR")
     for n in range(4):
         book.create({**ADA, "email": f"lead{n}@example.com"}, by="seed", now=T0)
     first = await api.ok("GET", LEADS, params={"sort": "created_at", "limit": "2"})
@@ -942,7 +943,7 @@ async def test_pages_are_stable_while_leads_are_added(api: Api) -> None:
 
 
 async def test_list_leaves_merged_leads_out(api: Api) -> None:
-    repository = LeadRepository(api.engine)
+    repository = LeadService(api.engine)
     repository.apply([UpdateContact(session_id="s1", email="ada@example.com")], now=T0)
     repository.apply(
         [UpdateContact(session_id="s2", email="ada@example.com")], now=T0 + timedelta(hours=1)

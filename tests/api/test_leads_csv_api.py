@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from bot.leads.csvexport import EXPORT_COLUMNS
 from bot.settings import Settings
-from bot.store.csvio import EXPORT_COLUMNS
 from bot.store.db import create_db_engine
 from bot.store.models import Lead
 from bot.web import create_app, leads_csv

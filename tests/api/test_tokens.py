@@ -21,11 +21,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent, UpdateContact
 from bot.settings import Settings
-from bot.store.commands import RecordEvent, UpdateContact
 from bot.store.db import create_db_engine
 from bot.store.models import ApiToken, Erasure, Lead
-from bot.store.repository import LeadRepository
 from bot.store.tokens import TOKEN_PREFIX, hash_token
 from bot.store.tracker import ConversationStore
 from bot.web import create_app
@@ -132,7 +132,7 @@ def test_tokens_create_list_revoke(
 def test_leads_erase_command(
     cli_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repository = LeadRepository(cli_env)
+    repository = LeadService(cli_env)
     repository.apply([UpdateContact(session_id="asks", email="gone@example.com")])
     lead_id = repository.get_lead_by_session("asks")["id"]  # type: ignore[index]
     stored = converse(
@@ -232,7 +232,7 @@ SUCCESS = {"create": 201, "events": 202, "delete": 204}
 async def test_a_created_token_may_do_what_its_scope_allows(
     client: TestClient, cli_env: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repository = LeadRepository(cli_env)
+    repository = LeadService(cli_env)
     now = datetime.now(timezone.utc)
     for scope, allowed in ALLOWED.items():
         name = f"caller-{scope.replace(':', '-')}"
@@ -306,7 +306,7 @@ def _leads(engine: Engine) -> list[Any]:
 def test_purge_command(cli_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(timezone.utc)
     old = now - timedelta(days=400)
-    repository = LeadRepository(cli_env)
+    repository = LeadService(cli_env)
     for session, at in (("old-1", old), ("old-2", old), ("recent", now - timedelta(days=30))):
         repository.apply(
             [

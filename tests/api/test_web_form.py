@@ -24,12 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from yarl import URL
 
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent
 from bot.settings import Settings
-from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Lead, LeadNote
-from bot.store.repository import LeadRepository
 from bot.store.tokens import TokenStore
 from bot.web import create_app
 from bot.web.forms import DEFAULT_CONSENT_TEXT
@@ -382,7 +382,7 @@ async def test_form_needs_no_token_and_ignores_one(shared: Site) -> None:
 
 
 async def test_session_id_joins_the_chat_lead(site: Site) -> None:
-    repository = LeadRepository(site.engine)
+    repository = LeadService(site.engine)
     repository.apply(
         [
             RecordAnswer(
@@ -440,7 +440,7 @@ async def test_session_naming_a_known_email_is_linked_not_merged(site: Site) -> 
     assert (await site.submit(data=first)).status == 201
     (earlier,) = site.leads()
     # Later, in a new storefront session, the same person fills the form again.
-    LeadRepository(site.engine).apply(
+    LeadService(site.engine).apply(
         [
             RecordEvent(
                 session_id="shop-later",
@@ -462,7 +462,7 @@ async def test_session_naming_a_known_email_is_linked_not_merged(site: Site) -> 
     (later,) = site.leads(session_id="shop-later")
     assert later.merged_into is None
     assert (later.last_name, later.consent_text) == ("King", "v2")
-    lead = LeadRepository(site.engine).get_lead(later.id)
+    lead = LeadService(site.engine).get_lead(later.id)
     assert lead is not None
     assert [link["id"] for link in lead["possible_duplicates"]] == [earlier.id]
 
@@ -490,7 +490,7 @@ async def test_second_submission_with_the_same_email_is_a_linked_lead(site: Site
         "New Co",
         "second wording",
     )
-    stored = LeadRepository(site.engine).get_lead(lead.id)
+    stored = LeadService(site.engine).get_lead(lead.id)
     assert stored is not None
     assert [link["id"] for link in stored["possible_duplicates"]] == [first.id]
 
@@ -555,7 +555,7 @@ async def test_storefront_events_are_rate_limited_per_address(
         # Any token that may only write events is public like the storefront's.
         assert (await post(events_only)).status == 429
         assert (await post(TOKEN)).status == 202
-        accepted = LeadRepository(served.engine).events(served.leads(session_id="shop-1")[0].id)
+        accepted = LeadService(served.engine).events(served.leads(session_id="shop-1")[0].id)
         assert len(accepted) == 5 + 3 + 1
 
 

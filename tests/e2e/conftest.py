@@ -12,9 +12,9 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.flows import Flow, load_flow
+from bot.leads import LeadService
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import create_db_engine
-from bot.store.repository import LeadRepository
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 SPOOL_SETTLE_SECONDS = 15.0
@@ -39,9 +39,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
 
 
 @pytest.fixture(scope="module")
-def repository(stack: DevStack) -> Iterator[LeadRepository]:
+def repository(stack: DevStack) -> Iterator[LeadService]:
     engine = create_db_engine(stack.database_url)
-    yield LeadRepository(engine)
+    yield LeadService(engine)
     engine.dispose()
 
 

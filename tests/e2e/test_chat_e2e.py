@@ -13,7 +13,7 @@ import pytest
 
 from bot.devstack import DevStack
 from bot.flows import Flow
-from bot.store.repository import LeadRepository
+from bot.leads import LeadService
 from rasa_ext.limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY
 from tests.e2e.conftest import Chat
 
@@ -28,7 +28,7 @@ GARBAGE = [
 ]
 
 
-def event_types(repository: LeadRepository, lead_id: str) -> list[str]:
+def event_types(repository: LeadService, lead_id: str) -> list[str]:
     return [event["type"] for event in repository.events(lead_id)]
 
 
@@ -38,7 +38,7 @@ def assert_answered_with(chat: Chat, texts: list[str], key: str | None, said: st
     )
 
 
-def test_full_qualification_over_rest(chat: Chat, repository: LeadRepository) -> None:
+def test_full_qualification_over_rest(chat: Chat, repository: LeadService) -> None:
     script: list[tuple[str, str | None]] = [
         # (shopper says, question the bot asks next)
         ("hi", "timeline"),
@@ -104,7 +104,7 @@ def test_answers_given_out_of_order_are_not_asked_again(chat: Chat) -> None:
 
 
 def test_interruptions_during_the_qualification(
-    chat: Chat, flow: Flow, repository: LeadRepository
+    chat: Chat, flow: Flow, repository: LeadService
 ) -> None:
     assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
 
@@ -145,7 +145,7 @@ def test_garbage_as_first_message_gets_a_reply(stack: DevStack, flow: Flow, garb
     assert not any("<script" in text for text in texts)
 
 
-def test_garbage_answers_store_nothing_wrong(chat: Chat, repository: LeadRepository) -> None:
+def test_garbage_answers_store_nothing_wrong(chat: Chat, repository: LeadService) -> None:
     assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
     for param in GARBAGE:
         (garbage,) = param.values
@@ -164,7 +164,7 @@ def test_garbage_answers_store_nothing_wrong(chat: Chat, repository: LeadReposit
 
 
 def test_a_message_over_the_limit_is_declined_and_the_questions_go_on(
-    chat: Chat, repository: LeadRepository
+    chat: Chat, repository: LeadService
 ) -> None:
     assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
     too_long = "lorem ipsum dolor " * 333 + "sit"
@@ -181,7 +181,7 @@ def test_a_message_over_the_limit_is_declined_and_the_questions_go_on(
 
 
 def test_two_unparseable_answers_store_unknown_and_move_on(
-    chat: Chat, repository: LeadRepository, flow: Flow
+    chat: Chat, repository: LeadService, flow: Flow
 ) -> None:
     assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
     chat.say("sometime next month")
@@ -235,7 +235,7 @@ def test_openings_get_the_first_question(chat: Chat, opening: str) -> None:
 
 
 def test_markup_first_is_answered_and_the_questions_go_on(
-    chat: Chat, repository: LeadRepository
+    chat: Chat, repository: LeadService
 ) -> None:
     texts = chat.say("<script>alert('x')</script>")
     assert_answered_with(chat, texts, "timeline", "markup")
@@ -245,7 +245,7 @@ def test_markup_first_is_answered_and_the_questions_go_on(
     assert "opt_out" not in event_types(repository, chat.lead()["id"])
 
 
-def test_an_opt_out_can_be_taken_back(chat: Chat, repository: LeadRepository) -> None:
+def test_an_opt_out_can_be_taken_back(chat: Chat, repository: LeadService) -> None:
     assert_answered_with(chat, chat.say("hi"), "timeline", "hi")
     texts = chat.say("stop")
     assert any("won't ask" in text for text in texts), f"{chat}"

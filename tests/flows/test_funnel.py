@@ -23,10 +23,10 @@ from bot.flows.analytics import (
     render_funnel,
     write_funnel_chart,
 )
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent
 from bot.settings import Settings
-from bot.store.commands import RecordEvent
 from bot.store.models import Lead
-from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from bot.web import create_app
 
@@ -152,7 +152,7 @@ def scripted(engine: Engine) -> dict[str, str]:
     ]
     # Noise the funnel must ignore.
     commands.append(RecordEvent(session_id="complete", event_id="chat", type="chat_message", ts=T0))
-    LeadRepository(engine).apply(commands)
+    LeadService(engine).apply(commands)
     leads = Lead.__table__
     with engine.begin() as connection:
         ids = dict(connection.execute(select(leads.c.session_id, leads.c.id)).all())
@@ -282,7 +282,7 @@ def test_named_ab_arms_are_counted_by_name(engine: Engine) -> None:
                     properties=answered,
                 )
             )
-    LeadRepository(engine).apply(commands)
+    LeadService(engine).apply(commands)
     arms = {arm.label: arm.counts for arm in questions(funnel(engine))["budget"].arms}
     assert list(arms) == ["budget-wording-2/soft", "budget-wording/direct", "budget-wording/soft"]
     soft = arms["budget-wording/soft"]

@@ -45,10 +45,10 @@ from bot.handoff.config import (
 from bot.handoff.outbox import OutboxStore
 from bot.handoff.planner import HandoffPlanner
 from bot.handoff.worker import OutboxWorker
+from bot.leads import LeadService
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import scorer_for
 from bot.settings import Settings
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
-from bot.store.repository import LeadRepository
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -244,7 +244,7 @@ class Shop:
             self.config, public_url=PUBLIC_URL, signing_key=b"test-signing-key"
         )
         # Handoffs and their outbox rows are made by the write, as in the app.
-        self.repository = LeadRepository(
+        self.repository = LeadService(
             self.engine, scorer_for(Settings(scoring_config_path=SCORING_CONFIG)), self.planner
         )
         self.store = OutboxStore(self.engine, self.config.delivery)
@@ -321,7 +321,7 @@ def test_a_human_request_queues_one_message_per_channel(engine: Engine) -> None:
         .with_channel(Channel("managers", "email", to=("sales@shop.example",)))
     )
     planner = HandoffPlanner(config, public_url=PUBLIC_URL, signing_key=b"test-signing-key")
-    repository = LeadRepository(
+    repository = LeadService(
         engine, scorer_for(Settings(scoring_config_path=SCORING_CONFIG)), planner
     )
     now = datetime.now(timezone.utc)

@@ -28,9 +28,10 @@ from bot.handoff.config import (
 )
 from bot.handoff.hours import promise
 from bot.handoff.planner import HandoffPlanner, LeadWrite, ack_token
+from bot.leads import ApplyResult, LeadService
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import Scorer, scorer_for
 from bot.settings import Settings
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.models import (
     Handoff,
     HandoffTimer,
@@ -39,7 +40,6 @@ from bot.store.models import (
     LeadEvent,
     OutboxMessage,
 )
-from bot.store.repository import ApplyResult, LeadRepository
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -80,8 +80,8 @@ def planner(config: HandoffConfig) -> HandoffPlanner:
 
 
 @pytest.fixture
-def repo(engine: Engine, scorer: Scorer, planner: HandoffPlanner) -> LeadRepository:
-    return LeadRepository(engine, scorer, planner)
+def repo(engine: Engine, scorer: Scorer, planner: HandoffPlanner) -> LeadService:
+    return LeadService(engine, scorer, planner)
 
 
 def with_reps(config: HandoffConfig, *reps: Rep) -> HandoffConfig:
@@ -172,7 +172,7 @@ def state_of(result: ApplyResult, session: str) -> Any:
 
 
 def test_human_requested_creates_one_handoff_and_one_message_per_channel(
-    repo: LeadRepository, engine: Engine
+    repo: LeadService, engine: Engine
 ) -> None:
     result = repo.apply([chat("s1", "e1", "human_requested", MON)], now=MON)
     state = state_of(result, "s1")
@@ -218,7 +218,7 @@ def test_human_requested_creates_one_handoff_and_one_message_per_channel(
     assert messages[0].payload == messages[1].payload
 
 
-def test_handoff_is_idempotent(repo: LeadRepository, engine: Engine) -> None:
+def test_handoff_is_idempotent(repo: LeadService, engine: Engine) -> None:
     first = state_of(repo.apply([chat("s1", "e1", "human_requested", MON)], now=MON), "s1")
     assert first.handoff is not None and first.handoff.notified_now
 
@@ -243,7 +243,7 @@ def test_handoff_is_idempotent(repo: LeadRepository, engine: Engine) -> None:
 
 
 def test_stronger_trigger_upgrades_and_weaker_is_only_recorded(
-    repo: LeadRepository, engine: Engine
+    repo: LeadService, engine: Engine
 ) -> None:
     hot = state_of(repo.apply(make_hot("s1", MON), now=MON), "s1")
     assert (hot.previous_stage, hot.stage) == ("cold", "hot")
@@ -292,7 +292,7 @@ def test_stronger_trigger_upgrades_and_weaker_is_only_recorded(
 # --- reps -----------------------------------------------------------------------------------------
 
 
-def test_round_robin_over_reps(repo: LeadRepository, engine: Engine) -> None:
+def test_round_robin_over_reps(repo: LeadService, engine: Engine) -> None:
     assigned = []
     for n in range(3):
         now = MON + minutes(n)
@@ -308,7 +308,7 @@ def test_reps_at_capacity_are_skipped(
     engine: Engine, scorer: Scorer, config: HandoffConfig
 ) -> None:
     small = with_reps(config, Rep("Ann", "ann@shop.example", 1), Rep("Bob", "bob@shop.example", 1))
-    repo = LeadRepository(engine, scorer, make_planner(small))
+    repo = LeadService(engine, scorer, make_planner(small))
     leads = []
     for n in range(3):
         now = MON + minutes(n)
@@ -336,7 +336,7 @@ def test_reps_at_capacity_are_skipped(
 
 
 def test_checkout_start_waits_and_purchase_cancels(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine
+    repo: LeadService, planner: HandoffPlanner, engine: Engine
 ) -> None:
     state = state_of(repo.apply([shop("s1", "c1", "checkout_start", MON)], now=MON), "s1")
     assert state.handoff is None
@@ -358,7 +358,7 @@ def test_checkout_start_waits_and_purchase_cancels(
 
 
 def test_checkout_without_purchase_fires_when_due(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine
+    repo: LeadService, planner: HandoffPlanner, engine: Engine
 ) -> None:
     state = state_of(repo.apply([shop("s1", "c1", "checkout_start", MON)], now=MON), "s1")
     lead_id = state.lead_id
@@ -417,9 +417,7 @@ def test_checkout_without_purchase_fires_when_due(
         ({"amount": Decimal("900"), "max": Decimal("900"), "currency": "EUR"}, False),
     ],
 )
-def test_big_budget(
-    repo: LeadRepository, engine: Engine, value: dict[str, Any], fires: bool
-) -> None:
+def test_big_budget(repo: LeadService, engine: Engine, value: dict[str, Any], fires: bool) -> None:
     state = state_of(repo.apply([budget("s1", "a1", value, MON)], now=MON), "s1")
     if fires:
         assert state.handoff is not None
@@ -467,12 +465,12 @@ def test_big_budget_is_measured_in_the_shop_currency(
     planner = HandoffPlanner(
         config, public_url=PUBLIC_URL, signing_key=SIGNING_KEY, currency="EUR", rates=RATES
     )
-    repo = LeadRepository(engine, scorer, planner)
+    repo = LeadService(engine, scorer, planner)
     state = state_of(repo.apply([budget("s1", "a1", value, MON)], now=MON), "s1")
     assert fired(engine, state.lead_id) == (["big_budget"] if fires else [])
 
 
-def test_cart_add_only_when_warm(repo: LeadRepository, engine: Engine) -> None:
+def test_cart_add_only_when_warm(repo: LeadService, engine: Engine) -> None:
     # A cart add alone: intent 12 < 15, still cold: no handoff.
     cold = state_of(repo.apply([shop("s1", "c1", "add_to_cart", MON)], now=MON), "s1")
     assert cold.stage == "cold" and cold.handoff is None
@@ -500,7 +498,7 @@ def test_cart_add_only_when_warm(repo: LeadRepository, engine: Engine) -> None:
     ],
 )
 def test_returning_warm_lead(
-    repo: LeadRepository, engine: Engine, gap_hours: int, fires: bool
+    repo: LeadService, engine: Engine, gap_hours: int, fires: bool
 ) -> None:
     warm = state_of(repo.apply(make_warm("s1", MON), now=MON), "s1")
     assert warm.stage == "warm" and warm.handoff is None
@@ -518,7 +516,7 @@ def test_returning_warm_lead(
         assert handoffs(engine) == []
 
 
-def test_returning_cold_lead_is_not_handed_off(repo: LeadRepository, engine: Engine) -> None:
+def test_returning_cold_lead_is_not_handed_off(repo: LeadService, engine: Engine) -> None:
     repo.apply([shop("s1", "v1", "product_view", MON)], now=MON)
     back = MON + timedelta(hours=25)
     state = state_of(repo.apply([shop("s1", "v2", "product_view", back)], now=back), "s1")
@@ -530,7 +528,7 @@ def test_returning_cold_lead_is_not_handed_off(repo: LeadRepository, engine: Eng
 
 
 def test_escalate_overdue_once_and_only_unacknowledged(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine
+    repo: LeadService, planner: HandoffPlanner, engine: Engine
 ) -> None:
     ignored = state_of(repo.apply([chat("a", "e1", "human_requested", MON)], now=MON), "a")
     seen = state_of(repo.apply([chat("b", "e2", "human_requested", MON)], now=MON), "b")
@@ -573,7 +571,7 @@ def test_escalate_overdue_once_and_only_unacknowledged(
 # --- the notification -----------------------------------------------------------------------------
 
 
-def test_outbox_payload(repo: LeadRepository, engine: Engine) -> None:
+def test_outbox_payload(repo: LeadService, engine: Engine) -> None:
     result = repo.apply(
         [
             shop("s1", "v1", "product_view", MON - minutes(3)),
@@ -619,7 +617,7 @@ def test_outbox_payload(repo: LeadRepository, engine: Engine) -> None:
 
 
 def test_handoff_and_outbox_roll_back_with_the_transaction(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine
+    repo: LeadService, planner: HandoffPlanner, engine: Engine
 ) -> None:
     state = state_of(repo.apply([shop("s1", "v1", "product_view", MON)], now=MON), "s1")
     lead_id = state.lead_id
@@ -630,7 +628,7 @@ def test_handoff_and_outbox_roll_back_with_the_transaction(
         events=[chat("s1", "e1", "human_requested", MON)],
     )
     with pytest.raises(RuntimeError, match="after the handoff"), engine.begin() as connection:
-        # As in LeadRepository.apply, the lead's own write comes first in the transaction.
+        # As in LeadService.apply, the lead's own write comes first in the transaction.
         leads = Lead.__table__
         connection.execute(update(leads).where(leads.c.id == lead_id).values(updated_at=MON))
         notices = planner.after_write(connection, [write], MON)
@@ -646,7 +644,7 @@ def test_handoff_and_outbox_roll_back_with_the_transaction(
 
 
 def test_apply_failing_midway_writes_no_handoff(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    repo: LeadService, planner: HandoffPlanner, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("payload failed")
@@ -671,7 +669,7 @@ def test_apply_failing_midway_writes_no_handoff(
 
 
 def test_promise_in_business_hours(
-    repo: LeadRepository, config: HandoffConfig, engine: Engine
+    repo: LeadService, config: HandoffConfig, engine: Engine
 ) -> None:
     result = repo.apply(
         [
@@ -687,7 +685,7 @@ def test_promise_in_business_hours(
     assert (notice.contact_by, notice.due_at) == (expected.contact_by, expected.due_at)
 
 
-def test_promise_out_of_hours(repo: LeadRepository, config: HandoffConfig) -> None:
+def test_promise_out_of_hours(repo: LeadService, config: HandoffConfig) -> None:
     result = repo.apply([chat("s1", "e1", "human_requested", MON_EVENING)], now=MON_EVENING)
     notice = state_of(result, "s1").handoff
     assert notice is not None
@@ -708,7 +706,7 @@ def test_promise_out_of_hours(repo: LeadRepository, config: HandoffConfig) -> No
 
 
 def test_a_failed_write_leaves_no_new_lead_behind(
-    repo: LeadRepository, planner: HandoffPlanner, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    repo: LeadService, planner: HandoffPlanner, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Creating the lead is part of the write: it rolls back with it (SQLite included)."""
 

@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from bot.catalog import load_catalog
 from bot.handoff import HandoffPlanner, load_handoff_config
 from bot.handoff.config import Channel
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent
 from bot.scoring import Scorer, load_scoring_config
 from bot.settings import Settings
-from bot.store.commands import RecordEvent
-from bot.store.repository import LeadRepository
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -49,7 +49,7 @@ def test_rescore_that_makes_a_lead_hot_hands_it_off(engine: Engine, tmp_path: Pa
         ),
         encoding="utf-8",
     )
-    live = LeadRepository(engine, Scorer(load_scoring_config(strict), catalog), planner)
+    live = LeadService(engine, Scorer(load_scoring_config(strict), catalog), planner)
     journey = ("variant_select", "add_to_cart", "shipping_check", "checkout_start")
     state = live.apply(
         [step("s1", kind, T0 - timedelta(minutes=5)) for kind in journey], now=T0
@@ -59,9 +59,7 @@ def test_rescore_that_makes_a_lead_hot_hands_it_off(engine: Engine, tmp_path: Pa
     assert state.handoff is not None and state.handoff.trigger == "cart_add"
 
     # The tests' default configuration, applied by `rescore --all`, makes it hot.
-    rescoring = LeadRepository(
-        engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog), planner
-    )
+    rescoring = LeadService(engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog), planner)
     summary = rescoring.rescore_all(T0 + timedelta(minutes=1), everything=True)
     assert summary.stage_changes == 1
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent
 from bot.scoring import LeadFacts, Scorer, ScoreResult, ScoringConfig, load_scoring_config, score
-from bot.store.commands import RecordAnswer, RecordEvent
 from bot.store.db import write_transaction
-from bot.store.repository import LeadRepository
 from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -212,7 +212,7 @@ NEAR_CHAT = [
 def test_a_chat_only_lead_turns_hot_in_the_store_and_rebuilds_the_same(
     engine: Engine, config: ScoringConfig, catalog: Catalog
 ) -> None:
-    repo = LeadRepository(engine, Scorer(config, catalog))
+    repo = LeadService(engine, Scorer(config, catalog))
     result = repo.apply(_chat("s-near", NEAR_CHAT), now=NOW)
     state = result.leads["s-near"]
     assert state.stage == "hot"

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent
+from bot.leads.rescore import id_ranges
 from bot.scoring import scorer_for
-from bot.scoring.rescore import id_ranges
 from bot.settings import Settings
-from bot.store.commands import RecordEvent
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
-from bot.store.repository import LeadRepository
 from tests.scoring import SCORING_CONFIG
 
 
@@ -40,7 +40,7 @@ def test_rescore_command_decays_every_lead(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
     engine = create_db_engine(url)
-    repository = LeadRepository(engine, scorer_for(Settings.from_env()))
+    repository = LeadService(engine, scorer_for(Settings.from_env()))
     week_ago = datetime.now(timezone.utc) - timedelta(days=7)
     for index in range(40):
         repository.apply(

@@ -13,23 +13,15 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
 from bot.cli import main
+from bot.leads import LeadService
+from bot.leads.commands import RecordEvent
+from bot.leads.review import DecileRow, backtest, evaluate, judged_leads, score_deciles
+from bot.leads.reviewreport import render_backtest, render_evaluation, write_chart
+from bot.leads.synthetic import generate, set_statuses, write_history
 from bot.scoring import Scorer, load_scoring_config
-from bot.scoring.review import (
-    DecileRow,
-    backtest,
-    evaluate,
-    judged_leads,
-    render_backtest,
-    render_evaluation,
-    score_deciles,
-    write_chart,
-)
-from bot.scoring.synthetic import generate, set_statuses, write_history
-from bot.store.commands import RecordEvent
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
-from bot.store.repository import LeadRepository
 from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -100,7 +92,7 @@ class Known:
 
     def __init__(self, engine: Engine, scorer: Scorer) -> None:
         self.engine = engine
-        self.repository = LeadRepository(engine, scorer)
+        self.repository = LeadService(engine, scorer)
         b2_start = NOW - timedelta(days=21)
         self.repository.apply(
             [
@@ -240,7 +232,7 @@ def synthetic_url(tmp_path_factory: pytest.TempPathFactory, scorer: Scorer) -> I
     upgrade(url)
     engine = create_db_engine(url)
     leads = generate(2000, seed=3, now=NOW, catalog=scorer.catalog)
-    write_history(LeadRepository(engine, scorer), leads, now=NOW)
+    write_history(LeadService(engine, scorer), leads, now=NOW)
     engine.dispose()
     yield url
 

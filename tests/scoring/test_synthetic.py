@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
-from bot.scoring import Scorer, load_scoring_config
-from bot.scoring.synthetic import (
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent
+from bot.leads.synthetic import (
     FUNNEL,
     HISTORY_DAYS,
     JOURNEYS,
@@ -21,10 +22,9 @@ from bot.scoring.synthetic import (
     generate,
     write_history,
 )
-from bot.store.commands import RecordAnswer, RecordEvent
+from bot.scoring import Scorer, load_scoring_config
 from bot.store.db import create_db_engine
 from bot.store.models import Lead, LeadEvent
-from bot.store.repository import LeadRepository
 from tests.scoring import SCORING_CONFIG
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -188,7 +188,7 @@ def _count(engine: Engine, *where: object) -> int:
 
 
 def test_write_history_streams_batches_and_is_idempotent(engine: Engine, catalog: Catalog) -> None:
-    repository = LeadRepository(engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog))
+    repository = LeadService(engine, Scorer(load_scoring_config(SCORING_CONFIG), catalog))
     written: list[int] = []
     summary = write_history(
         repository,
@@ -219,4 +219,4 @@ def test_write_history_streams_batches_and_is_idempotent(engine: Engine, catalog
 
 def test_write_history_rejects_empty_batches() -> None:
     with pytest.raises(ValueError, match="batch_size"):
-        write_history(LeadRepository(create_db_engine("sqlite://")), [], batch_size=0)
+        write_history(LeadService(create_db_engine("sqlite://")), [], batch_size=0)

@@ -12,19 +12,15 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from bot.store.commands import RecordAnswer, UpdateContact
-from bot.store.csvio import (
-    EXPORT_COLUMNS,
-    escape_cell,
-    export_csv,
-    import_csv,
-    iter_export_csv,
-)
+from bot.leads import LeadService
+from bot.leads.book import new_lead_values
+from bot.leads.commands import RecordAnswer, UpdateContact
+from bot.leads.csvexport import EXPORT_COLUMNS, escape_cell, export_csv, iter_export_csv
+from bot.leads.csvimport import import_csv
 from bot.store.db import create_db_engine
-from bot.store.leadbook import new_lead_values
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
-from bot.store.repository import LeadFilters, LeadRepository
+from bot.store.queries import LeadFilters
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 CONTACT = ("first_name", "last_name", "email", "phone", "company", "position", "address")
@@ -37,14 +33,14 @@ def import_text(engine: Engine, text: str) -> None:
 
 def exported(engine: Engine, filters: LeadFilters | None = None, **options: int) -> list[dict]:
     out = io.StringIO()
-    count = export_csv(LeadRepository(engine), filters or LeadFilters(), out, **options)
+    count = export_csv(LeadService(engine), filters or LeadFilters(), out, **options)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == count
     return rows
 
 
 def test_header_and_answers(engine: Engine) -> None:
-    LeadRepository(engine).apply(
+    LeadService(engine).apply(
         [
             UpdateContact(session_id="chat-1", first_name="Ada", last_name="Lovelace"),
             UpdateContact(session_id="chat-1", email="ada@example.com"),
@@ -63,7 +59,7 @@ def test_header_and_answers(engine: Engine) -> None:
         ]
     )
     out = io.StringIO()
-    export_csv(LeadRepository(engine), LeadFilters(), out)
+    export_csv(LeadService(engine), LeadFilters(), out)
     assert out.getvalue().splitlines()[0] == ",".join(EXPORT_COLUMNS)
     (row,) = exported(engine)
     assert (row["first_name"], row["email"], row["source"], row["status"]) == (
@@ -119,7 +115,7 @@ def test_filters_match_the_lead_list(engine: Engine) -> None:
 
 
 def test_pages_are_chunks_and_an_empty_store_has_a_header(engine: Engine) -> None:
-    repository = LeadRepository(engine)
+    repository = LeadService(engine)
     assert list(iter_export_csv(repository, LeadFilters())) == [",".join(EXPORT_COLUMNS) + "\r\n"]
     import_text(
         engine,
@@ -189,7 +185,7 @@ def test_round_trip_into_an_empty_store(engine: Engine, tmp_path: Path) -> None:
     )
     import_text(engine, original)
     out = io.StringIO()
-    export_csv(LeadRepository(engine), LeadFilters(), out)
+    export_csv(LeadService(engine), LeadFilters(), out)
     target_url = f"sqlite:///{tmp_path / 'target.db'}"
     upgrade(target_url)
     target = create_db_engine(target_url)

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store import csvio
-from bot.store.csvio import (
+from bot.leads import csvimport as csvio
+from bot.leads.csvimport import (
     CsvFileError,
     ImportReport,
     RowError,

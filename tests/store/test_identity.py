@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, load_catalog
+from bot.leads import LeadService
+from bot.leads.book import DuplicateLead, LeadBook, SameLead
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import Scorer, load_scoring_config
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
-from bot.store.leadbook import DuplicateLead, LeadBook, SameLead
 from bot.store.models import LeadDuplicate, LeadMerge
-from bot.store.repository import LeadFilters, LeadRepository
+from bot.store.queries import LeadFilters
 from bot.store.tracker import ConversationStore
 from tests.scoring import SCORING_CONFIG
 
@@ -39,12 +40,12 @@ def scorer() -> Scorer:
 
 
 @pytest.fixture
-def repo(engine: Engine, scorer: Scorer) -> LeadRepository:
-    return LeadRepository(engine, scorer)
+def repo(engine: Engine, scorer: Scorer) -> LeadService:
+    return LeadService(engine, scorer)
 
 
 @pytest.fixture
-def book(repo: LeadRepository, tmp_path: Path) -> Iterator[LeadBook]:
+def book(repo: LeadService, tmp_path: Path) -> Iterator[LeadBook]:
     conversations = ConversationStore(f"sqlite:///{tmp_path / 'tracker.db'}")
     yield LeadBook(repo, conversations, region="FR")
     conversations.dispose()
@@ -74,7 +75,7 @@ def cart(session: str, at: datetime) -> RecordEvent:
     )
 
 
-def customer(repo: LeadRepository) -> dict[str, Any]:
+def customer(repo: LeadService) -> dict[str, Any]:
     """Ada: a chat with consent, a budget that covers the hoodie, a cart add."""
     commands: list[Command] = [
         UpdateContact(
@@ -102,7 +103,7 @@ def unchanged(before: dict[str, Any], after: dict[str, Any] | None) -> None:
     assert kept == {name: value for name, value in before.items() if name != "possible_duplicates"}
 
 
-def test_stranger_in_chat_with_a_customers_email_overwrites_nothing(repo: LeadRepository) -> None:
+def test_stranger_in_chat_with_a_customers_email_overwrites_nothing(repo: LeadService) -> None:
     ada = customer(repo)
     t1 = T0 + timedelta(hours=1)
     state = repo.apply(
@@ -141,7 +142,7 @@ def test_stranger_in_chat_with_a_customers_email_overwrites_nothing(repo: LeadRe
     assert {lead["id"] for lead in listed} == {ada["id"], eve["id"]}
 
 
-def test_a_known_phone_links_too_and_a_repeat_links_once(repo: LeadRepository) -> None:
+def test_a_known_phone_links_too_and_a_repeat_links_once(repo: LeadService) -> None:
     ada = customer(repo)
     t1 = T0 + timedelta(minutes=5)
     repo.apply([UpdateContact(session_id="eve", first_name="Eve", phone=ADA_PHONE)], now=t1)
@@ -158,7 +159,7 @@ def test_a_known_phone_links_too_and_a_repeat_links_once(repo: LeadRepository) -
         assert len(connection.execute(select(LeadDuplicate.__table__)).all()) == 1
 
 
-def test_the_linked_lead_scores_and_hands_off_on_its_own_facts(repo: LeadRepository) -> None:
+def test_the_linked_lead_scores_and_hands_off_on_its_own_facts(repo: LeadService) -> None:
     ada = customer(repo)
     t1 = T0 + timedelta(minutes=5)
     state = repo.apply(
@@ -177,7 +178,7 @@ def test_the_linked_lead_scores_and_hands_off_on_its_own_facts(repo: LeadReposit
 
 
 def test_public_form_with_a_customers_email_makes_a_linked_lead(
-    repo: LeadRepository, book: LeadBook
+    repo: LeadService, book: LeadBook
 ) -> None:
     ada = customer(repo)
     later = T0 + timedelta(days=1)
@@ -209,7 +210,7 @@ def test_public_form_with_a_customers_email_makes_a_linked_lead(
 
 
 def test_public_form_with_a_session_links_that_sessions_lead(
-    repo: LeadRepository, book: LeadBook
+    repo: LeadService, book: LeadBook
 ) -> None:
     ada = customer(repo)
     repo.apply([cart("eve-shop", T0)], now=T0)
@@ -226,9 +227,7 @@ def test_public_form_with_a_session_links_that_sessions_lead(
     assert [link["id"] for link in lead["possible_duplicates"]] == [ada["id"]]
 
 
-def test_the_duplicate_keeps_its_own_email_when_edited(
-    repo: LeadRepository, book: LeadBook
-) -> None:
+def test_the_duplicate_keeps_its_own_email_when_edited(repo: LeadService, book: LeadBook) -> None:
     ada = customer(repo)
     repo.apply([UpdateContact(session_id="eve", email=ADA_EMAIL)], now=T0 + timedelta(minutes=1))
     eve = repo.get_lead_by_session("eve")
@@ -253,7 +252,7 @@ def test_the_duplicate_keeps_its_own_email_when_edited(
 
 
 def test_sales_merge_keeps_the_customers_fields_and_every_session_finds_the_lead(
-    repo: LeadRepository, book: LeadBook
+    repo: LeadService, book: LeadBook
 ) -> None:
     ada = customer(repo)
     t1 = T0 + timedelta(hours=1)
@@ -319,7 +318,7 @@ def test_sales_merge_keeps_the_customers_fields_and_every_session_finds_the_lead
         book.merge("no-such-lead", ada["id"], by="hugo")
 
 
-def test_a_merge_moves_the_absorbed_leads_links(repo: LeadRepository, book: LeadBook) -> None:
+def test_a_merge_moves_the_absorbed_leads_links(repo: LeadService, book: LeadBook) -> None:
     ada = customer(repo)
     repo.apply([UpdateContact(session_id="b", first_name="Ada", email=ADA_EMAIL)], now=T0)
     b = repo.get_lead_by_session("b")
@@ -345,7 +344,7 @@ def test_a_merge_moves_the_absorbed_leads_links(repo: LeadRepository, book: Lead
 
 
 def test_erasing_a_lead_removes_its_links_and_the_export_names_no_other_person(
-    repo: LeadRepository, book: LeadBook
+    repo: LeadService, book: LeadBook
 ) -> None:
     ada = customer(repo)
     repo.apply([UpdateContact(session_id="eve", first_name="Eve", email=ADA_EMAIL)], now=T0)

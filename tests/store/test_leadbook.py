@@ -22,11 +22,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.handoff import planner_for
+from bot.leads import LeadService
+from bot.leads import book as leadbook
+from bot.leads.book import DuplicateLead, LeadBook, LeadGone
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import Scorer, scorer_for
-from bot.store import leadbook
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.contacts import LeadInputError
-from bot.store.leadbook import DuplicateLead, LeadBook, LeadGone
 from bot.store.models import (
     Answer,
     DeliveryAttempt,
@@ -42,7 +43,6 @@ from bot.store.models import (
     ScoreSnapshot,
     metadata,
 )
-from bot.store.repository import LeadRepository
 from bot.store.tracker import ConversationStore
 from bot.store.types import dumps
 from tests.store.test_sales_desk import handoff_settings, tell_story
@@ -71,7 +71,7 @@ def scorer() -> Scorer:
 
 @pytest.fixture
 def book(engine: Engine, tracker_url: str, scorer: Scorer) -> Iterator[LeadBook]:
-    repository = LeadRepository(engine, scorer, planner_for(handoff_settings()))
+    repository = LeadService(engine, scorer, planner_for(handoff_settings()))
     conversations = ConversationStore(tracker_url)
     yield LeadBook(repository, conversations, region="FR")
     conversations.dispose()
@@ -601,7 +601,7 @@ def test_capture_joins_the_session_of_the_chat(
     engine: Engine, tracker_url: str, scored: bool
 ) -> None:
     settings = handoff_settings()
-    repository = LeadRepository(engine, scorer_for(settings) if scored else None)
+    repository = LeadService(engine, scorer_for(settings) if scored else None)
     book = LeadBook(repository, ConversationStore(tracker_url), region="FR")
     lead_id = chat(
         book,
@@ -940,7 +940,7 @@ def test_erase_waits_for_the_tracker_store(
 
 @sqlite_only
 def test_erase_without_conversations_store(engine: Engine) -> None:
-    book = LeadBook(LeadRepository(engine), None)
+    book = LeadBook(LeadService(engine), None)
     lead_id = book.create(ADA, by="alice").lead["id"]
     result = book.erase(lead_id, by="dpo", reason="delete")
     assert "conversation_events" not in result["removed"]
@@ -1053,7 +1053,7 @@ def test_purge_on_an_empty_store(book: LeadBook) -> None:
 
 
 def test_a_lead_created_with_a_status_starts_its_history_with_it(engine: Engine) -> None:
-    book = LeadBook(LeadRepository(engine), region="FR")
+    book = LeadBook(LeadService(engine), region="FR")
     saved = book.create(
         {
             "first_name": "Ines",

@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot.store.commands import RecordAnswer, RecordEvent, UpdateContact
-from bot.store.repository import InvalidCursor, LeadFilters, LeadRepository
+from bot.leads import LeadService
+from bot.leads.commands import RecordAnswer, RecordEvent, UpdateContact
+from bot.store.queries import InvalidCursor, LeadFilters
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
@@ -31,7 +32,7 @@ def _answer(
 
 
 def test_answers_normalised_and_exact(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     repo.apply(
         [
             _answer(
@@ -55,7 +56,7 @@ def test_answers_normalised_and_exact(engine: Engine) -> None:
 
 
 def test_changed_answer_keeps_history(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     repo.apply(
         [_answer("s1", "budget", "300", {"amount": Decimal("300"), "currency": "EUR"}, at=T0, n=1)]
     )
@@ -80,7 +81,7 @@ def test_changed_answer_keeps_history(engine: Engine) -> None:
 
 
 def test_commands_are_idempotent(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     batch = [
         _answer("s1", "timeline", "asap", {"days": 0}, at=T0, n=1),
         RecordEvent(
@@ -103,7 +104,7 @@ def test_a_write_racing_the_same_ids_counts_them_as_duplicates(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fetch and a beacon carrying the same events, committed one after the other."""
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     batch = [
         RecordEvent(session_id="s1", event_id=f"race-{n}", type="product_view", ts=T0)
         for n in range(3)
@@ -111,13 +112,13 @@ def test_a_write_racing_the_same_ids_counts_them_as_duplicates(
     repo.apply(batch[:2])
     # The racing writer looked before the first one committed: it saw none of the ids.
     looked = []
-    real = LeadRepository._existing
+    real = LeadService._existing
 
     def stale_once(connection: object, statement: object, ids: list[str]) -> set[str]:
         looked.append(ids)
         return set() if len(looked) == 1 else real(connection, statement, ids)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(LeadRepository, "_existing", staticmethod(stale_once))
+    monkeypatch.setattr(LeadService, "_existing", staticmethod(stale_once))
     result = repo.apply(batch)
     assert (result.accepted_events, result.duplicate_events) == (1, 2)
     lead = repo.get_lead_by_session("s1")
@@ -126,7 +127,7 @@ def test_a_write_racing_the_same_ids_counts_them_as_duplicates(
 
 
 def test_failed_batch_writes_nothing(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     bad = RecordEvent(session_id="s1", event_id="x" * 500, type="t", ts=T0)
     good = _answer("s1", "timeline", "asap", {"days": 0}, at=T0, n=1)
     if engine.dialect.name == "sqlite":
@@ -137,7 +138,7 @@ def test_failed_batch_writes_nothing(engine: Engine) -> None:
 
 
 def test_contact_and_flag_events(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     repo.apply(
         [
             UpdateContact(session_id="s1", consent_text="May I save…", consent_at=T0),
@@ -160,7 +161,7 @@ def test_contact_and_flag_events(engine: Engine) -> None:
 
 
 def test_event_value_is_exact_decimal(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     repo.apply(
         [
             RecordEvent(
@@ -174,7 +175,7 @@ def test_event_value_is_exact_decimal(engine: Engine) -> None:
 
 
 def test_list_filters_and_cursor_pagination(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     for index in range(5):
         repo.apply(
             [RecordEvent(session_id=f"s{index}", event_id=f"e{index}", type="page_view", ts=T0)]
@@ -198,7 +199,7 @@ def test_list_filters_and_cursor_pagination(engine: Engine) -> None:
 
 
 def test_foreign_keys_cascade(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     repo.apply([_answer("s1", "timeline", "asap", {"days": 0}, at=T0, n=1)])
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM leads"))
@@ -206,6 +207,6 @@ def test_foreign_keys_cascade(engine: Engine) -> None:
 
 
 def test_naive_datetimes_are_rejected(engine: Engine) -> None:
-    repo = LeadRepository(engine)
+    repo = LeadService(engine)
     with pytest.raises(Exception, match="naive datetime"):
         repo.apply([RecordEvent(session_id="s1", event_id="n1", type="t", ts=datetime(2026, 1, 1))])

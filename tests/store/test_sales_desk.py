@@ -16,13 +16,13 @@ from bot.handoff import planner_for
 from bot.handoff.channels import Outcome
 from bot.handoff.config import Delivery
 from bot.handoff.outbox import Attempted, OutboxStore
+from bot.leads import LeadService
+from bot.leads.book import LeadBook
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.leads.review import evaluate
 from bot.scoring import scorer_for
-from bot.scoring.review import evaluate
 from bot.settings import Settings
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
-from bot.store.leadbook import LeadBook
 from bot.store.models import LeadStatusChange
-from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
@@ -48,7 +48,7 @@ def handoff_settings(**changes: Any) -> Settings:
 class Story:
     """A lead that talked, browsed, answered, asked for a person and got a handoff."""
 
-    repository: LeadRepository
+    repository: LeadService
     lead_id: str
     handoff_id: str
 
@@ -66,7 +66,7 @@ def tell_story(
     deliver: bool = True,
 ) -> Story:
     """Write the story at ``now``; with ``deliver``, the webhook got it and Slack failed once."""
-    repository = LeadRepository(engine, scorer_for(settings), planner_for(settings))
+    repository = LeadService(engine, scorer_for(settings), planner_for(settings))
     start = now - timedelta(minutes=30)
     commands: list[Command] = [
         UpdateContact(
@@ -382,7 +382,7 @@ def test_lost_acknowledges_and_closes_an_open_handoff(desk: SalesDesk, story: St
 
 def test_back_to_new_leaves_handoffs_open(engine: Engine, desk: SalesDesk) -> None:
     settings = handoff_settings()
-    repository = LeadRepository(engine, scorer_for(settings), planner_for(settings))
+    repository = LeadService(engine, scorer_for(settings), planner_for(settings))
     state = repository.apply(
         [RecordEvent(session_id="s", event_id="view", type="product_view", ts=NOW)], now=NOW
     ).leads["s"]

@@ -12,12 +12,13 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
 from bot.catalog import DEMO_CATALOG, load_catalog
+from bot.leads import LeadService
+from bot.leads.book import LeadBook
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import LeadFacts, Scorer, ScoreResult, load_scoring_config, score
-from bot.store.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.store.db import create_db_engine, write_transaction
-from bot.store.leadbook import LeadBook
 from bot.store.models import Lead, LeadMerge
-from bot.store.repository import LeadFilters, LeadRepository
+from bot.store.queries import LeadFilters
 from tests.scoring import SCORING_CONFIG
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -31,8 +32,8 @@ def scorer() -> Scorer:
 
 
 @pytest.fixture
-def repo(engine: Engine, scorer: Scorer) -> LeadRepository:
-    return LeadRepository(engine, scorer)
+def repo(engine: Engine, scorer: Scorer) -> LeadService:
+    return LeadService(engine, scorer)
 
 
 def shop(
@@ -79,11 +80,11 @@ def lead_row(engine: Engine, lead_id: str) -> Any:
         ).one()
 
 
-def refolded(repo: LeadRepository, lead_id: str, now: datetime) -> tuple[LeadFacts, ScoreResult]:
+def refolded(repo: LeadService, lead_id: str, now: datetime) -> tuple[LeadFacts, ScoreResult]:
     """The lead's facts rebuilt from its stored history, and their score at ``now``."""
     assert repo.scorer is not None
     with repo.engine.connect() as connection:
-        facts = LeadRepository.load_facts(connection, lead_id)
+        facts = LeadService.load_facts(connection, lead_id)
     return facts, score(facts, repo.scorer.config, repo.scorer.catalog, now)
 
 
@@ -201,7 +202,7 @@ def random_batches(
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_score_equals_full_refold(repo: LeadRepository, seed: int) -> None:
+def test_incremental_score_equals_full_refold(repo: LeadService, seed: int) -> None:
     rng = random.Random(seed)
     sessions = [f"s{index}" for index in range(4)]
     for now, commands in random_batches(rng, sessions, rounds=40):
@@ -230,7 +231,7 @@ def test_incremental_score_equals_full_refold(repo: LeadRepository, seed: int) -
     assert sum(len(repo.events(lead["id"])) for lead in leads) > 40
 
 
-def test_late_older_answer_keeps_answers_and_score_in_agreement(repo: LeadRepository) -> None:
+def test_late_older_answer_keeps_answers_and_score_in_agreement(repo: LeadService) -> None:
     # A newer answer is written first, then an older one for the same question arrives late
     # (e.g. replayed from another process's spool). The lead's current answer, its score
     # and a full refold must all agree on which answer counts.
@@ -265,7 +266,7 @@ def test_late_older_answer_keeps_answers_and_score_in_agreement(repo: LeadReposi
 # --- duplicates ---------------------------------------------------------------------------------
 
 
-def test_duplicate_events_are_not_counted_twice(repo: LeadRepository) -> None:
+def test_duplicate_events_are_not_counted_twice(repo: LeadService) -> None:
     batch: list[Command] = [
         shop("s1", "e1", "add_to_cart", T0),
         shop("s1", "e2", "variant_select", T0 - timedelta(minutes=1)),
@@ -297,7 +298,7 @@ def test_duplicate_events_are_not_counted_twice(repo: LeadRepository) -> None:
     assert len(repo.events(state.lead_id, types=["stage_changed"])) == 1
 
 
-def test_duplicate_within_one_batch(repo: LeadRepository) -> None:
+def test_duplicate_within_one_batch(repo: LeadService) -> None:
     event = shop("s1", "e1", "add_to_cart", T0)
     result = repo.apply([event, event], now=T0)
     assert (result.accepted_events, result.duplicate_events) == (1, 1)
@@ -309,7 +310,7 @@ def test_duplicate_within_one_batch(repo: LeadRepository) -> None:
 # --- snapshots and stage transitions --------------------------------------------------------------
 
 
-def test_snapshot_only_when_the_score_changes(repo: LeadRepository) -> None:
+def test_snapshot_only_when_the_score_changes(repo: LeadService) -> None:
     first = repo.apply([shop("s1", "e1", "page_view", T0, variant=None)], now=T0)
     lead_id = first.leads["s1"].lead_id
     history = repo.score_history(lead_id)
@@ -331,7 +332,7 @@ def test_snapshot_only_when_the_score_changes(repo: LeadRepository) -> None:
     assert snapshots[1]["intent_score"] == 4 and snapshots[1]["fit_score"] == 0
 
 
-def test_stage_transitions_and_events(repo: LeadRepository) -> None:
+def test_stage_transitions_and_events(repo: LeadService) -> None:
     warm = repo.apply(
         [
             shop("s1", "e1", "add_to_cart", T0),
@@ -386,7 +387,7 @@ def test_stage_transitions_and_events(repo: LeadRepository) -> None:
     assert lead_row(repo.engine, lead_id).stage_changed_at == t1
 
 
-def test_answer_that_blocks_fit_drops_the_stage(repo: LeadRepository) -> None:
+def test_answer_that_blocks_fit_drops_the_stage(repo: LeadService) -> None:
     repo.apply(
         [shop("s1", "e1", "checkout_start", T0), shop("s1", "e2", "payment_info", T0)], now=T0
     )
@@ -408,7 +409,7 @@ def test_answer_that_blocks_fit_drops_the_stage(repo: LeadRepository) -> None:
 # --- rescore_all ----------------------------------------------------------------------------------
 
 
-def test_rescore_decays_and_is_idempotent(repo: LeadRepository) -> None:
+def test_rescore_decays_and_is_idempotent(repo: LeadService) -> None:
     hot = repo.apply(
         [
             shop("hot", "h1", "add_to_cart", T0),
@@ -459,7 +460,7 @@ def test_rescore_decays_and_is_idempotent(repo: LeadRepository) -> None:
         )
 
 
-def test_rescore_with_custom_cause(repo: LeadRepository) -> None:
+def test_rescore_with_custom_cause(repo: LeadService) -> None:
     lead = repo.apply(
         [shop("s1", "e1", "add_to_cart", T0), shop("s1", "e2", "variant_select", T0)], now=T0
     ).leads["s1"]
@@ -474,7 +475,7 @@ def test_rescore_with_custom_cause(repo: LeadRepository) -> None:
     )
 
 
-def test_rescore_decay_without_stage_change_updates_the_lead_only(repo: LeadRepository) -> None:
+def test_rescore_decay_without_stage_change_updates_the_lead_only(repo: LeadService) -> None:
     # A rescore that only moves points updates the lead (score, reasons) but keeps no
     # snapshot: history grows with events, not with rescore runs.
     lead = repo.apply([shop("s1", "e1", "add_to_cart", T0)], now=T0).leads["s1"]
@@ -490,7 +491,7 @@ def test_rescore_decay_without_stage_change_updates_the_lead_only(repo: LeadRepo
     assert history["stage_transitions"] == []
 
 
-def test_rescore_in_batches(repo: LeadRepository) -> None:
+def test_rescore_in_batches(repo: LeadService) -> None:
     for index in range(7):
         commands: list[Command] = [shop(f"s{index}", f"a{index}", "add_to_cart", T0)]
         if index < 3:  # three warm leads: 12 + 5 intent
@@ -509,7 +510,7 @@ def test_rescore_in_batches(repo: LeadRepository) -> None:
     assert summary.leads == 7
 
 
-def test_rescore_without_leads(repo: LeadRepository) -> None:
+def test_rescore_without_leads(repo: LeadService) -> None:
     progress: list[int] = []
     summary = repo.rescore_all(T0, batch_size=2, progress=progress.append)
     assert (summary.leads, summary.changed, summary.stage_changes) == (0, 0, 0)
@@ -518,10 +519,10 @@ def test_rescore_without_leads(repo: LeadRepository) -> None:
 
 def test_rescore_needs_a_scorer(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="scorer"):
-        LeadRepository(engine).rescore_all(T0)
+        LeadService(engine).rescore_all(T0)
 
 
-def test_rescore_rebuilds_missing_facts_from_history(repo: LeadRepository) -> None:
+def test_rescore_rebuilds_missing_facts_from_history(repo: LeadService) -> None:
     state = repo.apply(
         [
             shop("s1", "e1", "add_to_cart", T0),
@@ -559,7 +560,7 @@ def test_rescore_rebuilds_missing_facts_from_history(repo: LeadRepository) -> No
     assert rebuilt.reasons == original.reasons == expected.reasons_json()
 
 
-def test_write_after_missing_facts_refolds(repo: LeadRepository) -> None:
+def test_write_after_missing_facts_refolds(repo: LeadService) -> None:
     lead_id = repo.apply([shop("s1", "e1", "add_to_cart", T0)], now=T0).leads["s1"].lead_id
     with repo.engine.begin() as connection:
         connection.execute(
@@ -574,11 +575,11 @@ def test_write_after_missing_facts_refolds(repo: LeadRepository) -> None:
 # --- merges (a person's decision; the chat only links leads with the same e-mail) ---------------
 
 
-def merge(repo: LeadRepository, survivor: str, absorbed: str, now: datetime) -> None:
+def merge(repo: LeadService, survivor: str, absorbed: str, now: datetime) -> None:
     LeadBook(repo).merge(survivor, absorbed, by="sales", now=now)
 
 
-def test_confirmed_merge_rescores_with_both_histories(repo: LeadRepository, engine: Engine) -> None:
+def test_confirmed_merge_rescores_with_both_histories(repo: LeadService, engine: Engine) -> None:
     # Session "a" (earlier): a cart add, a budget that covers the hoodie, an email.
     first = repo.apply(
         [
@@ -676,7 +677,7 @@ def test_confirmed_merge_rescores_with_both_histories(repo: LeadRepository, engi
     assert repo.rescore_all(t3).leads == 1
 
 
-def test_merge_fills_missing_contact_fields(repo: LeadRepository, engine: Engine) -> None:
+def test_merge_fills_missing_contact_fields(repo: LeadService, engine: Engine) -> None:
     repo.apply([UpdateContact(session_id="a", email="x@example.com")], now=T0)
     t1 = T0 + timedelta(minutes=1)
     repo.apply(
@@ -701,7 +702,7 @@ def test_merge_fills_missing_contact_fields(repo: LeadRepository, engine: Engine
     assert state.score == 20
 
 
-def test_same_email_in_one_session_is_no_merge(repo: LeadRepository, engine: Engine) -> None:
+def test_same_email_in_one_session_is_no_merge(repo: LeadService, engine: Engine) -> None:
     repo.apply([UpdateContact(session_id="a", email="x@example.com")], now=T0)
     result = repo.apply([UpdateContact(session_id="a", email="X@example.com")], now=T0)
     assert len(repo.list_leads(LeadFilters()).items) == 1
@@ -710,13 +711,13 @@ def test_same_email_in_one_session_is_no_merge(repo: LeadRepository, engine: Eng
     assert result.leads["a"].lead_id == repo.list_leads(LeadFilters()).items[0]["id"]
 
 
-def test_different_emails_do_not_merge(repo: LeadRepository) -> None:
+def test_different_emails_do_not_merge(repo: LeadService) -> None:
     repo.apply([UpdateContact(session_id="a", email="x@example.com")], now=T0)
     repo.apply([UpdateContact(session_id="b", email="y@example.com")], now=T0)
     assert len(repo.list_leads(LeadFilters()).items) == 2
 
 
-def test_decay_rescore_skips_leads_whose_score_cannot_change(repo: LeadRepository) -> None:
+def test_decay_rescore_skips_leads_whose_score_cannot_change(repo: LeadService) -> None:
     # "fit" only: in stock, deliverable, no timeline: nothing left to decay once intent is 0.
     lead_id = (
         repo.apply(
@@ -747,7 +748,7 @@ def test_decay_rescore_skips_leads_whose_score_cannot_change(repo: LeadRepositor
     assert repo.rescore_all(month + timedelta(days=1)).leads == 1
 
 
-def test_live_timeline_keeps_a_lead_decaying(repo: LeadRepository) -> None:
+def test_live_timeline_keeps_a_lead_decaying(repo: LeadService) -> None:
     lead_id = (
         repo.apply([answer("t", "t1", "timeline", {"days": 60}, T0)], now=T0).leads["t"].lead_id
     )
@@ -759,7 +760,7 @@ def test_live_timeline_keeps_a_lead_decaying(repo: LeadRepository) -> None:
 
 
 def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
-    repo: LeadRepository, scorer: Scorer, database_url: str, monkeypatch: pytest.MonkeyPatch
+    repo: LeadService, scorer: Scorer, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if repo.engine.dialect.name == "postgresql":
         pytest.skip("PostgreSQL locks the batch's rows: a writer waits for the rescore instead")
@@ -767,7 +768,7 @@ def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
     later = T0 + timedelta(days=5)
     # The shop writes from another process: its own engine on the same database.
     shop_engine = create_db_engine(database_url)
-    shop_repo = LeadRepository(shop_engine, scorer)
+    shop_repo = LeadService(shop_engine, scorer)
 
     class WriterCommitsMeanwhile:
         """Scores like the real scorer; on the rescore's first call, the shop writes."""
@@ -793,7 +794,7 @@ def test_rescore_keeps_the_score_of_a_lead_written_meanwhile(
     assert "intent.checkout_start" in {r["rule"] for r in lead_row(repo.engine, lead_id).reasons}
 
 
-def test_leads_carry_the_reporting_label_of_their_stage(repo: LeadRepository) -> None:
+def test_leads_carry_the_reporting_label_of_their_stage(repo: LeadService) -> None:
     hot = repo.apply(
         [
             shop("h", "h1", "add_to_cart", T0),
@@ -815,7 +816,7 @@ def test_leads_carry_the_reporting_label_of_their_stage(repo: LeadRepository) ->
 
 
 def test_without_a_scorer_leads_have_no_label(engine: Engine) -> None:
-    plain = LeadRepository(engine)
+    plain = LeadService(engine)
     plain.apply([shop("p", "p1", "checkout_start", T0)], now=T0)
     assert plain.get_lead_by_session("p")["qualification"] is None  # type: ignore[index]
 
@@ -834,7 +835,7 @@ def test_a_nested_write_transaction_is_refused_rather_than_waiting_forever(engin
         assert connection.execute(text("SELECT 1")).scalar() == 1
 
 
-def test_a_lead_that_was_hot_stays_a_qualified_lead_after_cooling(repo: LeadRepository) -> None:
+def test_a_lead_that_was_hot_stays_a_qualified_lead_after_cooling(repo: LeadService) -> None:
     hot = repo.apply(
         [
             shop("q", "q1", "add_to_cart", T0),

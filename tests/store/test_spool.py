@@ -14,18 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.commands import (
-    Command,
-    RecordAnswer,
-    RecordEvent,
-    UpdateContact,
-    decode,
-    encode,
-)
+from bot.leads import ApplyResult, LeadService
+from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact, decode, encode
+from bot.leads.spool import LeadRecorder, Spool
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
-from bot.store.repository import ApplyResult, LeadRepository
-from bot.store.spool import LeadRecorder, Spool
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 DOWN_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"
@@ -62,7 +55,7 @@ def test_outage_spools_then_replays_in_order(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spool = Spool(tmp_path / "spool")
-    down = LeadRecorder(LeadRepository(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
+    down = LeadRecorder(LeadService(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
     with caplog.at_level(logging.ERROR):
         assert down.record(_commands(1)) is None
         assert down.record(_commands(2)) is None
@@ -72,7 +65,7 @@ def test_outage_spools_then_replays_in_order(
 
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
-    repository = LeadRepository(create_db_engine(url))
+    repository = LeadService(create_db_engine(url))
     up = LeadRecorder(repository, spool)
     assert up.record(_commands(3)) is not None
     assert spool.pending() == 0
@@ -89,7 +82,7 @@ def test_outage_spools_then_replays_in_order(
 
 def test_flush_keeps_batches_while_still_down(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
-    recorder = LeadRecorder(LeadRepository(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
+    recorder = LeadRecorder(LeadService(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
     recorder.record(_commands(1))
     assert recorder.flush() == 0
     assert spool.pending() == 1
@@ -100,7 +93,7 @@ def test_replay_twice_writes_once(tmp_path: Path) -> None:
     spool.append(_commands(1))
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
-    repository = LeadRepository(create_db_engine(url))
+    repository = LeadService(create_db_engine(url))
     repository.apply(_commands(1))  # as if a replay had been interrupted after the commit
     assert spool.drain(repository) == 1
     lead = repository.get_lead_by_session("s1")
@@ -129,7 +122,7 @@ def test_refused_write_is_kept_aside_and_later_writes_go_on(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
-    repository = LeadRepository(create_db_engine(url))
+    repository = LeadService(create_db_engine(url))
     spool = Spool(tmp_path / "spool")
     recorder = LeadRecorder(repository, spool)
     with caplog.at_level(logging.ERROR):
@@ -146,7 +139,7 @@ def test_refused_write_is_kept_aside_and_later_writes_go_on(
 def test_refused_spooled_batch_does_not_block_the_ones_after_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
-    repository = LeadRepository(create_db_engine(url))
+    repository = LeadService(create_db_engine(url))
     spool = Spool(tmp_path / "spool")
     # Spooled during an outage: a good batch, one the database will refuse, a good one.
     spool.append(_commands(1))
@@ -196,7 +189,7 @@ def test_a_locked_store_spools_the_write_within_the_wait(
     locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
 ) -> None:
     url, holder = locked_store
-    repository = LeadRepository(create_db_engine(url, lock_wait=WAIT))
+    repository = LeadService(create_db_engine(url, lock_wait=WAIT))
     recorder = LeadRecorder(repository, Spool(tmp_path / "spool"))
     holder.execute("BEGIN EXCLUSIVE")
     started = time.monotonic()
@@ -214,7 +207,7 @@ def test_writes_of_different_shoppers_do_not_queue_behind_each_other(
 ) -> None:
     url, holder = locked_store
     recorder = LeadRecorder(
-        LeadRepository(create_db_engine(url, lock_wait=WAIT)), Spool(tmp_path / "spool")
+        LeadService(create_db_engine(url, lock_wait=WAIT)), Spool(tmp_path / "spool")
     )
     shoppers = [f"shopper-{index}" for index in range(12)]
 
@@ -239,7 +232,7 @@ def test_a_session_s_later_write_does_not_overtake_its_spooled_ones(
     locked_store: tuple[str, sqlite3.Connection], tmp_path: Path
 ) -> None:
     url, holder = locked_store
-    repository = LeadRepository(create_db_engine(url, lock_wait=WAIT))
+    repository = LeadService(create_db_engine(url, lock_wait=WAIT))
     # Tries the store on every write, so the third write finds it free again.
     recorder = LeadRecorder(repository, Spool(tmp_path / "spool"), retry_after=0)
     holder.execute("BEGIN EXCLUSIVE")
@@ -263,7 +256,7 @@ def test_once_the_store_was_found_locked_the_next_writes_spool_without_waiting(
     url, holder = locked_store
     tried: list[str] = []
 
-    class Counting(LeadRepository):
+    class Counting(LeadService):
         def apply(self, commands: Sequence[Command], *, now: datetime | None = None) -> ApplyResult:
             tried.append(commands[0].session_id)
             return super().apply(commands, now=now)
@@ -284,12 +277,12 @@ def test_once_the_store_was_found_locked_the_next_writes_spool_without_waiting(
 def test_a_batch_spooled_while_the_spool_drains_is_kept_and_not_held_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(url)
-    repository = LeadRepository(create_db_engine(url))
+    repository = LeadService(create_db_engine(url))
     spool = Spool(tmp_path / "spool")
     spool.append(_answer("s1", 1))
     appended = threading.Event()
 
-    class AppendsMeanwhile(LeadRepository):
+    class AppendsMeanwhile(LeadService):
         def apply(self, commands: Sequence[Command], *, now: datetime | None = None) -> ApplyResult:
             # Another shopper's write is spooled while this batch is being replayed.
             writer = threading.Thread(
@@ -310,7 +303,7 @@ def test_a_locked_postgresql_store_spools_the_write_within_the_wait(
     migrated_postgres_url: str, tmp_path: Path
 ) -> None:
     engine = create_db_engine(migrated_postgres_url, lock_wait=WAIT)
-    recorder = LeadRecorder(LeadRepository(engine), Spool(tmp_path / "spool"))
+    recorder = LeadRecorder(LeadService(engine), Spool(tmp_path / "spool"))
     holder = create_db_engine(migrated_postgres_url)
     try:
         with holder.begin() as connection:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.assistant import human_request_reply, should_skip_consent
 from bot.handoff import HandoffNotice
-from bot.store.repository import LeadState
+from bot.leads import LeadState
 
 AT = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
 AWAY = (
