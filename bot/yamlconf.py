@@ -9,13 +9,51 @@ the fix is obvious, and YAML 1.1's surprising booleans (``NO`` for Norway,
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 Location = tuple[str | int, ...]
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader (YAML 1.1 scalars) that refuses a key written twice in one mapping.
+
+    The document is read top to bottom, so the mistake reported is the first in
+    the file. Merge keys (``<<: *base``) are expanded first: repeating a merged
+    key is refused too. A reader words the two refusals for its audience by
+    overriding :attr:`duplicate_key` (given ``key`` and the ``line`` of the
+    first) and :attr:`unhashable_key`.
+    """
+
+    duplicate_key = "{key!r} is given twice (first on line {line})"
+    unhashable_key = "found unhashable key"
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        """The document's data, each value built where it is written."""
+        self.deep_construct = True
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping whose keys are plain values, each given once."""
+        self.flatten_mapping(node)
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, self.unhashable_key, key_node.start_mark
+                )
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, self.duplicate_key.format(key=key, line=first), key_node.start_mark
+                )
+            seen[key] = key_node
+            self.construct_object(value_node, deep=deep)
+        return super().construct_mapping(node, deep=deep)
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -56,18 +94,34 @@ def load_document(path: Path, error: type[ValueError], what: str) -> tuple[Any, 
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read {what}: {exc}") from exc
     try:
-        loader = StrictLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
-        finally:
-            loader.dispose()
+        return parse_document(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
+        line, problem = yaml_problem(exc)
+        where = f"{path}:{line}" if line is not None else str(path)
         raise error(f"{where}: invalid YAML: {problem}") from exc
+
+
+def parse_document(
+    text: str, loader: type[yaml.SafeLoader] = StrictLoader
+) -> tuple[Any, yaml.Node | None]:
+    """The data of the one YAML document in ``text`` and its node tree (for line numbers).
+
+    Raises ``yaml.YAMLError``; :func:`yaml_problem` says where and what.
+    """
+    reader = loader(text)
+    try:
+        root = reader.get_single_node()
+        data = reader.construct_document(root) if root is not None else None
+    finally:
+        reader.dispose()
     return data, root
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
+    """The 1-based line of a YAML error (``None`` if it has none) and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return (mark.line + 1 if mark is not None else None), problem
 
 
 def describe(
@@ -97,18 +151,39 @@ def line_of(root: yaml.Node | None, location: Location) -> int:
     node = root
     line = node.start_mark.line + 1 if node is not None else 1
     for part in location:
-        child: Any = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child = value
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            child = node.value[part]
-        if child is None:
+        entry = _entry(node, part)
+        if entry is None:
             break
-        node = child
+        _, node = entry
         line = node.start_mark.line + 1
     return line
+
+
+def key_line(root: yaml.Node | None, location: Location) -> int:
+    """1-based line where the last part of ``location`` is written: its key, or its list item.
+
+    Unlike :func:`line_of`, a key whose value starts on the next line is found
+    on its own line. A part that is not there is reported on the line of the
+    deepest node found on the way, where it would belong (1 if none is found).
+    """
+    node = root
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in location:
+        entry = _entry(node, part)
+        if entry is None:
+            return line
+        written, node = entry
+        line = node.start_mark.line + 1
+    return written.start_mark.line + 1 if location else line
+
+
+def _entry(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """Where ``part`` of ``node`` is written (a key, an item) and its value node."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return key, value
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        item = node.value[part]
+        return item, item
+    return None
