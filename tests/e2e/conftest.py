@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from bot.flows import Flow, load_flow
 from bot.leads import LeadService
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import create_db_engine
+from tests.scoring import SCORING_CONFIG
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 SPOOL_SETTLE_SECONDS = 15.0
@@ -34,6 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         PROJECT_ROOT,
         base,
         model=MODEL,
+        # The tests' own scoring numbers: the stages asserted here do not move with a retune.
+        environ={**os.environ, "SCORING_CONFIG": str(SCORING_CONFIG)},
     ) as running:
         yield running
 
