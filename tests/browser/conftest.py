@@ -29,6 +29,7 @@ from bot.devstack import DevStack
 from bot.flows import Flow, load_flow
 from bot.settings import PROJECT_ROOT, Settings
 from tests.e2e.conftest import CHOICE_PROMPT, MODEL
+from tests.scoring import SCORING_CONFIG
 
 # Selenium Manager must never look for drivers or browsers online.
 os.environ["SE_OFFLINE"] = "true"
@@ -92,7 +93,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         PROJECT_ROOT,
         base,
         model=MODEL,
-        environ={**os.environ, "CATALOG_PATH": str(catalog)},
+        # The tests' own scoring numbers: the stage asserted here does not move with a retune.
+        environ={
+            **os.environ,
+            "CATALOG_PATH": str(catalog),
+            "SCORING_CONFIG": str(SCORING_CONFIG),
+        },
     ) as running:
         yield running
 
