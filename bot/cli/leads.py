@@ -122,7 +122,7 @@ def _lead_status(text: str) -> str:
 def _lead_book(settings: Settings) -> Iterator[Any]:
     """The lead book on the store and conversations of ``settings``, closed after the block."""
     from bot.leads import LeadService
-    from bot.store.leadbook import LeadBook
+    from bot.leads.book import LeadBook
     from bot.store.tracker import ConversationStore
 
     with open_engine(settings) as engine:
@@ -167,7 +167,7 @@ def _leads_import(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from bot.store.csvio import CsvFileError, import_csv, write_error_report
+    from bot.leads.csvimport import CsvFileError, import_csv, write_error_report
 
     settings = Settings.from_env()
     path = Path(args.file)
@@ -228,7 +228,7 @@ def _leads_import(args: argparse.Namespace) -> int:
 
 def _leads_export(args: argparse.Namespace) -> int:
     from bot.leads import LeadService
-    from bot.store.csvio import export_csv
+    from bot.leads.csvexport import export_csv
     from bot.store.queries import LeadFilters
 
     filters = LeadFilters(

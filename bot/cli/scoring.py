@@ -78,7 +78,7 @@ def _rescore(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
     from tqdm import tqdm
 
-    from bot.scoring.rescore import rescore_in_parallel
+    from bot.leads.rescore import rescore_in_parallel
     from bot.store.models import Lead
 
     settings = deployment_settings()
@@ -107,7 +107,8 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from bot.scoring.review import evaluate, render_evaluation, write_chart
+    from bot.leads.review import evaluate
+    from bot.leads.reviewreport import render_evaluation, write_chart
 
     settings = Settings.from_env()
     scorer = configured_scorer(settings)
@@ -125,8 +126,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from bot.leads.review import backtest
+    from bot.leads.reviewreport import render_backtest
     from bot.scoring import Scorer, ScoringConfigError, load_scoring_config
-    from bot.scoring.review import backtest, render_backtest
 
     settings = Settings.from_env()
     current = configured_scorer(settings, "current")
@@ -149,7 +151,7 @@ def _synthetic(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bot.leads import LeadService
-    from bot.scoring.synthetic import generate, write_history
+    from bot.leads.synthetic import generate, write_history
     from bot.store.migrate import upgrade
 
     settings = Settings.from_env()
