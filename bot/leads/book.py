@@ -4,8 +4,9 @@ The chat and the storefront create leads through the lead service's commands
 (:class:`bot.leads.service.LeadService`); this module serves everything else a
 lead-management system does: manual entry and edits (API, web forms),
 conversion to a customer, a person's data export, erasure and the purge of old
-anonymous leads. Every method is one transaction; a web form's contact details
-on a chat session's lead and merges go through the lead service, so they are
+anonymous leads. Every method is one transaction, written with the store's
+lead-management SQL (:mod:`bot.store.entries`); a web form's contact details on
+a chat session's lead and merges go through the lead service, so they are
 scored and linked like the chat's. Field rules live in :mod:`bot.store.contacts`.
 """
 
@@ -16,38 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import clock
 from bot.leads.commands import UpdateContact
 from bot.leads.service import LeadService
+from bot.store import entries
 from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates, without_details
-from bot.store.ids import new_lead_id
-from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
-from bot.store.models import (
-    Answer,
-    Erasure,
-    Handoff,
-    Lead,
-    LeadEvent,
-    LeadMerge,
-    LeadNote,
-    LeadStatusChange,
-    ScoreSnapshot,
-    StageTransition,
-)
-from bot.store.sales import _actor, _row_view, record_status_change, surviving_lead
+from bot.store.entries import CONTACT_COLUMNS
+from bot.store.sales import actor_name, record_status_change, surviving_lead
 from bot.store.tracker import ConversationStore
-from bot.store.views import answer_view, event_view
 
-_LEADS = Lead.__table__
-_NOTES = LeadNote.__table__
-_ERASURES = Erasure.__table__
-# Lead columns a person or another system writes (the rest is the bot's and the scorer's).
-CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone", "company", "position", "address")
 PURGE_BATCH = 500
 FORM_ACTOR = "web form"
 
@@ -78,37 +60,6 @@ class Saved:
 
     lead: dict[str, Any]
     created: bool
-
-
-def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) -> dict[str, Any]:
-    """Column values of a lead entered by a person or imported (not met in the chat).
-
-    Such a lead has no storefront session: its session id is derived from its
-    id. A later chat by the same person is linked to it as a likely duplicate
-    (same e-mail or phone), for sales to merge.
-    """
-    lead_id = new_lead_id()
-    status = fields.get("status") or "New"
-    values: dict[str, Any] = {name: fields.get(name) for name in CONTACT_COLUMNS}
-    values.update(
-        id=lead_id,
-        session_id=f"lead-{lead_id}",
-        source=fields.get("source") or source,
-        status=status,
-        stage="cold",
-        score=0,
-        intent_score=0,
-        fit_score=0,
-        reasons=[],
-        facts_version=0,
-        # Nothing happened yet that time could make worth less.
-        decaying=False,
-        # As far as its status says (a status set later only moves it forward from here).
-        lifecycle_stage=furthest_lifecycle("lead", STATUS_LIFECYCLE.get(status, "lead")),
-        created_at=now,
-        updated_at=now,
-    )
-    return values
 
 
 class LeadBook:
@@ -142,9 +93,7 @@ class LeadBook:
 
     def _raise_missing(self, lead_id: str) -> None:
         with self._engine.connect() as connection:
-            erased_at = connection.execute(
-                select(_ERASURES.c.erased_at).where(_ERASURES.c.lead_id == lead_id)
-            ).scalar_one_or_none()
+            erased_at = entries.erased_at(connection, lead_id)
         if erased_at is not None:
             raise LeadGone(lead_id, erased_at)
         raise LookupError(f"no lead with id {lead_id!r}")
@@ -155,54 +104,14 @@ class LeadBook:
         # A likely duplicate may be someone else: the person gets its id, not its details.
         lead["possible_duplicates"] = without_details(lead["possible_duplicates"])
         with self._engine.connect() as connection:
-            owners = _owner_rows(connection, lead["id"])
-            ids = [row.id for row in owners]
-            # Core rows (a connection returns columns, not ORM objects): the views
-            # read them by attribute like the models.
-            answers = connection.execute(
-                select(Answer.__table__)
-                .where(Answer.lead_id.in_(ids))
-                .order_by(Answer.answered_at, Answer.id)
-            ).all()
-            events = connection.execute(
-                select(LeadEvent.__table__)
-                .where(LeadEvent.lead_id.in_(ids))
-                .order_by(LeadEvent.ts, LeadEvent.id)
-            ).all()
-            tables: dict[str, tuple[Any, Any]] = {
-                "notes": (LeadNote, LeadNote.created_at),
-                "status_history": (LeadStatusChange, LeadStatusChange.at),
-                "score_history": (ScoreSnapshot, ScoreSnapshot.created_at),
-                "stage_history": (StageTransition, StageTransition.at),
-                "handoffs": (Handoff, Handoff.created_at),
-                "merges": (LeadMerge, LeadMerge.merged_at),
-            }
-            related = {
-                name: [
-                    _row_view(row)
-                    for row in connection.execute(
-                        select(model.__table__)
-                        .where(
-                            model.survivor_id.in_(ids)
-                            if model is LeadMerge
-                            else model.lead_id.in_(ids)
-                        )
-                        .order_by(order)
-                    )
-                ]
-                for name, (model, order) in tables.items()
-            }
+            owners = entries.owner_rows(connection, lead["id"])
+            recorded = entries.person_data(connection, owners)
         sessions = [row.session_id for row in owners]
         conversation = self.conversations.conversation(sessions) if self.conversations else []
         return {
             "lead": lead,
             "sessions": sessions,
-            "answers": [
-                {"key": row.key, **answer_view(row), "superseded_at": _iso(row.superseded_at)}
-                for row in answers
-            ],
-            "events": [event_view(row) for row in events],
-            **related,
+            **recorded,
             "conversation": conversation,
             "exported_at": clock.now().isoformat(),
         }
@@ -224,33 +133,31 @@ class LeadBook:
         (given fields overwrite, others stay) and returned with ``created`` false.
         """
         fields = clean_lead_fields(data, complete=True, region=self.region)
-        actor = _actor(by)
+        actor = actor_name(by)
         now = now or clock.now()
         with write_transaction(self._engine) as connection:
-            existing = _lead_with_email(connection, fields.get("email"))
+            existing = entries.lead_with_email(connection, fields.get("email"))
             if existing is not None:
                 if not merge:
                     raise DuplicateLead(existing, fields["email"])
                 self._write(connection, existing, fields, actor, now, replace=False)
                 lead_id, created = existing, False
             else:
-                values = new_lead_values(fields, source=source, now=now)
-                connection.execute(insert(_LEADS).values(**values))
+                values = entries.new_lead_values(fields, source=source, now=now)
+                entries.insert_leads(connection, [values])
                 lead_id, created = values["id"], True
                 if values["status"] != "New":
                     # A lead entered mid-sale starts its history with that status.
-                    connection.execute(
-                        insert(LeadStatusChange.__table__).values(
-                            lead_id=lead_id,
-                            from_status="New",
-                            to_status=values["status"],
-                            changed_by=actor,
-                            reason=fields.get("status_reason"),
-                            at=now,
-                        )
+                    entries.record_first_status(
+                        connection,
+                        lead_id,
+                        values["status"],
+                        actor,
+                        fields.get("status_reason"),
+                        now,
                     )
                 if fields.get("notes"):
-                    _add_note(connection, lead_id, fields["notes"], actor, now)
+                    entries.add_note(connection, lead_id, fields["notes"], actor, now)
                 # A new e-mail address with a known phone number (say).
                 link_duplicates(connection, lead_id, fields, now)
         return Saved(self.get(lead_id), created)
@@ -277,7 +184,7 @@ class LeadBook:
         now = now or clock.now()
         if session_id is not None:
             with self._engine.connect() as connection:
-                known = _session_lead(connection, session_id) is not None
+                known = entries.session_lead(connection, session_id) is not None
             # Through the lead service, as the chat writes contact details: the
             # session's lead is linked to another lead with the same e-mail or phone.
             self.repository.apply(
@@ -295,7 +202,7 @@ class LeadBook:
                 now=now,
             )
             with write_transaction(self._engine) as connection:
-                found = _session_lead(connection, session_id)
+                found = entries.session_lead(connection, session_id)
                 assert found is not None  # the write above made it
                 # A session sales merged into another lead stands for that lead.
                 lead = surviving_lead(connection, found)
@@ -305,19 +212,15 @@ class LeadBook:
                     {**fields} if known else {**fields, "source": fields.get("source") or source}
                 )
                 self._write(connection, lead.id, changes, FORM_ACTOR, now, replace=False)
-                connection.execute(
-                    update(_LEADS)
-                    .where(_LEADS.c.id == lead.id)
-                    .values(consent_at=now, consent_text=consent_text)
-                )
+                entries.set_consent(connection, lead.id, consent_text, now)
             return Saved(self.get(lead.id), created=not known)
         with write_transaction(self._engine) as connection:
-            values = new_lead_values(fields, source=source, now=now)
+            values = entries.new_lead_values(fields, source=source, now=now)
             values.update(consent_at=now, consent_text=consent_text)
-            connection.execute(insert(_LEADS).values(**values))
+            entries.insert_leads(connection, [values])
             lead_id = values["id"]
             if fields.get("notes"):
-                _add_note(connection, lead_id, fields["notes"], FORM_ACTOR, now)
+                entries.add_note(connection, lead_id, fields["notes"], FORM_ACTOR, now)
             link_duplicates(connection, lead_id, fields, now)
         return Saved(self.get(lead_id), created=True)
 
@@ -338,19 +241,17 @@ class LeadBook:
         belongs to another lead) or ``LookupError``.
         """
         fields = clean_lead_fields(data, complete=replace, region=self.region)
-        actor = _actor(by)
+        actor = actor_name(by)
         now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
             email = fields.get("email")
-            current = connection.execute(
-                select(_LEADS.c.email).where(_LEADS.c.id == lead.id)
-            ).scalar_one()
+            current = entries.email_of(connection, lead.id)
             # Keeping its own address is no conflict, even when a likely duplicate shares it.
             if email and email.lower() != (current or "").lower():
-                other = _lead_with_email(connection, email)
+                other = entries.lead_with_email(connection, email)
                 if other is not None and other != lead.id:
                     raise DuplicateLead(other, email)
             self._write(connection, lead.id, fields, actor, now, replace=replace)
@@ -375,24 +276,14 @@ class LeadBook:
         )
         if fields.get("source"):
             columns["source"] = fields["source"]
-        if columns:
-            # Where the lead got to stays reached (clearing the e-mail address of a
-            # chat lead must not make it a visitor again); new contact details make a lead.
-            current = connection.execute(select(_LEADS).where(_LEADS.c.id == lead_id)).one()
-            reached = lifecycle_of(current)
-            if columns.get("email") or columns.get("phone"):
-                reached = furthest_lifecycle(reached, "lead")
-            columns["lifecycle_stage"] = reached
-            connection.execute(
-                update(_LEADS).where(_LEADS.c.id == lead_id).values(**columns, updated_at=now)
-            )
+        entries.write_contact(connection, lead_id, columns, now)
         if fields.get("status"):
             lead = surviving_lead(connection, lead_id)
             record_status_change(
                 connection, lead, fields["status"], actor, fields.get("status_reason"), now
             )
         if fields.get("notes"):
-            _add_note(connection, lead_id, fields["notes"], actor, now)
+            entries.add_note(connection, lead_id, fields["notes"], actor, now)
 
     def merge(
         self,
@@ -415,7 +306,7 @@ class LeadBook:
         Raises ``LookupError`` (:class:`LeadGone` for an erased ``lead_id``)
         and :class:`SameLead` when both ids are the same lead.
         """
-        actor = _actor(by)
+        actor = actor_name(by)
         now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
@@ -451,7 +342,7 @@ class LeadBook:
             complete=False,
             region=self.region,
         )
-        actor = _actor(by)
+        actor = actor_name(by)
         now = now or clock.now()
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
@@ -465,15 +356,7 @@ class LeadBook:
                 cleaned.get("status_reason") or "converted to customer",
                 now,
             )
-            values: dict[str, Any] = {"lifecycle_stage": "customer", "updated_at": now}
-            if cleaned.get("customer_group") is not None:
-                values["customer_group"] = cleaned["customer_group"]
-            connection.execute(
-                update(_LEADS)
-                .where(_LEADS.c.id == lead.id, _LEADS.c.converted_at.is_(None))
-                .values(converted_at=now)
-            )
-            connection.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
+            entries.convert(connection, lead.id, cleaned.get("customer_group"), now)
         return self.get(lead.id)
 
     def erase(
@@ -504,7 +387,7 @@ class LeadBook:
         ``only_if`` is a condition on the lead row ``lead_id`` itself (not on the
         lead it may have been merged into), checked again under the lock.
         """
-        actor = _actor(by)
+        actor = actor_name(by)
         # The conversations go first: if the tracker store cannot be reached,
         # nothing is erased yet and the request can be repeated. (Erasing the
         # lead first would leave the conversation behind for good: a repeated
@@ -513,44 +396,24 @@ class LeadBook:
             found = surviving_lead(connection, lead_id, lock=False)
             if found is None:
                 self._raise_missing(lead_id)
-            if only_if is not None and not _matches(connection, lead_id, only_if):
+            if only_if is not None and not entries.matches(connection, lead_id, only_if):
                 return None
-            sessions = [row.session_id for row in _owner_rows(connection, found.id)]
+            sessions = [row.session_id for row in entries.owner_rows(connection, found.id)]
         conversation_events = self.conversations.erase(sessions) if self.conversations else None
         with write_transaction(self._engine) as connection:
             lead = surviving_lead(connection, lead_id)
             if lead is None:
                 self._raise_missing(lead_id)
-            if only_if is not None and not _matches(connection, lead_id, only_if):
+            if only_if is not None and not entries.matches(connection, lead_id, only_if):
                 return None
-            owners = _owner_rows(connection, lead.id)
+            owners = entries.owner_rows(connection, lead.id)
             # Sessions merged into the lead meanwhile.
             late = [row.session_id for row in owners if row.session_id not in sessions]
-            removed = _erase_rows(connection, [row.id for row in owners])
+            removed = entries.erase_rows(connection, [row.id for row in owners])
             if conversation_events is not None:
                 removed["conversation_events"] = conversation_events
-            tombstone = {"erased_at": now, "reason": reason, "requested_by": actor}
-            connection.execute(
-                insert(_ERASURES),
-                [
-                    {
-                        **tombstone,
-                        "lead_id": lead.id,
-                        "lead_created_at": min(row.created_at for row in owners),
-                        "removed": removed,
-                    },
-                    # The ids of merged leads answer "gone" too.
-                    *(
-                        {
-                            **tombstone,
-                            "lead_id": row.id,
-                            "lead_created_at": row.created_at,
-                            "removed": {},
-                        }
-                        for row in owners
-                        if row.id != lead.id
-                    ),
-                ],
+            entries.insert_tombstones(
+                connection, lead.id, owners, removed, reason=reason, by=actor, now=now
             )
         if late and self.conversations is not None:
             removed["conversation_events"] += self.conversations.erase(late)
@@ -566,18 +429,14 @@ class LeadBook:
     ) -> int:
         """Erase leads without contact details not touched for ``older_than``; how many."""
         now = now or clock.now()
-        anonymous = _anonymous(now - older_than)
+        anonymous = entries.anonymous(now - older_than)
         if dry_run:
             with self._engine.connect() as connection:
-                return int(connection.execute(select(func.count()).where(anonymous)).scalar_one())
+                return entries.count_matching(connection, anonymous)
         purged = 0
         while True:
             with self._engine.connect() as connection:
-                ids = list(
-                    connection.execute(
-                        select(_LEADS.c.id).where(anonymous).limit(PURGE_BATCH)
-                    ).scalars()
-                )
+                ids = entries.matching_ids(connection, anonymous, PURGE_BATCH)
             if not ids:
                 return purged
             for lead_id in ids:
@@ -591,91 +450,3 @@ class LeadBook:
                 except LookupError:
                     continue  # erased meanwhile
                 purged += erased is not None
-
-
-def _anonymous(cutoff: datetime) -> Any:
-    """Leads without contact details, not merged, not updated since ``cutoff``."""
-    return and_(
-        _LEADS.c.email.is_(None),
-        _LEADS.c.phone.is_(None),
-        _LEADS.c.merged_into.is_(None),
-        _LEADS.c.updated_at < cutoff,
-    )
-
-
-def _matches(connection: Connection, lead_id: str, condition: Any) -> bool:
-    return (
-        connection.execute(
-            select(_LEADS.c.id).where(_LEADS.c.id == lead_id, condition)
-        ).one_or_none()
-        is not None
-    )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _session_lead(connection: Connection, session_id: str) -> str | None:
-    """The id of the session's lead row (merged or not), or ``None``."""
-    found: str | None = connection.execute(
-        select(_LEADS.c.id).where(_LEADS.c.session_id == session_id)
-    ).scalar_one_or_none()
-    return found
-
-
-def _lead_with_email(connection: Connection, email: str | None) -> str | None:
-    """The oldest surviving lead with this e-mail address."""
-    if not email:
-        return None
-    found: str | None = connection.execute(
-        select(_LEADS.c.id)
-        .where(_LEADS.c.email == email, _LEADS.c.merged_into.is_(None))
-        .order_by(_LEADS.c.created_at, _LEADS.c.id)
-        .limit(1)
-    ).scalar_one_or_none()
-    return found
-
-
-def _owner_rows(connection: Connection, lead_id: str) -> list[Any]:
-    """The lead and the leads merged into it (``id``, ``session_id``, ``created_at``)."""
-    return list(
-        connection.execute(
-            select(_LEADS.c.id, _LEADS.c.session_id, _LEADS.c.created_at)
-            .where((_LEADS.c.id == lead_id) | (_LEADS.c.merged_into == lead_id))
-            .order_by(_LEADS.c.created_at)
-        )
-    )
-
-
-def _add_note(connection: Connection, lead_id: str, text: str, by: str, now: datetime) -> None:
-    connection.execute(insert(_NOTES).values(lead_id=lead_id, author=by, text=text, created_at=now))
-
-
-def _erase_rows(connection: Connection, ids: list[str]) -> dict[str, int]:
-    """Delete the leads ``ids`` and what hangs on them; counts per kind."""
-    counted = {
-        "answers": Answer.__table__,
-        "events": LeadEvent.__table__,
-        "notes": _NOTES,
-        "handoffs": Handoff.__table__,
-    }
-    removed = {
-        name: int(
-            connection.execute(
-                select(func.count()).select_from(table).where(table.c.lead_id.in_(ids))
-            ).scalar_one()
-        )
-        for name, table in counted.items()
-    }
-    # Merge records name the absorbed session; they go with the person.
-    merges = LeadMerge.__table__
-    connection.execute(
-        delete(merges).where(merges.c.survivor_id.in_(ids) | merges.c.absorbed_id.in_(ids))
-    )
-    # Absorbed leads point at the survivor: they go first. Everything else
-    # hangs on the leads with ON DELETE CASCADE.
-    connection.execute(delete(_LEADS).where(_LEADS.c.merged_into.in_(ids)))
-    connection.execute(delete(_LEADS).where(_LEADS.c.id.in_(ids)))
-    removed["leads"] = len(ids)
-    return removed

@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from bot.leads.book import CONTACT_COLUMNS
 from bot.leads.service import LeadService
+from bot.store.entries import CONTACT_COLUMNS
 from bot.store.queries import LeadFilters
 
 # Answers to the four core questions, exported as ``answer_<key>`` (raw text).

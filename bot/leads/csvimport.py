@@ -36,17 +36,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, TextIO
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot import clock
-from bot.leads.book import CONTACT_COLUMNS, new_lead_values
 from bot.leads.csvexport import EXPORT_COLUMNS, FORMULA_PREFIXES, escape_cell
+from bot.store import entries
 from bot.store.contacts import LeadInputError, clean_lead_fields, normalise_source
 from bot.store.db import write_transaction
 from bot.store.lifecycle import furthest_lifecycle
-from bot.store.models import Lead, LeadNote
-from bot.store.sales import _actor, record_status_change
+from bot.store.sales import actor_name, record_status_change
 
 # The columns of the template, in order: what an import can set.
 COLUMNS = (
@@ -84,23 +82,6 @@ MAX_CELL_CHARS = 1 << 20
 STATUS_REASON = "CSV import"
 
 _DELIMITERS = (",", ";", "\t")
-_LEADS = Lead.__table__
-_NOTES = LeadNote.__table__
-# Contact fields the row leaves empty keep their value (COALESCE), so one
-# statement updates every duplicate of a batch.
-_UPDATE_LEAD = (
-    update(_LEADS)
-    .where(_LEADS.c.id == bindparam("b_id"))
-    .values(
-        **{
-            name: func.coalesce(bindparam(f"b_{name}", type_=_LEADS.c[name].type), _LEADS.c[name])
-            for name in (*CONTACT_COLUMNS, "source")
-        },
-        lifecycle_stage=bindparam("b_lifecycle"),
-        updated_at=bindparam("b_now"),
-    )
-)
-
 csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))
 
 
@@ -197,7 +178,7 @@ def import_csv(
         source = normalise_source(source)
     except ValueError as exc:
         raise ValueError(f"source: {exc}") from None
-    by = _actor(by)
+    by = actor_name(by)
     text_encoding = _text_encoding(encoding)
     # Decoding is checked over the whole file first: a wrong encoding found at
     # line 90,000 would otherwise come after 89 committed batches.
@@ -298,7 +279,8 @@ class _BatchPlan:
     """The writes of one batch, in the order they run."""
 
     inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    # (lead id, the row's fields, the lead's lifecycle stage)
+    updates: list[tuple[str, Mapping[str, Any], str]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     status_changes: list[tuple[_LeadRef, str]] = field(default_factory=list)
 
@@ -438,27 +420,12 @@ class _Importer:
         """Surviving leads with the batch's e-mail addresses or phone numbers: one query."""
         emails = {row.key[1] for row in rows if row.key[0] == "email"}
         phones = {row.key[1] for row in rows if row.key[0] == "phone"}
-        conditions = []
-        if emails:
-            conditions.append(_LEADS.c.email.in_(sorted(emails)))
-        if phones:
-            conditions.append(_LEADS.c.phone.in_(sorted(phones)))
-        query = (
-            select(
-                _LEADS.c.id,
-                _LEADS.c.email,
-                _LEADS.c.phone,
-                _LEADS.c.status,
-                _LEADS.c.lifecycle_stage,
-            )
-            .where(_LEADS.c.merged_into.is_(None), or_(*conditions))
-            .order_by(_LEADS.c.created_at, _LEADS.c.id)
+        leads = entries.leads_with_contacts(
+            connection, emails, phones, lock=self.update and not self.dry_run
         )
-        if self.update and not self.dry_run:
-            query = query.with_for_update()
         found: dict[tuple[str, str], Any] = {}
         # Oldest first: like the API, a duplicate belongs to the oldest such lead.
-        for lead in connection.execute(query):
+        for lead in leads:
             if lead.email in emails:
                 found.setdefault(("email", lead.email), lead)
             if lead.phone in phones:
@@ -480,10 +447,12 @@ class _Importer:
         for row in rows:
             target = targets.get(row.key) or self.planned.get(row.key)
             if target is None:
-                values = new_lead_values(row.fields, source=self.source, now=now)
+                values = entries.new_lead_values(row.fields, source=self.source, now=now)
                 plan.inserts.append(values)
                 if row.fields.get("notes"):
-                    plan.notes.append(_note(values["id"], row.fields["notes"], self.by, now))
+                    plan.notes.append(
+                        entries.note_row(values["id"], row.fields["notes"], self.by, now)
+                    )
                 created = _Target(values["id"], values["status"], values["lifecycle_stage"])
                 for name in ("email", "phone"):
                     if row.fields.get(name):
@@ -503,20 +472,13 @@ class _Importer:
     ) -> None:
         # Every valid row has an e-mail address or a phone number: a lead at least.
         target.lifecycle = furthest_lifecycle(target.lifecycle, "lead")
-        plan.updates.append(
-            {
-                "b_id": target.id,
-                **{f"b_{name}": fields.get(name) for name in (*CONTACT_COLUMNS, "source")},
-                "b_lifecycle": target.lifecycle,
-                "b_now": now,
-            }
-        )
+        plan.updates.append((target.id, fields, target.lifecycle))
         status = fields.get("status")
         if status and status != target.status:
             plan.status_changes.append((_LeadRef(target.id, target.status), status))
             target.status = status
         if fields.get("notes"):
-            plan.notes.append(_note(target.id, fields["notes"], self.by, now))
+            plan.notes.append(entries.note_row(target.id, fields["notes"], self.by, now))
 
 
 # A row's first line, and its non-empty cells by field or why it has none.
@@ -552,18 +514,11 @@ def _records(reader: Any, columns: list[str | None]) -> Iterator[_Record]:
 
 def _write(connection: Connection, plan: _BatchPlan, by: str, now: datetime) -> None:
     """Run one batch's writes: new leads first, since later rows may update them."""
-    if plan.inserts:
-        connection.execute(insert(_LEADS), plan.inserts)
-    if plan.updates:
-        connection.execute(_UPDATE_LEAD, plan.updates)
-    if plan.notes:
-        connection.execute(insert(_NOTES), plan.notes)
+    entries.insert_leads(connection, plan.inserts)
+    entries.fill_contacts(connection, plan.updates, now)
+    entries.insert_notes(connection, plan.notes)
     for lead, status in plan.status_changes:
         record_status_change(connection, lead, status, by, STATUS_REASON, now)
-
-
-def _note(lead_id: str, text: str, by: str, now: datetime) -> dict[str, Any]:
-    return {"lead_id": lead_id, "author": by, "text": text, "created_at": now}
 
 
 def _header_key(name: str) -> str:

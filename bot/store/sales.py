@@ -36,7 +36,7 @@ from bot.store.models import (
     OutboxMessage,
     StageTransition,
 )
-from bot.store.views import answer_view, event_view, lead_view
+from bot.store.views import answer_view, event_view, iso, lead_view, row_view
 
 # The newest events (and chat messages) a page shows: a long-lived lead can have
 # thousands, and sales act on the recent ones.
@@ -58,16 +58,8 @@ _STATUS_CHANGES = LeadStatusChange.__table__
 _TRANSITIONS = StageTransition.__table__
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _row_view(row: Any) -> dict[str, Any]:
-    """Every column of ``row``, datetimes as ISO 8601 text."""
-    return {name: _iso(value) for name, value in row._mapping.items()}
-
-
-def _actor(by: str) -> str:
+def actor_name(by: str) -> str:
+    """Who did it, as stored (``ValueError`` for an empty or over-long name)."""
     name = by.strip()
     if not 1 <= len(name) <= MAX_ACTOR_CHARS:
         raise ValueError(f"by: expected a name of 1 to {MAX_ACTOR_CHARS} characters")
@@ -149,7 +141,7 @@ class SalesDesk:
                 "truncated": {"events": events_truncated, "transcript": chat_truncated},
                 "handoffs": _handoffs_with_deliveries(connection, owners),
                 "notes": [
-                    _row_view(row)
+                    row_view(row)
                     for row in connection.execute(
                         select(_NOTES)
                         .where(_NOTES.c.lead_id.in_(owners))
@@ -157,7 +149,7 @@ class SalesDesk:
                     )
                 ],
                 "status_history": [
-                    _row_view(row)
+                    row_view(row)
                     for row in connection.execute(
                         select(_STATUS_CHANGES)
                         .where(_STATUS_CHANGES.c.lead_id.in_(owners))
@@ -241,7 +233,7 @@ class SalesDesk:
                     _LEADS.c.score,
                 ).where(_LEADS.c.id == row.lead_id)
             ).one()
-        view = _row_view(row)
+        view = row_view(row)
         view["lead"] = {
             # The page to open is the surviving lead's (the same page for an absorbed id).
             "id": lead.merged_into or lead.id,
@@ -267,7 +259,7 @@ class SalesDesk:
         """
         if status not in LEAD_STATUSES:
             raise ValueError(f"status: expected one of {', '.join(LEAD_STATUSES)}; got {status!r}")
-        actor = _actor(by)
+        actor = actor_name(by)
         note = (reason or "").strip() or None
         if note is not None and len(note) > MAX_REASON_CHARS:
             raise ValueError(f"reason: expected at most {MAX_REASON_CHARS} characters")
@@ -287,7 +279,7 @@ class SalesDesk:
             raise ValueError(
                 f"text: expected a note of 1 to {MAX_NOTE_CHARS} characters; got {len(body)}"
             )
-        actor = _actor(by)
+        actor = actor_name(by)
         with write_transaction(self._engine) as connection:
             lead = _lock_surviving(connection, lead_id)
             inserted = connection.execute(
@@ -295,20 +287,20 @@ class SalesDesk:
             )
             note_id = inserted.inserted_primary_key[0]
             row = connection.execute(select(_NOTES).where(_NOTES.c.id == note_id)).one()
-        return _row_view(row)
+        return row_view(row)
 
     def acknowledge(self, handoff_id: str, *, by: str, now: datetime) -> dict[str, Any] | None:
         """Acknowledge an open handoff; the handoff afterwards, or ``None`` if unknown.
 
         Idempotent: an already acknowledged or closed handoff is returned unchanged.
         """
-        actor = _actor(by)
+        actor = actor_name(by)
         with write_transaction(self._engine) as connection:
             _acknowledge(connection, _HANDOFFS.c.id == handoff_id, actor, now)
             row = connection.execute(
                 select(_HANDOFFS).where(_HANDOFFS.c.id == handoff_id)
             ).one_or_none()
-        return None if row is None else _row_view(row)
+        return None if row is None else row_view(row)
 
 
 # -- helpers of one transaction ----------------------------------------------------------
@@ -455,7 +447,7 @@ def _answers_with_history(current: list[Answer], answers: list[Answer]) -> list[
     history: dict[str, list[dict[str, Any]]] = {}
     for answer in answers:
         view = answer_view(answer)
-        view["superseded_at"] = _iso(answer.superseded_at)
+        view["superseded_at"] = iso(answer.superseded_at)
         history.setdefault(answer.key, []).append(view)
     return [
         {"key": answer.key, **answer_view(answer), "history": history[answer.key]}
@@ -495,7 +487,7 @@ def _stage_history(connection: Connection, lead_id: str) -> list[dict[str, Any]]
 def _handoffs_with_deliveries(connection: Connection, owners: list[str]) -> list[dict[str, Any]]:
     """Handoffs of ``owners``, newest first, with their outbox messages and delivery log."""
     handoffs = [
-        _row_view(row)
+        row_view(row)
         for row in connection.execute(
             select(_HANDOFFS)
             .where(_HANDOFFS.c.lead_id.in_(owners))
@@ -542,7 +534,7 @@ def _handoffs_with_deliveries(connection: Connection, owners: list[str]) -> list
             )
     deliveries: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
-        view = _row_view(message)
+        view = row_view(message)
         del view["id"]
         # Only a pending message will be tried again.
         if message.status != "pending":

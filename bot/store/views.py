@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.store.lifecycle import lifecycle_of
@@ -74,3 +75,13 @@ def lead_view(
         "created_at": lead.created_at.isoformat(),
         "updated_at": lead.updated_at.isoformat(),
     }
+
+
+def iso(value: Any) -> Any:
+    """``value``, as ISO 8601 text if it is a datetime."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def row_view(row: Any) -> dict[str, Any]:
+    """Every column of ``row``, datetimes as ISO 8601 text."""
+    return {name: iso(value) for name, value in row._mapping.items()}

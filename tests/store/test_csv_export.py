@@ -13,11 +13,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from bot.leads import LeadService
-from bot.leads.book import new_lead_values
 from bot.leads.commands import RecordAnswer, UpdateContact
 from bot.leads.csvexport import EXPORT_COLUMNS, escape_cell, export_csv, iter_export_csv
 from bot.leads.csvimport import import_csv
 from bot.store.db import create_db_engine
+from bot.store.entries import new_lead_values
 from bot.store.migrate import upgrade
 from bot.store.models import Lead
 from bot.store.queries import LeadFilters
