@@ -1,4 +1,4 @@
-"""CSV export of leads (``python -m bot leads export``, ``GET /api/v2/leads/export``).
+"""CSV export of leads (``python -m bot leads export``, ``GET /api/v2/leads/export.csv``).
 
 Surviving leads matching the lead list's filters, streamed page by page.
 Text cells that a spreadsheet would run as a formula (starting with ``=``,
@@ -53,7 +53,7 @@ def escape_cell(value: str, *, phone: bool = False) -> str:
 
 
 def export_rows(
-    repository: LeadService, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
+    service: LeadService, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
 ) -> Iterator[list[list[str]]]:
     """Pages of export rows (cells escaped) of the surviving leads matching ``filters``.
 
@@ -62,7 +62,7 @@ def export_rows(
     """
     cursor: str | None = None
     while True:
-        page = repository.list_leads(filters, limit=page_size, cursor=cursor)
+        page = service.list_leads(filters, limit=page_size, cursor=cursor)
         yield [_export_row(lead) for lead in page.items]
         if page.next_cursor is None:
             return
@@ -87,13 +87,13 @@ def _cell(column: str, value: Any) -> str:
 
 
 def iter_export_csv(
-    repository: LeadService, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
+    service: LeadService, filters: LeadFilters, *, page_size: int = EXPORT_PAGE_SIZE
 ) -> Iterator[str]:
     """The export as CSV text, one chunk per page (the first one has the header)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
-    for rows in export_rows(repository, filters, page_size=page_size):
+    for rows in export_rows(service, filters, page_size=page_size):
         writer.writerows(rows)
         yield out.getvalue()
         out.seek(0)
@@ -101,7 +101,7 @@ def iter_export_csv(
 
 
 def export_csv(
-    repository: LeadService,
+    service: LeadService,
     filters: LeadFilters,
     out: TextIO,
     *,
@@ -111,7 +111,7 @@ def export_csv(
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for rows in export_rows(repository, filters, page_size=page_size):
+    for rows in export_rows(service, filters, page_size=page_size):
         writer.writerows(rows)
         count += len(rows)
     return count

@@ -11,14 +11,17 @@ together. A confirmed merge (:mod:`bot.store.merge`) and a rescore of every
 lead (decay, a new configuration) are scored here the same way. Reads are the
 store's (:mod:`bot.store.queries`), served with each stage's reporting label.
 
-Other writers of the lead store, each in its own transaction: the lead book
-(:mod:`bot.leads.book`: manual entry, edits, conversion, erasure and purge,
-with contact changes of a form going through here) and the CSV import
-(:mod:`bot.leads.csvimport`); in the store, sales statuses, notes and
-acknowledgements (:mod:`bot.store.sales`), duplicate links
-(:mod:`bot.store.duplicates`), API tokens (:mod:`bot.store.tokens`) and sales
-sessions (:mod:`bot.store.websessions`); and the outbox worker's deliveries,
-timers and escalations (:mod:`bot.handoff.outbox`, :mod:`bot.handoff.worker`).
+Other tables, and lead fields no score depends on, have writers of their own,
+each opening its transaction: the lead book (:mod:`bot.leads.book`: manual
+entry, edits, conversion, erasure and purge) and the CSV import
+(:mod:`bot.leads.csvimport`), both with the store's lead-management SQL
+(:mod:`bot.store.entries`), the lead book sending a form's contact details and
+merges through here; the sales desk's statuses, notes and acknowledgements
+(:mod:`bot.store.sales`, which also loads the known outcomes of synthetic
+histories, :mod:`bot.leads.synthetic`); API tokens (:mod:`bot.store.tokens`) and sales
+sessions (:mod:`bot.store.websessions`); and the handoff outbox, whose worker
+delivers notifications, fires timers and escalates (:mod:`bot.handoff.outbox`,
+:mod:`bot.handoff.worker`).
 """
 
 from __future__ import annotations
