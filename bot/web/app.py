@@ -1,4 +1,19 @@
-"""App factory of the web app (``python -m bot web``)."""
+"""App factory of the web app (``python -m bot web``).
+
+The root app holds the stores (opened when the app starts), the widget files,
+``/healthz`` and the public web form, and mounts:
+
+- ``/api/v2``: the JSON API (:mod:`bot.web.api`), a sub-application whose
+  routes declare the scope they need;
+- ``/leads``: the lead pages for sales (:mod:`bot.web.pages`), a
+  sub-application rendered from templates, with sign-in and acknowledgement
+  links at the root;
+- the demo shop (:mod:`bot.web.shop`) at ``/`` when ``DEMO_SHOP`` is on.
+
+The root app's middlewares run around the sub-applications': the JSON error
+middleware answers whatever no HTML site answered, and CORS covers the events
+API and the widget files.
+"""
 
 from __future__ import annotations
 
@@ -14,27 +29,30 @@ from aiohttp import web
 
 from bot.handoff import handoff_config_for, planner_for
 from bot.handoff.worker import OutboxWorker
+from bot.leads import LeadService
+from bot.leads.book import LeadBook
+from bot.leads.spool import LeadRecorder, Spool
 from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.db import create_db_engine
-from bot.store.leadbook import LeadBook
-from bot.store.repository import LeadRepository
 from bot.store.sales import SalesDesk
-from bot.store.spool import LeadRecorder, Spool
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
-from bot.web import assets, events, flows, forms, handoffs, leads, leads_csv, openapi, pages, shop
-from bot.web.auth import auth_middleware
+from bot.store.websessions import SalesSessions
+from bot.web import api, assets, pages, shop
 from bot.web.cors import cors_middleware
 from bot.web.errors import error_middleware
+from bot.web.html import setup_templates
 from bot.web.json import MAX_BODY_BYTES, json_response
 from bot.web.keys import (
     EVENTS_LIMITER,
     FORM_LIMITER,
     LEADBOOK,
+    LEADS,
+    LOGIN_LIMITER,
     RECORDER,
-    REPOSITORY,
     SALES,
+    SESSIONS,
     SETTINGS,
     TOKENS,
     WORKER,
@@ -49,25 +67,21 @@ SPOOL_FLUSH_SECONDS = 5.0
 def create_app(settings: Settings) -> web.Application:
     """Build the web app; the database is opened when the app starts."""
     app = web.Application(
-        middlewares=[error_middleware, cors_middleware, auth_middleware],
+        middlewares=[error_middleware, cors_middleware],
         client_max_size=MAX_BODY_BYTES + 1,
     )
     app[SETTINGS] = settings
     app[FORM_LIMITER] = RateLimiter(settings.form_rate_limit)
     app[EVENTS_LIMITER] = RateLimiter(settings.events_rate_limit)
+    # Failed sign-ins per client address and minute, in bursts of as many.
+    app[LOGIN_LIMITER] = RateLimiter(settings.login_rate_limit)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_spool_flusher)
+    setup_templates(app)
     app.router.add_get("/healthz", health)
-    # Before leads: its /api/v2/leads/{lead_id} would take "import" for a lead id.
-    leads_csv.setup(app)
-    forms.setup(app)
-    openapi.setup(app)
-    leads.setup(app)
-    events.setup(app)
-    pages.setup(app)
-    handoffs.setup(app)
-    flows.setup(app)
     assets.setup(app)
+    api.setup(app)
+    pages.setup(app)
     shop.setup(app)
     return app
 
@@ -77,13 +91,14 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     engine = create_db_engine(settings.database_url)
     handoffs = handoff_config_for(settings)
     planner = planner_for(settings, handoffs)
-    repository = LeadRepository(engine, scorer_for(settings), planner)
-    app[REPOSITORY] = repository
+    service = LeadService(engine, scorer_for(settings), planner)
+    app[LEADS] = service
     conversations = ConversationStore(settings.tracker_store_url)
-    app[LEADBOOK] = LeadBook(repository, conversations, region=settings.shop_country)
+    app[LEADBOOK] = LeadBook(service, conversations, region=settings.shop_country)
     app[TOKENS] = TokenStore(engine)
     app[SALES] = SalesDesk(engine)
-    app[RECORDER] = LeadRecorder(repository, Spool(settings.spool_dir))
+    app[SESSIONS] = SalesSessions(engine)
+    app[RECORDER] = LeadRecorder(service, Spool(settings.spool_dir))
     worker = OutboxWorker(engine, handoffs, planner)
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

@@ -1,4 +1,4 @@
-"""The browser files: ``/widget.js``, ``/snippet.js`` and ``/static/...``.
+"""The browser files: ``/widget.js``, ``/snippet.js`` and ``/static/...`` (scripts, stylesheets).
 
 They are read once when the app is built and served from memory, each with a
 strong ETag (a revalidation costs a 304) and a gzip copy for browsers that take
@@ -18,7 +18,10 @@ from pathlib import Path
 from aiohttp import web
 
 STATIC_DIR = Path(__file__).with_name("static")
-JAVASCRIPT = "text/javascript; charset=utf-8"
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
 SHORT_CACHE_SECONDS = 300
 LONG_CACHE_SECONDS = 86400
 # URL path → (file under static/, seconds browsers may keep it without asking).
@@ -26,6 +29,8 @@ FILES = {
     "/widget.js": ("widget.js", SHORT_CACHE_SECONDS),
     "/snippet.js": ("snippet.js", SHORT_CACHE_SECONDS),
     "/static/shop.js": ("shop.js", SHORT_CACHE_SECONDS),
+    "/static/shop.css": ("shop.css", SHORT_CACHE_SECONDS),
+    "/static/leads.css": ("leads.css", SHORT_CACHE_SECONDS),
     "/static/socket.io.min.js": ("vendor/socket.io.min.js", LONG_CACHE_SECONDS),
 }
 
@@ -38,6 +43,7 @@ class Asset:
     gzipped: bytes
     etag: str
     max_age: int
+    content_type: str
 
     @classmethod
     def read(cls, path: Path, max_age: int) -> Asset:
@@ -48,6 +54,7 @@ class Asset:
             gzipped=gzip.compress(body, compresslevel=9, mtime=0),
             etag=hashlib.sha256(body).hexdigest()[:32],
             max_age=max_age,
+            content_type=CONTENT_TYPES[path.suffix],
         )
 
 
@@ -77,10 +84,10 @@ def _matches(request: web.Request, etag: str) -> bool:
 
 async def serve_asset(request: web.Request) -> web.Response:
     """``GET /widget.js`` and the other files of :data:`FILES`."""
-    asset = request.app[ASSETS][request.path]
+    asset = request.config_dict[ASSETS][request.path]
     gzipped = _accepts_gzip(request)
     headers = {
-        "Content-Type": JAVASCRIPT,
+        "Content-Type": asset.content_type,
         "Cache-Control": f"public, max-age={asset.max_age}",
         "ETag": f'"{asset.etag}-gzip"' if gzipped else f'"{asset.etag}"',
         "Vary": "Accept-Encoding",

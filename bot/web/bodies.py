@@ -9,7 +9,7 @@ boundaries, ``HttpProcessingError`` for a malformed part header,
 ``RuntimeError`` for an unknown transfer encoding, ``zlib.error`` for bad
 compressed data and ``AssertionError`` (its multipart reader checks framing
 with ``assert``) for a part without a name or a body cut short. Each becomes an
-:class:`~bot.web.errors.ApiError` (400, or 413 past the size limit) that the
+:class:`~bot.web.errors.WebError` (400, or 413 past the size limit) that the
 JSON error middleware answers as JSON and the HTML pages render as a page.
 """
 
@@ -24,7 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from bot.web.errors import ApiError
+from bot.web.errors import WebError
 from bot.web.json import MAX_BODY_BYTES
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -88,15 +88,21 @@ def _read_error(exc: BaseException, charset: str) -> str:
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[FormValue]:
-    """The request's form fields; :class:`ApiError` 400/413 when the body cannot be read."""
+    """The request's form fields; :class:`WebError` 400/413 when the body cannot be read."""
     problem = _charset_error(request) or _framing_error(request)
     if problem is not None:
-        raise ApiError(400, problem)
+        raise WebError(400, problem)
     try:
         return await request.post()
     except web.HTTPRequestEntityTooLarge:
-        raise ApiError(
+        raise WebError(
             413, f"the form body must be at most 1 MB ({MAX_BODY_BYTES} bytes)"
         ) from None
     except _READ_ERRORS as exc:
-        raise ApiError(400, _read_error(exc, request.charset or "utf-8")) from None
+        raise WebError(400, _read_error(exc, request.charset or "utf-8")) from None
+
+
+def text_field(form: MultiDictProxy[FormValue], name: str) -> str:
+    """A text field of a form ("" when it is missing or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web.errors import ApiError, Handler
+from bot.web.errors import Handler, WebError
 from bot.web.keys import SETTINGS
 
 API_PATHS = frozenset({"/api/v2/events"})
@@ -31,15 +31,15 @@ PREFLIGHT_MAX_AGE_SECONDS = 7200
 
 def _allow_origin(request: web.Request, origin: str) -> str:
     """The ``Access-Control-Allow-Origin`` value for ``origin`` (allowed or not)."""
-    return "*" if "*" in request.app[SETTINGS].cors_origins else origin
+    return "*" if "*" in request.config_dict[SETTINGS].cors_origins else origin
 
 
 def _check_origin(request: web.Request, origin: str) -> None:
     """403, readable by the page, if ``origin`` may not call."""
-    allowed = request.app[SETTINGS].cors_origins
+    allowed = request.config_dict[SETTINGS].cors_origins
     if "*" in allowed or origin.lower() in allowed:
         return
-    raise ApiError(
+    raise WebError(
         403,
         f"origin {origin} may not call {request.path}: add it to SHOP_ORIGINS "
         f"(allowed: {', '.join(allowed)})",
@@ -50,7 +50,7 @@ def _check_origin(request: web.Request, origin: str) -> None:
 def _preflight(request: web.Request, origin: str) -> web.Response:
     method = request.headers["Access-Control-Request-Method"].strip().upper()
     if method not in ALLOWED_METHODS:
-        raise ApiError(
+        raise WebError(
             405,
             f"header 'Access-Control-Request-Method': {request.path} accepts "
             f"{', '.join(ALLOWED_METHODS)} from other origins, not {method or '(empty)'}",
@@ -96,7 +96,7 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     }
     try:
         response = await handler(request)
-    except ApiError as exc:
+    except WebError as exc:
         # error_middleware renders it; the page must be able to read the reason.
         exc.headers = {**exc.headers, **headers}
         raise

@@ -23,15 +23,18 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import clock
+from bot.leads.commands import RecordEvent
+from bot.leads.spool import UNAVAILABLE_ERRORS
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.sessionids import session_id_problem, storable
-from bot.store.commands import RecordEvent
-from bot.store.spool import UNAVAILABLE_ERRORS
-from bot.store.tokens import STOREFRONT_SCOPES
+from bot.store.tokens import EVENTS_WRITE, STOREFRONT_SCOPES
 from bot.web.auth import BODY_TOKEN_FIELD, body_token_principal
-from bot.web.errors import ApiError
+from bot.web.errors import WebError
 from bot.web.json import json_response, read_json_body
-from bot.web.keys import EVENTS_LIMITER, PRINCIPAL, REPOSITORY, WORKER
+from bot.web.keys import EVENTS_LIMITER, LEADS, PRINCIPAL, WORKER
+from bot.web.routes import ApiRoute, Doc
+from bot.web.schemas import OBJECT, error, json_answer, json_body, ref
 
 MAX_BATCH = 500
 
@@ -219,20 +222,20 @@ def _items(body: Any) -> list[Any]:
     if isinstance(body, dict) and "events" in body:
         extra = sorted(set(body) - {"events"})
         if extra:
-            raise ApiError(400, f"unknown top-level field(s) {', '.join(extra)} next to 'events'")
+            raise WebError(400, f"unknown top-level field(s) {', '.join(extra)} next to 'events'")
         items = body["events"]
         if not isinstance(items, list):
-            raise ApiError(400, "'events' must be a list of event objects")
+            raise WebError(400, "'events' must be a list of event objects")
         if not items:
-            raise ApiError(400, "'events' is empty; send at least one event")
+            raise WebError(400, "'events' is empty; send at least one event")
         if len(items) > MAX_BATCH:
-            raise ApiError(
+            raise WebError(
                 400, f"at most {MAX_BATCH} events per request, got {len(items)}; split the batch"
             )
         return items
     if isinstance(body, dict):
         return [body]
-    raise ApiError(400, 'body must be one event object or {"events": [...]}')
+    raise WebError(400, 'body must be one event object or {"events": [...]}')
 
 
 async def _authenticated_body(request: web.Request) -> Any:
@@ -240,18 +243,18 @@ async def _authenticated_body(request: web.Request) -> Any:
     principal = request.get(PRINCIPAL)
     if principal is None or principal.scopes == STOREFRONT_SCOPES:
         # The storefront token is public (it sits in shop pages): limit per address.
-        request.app[EVENTS_LIMITER].enforce(request, "event requests")
+        request.config_dict[EVENTS_LIMITER].enforce(request, "event requests")
     body = await read_json_body(request)
     if principal is not None:
         if isinstance(body, dict) and BODY_TOKEN_FIELD in body:
-            raise ApiError(
+            raise WebError(
                 400,
                 f"field '{BODY_TOKEN_FIELD}': the request already has an Authorization "
                 "header; send the token in one place",
             )
         return body
     if not isinstance(body, dict):
-        raise ApiError(400, 'body must be one event object or {"events": [...]}')
+        raise WebError(400, 'body must be one event object or {"events": [...]}')
     request[PRINCIPAL] = await body_token_principal(request, body.get(BODY_TOKEN_FIELD))
     return {name: value for name, value in body.items() if name != BODY_TOKEN_FIELD}
 
@@ -259,16 +262,16 @@ async def _authenticated_body(request: web.Request) -> Any:
 async def post_events(request: web.Request) -> web.Response:
     """``POST /api/v2/events``: store storefront events (202 once committed)."""
     items = _items(await _authenticated_body(request))
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     valid, errors = parse_events(items, now)
     accepted = duplicates = 0
     if valid:
         try:
-            result = await asyncio.to_thread(request.app[REPOSITORY].apply, valid, now=now)
+            result = await asyncio.to_thread(request.config_dict[LEADS].apply, valid, now=now)
         # Only an outage is worth a retry; refused data is a bug to surface, never a
         # reason to make the shop resend the same batch forever.
         except UNAVAILABLE_ERRORS:
-            raise ApiError(
+            raise WebError(
                 503,
                 "the lead store is unavailable; nothing was stored, retry with the same event_ids",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -278,9 +281,9 @@ async def post_events(request: web.Request) -> web.Response:
             state.handoff is not None and state.handoff.notified_now
             for state in result.leads.values()
         ):
-            request.app[WORKER].wake()
+            request.config_dict[WORKER].wake()
     if errors:
-        raise ApiError(
+        raise WebError(
             400,
             f"{len(errors)} of {len(items)} event(s) rejected; the other "
             f"{len(items) - len(errors)} were processed",
@@ -292,6 +295,41 @@ async def post_events(request: web.Request) -> web.Response:
     return json_response({"accepted": accepted, "duplicates": duplicates}, status=202)
 
 
-def setup(app: web.Application) -> None:
-    """Register the routes of this resource."""
-    app.router.add_post("/api/v2/events", post_events)
+_BATCH = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "maxItems": MAX_BATCH, "items": ref("Event")},
+        "token": {
+            "type": "string",
+            "description": "Storefront token, only without an Authorization header (beacons)",
+        },
+    },
+}
+
+ROUTES = (
+    ApiRoute(
+        "POST",
+        "/api/v2/events",
+        post_events,
+        EVENTS_WRITE,
+        Doc(
+            f"Record storefront events (one, or a batch of up to {MAX_BATCH})",
+            "postEvents",
+            {
+                "202": json_answer("Accepted and duplicate counts", OBJECT),
+                "400": error("Bad events (per-event errors; good ones are stored)"),
+                "413": error("Body over 1 MB"),
+                "429": error("Too many requests from this address (storefront token)"),
+                "503": error("Lead store unavailable; retry"),
+            },
+            description="Shop pages may call this from any origin (CORS; SHOP_ORIGINS "
+            "narrows it: a page on another origin gets a 403 it can read, naming the "
+            "origin). `navigator.sendBeacon` cannot set headers: without an Authorization "
+            "header, an events:write token (the storefront token) is read from a top-level "
+            "`token` field of the body, which may be sent as text/plain.",
+            body=json_body({"oneOf": [ref("Event"), _BATCH]}),
+        ),
+        body_token=True,
+    ),
+)

@@ -22,9 +22,12 @@ from yarl import URL
 from bot.sessionids import MAX_SESSION_ID, session_id_problem, storable
 from bot.store.contacts import LeadInputError
 from bot.web.bodies import FORM_TYPES, read_form
-from bot.web.errors import ApiError
+from bot.web.errors import WebError
+from bot.web.html import redirect
 from bot.web.json import json_response, read_json_body
 from bot.web.keys import FORM_LIMITER, LEADBOOK, SETTINGS
+from bot.web.routes import ApiRoute, Doc
+from bot.web.schemas import OBJECT, error, json_answer, ref
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ async def _fields(request: web.Request) -> dict[str, Any]:
     if request.content_type == "application/json":
         body = await read_json_body(request)
         if not isinstance(body, dict):
-            raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
+            raise WebError(400, f"body must be a JSON object, got {type(body).__name__}")
         return body
     if request.content_type in FORM_TYPES:
         form = await read_form(request)
@@ -52,12 +55,12 @@ async def _fields(request: web.Request) -> dict[str, Any]:
         for name in form:
             values = form.getall(name)
             if len(values) > 1:
-                raise ApiError(400, f"field '{name}' was sent {len(values)} times; send it once")
+                raise WebError(400, f"field '{name}' was sent {len(values)} times; send it once")
             if not isinstance(values[0], str):
-                raise ApiError(400, f"field '{name}': files are not accepted")
+                raise WebError(400, f"field '{name}': files are not accepted")
             fields[name] = values[0]
         return fields
-    raise ApiError(
+    raise WebError(
         415,
         f"send the form as {', '.join(FORM_TYPES)} or application/json, "
         f"not {request.content_type or 'no content type'}",
@@ -69,15 +72,15 @@ def _text(fields: dict[str, Any], name: str, limit: int) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ApiError(400, f"field '{name}': expected a string, got {type(value).__name__}")
+        raise WebError(400, f"field '{name}': expected a string, got {type(value).__name__}")
     value = value.strip()
     if len(value) > limit or "\x00" in value or not storable(value):
-        raise ApiError(400, f"field '{name}': expected at most {limit} characters of text")
+        raise WebError(400, f"field '{name}': expected at most {limit} characters of text")
     return value or None
 
 
 def _redirect_target(request: web.Request, target: str) -> str:
-    r"""The ``Location`` to send the browser to; :class:`ApiError` unless it stays on our hosts.
+    r"""The ``Location`` to send the browser to; :class:`WebError` unless it stays on our hosts.
 
     Browsers parse a ``Location`` by the WHATWG URL standard, Python by RFC 3986,
     and the two disagree on exactly the odd inputs an attacker sends: browsers
@@ -86,9 +89,9 @@ def _redirect_target(request: web.Request, target: str) -> str:
     control characters. Refusing those characters, and userinfo, leaves only
     URLs that both parse the same way.
     """
-    settings = request.app[SETTINGS]
+    settings = request.config_dict[SETTINGS]
     allowed = {urlsplit(settings.public_url).hostname, *settings.form_redirect_hosts}
-    refused = ApiError(
+    refused = WebError(
         400,
         "field 'redirect': expected a path of this site (/thanks) or an http(s) URL on "
         f"{', '.join(sorted(host for host in allowed if host)) or 'no host'} "
@@ -123,11 +126,11 @@ def _consented(fields: dict[str, Any]) -> bool:
 
 async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
     """``POST /api/create-lead``."""
-    request.app[FORM_LIMITER].enforce(request, "form submissions")
+    request.config_dict[FORM_LIMITER].enforce(request, "form submissions")
     fields = await _fields(request)
     unknown = sorted(str(name) for name in fields if name not in FORM_FIELDS)
     if unknown:
-        raise ApiError(
+        raise WebError(
             400,
             f"unknown field(s): {', '.join(unknown)}",
             expected=sorted(FORM_FIELDS),
@@ -139,7 +142,7 @@ async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
         logger.info("web form: honeypot filled, submission dropped")
         return _answer(target, status=201)
     if not _consented(fields):
-        raise ApiError(
+        raise WebError(
             400,
             "field 'consent': the person must agree to be contacted (send consent=yes)",
             errors=[{"field": "consent", "message": "required"}],
@@ -148,17 +151,17 @@ async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
     session_id = _text(fields, "session_id", MAX_SESSION_ID)
     problem = session_id_problem(session_id) if session_id else None
     if problem is not None:
-        raise ApiError(400, problem, errors=[{"field": "session_id", "message": problem}])
+        raise WebError(400, problem, errors=[{"field": "session_id", "message": problem}])
     contact = {name: fields[name] for name in CONTACT_FIELDS if name in fields}
     try:
         await asyncio.to_thread(
-            request.app[LEADBOOK].capture,
+            request.config_dict[LEADBOOK].capture,
             contact,
             consent_text=consent_text,
             session_id=session_id,
         )
     except LeadInputError as exc:
-        raise ApiError(
+        raise WebError(
             400,
             f"invalid form: {exc}",
             errors=[error.as_dict() for error in exc.errors],
@@ -168,11 +171,41 @@ async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
 
 def _answer(target: str | None, *, status: int) -> web.StreamResponse:
     if target is not None:
-        return web.Response(status=303, headers={"Location": target})
+        raise redirect(target)
     # The public gets no lead data back: anyone can post any e-mail address.
     return json_response({"status": "received"}, status=status)
 
 
-def setup(app: web.Application) -> None:
-    """Register the route of this resource."""
-    app.router.add_post("/api/create-lead", create_lead_from_form)
+_FORM = {"schema": ref("WebForm")}
+
+ROUTES = (
+    ApiRoute(
+        "POST",
+        "/api/create-lead",
+        create_lead_from_form,
+        scope=None,
+        doc=Doc(
+            "Web-form lead capture (public)",
+            "createLeadFromForm",
+            {
+                "201": json_answer("Received", OBJECT),
+                "303": {"description": "Sent to the form's redirect"},
+                "400": error(
+                    "Invalid or unknown fields, no consent, or a body that cannot be read "
+                    "(bad charset or encoding, broken multipart)"
+                ),
+                "413": error("Body over 1 MB"),
+                "415": error("Unsupported content type"),
+                "429": error("Too many submissions from this address"),
+            },
+            body={
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": _FORM,
+                    "multipart/form-data": _FORM,
+                    "application/json": _FORM,
+                },
+            },
+        ),
+    ),
+)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 
 from aiohttp import web
 
+from bot import clock
 from bot.handoff.outbox import OUTBOX_STATUSES, list_handoffs
 from bot.store.models import HANDOFF_STATUSES
-from bot.web.errors import ApiError
+from bot.store.tokens import LEADS_READ, LEADS_WRITE
+from bot.web.errors import WebError
 from bot.web.json import json_response
-from bot.web.keys import REPOSITORY, WORKER
-from bot.web.leads import choice_param, int_param, known_params
+from bot.web.keys import LEADS, WORKER
+from bot.web.params import choice_param, int_param, known_params
+from bot.web.routes import ApiRoute, Doc
+from bot.web.schemas import OBJECT, error, json_answer, page_size, query
 
 MAX_PAGE_SIZE = 500
 HANDOFF_PARAMS = frozenset({"status", "overdue", "lead_id", "limit"})
@@ -27,9 +30,9 @@ async def get_handoffs(request: web.Request) -> web.Response:
     limit = int_param(query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or 100
     items = await asyncio.to_thread(
         list_handoffs,
-        request.app[REPOSITORY].engine,
+        request.config_dict[LEADS].engine,
         status=choice_param(query, "status", HANDOFF_STATUSES),
-        overdue_at=datetime.now(timezone.utc) if overdue else None,
+        overdue_at=clock.now() if overdue else None,
         lead_id=query.get("lead_id"),
         limit=limit,
     )
@@ -39,11 +42,11 @@ async def get_handoffs(request: web.Request) -> web.Response:
 async def get_handoff(request: web.Request) -> web.Response:
     """``GET /api/v2/handoffs/{id}``: the handoff and each notification's delivery log."""
     handoff_id = request.match_info["handoff_id"]
-    engine = request.app[REPOSITORY].engine
+    engine = request.config_dict[LEADS].engine
     found = await asyncio.to_thread(list_handoffs, engine, handoff_id=handoff_id, limit=1)
     if not found:
-        raise ApiError(404, f"no handoff with id {handoff_id!r}")
-    store = request.app[WORKER].store
+        raise WebError(404, f"no handoff with id {handoff_id!r}")
+    store = request.config_dict[WORKER].store
     messages = await asyncio.to_thread(store.messages, handoff_id=handoff_id, limit=MAX_PAGE_SIZE)
     return json_response({**found[0], "notifications": messages})
 
@@ -53,7 +56,7 @@ async def get_outbox(request: web.Request) -> web.Response:
     known_params(request.query, OUTBOX_PARAMS)
     status = choice_param(request.query, "status", OUTBOX_STATUSES)
     limit = int_param(request.query, "limit", minimum=1, maximum=MAX_PAGE_SIZE) or 100
-    store = request.app[WORKER].store
+    store = request.config_dict[WORKER].store
     items = await asyncio.to_thread(store.messages, status=status, limit=limit)
     counts = await asyncio.to_thread(store.counts)
     return json_response({"items": items, "counts": counts, "limit": limit})
@@ -62,17 +65,64 @@ async def get_outbox(request: web.Request) -> web.Response:
 async def retry_message(request: web.Request) -> web.Response:
     """``POST /api/v2/outbox/{message_id}/retry``: queue a dead letter again."""
     message_id = request.match_info["message_id"]
-    worker = request.app[WORKER]
-    count = await asyncio.to_thread(worker.store.retry, message_id, datetime.now(timezone.utc))
+    worker = request.config_dict[WORKER]
+    count = await asyncio.to_thread(worker.store.retry, message_id, clock.now())
     if not count:
-        raise ApiError(404, f"no dead-lettered notification with webhook-id {message_id!r}")
+        raise WebError(404, f"no dead-lettered notification with webhook-id {message_id!r}")
     worker.wake()
     return json_response({"message_id": message_id, "status": "pending"}, status=202)
 
 
-def setup(app: web.Application) -> None:
-    """Register the routes of this resource."""
-    app.router.add_get("/api/v2/handoffs", get_handoffs)
-    app.router.add_get("/api/v2/handoffs/{handoff_id}", get_handoff)
-    app.router.add_get("/api/v2/outbox", get_outbox)
-    app.router.add_post("/api/v2/outbox/{message_id}/retry", retry_message)
+ROUTES = (
+    ApiRoute(
+        "GET",
+        "/api/v2/handoffs",
+        get_handoffs,
+        LEADS_READ,
+        Doc(
+            "Handoffs to sales, newest first",
+            "listHandoffs",
+            {"200": json_answer("Handoffs", OBJECT), "400": error("Bad query parameter")},
+            query=(
+                query("status", {"type": "string", "enum": list(HANDOFF_STATUSES)}),
+                query("overdue", {"type": "string", "enum": ["true", "false"]}),
+                query("lead_id", {"type": "string"}),
+                page_size(),
+            ),
+        ),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v2/handoffs/{handoff_id}",
+        get_handoff,
+        LEADS_READ,
+        Doc(
+            "One handoff with its deliveries",
+            "getHandoff",
+            {"200": json_answer("The handoff", OBJECT)},
+        ),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v2/outbox",
+        get_outbox,
+        LEADS_READ,
+        Doc(
+            "Notifications and their delivery log",
+            "listOutbox",
+            {"200": json_answer("Notifications", OBJECT), "400": error("Bad query parameter")},
+            query=(query("status", {"type": "string", "enum": list(OUTBOX_STATUSES)}), page_size()),
+        ),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v2/outbox/{message_id}/retry",
+        retry_message,
+        LEADS_WRITE,
+        Doc(
+            "Queue a dead-lettered notification again",
+            "retryNotification",
+            {"200": json_answer("Queued", OBJECT)},
+        ),
+    ),
+)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.store.types import dumps
-from bot.web.errors import ApiError
+from bot.web.errors import WebError
 
 MAX_BODY_BYTES = 1 << 20
 
@@ -29,14 +29,14 @@ async def read_json_body(request: web.Request) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body must be JSON: {exc}") from None
+        raise WebError(400, f"body must be JSON: {exc}") from None
     except RecursionError:
-        raise ApiError(400, "body must be JSON: nested too deeply") from None
+        raise WebError(400, "body must be JSON: nested too deeply") from None
 
 
-def _too_large(size: int | None) -> ApiError:
+def _too_large(size: int | None) -> WebError:
     got = f" (got {size} bytes)" if size is not None else ""
-    return ApiError(
+    return WebError(
         413,
         f"request body must be at most 1 MB ({MAX_BODY_BYTES} bytes){got}; send smaller batches",
     )

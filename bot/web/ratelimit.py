@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.web.errors import ApiError
+from bot.web.errors import WebError
 
 # Buckets idle this long are full again and can be forgotten.
 IDLE_SECONDS = 120.0
@@ -69,7 +69,7 @@ class RateLimiter:
         wait = self.check(client) if take else self.wait(client)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
-            raise ApiError(
+            raise WebError(
                 429,
                 f"too many {what} from this address: at most {self.per_minute} per minute; "
                 f"retry in {seconds} s",

@@ -30,7 +30,7 @@ from bot.store.sales import SalesDesk
 from bot.store.tokens import TokenStore
 from bot.store.websessions import SalesSessions
 from bot.web import create_app
-from bot.web.pages import SESSION_COOKIE
+from bot.web.pages.sessions import SESSION_COOKIE
 from tests.store.test_sales_desk import SLACK_ERROR, Story, handoff_settings, tell_story
 
 TOKEN = "sales-token-123"

@@ -21,7 +21,7 @@ from bot.devstack import StackPorts
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.migrate import upgrade
 from bot.web import create_app
-from bot.web.openapi import build_spec
+from bot.web.api import build_spec
 from tests.schemathesis_cli import run_schemathesis
 
 TOKEN = "openapi-test-token"

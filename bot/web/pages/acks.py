@@ -1,0 +1,98 @@
+"""Acknowledging a handoff: ``/handoffs/{handoff_id}/ack``.
+
+Acknowledgement links in notifications (``…/ack?token=…``) work without signing
+in: the link opens a confirmation page whose button does the acknowledgement,
+so link previews and mail scanners that fetch the link change nothing. The lead
+page's button posts here too, signed in (with its CSRF token) or as a bearer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+from aiohttp import web
+
+from bot import clock
+from bot.handoff.planner import ack_token
+from bot.web.bodies import read_form, text_field
+from bot.web.errors import WebError
+from bot.web.html import redirect
+from bot.web.keys import SALES, SETTINGS
+from bot.web.pages.sessions import MAX_NAME_CHARS, form_writer, viewer_of
+from bot.web.pages.site import LEAD_PAGES
+
+
+def _valid_ack_token(request: web.Request, handoff_id: str, token: str) -> bool:
+    key = request.config_dict[SETTINGS].signing_key
+    # Without a key anyone could compute the token: links stay switched off.
+    return bool(key) and hmac.compare_digest(token.encode(), ack_token(key, handoff_id).encode())
+
+
+def _bad_link() -> WebError:
+    return WebError(
+        403,
+        "This acknowledgement link is not valid. Open the lead page instead.",
+        title="Invalid link",
+    )
+
+
+def _unknown_handoff(handoff_id: str) -> WebError:
+    return WebError(404, f"There is no handoff with id {handoff_id}.", title="Unknown handoff")
+
+
+async def ack_confirm(request: web.Request) -> web.StreamResponse:
+    """``GET /handoffs/{handoff_id}/ack?token=…``: a confirmation page (changes nothing)."""
+    handoff_id = request.match_info["handoff_id"]
+    token = request.query.get("token", "")
+    if not _valid_ack_token(request, handoff_id, token):
+        raise _bad_link()
+    handoff = await asyncio.to_thread(request.config_dict[SALES].handoff, handoff_id)
+    if handoff is None:
+        raise _unknown_handoff(handoff_id)
+    viewer = await viewer_of(request)
+    return LEAD_PAGES.render(
+        request,
+        "leads/ack.html",
+        {
+            "handoff": handoff,
+            "token": token,
+            "name": viewer.name if viewer is not None else handoff["assigned_to"] or "",
+            "max_name": MAX_NAME_CHARS,
+        },
+    )
+
+
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    """``POST /handoffs/{handoff_id}/ack``: from an ack link (``token``, ``name``) or the lead page.
+
+    With ``token`` no sign-in is needed and a confirmation page answers; from
+    the lead page (signed in, CSRF token) it goes back to the lead page.
+    """
+    handoff_id = request.match_info["handoff_id"]
+    form = await read_form(request)
+    desk = request.config_dict[SALES]
+    now = clock.now()
+    if "token" not in form:
+        viewer = await form_writer(request, form)
+        acknowledged = await asyncio.to_thread(
+            desk.acknowledge, handoff_id, by=viewer.name, now=now
+        )
+        if acknowledged is None:
+            raise _unknown_handoff(handoff_id)
+        raise redirect(f"/leads/{acknowledged['lead_id']}")
+    if not _valid_ack_token(request, handoff_id, text_field(form, "token")):
+        raise _bad_link()
+    name = text_field(form, "name").strip()
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise WebError(
+            400,
+            f"expected your name, 1 to {MAX_NAME_CHARS} characters. Go back and enter it.",
+            field="name",
+            title="Invalid form",
+        )
+    handoff = await asyncio.to_thread(desk.acknowledge, handoff_id, by=name, now=now)
+    if handoff is None:
+        raise _unknown_handoff(handoff_id)
+    await viewer_of(request)
+    return LEAD_PAGES.render(request, "leads/acknowledged.html", {"handoff": handoff})

@@ -1,0 +1,244 @@
+"""Schemas the OpenAPI document shares between routes, and helpers to write route docs.
+
+Route modules describe their own parameters and bodies (:class:`bot.web.routes.Doc`);
+what several routes answer or accept (a lead, an error, an event) is defined once here
+and referred to with :func:`ref`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.scoring import STOREFRONT_EVENT_TYPES
+from bot.store.contacts import (
+    MAX_EMAIL_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_PHONE_CHARS,
+    MAX_SOURCE_CHARS,
+    MAX_STATUS_REASON_CHARS,
+    TEXT_LIMITS,
+)
+from bot.store.models import LEAD_STAGES, LEAD_STATUSES, LIFECYCLE_STAGES
+
+TEXT = {"type": ["string", "null"]}
+OBJECT = {"type": "object"}
+CSV = {"text/csv": {"schema": {"type": "string"}}}
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to the shared schema ``name``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def error(description: str) -> dict[str, Any]:
+    """An error response (the JSON error body)."""
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+
+def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON response."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """A JSON request body."""
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """An optional query parameter."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def page_size(maximum: int = 200) -> dict[str, Any]:
+    """The ``limit`` parameter of a listing."""
+    return query("limit", {"type": "integer", "minimum": 1, "maximum": maximum}, "Page size")
+
+
+def _lead_fields(*, for_form: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        name: {"type": ["string", "null"], "maxLength": limit}
+        for name, limit in TEXT_LIMITS.items()
+        if name != "customer_group"
+    }
+    properties["email"] = {
+        "type": ["string", "null"],
+        "format": "email",
+        "maxLength": MAX_EMAIL_CHARS,
+    }
+    properties["phone"] = {
+        "type": ["string", "null"],
+        "maxLength": MAX_PHONE_CHARS,
+        "description": "Any common notation; stored as E.164 (numbers without + are read "
+        "in SHOP_COUNTRY)",
+    }
+    properties["notes"] = {
+        "type": ["string", "null"],
+        "maxLength": MAX_NOTES_CHARS,
+        "description": "Added as a note on the lead",
+    }
+    if not for_form:
+        properties["source"] = {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "description": "Where the lead came from, as people write it (Website inquiry, "
+            "Phone call, Trade show, Email campaign, Social media, Referral). Stored as "
+            "written, trimmed and with runs of spaces made one; case is kept. 1-"
+            f"{MAX_SOURCE_CHARS} characters after trimming, no control or invisible "
+            "characters. null: 'api' for a new lead, unchanged on an update",
+        }
+        properties["status"] = {"type": ["string", "null"], "enum": [*LEAD_STATUSES, None]}
+        properties["status_reason"] = {
+            "type": ["string", "null"],
+            "maxLength": MAX_STATUS_REASON_CHARS,
+            "description": "Why the status changed (kept in the status history)",
+        }
+    return properties
+
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
+        }
+    },
+}
+ANSWER = {
+    "type": "object",
+    "required": ["raw", "value", "answered_at"],
+    "properties": {
+        "raw": {"type": "string"},
+        "value": {},
+        "status": {"type": "string"},
+        "answered_at": {"type": "string", "format": "date-time"},
+    },
+}
+LEAD = {
+    "type": "object",
+    "required": [
+        "id",
+        "session_id",
+        "status",
+        "stage",
+        "score",
+        "intent_score",
+        "fit_score",
+        "reasons",
+        "answers",
+        "lifecycle",
+        "created_at",
+        "updated_at",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "session_id": {"type": "string"},
+        "first_name": TEXT,
+        "last_name": TEXT,
+        "email": TEXT,
+        "phone": TEXT,
+        "company": TEXT,
+        "position": TEXT,
+        "address": TEXT,
+        "source": {
+            "type": "string",
+            "description": "A label as written (Trade show) or one the product sets: chat, "
+            "storefront, web_form, api, import",
+        },
+        "status": {"type": "string", "enum": list(LEAD_STATUSES)},
+        "stage": {"type": "string", "enum": list(LEAD_STAGES)},
+        "lifecycle": {"type": "string", "enum": list(LIFECYCLE_STAGES)},
+        "score": {"type": "integer"},
+        "intent_score": {"type": "integer"},
+        "fit_score": {"type": "integer"},
+        "reasons": {"type": "array", "items": OBJECT},
+        "answers": {"type": "object", "additionalProperties": ref("Answer")},
+        "customer_group": TEXT,
+        "converted_at": TEXT,
+        "possible_duplicates": {
+            "type": "array",
+            "description": "Leads sharing this lead's e-mail or phone; never merged "
+            "automatically (see the merge operation)",
+            "items": ref("PossibleDuplicate"),
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+POSSIBLE_DUPLICATE = {
+    "type": "object",
+    "required": ["id", "matched_on", "found_at", "differs"],
+    "properties": {
+        "id": {"type": "string"},
+        "matched_on": {"type": "array", "items": {"type": "string", "enum": ["email", "phone"]}},
+        "found_at": {"type": "string", "format": "date-time"},
+        "first_name": TEXT,
+        "last_name": TEXT,
+        "email": TEXT,
+        "phone": TEXT,
+        "company": TEXT,
+        "created_at": {"type": "string", "format": "date-time"},
+        "differs": {
+            "type": "array",
+            "description": "Contact fields both leads have, with different values",
+            "items": {"type": "string"},
+        },
+    },
+}
+LEAD_PAGE = {
+    "type": "object",
+    "required": ["items", "next_cursor", "limit"],
+    "properties": {
+        "items": {"type": "array", "items": ref("Lead")},
+        "next_cursor": {"type": ["string", "null"]},
+        "limit": {"type": "integer"},
+        "sort": {"type": "string"},
+    },
+}
+EVENT = {
+    "type": "object",
+    "required": ["event_id", "session_id", "type", "ts"],
+    "properties": {
+        "event_id": {"type": "string", "maxLength": 160},
+        "session_id": {"type": "string", "maxLength": 128},
+        "type": {"type": "string", "enum": sorted(STOREFRONT_EVENT_TYPES)},
+        "ts": {"type": "string", "format": "date-time"},
+        "product_id": {"type": "string", "maxLength": 120},
+        "variant_id": {"type": "string", "maxLength": 120},
+        "value": {"type": "number"},
+        "properties": OBJECT,
+    },
+}
+WEB_FORM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["first_name", "last_name", "consent"],
+    "properties": {
+        **_lead_fields(for_form=True),
+        "consent": {"type": "string", "enum": ["yes", "on", "true", "1"]},
+        "consent_text": {"type": "string", "maxLength": 1000},
+        "session_id": {"type": "string", "maxLength": 128},
+        "redirect": {"type": "string", "maxLength": 2000},
+        "website": {"type": "string", "description": "Honeypot: leave empty"},
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": ERROR,
+    "Answer": ANSWER,
+    "Lead": LEAD,
+    "PossibleDuplicate": POSSIBLE_DUPLICATE,
+    "LeadInput": {"type": "object", "additionalProperties": False, "properties": _lead_fields()},
+    "LeadPage": LEAD_PAGE,
+    "Event": EVENT,
+    "WebForm": WEB_FORM,
+}
