@@ -1,4 +1,4 @@
-"""The aiohttp web app: leads API (and, later, events, lead pages and the demo shop)."""
+"""The aiohttp web app: the JSON API (/api/v2), the lead pages (/leads) and the demo shop."""
 
 from bot.web.app import create_app
 

@@ -135,13 +135,13 @@ async def health(request: web.Request) -> web.Response:
     Under ``make run`` the supervisor's status file adds ``processes``: each
     child's state, pid, restart count and the last restart's time and reason.
     """
-    spool = request.app[RECORDER].spool
+    spool = request.config_dict[RECORDER].spool
     body: dict[str, Any] = {
         "status": "ok",
         "spooled_batches": spool.pending(),
         "rejected_batches": spool.rejected(),
     }
-    processes = _supervised_processes(request.app[SETTINGS].supervisor_status_file)
+    processes = _supervised_processes(request.config_dict[SETTINGS].supervisor_status_file)
     if processes is not None:
         body["processes"] = processes
     return json_response(body)

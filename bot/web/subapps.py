@@ -13,13 +13,13 @@ from __future__ import annotations
 from functools import partial
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import _Resolve
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 
 class _PathPrefixedSubApp(web.PrefixedSubAppResource):
     """A sub-application's prefix, matched on ``request.rel_url`` (the path as received)."""
 
-    async def resolve(self, request: web.Request) -> _Resolve:
+    async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
         path, prefix = request.rel_url.raw_path, self.canonical
         if path != prefix and not path.startswith(prefix + "/"):
             return None, set()
