@@ -6,6 +6,7 @@ or :func:`ticking` instead of patching ``datetime`` in each module.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -32,16 +33,17 @@ def _aware(moment: datetime) -> datetime:
 @contextmanager
 def frozen(at: datetime) -> Iterator[None]:
     """Within the block, :func:`now` returns ``at`` (aware; shown in UTC)."""
-    with _using(lambda fixed=_aware(at): fixed):
+    fixed = _aware(at)
+    with _using(lambda: fixed):
         yield
 
 
 @contextmanager
 def ticking(start: datetime, step: timedelta) -> Iterator[None]:
-    """Within the block, each :func:`now` call returns ``start``, then ``start + step``, …"""
-    moments = iter(range(1_000_000_000))
+    """Within the block, :func:`now` returns ``start``, then ``start + step`` and so on."""
+    calls = itertools.count()
     first = _aware(start)
-    with _using(lambda: first + step * next(moments)):
+    with _using(lambda: first + step * next(calls)):
         yield
 
 

@@ -13,9 +13,8 @@ from rasa_sdk import Tracker
 import actions.common
 import actions.lead
 import actions.qualification
-import bot.leads.service
+import bot.clock
 from bot.assistant import Assistant
-from bot.store.migrate import upgrade
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -33,22 +32,20 @@ ANSWER_SLOTS = (
 
 
 @pytest.fixture
-def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistant]:
+def helper(
+    tmp_path: Path, migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Assistant]:
     """The actions' assistant on a fresh SQLite store, with the clock fixed at NOW.
 
     It scores and hands off with the tests' own scoring and handoff files.
     """
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATABASE_URL", migrated_sqlite_url)
     monkeypatch.setenv("SCORING_CONFIG", str(SCORING_CONFIG))
     monkeypatch.setenv("HANDOFF_CONFIG", str(HANDOFF_CONFIG))
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
-    for module in (actions.common, actions.qualification, actions.lead, bot.leads.service):
-        if hasattr(module, "utcnow"):
-            monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()
-    yield actions.common.assistant()
+    with bot.clock.frozen(NOW):
+        yield actions.common.assistant()
     actions.common.assistant.cache_clear()
 
 

@@ -15,13 +15,12 @@ from rasa_sdk.executor import CollectingDispatcher
 import actions.common
 import actions.lead
 import actions.qualification
-import bot.leads.service
+import bot.clock
 from actions.qualification import ValidateQualificationForm
 from bot.assistant import Assistant
 from bot.flows import load_flow
 from bot.leads.commands import RecordEvent
 from bot.settings import PROJECT_ROOT
-from bot.store.migrate import upgrade
 from tests.actions.conftest import NOW, make_tracker
 
 DOMAIN: dict[str, Any] = {}
@@ -62,17 +61,15 @@ def flows_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def helper(tmp_path: Path, flows_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Assistant]:
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    monkeypatch.setenv("DATABASE_URL", url)
+def helper(
+    tmp_path: Path, migrated_sqlite_url: str, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Assistant]:
+    monkeypatch.setenv("DATABASE_URL", migrated_sqlite_url)
     monkeypatch.setenv("LEADS_SPOOL_DIR", str(tmp_path / "spool"))
     monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    for module in (actions.common, actions.qualification, actions.lead, bot.leads.service):
-        if hasattr(module, "utcnow"):
-            monkeypatch.setattr(module, "utcnow", lambda: NOW)
     actions.common.assistant.cache_clear()
-    yield actions.common.assistant
+    with bot.clock.frozen(NOW):
+        yield actions.common.assistant
     actions.common.assistant.cache_clear()
 
 
