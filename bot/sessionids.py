@@ -7,7 +7,7 @@ anyone on the internet can send one, so each edge checks it the same way:
 - storable everywhere: valid UTF-8 (a lone surrogate made SQLite raise, and Rasa
   3.6 exit), no control characters (they would let an id forge log lines);
 - not of the form :data:`STAFF_SESSION_PREFIX` ``<lead id>``, which the lead store
-  gives leads entered by staff or imported (see ``bot.store.leadbook``): a
+  gives leads entered by staff or imported (see ``bot.leads.book``): a
   stranger who learnt such an id must not be able to write to that lead.
 """
 
