@@ -56,23 +56,8 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that reads only true/false as booleans and refuses duplicate keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """A mapping; a key given twice is an error (YAML would keep the last silently)."""
-        seen: dict[Any, yaml.Node] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"{key!r} is given twice (first on line {seen[key].start_mark.line + 1})",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
+class StrictLoader(UniqueKeyLoader):
+    """:class:`UniqueKeyLoader` that reads only true/false as booleans (``NO`` is Norway)."""
 
 
 StrictLoader.yaml_implicit_resolvers = {
