@@ -4,6 +4,7 @@ aiohttp 3.9.5's ``Application.add_subapp`` matches the prefix against
 ``request.url``, which yarl 1.13 and later cannot build when the ``Host``
 header carries a port, as it does for every request to ``:8000``
 (aio-libs/aiohttp#9307, fixed in aiohttp 3.10.7): each request would be a 500.
+Rasa 3.6.21 requires ``aiohttp<3.10``, so the fixed release cannot be installed.
 :func:`add_subapp` mounts through the same machinery with a resource that
 matches the prefix on the request's path alone.
 """
