@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.settings import Settings
 from bot.store.db import create_db_engine
-from bot.store.migrate import upgrade
 from bot.store.tokens import TokenStore
 from bot.web import create_app
 from bot.web.assets import STATIC_DIR
@@ -30,6 +29,11 @@ EVENTS = "/api/v2/events"
 VENDOR = STATIC_DIR / "vendor"
 CATALOG = load_catalog(DEMO_CATALOG)
 MARKUP_NAME = 'Lantern <img src=x onerror=alert(1)> & "Co"'
+
+
+@pytest.fixture(autouse=True)
+def _migrated(migrated_sqlite_url: str) -> None:
+    """The lead store of ``_settings`` (the test's ``leads.db``), already migrated."""
 
 
 def _settings(tmp_path: Path, **changes: Any) -> Settings:
@@ -47,7 +51,6 @@ def _settings(tmp_path: Path, **changes: Any) -> Settings:
 
 
 async def _client(settings: Settings) -> TestClient:
-    upgrade(settings.database_url)
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     return client
@@ -666,7 +669,6 @@ async def test_bad_beacons_are_refused_naming_the_problem(
 
 async def test_a_stored_events_only_token_works_in_the_body(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url)
     try:
         shop, _ = TokenStore(engine).create("second-shop", ["events:write"])
