@@ -24,7 +24,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -p
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
 	@echo "make test   - lint, type-check, validate data, pytest (unit, api, e2e), rasa test stories"
-	@echo "make check  - lint, type-check, import contracts, the tests needing no model or browser"
+	@echo "make check  - lint, types, import contracts, tests needing no model/browser/PostgreSQL"
 	@echo "make bench  - benchmarks (README table)"
 	@echo "make browser - install Debian's chromium + chromedriver if missing (make test does)"
 
@@ -122,9 +122,9 @@ imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 # The quick gate before a push: lint, types, the import contracts and the tests that need
-# neither the trained model nor a browser (no training, no servers to start).
+# no trained model, no browser and no PostgreSQL server (make test runs them all).
 check: lint typecheck imports
-	$(PY) -m pytest -q -m "not e2e and not browser"
+	$(PY) -m pytest -q -m "not e2e and not browser and not postgres"
 
 test: lint typecheck imports validate pytest rasa-test
 
