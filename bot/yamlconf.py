@@ -8,6 +8,7 @@ the fix is obvious, and YAML 1.1's surprising booleans (``NO`` for Norway,
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Hashable, Sequence
 from pathlib import Path
@@ -91,15 +92,30 @@ def parse_document(
 ) -> tuple[Any, yaml.Node | None]:
     """The data of the one YAML document in ``text`` and its node tree (for line numbers).
 
-    Raises ``yaml.YAMLError``; :func:`yaml_problem` says where and what.
+    Raises ``yaml.YAMLError``; :func:`yaml_problem` says where and what. The
+    same text is parsed once per process (PyYAML's parser is pure Python, and
+    the catalogue, scoring, handoff and flow files are read by every component
+    that starts): each call gets its own copy of the data; the node tree is
+    shared and only read.
     """
-    reader = loader(text)
-    try:
-        root = reader.get_single_node()
-        data = reader.construct_document(root) if root is not None else None
-    finally:
-        reader.dispose()
-    return data, root
+    key = (loader, text)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        reader = loader(text)
+        try:
+            root = reader.get_single_node()
+            data = reader.construct_document(root) if root is not None else None
+        finally:
+            reader.dispose()
+        if len(_PARSED) >= _PARSED_KEPT:
+            _PARSED.clear()
+        parsed = _PARSED[key] = (data, root)
+    return copy.deepcopy(parsed[0]), parsed[1]
+
+
+# Texts parsed in this process (by loader), and how many are kept before starting over.
+_PARSED: dict[tuple[type[yaml.SafeLoader], str], tuple[Any, yaml.Node | None]] = {}
+_PARSED_KEPT = 64
 
 
 def yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:

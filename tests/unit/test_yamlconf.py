@@ -53,3 +53,10 @@ def test_a_list_or_mapping_as_a_key_is_a_line_numbered_error(tmp_path, text):
 def test_a_syntax_error_names_the_line(tmp_path):
     with pytest.raises(ConfigError, match=r"settings.yml:2: invalid YAML"):
         _load(tmp_path, "a: [1, 2\nb: 3\n")
+
+
+def test_each_read_gets_its_own_copy_and_a_changed_file_is_read_anew(tmp_path):
+    first = _load(tmp_path, "rules:\n  cart: {points: 12}\n")
+    first["rules"]["cart"]["points"] = 99
+    assert _load(tmp_path, "rules:\n  cart: {points: 12}\n")["rules"]["cart"]["points"] == 12
+    assert _load(tmp_path, "rules:\n  cart: {points: 13}\n")["rules"]["cart"]["points"] == 13
