@@ -134,7 +134,9 @@ _PAST = re.compile(
 _BROWSING = re.compile(
     r"\b(?:just (?:browsing|looking)|only (?:browsing|looking)|browsing|window shopping"
     r"|no (?:plans?|rush|hurry|idea|clue)|not sure|unsure|dont know|dunno|idk|undecided"
-    r"|havent decided|whenever|some ?day|one day|eventually|no time ?frame|having a look"
+    r"|havent decided|some ?day|one day|eventually|no time ?frame|having a look"
+    # "whenever" alone is no plan; "whenever the price drops / it is on sale" is a condition
+    r"|whenever(?!\s+(?:the|it|its|they|you|i|we|there|prices?|stock|that|this)\b)"
     r"|looking around|just (?:checking|curious|a look)"
     # French
     r"|je (?:ne )?(?:fais que )?regarde(?: juste| seulement)?|juste (?:regarder|un coup d oeil)"

@@ -278,6 +278,7 @@ def test_parse_timeline_no_problem_is_no_doubt() -> None:
         "not sure yet, just looking",
         "I don't know yet",
         "whenever",
+        "whenever, no rush",
         "just browsing today",  # "today" here is not a purchase date
         "one day I'll treat myself",
         "je regarde juste",
@@ -339,6 +340,9 @@ def test_parse_timeline_browsing(text: str) -> None:
         "2 settimane fa",
         "ieri",
         "ontem",
+        "whenever it goes on sale",  # a condition, no time
+        "whenever the price is right",
+        "whenever you have it in stock",
     ],
 )
 def test_parse_timeline_none(text: str) -> None:
