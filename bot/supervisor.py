@@ -31,10 +31,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot import clock
 from bot.catalog import CatalogError, RatesError
 from bot.flows import FlowError, load_flows
 from bot.flows.loader import flow_context
@@ -92,10 +93,6 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class ChildPolicy:
     """When to check, kill and restart one child, from observations and a clock.
 
@@ -108,7 +105,7 @@ class ChildPolicy:
         name: str,
         timing: Timing,
         clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = _utc_now,
+        wall_clock: Callable[[], datetime] = clock.now,
     ) -> None:
         self.name = name
         self.timing = timing
