@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.store.tokens import LEADS_READ, LEADS_WRITE
 from bot.web import events, flows, forms, handoffs, lead_actions, leads, leads_csv, openapi
 from bot.web.auth import caller
 from bot.web.errors import Handler, WebError
@@ -41,17 +42,23 @@ def build_spec(server_url: str = "/") -> dict[str, Any]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A bearer token with the route's scope; a path no route declares needs a valid token."""
+    """A bearer token with the route's scope; a path no route declares asks for leads:read/write."""
     intended = intended_route(request, ROUTES)
     route = intended.route if intended is not None else None
     public = route is not None and route.scope is None
     # A beacon's token is in its body: the route's handler checks it.
     beacon = route is not None and route.body_token and "Authorization" not in request.headers
     if not public and not beacon:
-        request[PRINCIPAL] = await caller(request, route.scope if route is not None else None)
+        scope = route.scope if route is not None else _guess(request)
+        request[PRINCIPAL] = await caller(request, scope)
     if intended is not None and intended.missing is not None:
         raise WebError(404, intended.missing)
     return await handler(request)
+
+
+def _guess(request: web.Request) -> str:
+    """The scope a path no route declares asks for: reading, or writing, leads."""
+    return LEADS_READ if request.method in ("GET", "HEAD", "OPTIONS") else LEADS_WRITE
 
 
 def create_api_app() -> web.Application:

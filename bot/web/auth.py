@@ -80,7 +80,7 @@ def session_scopes(
 async def caller(request: web.Request, scope: str | None) -> Principal:
     """The caller behind the bearer token, allowed ``scope``; 401 or 403 otherwise.
 
-    ``scope=None`` asks only for a valid token (a path no route declares).
+    ``scope=None`` asks only for a valid token.
     """
     token = bearer_token(request)
     if token is None:

@@ -358,3 +358,18 @@ def test_purge_needs_an_age(cli_env: Engine, capsys: pytest.CaptureFixture[str],
         main(["purge", "--older-than", age])
     assert exited.value.code == 2
     assert "expected an age like 365d, 12w or 48h" in capsys.readouterr().err
+
+
+async def test_a_path_no_route_declares_still_asks_for_a_token_with_a_leads_scope(
+    client: TestClient, cli_env: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events_only = {"Authorization": f"Bearer {create_token(capsys, 'shop', 'events:write')}"}
+    reader = {"Authorization": f"Bearer {create_token(capsys, 'reader', 'leads:read')}"}
+    assert (await client.get("/api/v2/no-such-thing")).status == 401
+    response = await client.get("/api/v2/no-such-thing", headers=events_only)
+    assert response.status == 403
+    assert (await response.json())["error"]["required_scope"] == "leads:read"
+    assert (await client.get("/api/v2/no-such-thing", headers=reader)).status == 404
+    response = await client.post("/api/v2/no-such-thing", headers=reader, json={})
+    assert response.status == 403
+    assert (await response.json())["error"]["required_scope"] == "leads:write"
