@@ -538,7 +538,7 @@ def token_lines(environ: dict[str, str], created: set[str], from_env: set[str]) 
             shown = f"{value[:4]}…  (from {name})"
         else:
             shown = f"{value[:4]}…  (full value in {store})"
-        lines.append(f"  {label:<16}{shown}\n")
+        lines.append(f"  {label + ':':<18}{shown}\n")
     return lines
 
 

@@ -79,6 +79,8 @@ def test_a_new_token_is_printed_once_then_masked() -> None:
     assert "abcdEFGH-new-token" not in later and "wxyzSECRET" not in later
     assert "abcd…  (full value in var/tokens.json)" in later
     assert "wxyz…  (from STOREFRONT_TOKEN)" in later
+    # Each value stands apart from its label, however long the label.
+    assert "  storefront token: wxyz…" in later and "  API token:        abcd…" in later
 
 
 def test_data_files_become_owner_only(
