@@ -58,7 +58,26 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 
 class StrictLoader(UniqueKeyLoader):
-    """:class:`UniqueKeyLoader` that reads only true/false as booleans (``NO`` is Norway)."""
+    """:class:`UniqueKeyLoader` that reads only true/false as booleans (``NO`` is Norway).
+
+    Every key of a settings file is a name: an empty key, or a number or date
+    written as a key, is an error on its line (the settings models would
+    otherwise fail on it without saying where).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping whose keys are all text, each given once."""
+        mapping = super().construct_mapping(node, deep=deep)
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                problem = (
+                    "a key is missing before ':'"
+                    if key is None
+                    else f"{key!r} is not a name: write keys as text (in quotes if need be)"
+                )
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+        return mapping
 
 
 StrictLoader.yaml_implicit_resolvers = {

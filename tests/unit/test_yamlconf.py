@@ -60,3 +60,17 @@ def test_each_read_gets_its_own_copy_and_a_changed_file_is_read_anew(tmp_path):
     first["rules"]["cart"]["points"] = 99
     assert _load(tmp_path, "rules:\n  cart: {points: 12}\n")["rules"]["cart"]["points"] == 12
     assert _load(tmp_path, "rules:\n  cart: {points: 13}\n")["rules"]["cart"]["points"] == 13
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("version: 1\n~: 3\n", 2, "a key is missing before ':'"),
+        ("rules:\n  cart: 1\n  ? \n  : 3\n", 3, "a key is missing before ':'"),
+        ("version: 1\n12: x\n", 2, "12 is not a name"),
+        ("sizes:\n  2026-12-07: x\n", 2, "is not a name"),
+    ],
+)
+def test_every_key_of_a_settings_file_is_a_name(tmp_path, text, line, problem):
+    with pytest.raises(ConfigError, match=rf"settings.yml:{line}: invalid YAML: .*{problem}"):
+        _load(tmp_path, text)
