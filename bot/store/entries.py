@@ -187,12 +187,21 @@ def convert(
     values: dict[str, Any] = {"lifecycle_stage": "customer", "updated_at": now}
     if customer_group is not None:
         values["customer_group"] = customer_group
+    mark_converted(connection, lead_id, now)
+    connection.execute(update(_LEADS).where(_LEADS.c.id == lead_id).values(**values))
+
+
+def mark_converted(connection: Connection, lead_id: str, now: datetime) -> None:
+    """Record that the lead became a customer now, unless it already had (the first time stays).
+
+    Every way a lead is won comes here: the API's convert, and status Won set
+    on the lead page or through the API.
+    """
     connection.execute(
         update(_LEADS)
         .where(_LEADS.c.id == lead_id, _LEADS.c.converted_at.is_(None))
         .values(converted_at=now)
     )
-    connection.execute(update(_LEADS).where(_LEADS.c.id == lead_id).values(**values))
 
 
 # -- finding leads -----------------------------------------------------------------------

@@ -469,6 +469,9 @@ async def test_status_change_acknowledges_then_won_closes(any_db_site: Site) -> 
     handoff = site.handoff()
     assert handoff["status"] == "closed" and handoff["closed_at"] is not None
     assert [c["to_status"] for c in site.page()["status_history"]] == ["Won", "Contacted"]
+    # Won from the page makes a customer, as the API's convert does.
+    lead = site.page()["lead"]
+    assert (lead["lifecycle"], lead["converted_at"]) == ("customer", handoff["closed_at"])
 
 
 async def test_bearer_forms_need_no_csrf(site: Site) -> None:

@@ -1072,3 +1072,18 @@ def test_a_lead_created_with_a_status_starts_its_history_with_it(engine: Engine)
         ("New", "Negotiation", "token:crm", "met at the fair")
     ]
     assert saved.lead["lifecycle"] == "opportunity"
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_won_through_an_edit_converts_like_convert(book: LeadBook, replace: bool) -> None:
+    lead_id = book.create(ADA, by="alice", now=NOW).lead["id"]
+    won_at = NOW + timedelta(hours=2)
+    lead = book.update(lead_id, {**ADA, "status": "Won"}, by="bob", replace=replace, now=won_at)
+    assert (lead["status"], lead["lifecycle"], lead["converted_at"]) == (
+        "Won",
+        "customer",
+        won_at.isoformat(),
+    )
+    # A later conversion keeps the first time.
+    again = book.convert(lead_id, customer_group="retail", by="bob", now=won_at + timedelta(1))
+    assert (again["converted_at"], again["customer_group"]) == (won_at.isoformat(), "retail")

@@ -528,3 +528,28 @@ def test_list_is_newest_first_without_merged_leads(engine: Engine, desk: SalesDe
     assert (newest["handoff"]["id"], newest["handoff"]["status"]) == (new.handoff_id, "open")
     assert listed[1]["handoff"] is not None and listed[1]["handoff"]["status"] == "acknowledged"
     assert desk.list_leads(limit=1) == listed[:1]
+
+
+def test_won_from_the_lead_page_converts_like_the_api_and_keeps_the_first_time(
+    engine: Engine, desk: SalesDesk, story: Story
+) -> None:
+    won_at = NOW + timedelta(days=1)
+    desk.set_status(story.lead_id, "Won", by="Hugo", reason="ordered", now=won_at)
+    page = desk.lead_page(story.lead_id)
+    assert page is not None
+    assert (page["lead"]["converted_at"], page["lead"]["lifecycle"]) == (
+        won_at.isoformat(),
+        "customer",
+    )
+    # Lost then Won again: the lead became a customer at the first Won.
+    desk.set_status(story.lead_id, "Lost", by="Hugo", reason="returned it", now=won_at)
+    desk.set_status(story.lead_id, "Won", by="Hugo", reason="kept it", now=won_at + timedelta(1))
+    page = desk.lead_page(story.lead_id)
+    assert page is not None and page["lead"]["converted_at"] == won_at.isoformat()
+
+
+@pytest.mark.parametrize("status", ["Contacted", "Qualified", "Negotiation", "Lost"])
+def test_other_statuses_convert_nobody(desk: SalesDesk, story: Story, status: str) -> None:
+    desk.set_status(story.lead_id, status, by="Hugo", reason=None, now=NOW)
+    page = desk.lead_page(story.lead_id)
+    assert page is not None and page["lead"]["converted_at"] is None
