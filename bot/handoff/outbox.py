@@ -345,7 +345,13 @@ def list_handoffs(
     if overdue_at is not None:
         query = query.where(_HANDOFFS.c.status == "open", _HANDOFFS.c.due_at < overdue_at)
     if lead_id is not None:
-        query = query.where(_HANDOFFS.c.lead_id == lead_id)
+        # A merged lead's id stands for the lead it was merged into, which holds its handoffs.
+        surviving = (
+            select(func.coalesce(leads.c.merged_into, leads.c.id))
+            .where(leads.c.id == lead_id)
+            .scalar_subquery()
+        )
+        query = query.where(_HANDOFFS.c.lead_id == surviving)
     if handoff_id is not None:
         query = query.where(_HANDOFFS.c.id == handoff_id)
     with engine.connect() as connection:

@@ -15,6 +15,9 @@ from sqlalchemy.engine import Engine
 
 from bot.cli import main
 from bot.handoff.config import WHSEC_PATTERN
+from bot.leads import LeadService
+from bot.leads.book import LeadBook
+from bot.leads.commands import UpdateContact
 from bot.store.db import create_db_engine
 from bot.web import create_app
 from tests.store.test_sales_desk import Story, handoff_settings, tell_story
@@ -200,3 +203,20 @@ def test_cli_makes_webhook_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["handoffs", "secret"]) == 0
     secret = capsys.readouterr().out.strip()
     assert WHSEC_PATTERN.match(secret)
+
+
+async def test_handoffs_of_a_merged_lead_are_found_by_each_of_its_ids(api: Api) -> None:
+    repository = LeadService(api.engine)
+    repository.apply(
+        [UpdateContact(session_id="s-later", first_name="Ada", email="ada@example.com")]
+    )
+    later = repository.get_lead_by_session("s-later")
+    assert later is not None
+    # The story's lead (with the handoff) is absorbed by the later chat's lead.
+    LeadBook(repository).merge(later["id"], api.story.lead_id, by="Hugo")
+    for lead_id in (api.story.lead_id, later["id"]):
+        response = await api.client.get(f"/api/v2/handoffs?lead_id={lead_id}", headers=AUTH)
+        items = (await response.json())["items"]
+        assert [(item["id"], item["lead_id"]) for item in items] == [
+            (api.story.handoff_id, later["id"])
+        ], lead_id

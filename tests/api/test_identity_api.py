@@ -170,3 +170,31 @@ async def test_merge_refuses_bad_requests(api: Api, body: Any, status: int, mess
     assert message in error["message"]
     await api.error("POST", f"{LEADS}/no-such-lead/merge", 404, json={"duplicate_id": ada["id"]})
     await api.error("POST", f"{LEADS}/{ada['id']}/merge", 400, json=["not", "an", "object"])
+
+
+async def test_every_session_a_lead_ever_had_finds_it_after_merges_of_merges(api: Api) -> None:
+    repository = LeadService(api.engine)
+    for hour, session in enumerate(("s1", "s2", "s3")):
+        repository.apply(
+            [UpdateContact(session_id=session, first_name="Ada", email="ada@example.com")],
+            now=T0 + timedelta(hours=hour),
+        )
+    ids = {}
+    for session in ("s1", "s2", "s3"):
+        (lead,) = (await api.ok("GET", LEADS, params={"session_id": session}))["items"]
+        ids[session] = lead["id"]
+    # s2 into s1, then s1 (holding s2) into the newest lead, s3's.
+    await api.ok("POST", f"{LEADS}/{ids['s1']}/merge", json={"duplicate_id": ids["s2"]})
+    await api.ok("POST", f"{LEADS}/{ids['s3']}/merge", json={"duplicate_id": ids["s1"]})
+
+    for session in ("s1", "s2", "s3"):
+        for params in ({}, {"stage": "cold"}, {"q": "ada", "sort": "-updated_at"}):
+            page = await api.ok("GET", LEADS, params={"session_id": session, **params})
+            assert [lead["id"] for lead in page["items"]] == [ids["s3"]], (session, params)
+        assert (await api.ok("GET", f"{LEADS}/{ids[session]}"))["id"] == ids["s3"]
+        found = repository.get_lead_by_session(session)
+        assert found is not None and found["id"] == ids["s3"], session
+        state = repository.lead_state(session)
+        assert state is not None and state.lead_id == ids["s3"], session
+    # The list shows the person once.
+    assert [lead["id"] for lead in (await api.ok("GET", LEADS))["items"]] == [ids["s3"]]
