@@ -11,7 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.pages.acks import ack_confirm, acknowledge
-from bot.web.pages.leads import add_note, lead_list, lead_page, set_status
+from bot.web.pages.lead import lead_page
+from bot.web.pages.leads import add_note, lead_list, set_status
 from bot.web.pages.login import login, login_form, logout
 from bot.web.pages.site import LEAD_LIST, LEAD_PAGES
 from bot.web.subapps import add_subapp

@@ -1,0 +1,140 @@
+"""The lead page, ``GET /leads/{lead_id}``: one lead read like a brief, with the sales forms.
+
+The store gives the facts; :mod:`bot.web.pages.words` puts them in words with the
+catalogue (names, prices, stock, delivery), the scoring file (what makes a stage)
+and the team's time zone from the handoff file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.catalog import Catalog, load_catalog
+from bot.handoff.config import HandoffConfig, load_handoff_config
+from bot.scoring.config import ScoringConfig, load_scoring_config
+from bot.store.models import LEAD_STATUSES
+from bot.web.keys import SALES, SETTINGS
+from bot.web.pages.leads import unknown_lead
+from bot.web.pages.sessions import form_csrf, required_viewer
+from bot.web.pages.site import LEAD_PAGES
+from bot.web.pages.words import (
+    DEFAULT_ZONE,
+    TeamClock,
+    Wanted,
+    answer_words,
+    product_words,
+    wanted,
+)
+
+# What a shopper did on the shop, as the journey reads it.
+DID = {
+    "page_view": "looked at a page",
+    "product_view": "viewed",
+    "variant_select": "chose",
+    "compare": "compared",
+    "add_to_cart": "added to the cart",
+    "shipping_check": "checked shipping for",
+    "checkout_start": "started checkout",
+    "payment_info": "entered payment details",
+    "purchase": "bought",
+    "email_click": "clicked an email about",
+    "human_requested": "asked for a person",
+}
+
+
+# Events the lead store writes about the lead itself, not something the shopper did.
+BOOKKEEPING = frozenset({"stage_changed"})
+
+
+@lru_cache(maxsize=4)
+def _catalog(path: Path) -> Catalog:
+    return load_catalog(path)
+
+
+@lru_cache(maxsize=4)
+def _handoffs(path: Path) -> HandoffConfig:
+    return load_handoff_config(path)
+
+
+@lru_cache(maxsize=4)
+def _scoring(path: Path) -> ScoringConfig:
+    return load_scoring_config(path)
+
+
+def team_clock(handoffs: HandoffConfig, page: dict[str, Any]) -> TeamClock:
+    """The zone of the team the lead was handed to, else of the first team, else Paris."""
+    named = [handoff.get("team") for handoff in page["handoffs"]]
+    for name in [*named, *handoffs.teams]:
+        team = handoffs.teams.get(name) if isinstance(name, str) else None
+        if team is not None:
+            return TeamClock(team.timezone)
+    return TeamClock(DEFAULT_ZONE)
+
+
+def journey(catalog: Catalog, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each shop event as ``at``, ``did`` and the product by name (``what``, maybe ``None``)."""
+    return [
+        {
+            "at": event["ts"],
+            "did": DID.get(str(event["type"]), str(event["type"]).replace("_", " ")),
+            "what": product_words(catalog, event.get("product_id"), event.get("variant_id")),
+        }
+        for event in events
+        if event["type"] not in BOOKKEEPING
+    ]
+
+
+def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
+    """The page's facts in words: the context the lead page's templates read."""
+    settings = request.config_dict[SETTINGS]
+    catalog = _catalog(settings.catalog_path)
+    clock = team_clock(_handoffs(settings.handoff_config_path), page)
+    values = {answer["key"]: answer["value"] for answer in page["answers"]}
+    want: Wanted = wanted(catalog, values, page["events"])
+    words = {
+        answer["key"]: answer_words(
+            answer["key"],
+            answer["value"],
+            answer["answered_at"],
+            catalog=catalog,
+            want=want,
+        )
+        for answer in page["answers"]
+    }
+    questions = [m for m in page["transcript"] if m["sender"] == "user" and "?" in m["text"]]
+    return {
+        # The one-paragraph summary, once the shared brief builder writes it.
+        "summary": None,
+        "clock": clock,
+        "words": words,
+        "want": want,
+        "journey": journey(catalog, page["events"]),
+        "chat_questions": len(questions),
+        "stages": _scoring(settings.scoring_config_path),
+        "open_handoff": next((h for h in page["handoffs"] if h["status"] == "open"), None),
+    }
+
+
+async def lead_page(request: web.Request) -> web.StreamResponse:
+    """``GET /leads/{lead_id}``: everything about one lead, with the sales forms."""
+    viewer = await required_viewer(request)
+    lead_id = request.match_info["lead_id"]
+    page = await asyncio.to_thread(request.config_dict[SALES].lead_page, lead_id)
+    if page is None:
+        raise unknown_lead(lead_id)
+    return LEAD_PAGES.render(
+        request,
+        "leads/lead.html",
+        {
+            "page": page,
+            "lead": page["lead"],
+            "csrf": form_csrf(request, viewer),
+            "statuses": LEAD_STATUSES,
+            **brief(request, page),
+        },
+    )

@@ -1,0 +1,200 @@
+"""The lead page's facts in words: answers, products, money and times as a salesperson reads them.
+
+Presentation only: each helper takes stored values (the answers' JSON, catalogue
+ids, ISO times) and returns plain text that the templates escape. The phrasing
+reuses the answer parsers' own read-backs, so the page says what the bot said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.answers.budget import _money as money_text
+from bot.answers.budget import _plain as plain_amount
+from bot.answers.location import _country_name as country_name
+from bot.answers.timeline import _display as days_text
+from bot.catalog import Catalog, Product, Variant
+
+DEFAULT_ZONE = ZoneInfo("Europe/Paris")
+
+
+@dataclass(frozen=True)
+class TeamClock:
+    """Times in the sales team's time zone."""
+
+    zone: ZoneInfo = DEFAULT_ZONE
+
+    def moment(self, value: str | None) -> datetime | None:
+        """The stored ISO time in the team's zone (``None`` when absent or unreadable)."""
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed.astimezone(self.zone)
+
+    def local(self, value: str | None) -> str:
+        """A stored ISO time as "Mon 7 Dec 2026, 11:14 CET"; the stored text when unreadable."""
+        moment = self.moment(value)
+        if moment is None:
+            return value or "—"
+        return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {moment.tzname()}"
+
+
+def money(amount: Any, currency: str) -> str:
+    """An amount as "1,299 EUR", the way the bot reads amounts back."""
+    return f"{money_text(plain_amount(Decimal(str(amount))))} {currency}"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The catalogue's product and variant a lead asked about (either may be unknown)."""
+
+    product: Product | None
+    variant: Variant | None
+
+    @property
+    def price(self) -> tuple[Decimal, str] | None:
+        """The variant's price, else the product's."""
+        if self.variant is not None:
+            return self.variant.price, self.variant.currency
+        if self.product is not None:
+            return self.product.price, self.product.currency
+        return None
+
+    @property
+    def words(self) -> str | None:
+        """The variant with price and stock, or the product with its starting price."""
+        if self.product is None:
+            return None
+        if self.variant is not None:
+            return variant_line(self.product, self.variant)
+        return f"{self.product.name} from {money(self.product.price, self.product.currency)}"
+
+
+def wanted(catalog: Catalog, answers: dict[str, Any], events: list[dict[str, Any]]) -> Wanted:
+    """The variant answer, else the last product or variant seen on the shop."""
+    variant_id = answers.get("variant")
+    if isinstance(variant_id, str) and (found := catalog.variant(variant_id)):
+        return Wanted(*found)
+    for event in reversed(events):
+        if event.get("variant_id") and (found := catalog.variant(str(event["variant_id"]))):
+            return Wanted(*found)
+        if event.get("product_id") and (product := catalog.product(str(event["product_id"]))):
+            return Wanted(product, None)
+    return Wanted(None, None)
+
+
+def product_words(catalog: Catalog, product_id: Any, variant_id: Any) -> str | None:
+    """The catalogue's name of an event's variant or product, ``None`` if it has none."""
+    if variant_id and (found := catalog.variant(str(variant_id))):
+        return found[0].variant_label(found[1])
+    if product_id and (product := catalog.product(str(product_id))):
+        return product.name
+    return None
+
+
+def variant_words(catalog: Catalog, variant_id: Any) -> str | None:
+    """A variant id as "Classic Hoodie — black, XL at 129 EUR, 4 in stock"."""
+    found = catalog.variant(str(variant_id))
+    if found is None:
+        return None
+    return variant_line(*found)
+
+
+def variant_line(product: Product, variant: Variant) -> str:
+    """The variant by name with its price and stock."""
+    stock = f"{variant.stock} in stock" if variant.in_stock else "out of stock"
+    return f"{product.variant_label(variant)} at {money(variant.price, variant.currency)}, {stock}"
+
+
+def timeline_words(value: Any, answered_at: str | None) -> str | None:
+    """A timeline as "in 3 days (Thu 10 Dec 2026)", or "just browsing".
+
+    The days count from the answer's UTC day, as the timeline parser counted them.
+    """
+    if not isinstance(value, dict):
+        return None
+    if value.get("browsing"):
+        return "just browsing"
+    days = value.get("days")
+    if not isinstance(days, int) or not answered_at:
+        return "no date given"
+    start = datetime.fromisoformat(answered_at).astimezone(timezone.utc).date()
+    shown = days_text(days, start + timedelta(days=days))
+    return f"maybe {shown}" if value.get("uncertain") else shown
+
+
+def location_words(value: Any, catalog: Catalog, product: Product | None) -> str | None:
+    """A place as "Nantes, France — we deliver there (about 3 days)" or "… we do not"."""
+    if not isinstance(value, dict) or not value.get("country"):
+        return None
+    country = str(value["country"])
+    region = value.get("region")
+    place = f"{region}, {country_name(country)}" if region else country_name(country)
+    serviceable = value.get("serviceable")
+    if not isinstance(serviceable, bool):
+        serviceable = catalog.ships_to(product, country, region, value.get("area"))
+    if not serviceable:
+        return f"{place} — we do not deliver there"
+    if product is not None:
+        return f"{place} — we deliver there (about {product.delivery_days} days)"
+    return f"{place} — we deliver there"
+
+
+def budget_words(value: Any, price: tuple[Decimal, str] | None) -> str | None:
+    """A budget as "up to 150 EUR (price 129 EUR: within budget)"."""
+    if not isinstance(value, dict) or "currency" not in value:
+        return None
+    currency = str(value["currency"])
+    try:
+        low = Decimal(str(value["min"])) if value.get("min") is not None else None
+        high = Decimal(str(value["max"])) if value.get("max") is not None else None
+        amount = Decimal(str(value.get("amount", high or low or 0)))
+    except InvalidOperation:
+        return None
+    if low is not None and high is not None:
+        said = f"{money(low, currency)}\u2013{money(high, currency)}"
+    elif high is not None:
+        said = f"up to {money(high, currency)}"
+    elif low is not None:
+        said = f"at least {money(low, currency)}"
+    else:
+        said = f"about {money(amount, currency)}"
+    if price is None:
+        return said
+    cost, cost_currency = price
+    if cost_currency != currency:
+        return f"{said} (price {money(cost, cost_currency)}, another currency)"
+    ceiling = high if high is not None else amount
+    verdict = "within budget" if cost <= ceiling else f"{money(cost - ceiling, currency)} over"
+    return f"{said} (price {money(cost, cost_currency)}: {verdict})"
+
+
+def answer_words(
+    key: str,
+    value: Any,
+    answered_at: str | None,
+    *,
+    catalog: Catalog,
+    want: Wanted,
+) -> str | None:
+    """One answer in words; ``None`` when the value is already plain (the page shows it as is)."""
+    if key == "timeline":
+        return timeline_words(value, answered_at)
+    if key == "variant":
+        return variant_words(catalog, value)
+    if key == "location":
+        return location_words(value, catalog, want.product)
+    if key == "budget":
+        return budget_words(value, want.price)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict) and {"first_name", "last_name"} >= value.keys():
+        return " ".join(str(part) for part in value.values() if part) or None
+    return None
