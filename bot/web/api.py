@@ -14,7 +14,17 @@ from typing import Any
 from aiohttp import web
 
 from bot.store.tokens import LEADS_READ, LEADS_WRITE
-from bot.web import events, flows, forms, handoffs, lead_actions, leads, leads_csv, openapi
+from bot.web import (
+    dashboard,
+    events,
+    flows,
+    forms,
+    handoffs,
+    lead_actions,
+    leads,
+    leads_csv,
+    openapi,
+)
 from bot.web.auth import caller
 from bot.web.errors import Handler, WebError
 from bot.web.keys import PRINCIPAL
@@ -29,6 +39,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *events.ROUTES,
     *handoffs.ROUTES,
     *flows.ROUTES,
+    *dashboard.ROUTES,
     *openapi.ROUTES,
 )
 # The public web-form endpoint predates /api/v2 and keeps its URL on the root app.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.web.pages.acks import ack_confirm, acknowledge
+from bot.web.pages.dashboard import dashboard_csv, dashboard_page
 from bot.web.pages.lead import lead_page
 from bot.web.pages.leads import add_note, lead_list, set_status
 from bot.web.pages.login import login, login_form, logout
@@ -24,6 +25,9 @@ def create_leads_app() -> web.Application:
     app.add_routes(
         [
             web.get("", lead_list),
+            # Before the lead id: "dashboard" is never a lead's (32 hex digits) anyway.
+            web.get("/dashboard", dashboard_page),
+            web.get("/dashboard.csv", dashboard_csv),
             web.get("/{lead_id}", lead_page),
             web.post("/{lead_id}/status", set_status),
             web.post("/{lead_id}/notes", add_note),
