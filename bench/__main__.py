@@ -1,4 +1,4 @@
-"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|all]``.
+"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|dashboard|all]``.
 
 ``make bench`` runs them all.
 
@@ -9,7 +9,8 @@ throughput, score update latency and full rescore (see ``bench/scoring.py``).
 ``bench/csvimport.py``). ``nlu``: the trained model on the held-out shopper
 messages (see ``bench/nlu.py``). ``answers``: the held-out shopper answers through
 the form validation action (see ``bench/answers.py``). ``conversations``: seeded whole shopper
-conversations and the leads they leave (see ``bench/conversations.py``).
+conversations and the leads they leave (see ``bench/conversations.py``). ``dashboard``: the
+sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -33,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from bench import answers, conversations, csvimport, handoff, nlu, scoring
+from bench import answers, conversations, csvimport, dashboard, handoff, nlu, scoring
 from bench.chat import (
     ChatClient,
     CpuPerTurn,
@@ -54,7 +55,17 @@ from bench.stats import (
 from bot.devstack import DevStack
 from bot.settings import PROJECT_ROOT, VAR_DIR
 
-SUITES = ("chat", "scoring", "handoff", "csv", "nlu", "answers", "conversations", "all")
+SUITES = (
+    "chat",
+    "scoring",
+    "handoff",
+    "csv",
+    "nlu",
+    "answers",
+    "conversations",
+    "dashboard",
+    "all",
+)
 TURNS_PER_CONVERSATION = 8
 OUTPUT = VAR_DIR / "bench" / "chat.json"
 
@@ -156,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if suite in ("answers", "all"):
         status |= answers.main(
             arguments if suite == "answers" else [], machine=machine_description()
+        )
+    if suite in ("dashboard", "all"):
+        status |= dashboard.main(
+            arguments if suite == "dashboard" else [], machine=machine_description()
         )
     return status
 

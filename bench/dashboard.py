@@ -1,0 +1,217 @@
+"""``python -m bench dashboard``: the sales dashboard's queries over a year of leads.
+
+A seeded store of ``--leads`` leads (1,000,000 by default) created over the 365
+days before the benchmark's "now" is written in bulk: 70 % cold, 20 % warm,
+10 % hot, with their scoring reasons, statuses (some Won), every hot lead and
+one warm lead in ten handed off, four in five handoffs acknowledged by one of
+eight reps. Then :func:`bot.store.reports.dashboard` (every chart the page and
+the API show) runs ``--runs`` times over the whole year and over the last 30
+days; p50 and p99 are reported against the 1 s target.
+
+On a fresh temporary SQLite file by default; ``--database-url`` runs it on
+another (empty, it is migrated first) database, e.g. a PostgreSQL one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+
+from bench.stats import percentile
+from bot.settings import VAR_DIR
+from bot.store.db import create_db_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Handoff, Lead
+from bot.store.reports import Range, dashboard
+
+TARGET_P99_MS = 1000.0
+DEFAULT_LEADS = 1_000_000
+BATCH = 20_000
+OUTPUT = VAR_DIR / "bench" / "dashboard.json"
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+REPS = tuple(f"rep-{number}" for number in range(1, 9))
+RULES = (
+    ("intent.checkout", 40),
+    ("intent.add_to_cart", 25),
+    ("intent.product_view", 10),
+    ("fit.budget", 20),
+    ("fit.timeline", 15),
+    ("fit.location", 10),
+)
+STATUSES = (("New", 80), ("Contacted", 8), ("Qualified", 5), ("Lost", 4), ("Won", 3))
+SLAS = {"hot": ("hot-15m", timedelta(minutes=15)), "warm": ("warm-4h", timedelta(hours=4))}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench dashboard", description="dashboard queries over a year of leads"
+    )
+    parser.add_argument("--leads", type=int, default=DEFAULT_LEADS, help="leads to generate")
+    parser.add_argument("--runs", type=int, default=20, help="measured runs of each range")
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--database-url", help="an empty database instead of a temporary SQLite")
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    if args.leads < 1 or args.runs < 2:
+        parser.error("--leads must be at least 1 and --runs at least 2")
+    return args
+
+
+def _rows(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One lead, and its handoff if it has one."""
+    lead_id = UUID(int=rng.getrandbits(128)).hex
+    created = NOW - timedelta(seconds=rng.uniform(0, 365 * 86400))
+    stage = rng.choices(("cold", "warm", "hot"), weights=(70, 20, 10))[0]
+    score = {"cold": rng.randint(0, 39), "warm": rng.randint(30, 69), "hot": rng.randint(60, 100)}
+    status = rng.choices([s for s, _ in STATUSES], weights=[w for _, w in STATUSES])[0]
+    reasons = [
+        {"points": points, "rule": rule, "detail": rule}
+        for rule, points in rng.sample(RULES, {"cold": 1, "warm": 2, "hot": 4}[stage])
+    ]
+    lead = {
+        "id": lead_id,
+        "session_id": f"bench-{index}",
+        "stage": stage,
+        "score": score[stage],
+        "status": status,
+        "lifecycle_stage": "customer" if status == "Won" else "visitor",
+        "converted_at": created + timedelta(days=3) if status == "Won" else None,
+        "reasons": reasons,
+        "created_at": created,
+        "updated_at": created,
+    }
+    if stage == "cold" or (stage == "warm" and rng.random() > 0.1):
+        return lead, None
+    sla, due_in = SLAS[stage]
+    opened = created + timedelta(minutes=rng.uniform(1, 60))
+    acknowledged = (
+        opened + timedelta(seconds=rng.expovariate(1 / due_in.total_seconds()))
+        if rng.random() < 0.8
+        else None
+    )
+    return lead, {
+        "id": UUID(int=rng.getrandbits(128)).hex,
+        "lead_id": lead_id,
+        "trigger": "bench",
+        "team": "sales",
+        "sla": sla,
+        "priority": 1,
+        "status": "open" if acknowledged is None else "acknowledged",
+        "contact_by": opened + due_in,
+        "due_at": opened + due_in,
+        "created_at": opened,
+        "acknowledged_at": acknowledged,
+        "acknowledged_by": None if acknowledged is None else rng.choice(REPS),
+    }
+
+
+def generate(engine: Engine, leads: int, seed: int) -> dict[str, int]:
+    """Write ``leads`` leads and their handoffs in batches; the counts written."""
+    rng = random.Random(seed)
+    handoffs = 0
+    for start in range(0, leads, BATCH):
+        batch = [_rows(index, rng) for index in range(start, min(start + BATCH, leads))]
+        opened = [handoff for _, handoff in batch if handoff is not None]
+        with engine.begin() as connection:
+            connection.execute(insert(Lead.__table__), [lead for lead, _ in batch])
+            if opened:
+                connection.execute(insert(Handoff.__table__), opened)
+        handoffs += len(opened)
+        print(f"  {start + len(batch):,} leads", file=sys.stderr, end="\r", flush=True)
+    print(file=sys.stderr)
+    return {"leads": leads, "handoffs": handoffs}
+
+
+def measure(engine: Engine, span: Range, runs: int) -> dict[str, float]:
+    """p50/p99/max milliseconds of the whole dashboard over ``span`` (one warm-up run first)."""
+    dashboard(engine, span, now=NOW)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        dashboard(engine, span, now=NOW)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50_ms": round(percentile(timings, 50), 1),
+        "p99_ms": round(percentile(timings, 99), 1),
+        "max_ms": round(max(timings), 1),
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as a Markdown table."""
+    lines = [
+        f"Dashboard over {report['generated']['leads']:,} leads "
+        f"({report['generated']['handoffs']:,} handoffs) on {report['backend']}, "
+        f"{report['runs']} runs, {report['machine']}",
+        "",
+        "| range | p50 ms | p99 ms | max ms | target p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("year", "30 days"):
+        row = report["ranges"][name]
+        lines.append(
+            f"| {name} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} | "
+            f"≤ {TARGET_P99_MS:.0f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def run(url: str, args: argparse.Namespace, machine: str) -> dict[str, Any]:
+    upgrade(url)
+    engine = create_db_engine(url)
+    try:
+        print(f"generating {args.leads:,} leads …", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        generated = generate(engine, args.leads, args.seed)
+        generate_seconds = round(time.perf_counter() - started, 1)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        end = NOW.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        ranges = {
+            "year": Range(end - timedelta(days=365), end, "week"),
+            "30 days": Range(end - timedelta(days=30), end, "day"),
+        }
+        print("measuring …", file=sys.stderr, flush=True)
+        measured = {name: measure(engine, span, args.runs) for name, span in ranges.items()}
+        return {
+            "measured_at": datetime.now(timezone.utc).isoformat(),
+            "machine": machine,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "backend": engine.dialect.name,
+            "seed": args.seed,
+            "runs": args.runs,
+            "generated": generated,
+            "generate_seconds": generate_seconds,
+            "ranges": measured,
+            "target_p99_ms": TARGET_P99_MS,
+        }
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None, *, machine: str = "") -> int:
+    """Run the dashboard benchmark; prints Markdown and writes JSON."""
+    args = parse_args(argv)
+    if args.database_url:
+        report = run(args.database_url, args, machine)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as scratch:
+            report = run(f"sqlite:///{Path(scratch) / 'leads.db'}", args, machine)
+    print(render(report) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {args.out}", file=sys.stderr)
+    return 0 if report["ranges"]["year"]["p99_ms"] <= TARGET_P99_MS else 1
