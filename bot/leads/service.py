@@ -42,7 +42,7 @@ from bot.scoring import LeadFacts, Scorer, ScoreResult, facts_from_history
 from bot.store import history, merge, queries, writes
 from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates
-from bot.store.queries import LeadFilters, LeadPage
+from bot.store.queries import INBOX_SORT, InboxPage, LeadFilters, LeadPage
 
 # A write that raced another one with the same ids is retried this many times in all.
 DUPLICATE_RETRIES = 3
@@ -398,6 +398,16 @@ class LeadService:
     ) -> LeadPage:
         """Leads in ``sort`` order (see :data:`bot.store.queries.LEAD_SORTS`), keyset-paginated."""
         return self._queries.list_leads(filters, limit=limit, cursor=cursor, sort=sort)
+
+    def inbox(
+        self, filters: LeadFilters, *, offset: int = 0, limit: int = 50, sort: str = INBOX_SORT
+    ) -> InboxPage:
+        """A page of the sales inbox (see :meth:`bot.store.queries.LeadQueries.inbox`)."""
+        return self._queries.inbox(filters, offset=offset, limit=limit, sort=sort)
+
+    def stage_counts(self, filters: LeadFilters) -> dict[str, int]:
+        """How many leads of each stage ``filters`` keep."""
+        return self._queries.stage_counts(filters)
 
     def answer_history(self, lead_id: str, key: str) -> list[dict[str, Any]]:
         """Every answer given to ``key``, oldest first."""

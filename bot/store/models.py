@@ -64,6 +64,24 @@ class Lead(Base):
         Index("ix_leads_created_at_id", "created_at", "id"),
         Index("ix_leads_updated_at_id", "updated_at", "id"),
         Index("ix_leads_score_id", "score", "id"),
+        # The sales inbox: hot then warm leads by score, its status filter, its counts by stage.
+        Index(
+            "ix_leads_inbox_stage_score",
+            "stage",
+            "score",
+            "id",
+            sqlite_where=text("merged_into IS NULL"),
+            postgresql_where=text("merged_into IS NULL"),
+        ),
+        Index(
+            "ix_leads_inbox_status_stage_score",
+            "status",
+            "stage",
+            "score",
+            "id",
+            sqlite_where=text("merged_into IS NULL"),
+            postgresql_where=text("merged_into IS NULL"),
+        ),
         # Partial: finds the few merged leads without tempting the planner to walk
         # every unmerged lead through this index for "merged_into IS NULL".
         Index(
@@ -277,6 +295,7 @@ class Handoff(Base):
         Index("ix_handoffs_lead_id_status", "lead_id", "status"),
         Index("ix_handoffs_status_due_at", "status", "due_at"),
         Index("ix_handoffs_team_assigned_to_status", "team", "assigned_to", "status"),
+        Index("ix_handoffs_assigned_to_status", "assigned_to", "status"),
     )
 
     id = Column(String(32), primary_key=True)

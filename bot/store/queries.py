@@ -15,12 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.duplicates import duplicate_links
-from bot.store.models import Answer, Lead, LeadEvent, ScoreSnapshot, StageTransition
+from bot.store.models import (
+    LEAD_STAGES,
+    OPEN_STATUSES,
+    Answer,
+    Handoff,
+    Lead,
+    LeadEvent,
+    ScoreSnapshot,
+    StageTransition,
+)
+from bot.store.search import matches, search_words
 from bot.store.views import answer_view, event_view, lead_view
 
 # Sort orders of the lead list: name → (column, descending).
@@ -44,11 +54,19 @@ class LeadFilters:
     min_score: int | None = None
     # A source label, any case.
     source: str | None = None
-    # Case-insensitive substring of first or last name, e-mail or company.
+    # Full-text search (:mod:`bot.store.search`): every word starts a word of the names,
+    # e-mail, phone, company or current answers. Without a letter or digit: a substring
+    # of the names, e-mail or company.
     q: str | None = None
     updated_since: datetime | None = None
+    updated_until: datetime | None = None
+    created_since: datetime | None = None
+    created_until: datetime | None = None
+    # Leads handed to this team, or assigned to this rep, at any time.
+    team: str | None = None
+    rep: str | None = None
 
-    def apply(self, query: Any) -> Any:
+    def apply(self, query: Any, dialect: str = "sqlite") -> Any:
         """``query`` (selecting from leads) narrowed to the leads these filters keep."""
         query = query.where(Lead.merged_into.is_(None))
         if self.session_id is not None:
@@ -69,9 +87,23 @@ class LeadFilters:
             query = query.where(func.lower(Lead.source) == func.lower(self.source))
         if self.min_score is not None:
             query = query.where(Lead.score >= self.min_score)
-        if self.updated_since is not None:
-            query = query.where(Lead.updated_at >= self.updated_since)
-        if self.q:
+        for column, since, until in (
+            (Lead.updated_at, self.updated_since, self.updated_until),
+            (Lead.created_at, self.created_since, self.created_until),
+        ):
+            if since is not None:
+                query = query.where(column >= since)
+            if until is not None:
+                query = query.where(column < until)
+        for handoff_column, value in ((Handoff.team, self.team), (Handoff.assigned_to, self.rep)):
+            if value is not None:
+                query = query.where(
+                    exists().where(Handoff.lead_id == Lead.id, handoff_column == value)
+                )
+        words = search_words(self.q or "")
+        if words:
+            query = query.where(matches(dialect, words))
+        elif self.q:
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", self.q.lower()) + "%"
             query = query.where(
                 or_(
@@ -90,6 +122,19 @@ class LeadPage:
 
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+# The sales inbox's own order (see LeadQueries.inbox).
+INBOX_SORT = "urgency"
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the sales inbox, the leads per stage and in all that the filters keep."""
+
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    total: int
 
 
 class InvalidCursor(ValueError):
@@ -142,6 +187,7 @@ class LeadQueries:
         self._engine = engine
         self._sessions = sessionmaker(engine, future=True, expire_on_commit=False)
         self._qualification = qualification
+        self._dialect = engine.dialect.name
 
     def get_lead(self, lead_id: str) -> dict[str, Any] | None:
         """The lead's JSON view, or ``None``."""
@@ -177,7 +223,7 @@ class LeadQueries:
         name, descending = LEAD_SORTS[sort]
         column = getattr(Lead, name)
         order = (column.desc(), Lead.id.desc()) if descending else (column, Lead.id)
-        query = filters.apply(select(Lead)).order_by(*order).limit(limit + 1)
+        query = filters.apply(select(Lead), self._dialect).order_by(*order).limit(limit + 1)
         if cursor is not None:
             value, lead_id = decode_cursor(cursor, sort)
             after = (
@@ -195,6 +241,90 @@ class LeadQueries:
             encode_cursor(sort, getattr(last, name), last.id) if more and last is not None else None
         )
         return LeadPage(items=items, next_cursor=next_cursor)
+
+    def stage_counts(self, filters: LeadFilters) -> dict[str, int]:
+        """How many leads of each stage these filters keep (every stage named)."""
+        query = filters.apply(select(Lead.stage, func.count()), self._dialect).group_by(Lead.stage)
+        with self._engine.connect() as connection:
+            counted = {stage: count for stage, count in connection.execute(query)}
+        return {stage: counted.get(stage, 0) for stage in LEAD_STAGES}
+
+    def inbox(
+        self, filters: LeadFilters, *, offset: int = 0, limit: int = 50, sort: str = INBOX_SORT
+    ) -> InboxPage:
+        """A page of the sales inbox: who to call now first (see :data:`INBOX_SORT`).
+
+        In the inbox order, leads with an open (unacknowledged) handoff come
+        first, soonest SLA due time first; then hot, warm and cold leads, each
+        by score, highest first. Any :data:`LEAD_SORTS` order can be asked too.
+        Each item carries ``handoff``: the lead's newest open or acknowledged
+        handoff (``id, status, team, assigned_to, due_at, acknowledged_by``) or ``None``.
+        """
+        counts = self.stage_counts(filters)
+        with self._sessions() as session:
+            if sort == INBOX_SORT:
+                leads = self._inbox_leads(session, filters, counts, offset, limit)
+            else:
+                name, descending = LEAD_SORTS[sort]
+                column = getattr(Lead, name)
+                order = (column.desc(), Lead.id.desc()) if descending else (column, Lead.id)
+                query = filters.apply(select(Lead), self._dialect).order_by(*order)
+                leads = list(session.execute(query.offset(offset).limit(limit)).scalars())
+            items = self._views(session, leads)
+            handoffs = _active_handoffs(session, [lead.id for lead in leads])
+        for item in items:
+            item["handoff"] = handoffs.get(item["id"])
+        return InboxPage(items=items, counts=counts, total=sum(counts.values()))
+
+    def _inbox_leads(
+        self,
+        session: Session,
+        filters: LeadFilters,
+        counts: dict[str, int],
+        offset: int,
+        limit: int,
+    ) -> list[Lead]:
+        """The inbox order read segment by segment, each through its own index."""
+        due = (
+            select(Handoff.lead_id, func.min(Handoff.due_at).label("due_at"))
+            .where(Handoff.status == "open")
+            .group_by(Handoff.lead_id)
+            .subquery()
+        )
+        handed = filters.apply(select(Lead).join(due, due.c.lead_id == Lead.id), self._dialect)
+        handed_by_stage = {
+            stage: count
+            for stage, count in session.execute(
+                filters.apply(
+                    select(Lead.stage, func.count()).join(due, due.c.lead_id == Lead.id),
+                    self._dialect,
+                ).group_by(Lead.stage)
+            )
+        }
+        no_open_handoff = ~exists().where(Handoff.lead_id == Lead.id, Handoff.status == "open")
+        segments: list[tuple[int, Any]] = [
+            (sum(handed_by_stage.values()), handed.order_by(due.c.due_at, Lead.id))
+        ]
+        for stage in ("hot", "warm", "cold"):
+            segments.append(
+                (
+                    counts[stage] - handed_by_stage.get(stage, 0),
+                    filters.apply(select(Lead), self._dialect)
+                    .where(Lead.stage == stage, no_open_handoff)
+                    .order_by(Lead.score.desc(), Lead.id.desc()),
+                )
+            )
+        leads: list[Lead] = []
+        for size, query in segments:
+            if offset >= size:
+                offset -= size
+                continue
+            wanted = limit - len(leads)
+            leads.extend(session.execute(query.offset(offset).limit(wanted)).scalars())
+            offset = 0
+            if len(leads) >= limit:
+                break
+        return leads
 
     def _views(self, session: Session, leads: list[Lead]) -> list[dict[str, Any]]:
         """The JSON views of ``leads``: their answers and duplicates read in one query each."""
@@ -290,6 +420,27 @@ def session_lead(connection: Connection, session_id: str) -> Any | None:
             leads.c.phone,
         ).where(leads.c.id == (row.merged_into or row.id))
     ).one()
+
+
+def _active_handoffs(session: Session, lead_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each lead's newest open or acknowledged handoff."""
+    if not lead_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Handoff.id,
+            Handoff.lead_id,
+            Handoff.status,
+            Handoff.team,
+            Handoff.assigned_to,
+            Handoff.due_at,
+            Handoff.acknowledged_by,
+        )
+        .where(Handoff.lead_id.in_(lead_ids), Handoff.status.in_(OPEN_STATUSES))
+        .order_by(Handoff.created_at, Handoff.id)
+    )
+    # Oldest first, so the newest handoff of each lead wins.
+    return {row.lead_id: dict(row._mapping) for row in rows}
 
 
 def _current_answers(session: Session, lead_ids: list[str]) -> dict[str, list[Answer]]:

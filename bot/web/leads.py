@@ -28,10 +28,24 @@ from bot.web.schemas import error, json_answer, json_body, page_size, query, ref
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 MAX_SEARCH_CHARS = 200
+MAX_NAME_CHARS = 120
 FILTER_PARAMS = frozenset(
-    {"session_id", "stage", "status", "min_score", "source", "q", "updated_since"}
+    {
+        "session_id",
+        "stage",
+        "status",
+        "min_score",
+        "source",
+        "q",
+        "updated_since",
+        "updated_until",
+        "created_since",
+        "created_until",
+        "team",
+        "rep",
+    }
 )
-LIST_PARAMS = FILTER_PARAMS | {"limit", "cursor", "sort"}
+LIST_PARAMS = FILTER_PARAMS | {"limit", "cursor", "sort", "counts"}
 
 
 def lead_filters(query: Any) -> LeadFilters:
@@ -39,7 +53,7 @@ def lead_filters(query: Any) -> LeadFilters:
     search = query.get("q")
     if search is not None and len(search) > MAX_SEARCH_CHARS:
         raise WebError(400, f"query parameter 'q' must be at most {MAX_SEARCH_CHARS} characters")
-    for name in ("session_id", "source", "q"):
+    for name in ("session_id", "source", "q", "team", "rep"):
         if "\x00" in query.get(name, ""):
             raise WebError(400, f"query parameter '{name}' contains a NUL character")
     return LeadFilters(
@@ -50,7 +64,20 @@ def lead_filters(query: Any) -> LeadFilters:
         source=_source_param(query),
         q=search or None,
         updated_since=time_param(query, "updated_since"),
+        updated_until=time_param(query, "updated_until"),
+        created_since=time_param(query, "created_since"),
+        created_until=time_param(query, "created_until"),
+        team=_name_param(query, "team"),
+        rep=_name_param(query, "rep"),
     )
+
+
+def _name_param(query: Any, name: str) -> str | None:
+    """A team or rep name (``None`` if absent or blank)."""
+    raw = query.get(name, "").strip()
+    if len(raw) > MAX_NAME_CHARS:
+        raise WebError(400, f"query parameter '{name}' must be at most {MAX_NAME_CHARS} characters")
+    return raw or None
 
 
 def _source_param(query: Any) -> str | None:
@@ -115,11 +142,22 @@ async def list_leads(request: web.Request) -> web.Response:
             cursor=query.get("cursor"),
             sort=sort,
         )
+        counts = (
+            await asyncio.to_thread(request.config_dict[LEADS].stage_counts, filters)
+            if bool_param(query, "counts")
+            else None
+        )
     except InvalidCursor as exc:
         raise WebError(400, f"query parameter 'cursor': {exc}") from None
-    return json_response(
-        {"items": page.items, "next_cursor": page.next_cursor, "limit": limit, "sort": sort}
-    )
+    body: dict[str, Any] = {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "limit": limit,
+        "sort": sort,
+    }
+    if counts is not None:
+        body.update(counts=counts, total=sum(counts.values()))
+    return json_response(body)
 
 
 async def create_lead(request: web.Request) -> web.Response:
@@ -214,12 +252,39 @@ LIST_QUERY = (
     query(
         "q",
         {"type": "string", "maxLength": MAX_SEARCH_CHARS},
-        "Case-insensitive text in first or last name, e-mail or company",
+        "Full-text search: every word starts a word of the first or last name, e-mail, "
+        "phone, company or an answer's text, in any case ('ada lov' finds Ada Lovelace). "
+        "Without a letter or digit, a substring of the name, e-mail or company",
     ),
     query(
         "updated_since",
         {"type": "string", "format": "date-time"},
         "Only leads changed at or after this time (with timezone)",
+    ),
+    query(
+        "updated_until",
+        {"type": "string", "format": "date-time"},
+        "Only leads changed before this time (with timezone)",
+    ),
+    query(
+        "created_since",
+        {"type": "string", "format": "date-time"},
+        "Only leads created at or after this time (with timezone)",
+    ),
+    query(
+        "created_until",
+        {"type": "string", "format": "date-time"},
+        "Only leads created before this time (with timezone)",
+    ),
+    query(
+        "team",
+        {"type": "string", "maxLength": MAX_NAME_CHARS},
+        "Only leads handed off to this sales team",
+    ),
+    query(
+        "rep",
+        {"type": "string", "maxLength": MAX_NAME_CHARS},
+        "Only leads with a handoff assigned to this rep",
     ),
 )
 # What a created lead's id can be used for (schemathesis follows these).
@@ -261,6 +326,11 @@ ROUTES = (
                 query("sort", {"type": "string", "enum": list(LEAD_SORTS)}, "Order; '-' descends"),
                 page_size(MAX_PAGE_SIZE),
                 query("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                query(
+                    "counts",
+                    {"type": "boolean"},
+                    "Add counts (leads per stage the filters keep) and total",
+                ),
             ),
         ),
     ),

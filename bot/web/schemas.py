@@ -202,6 +202,12 @@ LEAD_PAGE = {
         "next_cursor": {"type": ["string", "null"]},
         "limit": {"type": "integer"},
         "sort": {"type": "string"},
+        # With counts=true: the leads of each stage the filters keep, and their sum.
+        "counts": {
+            "type": "object",
+            "properties": {stage: {"type": "integer"} for stage in ("cold", "warm", "hot")},
+        },
+        "total": {"type": "integer"},
     },
 }
 EVENT = {

@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from bot.store.db import create_db_engine
 from bot.store.migrate import alembic_config, downgrade, upgrade
 from bot.store.models import metadata
+from bot.store.search import schema_object_of_models
 
 
 def _revisions() -> list[str]:
@@ -36,7 +37,10 @@ def test_migrations_match_models(kind: str, request: pytest.FixtureRequest) -> N
     engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+            context = MigrationContext.configure(
+                connection, opts={"include_object": schema_object_of_models}
+            )
+            differences = compare_metadata(context, metadata)
             tables = set(inspect(connection).get_table_names())
     finally:
         engine.dispose()
