@@ -1,7 +1,7 @@
 """``python -m bench dashboard``: the sales dashboard's queries over a year of leads.
 
-A seeded store of ``--leads`` leads (1,000,000 by default) created over the 365
-days before the benchmark's "now" is written in bulk: 70 % cold, 20 % warm,
+A seeded store of ``--leads`` leads (1,000,000 by default) created evenly over
+the 365 days before the benchmark's "now" is written in bulk, in that order: 70 % cold, 20 % warm,
 10 % hot, with their scoring reasons, statuses (some Won), every hot lead and
 one warm lead in ten handed off, four in five handoffs acknowledged by one of
 eight reps. Then :func:`bot.store.reports.dashboard` (every chart the page and
@@ -69,10 +69,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _rows(index: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One lead, and its handoff if it has one."""
+def _rows(
+    index: int, leads: int, rng: random.Random
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Lead ``index`` of ``leads``, and its handoff if it has one."""
     lead_id = UUID(int=rng.getrandbits(128)).hex
-    created = NOW - timedelta(seconds=rng.uniform(0, 365 * 86400))
+    # Written in the order they came, as a store fills up: evenly over the year.
+    created = NOW - timedelta(seconds=365 * 86400 * (leads - index) / leads)
     stage = rng.choices(("cold", "warm", "hot"), weights=(70, 20, 10))[0]
     score = {"cold": rng.randint(0, 39), "warm": rng.randint(30, 69), "hot": rng.randint(60, 100)}
     status = rng.choices([s for s, _ in STATUSES], weights=[w for _, w in STATUSES])[0]
@@ -122,7 +125,7 @@ def generate(engine: Engine, leads: int, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     handoffs = 0
     for start in range(0, leads, BATCH):
-        batch = [_rows(index, rng) for index in range(start, min(start + BATCH, leads))]
+        batch = [_rows(index, leads, rng) for index in range(start, min(start + BATCH, leads))]
         opened = [handoff for _, handoff in batch if handoff is not None]
         with engine.begin() as connection:
             connection.execute(insert(Lead.__table__), [lead for lead, _ in batch])
