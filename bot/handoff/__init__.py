@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.catalog import load_catalog
 from bot.catalog.rates import load_rates
 from bot.handoff.config import (
     DEFAULT_CONFIG_PATH,
@@ -69,6 +70,7 @@ def planner_for(settings: Settings, config: HandoffConfig | None = None) -> Hand
         signing_key=settings.signing_key,
         currency=settings.shop_currency,
         rates=load_rates(settings.rates_path),
+        catalog=load_catalog(settings.catalog_path),
     )
 
 

@@ -153,6 +153,8 @@ def _headline(payload: dict[str, Any]) -> str:
         what = "Overdue handoff"
     elif payload.get("action") == "upgraded":
         what = "Handoff upgraded"
+    elif payload.get("action") == "updated":
+        what = "Lead updated"
     else:
         what = "New lead for sales"
     trigger = handoff["trigger"].replace("_", " ")
@@ -172,6 +174,18 @@ def _score(lead: dict[str, Any]) -> str:
 
 def _assignee(handoff: dict[str, Any]) -> str:
     return str(handoff.get("assigned_to") or "nobody (all reps at capacity)")
+
+
+def _brief(payload: dict[str, Any]) -> list[str]:
+    """The summary paragraph and the next step (absent from messages queued before they existed)."""
+    return [
+        text
+        for text in (
+            payload.get("summary"),
+            f"Next step: {payload['next_step']}" if payload.get("next_step") else None,
+        )
+        if text
+    ]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -246,6 +260,7 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
                     },
                 ],
             },
+            *(_slack_section(_slack_escape(text)) for text in _brief(payload)),
             _slack_section(f"*Top reasons*\n{reasons}"),
             _slack_section(f"*Answers*\n{answers}"),
             _slack_section(f"*Viewed*\n{viewed}"),
@@ -284,6 +299,7 @@ def email_message(
     lines = [
         _headline(payload),
         "",
+        *(line for text in _brief(payload) for line in (text, "")),
         f"Name: {_name(lead)}",
         f"Email: {lead.get('email') or '—'}",
         f"Phone: {lead.get('phone') or '—'}",

@@ -24,13 +24,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.answers.budget import Budget
+from bot.catalog import Catalog
 from bot.catalog.rates import NO_RATES, RateTable
+from bot.handoff import brief
 from bot.handoff.config import STAGES, HandoffConfig, Team, Trigger
 from bot.handoff.hours import promise
 from bot.store.duplicates import duplicate_links, without_details
@@ -49,8 +52,15 @@ from bot.store.views import lead_view
 
 HANDOFF_EVENT = "lead.handoff"
 ESCALATION_EVENT = "lead.handoff.escalated"
+UPDATE_EVENT = "lead.handoff.updated"
 # Storefront steps shown to sales as "what they looked at".
 JOURNEY_EVENTS = ("product_view", "variant_select", "compare", "add_to_cart", "checkout_start")
+# What the brief reads besides the journey: chat messages and a request for a person.
+BRIEF_EVENTS = (*JOURNEY_EVENTS, "purchase", "human_requested")
+BRIEF_EVENT_LIMIT = 50
+BRIEF_MESSAGE_LIMIT = 20
+# What sales were told about a lead: a change to any of these is an update.
+BRIEFED_CONTACT = ("first_name", "last_name", "email", "phone", "company")
 _SHOPPER_SOURCES = ("chat", "storefront")
 
 _HANDOFFS = Handoff.__table__
@@ -122,8 +132,11 @@ class HandoffPlanner:
         signing_key: bytes,
         currency: str = "EUR",
         rates: RateTable = NO_RATES,
+        catalog: Catalog | None = None,
     ) -> None:
         self.config = config
+        # Names products and variants, with price and stock, in the brief.
+        self.catalog = catalog
         self.public_url = public_url.rstrip("/")
         self.signing_key = signing_key
         self.currency = currency
@@ -147,7 +160,9 @@ class HandoffPlanner:
                 handoff_id = self.fire(connection, write.lead_id, hit.trigger, now)
                 if handoff_id is not None:
                     created.add(handoff_id)
-        return self.open_handoffs(connection, [w.lead_id for w in writes], now, created)
+        notices = self.open_handoffs(connection, [w.lead_id for w in writes], now, created)
+        self._notify_updates(connection, notices, created, now)
+        return notices
 
     def _fired(self, connection: Connection, lead_ids: list[str]) -> dict[str, set[str]]:
         fired: dict[str, set[str]] = {}
@@ -425,6 +440,21 @@ class HandoffPlanner:
                 .limit(10)
             )
         ]
+        handoff_json = {
+            "id": handoff.id,
+            "trigger": handoff.trigger,
+            "sla": handoff.sla,
+            "team": handoff.team,
+            "assigned_to": handoff.assigned_to,
+            "priority": handoff.priority,
+            "status": handoff.status,
+            "contact_by": handoff.contact_by.isoformat(),
+            "due_at": handoff.due_at.isoformat(),
+            "created_at": handoff.created_at.isoformat(),
+        }
+        team = self.config.teams.get(handoff.team)
+        zone = team.timezone if team is not None else ZoneInfo("UTC")
+        shop, chat = self._brief_history(connection, lead.id)
         return {
             "type": kind,
             "timestamp": now.isoformat(),
@@ -432,23 +462,99 @@ class HandoffPlanner:
             "trigger": handoff.trigger,
             "sla": handoff.sla,
             "sla_due_at": handoff.due_at.isoformat(),
-            "handoff": {
-                "id": handoff.id,
-                "trigger": handoff.trigger,
-                "sla": handoff.sla,
-                "team": handoff.team,
-                "assigned_to": handoff.assigned_to,
-                "priority": handoff.priority,
-                "status": handoff.status,
-                "contact_by": handoff.contact_by.isoformat(),
-                "due_at": handoff.due_at.isoformat(),
-                "created_at": handoff.created_at.isoformat(),
-            },
+            "handoff": handoff_json,
             "lead": lead_json,
             "journey": journey,
             "lead_url": f"{self.public_url}/leads/{lead.id}",
             "ack_url": f"{self.public_url}/handoffs/{handoff.id}/ack?token="
             + ack_token(self.signing_key, handoff.id),
+            "summary": brief.summary(
+                lead_json, events=shop, messages=chat, catalog=self.catalog, zone=zone
+            ),
+            "next_step": brief.next_step(
+                lead_json, handoff_json, sla=self.config.slas.get(handoff.sla), zone=zone, now=now
+            ),
+        }
+
+    def _brief_history(
+        self, connection: Connection, lead_id: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The lead's latest shop events and chat messages, oldest first, for the brief."""
+        events = LeadEvent.__table__
+        shop = [
+            {
+                "type": row.type,
+                "product_id": row.product_id,
+                "variant_id": row.variant_id,
+                "ts": row.ts.isoformat(),
+            }
+            for row in connection.execute(
+                select(events.c.type, events.c.product_id, events.c.variant_id, events.c.ts)
+                .where(events.c.lead_id == lead_id, events.c.type.in_(BRIEF_EVENTS))
+                .order_by(events.c.ts.desc(), events.c.id.desc())
+                .limit(BRIEF_EVENT_LIMIT)
+            )
+        ]
+        chat = [
+            {
+                "sender": (row.properties or {}).get("sender"),
+                "text": (row.properties or {}).get("text"),
+            }
+            for row in connection.execute(
+                select(events.c.properties)
+                .where(events.c.lead_id == lead_id, events.c.type == "chat_message")
+                .order_by(events.c.ts.desc(), events.c.id.desc())
+                .limit(BRIEF_MESSAGE_LIMIT)
+            )
+        ]
+        return shop[::-1], chat[::-1]
+
+    def _notify_updates(
+        self,
+        connection: Connection,
+        notices: dict[str, HandoffNotice],
+        created: set[str],
+        now: datetime,
+    ) -> None:
+        """Tell sales once when a write gave a handed-off lead contact details or answers.
+
+        Compared with what the handoff's latest notification said, so a repeated
+        write (a retried chat turn) tells nothing new; a handoff nobody was
+        notified of (no channel) and a closed one get no update.
+        """
+        for lead_id, notice in notices.items():
+            if notice.handoff_id in created:
+                continue  # just announced, with everything the write brought
+            told = connection.execute(
+                select(_OUTBOX.c.payload)
+                .where(_OUTBOX.c.handoff_id == notice.handoff_id)
+                .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            team = self.config.teams.get(notice.team)
+            if told is None or team is None:
+                continue
+            if _briefed(told.get("lead") or {}) == self._briefing(connection, lead_id):
+                continue
+            self._notify(connection, notice.handoff_id, UPDATE_EVENT, "updated", team.channels, now)
+
+    @staticmethod
+    def _briefing(connection: Connection, lead_id: str) -> dict[str, Any]:
+        """The lead's contact details and answers, as :func:`_briefed` reads a notification."""
+        leads, answers = Lead.__table__, Answer.__table__
+        row = connection.execute(
+            select(*(leads.c[name] for name in BRIEFED_CONTACT)).where(leads.c.id == lead_id)
+        ).one()
+        given = connection.execute(
+            select(answers.c.key, answers.c.raw).where(
+                answers.c.lead_id == lead_id,
+                answers.c.superseded_at.is_(None),
+                answers.c.status == "answered",
+            )
+        ).all()
+        return {
+            "contact": {name: row._mapping[name] for name in BRIEFED_CONTACT},
+            "answers": {answer.key: answer.raw for answer in given},
         }
 
     # -- what the bot says -----------------------------------------------------------
@@ -539,3 +645,15 @@ class HandoffPlanner:
             stats.escalated += 1
             stats.handoffs.append(row.id)
         return stats
+
+
+def _briefed(lead: dict[str, Any]) -> dict[str, Any]:
+    """The contact details and answers a notification's lead JSON told sales."""
+    return {
+        "contact": {name: lead.get(name) for name in BRIEFED_CONTACT},
+        "answers": {
+            key: answer.get("raw")
+            for key, answer in (lead.get("answers") or {}).items()
+            if answer.get("status", "answered") == "answered"
+        },
+    }

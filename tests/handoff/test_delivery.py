@@ -31,6 +31,7 @@ import pytest
 import yaml
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -49,6 +50,7 @@ from bot.leads import LeadService
 from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import scorer_for
 from bot.settings import Settings
+from bot.store.models import OutboxMessage
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -736,6 +738,17 @@ async def test_an_urgent_message_jumps_a_backlog(
 SHOPPER = "ada"
 
 
+def message_payload(s: Any, message: dict[str, Any]) -> dict[str, Any]:
+    """The notification body a queued message carries."""
+    with s.repository.engine.connect() as connection:
+        payload: dict[str, Any] = connection.execute(
+            select(OutboxMessage.__table__.c.payload).where(
+                OutboxMessage.__table__.c.message_id == message["message_id"]
+            )
+        ).scalar_one()
+    return payload
+
+
 def shopper_details(now: datetime) -> list[Command]:
     """A shopper whose name and answer contain markup."""
     return [
@@ -794,6 +807,11 @@ async def test_slack_message_shows_the_lead_and_escapes_shopper_text(
     top = lead["reasons"][0]["detail"]
     assert top.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in everything
     assert "next week &lt;script&gt;alert(1)&lt;/script&gt; &amp; soon" in everything
+    # The brief: the summary paragraph and the next step, escaped like the rest.
+    summary = message_payload(s, message)["summary"]
+    assert summary.startswith("Ada <b> Lovelace & Co")
+    assert summary.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in texts
+    assert any(t.startswith("Next step: Email Ada &lt;b&gt; Lovelace &amp; Co ") for t in texts)
     # Shopper text never reaches Slack as markup: no raw <, and every & is an entity.
     for text in [*texts, body["text"]]:
         assert "<" not in text
@@ -842,6 +860,9 @@ async def test_email_has_subject_recipients_text_and_escaped_html(shop: MakeShop
     assert "next week <script>alert(1)</script> & soon" in text  # plain text stays as typed
     assert "next week &lt;script&gt;alert(1)&lt;/script&gt; &amp; soon" in html
     assert "Ada &lt;b&gt; Lovelace &amp; Co" in html
+    payload = message_payload(s, message)
+    assert payload["summary"] in text
+    assert f"Next step: {payload['next_step']}" in text
     assert "<script" not in html.lower()
     assert "<b>" not in html
     assert f'href="{PUBLIC_URL}/leads/{message["lead_id"]}"' in html
