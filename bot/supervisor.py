@@ -39,7 +39,7 @@ from bot import clock
 from bot.catalog import CatalogError, RatesError
 from bot.flows import FlowError, load_flows
 from bot.flows.loader import flow_context
-from bot.handoff import HandoffConfigError, handoff_config_for
+from bot.handoff import HandoffConfig, HandoffConfigError, handoff_config_for
 from bot.scoring import ScoringConfigError, scorer_for
 from bot.secrets import TOKENS_FILE, TokenFileError, ensure_tokens, make_data_private
 from bot.settings import PROJECT_ROOT, VAR_DIR, Settings
@@ -542,6 +542,24 @@ def token_lines(environ: dict[str, str], created: set[str], from_env: set[str]) 
     return lines
 
 
+def notification_lines(config: HandoffConfig, config_path: Path) -> list[str]:
+    """Which channels announce handoffs, or, with none, one line on how to add one."""
+    used = {name for team in config.teams.values() for name in (*team.channels, *team.escalate_to)}
+    on = [channel for name, channel in config.channels.items() if name in used]
+    if on:
+        shown = ", ".join(f"{channel.name} ({channel.type})" for channel in on)
+        return [f"  {'notifications:':<18}{shown}\n"]
+    try:
+        shown_path = str(config_path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        shown_path = str(config_path)
+    return [
+        f"  {'notifications:':<18}off: handoffs show on the lead pages only; add a channel with "
+        "HANDOFF_WEBHOOK_URL + HANDOFF_WEBHOOK_SECRET, HANDOFF_SLACK_WEBHOOK_URL or "
+        f"HANDOFF_EMAIL_TO (or channels: in {shown_path})\n"
+    ]
+
+
 def run(model: Path) -> int:
     """Start everything and keep it up until Ctrl-C or SIGTERM; returns the exit status."""
     env = dict(os.environ)
@@ -551,7 +569,7 @@ def run(model: Path) -> int:
     try:
         # Fail before starting anything: each process would refuse the same files.
         scorer = scorer_for(settings)
-        handoff_config_for(settings)
+        handoffs = handoff_config_for(settings)
         load_flows(settings.flows_dir, flow_context(scorer.catalog))
     except (ScoringConfigError, CatalogError, RatesError, HandoffConfigError, FlowError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
@@ -601,6 +619,7 @@ def run(model: Path) -> int:
             f"  lead pages      http://{host}:{settings.web_port}/leads (log in: API token)\n"
             f"  actions         http://127.0.0.1:{settings.actions_port}/webhook\n"
             f"{''.join(token_lines(env, created, given))}"
+            f"{''.join(notification_lines(handoffs, settings.handoff_config_path))}"
             "A process that exits or stops answering is restarted; Ctrl-C stops everything.\n",
             flush=True,
         )

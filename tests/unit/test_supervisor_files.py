@@ -7,15 +7,19 @@ import os
 import socket
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot import secrets as secrets_module
 from bot.devstack import StackPorts
+from bot.handoff import DEFAULT_CONFIG_PATH as DEFAULT_HANDOFF_CONFIG
+from bot.handoff import handoff_config_for
+from bot.handoff.config import Channel
 from bot.secrets import TokenFileError, ensure_tokens, make_data_private
 from bot.settings import Settings
-from bot.supervisor import child_environment, ports_in_use, token_lines
+from bot.supervisor import child_environment, notification_lines, ports_in_use, token_lines
 
 
 def _mode(path: Path) -> int:
@@ -144,3 +148,30 @@ def test_a_port_in_use_is_named_before_anything_starts() -> None:
     assert problems[0].startswith(f"port {port} on 127.0.0.1 (ACTIONS_PORT) is not available")
     assert problems[0].endswith("stop what uses it or set ACTIONS_PORT")
     assert ports_in_use(settings) == []
+
+
+def test_make_run_says_which_notification_channels_are_on_or_how_to_add_one() -> None:
+    quiet = Settings(handoff_config_path=DEFAULT_HANDOFF_CONFIG)
+    (line,) = notification_lines(handoff_config_for(quiet), quiet.handoff_config_path)
+    assert line == (
+        "  notifications:    off: handoffs show on the lead pages only; add a channel with "
+        "HANDOFF_WEBHOOK_URL + HANDOFF_WEBHOOK_SECRET, HANDOFF_SLACK_WEBHOOK_URL or "
+        "HANDOFF_EMAIL_TO (or channels: in bot/handoff/default.yml)\n"
+    )
+    loud = replace(
+        quiet,
+        handoff_webhook_url="https://crm.example/hooks?key=secret-in-url",
+        handoff_webhook_secret="whsec_" + "A" * 32,
+        handoff_email_to="sales@shop.example",
+    )
+    (line,) = notification_lines(handoff_config_for(loud), loud.handoff_config_path)
+    # Names and types only: webhook URLs and addresses can be secrets.
+    assert line == "  notifications:    env-webhook (webhook), env-email (email)\n"
+    # A channel no team announces on is not on.
+    config = handoff_config_for(quiet)
+    idle = replace(
+        config,
+        channels={"crm": Channel("crm", "webhook", url="https://crm.example", secrets=("s",))},
+    )
+    assert "off:" in notification_lines(idle, Path("/etc/handoff.yml"))[0]
+    assert "channels: in /etc/handoff.yml" in notification_lines(idle, Path("/etc/handoff.yml"))[0]
