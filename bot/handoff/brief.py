@@ -26,6 +26,8 @@ from bot.catalog import Catalog, Product, Variant
 from bot.handoff.config import Sla
 
 UTC = ZoneInfo("UTC")
+# Budgets with more digits are no amount anybody said (the parsers stop far below).
+MAX_AMOUNT_DIGITS = 15
 # Chat questions quoted in a summary, newest last, each cut to this many characters.
 QUOTED_QUESTIONS = 2
 MAX_QUOTE_CHARS = 140
@@ -222,7 +224,10 @@ def _when(answer: Mapping[str, Any] | None, zone: ZoneInfo) -> str | None:
     if not isinstance(days, int) or isinstance(days, bool) or not answered_at:
         return None
     said = _moment(answered_at).astimezone(zone).date()
-    shown = days_text(days, said + timedelta(days=days))
+    try:
+        shown = days_text(days, said + timedelta(days=days))
+    except OverflowError:  # a date past the calendar's end is no plan
+        return None
     return f"to buy {'maybe ' if value.get('uncertain') else ''}{shown}"
 
 
@@ -234,13 +239,15 @@ def _where(
     if not isinstance(value, Mapping) or not value.get("country"):
         return None
     country = str(value["country"])
-    region = value.get("region")
+    region, area = (
+        text if isinstance(text := value.get(name), str) else None for name in ("region", "area")
+    )
     place = f"{region}, {country_name(country)}" if region else country_name(country)
     serviceable = value.get("serviceable")
     if not isinstance(serviceable, bool):
         if catalog is None:
             return f"delivered to {place}"
-        serviceable = catalog.ships_to(product, country, region, value.get("area"))
+        serviceable = catalog.ships_to(product, country, region, area)
     if not serviceable:
         return f"delivered to {place} (we do not deliver there)"
     if product is not None:
@@ -258,6 +265,13 @@ def _budget(answer: Mapping[str, Any] | None, price: tuple[Decimal, str] | None)
         low = Decimal(str(value["min"])) if value.get("min") is not None else None
         high = Decimal(str(value["max"])) if value.get("max") is not None else None
         amount = Decimal(str(value.get("amount", high or low or 0)))
+        # Shown as money: finite, and small enough to write out.
+        if any(
+            not number.is_finite() or number.adjusted() >= MAX_AMOUNT_DIGITS
+            for number in (low, high, amount)
+            if number is not None
+        ):
+            return None
     except InvalidOperation:
         return None
     if low is not None and high is not None:

@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.catalog import DEMO_CATALOG, Catalog, load_catalog
 from bot.handoff.brief import local_time, next_step, sla_label, summary
@@ -197,3 +199,73 @@ def test_local_time_is_in_the_teams_zone_with_summer_time() -> None:
     july = datetime(2026, 7, 6, 12, 0, tzinfo=timezone.utc)
     assert local_time(july, PARIS, july) == "14:00 CEST"
     assert local_time(july, ZoneInfo("UTC"), july - timedelta(days=1)) == "Mon 6 Jul 12:00 UTC"
+
+
+# Stored answers come from the parsers, but a brief is written inside the lead write:
+# whatever an answer or event holds, writing it must not fail that write.
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["FR", "US", "Nantes", "EUR", "hoodie-classic-black-xl", "", "NaN", "1e999"])
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    *("days", "browsing", "uncertain", "country", "region", "area", "serviceable"),
+                    *("amount", "min", "max", "currency"),
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=8,
+)
+KEYS = ["variant", "timeline", "location", "budget", "contact"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # A date past the calendar's end.
+        ("timeline", {"days": 10**12}),
+        # Amounts that are no money.
+        ("budget", {"amount": Decimal("NaN"), "currency": "EUR"}),
+        ("budget", {"amount": Decimal("Infinity"), "currency": "EUR"}),
+        ("budget", {"amount": "1e999999999", "currency": "EUR"}),
+        ("budget", {"max": [1], "currency": "EUR"}),
+        # Places of the wrong shape.
+        ("location", {"country": "FR", "area": 5, "region": ["Nantes"]}),
+        ("location", {"country": ["FR"]}),
+        ("variant", ["hoodie-classic-black-xl"]),
+    ],
+)
+def test_summary_of_values_no_parser_makes_leaves_them_out(
+    catalog: Catalog, key: str, value: Any
+) -> None:
+    lead = jane()
+    lead["answers"][key] = answer(value)
+    assert summary(lead, catalog=catalog, zone=PARIS).startswith("Jane Doe")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.dictionaries(st.sampled_from(KEYS), JSONISH, max_size=5),
+    ids=st.lists(
+        st.sampled_from([None, "hoodie-classic", "hoodie-classic-blue-l", "x"]), max_size=4
+    ),
+)
+def test_summary_and_next_step_never_raise(values: dict[str, Any], ids: list[Any]) -> None:
+    catalog = load_catalog(DEMO_CATALOG)
+    lead = {"first_name": "Jane", "answers": {key: answer(value) for key, value in values.items()}}
+    events = [
+        {"type": "add_to_cart", "product_id": i, "variant_id": i, "ts": NOW.isoformat()}
+        for i in ids
+    ]
+    assert summary(lead, events=events, catalog=catalog, zone=PARIS)
+    handoff = {"trigger": "cart_add", "sla": "x", "due_at": NOW.isoformat()}
+    assert next_step(lead, handoff, zone=PARIS, now=NOW)
