@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.leads.commands import RecordAnswer, RecordEvent
+from bot.web.pages.words import TeamClock
 from tests.api.test_lead_pages import AUTH, XSS_IMG, XSS_SCRIPT, Site, _csrf, _sign_in, _site, _text
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -136,8 +137,18 @@ async def test_brief_names_what_they_viewed_and_what_is_next(site: Site) -> None
     assert "viewed <strong>Classic Hoodie — blue, M</strong>" in brief
     assert "asked for a person" in brief
     assert "2 message(s), 1 question(s) asked" in brief
+    # the shared brief's paragraph and next step, times in the team's zone
+    summary = re.search(r'<p class="summary">([^<]*)</p>', brief)
+    assert summary is not None
+    assert summary.group(1).startswith(
+        "Ada Lovelace, reachable by email and phone, wants Classic Hoodie — blue, M at 59 EUR"
+    )
+    assert "asked “Does the hoodie run small?”" in summary.group(1)
     handoff = site.handoff()
-    assert f'Contact Ada Lovelace by <time datetime="{handoff["due_at"]}"' in brief
+    due = datetime.fromisoformat(handoff["due_at"]).astimezone(PARIS)
+    step = re.search(r'<dd class="next">Call Ada Lovelace before ([^(]*) \(', brief)
+    assert step is not None and step.group(1).endswith(f"{due:%H:%M} {due.tzname()}")
+    assert f'Due <time datetime="{handoff["due_at"]}"' in brief
     assert "immediate SLA, trigger human_requested" in brief
 
 
@@ -212,3 +223,20 @@ async def test_markup_in_every_shopper_field_is_text(hostile_site: Site) -> None
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     # the name in the title, the heading, the brief and the next step
     assert body.count(f"{html.escape(XSS_IMG)} Lovelace") >= 4
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        # winter: CET, one hour ahead of UTC
+        ("2026-12-07T09:30:00+00:00", "Mon 7 Dec 2026, 10:30 CET"),
+        # summer: CEST, two hours ahead
+        ("2026-07-01T12:00:00+00:00", "Wed 1 Jul 2026, 14:00 CEST"),
+        # past midnight in Paris, still the day before in UTC
+        ("2026-12-07T23:30:00+00:00", "Tue 8 Dec 2026, 00:30 CET"),
+        # unreadable: shown as stored
+        ("not a time", "not a time"),
+    ],
+)
+def test_team_clock_shows_local_time(stored: str, shown: str) -> None:
+    assert TeamClock(PARIS).local(stored) == shown

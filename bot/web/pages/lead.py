@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.catalog import Catalog, load_catalog
+from bot.clock import now as clock_now
+from bot.handoff.brief import next_step, summary
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.scoring.config import ScoringConfig, load_scoring_config
 from bot.store.models import LEAD_STATUSES
@@ -93,9 +95,10 @@ def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
     """The page's facts in words: the context the lead page's templates read."""
     settings = request.config_dict[SETTINGS]
     catalog = _catalog(settings.catalog_path)
-    clock = team_clock(_handoffs(settings.handoff_config_path), page)
-    values = {answer["key"]: answer["value"] for answer in page["answers"]}
-    want: Wanted = wanted(catalog, values, page["events"])
+    handoffs = _handoffs(settings.handoff_config_path)
+    clock = team_clock(handoffs, page)
+    lead = page["lead"]
+    want: Wanted = wanted(catalog, lead["answers"], page["events"])
     words = {
         answer["key"]: answer_words(
             answer["key"],
@@ -107,16 +110,26 @@ def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
         for answer in page["answers"]
     }
     questions = [m for m in page["transcript"] if m["sender"] == "user" and "?" in m["text"]]
+    handoff = next((h for h in page["handoffs"] if h["status"] == "open"), None)
     return {
-        # The one-paragraph summary, once the shared brief builder writes it.
-        "summary": None,
+        "summary": summary(
+            lead,
+            events=page["events"],
+            messages=page["transcript"],
+            catalog=catalog,
+            zone=clock.zone,
+        ),
+        "next_step": handoff
+        and next_step(
+            lead, handoff, sla=handoffs.slas.get(handoff["sla"]), zone=clock.zone, now=clock_now()
+        ),
         "clock": clock,
         "words": words,
         "want": want,
         "journey": journey(catalog, page["events"]),
         "chat_questions": len(questions),
         "stages": _scoring(settings.scoring_config_path),
-        "open_handoff": next((h for h in page["handoffs"] if h["status"] == "open"), None),
+        "open_handoff": handoff,
     }
 
 

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.answers.budget import _money as money_text
-from bot.answers.budget import _plain as plain_amount
 from bot.answers.location import _country_name as country_name
 from bot.answers.timeline import _display as days_text
 from bot.catalog import Catalog, Product, Variant
+from bot.handoff.brief import money, variant_line
+from bot.handoff.brief import wanted as brief_wanted
 
 DEFAULT_ZONE = ZoneInfo("Europe/Paris")
 
@@ -44,11 +44,6 @@ class TeamClock:
         if moment is None:
             return value or "—"
         return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {moment.tzname()}"
-
-
-def money(amount: Any, currency: str) -> str:
-    """An amount as "1,299 EUR", the way the bot reads amounts back."""
-    return f"{money_text(plain_amount(Decimal(str(amount))))} {currency}"
 
 
 @dataclass(frozen=True)
@@ -78,16 +73,8 @@ class Wanted:
 
 
 def wanted(catalog: Catalog, answers: dict[str, Any], events: list[dict[str, Any]]) -> Wanted:
-    """The variant answer, else the last product or variant seen on the shop."""
-    variant_id = answers.get("variant")
-    if isinstance(variant_id, str) and (found := catalog.variant(variant_id)):
-        return Wanted(*found)
-    for event in reversed(events):
-        if event.get("variant_id") and (found := catalog.variant(str(event["variant_id"]))):
-            return Wanted(*found)
-        if event.get("product_id") and (product := catalog.product(str(event["product_id"]))):
-            return Wanted(product, None)
-    return Wanted(None, None)
+    """The variant answer, else the last product or variant seen on the shop (as the brief says)."""
+    return Wanted(*brief_wanted(catalog, answers, events))
 
 
 def product_words(catalog: Catalog, product_id: Any, variant_id: Any) -> str | None:
@@ -105,12 +92,6 @@ def variant_words(catalog: Catalog, variant_id: Any) -> str | None:
     if found is None:
         return None
     return variant_line(*found)
-
-
-def variant_line(product: Product, variant: Variant) -> str:
-    """The variant by name with its price and stock."""
-    stock = f"{variant.stock} in stock" if variant.in_stock else "out of stock"
-    return f"{product.variant_label(variant)} at {money(variant.price, variant.currency)}, {stock}"
 
 
 def timeline_words(value: Any, answered_at: str | None) -> str | None:
