@@ -1,4 +1,4 @@
-"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|dashboard|all]``.
+"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|all]``.
 
 ``make bench`` runs them all.
 
@@ -11,6 +11,8 @@ messages (see ``bench/nlu.py``). ``answers``: the held-out shopper answers throu
 the form validation action (see ``bench/answers.py``). ``conversations``: seeded whole shopper
 conversations and the leads they leave (see ``bench/conversations.py``). ``dashboard``: the
 sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.py``).
+``inbox``: the sales inbox's first page, filters and searches over 1,000,000 leads (see
+``bench/inbox.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -34,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench import answers, conversations, csvimport, dashboard, handoff, nlu, scoring
+from bench import answers, conversations, csvimport, dashboard, handoff, inbox, nlu, scoring
 from bench.chat import (
     ChatClient,
     CpuPerTurn,
@@ -64,6 +66,7 @@ SUITES = (
     "answers",
     "conversations",
     "dashboard",
+    "inbox",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         status |= dashboard.main(
             arguments if suite == "dashboard" else [], machine=machine_description()
         )
+    if suite in ("inbox", "all"):
+        status |= inbox.main(arguments if suite == "inbox" else [], machine=machine_description())
     return status
 
 
