@@ -24,6 +24,8 @@ from tests.api.test_lead_pages import AUTH, XSS_IMG, XSS_SCRIPT, Site, _csrf, _s
 PARIS = ZoneInfo("Europe/Paris")
 # Answered on a Monday morning (UTC): "in 3 days" is Thursday.
 ANSWERED = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+# Breaks out of the mailto: attribute unless it is escaped.
+XSS_EMAIL = '"><script>alert(2)</script>@example.com'
 
 
 @pytest.fixture
@@ -188,9 +190,14 @@ async def test_intent_and_fit_side_by_side_explain_the_stage(site: Site) -> None
 
 @pytest.fixture
 async def hostile_site(migrated_sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    """Markup in the name, the raw answers, the chat; more added by the test."""
+    """Markup in the name, the e-mail, the raw answers, the chat; more added by the test."""
     async for built in _site(
-        migrated_sqlite_url, tmp_path, first_name=XSS_IMG, budget_raw=XSS_IMG, chat_text=XSS_SCRIPT
+        migrated_sqlite_url,
+        tmp_path,
+        first_name=XSS_IMG,
+        email=XSS_EMAIL,
+        budget_raw=XSS_IMG,
+        chat_text=f"{XSS_SCRIPT}?",
     ):
         yield built
 
@@ -219,6 +226,10 @@ async def test_markup_in_every_shopper_field_is_text(hostile_site: Site) -> None
     )
     body = await _text(response, 200)
     assert "<img" not in body and "<script" not in body
+    assert f'href="mailto:{html.escape(XSS_EMAIL)}"' in body
+    # the chat question quoted in the summary, as text
+    summary = re.search(r'<p class="summary">([^<]*)</p>', body)
+    assert summary is not None and html.escape(f"“{XSS_SCRIPT}?”", quote=False) in summary.group(1)
     assert "Nantes" not in body and f"{html.escape(XSS_IMG)}, France" in body  # the region
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     # the name in the title, the heading, the brief and the next step
