@@ -17,7 +17,7 @@ were opened for and all count.
 - **Time to acknowledge per rep**: the median from the handoff to its
   acknowledgement, by who acknowledged it.
 - **Conversion** by current stage and by score band; **top reasons** of the hot
-  leads, by scoring rule.
+  leads: the scoring rule ranked first (most points) on each.
 
 Each query groups in SQL and returns a few rows: the leads of the range are read
 once, grouped by day, stage and score band, and the charts built on them add those
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, and_, case, cast, distinct, func, literal, or_, select
+from sqlalchemy import Date, Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -157,8 +157,14 @@ def _cohort_counts(connection: Connection, span: Range) -> list[dict[str, Any]]:
 
 def _handed_off(connection: Connection, span: Range) -> int:
     """Leads of the range that were handed to sales at least once."""
-    # The few leads ever handed off, each looked up once: far fewer than the range's leads.
-    handed = select(_HANDOFFS.c.lead_id).distinct().subquery()
+    # The few leads handed off, each looked up once: far fewer than the range's leads.
+    # A handoff comes after its lead was created, so none before the range counts.
+    handed = (
+        select(_HANDOFFS.c.lead_id)
+        .where(_HANDOFFS.c.created_at >= span.start)
+        .distinct()
+        .subquery()
+    )
     count = connection.execute(
         select(func.count())
         .select_from(handed.join(_LEADS, _LEADS.c.id == handed.c.lead_id))
@@ -291,21 +297,19 @@ def _acknowledge_by_rep(connection: Connection, span: Range) -> list[dict[str, A
 
 
 def _hot_reasons(connection: Connection, span: Range) -> list[dict[str, Any]]:
-    """The scoring rules most hot leads of the range scored on, with their points."""
+    """The rules that lead the most hot leads' scores (each lead's first-ranked reason)."""
     if connection.dialect.name == "postgresql":
-        reason = func.jsonb_array_elements(_LEADS.c.reasons).table_valued("value").alias("reason")
-        rule: Any = reason.c.value.op("->>")("rule")
-        points: Any = cast(reason.c.value.op("->>")("points"), Float)
+        first = _LEADS.c.reasons.op("->")(0)
+        rule: Any = first.op("->>")("rule")
+        points: Any = cast(first.op("->>")("points"), Float)
     else:
-        reason = func.json_each(_LEADS.c.reasons).table_valued("value").alias("reason")
-        rule = func.json_extract(reason.c.value, "$.rule")
-        points = func.json_extract(reason.c.value, "$.points")
+        rule = func.json_extract(_LEADS.c.reasons, "$[0].rule")
+        points = func.json_extract(_LEADS.c.reasons, "$[0].points")
     rule = rule.label("rule")
-    leads = func.count(distinct(_LEADS.c.id)).label("leads")
+    leads = func.count().label("leads")
     rows = connection.execute(
         select(rule, leads, func.sum(points).label("points"))
-        .select_from(_LEADS.join(reason, literal(True)))
-        .where(_cohort(span), _LEADS.c.stage == "hot")
+        .where(_cohort(span), _LEADS.c.stage == "hot", rule.is_not(None))
         .group_by(rule)
         .order_by(leads.desc(), rule)
         .limit(TOP_REASONS)

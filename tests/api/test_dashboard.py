@@ -101,7 +101,7 @@ async def test_api_answers_every_chart_of_the_range(any_db_client: TestClient) -
         "median_seconds": 12600.0,
     }
     assert report["conversion_by_band"][-1] == {"band": "80-100", "leads": 1, "won": 1, "rate": 1.0}
-    assert report["hot_reasons"][0] == {"rule": "intent.checkout", "leads": 2, "points": 80}
+    assert report["hot_reasons"][0] == {"rule": "fit.budget", "leads": 1, "points": 20}
 
 
 async def test_weeks_on_request(client: TestClient) -> None:
@@ -187,7 +187,7 @@ async def test_csv_needs_a_known_chart(client: TestClient, query: str, got: str)
             "conversion_stage",
             "stage,leads,won,conversion\r\ncold,2,1,50.0%\r\nwarm,2,0,0.0%\r\nhot,2,1,50.0%\r\n",
         ),
-        ("reasons", "reason,hot_leads,points\r\nintent.checkout,2,80\r\nfit.budget,1,20\r\n"),
+        ("reasons", "reason,hot_leads,points\r\nfit.budget,1,20\r\nintent.checkout,1,40\r\n"),
     ],
 )
 async def test_csv_of_a_chart(client: TestClient, chart: str, expected: str) -> None:
