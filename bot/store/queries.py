@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import String, exists, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -245,10 +245,36 @@ class LeadQueries:
 
     def stage_counts(self, filters: LeadFilters) -> dict[str, int]:
         """How many leads of each stage these filters keep (every stage named)."""
-        query = filters.apply(select(Lead.stage, func.count()), self._dialect).group_by(Lead.stage)
+        query = filters.apply(select(Lead.stage, func.count()), self._dialect).group_by(
+            self._stage_key(filters)
+        )
         with self._engine.connect() as connection:
             counted = {stage: count for stage, count in connection.execute(query)}
         return {stage: counted.get(stage, 0) for stage in LEAD_STAGES}
+
+    def _stage_key(self, filters: LeadFilters) -> Any:
+        """``leads.stage``, hidden from SQLite's planner when another filter narrows more.
+
+        Given a range, a search or a handoff filter, SQLite would still walk the
+        (stage, score) index of every lead to group or order by stage, although
+        the filter's own index finds the few leads at once; ``+stage`` (the same
+        value, no longer an indexed column) makes it take the filter's index.
+        """
+        narrowing = (
+            filters.session_id,
+            filters.source,
+            filters.min_score,
+            filters.q,
+            filters.updated_since,
+            filters.updated_until,
+            filters.created_since,
+            filters.created_until,
+            filters.team,
+            filters.rep,
+        )
+        if self._dialect == "sqlite" and any(value is not None for value in narrowing):
+            return literal_column("+leads.stage", String)
+        return Lead.stage
 
     def inbox(
         self, filters: LeadFilters, *, offset: int = 0, limit: int = 50, sort: str = INBOX_SORT
@@ -311,7 +337,7 @@ class LeadQueries:
                 (
                     counts[stage] - handed_by_stage.get(stage, 0),
                     filters.apply(select(Lead), self._dialect)
-                    .where(Lead.stage == stage, no_open_handoff)
+                    .where(self._stage_key(filters) == stage, no_open_handoff)
                     .order_by(Lead.score.desc(), Lead.id.desc()),
                 )
             )
