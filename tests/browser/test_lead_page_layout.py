@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from bot.leads.commands import RecordEvent
 from tests.api.test_lead_brief_page import _answer
 from tests.api.test_lead_pages import TOKEN, XSS_IMG, Site, _site
-from tests.browser.conftest import RESULTS
+from tests.browser.conftest import RESULTS, UI_SECONDS, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -59,7 +59,12 @@ def _open_lead(driver: WebDriver, base: str, lead_url: str) -> None:
     driver.find_element(By.ID, "token").send_keys(TOKEN)
     driver.find_element(By.ID, "name").send_keys("Camille Martin")
     driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
-    assert driver.current_url.endswith(lead_url), driver.current_url
+    wait_until(
+        driver,
+        lambda: driver.current_url.endswith(lead_url),
+        UI_SECONDS,
+        "the lead page after signing in",
+    )
 
 
 @pytest.mark.parametrize(("width", "name"), [(1366, "laptop"), (375, "phone")])

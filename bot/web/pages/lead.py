@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.catalog import Catalog, load_catalog
 from bot.clock import now as clock_now
+from bot.handoff.brief import DID as BRIEF_DID
 from bot.handoff.brief import next_step, summary
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.scoring.config import ScoringConfig, load_scoring_config
@@ -33,17 +34,13 @@ from bot.web.pages.words import (
     wanted,
 )
 
-# What a shopper did on the shop, as the journey reads it.
+# What a shopper did on the shop, as the journey reads it: the brief's words and the
+# steps the brief leaves out of its paragraph.
 DID = {
+    **BRIEF_DID,
     "page_view": "looked at a page",
-    "product_view": "viewed",
-    "variant_select": "chose",
-    "compare": "compared",
-    "add_to_cart": "added to the cart",
     "shipping_check": "checked shipping for",
-    "checkout_start": "started checkout",
     "payment_info": "entered payment details",
-    "purchase": "bought",
     "email_click": "clicked an email about",
     "human_requested": "asked for a person",
 }
