@@ -173,25 +173,6 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def lead_page(request: web.Request) -> web.StreamResponse:
-    """``GET /leads/{lead_id}``: everything about one lead, with the sales forms."""
-    viewer = await required_viewer(request)
-    lead_id = request.match_info["lead_id"]
-    page = await asyncio.to_thread(request.config_dict[SALES].lead_page, lead_id)
-    if page is None:
-        raise unknown_lead(lead_id)
-    return LEAD_PAGES.render(
-        request,
-        "leads/lead.html",
-        {
-            "page": page,
-            "lead": page["lead"],
-            "csrf": form_csrf(request, viewer),
-            "statuses": LEAD_STATUSES,
-        },
-    )
-
-
 async def set_status(request: web.Request) -> web.StreamResponse:
     """``POST /leads/{lead_id}/status`` (``status``, ``reason``): back to the lead page."""
     form = await read_form(request)
