@@ -13,6 +13,7 @@ shown in ``zone``, the handling team's time zone (:class:`bot.handoff.config.Tea
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -255,9 +256,17 @@ def _where(
     return f"delivered to {place} (we deliver there)"
 
 
-def _budget(answer: Mapping[str, Any] | None, price: tuple[Decimal, str] | None) -> str | None:
-    """The budget against the price: "Budget up to 150 EUR against a price of 129 EUR: …"."""
-    value = (answer or {}).get("value")
+@dataclass(frozen=True)
+class BudgetSaid:
+    """A stored budget in words, with what a price is held against."""
+
+    text: str  # "up to 150 EUR", "100 EUR to 150 EUR", "about 80 EUR"
+    currency: str
+    ceiling: Decimal  # the most they said they would spend
+
+
+def budget_said(value: Any) -> BudgetSaid | None:
+    """A stored budget value in words; ``None`` for a value no budget parser makes."""
     if not isinstance(value, Mapping) or "currency" not in value:
         return None
     currency = str(value["currency"])
@@ -275,23 +284,30 @@ def _budget(answer: Mapping[str, Any] | None, price: tuple[Decimal, str] | None)
     except InvalidOperation:
         return None
     if low is not None and high is not None:
-        said = f"{money(low, currency)} to {money(high, currency)}"
+        text = f"{money(low, currency)} to {money(high, currency)}"
     elif high is not None:
-        said = f"up to {money(high, currency)}"
+        text = f"up to {money(high, currency)}"
     elif low is not None:
-        said = f"at least {money(low, currency)}"
+        text = f"at least {money(low, currency)}"
     else:
-        said = f"about {money(amount, currency)}"
+        text = f"about {money(amount, currency)}"
+    return BudgetSaid(text, currency, high if high is not None else amount)
+
+
+def _budget(answer: Mapping[str, Any] | None, price: tuple[Decimal, str] | None) -> str | None:
+    """The budget against the price: "Budget up to 150 EUR against a price of 129 EUR: …"."""
+    said = budget_said((answer or {}).get("value"))
+    if said is None:
+        return None
     if price is None:
-        return f"Budget {said}."
+        return f"Budget {said.text}."
     cost, cost_currency = price
-    against = f"Budget {said} against a price of {money(cost, cost_currency)}"
-    if cost_currency != currency:
+    against = f"Budget {said.text} against a price of {money(cost, cost_currency)}"
+    if cost_currency != said.currency:
         return f"{against} (another currency)."
-    ceiling = high if high is not None else amount
-    if cost <= ceiling:
+    if cost <= said.ceiling:
         return f"{against}: within budget."
-    return f"{against}: {money(cost - ceiling, currency)} over."
+    return f"{against}: {money(cost - said.ceiling, said.currency)} over."
 
 
 def _shop(

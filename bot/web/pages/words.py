@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.answers.location import _country_name as country_name
 from bot.answers.timeline import _display as days_text
 from bot.catalog import Catalog, Product, Variant
-from bot.handoff.brief import money, variant_line
+from bot.handoff.brief import budget_said, money, variant_line
 from bot.handoff.brief import wanted as brief_wanted
 
 DEFAULT_ZONE = ZoneInfo("Europe/Paris")
@@ -130,31 +130,17 @@ def location_words(value: Any, catalog: Catalog, product: Product | None) -> str
 
 def budget_words(value: Any, price: tuple[Decimal, str] | None) -> str | None:
     """A budget as "up to 150 EUR (price 129 EUR: within budget)"."""
-    if not isinstance(value, dict) or "currency" not in value:
+    said = budget_said(value)
+    if said is None:
         return None
-    currency = str(value["currency"])
-    try:
-        low = Decimal(str(value["min"])) if value.get("min") is not None else None
-        high = Decimal(str(value["max"])) if value.get("max") is not None else None
-        amount = Decimal(str(value.get("amount", high or low or 0)))
-    except InvalidOperation:
-        return None
-    if low is not None and high is not None:
-        said = f"{money(low, currency)}\u2013{money(high, currency)}"
-    elif high is not None:
-        said = f"up to {money(high, currency)}"
-    elif low is not None:
-        said = f"at least {money(low, currency)}"
-    else:
-        said = f"about {money(amount, currency)}"
     if price is None:
-        return said
+        return said.text
     cost, cost_currency = price
-    if cost_currency != currency:
-        return f"{said} (price {money(cost, cost_currency)}, another currency)"
-    ceiling = high if high is not None else amount
-    verdict = "within budget" if cost <= ceiling else f"{money(cost - ceiling, currency)} over"
-    return f"{said} (price {money(cost, cost_currency)}: {verdict})"
+    if cost_currency != said.currency:
+        return f"{said.text} (price {money(cost, cost_currency)}, another currency)"
+    over = cost - said.ceiling
+    verdict = "within budget" if over <= 0 else f"{money(over, said.currency)} over"
+    return f"{said.text} (price {money(cost, cost_currency)}: {verdict})"
 
 
 def answer_words(
