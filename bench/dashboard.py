@@ -8,8 +8,8 @@ eight reps. Then :func:`bot.store.reports.dashboard` (every chart the page and
 the API show) runs ``--runs`` times over the whole year and over the last 30
 days; p50 and p99 are reported against the 1 s target.
 
-On a fresh temporary SQLite file by default; ``--database-url`` runs it on
-another (empty, it is migrated first) database, e.g. a PostgreSQL one.
+On a fresh temporary SQLite file by default; ``--backend postgres`` creates (and
+drops afterwards) a database on the ``--postgres-url`` server, like the inbox benchmark.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,6 +28,7 @@ from uuid import UUID
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, scratch_database
 from bench.stats import percentile
 from bot.settings import VAR_DIR
 from bot.store.db import create_db_engine
@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--leads", type=int, default=DEFAULT_LEADS, help="leads to generate")
     parser.add_argument("--runs", type=int, default=20, help="measured runs of each range")
     parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument("--database-url", help="an empty database instead of a temporary SQLite")
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     if args.leads < 1 or args.runs < 2:
@@ -208,11 +209,8 @@ def run(url: str, args: argparse.Namespace, machine: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None, *, machine: str = "") -> int:
     """Run the dashboard benchmark; prints Markdown and writes JSON."""
     args = parse_args(argv)
-    if args.database_url:
-        report = run(args.database_url, args, machine)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as scratch:
-            report = run(f"sqlite:///{Path(scratch) / 'leads.db'}", args, machine)
+    with scratch_database(args.backend, args.postgres_url, "bench-dashboard") as url:
+        report = run(url, args, machine)
     print(render(report) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -17,22 +17,20 @@ statement indexes every lead, as a bulk import would do.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
 
+from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, scratch_database
 from bench.stats import percentile
 from bot.settings import VAR_DIR
 from bot.store.db import create_db_engine
@@ -43,9 +41,6 @@ from bot.store.queries import LeadFilters, LeadQueries
 TARGET_P99_MS = 150.0
 SEARCH_TARGET_P99_MS = 300.0
 DEFAULT_LEADS = 1_000_000
-DEFAULT_POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
 BATCH = 20_000
 PAGE = 50
 OUTPUT = VAR_DIR / "bench" / "inbox.json"
@@ -102,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
-    if args.leads < 1 or args.runs < 2 or not set(args.backends) <= {"sqlite", "postgres"}:
+    if args.leads < 1 or args.runs < 2 or not set(args.backends) <= set(BACKENDS):
         parser.error("--leads ≥ 1, --runs ≥ 2, --backends among sqlite,postgres")
     return args
 
@@ -230,29 +225,6 @@ def measure(queries: LeadQueries, filters: LeadFilters, runs: int) -> dict[str, 
     }
 
 
-@contextlib.contextmanager
-def _database(backend: str, postgres_url: str) -> Iterator[str]:
-    """A new empty database of ``backend``, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-inbox-") as scratch:
-            yield f"sqlite:///{Path(scratch) / 'leads.db'}"
-        return
-    name = f"bench_inbox_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     upgrade(url)
     engine = create_db_engine(url)
@@ -305,7 +277,7 @@ def main(argv: list[str] | None = None, *, machine: str = "") -> int:
     args = parse_args(argv)
     results = []
     for backend in args.backends:
-        with _database(backend, args.postgres_url) as url:
+        with scratch_database(backend, args.postgres_url, "bench-inbox") as url:
             results.append(run(url, args))
     report = {
         "measured_at": datetime.now(timezone.utc).isoformat(),

@@ -1,0 +1,44 @@
+"""Throwaway databases for the benchmarks: a temporary SQLite file or a new PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.store.db import create_db_engine
+
+BACKENDS = ("sqlite", "postgres")
+# The server the PostgreSQL tests use (trust auth); each run creates and drops its own database.
+DEFAULT_POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, postgres_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new empty database of ``backend``, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as scratch:
+            yield f"sqlite:///{Path(scratch) / 'leads.db'}"
+        return
+    name = f"{prefix.replace('-', '_')}_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
