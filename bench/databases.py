@@ -1,4 +1,7 @@
-"""Throwaway databases for the benchmarks: a temporary SQLite file or a new PostgreSQL database."""
+"""Throwaway databases: a temporary SQLite file or a new PostgreSQL database.
+
+The benchmarks measure in them, and the tests' fixtures (``tests/conftest.py``) make theirs here.
+"""
 
 from __future__ import annotations
 

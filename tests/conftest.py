@@ -8,11 +8,9 @@ missing model fails them. Tests that reach PostgreSQL through a fixture are mark
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +19,15 @@ import pytest
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Engine, make_url
 
+from bench.databases import DEFAULT_POSTGRES_URL, scratch_database
 from bot.settings import PROJECT_ROOT
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 NEEDS_MODEL = ("e2e", "browser")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
+# Databases the tests create are named leads_test_<12 hex digits>.
+SCRATCH_PREFIX = "leads-test"
 
 
 def _why_model_tests_skip() -> str | None:
@@ -54,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _postgres_available() -> bool:
-    engine = create_db_engine(POSTGRES_ADMIN_URL, pool_pre_ping=False)
+    engine = create_db_engine(DEFAULT_POSTGRES_URL, pool_pre_ping=False)
     try:
         with engine.connect():
             return True
@@ -68,9 +66,9 @@ def _postgres_available() -> bool:
 def postgres_admin_url() -> str:
     if not _postgres_available():
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (required in CI)")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
-    return POSTGRES_ADMIN_URL
+            pytest.fail(f"PostgreSQL is not reachable at {DEFAULT_POSTGRES_URL} (required in CI)")
+        pytest.skip(f"PostgreSQL is not reachable at {DEFAULT_POSTGRES_URL}")
+    return DEFAULT_POSTGRES_URL
 
 
 @pytest.fixture
@@ -78,31 +76,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'leads.db'}"
 
 
-@contextlib.contextmanager
-def _scratch_postgres_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database; dropped (its connections ended) on exit."""
-    name = f"leads_test_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
-                ),
-                {"name": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
-    with _scratch_postgres_database(postgres_admin_url) as url:
+    with scratch_database("postgres", postgres_admin_url, SCRATCH_PREFIX) as url:
         yield url
 
 
@@ -144,7 +121,7 @@ class _SharedPostgres:
 @pytest.fixture(scope="session")
 def shared_postgres(postgres_admin_url: str) -> Iterator[_SharedPostgres]:
     """One PostgreSQL database migrated to head for the session (see ``migrated_postgres_url``)."""
-    with _scratch_postgres_database(postgres_admin_url) as url:
+    with scratch_database("postgres", postgres_admin_url, SCRATCH_PREFIX) as url:
         upgrade(url)
         engine = create_db_engine(url)
         reflected = MetaData()
