@@ -6,11 +6,13 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.store.models import Handoff
+from tests.api.test_lead_inbox_api import NOW as STORED
 from tests.api.test_lead_inbox_api import add_answer, add_handoff, add_lead
 from tests.api.test_lead_pages import AUTH, XSS_IMG, XSS_SCRIPT, Site, _sign_in, _site, _text
 
@@ -37,6 +39,21 @@ def _order(body: str, *lead_ids: str) -> list[int]:
     return [body.index(f'href="/leads/{lead_id}"') for lead_id in lead_ids]
 
 
+def _row(body: str, lead_id: str) -> str:
+    """The inbox row of ``lead_id``."""
+    link = body.index(f'href="/leads/{lead_id}"')
+    return body[body.rindex("<tr", 0, link) : body.index("</tr>", link)]
+
+
+def _time(moment: datetime) -> str:
+    """A time as the lead page shows it: the team's zone (Paris), UTC on hover."""
+    local = moment.astimezone(ZoneInfo("Europe/Paris"))
+    return (
+        f'<time datetime="{moment.isoformat()}" title="{moment:%Y-%m-%d %H:%M} UTC">'
+        f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}</time>"
+    )
+
+
 async def test_overdue_handoff_first_then_handoffs_then_hot_warm_cold(site: Site) -> None:
     body = await _text(await site.client.get("/leads", headers=AUTH), 200)
     positions = _order(body, "late", site.story.lead_id, "hot", "warm", "cold", "anon")
@@ -51,6 +68,16 @@ async def test_overdue_handoff_first_then_handoffs_then_hot_warm_cold(site: Site
     assert ">+33611111111</a>" in body
     assert "Shopper asking about “the black hoodie in XL”" in body
     assert "Anonymous shopper" not in body
+
+
+async def test_times_are_in_the_team_zone_with_utc_on_hover(site: Site) -> None:
+    body = await _text(await site.client.get("/leads", headers=AUTH), 200)
+    # Updated 10:00 UTC: 11:00 in Paris, the team's zone, as on the lead page.
+    assert _time(STORED) in _row(body, "hot")
+    with site.engine.connect() as connection:
+        due = connection.execute(select(Handoff.due_at).where(Handoff.id == "h-late")).scalar_one()
+    assert f"due {_time(due.replace(tzinfo=timezone.utc))}" in _row(body, "late")
+    assert " UTC</time>" not in body  # no time is shown in UTC only
 
 
 @pytest.mark.parametrize(

@@ -18,21 +18,14 @@ from bot.catalog import Catalog, load_catalog
 from bot.clock import now as clock_now
 from bot.handoff.brief import DID as BRIEF_DID
 from bot.handoff.brief import next_step, summary
-from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.scoring.config import ScoringConfig, load_scoring_config
 from bot.store.models import LEAD_STATUSES
 from bot.web.keys import SALES, SETTINGS
 from bot.web.pages.leads import unknown_lead
 from bot.web.pages.sessions import form_csrf, required_viewer
 from bot.web.pages.site import LEAD_PAGES
-from bot.web.pages.words import (
-    DEFAULT_ZONE,
-    TeamClock,
-    Wanted,
-    answer_words,
-    product_words,
-    wanted,
-)
+from bot.web.pages.teamtime import handoff_config, team_clock
+from bot.web.pages.words import Wanted, answer_words, product_words, wanted
 
 # What a shopper did on the shop, as the journey reads it: the brief's words and the
 # steps the brief leaves out of its paragraph.
@@ -56,23 +49,8 @@ def _catalog(path: Path) -> Catalog:
 
 
 @lru_cache(maxsize=4)
-def _handoffs(path: Path) -> HandoffConfig:
-    return load_handoff_config(path)
-
-
-@lru_cache(maxsize=4)
 def _scoring(path: Path) -> ScoringConfig:
     return load_scoring_config(path)
-
-
-def team_clock(handoffs: HandoffConfig, page: dict[str, Any]) -> TeamClock:
-    """The zone of the team the lead was handed to, else of the first team, else Paris."""
-    named = [handoff.get("team") for handoff in page["handoffs"]]
-    for name in [*named, *handoffs.teams]:
-        team = handoffs.teams.get(name) if isinstance(name, str) else None
-        if team is not None:
-            return TeamClock(team.timezone)
-    return TeamClock(DEFAULT_ZONE)
 
 
 def journey(catalog: Catalog, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,8 +70,8 @@ def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
     """The page's facts in words: the context the lead page's templates read."""
     settings = request.config_dict[SETTINGS]
     catalog = _catalog(settings.catalog_path)
-    handoffs = _handoffs(settings.handoff_config_path)
-    clock = team_clock(handoffs, page)
+    handoffs = handoff_config(settings.handoff_config_path)
+    clock = team_clock(handoffs, (handoff.get("team") for handoff in page["handoffs"]))
     lead = page["lead"]
     want: Wanted = wanted(catalog, lead["answers"], page["events"])
     words = {

@@ -28,6 +28,7 @@ from bot.web.keys import LEADS, SALES, SETTINGS
 from bot.web.leads import lead_filters
 from bot.web.pages.sessions import form_csrf, form_writer, required_viewer
 from bot.web.pages.site import LEAD_PAGES
+from bot.web.pages.teamtime import handoff_config, team_clock
 from bot.web.params import choice_param, int_param
 
 
@@ -127,6 +128,7 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
         sort=sort,
     )
     now = clock.now()
+    handoffs = handoff_config(request.config_dict[SETTINGS].handoff_config_path)
     rows = []
     for lead in inbox.items:
         handoff = lead["handoff"]
@@ -140,6 +142,8 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
                     handoff and handoff["status"] == "open" and due is not None and due <= now
                 ),
                 "due_at": due.isoformat() if due else None,
+                # As on the lead page: the handling team's time zone.
+                "clock": team_clock(handoffs, [handoff["team"]] if handoff else []),
             }
         )
     pages = max(1, -(-inbox.total // INBOX_PAGE_SIZE))
