@@ -19,6 +19,9 @@ BAR_HEIGHT = 18
 PLOT_HEIGHT = 200
 AXIS_HEIGHT = 40
 MAX_LABEL_CHARS = 26
+# The widest a column gets: as wide as with 8 periods, so a range of one or two
+# periods draws columns like any other range's instead of filling the chart.
+MAX_COLUMN_WIDTH = 62
 BAR_COLOUR = "#2f6fb0"
 # One colour a stage, the same in the legend and the columns.
 SERIES_COLOURS = {"cold": "#8aa4bf", "warm": "#e0a030", "hot": "#c8402a"}
@@ -95,7 +98,7 @@ def stacked_columns(
     totals = [sum(int(period[name]) for name in series) for period in periods]
     largest = max(totals, default=0) or 1
     step = (WIDTH - 20) / max(len(periods), 1)
-    column = max(step * 0.8, 1)
+    column = max(min(step * 0.8, MAX_COLUMN_WIDTH), 1)
     bars: list[Bar] = []
     ticks: list[Tick] = []
     # Label at most about 8 periods so the dates do not overlap.
