@@ -24,8 +24,8 @@ from bot.web.keys import SALES, SETTINGS
 from bot.web.pages.leads import unknown_lead
 from bot.web.pages.sessions import form_csrf, required_viewer
 from bot.web.pages.site import LEAD_PAGES
-from bot.web.pages.teamtime import handoff_config, team_clock
 from bot.web.pages.words import Wanted, answer_words, product_words, wanted
+from bot.web.teamtime import handoff_config, team_clock
 
 # What a shopper did on the shop, as the journey reads it: the brief's words and the
 # steps the brief leaves out of its paragraph.

@@ -28,8 +28,8 @@ from bot.web.keys import LEADS, SALES, SETTINGS
 from bot.web.leads import lead_filters
 from bot.web.pages.sessions import form_csrf, form_writer, required_viewer
 from bot.web.pages.site import LEAD_PAGES
-from bot.web.pages.teamtime import handoff_config, team_clock
 from bot.web.params import choice_param, int_param
+from bot.web.teamtime import handoff_config, team_clock
 
 
 def unknown_lead(lead_id: str) -> WebError:

@@ -1,6 +1,6 @@
 """Which time zone the sales pages show a lead's times in: its handling team's.
 
-The lead page and the inbox both read times through :func:`team_clock`, so a
+The lead page, the inbox and the dashboard read times through :func:`team_clock`, so a
 lead's times read the same on both (the team's zone, UTC on hover, drawn by
 ``templates/leads/lead/time.html``).
 """
