@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.leads.commands import RecordAnswer, RecordEvent
-from bot.web.pages.words import TeamClock
+from bot.web.teamtime import TeamClock
 from tests.api.test_lead_pages import AUTH, XSS_IMG, XSS_SCRIPT, Site, _csrf, _sign_in, _site, _text
 
 PARIS = ZoneInfo("Europe/Paris")

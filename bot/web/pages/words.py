@@ -11,39 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.answers.location import _country_name as country_name
 from bot.answers.timeline import _display as days_text
 from bot.catalog import Catalog, Product, Variant
 from bot.handoff.brief import budget_said, money, variant_line
 from bot.handoff.brief import wanted as brief_wanted
-
-DEFAULT_ZONE = ZoneInfo("Europe/Paris")
-
-
-@dataclass(frozen=True)
-class TeamClock:
-    """Times in the sales team's time zone."""
-
-    zone: ZoneInfo = DEFAULT_ZONE
-
-    def moment(self, value: str | None) -> datetime | None:
-        """The stored ISO time in the team's zone (``None`` when absent or unreadable)."""
-        if not value:
-            return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed.astimezone(self.zone)
-
-    def local(self, value: str | None) -> str:
-        """A stored ISO time as "Mon 7 Dec 2026, 11:14 CET"; the stored text when unreadable."""
-        moment = self.moment(value)
-        if moment is None:
-            return value or "—"
-        return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} {moment.tzname()}"
 
 
 @dataclass(frozen=True)
