@@ -478,9 +478,15 @@ def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
         if currency is None:
             return None
         middle = ((low.value + high.value) / 2).quantize(_CENT, ROUND_HALF_EVEN).normalize()
-        span = {"amount": _plain(middle), "currency": currency, "min": low.value, "max": high.value}
+        span = {
+            "amount": plain_amount(middle),
+            "currency": currency,
+            "min": low.value,
+            "max": high.value,
+        }
         return Parsed(
-            value=span, display=f"{_money(low.value)}\u2013{_money(high.value)} {currency}"
+            value=span,
+            display=f"{amount_text(low.value)}\u2013{amount_text(high.value)} {currency}",
         )
 
     best = max(amounts, key=lambda a: (a.currency is not None, a.bound is not None, -a.start))
@@ -488,7 +494,7 @@ def _parse(text: str, default_currency: str, *, strict: bool) -> Parsed | None:
     if currency is None:
         return None
     value: dict[str, object] = {"amount": best.value, "currency": currency}
-    display = f"{_money(best.value)} {currency}"
+    display = f"{amount_text(best.value)} {currency}"
     if best.bound == "max":
         value["max"] = best.value
         display = f"up to {display}"
@@ -769,7 +775,7 @@ def _read(text: str, match: re.Match[str], *, strict: bool) -> _Amount | None:
         if post is not None
         else max(match.end("number"), match.end("mult") if multiplier else 0, match.end("plus"))
     )
-    return _Amount(start, end, _plain(value), currency, bound, scale)
+    return _Amount(start, end, plain_amount(value), currency, bound, scale)
 
 
 def _bound(before: str, after: str, *, plus: bool) -> str | None:
@@ -874,10 +880,11 @@ def _currency(marker: str | None) -> tuple[str, ...] | None:
     return None
 
 
-def _plain(value: Decimal) -> Decimal:
+def plain_amount(value: Decimal) -> Decimal:
     """Drop trailing zeros of whole amounts (1200.00 → 1200) but keep cents (99.90)."""
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
-def _money(value: Decimal) -> str:
+def amount_text(value: Decimal) -> str:
+    """An amount as the bot reads it back, without its currency: "1,299", "12.50"."""
     return f"{value:,}" if value == value.to_integral_value() else f"{value:,.2f}"

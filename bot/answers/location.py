@@ -343,8 +343,7 @@ def parse_location(
     place = _choose(mentions, code)
     if place is None:
         return None
-    country = _country_name(place.country)
-    display = f"{place.region}, {country}" if place.region else country
+    display = place_name(place.country, place.region)
     value = {"country": place.country, "region": place.region, "area": place.area}
     return Parsed(value=value, display=display)
 
@@ -671,7 +670,13 @@ def _with_area(place: _Place, code: PostcodePlace | None, regions: list[_Place])
     return replace(place, area=area) if area else place
 
 
-def _country_name(code: str) -> str:
+def place_name(country: str, region: str | None) -> str:
+    """A place as the bot reads it back: "Nantes, France", or the country alone."""
+    return f"{region}, {country_name(country)}" if region else country_name(country)
+
+
+def country_name(code: str) -> str:
+    """The country's common English name ("Bolivia", not its official name); else the code."""
     country = pycountry.countries.get(alpha_2=code)
     if country is None:
         return code

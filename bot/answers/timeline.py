@@ -271,7 +271,7 @@ def parse_timeline(text: str, now: datetime, *, strict: bool = False) -> Parsed 
         return None
     if day is not None and day >= today:
         days = (day - today).days
-        display = _display(days, day)
+        display = timeline_display(days, day)
         if _HEDGE.search(prepared):
             return Parsed(value={"days": days, "uncertain": True}, display=f"maybe {display}")
         return Parsed(value={"days": days}, display=display)
@@ -759,7 +759,8 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
-def _display(days: int, day: date) -> str:
+def timeline_display(days: int, day: date) -> str:
+    """A timeline as the bot reads it back: "in 3 days (Thu 10 Dec 2026)" (``day``: in ``days``)."""
     if days == 0:
         relative = "right away"
     elif days == 1:

@@ -19,10 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.answers.budget import _money as money_text
-from bot.answers.budget import _plain as plain_amount
-from bot.answers.location import _country_name as country_name
-from bot.answers.timeline import _display as days_text
+from bot.answers import amount_text, place_name, plain_amount, timeline_display
 from bot.catalog import Catalog, Product, Variant
 from bot.handoff.config import Sla
 
@@ -138,7 +135,7 @@ def local_time(moment: datetime, zone: ZoneInfo, now: datetime) -> str:
 
 def money(amount: Any, currency: str) -> str:
     """An amount as the bot reads it back: "1,299 EUR"."""
-    return f"{money_text(plain_amount(Decimal(str(amount))))} {currency}"
+    return f"{amount_text(plain_amount(Decimal(str(amount))))} {currency}"
 
 
 def variant_line(product: Product, variant: Variant) -> str:
@@ -226,7 +223,7 @@ def _when(answer: Mapping[str, Any] | None, zone: ZoneInfo) -> str | None:
         return None
     said = _moment(answered_at).astimezone(zone).date()
     try:
-        shown = days_text(days, said + timedelta(days=days))
+        shown = timeline_display(days, said + timedelta(days=days))
     except OverflowError:  # a date past the calendar's end is no plan
         return None
     return f"to buy {'maybe ' if value.get('uncertain') else ''}{shown}"
@@ -236,24 +233,44 @@ def _where(
     answer: Mapping[str, Any] | None, catalog: Catalog | None, product: Product | None
 ) -> str | None:
     """Where: "delivered to Nantes, France (we deliver there, about 3 days)"."""
-    value = (answer or {}).get("value")
+    said = place_said((answer or {}).get("value"), catalog, product)
+    if said is None:
+        return None
+    if said.delivers is None:
+        return f"delivered to {said.text}"
+    if not said.delivers:
+        return f"delivered to {said.text} (we do not deliver there)"
+    if said.delivery_days is not None:
+        return f"delivered to {said.text} (we deliver there, about {said.delivery_days} days)"
+    return f"delivered to {said.text} (we deliver there)"
+
+
+@dataclass(frozen=True)
+class PlaceSaid:
+    """A stored location in words, with whether the shop delivers there."""
+
+    text: str  # "Nantes, France", as the bot read it back
+    delivers: bool | None  # None: not stored, and no catalogue to ask
+    delivery_days: int | None  # about how long the product takes there, when it is delivered
+
+
+def place_said(value: Any, catalog: Catalog | None, product: Product | None) -> PlaceSaid | None:
+    """A stored location value in words; ``None`` for a value without a country.
+
+    Whether the shop delivers there is the stored ``serviceable``, else the catalogue's
+    answer for ``product`` (for any product when it is ``None``).
+    """
     if not isinstance(value, Mapping) or not value.get("country"):
         return None
     country = str(value["country"])
     region, area = (
         text if isinstance(text := value.get(name), str) else None for name in ("region", "area")
     )
-    place = f"{region}, {country_name(country)}" if region else country_name(country)
-    serviceable = value.get("serviceable")
-    if not isinstance(serviceable, bool):
-        if catalog is None:
-            return f"delivered to {place}"
-        serviceable = catalog.ships_to(product, country, region, area)
-    if not serviceable:
-        return f"delivered to {place} (we do not deliver there)"
-    if product is not None:
-        return f"delivered to {place} (we deliver there, about {product.delivery_days} days)"
-    return f"delivered to {place} (we deliver there)"
+    delivers = value.get("serviceable")
+    if not isinstance(delivers, bool):
+        delivers = None if catalog is None else catalog.ships_to(product, country, region, area)
+    days = product.delivery_days if delivers and product is not None else None
+    return PlaceSaid(place_name(country, region), delivers, days)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.answers.budget import parse_budget
+from bot.answers.budget import amount_text, parse_budget, plain_amount
 
 
 @pytest.mark.parametrize(
@@ -161,6 +161,23 @@ def test_parse_budget_default_currency_and_display() -> None:
     assert parsed is not None
     assert parsed.value == {"amount": Decimal(1200), "currency": "GBP"}
     assert parsed.display == "1,200 GBP"
+
+
+@pytest.mark.parametrize(
+    ("amount", "plain", "text"),
+    [
+        # whole amounts lose their zeros and gain thousands separators
+        ("1200.00", "1200", "1,200"),
+        ("1299", "1299", "1,299"),
+        # cents stay, two digits
+        ("99.90", "99.90", "99.90"),
+        ("12.5", "12.5", "12.50"),
+        ("0.10", "0.10", "0.10"),
+    ],
+)
+def test_amounts_as_the_bot_reads_them_back(amount: str, plain: str, text: str) -> None:
+    assert str(plain_amount(Decimal(amount))) == plain
+    assert amount_text(plain_amount(Decimal(amount))) == text
 
 
 def test_parse_budget_currency_named_elsewhere_in_the_text() -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.answers.location import parse_location
+from bot.answers.location import country_name, parse_location, place_name
 
 
 @pytest.mark.parametrize(
@@ -355,6 +355,26 @@ def test_parse_location_display() -> None:
     assert postcode is not None and island is not None
     assert postcode.display == "Paris, France"
     assert island.display == "Tenerife, Spain"
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "said"),
+    [
+        # the city or region first, then the country
+        ("FR", "Nantes", "Nantes, France"),
+        # the country alone
+        ("DE", None, "Germany"),
+        ("DE", "", "Germany"),
+        # the common name, not the official one
+        ("BO", None, "Bolivia"),
+        ("TW", "Taipei", "Taipei, Taiwan"),
+        # a code no country has stays as it is
+        ("XX", None, "XX"),
+    ],
+)
+def test_place_name(country: str, region: str | None, said: str) -> None:
+    assert place_name(country, region) == said
+    assert country_name(country) == place_name(country, None)
 
 
 @pytest.mark.parametrize("text", ["fin", "deu", "esp", "ita"])

@@ -1,8 +1,8 @@
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.answers.timeline import parse_timeline
+from bot.answers.timeline import parse_timeline, timeline_display
 
 # Monday 23 November 2026; Black Friday is the 27th, Christmas 32 days away.
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -396,6 +396,25 @@ def test_parse_timeline_never_negative_and_display_names_the_day() -> None:
     parsed = parse_timeline("by Friday", NOW)
     assert parsed is not None
     assert parsed.display == "in 4 days (Fri 27 Nov 2026)"
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [
+        (0, "right away"),
+        (1, "tomorrow"),
+        (13, "in 13 days"),
+        # two weeks and more: rounded weeks, then months, then years
+        (14, "in about 2 weeks"),
+        (59, "in about 8 weeks"),
+        (60, "in about 2 months"),
+        (729, "in about 24 months"),
+        (730, "in about 2 years"),
+    ],
+)
+def test_timeline_display_says_how_far_and_the_day(days: int, said: str) -> None:
+    day = date(2026, 11, 23) + timedelta(days=days)
+    assert timeline_display(days, day) == f"{said} ({day:%a} {day.day} {day:%b %Y})"
 
 
 def test_parse_timeline_uses_the_utc_date_of_now() -> None:

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from bot.answers.location import _country_name as country_name
-from bot.answers.timeline import _display as days_text
+from bot.answers import timeline_display
 from bot.catalog import Catalog, Product, Variant
-from bot.handoff.brief import budget_said, money, variant_line
+from bot.handoff.brief import budget_said, money, place_said, variant_line
 from bot.handoff.brief import wanted as brief_wanted
 
 
@@ -80,25 +79,20 @@ def timeline_words(value: Any, answered_at: str | None) -> str | None:
     if not isinstance(days, int) or not answered_at:
         return "no date given"
     start = datetime.fromisoformat(answered_at).astimezone(timezone.utc).date()
-    shown = days_text(days, start + timedelta(days=days))
+    shown = timeline_display(days, start + timedelta(days=days))
     return f"maybe {shown}" if value.get("uncertain") else shown
 
 
 def location_words(value: Any, catalog: Catalog, product: Product | None) -> str | None:
     """A place as "Nantes, France — we deliver there (about 3 days)" or "… we do not"."""
-    if not isinstance(value, dict) or not value.get("country"):
+    said = place_said(value, catalog, product)
+    if said is None:
         return None
-    country = str(value["country"])
-    region = value.get("region")
-    place = f"{region}, {country_name(country)}" if region else country_name(country)
-    serviceable = value.get("serviceable")
-    if not isinstance(serviceable, bool):
-        serviceable = catalog.ships_to(product, country, region, value.get("area"))
-    if not serviceable:
-        return f"{place} — we do not deliver there"
-    if product is not None:
-        return f"{place} — we deliver there (about {product.delivery_days} days)"
-    return f"{place} — we deliver there"
+    if not said.delivers:
+        return f"{said.text} — we do not deliver there"
+    if said.delivery_days is not None:
+        return f"{said.text} — we deliver there (about {said.delivery_days} days)"
+    return f"{said.text} — we deliver there"
 
 
 def budget_words(value: Any, price: tuple[Decimal, str] | None) -> str | None:
