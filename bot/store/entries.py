@@ -93,9 +93,18 @@ def new_lead_values(fields: Mapping[str, Any], *, source: str, now: datetime) ->
 
 
 def insert_leads(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert leads (values of :func:`new_lead_values`), in one statement."""
-    if rows:
-        connection.execute(insert(_LEADS), list(rows))
+    """Insert leads (values of :func:`new_lead_values`), in one statement.
+
+    A lead entered with a status has reached it (see :func:`status_reached`).
+    """
+    if not rows:
+        return
+    connection.execute(insert(_LEADS), list(rows))
+    reached: dict[tuple[str, datetime], list[str]] = {}
+    for row in rows:
+        reached.setdefault((row["status"], row["created_at"]), []).append(row["id"])
+    for (status, at), lead_ids in reached.items():
+        status_reached(connection, lead_ids, status, at)
 
 
 def record_first_status(
@@ -187,19 +196,32 @@ def convert(
     values: dict[str, Any] = {"lifecycle_stage": "customer", "updated_at": now}
     if customer_group is not None:
         values["customer_group"] = customer_group
-    mark_converted(connection, lead_id, now)
+    mark_converted(connection, [lead_id], now)
     connection.execute(update(_LEADS).where(_LEADS.c.id == lead_id).values(**values))
 
 
-def mark_converted(connection: Connection, lead_id: str, now: datetime) -> None:
-    """Record that the lead became a customer now, unless it already had (the first time stays).
+def status_reached(
+    connection: Connection, lead_ids: Sequence[str], status: str, now: datetime
+) -> None:
+    """Record what the leads' reaching ``status`` now means besides the status itself.
 
-    Every way a lead is won comes here: the API's convert, and status Won set
-    on the lead page or through the API.
+    Every way a lead gets a status comes here: a new lead entered with one (API,
+    CSV import) and a change of status (lead page, API, CSV update).
+    Won is a conversion (:func:`mark_converted`).
+    """
+    if status == "Won":
+        mark_converted(connection, lead_ids, now)
+
+
+def mark_converted(connection: Connection, lead_ids: Sequence[str], now: datetime) -> None:
+    """Record that the leads became customers now, unless they already had (the first time stays).
+
+    Every way a lead is won comes here: the API's convert, and status Won
+    (:func:`status_reached`).
     """
     connection.execute(
         update(_LEADS)
-        .where(_LEADS.c.id == lead_id, _LEADS.c.converted_at.is_(None))
+        .where(_LEADS.c.id.in_(lead_ids), _LEADS.c.converted_at.is_(None))
         .values(converted_at=now)
     )
 

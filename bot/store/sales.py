@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.db import write_transaction
 from bot.store.duplicates import duplicate_links
-from bot.store.entries import mark_converted
+from bot.store.entries import status_reached
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     LEAD_STATUSES,
@@ -313,7 +313,7 @@ def record_status_change(
     """Move ``lead`` (a locked row with ``id`` and ``status``) to ``status``.
 
     Keeps the change in the status history and moves the lifecycle forward
-    (``Won`` records the conversion time, as the API's convert does);
+    (``Won`` records the conversion time, see :func:`~bot.store.entries.status_reached`);
     acknowledges or closes the lead's handoffs as :meth:`SalesDesk.set_status` says.
     """
     result: dict[str, Any] = {
@@ -347,8 +347,7 @@ def record_status_change(
         ),
     }
     connection.execute(update(_LEADS).where(_LEADS.c.id == lead.id).values(**values))
-    if status == "Won":
-        mark_converted(connection, lead.id, now)
+    status_reached(connection, [lead.id], status, now)
     owners = _owners(connection, lead.id)
     if status != "New":
         result["acknowledged"] = _acknowledge(connection, _HANDOFFS.c.lead_id.in_(owners), by, now)

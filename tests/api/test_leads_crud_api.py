@@ -297,6 +297,26 @@ async def test_convert_export_and_erase(api: Api) -> None:
         conversations.dispose()
 
 
+@on_shared_app
+@pytest.mark.parametrize(
+    ("status", "lifecycle", "converted"),
+    [
+        # entered as won: a customer since it was entered, as if set to Won afterwards
+        ("Won", "customer", True),
+        # any other status is no conversion
+        ("Qualified", "qualified_lead", False),
+    ],
+)
+async def test_a_lead_created_as_won_is_converted(
+    shared: Api, status: str, lifecycle: str, converted: bool
+) -> None:
+    created = await shared.create(email=unique_email(), status=status)
+    assert (created["status"], created["lifecycle"]) == (status, lifecycle)
+    assert (created["converted_at"] is not None) is converted
+    if converted:
+        assert created["converted_at"] == created["created_at"]
+
+
 # --- 400: what is wrong, by name ----------------------------------------------------------------
 
 

@@ -6,12 +6,14 @@ import contextlib
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot import clock
 from bot.leads import csvimport as csvio
 from bot.leads.csvimport import (
     CsvFileError,
@@ -23,6 +25,7 @@ from bot.leads.csvimport import (
 )
 from bot.store.models import Lead, LeadNote, LeadStatusChange
 
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 HEADER = "first_name,last_name,email,phone,company,position,address,source,status,notes\n"
 
 
@@ -341,6 +344,23 @@ def test_error_count_goes_on_past_the_kept_errors(
     monkeypatch.setattr(csvio, "MAX_KEPT_ERRORS", 2)
     report = run(engine, "first_name,last_name,email\n" + "A,B,bad\n" * 5)
     assert (report.invalid, report.error_count, len(report.errors)) == (5, 5, 2)
+
+
+def test_a_lead_imported_as_won_is_converted(engine: Engine) -> None:
+    data = (
+        HEADER
+        + "Ada,Lovelace,ada@example.com,,,,,,Won,\n"
+        + "Bob,Smith,bob@example.com,,,,,,Qualified,\n"
+        + "Cy,Young,cy@example.com,,,,,,Won,\n"
+    )
+    with clock.frozen(NOW):
+        run(engine, data, batch_size=2)
+    converted = {lead.email: (lead.lifecycle_stage, lead.converted_at) for lead in leads(engine)}
+    assert converted == {
+        "ada@example.com": ("customer", NOW),
+        "bob@example.com": ("qualified_lead", None),
+        "cy@example.com": ("customer", NOW),
+    }
 
 
 # --- duplicates -------------------------------------------------------------------------------
