@@ -113,6 +113,7 @@ def _rows(index: int, leads: int, rng: random.Random) -> tuple[dict[str, Any], l
     stage = rng.choices(("cold", "warm", "hot"), weights=(70, 20, 10))[0]
     intent = {"cold": rng.randint(0, 20), "warm": rng.randint(20, 45), "hot": rng.randint(45, 70)}
     fit = rng.randint(0, 30)
+    source = _weighted(rng, SOURCES)
     lead: dict[str, Any] = {
         "id": lead_id,
         "session_id": f"bench-{index}",
@@ -121,7 +122,8 @@ def _rows(index: int, leads: int, rng: random.Random) -> tuple[dict[str, Any], l
         "fit_score": fit,
         "score": intent[stage] + fit,
         "status": _weighted(rng, STATUSES),
-        "source": _weighted(rng, SOURCES),
+        "source": source,
+        "chatted_at": created if source == "chat" else None,
         "reasons": [],
         **dict.fromkeys(("first_name", "last_name", "email", "phone", "company")),
         "created_at": created,

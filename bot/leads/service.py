@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import clock
 from bot.handoff.planner import HandoffPlanner, LeadWrite
@@ -46,6 +46,14 @@ from bot.store.queries import INBOX_SORT, InboxPage, LeadFilters, LeadPage
 
 # A write that raced another one with the same ids is retried this many times in all.
 DUPLICATE_RETRIES = 3
+# PostgreSQL's codes of a transaction aborted only to be tried again: deadlock detected,
+# serialization failure.
+_RETRY_CODES = frozenset({"40P01", "40001"})
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    """A duplicate (another writer stored the same rows first) or an abort to retry."""
+    return isinstance(exc, IntegrityError) or getattr(exc.orig, "pgcode", None) in _RETRY_CODES
 
 
 @dataclass
@@ -101,7 +109,9 @@ class LeadService:
         Two writers sending the same event or answer at once (a page's fetch and
         its beacon) both find it new; on PostgreSQL the second then hits the
         unique id. Its transaction is retried, and finds the first's rows as
-        duplicates.
+        duplicates. So is a transaction PostgreSQL aborts for a deadlock (two
+        writers counting leads in the same rows of ``lead_counts``/``lead_hours``
+        in opposite orders) or a serialization failure: it wrote nothing.
         """
         if not commands:
             return ApplyResult()
@@ -109,8 +119,8 @@ class LeadService:
         for attempt in range(1, DUPLICATE_RETRIES + 1):
             try:
                 return self._apply(commands, now)
-            except IntegrityError:
-                if attempt == DUPLICATE_RETRIES:
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == DUPLICATE_RETRIES or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")
 
@@ -162,6 +172,7 @@ class LeadService:
                     if command.type != "chat_message":
                         touched[lead_id].causes.append(f"{command.source} {command.type}")
                     lead_changes[lead_id].update(writes.flag_change(command.type, command.ts))
+                    lead_changes[lead_id].update(writes.chat_change(command.source, command.ts))
                 else:
                     changes = _contact_changes(command)
                     lead_changes[lead_id].update(changes)

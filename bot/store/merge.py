@@ -43,6 +43,7 @@ FILLED_COLUMNS = (
     "consent_text",
     "opted_out_at",
     "human_requested_at",
+    "chatted_at",
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import declarative_base, relationship
@@ -82,6 +83,23 @@ class Lead(Base):
             sqlite_where=text("merged_into IS NULL"),
             postgresql_where=text("merged_into IS NULL"),
         ),
+        Index(
+            "ix_leads_inbox_source_stage_score",
+            func.lower(text("source")),
+            "stage",
+            "score",
+            "id",
+            sqlite_where=text("merged_into IS NULL"),
+            postgresql_where=text("merged_into IS NULL"),
+        ),
+        # The team and rep filters: each handed-off lead's stage without reading its row.
+        Index(
+            "ix_leads_inbox_id_stage",
+            "id",
+            "stage",
+            sqlite_where=text("merged_into IS NULL"),
+            postgresql_where=text("merged_into IS NULL"),
+        ),
         # Partial: finds the few merged leads without tempting the planner to walk
         # every unmerged lead through this index for "merged_into IS NULL".
         Index(
@@ -116,6 +134,8 @@ class Lead(Base):
     lifecycle_stage = Column(String(20), nullable=False, default="visitor")
     customer_group = Column(String(64))
     converted_at = Column(UTCDateTime)
+    # When the shopper first wrote in the chat (a lead may start on the shop or a form).
+    chatted_at = Column(UTCDateTime)
     # Scoring: the facts summary the scorer reads (the scoring package's LeadFacts), bumped
     # on every fold so a concurrent ``rescore`` never overwrites a newer score.
     score_facts = Column(Text)
@@ -284,6 +304,42 @@ class LeadStatusChange(Base):
     at = Column(UTCDateTime, nullable=False)
 
 
+class LeadCount(Base):
+    """Unmerged leads per stage, status and lowered source, kept by triggers (migration 0008).
+
+    The inbox's counts per stage, read without counting the leads.
+    """
+
+    __tablename__ = "lead_counts"
+
+    stage = Column(String(10), primary_key=True)
+    status = Column(String(20), primary_key=True)
+    source = Column(String(40), primary_key=True)
+    leads = Column(Integer, nullable=False)
+
+
+class LeadHour(Base):
+    """Unmerged leads per UTC hour of creation and what the dashboard groups them by.
+
+    Kept by triggers on leads and handoffs (migration 0008): ``band`` is the lowest
+    score of the lead's score band, ``hot_rule`` and ``hot_points`` the rule ranked
+    first on a hot lead and its points ('' and 0 otherwise).
+    """
+
+    __tablename__ = "lead_hours"
+
+    hour = Column(UTCDateTime, primary_key=True)
+    stage = Column(String(10), primary_key=True)
+    band = Column(Integer, primary_key=True, autoincrement=False)
+    chatted = Column(Boolean, primary_key=True)
+    qualified = Column(Boolean, primary_key=True)
+    won = Column(Boolean, primary_key=True)
+    handed = Column(Boolean, primary_key=True)
+    hot_rule = Column(String(120), primary_key=True)
+    leads = Column(Integer, nullable=False)
+    hot_points = Column(Integer, nullable=False)
+
+
 HANDOFF_STATUSES = ("open", "acknowledged", "closed")
 
 
@@ -296,6 +352,9 @@ class Handoff(Base):
         Index("ix_handoffs_status_due_at", "status", "due_at"),
         Index("ix_handoffs_team_assigned_to_status", "team", "assigned_to", "status"),
         Index("ix_handoffs_assigned_to_status", "assigned_to", "status"),
+        # The inbox's team and rep filters read a team's or rep's leads from these alone.
+        Index("ix_handoffs_team_lead_id", "team", "lead_id"),
+        Index("ix_handoffs_assigned_to_lead_id", "assigned_to", "lead_id"),
     )
 
     id = Column(String(32), primary_key=True)

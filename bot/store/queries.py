@@ -26,6 +26,7 @@ from bot.store.models import (
     Answer,
     Handoff,
     Lead,
+    LeadCount,
     LeadEvent,
     ScoreSnapshot,
     StageTransition,
@@ -65,6 +66,15 @@ class LeadFilters:
     # Leads handed to this team, or assigned to this rep, at any time.
     team: str | None = None
     rep: str | None = None
+
+    @property
+    def tallied(self) -> bool:
+        """Whether ``lead_counts`` holds the counts: only stage, status and source are set."""
+        return all(
+            getattr(self, name) is None
+            for name in self.__dataclass_fields__
+            if name not in {"stage", "status", "source"}
+        )
 
     def apply(self, query: Any, dialect: str = "sqlite") -> Any:
         """``query`` (selecting from leads) narrowed to the leads these filters keep."""
@@ -244,12 +254,28 @@ class LeadQueries:
         return LeadPage(items=items, next_cursor=next_cursor)
 
     def stage_counts(self, filters: LeadFilters) -> dict[str, int]:
-        """How many leads of each stage these filters keep (every stage named)."""
-        query = filters.apply(select(Lead.stage, func.count()), self._dialect).group_by(
-            self._stage_key(filters)
-        )
+        """How many leads of each stage these filters keep (every stage named).
+
+        Filters of stage, status and source only are read from ``lead_counts``
+        (kept by triggers, migration 0008) instead of counting the leads.
+        """
+        if filters.tallied:
+            counts = LeadCount.__table__
+            query = select(counts.c.stage, func.sum(counts.c.leads)).group_by(counts.c.stage)
+            for column, value in (
+                (counts.c.stage, filters.stage),
+                (counts.c.status, filters.status),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            if filters.source is not None:
+                query = query.where(counts.c.source == func.lower(filters.source))
+        else:
+            query = filters.apply(select(Lead.stage, func.count()), self._dialect).group_by(
+                self._stage_key(filters)
+            )
         with self._engine.connect() as connection:
-            counted = {stage: count for stage, count in connection.execute(query)}
+            counted = {stage: int(count) for stage, count in connection.execute(query)}
         return {stage: counted.get(stage, 0) for stage in LEAD_STAGES}
 
     def _stage_key(self, filters: LeadFilters) -> Any:

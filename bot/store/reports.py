@@ -1,11 +1,11 @@
 """The sales dashboard's numbers, aggregated by the database over a range of days.
 
-Every chart counts the leads created in the range (``[start, end)``, UTC), except
-the handoff charts, which count the handoffs opened in it. A lead merged into
-another one owns nothing any more and is left out; handoffs stay on the row they
-were opened for and all count.
+Every chart counts the leads created in the range (``[start, end)``, days in the
+sales team's zone), except the handoff charts, which count the handoffs opened
+in it. A lead merged into another one owns nothing any more and is left out.
 
-- **Funnel**: chats (every lead: each starts as a chat or storefront session) →
+- **Funnel**: chats (leads whose shopper wrote in the chat; a lead can also start
+  on the shop, a form or an import) →
   qualified (a lifecycle of qualified lead or further, as
   :func:`bot.store.lifecycle.lifecycle_of` reads it: hot, a status of Qualified
   or beyond, or sales said so) → handed off (at least one handoff) → won
@@ -19,68 +19,88 @@ were opened for and all count.
 - **Conversion** by current stage and by score band; **top reasons** of the hot
   leads: the scoring rule ranked first (most points) on each.
 
-Each query groups in SQL and returns a few rows: the leads of the range are read
-once, grouped by day, stage and score band, and the charts built on them add those
-rows up (weeks from days, rates from counts). The same statements run on SQLite and PostgreSQL.
+The lead charts read ``lead_hours``, counts per hour of creation that triggers on
+leads and handoffs keep (migration 0008), grouped in SQL by local day, stage and
+score band; the charts add those rows up (weeks from days, rates from counts). The
+handoff charts group the range's handoffs in SQL. The same statements run on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.store.lifecycle import STATUS_LIFECYCLE
-from bot.store.models import LEAD_STAGES, LIFECYCLE_STAGES, Handoff, Lead
+from bot.store.models import LEAD_STAGES, LIFECYCLE_STAGES, Handoff, LeadHour
 
 BUCKETS = ("day", "week")
 FUNNEL_STEPS = ("chats", "qualified", "handed_off", "won")
 # Score bands of the conversion chart: (label, lowest score), highest band first matched.
 SCORE_BANDS = (("0-19", 0), ("20-39", 20), ("40-59", 40), ("60-79", 60), ("80-100", 80))
 TOP_REASONS = 10
+UTC_ZONE = ZoneInfo("UTC")
 
-_LEADS = Lead.__table__
+_HOURS = LeadHour.__table__
 _HANDOFFS = Handoff.__table__
-_QUALIFIED_LIFECYCLES = LIFECYCLE_STAGES[LIFECYCLE_STAGES.index("qualified_lead") :]
-_QUALIFIED_STATUSES = tuple(
-    status for status, stage in STATUS_LIFECYCLE.items() if stage in _QUALIFIED_LIFECYCLES
+# What the triggers of ``lead_hours`` count as qualified and won (migration 0008 spells
+# them out; tests/store/test_lead_tallies.py checks they agree).
+QUALIFIED_LIFECYCLES = LIFECYCLE_STAGES[LIFECYCLE_STAGES.index("qualified_lead") :]
+QUALIFIED_STATUSES = tuple(
+    status for status, stage in STATUS_LIFECYCLE.items() if stage in QUALIFIED_LIFECYCLES
 )
+WON_STATUS = "Won"
 
 
 @dataclass(frozen=True)
 class Range:
-    """The days a dashboard covers: ``start`` inclusive, ``end`` exclusive (UTC midnights)."""
+    """The days a dashboard covers: ``start`` inclusive, ``end`` exclusive, midnights in ``zone``.
+
+    ``lead_hours`` counts by the hour, so a zone whose offset is not whole hours
+    has its days' lead counts cut at the hour before its midnight.
+    """
 
     start: datetime
     end: datetime
     bucket: str = "day"
+    zone: ZoneInfo = UTC_ZONE
+
+    @classmethod
+    def of_days(cls, first: date, last: date, zone: ZoneInfo, bucket: str = "day") -> Range:
+        """The days ``first`` to ``last`` (both included) in ``zone``."""
+        start = datetime.combine(first, time(), tzinfo=zone).astimezone(timezone.utc)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+        return cls(start, end.astimezone(timezone.utc), bucket, zone)
 
     @property
     def first_day(self) -> date:
         """The first day of the range."""
-        return self.start.date()
+        return self.start.astimezone(self.zone).date()
 
     @property
     def last_day(self) -> date:
         """The last day of the range (inclusive)."""
-        return (self.end - timedelta(days=1)).date()
+        return (self.end.astimezone(self.zone) - timedelta(days=1)).date()
 
 
 def dashboard(engine: Engine, span: Range, *, now: datetime) -> dict[str, Any]:
     """Every chart of the dashboard over ``span``; ``now`` tells pending handoffs from missed."""
     with engine.connect() as connection:
         counts = _cohort_counts(connection, span)
-        handed_off = _handed_off(connection, span)
         return {
             "from": span.first_day.isoformat(),
             "to": span.last_day.isoformat(),
             "bucket": span.bucket,
-            "funnel": _funnel(counts, handed_off),
+            "zone": span.zone.key,
+            "funnel": _funnel(counts),
             "stages_over_time": _stages_over_time(counts, span.bucket),
             "handoffs_by_sla": _handoffs_by_sla(connection, span, now),
             "acknowledge_by_rep": _acknowledge_by_rep(connection, span),
@@ -96,88 +116,102 @@ def _in_range(column: Any, span: Range) -> ColumnElement[Any]:
     return and_(column >= span.start, column < span.end)
 
 
-def _cohort(span: Range) -> ColumnElement[Any]:
-    return and_(_in_range(_LEADS.c.created_at, span), _LEADS.c.merged_into.is_(None))
+def _band() -> Any:
+    """The label of a ``lead_hours`` row's score band (the row holds the band's lowest score)."""
+    return case(
+        *[(_HOURS.c.band == lowest, literal(label)) for label, lowest in SCORE_BANDS],
+        else_=literal(SCORE_BANDS[0][0]),
+    )
 
 
 def _flag(condition: ColumnElement[Any]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _won() -> ColumnElement[Any]:
-    return or_(_LEADS.c.status == "Won", _LEADS.c.converted_at.is_not(None))
+def _sum_if(flag: Any) -> Any:
+    return func.sum(case((flag, _HOURS.c.leads), else_=0))
 
 
-def _qualified() -> ColumnElement[Any]:
-    return or_(
-        _LEADS.c.stage == "hot",
-        _LEADS.c.status.in_(_QUALIFIED_STATUSES),
-        _LEADS.c.lifecycle_stage.in_(_QUALIFIED_LIFECYCLES),
-        _LEADS.c.converted_at.is_not(None),
-    )
+def _offsets(span: Range) -> list[tuple[datetime, int]]:
+    """The zone's UTC offset (minutes) over ``span``: (from when, offset), in time order.
+
+    Read day by day, and hour by hour within a day whose offset changes (a daylight
+    saving switch), so the steps fall on the hour the switch happens.
+    """
+
+    def offset(at: datetime) -> int:
+        shift = at.astimezone(span.zone).utcoffset()
+        return int(shift.total_seconds() // 60) if shift is not None else 0
+
+    steps = [(span.start, offset(span.start))]
+    day = span.start
+    while day < span.end:
+        following = min(day + timedelta(days=1), span.end)
+        if offset(following) != steps[-1][1]:
+            hour = day
+            while hour < following:
+                hour += timedelta(hours=1)
+                if offset(hour) != steps[-1][1]:
+                    steps.append((hour, offset(hour)))
+        day = following
+    return steps
 
 
-def _band() -> Any:
-    score = _LEADS.c.score
+def _local_day(connection: Connection, span: Range) -> Any:
+    """The day, in the range's zone, of a ``lead_hours`` row's hour.
+
+    The zone's offsets over the range (one, or a few across daylight-saving
+    switches) are spelled out as a CASE, from Python's zone data on both
+    backends: SQLite knows no zones, and PostgreSQL's own zone data may name
+    fewer zones or other rules than Python's.
+    """
+    hour = _HOURS.c.hour
+
+    def shifted(minutes: int) -> Any:
+        if connection.dialect.name == "postgresql":
+            return cast(func.timezone("UTC", hour) + timedelta(minutes=minutes), Date)
+        return func.date(hour, f"{minutes:+d} minutes")
+
+    steps = _offsets(span)
+    if len(steps) == 1:
+        return shifted(steps[0][1])
     return case(
-        *[(score >= lowest, literal(label)) for label, lowest in reversed(SCORE_BANDS[1:])],
-        else_=literal(SCORE_BANDS[0][0]),
+        *[(hour < until, shifted(minutes)) for (_, minutes), (until, _) in pairwise(steps)],
+        else_=shifted(steps[-1][1]),
     )
-
-
-def _day(connection: Connection, column: Any) -> Any:
-    """The UTC day of ``column`` (SQLite stores ``YYYY-MM-DD HH:MM:SS…`` in UTC)."""
-    if connection.dialect.name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.substr(column, 1, 10)
 
 
 def _cohort_counts(connection: Connection, span: Range) -> list[dict[str, Any]]:
-    """Leads, qualified and won by (day, stage, score band): one pass over the range's leads.
+    """Leads, chatted, qualified, won and handed off by (day, stage, score band).
 
-    The funnel, the leads by stage over time and both conversion charts add these
-    few thousand rows up at most (366 days x 3 stages x 5 bands).
+    Read from ``lead_hours`` (kept by triggers, migration 0008): a year is at
+    most 8,784 hours' rows, not the year's leads. The funnel, the leads by stage
+    over time and both conversion charts add these few thousand rows up.
     """
-    day = _day(connection, _LEADS.c.created_at).label("day")
+    day = _local_day(connection, span).label("day")
     band = _band().label("band")
     rows = connection.execute(
         select(
             day,
-            _LEADS.c.stage,
+            _HOURS.c.stage,
             band,
-            func.count().label("leads"),
-            _flag(_qualified()).label("qualified"),
-            _flag(_won()).label("won"),
+            func.sum(_HOURS.c.leads).label("leads"),
+            _sum_if(_HOURS.c.chatted).label("chatted"),
+            _sum_if(_HOURS.c.qualified).label("qualified"),
+            _sum_if(_HOURS.c.won).label("won"),
+            _sum_if(_HOURS.c.handed).label("handed_off"),
         )
-        .where(_cohort(span))
-        .group_by(day, _LEADS.c.stage, band)
+        .where(_in_range(_HOURS.c.hour, span))
+        .group_by(day, _HOURS.c.stage, band)
     )
     return [dict(row._mapping) for row in rows]
 
 
-def _handed_off(connection: Connection, span: Range) -> int:
-    """Leads of the range that were handed to sales at least once."""
-    # The few leads handed off, each looked up once: far fewer than the range's leads.
-    # A handoff comes after its lead was created, so none before the range counts.
-    handed = (
-        select(_HANDOFFS.c.lead_id)
-        .where(_HANDOFFS.c.created_at >= span.start)
-        .distinct()
-        .subquery()
-    )
-    count = connection.execute(
-        select(func.count())
-        .select_from(handed.join(_LEADS, _LEADS.c.id == handed.c.lead_id))
-        .where(_cohort(span))
-    ).scalar_one()
-    return int(count)
-
-
-def _funnel(counts: Sequence[dict[str, Any]], handed_off: int) -> list[dict[str, Any]]:
+def _funnel(counts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     steps = {
-        "chats": sum(int(row["leads"]) for row in counts),
+        "chats": sum(int(row["chatted"]) for row in counts),
         "qualified": sum(int(row["qualified"]) for row in counts),
-        "handed_off": handed_off,
+        "handed_off": sum(int(row["handed_off"]) for row in counts),
         "won": sum(int(row["won"]) for row in counts),
     }
     return [{"step": step, "count": steps[step]} for step in FUNNEL_STEPS]
@@ -298,22 +332,16 @@ def _acknowledge_by_rep(connection: Connection, span: Range) -> list[dict[str, A
 
 def _hot_reasons(connection: Connection, span: Range) -> list[dict[str, Any]]:
     """The rules that lead the most hot leads' scores (each lead's first-ranked reason)."""
-    if connection.dialect.name == "postgresql":
-        first = _LEADS.c.reasons.op("->")(0)
-        rule: Any = first.op("->>")("rule")
-        points: Any = cast(first.op("->>")("points"), Float)
-    else:
-        rule = func.json_extract(_LEADS.c.reasons, "$[0].rule")
-        points = func.json_extract(_LEADS.c.reasons, "$[0].points")
-    rule = rule.label("rule")
-    leads = func.count().label("leads")
+    leads = func.sum(_HOURS.c.leads).label("leads")
     rows = connection.execute(
-        select(rule, leads, func.sum(points).label("points"))
-        .where(_cohort(span), _LEADS.c.stage == "hot", rule.is_not(None))
-        .group_by(rule)
-        .order_by(leads.desc(), rule)
+        select(_HOURS.c.hot_rule, leads, func.sum(_HOURS.c.hot_points).label("points"))
+        .where(_in_range(_HOURS.c.hour, span), _HOURS.c.stage == "hot", _HOURS.c.hot_rule != "")
+        .group_by(_HOURS.c.hot_rule)
+        .having(leads > 0)
+        .order_by(leads.desc(), _HOURS.c.hot_rule)
         .limit(TOP_REASONS)
     )
     return [
-        {"rule": row.rule, "leads": int(row.leads), "points": int(row.points or 0)} for row in rows
+        {"rule": row.hot_rule, "leads": int(row.leads), "points": int(row.points or 0)}
+        for row in rows
     ]

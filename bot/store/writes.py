@@ -281,6 +281,13 @@ def flag_change(kind: str, ts: datetime) -> dict[str, Any]:
     return {flag: func.coalesce(_LEADS.c[flag], ts)}
 
 
+def chat_change(source: str, ts: datetime) -> dict[str, Any]:
+    """The lead column a chat event sets: when the shopper first chatted."""
+    if source != "chat":
+        return {}
+    return {"chatted_at": func.coalesce(_LEADS.c.chatted_at, ts)}
+
+
 def update_leads(
     connection: Connection,
     changes: Mapping[str, Mapping[str, Any]],

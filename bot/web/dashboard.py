@@ -1,9 +1,10 @@
 """The sales dashboard as data: ``GET /api/v2/reports/dashboard`` (JSON) and ``….csv`` (a chart).
 
-The range is ``from`` and ``to``, two days (``YYYY-MM-DD``, UTC) both included;
-by default the last 30 days up to today. ``bucket`` (``day`` or ``week``) sets the
-periods of the leads-by-stage chart; by default days up to 92 days, weeks beyond.
-Each wrong parameter is a 400 naming it. The lead pages' dashboard
+The range is ``from`` and ``to``, two days (``YYYY-MM-DD``) both included, in
+``zone`` (an IANA time zone; by default the sales team's, the first team of the
+handoff file); by default the last 30 days up to today there. ``bucket`` (``day``
+or ``week``) sets the periods of the leads-by-stage chart; by default days up to
+92 days, weeks beyond. Each wrong parameter is a 400 naming it. The lead pages' dashboard
 (:mod:`bot.web.pages.dashboard`) reads the same range and shows the same tables.
 """
 
@@ -14,8 +15,9 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -26,16 +28,17 @@ from bot.store.reports import BUCKETS, Range, dashboard
 from bot.store.tokens import LEADS_READ
 from bot.web.errors import WebError
 from bot.web.json import json_response
-from bot.web.keys import LEADS
+from bot.web.keys import LEADS, SETTINGS
 from bot.web.params import choice_param, known_params
 from bot.web.routes import ApiRoute, Doc
 from bot.web.schemas import CSV, OBJECT, error, json_answer, query
+from bot.web.teamtime import handoff_config, team_clock
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 # Up to this many days the leads-by-stage chart has a bar per day, beyond it per week.
 MAX_DAILY_DAYS = 92
-RANGE_PARAMS = frozenset({"from", "to", "bucket"})
+RANGE_PARAMS = frozenset({"from", "to", "bucket", "zone"})
 CSV_PARAMS = RANGE_PARAMS | {"chart"}
 # The charts, in page order: each is a table (``chart=`` of the CSV download).
 CHARTS = ("funnel", "stages", "sla", "reps", "conversion_stage", "conversion_band", "reasons")
@@ -65,9 +68,24 @@ def _date(query: Mapping[str, str], name: str, default: date) -> date:
         ) from None
 
 
-def dashboard_range(query: Mapping[str, str], *, today: date) -> Range:
+def dashboard_zone(query: Mapping[str, str], default: ZoneInfo) -> ZoneInfo:
+    """The ``zone`` the request asks for, else ``default``; a 400 naming ``zone`` if unknown."""
+    raw = query.get("zone")
+    if raw is None or raw == "":
+        return default
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise WebError(
+            400,
+            f"query parameter 'zone' must be a time zone like Europe/Paris, got {raw!r}",
+            field="zone",
+        ) from None
+
+
+def dashboard_range(query: Mapping[str, str], *, now: datetime, zone: ZoneInfo) -> Range:
     """The range ``query`` asks for; a 400 naming ``from``, ``to`` or ``bucket`` if it is wrong."""
-    last = _date(query, "to", today)
+    last = _date(query, "to", now.astimezone(zone).date())
     first = _date(query, "from", last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
         raise WebError(
@@ -87,9 +105,7 @@ def dashboard_range(query: Mapping[str, str], *, today: date) -> Range:
         bucket = choice_param(query, "bucket", BUCKETS)
     except WebError as exc:
         raise WebError(400, exc.message, field="bucket") from None
-    start = datetime.combine(first, time(), tzinfo=timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=timezone.utc)
-    return Range(start, end, bucket or ("day" if days <= MAX_DAILY_DAYS else "week"))
+    return Range.of_days(first, last, zone, bucket or ("day" if days <= MAX_DAILY_DAYS else "week"))
 
 
 def _percent(rate: float | None) -> str:
@@ -194,7 +210,9 @@ async def load(request: web.Request, allowed: frozenset[str]) -> tuple[Range, di
     """The range a request asks for, and the dashboard over it."""
     known_params(request.query, allowed)
     now = clock.now()
-    span = dashboard_range(request.query, today=now.date())
+    team = team_clock(handoff_config(request.config_dict[SETTINGS].handoff_config_path), ())
+    zone = dashboard_zone(request.query, team.zone)
+    span = dashboard_range(request.query, now=now, zone=zone)
     engine = request.config_dict[LEADS].engine
     report = await asyncio.to_thread(dashboard, engine, span, now=now)
     return span, report
@@ -224,8 +242,13 @@ async def get_dashboard_csv(request: web.Request) -> web.Response:
 
 
 RANGE_QUERY = (
-    query("from", {"type": "string", "format": "date"}, "First day (UTC), default 29 days ago"),
-    query("to", {"type": "string", "format": "date"}, "Last day (UTC, included), default today"),
+    query("from", {"type": "string", "format": "date"}, "First day, default 29 days ago"),
+    query("to", {"type": "string", "format": "date"}, "Last day (included), default today"),
+    query(
+        "zone",
+        {"type": "string"},
+        "Time zone of the days (IANA, e.g. Europe/Paris); default the first sales team's",
+    ),
     query(
         "bucket",
         {"type": "string", "enum": list(BUCKETS)},

@@ -26,7 +26,8 @@ from tests.store.test_sales_desk import handoff_settings
 
 TOKEN = "sales-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-RANGE = "from=2026-11-02&to=2026-11-15"
+# The store's times are UTC; the team of the handoff file works in Europe/Paris.
+RANGE = "from=2026-11-02&to=2026-11-15&zone=UTC"
 XSS = "<script>alert(1)</script>"
 
 
@@ -84,7 +85,7 @@ async def test_api_answers_every_chart_of_the_range(any_db_client: TestClient) -
     response = await any_db_client.get(f"/api/v2/reports/dashboard?{RANGE}", headers=AUTH)
     report = await _json(response, 200)
     assert (report["from"], report["to"], report["bucket"]) == ("2026-11-02", "2026-11-15", "day")
-    assert [step["count"] for step in report["funnel"]] == [6, 5, 4, 2]
+    assert [step["count"] for step in report["funnel"]] == [4, 5, 4, 2]
     assert report["stages_over_time"][0] == {"period": "2026-11-02", "cold": 0, "warm": 0, "hot": 2}
     # Today h5 is past due without an acknowledgement: missed.
     assert report["handoffs_by_sla"][1] == {
@@ -114,8 +115,22 @@ async def test_default_range_is_the_last_30_days(client: TestClient) -> None:
     with clock.frozen(datetime(2026, 11, 20, 15, tzinfo=timezone.utc)):
         report = await _json(await client.get("/api/v2/reports/dashboard", headers=AUTH), 200)
     assert (report["from"], report["to"], report["bucket"]) == ("2026-10-22", "2026-11-20", "day")
-    # b2 (16 November) is in this range too, and so is a4's handoff of the 17th.
-    assert report["funnel"][0] == {"step": "chats", "count": 8}
+    # b1 and b2 (1 and 16 November) are in this range too, but never chatted.
+    assert report["zone"] == "Europe/Paris"
+    assert report["funnel"][0] == {"step": "chats", "count": 4}
+    assert sum(row["hot"] for row in report["stages_over_time"]) == 4
+
+
+async def test_days_default_to_the_team_zone(client: TestClient) -> None:
+    """b1 came at 23:59 UTC on 1 November: 2 November in Paris, the first team's zone."""
+    paris = await client.get(
+        "/api/v2/reports/dashboard?from=2026-11-02&to=2026-11-02", headers=AUTH
+    )
+    utc = await client.get(f"/api/v2/reports/dashboard?{RANGE}", headers=AUTH)
+    assert (await _json(paris, 200))["stages_over_time"] == [
+        {"period": "2026-11-02", "cold": 0, "warm": 0, "hot": 3}
+    ]
+    assert (await _json(utc, 200))["stages_over_time"][0]["hot"] == 2
 
 
 async def test_a_long_range_is_counted_per_week(client: TestClient) -> None:
@@ -137,6 +152,10 @@ async def test_a_long_range_is_counted_per_week(client: TestClient) -> None:
         # over a year and a day
         ("from=2025-01-01&to=2026-01-02", "to", "must be at most 366 days from 'from'"),
         ("bucket=month", "bucket", "query parameter 'bucket' must be one of day, week"),
+        # not a time zone, or a path
+        ("zone=Mars/Olympus", "zone", "query parameter 'zone' must be a time zone like"),
+        ("zone=../../etc/passwd", "zone", "must be a time zone like Europe/Paris"),
+        ("zone=Europe", "zone", "must be a time zone like Europe/Paris"),
     ],
 )
 async def test_bad_range_is_400_naming_the_field(
@@ -176,7 +195,7 @@ async def test_csv_needs_a_known_chart(client: TestClient, query: str, got: str)
 @pytest.mark.parametrize(
     ("chart", "expected"),
     [
-        ("funnel", "step,leads\r\nchats,6\r\nqualified,5\r\nhanded_off,4\r\nwon,2\r\n"),
+        ("funnel", "step,leads\r\nchats,4\r\nqualified,5\r\nhanded_off,4\r\nwon,2\r\n"),
         (
             "sla",
             "sla,handoffs,met,missed,pending,share_met\r\n"
@@ -224,10 +243,10 @@ async def test_page_draws_each_chart_with_its_table_and_csv(client: TestClient) 
         assert "<table>" in panel and "<td>" in panel
         assert (
             f'href="/leads/dashboard.csv?chart={chart}&amp;from=2026-11-02&amp;to=2026-11-15'
-            "&amp;bucket=day" in panel
+            "&amp;bucket=day&amp;zone=UTC" in panel
         )
     funnel = page.split('id="chart-funnel-desc">', 1)[1].split("</desc>")[0]
-    assert funnel == "Chats: 6; Qualified: 5; Handed off: 4; Won: 2"
+    assert funnel == "Chats: 4; Qualified: 5; Handed off: 4; Won: 2"
     assert page.count("<rect ") >= 4 + 5 + 2 + 2 + 3 + 5 + 2
 
 
@@ -240,7 +259,7 @@ async def test_page_of_an_empty_range_says_so(client: TestClient) -> None:
 async def test_page_csv_downloads_a_chart(client: TestClient) -> None:
     response = await client.get(f"/leads/dashboard.csv?{RANGE}&chart=funnel", headers=AUTH)
     assert response.status == 200
-    assert (await response.text()).startswith("step,leads\r\nchats,6\r\n")
+    assert (await response.text()).startswith("step,leads\r\nchats,4\r\n")
 
 
 async def test_labels_with_markup_render_as_text(hostile_client: TestClient) -> None:
@@ -292,5 +311,7 @@ async def test_openapi_declares_the_dashboard(client: TestClient) -> None:
     spec = await _json(await client.get("/api/v2/openapi.json", headers=AUTH), 200)
     for path in ("/api/v2/reports/dashboard", "/api/v2/reports/dashboard.csv"):
         operation = spec["paths"][path]["get"]
-        assert {"from", "to", "bucket"} <= {param["name"] for param in operation["parameters"]}
+        assert {"from", "to", "bucket", "zone"} <= {
+            param["name"] for param in operation["parameters"]
+        }
         assert {"200", "400", "401", "403"} <= set(operation["responses"])

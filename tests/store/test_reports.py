@@ -7,8 +7,9 @@ has rows it must count and rows it must leave out.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert
@@ -46,6 +47,8 @@ def lead(
         "lifecycle_stage": "visitor",
         "converted_at": None,
         "merged_into": None,
+        "chatted_at": None,
+        "source": "chat",
         **fields,
     }
 
@@ -77,13 +80,23 @@ def handoff(
 
 
 LEADS = [
-    lead("a1", at(2), "hot", 85, status="Won", converted_at=at(9), reasons=[CHECKOUT, BUDGET]),
-    lead("a2", at(2, 12), "hot", 70, reasons=[BUDGET, CHECKOUT]),
-    lead("a3", at(3), "warm", 45, status="Qualified", reasons=[VIEW]),
-    lead("a4", at(9), "cold", 10),
-    # Won set on the page before conversions were recorded there: still won.
-    lead("a5", at(10), "cold", 5, status="Won"),
-    lead("a9", at(5), "warm", 30, lifecycle_stage="opportunity"),
+    lead(
+        "a1",
+        at(2),
+        "hot",
+        85,
+        status="Won",
+        converted_at=at(9),
+        reasons=[CHECKOUT, BUDGET],
+        chatted_at=at(2),
+    ),
+    lead("a2", at(2, 12), "hot", 70, reasons=[BUDGET, CHECKOUT], chatted_at=at(2, 13)),
+    lead("a3", at(3), "warm", 45, status="Qualified", reasons=[VIEW], chatted_at=at(3)),
+    lead("a4", at(9), "cold", 10, chatted_at=at(12)),
+    # Won set on the page before conversions were recorded there: still won. A form
+    # lead and a shop visit never chatted.
+    lead("a5", at(10), "cold", 5, status="Won", source="web_form"),
+    lead("a9", at(5), "warm", 30, lifecycle_stage="opportunity", source="storefront"),
     # Outside the range: the minute before it, and its end (exclusive).
     lead("b1", datetime(2026, 11, 1, 23, 59, tzinfo=UTC), "hot", 90, reasons=[CHECKOUT]),
     lead("b2", datetime(2026, 11, 16, tzinfo=UTC), "hot", 90, reasons=[CHECKOUT]),
@@ -126,10 +139,11 @@ def test_range_is_named_by_its_first_and_last_day(report: dict[str, Any]) -> Non
 
 
 def test_funnel_counts_chats_qualified_handed_off_won(report: dict[str, Any]) -> None:
+    # chats: a1 to a4 (a5 came from a form, a9 only visited the shop)
     # qualified: a1, a2 (hot), a3 (Qualified), a5 (Won), a9 (opportunity)
     # handed off: a1, a2, a3, and a4 whose handoff came after the range
     assert report["funnel"] == [
-        {"step": "chats", "count": 6},
+        {"step": "chats", "count": 4},
         {"step": "qualified", "count": 5},
         {"step": "handed_off", "count": 4},
         {"step": "won", "count": 2},
@@ -208,3 +222,40 @@ def test_an_empty_range_has_zero_counts_and_no_rates(engine: Engine) -> None:
     assert report["conversion_by_stage"][0] == {"stage": "cold", "leads": 0, "won": 0, "rate": None}
     assert report["stages_over_time"] == report["handoffs_by_sla"] == []
     assert report["acknowledge_by_rep"] == report["hot_reasons"] == []
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_days_are_the_team_zone_days(engine: Engine) -> None:
+    """b1 came at 00:59 on 2 November in Paris; a lead at 23:30 UTC on the 15th, on the 16th."""
+    build_store(engine)
+    with engine.begin() as connection:
+        late = lead("d1", datetime(2026, 11, 15, 23, 30, tzinfo=UTC), "cold", 1)
+        connection.execute(insert(Lead.__table__), [late])
+    paris = Range.of_days(date(2026, 11, 2), date(2026, 11, 15), PARIS)
+    report = dashboard(engine, paris, now=NOW)
+    assert (report["from"], report["to"]) == ("2026-11-02", "2026-11-15")
+    assert report["stages_over_time"][0] == {"period": "2026-11-02", "cold": 0, "warm": 0, "hot": 3}
+    assert sum(row["cold"] for row in report["stages_over_time"]) == 2
+
+
+def test_days_follow_the_daylight_saving_switch(engine: Engine) -> None:
+    """Paris leaves summer time on 25 October 2026 at 01:00 UTC (03:00 → 02:00)."""
+    created = {
+        "e1": datetime(2026, 10, 24, 22, 30, tzinfo=UTC),  # 00:30 CEST on the 25th
+        "e2": datetime(2026, 10, 25, 22, 30, tzinfo=UTC),  # 23:30 CET on the 25th
+        "e3": datetime(2026, 10, 25, 23, 30, tzinfo=UTC),  # 00:30 CET on the 26th
+        "e4": datetime(2026, 10, 24, 21, 30, tzinfo=UTC),  # 23:30 CEST on the 24th
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Lead.__table__),
+            [lead(name, moment, "warm", 30) for name, moment in created.items()],
+        )
+    span = Range.of_days(date(2026, 10, 24), date(2026, 10, 26), PARIS)
+    assert dashboard(engine, span, now=NOW)["stages_over_time"] == [
+        {"period": "2026-10-24", "cold": 0, "warm": 1, "hot": 0},
+        {"period": "2026-10-25", "cold": 0, "warm": 2, "hot": 0},
+        {"period": "2026-10-26", "cold": 0, "warm": 1, "hot": 0},
+    ]

@@ -101,7 +101,13 @@ def charts(report: Mapping[str, Any]) -> dict[str, Chart]:
 
 
 def _csv_url(name: str, span: Range) -> str:
-    query = {"chart": name, "from": span.first_day, "to": span.last_day, "bucket": span.bucket}
+    query = {
+        "chart": name,
+        "from": span.first_day,
+        "to": span.last_day,
+        "bucket": span.bucket,
+        "zone": span.zone.key,
+    }
     return "/leads/dashboard.csv?" + urlencode(query)
 
 
