@@ -164,6 +164,16 @@ class HandoffPlanner:
         self._notify_updates(connection, notices, created, now)
         return notices
 
+    def after_edit(self, connection: Connection, lead_ids: Iterable[str], now: datetime) -> None:
+        """Tell sales when a person or another system edited handed-off leads' details.
+
+        An edit through the API fires no trigger, but its new contact details
+        reach the open handoffs' channels as a chat write's do (one update,
+        nothing when sales were told these details already).
+        """
+        notices = self.open_handoffs(connection, list(lead_ids), now)
+        self._notify_updates(connection, notices, set(), now)
+
     def _fired(self, connection: Connection, lead_ids: list[str]) -> dict[str, set[str]]:
         fired: dict[str, set[str]] = {}
         for row in connection.execute(

@@ -141,6 +141,7 @@ class LeadBook:
                 if not merge:
                     raise DuplicateLead(existing, fields["email"])
                 self._write(connection, existing, fields, actor, now, replace=False)
+                self._tell_handoffs(connection, existing, now)
                 lead_id, created = existing, False
             else:
                 values = entries.new_lead_values(fields, source=source, now=now)
@@ -255,6 +256,7 @@ class LeadBook:
                 if other is not None and other != lead.id:
                     raise DuplicateLead(other, email)
             self._write(connection, lead.id, fields, actor, now, replace=replace)
+            self._tell_handoffs(connection, lead.id, now)
         return self.get(lead.id)
 
     def _write(
@@ -284,6 +286,11 @@ class LeadBook:
             )
         if fields.get("notes"):
             entries.add_note(connection, lead_id, fields["notes"], actor, now)
+
+    def _tell_handoffs(self, connection: Connection, lead_id: str, now: datetime) -> None:
+        """Sales hear of an edit to a handed-off lead as of details the chat brought."""
+        if self.repository.handoffs is not None:
+            self.repository.handoffs.after_edit(connection, [lead_id], now)
 
     def merge(
         self,

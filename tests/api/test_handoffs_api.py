@@ -220,3 +220,24 @@ async def test_handoffs_of_a_merged_lead_are_found_by_each_of_its_ids(api: Api) 
         assert [(item["id"], item["lead_id"]) for item in items] == [
             (api.story.handoff_id, later["id"])
         ], lead_id
+
+
+async def test_an_api_edit_of_the_contact_details_queues_the_update(api: Api) -> None:
+    response = await api.client.patch(
+        f"/api/v2/leads/{api.story.lead_id}",
+        headers=AUTH,
+        json={"first_name": "Augusta", "email": "augusta@example.com"},
+    )
+    assert response.status == 200, await response.text()
+    with api.engine.connect() as connection:
+        queued = connection.execute(
+            text("SELECT channel, handoff_id, payload FROM outbox WHERE kind = :kind"),
+            {"kind": "lead.handoff.updated"},
+        ).all()
+    assert sorted(row.channel for row in queued) == ["env-slack", "env-webhook"]
+    for row in queued:
+        payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
+        assert row.handoff_id == api.story.handoff_id
+        assert (payload["type"], payload["action"]) == ("lead.handoff.updated", "updated")
+        assert payload["lead"]["email"] == "augusta@example.com"
+        assert payload["summary"].startswith("Augusta Lovelace, reachable by email and phone,")

@@ -231,3 +231,43 @@ def test_a_web_form_on_the_session_updates_the_handoff(repo: LeadService, engine
     sent = updates(engine)
     assert {message.payload["lead"]["email"] for message in sent} == {"jane@example.com"}
     assert len(sent) == 2
+
+
+def test_an_api_edit_of_the_contact_details_updates_the_handoff(
+    repo: LeadService, engine: Engine
+) -> None:
+    state = repo.apply([chat("s1", "e1", "human_requested", MON)], now=MON).leads["s1"]
+    book = LeadBook(repo)
+    later = MON + minutes(4)
+    book.update(
+        state.lead_id,
+        {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
+        by="crm",
+        replace=False,
+        now=later,
+    )
+    sent = updates(engine)
+    assert sorted(message.channel for message in sent) == ["crm", "sales-slack"]
+    for message in sent:
+        assert (message.payload["type"], message.payload["action"]) == (UPDATED, "updated")
+        assert message.payload["lead"]["email"] == "jane@example.com"
+        assert message.payload["summary"].startswith("Jane Doe, reachable by email,")
+
+    # The same details again tell nothing new; a new phone number does.
+    book.update(state.lead_id, {"email": "jane@example.com"}, by="crm", replace=False, now=later)
+    assert len(updates(engine)) == 2
+    book.update(state.lead_id, {"phone": "+33612345678"}, by="crm", replace=False, now=later)
+    assert len(updates(engine)) == 4
+    # Entering the lead again with ?merge=true is an edit too.
+    book.create(
+        {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com", "company": "Acme"},
+        by="crm",
+        merge=True,
+        now=later,
+    )
+    assert [message.payload["lead"]["company"] for message in updates(engine)[4:]] == ["Acme"] * 2
+
+    # A closed handoff hears nothing.
+    SalesDesk(engine).set_status(state.lead_id, "Won", by="Hugo", reason=None, now=later)
+    book.update(state.lead_id, {"last_name": "Smith"}, by="crm", replace=False, now=later)
+    assert len(updates(engine)) == 6
