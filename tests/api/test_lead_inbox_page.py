@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -41,7 +42,7 @@ def _order(body: str, *lead_ids: str) -> list[int]:
 
 def _row(body: str, lead_id: str) -> str:
     """The inbox row of ``lead_id``."""
-    link = body.index(f'href="/leads/{lead_id}"')
+    link = body.index(f'href="/leads/{lead_id}"', body.index("<tbody>"))
     return body[body.rindex("<tr", 0, link) : body.index("</tr>", link)]
 
 
@@ -143,6 +144,63 @@ async def test_acknowledge_from_the_list_with_csrf(site: Site) -> None:
     after = await _text(await site.client.get("/leads"), 200)
     assert 'action="/handoffs/h-late/ack"' not in after
     assert "by Camille Martin" in after
+
+
+async def test_acknowledging_from_the_list_returns_to_the_same_filters_and_page(
+    site: Site,
+) -> None:
+    for number in range(50):
+        add_lead(site.engine, f"bulk{number:02}", stage="cold", score=50)
+    await _sign_in(site.client, "Camille Martin")
+    inbox = "/leads?status=New&sort=-score&page=2"
+    body = await _text(await site.client.get(inbox), 200)
+    # Nothing was acknowledged yet: no notice, whatever the address says.
+    assert 'class="notice"' not in await _text(
+        await site.client.get(f"{inbox}&acknowledged=h-late"), 200
+    )
+    row = _row(body, "late")
+    assert f'<input type="hidden" name="next" value="{html.escape(inbox)}">' in row
+    found = CSRF.search(row)
+    assert found is not None
+    refused = await site.client.post(
+        "/handoffs/h-late/ack", data={"next": inbox}, allow_redirects=False
+    )
+    assert refused.status == 403
+    response = await site.client.post(
+        "/handoffs/h-late/ack", data={"csrf": found.group(1), "next": inbox}, allow_redirects=False
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == f"{inbox}&acknowledged=h-late"
+    back = await _text(await site.client.get(response.headers["Location"]), 200)
+    assert (
+        '<p class="notice" role="status">Handoff of <a href="/leads/late">Lena Late</a> '
+        "acknowledged by Camille Martin.</p>"
+    ) in back
+    assert "Page 2 of 2" in back and "<option selected>New</option>" in back
+    assert "by Camille Martin" in _row(back, "late")
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # another site
+        "https://evil.example/leads",
+        # a host, to a browser
+        "//evil.example/leads",
+        # another page of this site
+        "/logout",
+        # nothing: the lead page's button
+        "",
+    ],
+)
+async def test_acknowledging_goes_back_to_nothing_but_the_inbox(site: Site, sent: str) -> None:
+    await _sign_in(site.client, "Camille Martin")
+    found = CSRF.search(await _text(await site.client.get("/leads"), 200))
+    assert found is not None
+    response = await site.client.post(
+        "/handoffs/h-late/ack", data={"csrf": found.group(1), "next": sent}, allow_redirects=False
+    )
+    assert (response.status, response.headers["Location"]) == (303, "/leads/late")
 
 
 async def test_a_bearer_gets_the_button_without_a_csrf_field(site: Site) -> None:

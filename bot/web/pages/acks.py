@@ -2,14 +2,18 @@
 
 Acknowledgement links in notifications (``…/ack?token=…``) work without signing
 in: the link opens a confirmation page whose button does the acknowledgement,
-so link previews and mail scanners that fetch the link change nothing. The lead
-page's button posts here too, signed in (with its CSRF token) or as a bearer.
+so link previews and mail scanners that fetch the link change nothing. The
+buttons of the lead page and of the inbox post here too, signed in (with their
+CSRF token) or as a bearer; the inbox's come back to the inbox they were
+pressed on, which then says what was acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -19,8 +23,9 @@ from bot.web.bodies import read_form, text_field
 from bot.web.errors import WebError
 from bot.web.html import redirect
 from bot.web.keys import SALES, SETTINGS
+from bot.web.pages.leads import ACKNOWLEDGED
 from bot.web.pages.sessions import MAX_NAME_CHARS, form_writer, viewer_of
-from bot.web.pages.site import LEAD_PAGES
+from bot.web.pages.site import LEAD_LIST, LEAD_PAGES
 
 
 def _valid_ack_token(request: web.Request, handoff_id: str, token: str) -> bool:
@@ -39,6 +44,19 @@ def _bad_link() -> WebError:
 
 def _unknown_handoff(handoff_id: str) -> WebError:
     return WebError(404, f"There is no handoff with id {handoff_id}.", title="Unknown handoff")
+
+
+def _back(inbox: str, handoff: dict[str, Any]) -> str:
+    """The inbox ``inbox`` (its filters and page) saying ``handoff`` was acknowledged.
+
+    Anything but the inbox goes to the lead page. The address is rebuilt from
+    its parsed query, so nothing but the inbox's own parameters can be sent on.
+    """
+    parts = urlsplit(inbox)
+    if parts.scheme or parts.netloc or parts.path != LEAD_LIST:
+        return f"/leads/{handoff['lead_id']}"
+    kept = [(name, value) for name, value in parse_qsl(parts.query) if name != ACKNOWLEDGED]
+    return f"{LEAD_LIST}?{urlencode([*kept, (ACKNOWLEDGED, handoff['id'])])}"
 
 
 async def ack_confirm(request: web.Request) -> web.StreamResponse:
@@ -64,10 +82,11 @@ async def ack_confirm(request: web.Request) -> web.StreamResponse:
 
 
 async def acknowledge(request: web.Request) -> web.StreamResponse:
-    """``POST /handoffs/{handoff_id}/ack``: from an ack link (``token``, ``name``) or the lead page.
+    """``POST /handoffs/{handoff_id}/ack``: from an ack link (``token``, ``name``) or a sales page.
 
     With ``token`` no sign-in is needed and a confirmation page answers; from
-    the lead page (signed in, CSRF token) it goes back to the lead page.
+    the lead page (signed in, CSRF token) it goes back to the lead page, from
+    the inbox (``next``: the inbox's address) back to the inbox.
     """
     handoff_id = request.match_info["handoff_id"]
     form = await read_form(request)
@@ -80,7 +99,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         )
         if acknowledged is None:
             raise _unknown_handoff(handoff_id)
-        raise redirect(f"/leads/{acknowledged['lead_id']}")
+        raise redirect(_back(text_field(form, "next"), acknowledged))
     if not _valid_ack_token(request, handoff_id, text_field(form, "token")):
         raise _bad_link()
     name = text_field(form, "name").strip()

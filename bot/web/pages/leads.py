@@ -46,6 +46,10 @@ def _invalid(lead_id: str, exc: ValueError) -> WebError:
 
 
 INBOX_PAGE_SIZE = 50
+# A longer ?acknowledged= is no handoff id: it is not looked up.
+MAX_ID_CHARS = 64
+# The handoff just acknowledged from the inbox, which the inbox it returns to names.
+ACKNOWLEDGED = "acknowledged"
 # Filters of the inbox form, as the API names them; dates are whole days.
 INBOX_FILTERS = ("q", "stage", "status", "source", "team", "rep")
 INBOX_DAYS = ("created_since", "created_until", "updated_since", "updated_until")
@@ -112,6 +116,16 @@ def headline(lead: dict[str, Any]) -> str:
     return "Anonymous shopper, no answers yet"
 
 
+async def _acknowledged(request: web.Request, handoff_id: str) -> dict[str, Any] | None:
+    """The handoff of ``?acknowledged=``, if it was acknowledged (the inbox says so)."""
+    if not handoff_id or len(handoff_id) > MAX_ID_CHARS:
+        return None
+    handoff = await asyncio.to_thread(request.config_dict[SALES].handoff, handoff_id)
+    if handoff is None or handoff["acknowledged_at"] is None:
+        return None
+    return handoff
+
+
 async def lead_list(request: web.Request) -> web.StreamResponse:
     """``GET /leads``: the inbox, who to call now first; filters, search, sorts and pages."""
     viewer = await required_viewer(request)
@@ -147,6 +161,7 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
             }
         )
     pages = max(1, -(-inbox.total // INBOX_PAGE_SIZE))
+    notice = await _acknowledged(request, query.get(ACKNOWLEDGED, ""))
 
     def link(**changes: Any) -> str:
         values = {**given, "sort": sort, **changes}
@@ -170,6 +185,9 @@ async def lead_list(request: web.Request) -> web.StreamResponse:
             "page_number": page_number,
             "pages": pages,
             "link": link,
+            # Where an acknowledgement from a row comes back to: this page of the inbox.
+            "here": link(page=page_number if page_number > 1 else None),
+            "notice": notice,
             "csrf": form_csrf(request, viewer),
             "may_ack": viewer.may(LEADS_WRITE),
             "stages_config": _stage_thresholds(request.config_dict[SETTINGS].scoring_config_path),
