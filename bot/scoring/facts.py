@@ -24,6 +24,7 @@ from bot.scoring.config import (
     SCORABLE_SIGNALS,
     STOREFRONT_EVENT_TYPES,
 )
+from bot.store.records import EventLike
 
 # Only the most recent occurrences of a signal matter once decayed and capped.
 MAX_KEPT_PER_SIGNAL = 50
@@ -269,30 +270,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
     return value
-
-
-class EventLike(Protocol):
-    """What the fold reads of an event (an :class:`EventFact`, a stored row, a write command)."""
-
-    @property
-    def type(self) -> str:
-        """What happened."""
-
-    @property
-    def ts(self) -> datetime:
-        """When (aware UTC)."""
-
-    @property
-    def product_id(self) -> str | None:
-        """The storefront product, if any."""
-
-    @property
-    def variant_id(self) -> str | None:
-        """The storefront variant, if any."""
-
-    @property
-    def properties(self) -> dict[str, Any] | None:
-        """Anything else the event says."""
 
 
 class AnswerLike(Protocol):

@@ -3,7 +3,7 @@
 The lead service runs these inside the one transaction of a write (or of a
 rescore batch); nothing here opens a transaction, scores or decides anything.
 What is written is described by plain values: an event or an answer is
-anything with the fields of :class:`EventRecord` or :class:`AnswerRecord`
+anything with the fields of :class:`~bot.store.records.EventRecord` or :class:`AnswerRecord`
 (the chat's and storefront's commands have them), a score is a :class:`NewScore`.
 """
 
@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Text, bindparam, func, insert, select, type_coerce, update
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from bot.store.ids import new_lead_id
 from bot.store.models import Answer, Lead, LeadEvent, ScoreSnapshot, StageTransition
+from bot.store.records import EventRecord
 from bot.store.types import dumps
 
 # Contact columns a shopper's contact details write (``None``: unchanged).
@@ -87,42 +87,6 @@ _UNLESS_MOVED = (
 )
 _RESCORE = _UNLESS_MOVED.values(**_SCORE_VALUES)
 _STORE_REBUILT_FACTS = _UNLESS_MOVED.values(score_facts=bindparam("b_facts"))
-
-
-class EventRecord(Protocol):
-    """An event as the store keeps it."""
-
-    @property
-    def event_id(self) -> str:
-        """Its idempotency key: an event already stored is not stored again."""
-
-    @property
-    def type(self) -> str:
-        """What happened (``product_view``, ``chat_message``…)."""
-
-    @property
-    def source(self) -> str:
-        """Where it happened, e.g. ``chat`` or ``storefront``."""
-
-    @property
-    def ts(self) -> datetime:
-        """When it happened (aware UTC)."""
-
-    @property
-    def product_id(self) -> str | None:
-        """The storefront product, if any."""
-
-    @property
-    def variant_id(self) -> str | None:
-        """The storefront variant, if any."""
-
-    @property
-    def value(self) -> Decimal | None:
-        """An amount, if the event has one."""
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        """Anything else the event says."""
 
 
 class AnswerRecord(Protocol):
