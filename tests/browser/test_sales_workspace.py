@@ -4,10 +4,9 @@ The store is filled the way shoppers fill it: storefront events (``POST
 /api/v2/events``), the public web form (``POST /api/create-lead`` with the
 shopper's session id) and the chat over Rasa's REST channel. Handoffs come from
 the shipped triggers (``bot/handoff/default.yml``), so their due times are the
-real clock's: a handoff cannot be made overdue without moving the servers'
-clock, and "most urgent first" is shown with handoffs of different SLAs (the
-overdue marking is checked by ``tests/api/test_lead_inbox_page.py``). A rep
-then signs in through the form and works the leads as a person would.
+real clock's: "most urgent first" is shown with handoffs of different SLAs, and
+the one handoff that must be overdue has its due time moved into the past in the
+store. A rep then signs in through the form and works the leads as a person would.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -26,8 +26,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import update
 
 from bot.devstack import DevStack
+from bot.store.db import create_db_engine
+from bot.store.models import Handoff
 from tests.browser.conftest import (
     RESULTS,
     UI_SECONDS,
@@ -54,6 +57,10 @@ XSS_NOTE = f"Quote for ten, please {XSS_SCRIPT}"
 URGENT_NAME = "Grace Hopperfield"
 LATER_NAME = "Alan Turingham"
 WARM_NAME = "Katherine Johnsonne"
+OVERDUE_NAME = "Hedy Lamarrson"
+# The inbox's colours (bot/web/static/leads.css) as the browser computes them.
+OVERDUE_BACKGROUND = "rgba(253, 236, 234, 1)"
+OVERDUE_TEXT = "rgba(179, 38, 30, 1)"
 WIDTHS = [(1366, 900, "desktop"), (375, 812, "phone")]
 INJECTED_JS = """
 return [...document.querySelectorAll(
@@ -351,6 +358,83 @@ def test_rep_finds_the_most_urgent_handoff_first_and_closes_it_as_won(
     assert lead["status"] == "Won" and lead["converted_at"] is not None, lead
     (handoff,) = stack.api_get("/api/v2/handoffs", {"lead_id": seeded.urgent})["items"]
     assert handoff["status"] == "closed" and handoff["acknowledged_by"] == REP, handoff
+    assert_clean_console(rep)
+
+
+def _overdue_lead(stack: DevStack) -> str:
+    """A hot shopper whose within-1-hour handoff was due five minutes ago."""
+    session = _session("overdue")
+    _shop(
+        stack, session, [*_hoodie("hoodie-classic-blue-m"), {"type": "payment_info", "value": 59}]
+    )
+    _form(stack, session, first_name="Hedy", last_name="Lamarrson", email="hedy@example.com")
+    lead_id = _lead_id(stack, session, lambda lead: lead["stage"] == "hot")
+    _wait_for_handoffs(stack, {lead_id: "within_1h"})
+    engine = create_db_engine(stack.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Handoff)
+                .where(Handoff.lead_id == lead_id)
+                .values(due_at=datetime.now(timezone.utc) - timedelta(minutes=5))
+            )
+    finally:
+        engine.dispose()
+    return lead_id
+
+
+def _team_time(value: str) -> tuple[str, str]:
+    """A stored time as the sales pages show it (the team's zone) and on hover (UTC)."""
+    moment = datetime.fromisoformat(value)
+    local = moment.astimezone(ZoneInfo("Europe/Paris"))
+    shown = f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    return shown, f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def test_overdue_handoff_is_red_and_acknowledging_it_returns_to_the_filtered_inbox(
+    stack: DevStack, seeded: Seeded, rep: WebDriver
+) -> None:
+    overdue = _overdue_lead(stack)
+    filtered = f"{stack.web_url}/leads?stage=hot&sort=-score"
+    rep.get(filtered)
+
+    late = row_of(rep, overdue)
+    assert "overdue" in (late.get_attribute("class") or "").split()
+    assert late.value_of_css_property("background-color") == OVERDUE_BACKGROUND
+    marker = late.find_element(By.XPATH, ".//strong[. = 'Overdue handoff']")
+    assert marker.value_of_css_property("color") == OVERDUE_TEXT
+    # Its due time in the team's zone, UTC on hover.
+    (handoff,) = stack.api_get("/api/v2/handoffs", {"lead_id": overdue})["items"]
+    due = late.find_elements(By.TAG_NAME, "time")[0]
+    stored = datetime.fromisoformat(due.get_attribute("datetime") or "")
+    assert stored == datetime.fromisoformat(handoff["due_at"])
+    assert (due.text, due.get_attribute("title")) == _team_time(handoff["due_at"])
+
+    # Handed off within the hour and not due yet: waiting, not red.
+    waiting = row_of(rep, seeded.later)
+    assert "Handoff waiting" in waiting.text and "Overdue handoff" not in waiting.text
+    assert "overdue" not in (waiting.get_attribute("class") or "").split()
+    assert waiting.value_of_css_property("background-color") != OVERDUE_BACKGROUND
+
+    late.find_element(By.CSS_SELECTOR, "form[action^='/handoffs/'] button").click()
+    wait_until(
+        rep,
+        lambda: "acknowledged=" in rep.current_url,
+        UI_SECONDS,
+        "the inbox after acknowledging",
+    )
+    assert rep.current_url.startswith(f"{filtered}&acknowledged=")
+    notice = rep.find_element(By.CSS_SELECTOR, "p.notice[role='status']")
+    assert notice.text == f"Handoff of {OVERDUE_NAME} acknowledged by {REP}."
+    form = rep.find_element(By.CSS_SELECTOR, "form.filters")
+    assert Select(form.find_element(By.NAME, "stage")).first_selected_option.text == "hot"
+    assert Select(form.find_element(By.NAME, "sort")).first_selected_option.text == (
+        "Score, highest first"
+    )
+    done = row_of(rep, overdue)
+    assert "overdue" not in (done.get_attribute("class") or "").split()
+    assert f"by {REP}" in done.text
+    assert not done.find_elements(By.CSS_SELECTOR, "form[action^='/handoffs/']")
     assert_clean_console(rep)
 
 
