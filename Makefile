@@ -122,9 +122,9 @@ imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 # The quick gate before a push: lint, types, the import contracts and the tests that need
-# no trained model, no browser and no PostgreSQL server (make test runs them all).
+# no trained model, no browser, no PostgreSQL and no Redis server (make test runs them all).
 check: lint typecheck imports
-	$(PY) -m pytest -q -m "not e2e and not browser and not postgres"
+	$(PY) -m pytest -q -m "not e2e and not browser and not postgres and not redis"
 
 test: lint typecheck imports validate pytest rasa-test
 
