@@ -20,6 +20,10 @@ What this relies on in Rasa 3.6.21's source:
   ``cls(endpoint_config=endpoint_config)``; the ``EndpointConfig``
   (``rasa/utils/endpoints.py``) carries ``url`` and every other key in
   ``kwargs``, as read from YAML (``${VAR}`` values arrive as strings).
+  ``rasa/core/agent.py``, ``load_agent``, creates it with ``LockStore.create``.
+- ``rasa/core/utils.py``, ``number_of_sanic_workers``: ``SANIC_WORKERS`` above 1
+  is honoured for any ``lock_store`` type but ``in_memory``, so this store also
+  serves several Sanic workers of one Rasa server.
 - ``RedisLockStore`` there changes a conversation's tickets by ``get_lock``
   (GET), a change in Python, and ``save_lock`` (SET), with nothing in between:
   in ``LockStore.issue_ticket``, ``update_lock``, ``finish_serving`` and
