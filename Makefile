@@ -117,7 +117,7 @@ rasa-test: $(MODEL_STAMP)
 		--fail-on-prediction-errors --out var/results/core
 
 # Who may import whom ([tool.importlinter] in pyproject.toml): bot's layers, top to bottom,
-# and bot never imports Rasa, the actions or the Rasa extensions.
+# bot never imports Rasa, the actions or the Rasa extensions, and scoring no database code.
 imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
