@@ -92,6 +92,14 @@ class Lead(Base):
             sqlite_where=text("merged_into IS NULL"),
             postgresql_where=text("merged_into IS NULL"),
         ),
+        # The inbox's first leads: those with an open handoff, soonest due first.
+        Index(
+            "ix_leads_inbox_open_due_at",
+            "open_due_at",
+            "id",
+            sqlite_where=text("open_due_at IS NOT NULL AND merged_into IS NULL"),
+            postgresql_where=text("open_due_at IS NOT NULL AND merged_into IS NULL"),
+        ),
         # The team and rep filters: each handed-off lead's stage without reading its row.
         Index(
             "ix_leads_inbox_id_stage",
@@ -136,6 +144,9 @@ class Lead(Base):
     converted_at = Column(UTCDateTime)
     # When the shopper first wrote in the chat (a lead may start on the shop or a form).
     chatted_at = Column(UTCDateTime)
+    # The soonest due time of the lead's open (unacknowledged) handoffs, kept by
+    # triggers on handoffs (migration 0008): the inbox lists these leads first by it.
+    open_due_at = Column(UTCDateTime)
     # Scoring: the facts summary the scorer reads (the scoring package's LeadFacts), bumped
     # on every fold so a concurrent ``rescore`` never overwrites a newer score.
     score_facts = Column(Text)

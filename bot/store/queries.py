@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, exists, func, literal_column, or_, select
+from sqlalchemy import String, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -337,34 +337,44 @@ class LeadQueries:
         offset: int,
         limit: int,
     ) -> list[Lead]:
-        """The inbox order read segment by segment, each through its own index."""
-        due = (
-            select(Handoff.lead_id, func.min(Handoff.due_at).label("due_at"))
-            .where(Handoff.status == "open")
-            .group_by(Handoff.lead_id)
-            .subquery()
-        )
-        handed = filters.apply(select(Lead).join(due, due.c.lead_id == Lead.id), self._dialect)
+        """The inbox order read segment by segment, each through its own index.
+
+        Leads with an open handoff (``open_due_at``, kept by triggers) come
+        first, then each stage by score. A segment the filters keep only a
+        sliver of is read from the filters' own index and sorted, instead of
+        walking the stage's index past the many leads they drop (a search for
+        a phone number would otherwise read every cold lead).
+        """
+        waiting = Lead.open_due_at.is_not(None)
         handed_by_stage = {
             stage: count
             for stage, count in session.execute(
-                filters.apply(
-                    select(Lead.stage, func.count()).join(due, due.c.lead_id == Lead.id),
-                    self._dialect,
-                ).group_by(Lead.stage)
+                filters.apply(select(Lead.stage, func.count()), self._dialect)
+                .where(waiting)
+                .group_by(Lead.stage)
             )
         }
-        no_open_handoff = ~exists().where(Handoff.lead_id == Lead.id, Handoff.status == "open")
         segments: list[tuple[int, Any]] = [
-            (sum(handed_by_stage.values()), handed.order_by(due.c.due_at, Lead.id))
+            (
+                sum(handed_by_stage.values()),
+                filters.apply(select(Lead), self._dialect)
+                .where(waiting)
+                .order_by(Lead.open_due_at, Lead.id),
+            )
         ]
+        total = self._stage_totals()
         for stage in ("hot", "warm", "cold"):
+            size = counts[stage] - handed_by_stage.get(stage, 0)
+            # Walking the stage's index reads about (offset + limit) x total / size
+            # leads to find a page; reading the segment's own leads reads size.
+            sliver = size * size < (offset + limit) * max(total.get(stage, 0), 1)
+            score = Lead.score + 0 if sliver else Lead.score
             segments.append(
                 (
-                    counts[stage] - handed_by_stage.get(stage, 0),
+                    size,
                     filters.apply(select(Lead), self._dialect)
-                    .where(self._stage_key(filters) == stage, no_open_handoff)
-                    .order_by(Lead.score.desc(), Lead.id.desc()),
+                    .where(self._stage_key(filters) == stage, Lead.open_due_at.is_(None))
+                    .order_by(score.desc(), Lead.id.desc()),
                 )
             )
         leads: list[Lead] = []
@@ -378,6 +388,10 @@ class LeadQueries:
             if len(leads) >= limit:
                 break
         return leads
+
+    def _stage_totals(self) -> dict[str, int]:
+        """Every unmerged lead per stage (from ``lead_counts``)."""
+        return self.stage_counts(LeadFilters())
 
     def _views(self, session: Session, leads: list[Lead]) -> list[dict[str, Any]]:
         """The JSON views of ``leads``: their answers and duplicates read in one query each."""

@@ -111,10 +111,27 @@ def _stored(connection: Connection) -> tuple[Counter[Any], Counter[Any], Counter
     return counts, hours, points
 
 
+def _open_due(connection: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each lead's soonest open-handoff due time: as stored, and as recounted."""
+    stored = dict(
+        connection.execute(
+            select(Lead.id, Lead.open_due_at).where(Lead.open_due_at.is_not(None))
+        ).all()
+    )
+    expected: dict[str, Any] = {}
+    for lead_id, due in connection.execute(
+        select(Handoff.lead_id, Handoff.due_at).where(Handoff.status == "open")
+    ):
+        expected[lead_id] = min(due, expected.get(lead_id, due))
+    return stored, expected
+
+
 def _assert_in_step(engine: Engine) -> None:
     with engine.connect() as connection:
         expected_counts, expected_hours, expected_points = _expected(connection)
         counts, hours, points = _stored(connection)
+        stored_due, expected_due = _open_due(connection)
+    assert stored_due == expected_due
     assert counts == expected_counts
     assert hours == expected_hours
     assert points == +expected_points
@@ -163,6 +180,8 @@ def _write_randomly(engine: Engine, seed: int) -> None:
                     "handoff",
                     "move",
                     "unhand",
+                    "acknowledge",
+                    "postpone",
                 )
             )
             if action == "insert" or not ids:
@@ -219,7 +238,7 @@ def _write_randomly(engine: Engine, seed: int) -> None:
                             "sla": "hot-15m",
                             "priority": 1,
                             "contact_by": START,
-                            "due_at": START,
+                            "due_at": START + timedelta(minutes=rng.randint(-60, 60)),
                             "created_at": START,
                         }
                         for index in range(rng.randint(1, 2))
@@ -231,6 +250,18 @@ def _write_randomly(engine: Engine, seed: int) -> None:
                     handoffs.update()
                     .where(handoffs.c.lead_id == lead_id)
                     .values(lead_id=rng.choice(ids))
+                )
+            elif action == "acknowledge":
+                connection.execute(
+                    handoffs.update()
+                    .where(handoffs.c.lead_id == lead_id)
+                    .values(status=rng.choice(("acknowledged", "closed", "open")))
+                )
+            elif action == "postpone":
+                connection.execute(
+                    handoffs.update()
+                    .where(handoffs.c.lead_id == lead_id)
+                    .values(due_at=START + timedelta(minutes=rng.randint(-600, 600)))
                 )
             else:
                 connection.execute(handoffs.delete().where(handoffs.c.lead_id == lead_id))

@@ -12,7 +12,10 @@ merges, sales status changes, erasure — keeps them right without knowing):
   and for hot leads the rule ranked first with its points).
 
 Also ``leads.chatted_at``: when the shopper first wrote in the chat (a lead
-can start on the shop or a form without ever chatting); the funnel's chats.
+can start on the shop or a form without ever chatting); the funnel's chats. And
+``leads.open_due_at``: the soonest due time of the lead's open (unacknowledged)
+handoffs, kept by triggers on handoffs; the inbox lists those leads first by it,
+through a small partial index, instead of joining every open handoff.
 
 A row whose count falls to zero stays (the key space is small). The definitions
 (score bands, what "qualified" and "won" are) are frozen here; a later change to
@@ -278,6 +281,32 @@ def _backfill(dialect: str) -> list[str]:
     return statements
 
 
+# The lead's open-handoff due time, recomputed when a handoff of it changes.
+_OPEN_DUE = (
+    "UPDATE leads SET open_due_at = (SELECT min(handoffs.due_at) FROM handoffs"
+    " WHERE handoffs.lead_id = {lead} AND handoffs.status = 'open') WHERE leads.id = {lead}"
+)
+_SQLITE_OPEN_DUE = {
+    "lead_open_due_insert": "AFTER INSERT ON handoffs WHEN new.status = 'open' BEGIN "
+    + _OPEN_DUE.format(lead="new.lead_id")
+    + "; END",
+    "lead_open_due_update": "AFTER UPDATE OF status, due_at, lead_id ON handoffs BEGIN "
+    + _OPEN_DUE.format(lead="old.lead_id")
+    + "; "
+    + _OPEN_DUE.format(lead="new.lead_id")
+    + "; END",
+    "lead_open_due_delete": "AFTER DELETE ON handoffs WHEN old.status = 'open' BEGIN "
+    + _OPEN_DUE.format(lead="old.lead_id")
+    + "; END",
+}
+_POSTGRES_OPEN_DUE = f"""
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN {_OPEN_DUE.format(lead="OLD.lead_id")}; END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN {_OPEN_DUE.format(lead="NEW.lead_id")}; END IF;
+  RETURN NULL;
+END"""
+
+
 def _utc() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
@@ -285,6 +314,18 @@ def _utc() -> sa.DateTime:
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.add_column("leads", sa.Column("chatted_at", _utc()))
+    op.add_column("leads", sa.Column("open_due_at", _utc()))
+    op.execute(
+        _OPEN_DUE.format(lead="leads.id")
+        + " AND leads.id IN (SELECT lead_id FROM handoffs WHERE status = 'open')"
+    )
+    op.create_index(
+        "ix_leads_inbox_open_due_at",
+        "leads",
+        ["open_due_at", "id"],
+        sqlite_where=sa.text("open_due_at IS NOT NULL AND merged_into IS NULL"),
+        postgresql_where=sa.text("open_due_at IS NOT NULL AND merged_into IS NULL"),
+    )
     # A chat writes chat events; the first of them is when the shopper first chatted.
     op.execute(
         "UPDATE leads SET chatted_at = (SELECT min(lead_events.ts) FROM lead_events"
@@ -337,8 +378,16 @@ def upgrade() -> None:
             "CREATE TRIGGER lead_tally_handoff BEFORE INSERT OR DELETE OR UPDATE OF lead_id"
             " ON handoffs FOR EACH ROW EXECUTE FUNCTION lead_tally_handoff()"
         )
+        op.execute(
+            "CREATE FUNCTION lead_open_due() RETURNS trigger LANGUAGE plpgsql"
+            f" AS $$ {_POSTGRES_OPEN_DUE} $$"
+        )
+        op.execute(
+            "CREATE TRIGGER lead_open_due AFTER INSERT OR DELETE OR UPDATE OF status, due_at,"
+            " lead_id ON handoffs FOR EACH ROW EXECUTE FUNCTION lead_open_due()"
+        )
     else:
-        for name, body in _sqlite_triggers().items():
+        for name, body in {**_sqlite_triggers(), **_SQLITE_OPEN_DUE}.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
     # The inbox's source filter reads lowered sources through an index too.
     op.create_index(
@@ -367,15 +416,19 @@ def downgrade() -> None:
     op.drop_index("ix_leads_inbox_id_stage", table_name="leads")
     op.drop_index("ix_leads_inbox_source_stage_score", table_name="leads")
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER lead_open_due ON handoffs")
+        op.execute("DROP FUNCTION lead_open_due()")
         op.execute("DROP TRIGGER lead_tally_handoff ON handoffs")
         op.execute("DROP TRIGGER lead_tally_lead ON leads")
         for name in _postgres_functions():
             op.execute(f"DROP FUNCTION {name}()")
     else:
-        for name in reversed(list(_sqlite_triggers())):
+        for name in reversed([*_sqlite_triggers(), *_SQLITE_OPEN_DUE]):
             op.execute(f"DROP TRIGGER {name}")
     op.drop_table("lead_hours")
     op.drop_table("lead_counts")
+    op.drop_index("ix_leads_inbox_open_due_at", table_name="leads")
     # Not a batch copy of the table, which would break 0007's triggers on it
     # (SQLite drops columns itself since 3.35).
+    op.execute("ALTER TABLE leads DROP COLUMN open_due_at")
     op.execute("ALTER TABLE leads DROP COLUMN chatted_at")
