@@ -63,7 +63,13 @@ class Lead(Base):
         Index("ix_leads_decaying_id", "decaying", "id"),
         # Keyset pagination of the lead list, one index per sort order.
         Index("ix_leads_created_at_id", "created_at", "id"),
-        Index("ix_leads_updated_at_id", "updated_at", "id"),
+        # With stage on PostgreSQL: the inbox's updated-range counts from the index alone.
+        Index(
+            "ix_leads_updated_at_id",
+            "updated_at",
+            "id",
+            postgresql_include=["stage", "merged_into"],
+        ),
         Index("ix_leads_score_id", "score", "id"),
         # The sales inbox: hot then warm leads by score, its status filter, its counts by stage.
         Index(

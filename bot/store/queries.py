@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, func, literal_column, or_, select
+from sqlalchemy import String, any_, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,8 +76,15 @@ class LeadFilters:
             if name not in {"stage", "status", "source"}
         )
 
-    def apply(self, query: Any, dialect: str = "sqlite") -> Any:
-        """``query`` (selecting from leads) narrowed to the leads these filters keep."""
+    def apply(self, query: Any, dialect: str = "sqlite", *, drive: bool = True) -> Any:
+        """``query`` (selecting from leads) narrowed to the leads these filters keep.
+
+        ``drive=False``: on SQLite the team, rep and search terms are kept out of
+        the planner's choice of index (``+leads.id``), for a query that another
+        index narrows more (the few leads with an open handoff); SQLite would
+        otherwise start from the team's or the search's thousands of leads.
+        """
+        lead_id = Lead.id if drive or dialect != "sqlite" else literal_column("+leads.id", String)
         query = query.where(Lead.merged_into.is_(None))
         if self.session_id is not None:
             # Every session a lead ever had finds it: a merged lead's row keeps its
@@ -108,12 +115,16 @@ class LeadFilters:
         for handoff_column, value in ((Handoff.team, self.team), (Handoff.assigned_to, self.rep)):
             if value is not None:
                 # Driven by the handoffs' index: few leads have handoffs.
-                query = query.where(
-                    Lead.id.in_(select(Handoff.lead_id).where(handoff_column == value))
-                )
+                handed = select(Handoff.lead_id).where(handoff_column == value)
+                if drive and dialect == "postgresql":
+                    # Probed lead by lead through the id index: as a semi-join, the
+                    # planner hashes the team's leads and reads every lead's index.
+                    query = query.where(Lead.id == any_(func.array(handed.scalar_subquery())))
+                else:
+                    query = query.where(lead_id.in_(handed))
         words = search_words(self.q or "")
         if words:
-            query = query.where(matches(dialect, words))
+            query = query.where(matches(dialect, words, drive=drive))
         elif self.q:
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", self.q.lower()) + "%"
             query = query.where(
@@ -349,7 +360,7 @@ class LeadQueries:
         handed_by_stage = {
             stage: count
             for stage, count in session.execute(
-                filters.apply(select(Lead.stage, func.count()), self._dialect)
+                filters.apply(select(Lead.stage, func.count()), self._dialect, drive=False)
                 .where(waiting)
                 .group_by(Lead.stage)
             )
@@ -357,7 +368,7 @@ class LeadQueries:
         segments: list[tuple[int, Any]] = [
             (
                 sum(handed_by_stage.values()),
-                filters.apply(select(Lead), self._dialect)
+                filters.apply(select(Lead), self._dialect, drive=False)
                 .where(waiting)
                 .order_by(Lead.open_due_at, Lead.id),
             )
