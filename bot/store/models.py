@@ -336,11 +336,11 @@ class LeadCount(Base):
 
 
 class LeadHour(Base):
-    """Unmerged leads per UTC hour of creation and what the dashboard groups them by.
+    """Unmerged leads per UTC hour of creation, stage and score band (migration 0008).
 
-    Kept by triggers on leads and handoffs (migration 0008): ``band`` is the lowest
-    score of the lead's score band, ``hot_rule`` and ``hot_points`` the rule ranked
-    first on a hot lead and its points ('' and 0 otherwise).
+    Kept by triggers on leads and handoffs: ``band`` is the lowest score of the
+    band; ``chatted``, ``qualified``, ``won`` and ``handed`` count the leads of the
+    row that are so.
     """
 
     __tablename__ = "lead_hours"
@@ -348,13 +348,22 @@ class LeadHour(Base):
     hour = Column(UTCDateTime, primary_key=True)
     stage = Column(String(10), primary_key=True)
     band = Column(Integer, primary_key=True, autoincrement=False)
-    chatted = Column(Boolean, primary_key=True)
-    qualified = Column(Boolean, primary_key=True)
-    won = Column(Boolean, primary_key=True)
-    handed = Column(Boolean, primary_key=True)
-    hot_rule = Column(String(120), primary_key=True)
     leads = Column(Integer, nullable=False)
-    hot_points = Column(Integer, nullable=False)
+    chatted = Column(Integer, nullable=False)
+    qualified = Column(Integer, nullable=False)
+    won = Column(Integer, nullable=False)
+    handed = Column(Integer, nullable=False)
+
+
+class LeadHourReason(Base):
+    """Hot leads per UTC hour of creation and first-ranked scoring rule, with its points."""
+
+    __tablename__ = "lead_hour_reasons"
+
+    hour = Column(UTCDateTime, primary_key=True)
+    rule = Column(String(120), primary_key=True)
+    leads = Column(Integer, nullable=False)
+    points = Column(Integer, nullable=False)
 
 
 HANDOFF_STATUSES = ("open", "acknowledged", "closed")

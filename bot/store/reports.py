@@ -19,11 +19,11 @@ in it. A lead merged into another one owns nothing any more and is left out.
 - **Conversion** by current stage and by score band; **top reasons** of the hot
   leads: the scoring rule ranked first (most points) on each.
 
-The lead charts read ``lead_hours``, counts per hour of creation that triggers on
-leads and handoffs keep (migration 0008), grouped in SQL by local day, stage and
-score band; the charts add those rows up (weeks from days, rates from counts). The
-handoff charts group the range's handoffs in SQL. The same statements run on
-SQLite and PostgreSQL.
+The lead charts read ``lead_hours`` and ``lead_hour_reasons``, counts per hour of
+creation that triggers on leads and handoffs keep (migration 0008), grouped in SQL
+by local day, stage and score band; the charts add those rows up (weeks from days,
+rates from counts). The handoff charts group the range's handoffs in SQL. The same
+statements run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.store.lifecycle import STATUS_LIFECYCLE
-from bot.store.models import LEAD_STAGES, LIFECYCLE_STAGES, Handoff, LeadHour
+from bot.store.models import LEAD_STAGES, LIFECYCLE_STAGES, Handoff, LeadHour, LeadHourReason
 
 BUCKETS = ("day", "week")
 FUNNEL_STEPS = ("chats", "qualified", "handed_off", "won")
@@ -50,6 +50,7 @@ TOP_REASONS = 10
 UTC_ZONE = ZoneInfo("UTC")
 
 _HOURS = LeadHour.__table__
+_REASONS = LeadHourReason.__table__
 _HANDOFFS = Handoff.__table__
 # What the triggers of ``lead_hours`` count as qualified and won (migration 0008 spells
 # them out; tests/store/test_lead_tallies.py checks they agree).
@@ -128,10 +129,6 @@ def _flag(condition: ColumnElement[Any]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _sum_if(flag: Any) -> Any:
-    return func.sum(case((flag, _HOURS.c.leads), else_=0))
-
-
 def _offsets(span: Range) -> list[tuple[datetime, int]]:
     """The zone's UTC offset (minutes) over ``span``: (from when, offset), in time order.
 
@@ -185,7 +182,8 @@ def _cohort_counts(connection: Connection, span: Range) -> list[dict[str, Any]]:
     """Leads, chatted, qualified, won and handed off by (day, stage, score band).
 
     Read from ``lead_hours`` (kept by triggers, migration 0008): a year is at
-    most 8,784 hours' rows, not the year's leads. The funnel, the leads by stage
+    most 8,784 hours of a few rows each (stages and score bands), not the
+    year's leads. The funnel, the leads by stage
     over time and both conversion charts add these few thousand rows up.
     """
     day = _local_day(connection, span).label("day")
@@ -196,10 +194,10 @@ def _cohort_counts(connection: Connection, span: Range) -> list[dict[str, Any]]:
             _HOURS.c.stage,
             band,
             func.sum(_HOURS.c.leads).label("leads"),
-            _sum_if(_HOURS.c.chatted).label("chatted"),
-            _sum_if(_HOURS.c.qualified).label("qualified"),
-            _sum_if(_HOURS.c.won).label("won"),
-            _sum_if(_HOURS.c.handed).label("handed_off"),
+            func.sum(_HOURS.c.chatted).label("chatted"),
+            func.sum(_HOURS.c.qualified).label("qualified"),
+            func.sum(_HOURS.c.won).label("won"),
+            func.sum(_HOURS.c.handed).label("handed_off"),
         )
         .where(_in_range(_HOURS.c.hour, span))
         .group_by(day, _HOURS.c.stage, band)
@@ -332,16 +330,15 @@ def _acknowledge_by_rep(connection: Connection, span: Range) -> list[dict[str, A
 
 def _hot_reasons(connection: Connection, span: Range) -> list[dict[str, Any]]:
     """The rules that lead the most hot leads' scores (each lead's first-ranked reason)."""
-    leads = func.sum(_HOURS.c.leads).label("leads")
+    leads = func.sum(_REASONS.c.leads).label("leads")
     rows = connection.execute(
-        select(_HOURS.c.hot_rule, leads, func.sum(_HOURS.c.hot_points).label("points"))
-        .where(_in_range(_HOURS.c.hour, span), _HOURS.c.stage == "hot", _HOURS.c.hot_rule != "")
-        .group_by(_HOURS.c.hot_rule)
+        select(_REASONS.c.rule, leads, func.sum(_REASONS.c.points).label("points"))
+        .where(_in_range(_REASONS.c.hour, span))
+        .group_by(_REASONS.c.rule)
         .having(leads > 0)
-        .order_by(leads.desc(), _HOURS.c.hot_rule)
+        .order_by(leads.desc(), _REASONS.c.rule)
         .limit(TOP_REASONS)
     )
     return [
-        {"rule": row.hot_rule, "leads": int(row.leads), "points": int(row.points or 0)}
-        for row in rows
+        {"rule": row.rule, "leads": int(row.leads), "points": int(row.points or 0)} for row in rows
     ]

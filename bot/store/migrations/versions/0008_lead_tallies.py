@@ -7,9 +7,10 @@ merges, sales status changes, erasure — keeps them right without knowing):
 
 - ``lead_counts``: unmerged leads per (stage, status, lowered source), the inbox's
   counts for its first page and its stage, status and source filters;
-- ``lead_hours``: unmerged leads per UTC hour of creation and per what the
-  dashboard groups by (stage, score band, chatted, qualified, won, handed off,
-  and for hot leads the rule ranked first with its points).
+- ``lead_hours``: unmerged leads per UTC hour of creation, stage and score band,
+  with how many of them chatted, are qualified, won and were handed off;
+- ``lead_hour_reasons``: hot leads per UTC hour of creation and the rule ranked
+  first on them, with its points.
 
 Also ``leads.chatted_at``: when the shopper first wrote in the chat (a lead
 can start on the shop or a form without ever chatting); the funnel's chats. And
@@ -64,16 +65,29 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
-def _keys(dialect: str, row: str, handed: str) -> dict[str, dict[str, str]]:
-    """Per table: its key columns and the SQL of each for lead row ``row``."""
+# The tables, in the order a lead's rows are locked (PostgreSQL).
+TABLES = ("lead_counts", "lead_hours", "lead_hour_reasons")
+
+
+def _tally(dialect: str, table: str, row: str, handed: str) -> tuple[dict, dict, str]:
+    """``table``'s key columns, counted columns and condition, as SQL on lead row ``row``.
+
+    A lead adds 1 to ``leads`` and its flags (0 or 1) to the other counts of the
+    row of its key, where the condition holds.
+    """
     hot = f"{row}.stage = 'hot'"
     if dialect == "postgresql":
         hour = f"date_trunc('hour', {row}.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-        rule = f"({row}.reasons -> 0 ->> 'rule')"
+        rule = f"coalesce({row}.reasons -> 0 ->> 'rule', '')"
+        points = f"({row}.reasons -> 0 ->> 'points')::numeric::int"
     else:
         hour = f"substr({row}.created_at, 1, 13) || ':00:00.000000'"
-        rule = f"json_extract({row}.reasons, '$[0].rule')"
-    flag = "({})"
+        rule = f"coalesce(json_extract({row}.reasons, '$[0].rule'), '')"
+        points = f"CAST(json_extract({row}.reasons, '$[0].points') AS INTEGER)"
+
+    def flag(condition: str) -> str:
+        return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
     band = (
         "CASE "
         + " ".join(f"WHEN {row}.score >= {floor} THEN {floor}" for floor in BAND_FLOORS)
@@ -85,32 +99,23 @@ def _keys(dialect: str, row: str, handed: str) -> dict[str, dict[str, str]]:
         f" OR {row}.converted_at IS NOT NULL"
     )
     won = f"{row}.status = '{WON_STATUS}' OR {row}.converted_at IS NOT NULL"
-    return {
-        "lead_counts": {
-            "stage": f"{row}.stage",
-            "status": f"{row}.status",
-            "source": f"lower({row}.source)",
-        },
-        "lead_hours": {
-            "hour": hour,
-            "stage": f"{row}.stage",
-            "band": band,
-            "chatted": flag.format(f"{row}.chatted_at IS NOT NULL"),
-            "qualified": flag.format(qualified),
-            "won": flag.format(won),
-            "handed": flag.format(handed),
-            "hot_rule": f"CASE WHEN {hot} THEN coalesce({rule}, '') ELSE '' END",
-        },
-    }
-
-
-def _hot_points(dialect: str, row: str) -> str:
-    points = (
-        f"({row}.reasons -> 0 ->> 'points')::numeric::int"
-        if dialect == "postgresql"
-        else f"CAST(json_extract({row}.reasons, '$[0].points') AS INTEGER)"
+    if table == "lead_counts":
+        keys = {"stage": f"{row}.stage", "status": f"{row}.status", "source": f"lower({row}.source)"}
+        return keys, {"leads": "1"}, "true"
+    if table == "lead_hours":
+        counts = {
+            "leads": "1",
+            "chatted": flag(f"{row}.chatted_at IS NOT NULL"),
+            "qualified": flag(qualified),
+            "won": flag(won),
+            "handed": flag(handed),
+        }
+        return {"hour": hour, "stage": f"{row}.stage", "band": band}, counts, "true"
+    return (
+        {"hour": hour, "rule": rule},
+        {"leads": "1", "points": f"coalesce({points}, 0)"},
+        f"{hot} AND {rule} <> ''",
     )
-    return f"CASE WHEN {row}.stage = 'hot' THEN coalesce({points}, 0) ELSE 0 END"
 
 
 def _has_handoff(lead_id: str) -> str:
@@ -123,14 +128,15 @@ def _add(dialect: str, table: str, row: str, sign: str, handed: str, source: str
     With ``source`` (``FROM leads AS row WHERE …``) the lead is read by a select;
     without, ``row`` is the trigger's NEW or OLD.
     """
-    keys = _keys(dialect, row, handed)[table]
-    sums = {"leads": f"{sign}1"}
-    if table == "lead_hours":
-        sums["hot_points"] = f"{sign}({_hot_points(dialect, row)})"
-    columns = ", ".join([*keys, *sums])
-    values = ", ".join([*keys.values(), *sums.values()])
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in sums)
-    select = f"SELECT {values} {source}" if source else f"SELECT {values} WHERE true"
+    keys, counts, condition = _tally(dialect, table, row, handed)
+    columns = ", ".join([*keys, *counts])
+    values = ", ".join([*keys.values(), *(f"{sign}({value})" for value in counts.values())])
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counts)
+    select = (
+        f"SELECT {values} {source} AND {condition}"
+        if source
+        else f"SELECT {values} WHERE {condition}"
+    )
     return (
         f"INSERT INTO {table} ({columns}) {select} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
@@ -138,12 +144,13 @@ def _add(dialect: str, table: str, row: str, sign: str, handed: str, source: str
 
 
 def _changed(dialect: str) -> str:
-    """True when a lead update changes what either table counts it under."""
+    """True when a lead update changes what any table counts it under or as."""
     both = []
-    for table in ("lead_counts", "lead_hours"):
-        old, new = (_keys(dialect, row, "false")[table] for row in ("old", "new"))
-        both += [(old[name], new[name]) for name in old if name != "handed"]
-    both.append((_hot_points(dialect, "old"), _hot_points(dialect, "new")))
+    for table in TABLES:
+        old, new = (_tally(dialect, table, row, "false") for row in ("old", "new"))
+        for old_part, new_part in zip(old[:2], new[:2], strict=True):
+            both += [(old_part[name], new_part[name]) for name in old_part]
+        both.append((old[2], new[2]))
     both.append(("old.merged_into IS NULL", "new.merged_into IS NULL"))
     if dialect == "postgresql":
         return (
@@ -171,7 +178,7 @@ def _sqlite_triggers() -> dict[str, str]:
 
     def both(row: str, sign: str) -> list[str]:
         handed = _has_handoff(f"{row}.id")
-        return [_add("sqlite", table, row, sign, handed) for table in ("lead_counts", "lead_hours")]
+        return [_add("sqlite", table, row, sign, handed) for table in TABLES]
 
     first = "(SELECT count(*) FROM handoffs WHERE lead_id = new.lead_id) = 1"
     last_gone = f"NOT {_has_handoff('old.lead_id')}"
@@ -201,10 +208,7 @@ def _sqlite_triggers() -> dict[str, str]:
 def _postgres_functions() -> dict[str, str]:
     def both(row: str, sign: str) -> str:
         handed = _has_handoff(f"{row}.id")
-        return "".join(
-            f"{_add('postgresql', table, row, sign, handed)};\n"
-            for table in ("lead_counts", "lead_hours")
-        )
+        return "".join(f"{_add('postgresql', table, row, sign, handed)};\n" for table in TABLES)
 
     def moved(table: str) -> str:
         """A lead moving between two rows of ``table``: the rows locked in key order.
@@ -212,15 +216,13 @@ def _postgres_functions() -> dict[str, str]:
         Two transactions moving leads in opposite directions (cold to warm, warm
         to cold) would otherwise each lock one row and wait for the other's.
         """
-        old, new = (_keys("postgresql", row, "false")[table] for row in ("OLD", "NEW"))
-        order = [name for name in old if name != "handed"]
+        old, new = (_tally("postgresql", table, row, "false")[0] for row in ("OLD", "NEW"))
         handed = _has_handoff("NEW.id")
         take = _add("postgresql", table, "OLD", "-", handed)
         give = _add("postgresql", table, "NEW", "+", handed)
         return (
-            f"IF ROW({', '.join(old[name] for name in order)}) < "
-            f"ROW({', '.join(new[name] for name in order)}) THEN {take}; {give}; "
-            f"ELSE {give}; {take}; END IF;"
+            f"IF ROW({', '.join(old.values())}) < ROW({', '.join(new.values())}) THEN "
+            f"{take}; {give}; ELSE {give}; {take}; END IF;"
         )
 
     def rekey(lead_id: str, before: str, after: str) -> str:
@@ -236,8 +238,7 @@ def _postgres_functions() -> dict[str, str]:
         BEGIN
           IF TG_OP = 'UPDATE' AND NOT ({_changed('postgresql')}) THEN RETURN NULL; END IF;
           IF TG_OP = 'UPDATE' AND OLD.merged_into IS NULL AND NEW.merged_into IS NULL THEN
-            {moved('lead_counts')}
-            {moved('lead_hours')}
+            {"".join(moved(table) for table in TABLES)}
             RETURN NULL;
           END IF;
           IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.merged_into IS NULL THEN
@@ -268,15 +269,14 @@ def _postgres_functions() -> dict[str, str]:
 def _backfill(dialect: str) -> list[str]:
     """Count the leads already stored (the tables start empty)."""
     statements = []
-    for table in ("lead_counts", "lead_hours"):
-        keys = _keys(dialect, "leads", _has_handoff("leads.id"))[table]
-        sums = {"leads": "count(*)"}
-        if table == "lead_hours":
-            sums["hot_points"] = f"sum({_hot_points(dialect, 'leads')})"
+    for table in TABLES:
+        keys, counts, condition = _tally(dialect, table, "leads", _has_handoff("leads.id"))
+        summed = [f"sum({value})" for value in counts.values()]
         statements.append(
-            f"INSERT INTO {table} ({', '.join([*keys, *sums])}) "
-            f"SELECT {', '.join([*keys.values(), *sums.values()])} FROM leads "
-            f"WHERE leads.merged_into IS NULL GROUP BY {', '.join(keys.values())}"
+            f"INSERT INTO {table} ({', '.join([*keys, *counts])}) "
+            f"SELECT {', '.join([*keys.values(), *summed])} FROM leads "
+            f"WHERE leads.merged_into IS NULL AND {condition} "
+            f"GROUP BY {', '.join(keys.values())}"
         )
     return statements
 
@@ -344,24 +344,19 @@ def upgrade() -> None:
         sa.Column("hour", _utc(), nullable=False),
         sa.Column("stage", sa.String(10), nullable=False),
         sa.Column("band", sa.Integer, nullable=False),
-        sa.Column("chatted", sa.Boolean, nullable=False),
-        sa.Column("qualified", sa.Boolean, nullable=False),
-        sa.Column("won", sa.Boolean, nullable=False),
-        sa.Column("handed", sa.Boolean, nullable=False),
-        sa.Column("hot_rule", sa.String(120), nullable=False),
-        sa.Column("leads", sa.Integer, nullable=False),
-        sa.Column("hot_points", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint(
-            "hour",
-            "stage",
-            "band",
-            "chatted",
-            "qualified",
-            "won",
-            "handed",
-            "hot_rule",
-            name=op.f("pk_lead_hours"),
+        *(
+            sa.Column(name, sa.Integer, nullable=False)
+            for name in ("leads", "chatted", "qualified", "won", "handed")
         ),
+        sa.PrimaryKeyConstraint("hour", "stage", "band", name=op.f("pk_lead_hours")),
+    )
+    op.create_table(
+        "lead_hour_reasons",
+        sa.Column("hour", _utc(), nullable=False),
+        sa.Column("rule", sa.String(120), nullable=False),
+        sa.Column("leads", sa.Integer, nullable=False),
+        sa.Column("points", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("hour", "rule", name=op.f("pk_lead_hour_reasons")),
     )
     for statement in _backfill(dialect):
         op.execute(statement)
@@ -437,6 +432,7 @@ def downgrade() -> None:
     else:
         for name in reversed([*_sqlite_triggers(), *_SQLITE_OPEN_DUE]):
             op.execute(f"DROP TRIGGER {name}")
+    op.drop_table("lead_hour_reasons")
     op.drop_table("lead_hours")
     op.drop_table("lead_counts")
     op.drop_index("ix_leads_inbox_open_due_at", table_name="leads")
