@@ -89,14 +89,9 @@ class Lead(Base):
             sqlite_where=text("merged_into IS NULL"),
             postgresql_where=text("merged_into IS NULL"),
         ),
+        # Not partial: PostgreSQL keeps statistics of whole-table index expressions only.
         Index(
-            "ix_leads_inbox_source_stage_score",
-            func.lower(text("source")),
-            "stage",
-            "score",
-            "id",
-            sqlite_where=text("merged_into IS NULL"),
-            postgresql_where=text("merged_into IS NULL"),
+            "ix_leads_inbox_source_stage_score", func.lower(text("source")), "stage", "score", "id"
         ),
         # The inbox's first leads: those with an open handoff, soonest due first.
         Index(

@@ -384,13 +384,13 @@ def upgrade() -> None:
     else:
         for name, body in {**_sqlite_triggers(), **_SQLITE_OPEN_DUE}.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
-    # The inbox's source filter reads lowered sources through an index too.
+    # The inbox's source filter reads lowered sources through an index too. Not
+    # partial: PostgreSQL gathers statistics on the expressions of whole-table
+    # indexes only, and without them guesses 0.5 % of leads for any source.
     op.create_index(
         "ix_leads_inbox_source_stage_score",
         "leads",
         [sa.text("lower(source)"), "stage", "score", "id"],
-        sqlite_where=sa.text("merged_into IS NULL"),
-        postgresql_where=sa.text("merged_into IS NULL"),
     )
     # The team and rep filters: a team's leads read from the handoffs' index alone,
     # then each lead's stage from a narrow index instead of its row.
