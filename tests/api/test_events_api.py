@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.databases import drop_database
 from bot.leads import LeadService
 from bot.leads.commands import RecordAnswer
 from bot.scoring import STOREFRONT_EVENT_TYPES
@@ -847,12 +848,7 @@ def outage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outage]:
     try:
         yield Outage(url, bring_up_postgres)
     finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        drop_database(admin, name)
         admin.dispose()
 
 
