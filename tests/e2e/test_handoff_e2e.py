@@ -312,8 +312,14 @@ def test_killing_the_worker_mid_delivery_resumes_with_the_same_webhook_id(
     ids = [request["headers"]["webhook-id"] for request in received]
     assert ids[0] == ids[1]
     assert _verified(received[1])["type"] == "lead.handoff"
-    with contextlib.closing(sqlite3.connect(database)) as connection:
-        rows = connection.execute("SELECT message_id, status FROM outbox").fetchall()
+    # The receiver answers before the worker records the delivery: wait for the record.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        with contextlib.closing(sqlite3.connect(database)) as connection:
+            rows = connection.execute("SELECT message_id, status FROM outbox").fetchall()
+        if rows != [(ids[0], "pending")] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert rows == [(ids[0], "delivered")]
     assert (
         json.loads(received[1]["body"])["handoff"]["id"]
