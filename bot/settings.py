@@ -24,8 +24,10 @@ SECRET_FIELDS = frozenset(
         "handoff_webhook_url",
         "handoff_webhook_secret",
         "handoff_slack_webhook_url",
+        "rate_limit_redis_url",
     }
 )
+RATE_LIMIT_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _default_database_url() -> str:
@@ -47,6 +49,17 @@ def _env_positive_int(environ: dict[str, str], name: str, default: int, *, unit:
     if value < 1:
         raise ValueError(f"{name} must be a positive number of {unit}, got {value}")
     return value
+
+
+def _rate_limit_redis_url(raw: str) -> str:
+    url = raw.strip()
+    if url and urlsplit(url).scheme not in RATE_LIMIT_REDIS_SCHEMES:
+        raise ValueError(
+            "RATE_LIMIT_REDIS_URL: expected a redis://, rediss:// or unix:// URL such as "
+            "redis://127.0.0.1:6379/2, got one starting "
+            f"{mask_url_password(url)[:20]!r}"
+        )
+    return url
 
 
 def origin_of(url: str) -> str:
@@ -112,6 +125,12 @@ class Settings:
     events_rate_limit: int = 6000
     # Failed sign-ins at /login per client address and minute (0: no limit).
     login_rate_limit: int = 10
+    # Redis shared by every web app of a deployment for the limits above ("": each
+    # process counts alone); keys are "<prefix><limit>:<address>".
+    rate_limit_redis_url: str = ""
+    rate_limit_prefix: str = "storefront:ratelimit:"
+    # Longest wait for that Redis; past it (or when it is down) a process counts alone.
+    rate_limit_redis_timeout_ms: int = 200
     # Hosts a web form may send the shopper back to, besides PUBLIC_URL's.
     form_redirect_hosts: tuple[str, ...] = ()
     handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
@@ -162,6 +181,14 @@ class Settings:
             form_rate_limit=_env_int(env, "FORM_RATE_LIMIT", defaults.form_rate_limit),
             events_rate_limit=_env_int(env, "EVENTS_RATE_LIMIT", defaults.events_rate_limit),
             login_rate_limit=_env_int(env, "LOGIN_RATE_LIMIT", defaults.login_rate_limit),
+            rate_limit_redis_url=_rate_limit_redis_url(env.get("RATE_LIMIT_REDIS_URL", "")),
+            rate_limit_prefix=env.get("RATE_LIMIT_PREFIX") or defaults.rate_limit_prefix,
+            rate_limit_redis_timeout_ms=_env_positive_int(
+                env,
+                "RATE_LIMIT_REDIS_TIMEOUT_MS",
+                defaults.rate_limit_redis_timeout_ms,
+                unit="milliseconds",
+            ),
             form_redirect_hosts=tuple(
                 host.strip().lower()
                 for host in env.get("FORM_REDIRECT_HOSTS", "").split(",")
@@ -219,7 +246,7 @@ class Settings:
         shown: dict[str, str] = {}
         for item in fields(self):
             value = str(getattr(self, item.name))
-            if item.name in ("database_url", "tracker_store_url"):
+            if item.name in ("database_url", "tracker_store_url", "rate_limit_redis_url"):
                 value = mask_url_password(value)
             elif item.name in SECRET_FIELDS and value:
                 value = value[:4] + "…"
