@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -539,3 +540,69 @@ class SalesSession(Base):
     created_at = Column(UTCDateTime, nullable=False)
     expires_at = Column(UTCDateTime, nullable=False, index=True)
     ended_at = Column(UTCDateTime)
+
+
+class ConversationEvent(Base):
+    """A Rasa conversation event as the event broker delivered it, stored once.
+
+    ``dedup_key`` is computed from the event itself (``bot.conversations.keys``):
+    a redelivery, a publisher's resend and a ``rasa export`` replay of the same
+    event all give the same key, so the insert of a second copy does nothing.
+    """
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (
+        Index("ix_conversation_events_sender_id_timestamp", "sender_id", "timestamp"),
+        Index("ix_conversation_events_timestamp", "timestamp"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    dedup_key = Column(String(64), nullable=False, unique=True)
+    sender_id = Column(String(255), nullable=False)
+    # Rasa's event type ("user", "bot", "action", "slot", ...).
+    type_name = Column(String(64), nullable=False)
+    # Rasa's timestamp: Unix seconds, as in the tracker store's events table.
+    timestamp = Column(Float, nullable=False)
+    intent_name = Column(String(255))
+    intent_confidence = Column(Float)
+    action_name = Column(String(255))
+    # The event's JSON without the ``sender_id`` the publisher adds.
+    data = Column(Text, nullable=False)
+    # "broker" (the consumer) or "tracker" (filled in by reconcile).
+    source = Column(String(16), nullable=False)
+    received_at = Column(UTCDateTime, nullable=False)
+    # Set by reconcile when the tracker store never kept the event (published, then the
+    # turn failed before its commit); such events count in no rollup.
+    orphaned_at = Column(UTCDateTime)
+
+
+class ConversationRollup(Base):
+    """One conversation's figures for analytics, recomputed with every write of its events."""
+
+    __tablename__ = "conversation_rollups"
+
+    sender_id = Column(String(255), primary_key=True)
+    # The lead of the conversation's session (the surviving lead after a merge), if any.
+    lead_id = Column(String(32))
+    events = Column(Integer, nullable=False, default=0)
+    first_timestamp = Column(Float)
+    last_timestamp = Column(Float)
+    user_messages = Column(Integer, nullable=False, default=0)
+    bot_messages = Column(Integer, nullable=False, default=0)
+    # Shopper messages the assistant did not understand: intent nlu_fallback, or a
+    # confidence under the FallbackClassifier threshold.
+    fallbacks = Column(Integer, nullable=False, default=0)
+    last_intent = Column(String(255))
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
+class ConversationDeadLetter(Base):
+    """A broker message that is not a Rasa event, kept for inspection instead of retried."""
+
+    __tablename__ = "conversation_dead_letters"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reason = Column(Text, nullable=False)
+    # The message body (decoded as UTF-8 with replacement characters), cut at 64 KiB.
+    body = Column(Text, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False, index=True)
