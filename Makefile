@@ -19,10 +19,12 @@ MODEL_STAMP := models/.trained
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/flows/*' 2>/dev/null | sort)
 
-.PHONY: help venv install install-dev migrate train run shell test check imports lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
+.PHONY: help venv install install-dev migrate train run run-cluster haproxy shell test check imports lint typecheck validate pytest rasa-test bench clean lock browser vendor-js
 
 help:
 	@echo "make run    - install, migrate, train if needed, start Rasa + actions + web app"
+	@echo "make run-cluster - the cluster profile: HAProxy, 2 Rasa servers, 2 action servers, 2 web apps"
+	@echo "                   on PostgreSQL, Redis and RabbitMQ (README: the cluster profile)"
 	@echo "make test   - lint, type-check, validate data, pytest (unit, api, e2e), rasa test stories"
 	@echo "make check  - lint, types, import contracts, tests needing no model/browser/PostgreSQL"
 	@echo "make bench  - benchmarks (README table)"
@@ -66,6 +68,21 @@ train: $(MODEL_STAMP)
 run: $(STAMP) migrate $(MODEL_STAMP)
 	$(PY) -m bot run --model $(MODEL)
 
+# The cluster profile: every address from the environment (README, "the cluster
+# profile"); it creates its PostgreSQL databases and migrates the lead store itself.
+run-cluster: $(STAMP) $(MODEL_STAMP) haproxy
+	$(PY) -m bot cluster --model $(MODEL)
+
+# HAProxy for the cluster profile, from Debian, installed once when missing.
+HAPROXY := /usr/sbin/haproxy
+
+haproxy:
+	@if [ ! -x $(HAPROXY) ]; then \
+		echo "installing haproxy for the cluster profile"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy; \
+	fi
+
 # Chat in the terminal with the running stack (start `make run` in another terminal first).
 # The action server answers only with ACTIONS_TOKEN: the environment's, else the one
 # `make run` keeps in var/tokens.json.
@@ -107,7 +124,7 @@ browser:
 			chromium chromium-driver fonts-dejavu-core; \
 	fi
 
-pytest: $(DEV_STAMP) $(MODEL_STAMP) browser
+pytest: $(DEV_STAMP) $(MODEL_STAMP) browser haproxy
 	$(PY) -m pytest
 
 # Conversation tests: the NLU reads each story's messages, the policies predict
@@ -122,9 +139,9 @@ imports: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 # The quick gate before a push: lint, types, the import contracts and the tests that need
-# no trained model, no browser, no PostgreSQL and no Redis server (make test runs them all).
+# no trained model, no browser, no PostgreSQL, Redis or RabbitMQ server (make test runs them all).
 check: lint typecheck imports
-	$(PY) -m pytest -q -m "not e2e and not browser and not postgres and not redis"
+	$(PY) -m pytest -q -m "not e2e and not browser and not postgres and not redis and not rabbitmq"
 
 test: lint typecheck imports validate pytest rasa-test
 

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -217,6 +217,8 @@ class Child:
 
     name: str
     command: list[str]
+    # Variables of this child only, over the supervisor's environment (a web app's port).
+    env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -437,7 +439,10 @@ class Supervisor:
         policy = self.policies[child.name]
         try:
             child.process = subprocess.Popen(  # noqa: S603 - fixed argument lists
-                child.command, cwd=self.cwd, env=self.env, start_new_session=True
+                child.command,
+                cwd=self.cwd,
+                env={**self.env, **child.env},
+                start_new_session=True,
             )
         except OSError as exc:  # out of processes or memory, a missing interpreter
             delay = policy.not_started(str(exc))
@@ -560,19 +565,47 @@ def notification_lines(config: HandoffConfig, config_path: Path) -> list[str]:
     ]
 
 
+def config_problem(settings: Settings) -> str | None:
+    """Why the processes would refuse the scoring, catalog, handoff or flow files, if they would."""
+    try:
+        scorer = scorer_for(settings)
+        handoff_config_for(settings)
+        load_flows(settings.flows_dir, flow_context(scorer.catalog))
+    except (ScoringConfigError, CatalogError, RatesError, HandoffConfigError, FlowError) as exc:
+        return str(exc)
+    return None
+
+
+def serve(supervisor: Supervisor, banner: Callable[[], str]) -> int:
+    """Start the children, print ``banner()``, keep them up until Ctrl-C or SIGTERM."""
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        supervisor.start()
+        print(banner(), flush=True)
+        supervisor.serve(lambda: stopping)
+        return 0
+    finally:
+        supervisor.stop()
+        print("All processes stopped.", flush=True)
+
+
 def run(model: Path) -> int:
     """Start everything and keep it up until Ctrl-C or SIGTERM; returns the exit status."""
     env = dict(os.environ)
     given = {name for name in ("LEADS_API_TOKEN", "STOREFRONT_TOKEN") if env.get(name)}
     env = child_environment(env)
     settings = Settings.from_env(env)
-    try:
-        # Fail before starting anything: each process would refuse the same files.
-        scorer = scorer_for(settings)
-        handoffs = handoff_config_for(settings)
-        load_flows(settings.flows_dir, flow_context(scorer.catalog))
-    except (ScoringConfigError, CatalogError, RatesError, HandoffConfigError, FlowError) as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
+    # Fail before starting anything: each process would refuse the same files.
+    problem = config_problem(settings)
+    if problem is not None:
+        print(f"cannot start: {problem}", file=sys.stderr)
         return 1
     problems = ports_in_use(settings)
     if problems:
@@ -586,6 +619,7 @@ def run(model: Path) -> int:
     except TokenFileError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
+    handoffs = handoff_config_for(settings)
     children = build_children(settings, model, Path(sys.executable).parent)
     supervisor = Supervisor(
         children,
@@ -593,23 +627,15 @@ def run(model: Path) -> int:
         liveness=liveness_checks(settings),
         status_file=settings.supervisor_status_file,
     )
-    stopping = False
 
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    try:
-        supervisor.start()
+    def banner() -> str:
         host = "localhost"
         shop = (
             f"  demo shop       http://{host}:{settings.web_port}/  (chat widget + tracking)\n"
             if settings.demo_shop
             else ""
         )
-        print(
+        return (
             "\nStorefront lead assistant starting (Rasa takes ~30 s to load its model):\n"
             f"{shop}"
             f"  chat (REST)     http://{host}:{settings.rasa_port}/webhooks/rest/webhook\n"
@@ -620,11 +646,7 @@ def run(model: Path) -> int:
             f"  actions         http://127.0.0.1:{settings.actions_port}/webhook\n"
             f"{''.join(token_lines(env, created, given))}"
             f"{''.join(notification_lines(handoffs, settings.handoff_config_path))}"
-            "A process that exits or stops answering is restarted; Ctrl-C stops everything.\n",
-            flush=True,
+            "A process that exits or stops answering is restarted; Ctrl-C stops everything.\n"
         )
-        supervisor.serve(lambda: stopping)
-        return 0
-    finally:
-        supervisor.stop()
-        print("All processes stopped.", flush=True)
+
+    return serve(supervisor, banner)

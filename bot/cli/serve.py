@@ -1,4 +1,4 @@
-"""``migrate``, ``web`` and ``run``: the lead store's schema and the processes of ``make run``."""
+"""``migrate``, ``web``, ``run`` and ``cluster``: the lead store's schema and the processes."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def add_commands(commands: Any) -> None:
     run = commands.add_parser("run", help="run Rasa, the action server and the web app")
     run.add_argument("--model", default="models/current.tar.gz")
     run.set_defaults(func=_run)
+    cluster = commands.add_parser(
+        "cluster", help="run this machine's part of the cluster profile (make run-cluster)"
+    )
+    cluster.add_argument("--model", default="models/current.tar.gz")
+    cluster.set_defaults(func=_cluster)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -49,5 +54,11 @@ def _web(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from bot.supervisor import run
+
+    return run(Path(args.model))
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from bot.cluster import run
 
     return run(Path(args.model))

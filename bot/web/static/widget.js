@@ -388,7 +388,13 @@
     var failures = 0;
     loadSocketIo(function (io) {
       if (!io) { fallBack(); return; }
-      socket = io(rasaUrl, { path: socketPath, reconnectionDelayMax: 30000, timeout: CONNECT_TIMEOUT_MS });
+      // ?sender= lets a load balancer keep every request of this chat on one Rasa server.
+      socket = io(rasaUrl, {
+        path: socketPath,
+        query: { sender: sessionId },
+        reconnectionDelayMax: 30000,
+        timeout: CONNECT_TIMEOUT_MS
+      });
       socket.on("connect", function () { socket.emit("session_request", { session_id: sessionId }); });
       socket.on("session_confirm", function (confirmed) {
         clearTimeout(fallbackTimer);
