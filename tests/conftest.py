@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -176,3 +178,37 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = create_db_engine(database_url)
     yield engine
     engine.dispose()
+
+
+# Redis for the tests marked ``redis``: skipped without a server, failed under CI=true.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis's URL, once it answered a ping."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        message = f"Redis is not reachable at {TEST_REDIS_URL}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (required in CI)")
+        pytest.skip(message)
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        leftovers = list(client.scan_iter(match=f"{prefix}*"))
+        if leftovers:
+            client.delete(*leftovers)
+    finally:
+        client.close()

@@ -57,7 +57,7 @@ from bot.web.keys import (
     TOKENS,
     WORKER,
 )
-from bot.web.ratelimit import RateLimiter
+from bot.web.ratelimit import RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +71,12 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES + 1,
     )
     app[SETTINGS] = settings
-    app[FORM_LIMITER] = RateLimiter(settings.form_rate_limit)
-    app[EVENTS_LIMITER] = RateLimiter(settings.events_rate_limit)
+    limits = RateLimits(settings)
+    app[FORM_LIMITER] = limits.limiter("form", settings.form_rate_limit)
+    app[EVENTS_LIMITER] = limits.limiter("events", settings.events_rate_limit)
     # Failed sign-ins per client address and minute, in bursts of as many.
-    app[LOGIN_LIMITER] = RateLimiter(settings.login_rate_limit)
+    app[LOGIN_LIMITER] = limits.limiter("login", settings.login_rate_limit)
+    app.cleanup_ctx.append(limits.serving)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_spool_flusher)
     setup_templates(app)

@@ -243,7 +243,7 @@ async def _authenticated_body(request: web.Request) -> Any:
     principal = request.get(PRINCIPAL)
     if principal is None or principal.scopes == STOREFRONT_SCOPES:
         # The storefront token is public (it sits in shop pages): limit per address.
-        request.config_dict[EVENTS_LIMITER].enforce(request, "event requests")
+        await request.config_dict[EVENTS_LIMITER].enforce(request, "event requests")
     body = await read_json_body(request)
     if principal is not None:
         if isinstance(body, dict) and BODY_TOKEN_FIELD in body:

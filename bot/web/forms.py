@@ -126,7 +126,7 @@ def _consented(fields: dict[str, Any]) -> bool:
 
 async def create_lead_from_form(request: web.Request) -> web.StreamResponse:
     """``POST /api/create-lead``."""
-    request.config_dict[FORM_LIMITER].enforce(request, "form submissions")
+    await request.config_dict[FORM_LIMITER].enforce(request, "form submissions")
     fields = await _fields(request)
     unknown = sorted(str(name) for name in fields if name not in FORM_FIELDS)
     if unknown:

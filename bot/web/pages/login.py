@@ -59,7 +59,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     """``POST /login``: check the token, open a session, go to ``next``."""
     limiter = request.config_dict[LOGIN_LIMITER]
     client = request.remote or "unknown"
-    wait = limiter.wait(client)
+    wait = await limiter.wait(client)
     if wait is not None:
         seconds = max(1, int(wait) + 1)
         page = _login_page(
@@ -78,7 +78,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     target = text_field(form, "next")
     principal = await principal_of(request, token) if token else None
     if principal is None or not principal.allows(LEADS_READ):
-        limiter.check(client)
+        await limiter.check(client)
         return _login_page(
             request,
             target,
