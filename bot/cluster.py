@@ -104,6 +104,9 @@ class ClusterConfig:
     roles: frozenset[str]
     database_url: str
     tracker_store_url: str
+    # HAProxy's written file; Rasa's endpoints file (relative to the project).
+    state_dir: Path = VAR_DIR / "cluster"
+    endpoints: str = "endpoints-cluster.yml"
     action_timeout: int = DEFAULT_ACTION_TIMEOUT_SECONDS
     ticket_lock_lifetime: int = DEFAULT_TICKET_LOCK_LIFETIME
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -170,6 +173,8 @@ class ClusterConfig:
             roles=roles,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             tracker_store_url=env.get("TRACKER_STORE_URL") or DEFAULT_TRACKER_STORE_URL,
+            state_dir=Path(env.get("CLUSTER_STATE_DIR") or VAR_DIR / "cluster"),
+            endpoints=env.get("CLUSTER_ENDPOINTS") or "endpoints-cluster.yml",
             action_timeout=_positive(env, "CLUSTER_ACTION_TIMEOUT", DEFAULT_ACTION_TIMEOUT_SECONDS),
             ticket_lock_lifetime=_positive(
                 env, "TICKET_LOCK_LIFETIME", DEFAULT_TICKET_LOCK_LIFETIME
@@ -360,6 +365,8 @@ backend rasa
     hash-type consistent
     option httpchk GET /
     http-check expect status 200
+    # Which replica answered (rasa-1, rasa-2…): for operators following one shopper.
+    http-response set-header X-Served-By %[srv_name]
 {servers("rasa", config.rasa)}
 frontend web
     bind {bind_public}:{config.web_port}
@@ -437,7 +444,7 @@ def cluster_children(
                     "--interface",
                     member.host,
                     "--endpoints",
-                    "endpoints-cluster.yml",
+                    config.endpoints,
                     "--credentials",
                     "credentials.yml",
                     "--cors",
@@ -545,7 +552,7 @@ def run(model: Path) -> int:
             file=sys.stderr,
         )
         return 1
-    haproxy_file = VAR_DIR / "cluster" / "haproxy.cfg"
+    haproxy_file = config.state_dir / "haproxy.cfg"
     haproxy_file.parent.mkdir(parents=True, exist_ok=True)
     haproxy_file.write_text(haproxy_config(config), encoding="utf-8")
     if "haproxy" in config.roles and not os.access(_haproxy_binary(), os.X_OK):

@@ -15,6 +15,7 @@ anything it spawned.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -411,3 +412,222 @@ class DevStack:
         )
         response.raise_for_status()
         return response.json()
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports that are free on 127.0.0.1 right now."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+class ClusterStack:
+    """``python -m bot cluster`` (what ``make run-cluster`` runs) on free loopback ports.
+
+    Everything it writes (HAProxy's file, the status file, tokens' absence from
+    ``var/``) stays under ``base``; the databases, Redis prefixes and the broker
+    queue are the caller's, so tests and benchmarks run side by side::
+
+        with ClusterStack(root, base, model=model, database_url=…, tracker_store_url=…,
+                          environ={"RABBITMQ_QUEUE": "…"}) as cluster:
+            cluster.chat("session-1", "hi")            # through HAProxy
+            cluster.chat("session-1", "hi", replica=2)  # straight to rasa-2
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        base: Path,
+        *,
+        model: Path,
+        database_url: str,
+        tracker_store_url: str,
+        rasa_replicas: int = 2,
+        action_servers: int = 1,
+        web_apps: int = 1,
+        roles: str = "haproxy,rasa,actions,web,consumer",
+        environ: Mapping[str, str] | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.root = root
+        self.base = base
+        self.startup_timeout = startup_timeout
+        ports = free_ports(4 + rasa_replicas + action_servers + web_apps)
+        self.chat_port, self.web_port, self.actions_port, self.health_port = ports[:4]
+        members = ports[4:]
+        self.rasa_ports = members[:rasa_replicas]
+        self.actions_ports = members[rasa_replicas : rasa_replicas + action_servers]
+        self.web_ports = members[rasa_replicas + action_servers :]
+        self.api_token = secrets.token_urlsafe(32)
+        self.status_file = base / "supervisor.json"
+        self.log_path = base / "cluster.log"
+
+        def listed(member_ports: list[int]) -> str:
+            return ",".join(f"{LOOPBACK}:{port}" for port in member_ports)
+
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", str(base)),
+            **(environ or {}),
+            "DATABASE_URL": database_url,
+            "TRACKER_STORE_URL": tracker_store_url,
+            "RASA_PORT": str(self.chat_port),
+            "WEB_PORT": str(self.web_port),
+            "WEB_HOST": LOOPBACK,
+            "ACTIONS_PORT": str(self.actions_port),
+            "CLUSTER_HEALTH_PORT": str(self.health_port),
+            "CLUSTER_RASA_SERVERS": listed(self.rasa_ports),
+            "CLUSTER_ACTION_SERVERS": listed(self.actions_ports),
+            "CLUSTER_WEB_SERVERS": listed(self.web_ports),
+            "CLUSTER_ROLES": roles,
+            "CLUSTER_STATE_DIR": str(base / "state"),
+            "SUPERVISOR_STATUS_FILE": str(self.status_file),
+            "LEADS_SPOOL_DIR": str(base / "spool"),
+            "LEADS_API_TOKEN": self.api_token,
+            "STOREFRONT_TOKEN": secrets.token_urlsafe(32),
+            "SESSION_SECRET": secrets.token_urlsafe(32),
+            "ACTIONS_TOKEN": secrets.token_urlsafe(32),
+            "PUBLIC_URL": f"http://{LOOPBACK}:{self.web_port}",
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+        self.model = model
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def chat_url(self) -> str:
+        """HAProxy's chat frontend."""
+        return f"http://{LOOPBACK}:{self.chat_port}"
+
+    @property
+    def web_url(self) -> str:
+        """HAProxy's web frontend."""
+        return f"http://{LOOPBACK}:{self.web_port}"
+
+    def replica_url(self, replica: int) -> str:
+        """Rasa server ``replica`` (1-based), straight, not through HAProxy."""
+        return f"http://{LOOPBACK}:{self.rasa_ports[replica - 1]}"
+
+    def __enter__(self) -> ClusterStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the supervisor and wait until HAProxy, every replica and web app answer."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argument list
+            [sys.executable, "-m", "bot", "cluster", "--model", str(self.model)],
+            cwd=self.root,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        urls = [f"http://{LOOPBACK}:{self.health_port}/healthz"]
+        urls += [f"{self.replica_url(index)}/" for index in range(1, len(self.rasa_ports) + 1)]
+        urls += [f"http://{LOOPBACK}:{port}/health" for port in self.actions_ports]
+        urls += [f"http://{LOOPBACK}:{port}/healthz" for port in self.web_ports]
+        waiting = list(urls)
+        while waiting:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise DevStackError(
+                    f"the cluster exited ({self.process.returncode}):\n{_tail(self.log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise DevStackError(
+                    f"no answer from {', '.join(waiting)} within {self.startup_timeout:.0f} s:\n"
+                    f"{_tail(self.log_path)}"
+                )
+            waiting = [url for url in waiting if not _http_ok(url)]
+            if waiting:
+                time.sleep(POLL_INTERVAL_SECONDS)
+        # HAProxy marks a server up after two checks a second apart.
+        while time.monotonic() < deadline:
+            try:
+                if self.chat("readiness-probe", PROBE_MESSAGE):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(POLL_INTERVAL_SECONDS)
+        raise DevStackError(f"HAProxy does not pass chat through:\n{_tail(self.log_path)}")
+
+    def member_pid(self, name: str) -> int:
+        """The pid of member ``name`` (``rasa-1``, ``web-2``…) from the supervisor's status."""
+        status = json.loads(self.status_file.read_text(encoding="utf-8"))
+        pid = status["processes"][name]["pid"]
+        if not isinstance(pid, int):
+            raise DevStackError(f"{name} is not running: {status['processes'][name]}")
+        return pid
+
+    def kill_member(self, name: str) -> int:
+        """SIGKILL member ``name``'s process group (the supervisor restarts it); its old pid."""
+        pid = self.member_pid(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        return pid
+
+    def stop(self) -> None:
+        """Ctrl-C the supervisor (it stops every member), SIGKILL whatever is left."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE_SECONDS * 3)
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            # Members run in their own groups; anything the status names is ended too.
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                status = json.loads(self.status_file.read_text(encoding="utf-8"))
+                for member in status["processes"].values():
+                    if isinstance(member.get("pid"), int):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(member["pid"], signal.SIGKILL)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def chat(
+        self,
+        sender: str,
+        text: str,
+        *,
+        replica: int | None = None,
+        timeout: float = CHAT_TIMEOUT_SECONDS,
+        **fields: Any,
+    ) -> list[dict[str, Any]]:
+        """Send one REST message through HAProxy, or straight to Rasa server ``replica``."""
+        base = self.chat_url if replica is None else self.replica_url(replica)
+        response = _request(
+            "POST",
+            f"{base}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, **fields},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        replies: list[dict[str, Any]] = response.json()
+        return replies
