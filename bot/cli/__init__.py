@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from bot import logredact
-from bot.cli import configs, flows, handoffs, leads, scoring, serve, tokens
+from bot.cli import configs, events, flows, handoffs, leads, scoring, serve, tokens
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     leads.add_commands(commands)
     tokens.add_commands(commands)
     leads.add_purge_command(commands)
+    events.add_commands(commands)
     return parser
 
 

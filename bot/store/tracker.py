@@ -8,8 +8,8 @@ a person's conversation from it for a data export and deletes it on erasure.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, select
 from sqlalchemy.engine import Engine
@@ -28,6 +28,16 @@ _EVENTS = Table(
     Column("data", Text),
 )
 CONVERSATION_TYPES = ("user", "bot")
+
+
+class TrackerEvent(NamedTuple):
+    """A row of Rasa's ``events`` table: ``data`` is ``json.dumps(event.as_dict())``."""
+
+    id: int
+    sender_id: str
+    type_name: str
+    timestamp: float
+    data: str
 
 
 class ConversationStore:
@@ -77,6 +87,42 @@ class ConversationStore:
                 }
             )
         return turns
+
+    def events_between(
+        self, since: float, until: float, *, page: int = 5000
+    ) -> Iterator[TrackerEvent]:
+        """Every stored event with ``since <= timestamp < until`` (Unix seconds), in id order.
+
+        Read ``page`` rows at a time, each page after the last id read, so a long
+        range never holds the table's rows in memory at once.
+        """
+        if not self._has_table():
+            return
+        after = None
+        while True:
+            query = (
+                select(
+                    _EVENTS.c.id,
+                    _EVENTS.c.sender_id,
+                    _EVENTS.c.type_name,
+                    _EVENTS.c.timestamp,
+                    _EVENTS.c.data,
+                )
+                .where(_EVENTS.c.timestamp >= since, _EVENTS.c.timestamp < until)
+                .order_by(_EVENTS.c.id)
+                .limit(page)
+            )
+            if after is not None:
+                query = query.where(_EVENTS.c.id > after)
+            with self.engine.connect() as connection:
+                rows = connection.execute(query).all()
+            for row in rows:
+                yield TrackerEvent(
+                    row.id, row.sender_id, row.type_name, row.timestamp, row.data or "{}"
+                )
+            if len(rows) < page:
+                return
+            after = rows[-1].id
 
     def erase(self, sender_ids: Sequence[str]) -> int:
         """Delete every event of these conversations; how many were deleted."""
