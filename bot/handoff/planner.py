@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
 
 from bot.answers.budget import Budget
 from bot.catalog import Catalog
@@ -606,13 +607,28 @@ class HandoffPlanner:
     def fire_due_timers(
         self, connection: Connection, now: datetime, limit: int = 500
     ) -> PlannerStats:
-        """Fire "no follow-up" triggers whose wait is over (the follow-up deletes its timer)."""
+        """Fire "no follow-up" triggers whose wait is over (the follow-up deletes its timer).
+
+        Several workers (one per web app) may run this at once: a timer fires for
+        the worker whose DELETE removed it, never for one that found it gone (fired
+        by another worker, or ended by its follow-up meanwhile). On PostgreSQL the
+        due timers are claimed with ``FOR UPDATE SKIP LOCKED``, so workers take
+        different timers instead of queueing behind each other's.
+        """
         stats = PlannerStats()
         rows = connection.execute(
-            select(_TIMERS).where(_TIMERS.c.fire_at <= now).order_by(_TIMERS.c.fire_at).limit(limit)
+            _claimable(
+                connection,
+                select(_TIMERS)
+                .where(_TIMERS.c.fire_at <= now)
+                .order_by(_TIMERS.c.fire_at, _TIMERS.c.id)
+                .limit(limit),
+            )
         ).all()
         for row in rows:
-            connection.execute(delete(_TIMERS).where(_TIMERS.c.id == row.id))
+            deleted = connection.execute(delete(_TIMERS).where(_TIMERS.c.id == row.id))
+            if deleted.rowcount != 1:
+                continue
             try:
                 trigger = self.config.trigger(row.trigger)
             except KeyError:
@@ -632,29 +648,51 @@ class HandoffPlanner:
     def escalate_overdue(
         self, connection: Connection, now: datetime, limit: int = 500
     ) -> PlannerStats:
-        """Tell each team's fallback channels about unacknowledged handoffs past their SLA."""
+        """Tell each team's fallback channels about unacknowledged handoffs past their SLA.
+
+        Once per handoff with several workers: the handoff is escalated by the
+        worker whose UPDATE still found it open and not escalated. On PostgreSQL
+        the rows are claimed with ``FOR UPDATE SKIP LOCKED``: a handoff locked by
+        another worker, or by sales acknowledging it, is left for the next pass,
+        which sees what that transaction did.
+        """
         stats = PlannerStats()
+        overdue = (
+            _HANDOFFS.c.status == "open",
+            _HANDOFFS.c.due_at < now,
+            _HANDOFFS.c.escalated_at.is_(None),
+        )
         rows = connection.execute(
-            select(_HANDOFFS.c.id, _HANDOFFS.c.team)
-            .where(
-                _HANDOFFS.c.status == "open",
-                _HANDOFFS.c.due_at < now,
-                _HANDOFFS.c.escalated_at.is_(None),
+            _claimable(
+                connection,
+                select(_HANDOFFS.c.id, _HANDOFFS.c.team)
+                .where(*overdue)
+                .order_by(_HANDOFFS.c.due_at, _HANDOFFS.c.id)
+                .limit(limit),
             )
-            .order_by(_HANDOFFS.c.due_at)
-            .limit(limit)
-            .with_for_update()
         ).all()
         for row in rows:
-            connection.execute(
-                update(_HANDOFFS).where(_HANDOFFS.c.id == row.id).values(escalated_at=now)
+            updated = connection.execute(
+                update(_HANDOFFS).where(_HANDOFFS.c.id == row.id, *overdue).values(escalated_at=now)
             )
+            if updated.rowcount != 1:
+                continue
             team = self.config.teams.get(row.team)
             channels = team.escalate_to if team is not None else ()
             self._notify(connection, row.id, ESCALATION_EVENT, "escalated", channels, now)
             stats.escalated += 1
             stats.handoffs.append(row.id)
         return stats
+
+
+def _claimable(connection: Connection, query: Select) -> Select:
+    """``query`` locking the rows it returns and skipping rows others locked, where supported.
+
+    SQLite has one writer at a time: a worker's transaction already excludes the others.
+    """
+    if connection.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
 
 
 def _briefed(lead: dict[str, Any]) -> dict[str, Any]:
