@@ -1,4 +1,5 @@
-"""``python -m bench [chat|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|all]``.
+"""``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
+all]``.
 
 ``make bench`` runs them all.
 
@@ -12,7 +13,8 @@ the form validation action (see ``bench/answers.py``). ``conversations``: seeded
 conversations and the leads they leave (see ``bench/conversations.py``). ``dashboard``: the
 sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.py``).
 ``inbox``: the sales inbox's first page, filters and searches over 1,000,000 leads (see
-``bench/inbox.py``).
+``bench/inbox.py``). ``turns``: the Rasa server's CPU per turn, 10 concurrent conversations'
+latency and a 200-turn conversation's first and last turns (see ``bench/turns.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -36,7 +38,17 @@ from typing import Any
 
 import yaml
 
-from bench import answers, conversations, csvimport, dashboard, handoff, inbox, nlu, scoring
+from bench import (
+    answers,
+    conversations,
+    csvimport,
+    dashboard,
+    handoff,
+    inbox,
+    nlu,
+    scoring,
+    turns,
+)
 from bench.chat import (
     ChatClient,
     CpuPerTurn,
@@ -59,6 +71,7 @@ from bot.settings import PROJECT_ROOT, VAR_DIR
 
 SUITES = (
     "chat",
+    "turns",
     "scoring",
     "handoff",
     "csv",
@@ -151,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if suite in ("chat", "all"):
         status |= chat_main(arguments if suite == "chat" else [])
+    if suite in ("turns", "all"):
+        status |= turns.main(arguments if suite == "turns" else [], machine=machine_description())
     if suite in ("scoring", "all"):
         status |= scoring.main(
             arguments if suite == "scoring" else [], machine=machine_description()
