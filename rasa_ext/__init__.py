@@ -18,6 +18,10 @@ changing behaviour:
 - The SQL tracker store on SQLite committed in rollback-journal mode, an fsync
   per turn; SQLite connections now use WAL with ``synchronous=NORMAL`` (durable
   across process crashes, the same mode the lead store uses).
+
+Rasa's SQL tracker store read and replayed a conversation's whole session on
+every turn; :mod:`rasa_ext.tracker_cache` keeps it in the process and checks it
+against the database with one indexed query.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import logredact
-from rasa_ext import hardening
+from rasa_ext import hardening, tracker_cache
 
 if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
@@ -155,6 +159,7 @@ def install() -> None:
     hardening.install()
     _install_response_validation()
     _install_session_reuse()
+    tracker_cache.install()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
     _installed = True
