@@ -330,7 +330,8 @@ def haproxy_config(config: ClusterConfig) -> str:
     bind_public = f"[{public}]" if ":" in public else public
     return f"""# Written by `python -m bot cluster` from the environment; edits are overwritten.
 global
-    maxconn 10000
+    # Two descriptors per connection must fit the process limit (often 20,000 here).
+    maxconn 4000
 
 defaults
     mode http
