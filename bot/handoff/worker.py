@@ -17,6 +17,8 @@ from datetime import datetime
 
 import aiohttp
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 import bot.clock
 from bot.handoff.channels import Outcome, deliver
@@ -28,6 +30,8 @@ from bot.store.db import write_transaction
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+# The database is down, unreachable or busy (a deadlock or lock timeout included).
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 DUTIES_SECONDS = 1.0
 
 
@@ -73,7 +77,7 @@ class OutboxWorker:
                     free = max(0, self.config.delivery.concurrency - len(inflight))
                     results = self._take_results()
                     if free or results:
-                        claimed = await self._guarded(self._record_and_claim, results, free) or []
+                        claimed = await self._record_or_keep(results, free)
                         disabled = (
                             await self._guarded(self.store.disabled_channels) if claimed else {}
                         ) or {}
@@ -127,12 +131,35 @@ class OutboxWorker:
             await asyncio.sleep(1.0)
             return None
 
+    async def _record_or_keep(self, results: list[Attempted], limit: int) -> list[Claimed]:
+        """Record ``results`` and claim up to ``limit`` messages; keep the results on an outage.
+
+        Kept results are recorded next round: dropped, a delivered message would be
+        claimed and sent again once its lease ran out. Results the database refuses
+        (their message was erased meanwhile) are dropped, so they cannot block the
+        worker.
+        """
+        try:
+            return await asyncio.to_thread(self._record_and_claim, results, limit)
+        except UNAVAILABLE_ERRORS:
+            logger.warning(
+                "outbox worker: the lead store is unavailable; %d result(s) kept for the "
+                "next round",
+                len(results),
+                exc_info=True,
+            )
+            self._results[:0] = results
+        except Exception:
+            logger.exception("outbox worker: recording %d result(s) failed", len(results))
+        await asyncio.sleep(1.0)
+        return []
+
     def _take_results(self) -> list[Attempted]:
         results, self._results = self._results, []
         return results
 
     def _record(self, results: list[Attempted]) -> None:
-        """Store attempt results (results lost to an outage are retried after the lease)."""
+        """Store attempt results (at shutdown; results lost then are retried after the lease)."""
         self._record_and_claim(results, 0)
 
     def _record_and_claim(self, results: list[Attempted], limit: int) -> list[Claimed]:
