@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.channels import Outcome
 from bot.handoff.config import Delivery
@@ -212,18 +213,23 @@ class OutboxStore:
             )
 
     @staticmethod
-    def _disable(connection: Any, channel: str, reason: str, now: datetime) -> None:
+    def _disable(connection: Connection, channel: str, reason: str, now: datetime) -> None:
         exists = connection.execute(
             select(_CHANNELS.c.channel).where(_CHANNELS.c.channel == channel)
         ).first()
-        if exists is None:
-            connection.execute(
-                insert(_CHANNELS).values(
-                    channel=channel,
-                    disabled_at=now,
-                    reason=f"endpoint answered 410 Gone ({reason[:200]})",
+        if exists is not None:
+            return
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(_CHANNELS).values(
+                        channel=channel,
+                        disabled_at=now,
+                        reason=f"endpoint answered 410 Gone ({reason[:200]})",
+                    )
                 )
-            )
+        except IntegrityError:
+            pass  # another worker heard the same 410 and disabled it first
 
     def disabled_channels(self) -> dict[str, str]:
         """Channels switched off by a 410, with why."""

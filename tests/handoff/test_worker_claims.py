@@ -5,27 +5,31 @@ overdue handoffs. Here two workers are two threads with a connection each on the
 same migrated PostgreSQL database. A worker holding its rows must not make the
 other wait (``SKIP LOCKED``: ``lock_timeout`` turns a wait into an error), and
 workers racing in small batches must fire and escalate every row exactly once.
+Two workers hearing 410 Gone from one channel both record their results.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from bot.handoff.channels import Outcome
 from bot.handoff.config import Channel, HandoffConfig, load_handoff_config
+from bot.handoff.outbox import Attempted, OutboxStore
 from bot.handoff.planner import HandoffPlanner, PlannerStats
 from bot.leads import LeadService
 from bot.leads.commands import RecordEvent
 from bot.scoring import scorer_for
 from bot.settings import Settings
 from bot.store.db import create_db_engine
-from bot.store.models import Handoff, HandoffTimer, HandoffTrigger, OutboxMessage
+from bot.store.models import ChannelState, Handoff, HandoffTimer, HandoffTrigger, OutboxMessage
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
 
@@ -72,8 +76,8 @@ def planner(config: HandoffConfig) -> HandoffPlanner:
     return HandoffPlanner(config, public_url="https://leads.shop.example", signing_key=b"k" * 32)
 
 
-def shoppers(engine: Engine, config: HandoffConfig, kind: str) -> None:
-    """``LEADS`` shoppers each sending ``kind`` at ``MON``."""
+def shoppers(engine: Engine, config: HandoffConfig, kind: str, how_many: int = LEADS) -> None:
+    """``how_many`` shoppers each sending ``kind`` at ``MON``."""
     service = LeadService(
         engine, scorer_for(Settings(scoring_config_path=SCORING_CONFIG)), planner(config)
     )
@@ -86,7 +90,7 @@ def shoppers(engine: Engine, config: HandoffConfig, kind: str) -> None:
                 ts=MON,
                 source="storefront",
             )
-            for n in range(LEADS)
+            for n in range(how_many)
         ],
         now=MON,
     )
@@ -243,3 +247,50 @@ def test_two_workers_escalate_each_overdue_handoff_once(
             .group_by(OutboxMessage.handoff_id)
         ).all()
     assert {n for _, n in per_handoff} == {len(CHANNELS)}
+
+
+def test_two_workers_hearing_410_from_one_channel_both_record_it(
+    engine: Engine, config: HandoffConfig
+) -> None:
+    shoppers(engine, config, "human_requested", how_many=1)
+    store = OutboxStore(engine, config.delivery)
+    [message] = [m for m in store.claim(10, MON) if m.channel == "crm"]
+    gone = Attempted(message, Outcome(False, 410, "410 Gone", gone=True), MON, 5)
+    failures: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            store.record([gone], MON)
+        except BaseException as error:
+            failures.append(error)
+
+    # Another worker heard 410 from the same channel and is disabling it, not yet committed.
+    with engine.begin() as other:
+        other.execute(
+            insert(ChannelState.__table__).values(channel="crm", disabled_at=MON, reason="410")
+        )
+        worker = threading.Thread(target=record)
+        worker.start()
+        for _ in range(2000):  # until this worker waits for the other's row
+            if not worker.is_alive() or waiting_for_a_lock(engine):
+                break
+            time.sleep(0.01)
+        assert waiting_for_a_lock(engine)
+    worker.join(60)
+    assert not worker.is_alive()
+    assert failures == []
+    [stored] = [m for m in store.messages() if m["message_id"] == message.message_id]
+    assert (stored["status"], [e["outcome"] for e in stored["log"]]) == ("dead", ["disabled"])
+    assert list(store.disabled_channels()) == ["crm"]
+
+
+def waiting_for_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+        )
