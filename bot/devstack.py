@@ -492,6 +492,9 @@ class ClusterStack:
             "PUBLIC_URL": f"http://{LOOPBACK}:{self.web_port}",
             "RASA_TELEMETRY_ENABLED": "false",
         }
+        if "haproxy" not in roles.split(",") and self.actions_ports:
+            # Nothing balances the action servers: the Rasa servers call the first one.
+            self.env.setdefault("ACTIONS_URL", f"http://{LOOPBACK}:{self.actions_ports[0]}/webhook")
         self.model = model
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -542,10 +545,16 @@ class ClusterStack:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
-        urls = [f"http://{LOOPBACK}:{self.health_port}/healthz"]
-        urls += [f"{self.replica_url(index)}/" for index in range(1, len(self.rasa_ports) + 1)]
-        urls += [f"http://{LOOPBACK}:{port}/health" for port in self.actions_ports]
-        urls += [f"http://{LOOPBACK}:{port}/healthz" for port in self.web_ports]
+        roles = set(self.env["CLUSTER_ROLES"].split(","))
+        urls = []
+        if "haproxy" in roles:
+            urls.append(f"http://{LOOPBACK}:{self.health_port}/healthz")
+        if "rasa" in roles:
+            urls += [f"{self.replica_url(index)}/" for index in range(1, len(self.rasa_ports) + 1)]
+        if "actions" in roles:
+            urls += [f"http://{LOOPBACK}:{port}/health" for port in self.actions_ports]
+        if "web" in roles:
+            urls += [f"http://{LOOPBACK}:{port}/healthz" for port in self.web_ports]
         waiting = list(urls)
         while waiting:
             assert self.process is not None
@@ -561,6 +570,8 @@ class ClusterStack:
             waiting = [url for url in waiting if not _http_ok(url)]
             if waiting:
                 time.sleep(POLL_INTERVAL_SECONDS)
+        if "haproxy" not in roles or "rasa" not in roles:
+            return
         # HAProxy marks a server up after two checks a second apart.
         while time.monotonic() < deadline:
             try:
