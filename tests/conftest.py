@@ -212,3 +212,36 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*leftovers)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def shared_tracker_postgres(postgres_admin_url: str) -> Iterator[str]:
+    """One PostgreSQL database for Rasa's SQL tracker store, for the session."""
+    with scratch_database("postgres", postgres_admin_url, SCRATCH_PREFIX) as url:
+        yield url
+
+
+@pytest.fixture
+def tracker_store_url(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Rasa's SQL tracker store on the kind of database the test's lead store is on, empty.
+
+    SQLite: a new file. PostgreSQL: the session's tracker database without its
+    ``events`` table, which Rasa's ``SQLTrackerStore`` creates when it opens it (a new
+    deployment's tracker store has none yet either).
+    """
+    if make_url(database_url).get_backend_name() != "postgresql":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    url: str = request.getfixturevalue("shared_tracker_postgres")
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            connection.execute(text("DROP TABLE IF EXISTS events"))
+    finally:
+        engine.dispose()
+    return url

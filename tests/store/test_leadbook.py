@@ -2,8 +2,8 @@
 
 What reaches the database runs on SQLite and PostgreSQL; checks that fail before
 any SQL run on SQLite only. Conversations live in a real Rasa SQL tracker store
-(``rasa.core.tracker_store.SQLTrackerStore``) in an SQLite file, as ``make run``
-keeps them.
+(``rasa.core.tracker_store.SQLTrackerStore``) on the lead store's kind of database:
+an SQLite file as ``make run`` keeps them, PostgreSQL as the cluster profile does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,8 +55,8 @@ ADA = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
 
 
 @pytest.fixture
-def tracker_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tracker.db'}"
+def tracker_url(tracker_store_url: str) -> str:
+    return tracker_store_url
 
 
 # For checks that never reach what differs between databases.
