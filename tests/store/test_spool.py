@@ -1,4 +1,8 @@
-"""The store can be down: writes are spooled to disk and replayed, never lost."""
+"""The store can be down: writes are spooled to disk and replayed, never lost.
+
+Replays write to SQLite and PostgreSQL (``engine``); each database is locked its
+own way in the locked-store tests.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot.leads import ApplyResult, LeadService
 from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact, decode, encode
@@ -52,7 +57,7 @@ def test_commands_round_trip_through_json(command: object) -> None:
 
 
 def test_outage_spools_then_replays_in_order(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spool = Spool(tmp_path / "spool")
     down = LeadRecorder(LeadService(create_db_engine(DOWN_URL, pool_pre_ping=False)), spool)
@@ -63,9 +68,7 @@ def test_outage_spools_then_replays_in_order(
     assert "jane@example.com" not in caplog.text
     assert "spooled" in caplog.text
 
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    repository = LeadService(create_db_engine(url))
+    repository = LeadService(engine)
     up = LeadRecorder(repository, spool)
     assert up.record(_commands(3)) is not None
     assert spool.pending() == 0
@@ -88,12 +91,10 @@ def test_flush_keeps_batches_while_still_down(tmp_path: Path) -> None:
     assert spool.pending() == 1
 
 
-def test_replay_twice_writes_once(tmp_path: Path) -> None:
+def test_replay_twice_writes_once(engine: Engine, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     spool.append(_commands(1))
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    repository = LeadService(create_db_engine(url))
+    repository = LeadService(engine)
     repository.apply(_commands(1))  # as if a replay had been interrupted after the commit
     assert spool.drain(repository) == 1
     lead = repository.get_lead_by_session("s1")
@@ -118,11 +119,9 @@ def _refused(n: int) -> list:
 
 
 def test_refused_write_is_kept_aside_and_later_writes_go_on(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    repository = LeadService(create_db_engine(url))
+    repository = LeadService(engine)
     spool = Spool(tmp_path / "spool")
     recorder = LeadRecorder(repository, spool)
     with caplog.at_level(logging.ERROR):
@@ -136,10 +135,10 @@ def test_refused_write_is_kept_aside_and_later_writes_go_on(
     assert "bad1:budget" in spool.rejected_path.read_text(encoding="utf-8")
 
 
-def test_refused_spooled_batch_does_not_block_the_ones_after_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    repository = LeadService(create_db_engine(url))
+def test_refused_spooled_batch_does_not_block_the_ones_after_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repository = LeadService(engine)
     spool = Spool(tmp_path / "spool")
     # Spooled during an outage: a good batch, one the database will refuse, a good one.
     spool.append(_commands(1))
@@ -274,10 +273,10 @@ def test_once_the_store_was_found_locked_the_next_writes_spool_without_waiting(
     assert repository.get_lead_by_session("s3") is not None
 
 
-def test_a_batch_spooled_while_the_spool_drains_is_kept_and_not_held_up(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'leads.db'}"
-    upgrade(url)
-    repository = LeadService(create_db_engine(url))
+def test_a_batch_spooled_while_the_spool_drains_is_kept_and_not_held_up(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repository = LeadService(engine)
     spool = Spool(tmp_path / "spool")
     spool.append(_answer("s1", 1))
     appended = threading.Event()
