@@ -1,4 +1,7 @@
-"""``python -m bot leads import|export``: summaries, error reports, exit codes."""
+"""``python -m bot leads import|export``: summaries, error reports, exit codes.
+
+Imports and exports run on SQLite and PostgreSQL; usage errors on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +25,16 @@ VALID = (
 )
 
 
+# Usage errors stop before the database is opened: SQLite is enough.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def store(migrated_sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    sqlite_url = migrated_sqlite_url
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+def store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The lead store the commands use (``DATABASE_URL``), on SQLite and PostgreSQL."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SHOP_COUNTRY", "FR")
-    engine = create_db_engine(sqlite_url)
+    engine = create_db_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -107,6 +114,7 @@ def test_dry_run_writes_nothing(store: Engine, tmp_path: Path) -> None:
         (VALID.replace("status", "colour"), [], "unknown column(s) 'colour'"),
     ],
 )
+@sqlite_only
 def test_file_errors_exit_2(
     store: Engine,
     tmp_path: Path,
@@ -124,6 +132,7 @@ def test_file_errors_exit_2(
     assert not (tmp_path / "leads.errors.csv").exists()
 
 
+@sqlite_only
 def test_missing_file_exits_2(
     store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -131,6 +140,7 @@ def test_missing_file_exits_2(
     assert "cannot read the file (No such file or directory)" in capsys.readouterr().err
 
 
+@sqlite_only
 def test_an_error_report_in_a_missing_directory_exits_2_first(
     store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,6 +158,7 @@ def test_the_source_is_a_label_as_people_write_it(store: Engine, tmp_path: Path)
         assert set(connection.execute(select(Lead.source)).scalars()) == {"Trade show"}
 
 
+@sqlite_only
 def test_a_bad_source_is_a_usage_error(
     store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
