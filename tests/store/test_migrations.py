@@ -48,10 +48,12 @@ def test_migrations_match_models(kind: str, request: pytest.FixtureRequest) -> N
     assert {"leads", "answers", "lead_events"} <= tables
 
 
-def test_downgrade_to_base_removes_tables(sqlite_url: str) -> None:
-    upgrade(sqlite_url)
-    downgrade(sqlite_url, "base")
-    engine = create_db_engine(sqlite_url)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_downgrade_to_base_removes_tables(kind: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{kind}_url")
+    upgrade(url)
+    downgrade(url, "base")
+    engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
