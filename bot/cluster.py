@@ -234,6 +234,7 @@ class ClusterConfig:
             "REDIS_LOCK_DB": "1",
             "REDIS_PASSWORD": "",
             "REDIS_LOCK_PREFIX": "storefront",
+            "REDIS_LOCK_LEASE_SECONDS": "5",
             "RATE_LIMIT_REDIS_URL": "redis://127.0.0.1:6379/2",
             "RABBITMQ_HOST": "127.0.0.1",
             "RABBITMQ_PORT": "5672",

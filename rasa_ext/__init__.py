@@ -38,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import logredact
-from rasa_ext import hardening, tracker_cache
+from rasa_ext import hardening, retries, tracker_cache
 
 if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
@@ -160,6 +160,7 @@ def install() -> None:
     _install_response_validation()
     _install_session_reuse()
     tracker_cache.install()
+    retries.install()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
     _installed = True

@@ -41,7 +41,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import rasa.utils.endpoints
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
 from rasa.core.channels.socketio import SocketIOOutput
@@ -58,11 +58,13 @@ from rasa_ext.limits import (
     UNAVAILABLE_REPLY,
     UNREADABLE_REPLY,
     ChatInputError,
+    message_id_problem,
     parse_chat_body,
     sender_problem,
     text_problem,
     too_long,
 )
+from rasa_ext.retries import ClientMessage
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,28 @@ def session_id_of(data: Any) -> str:
         assert isinstance(requested, str)
         return requested
     return uuid.uuid4().hex
+
+
+def user_message(
+    text: str,
+    output: OutputChannel,
+    sender: str,
+    *,
+    input_channel: str,
+    metadata: dict[str, Any] | None,
+    message_id: str | None,
+) -> UserMessage:
+    """Rasa's message; with the client's ``message_id``, one a retry is answered from."""
+    if message_id is None:
+        return UserMessage(text, output, sender, input_channel=input_channel, metadata=metadata)
+    return ClientMessage(
+        text,
+        output,
+        sender,
+        input_channel=input_channel,
+        message_id=message_id,
+        metadata=metadata,
+    )
 
 
 def _error(status: int, message: str, **details: str) -> HTTPResponse:
@@ -111,12 +135,13 @@ class RestInput(RasaRestInput):
                     content_type="text/event-stream",
                 )
             collector = CollectingOutputChannel()
-            message = UserMessage(
+            message = user_message(
                 chat.message,
                 collector,
                 chat.sender,
                 input_channel=self.name(),
                 metadata=chat.metadata,
+                message_id=chat.message_id,
             )
             try:
                 await on_new_message(message)
@@ -223,12 +248,17 @@ class SocketIOInput(RasaSocketIOInput):
                     metadata = json.loads(metadata)
                 except ValueError:
                     metadata = {}
-            message = UserMessage(
+            message_id = data.get("message_id")
+            if message_id_problem(message_id) is not None:
+                logger.warning("socket.io message from %s has an unusable message_id: new id", sid)
+                message_id = None
+            message = user_message(
                 text,
                 output,
                 sender_id,
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else {},
+                message_id=message_id,
             )
             try:
                 await on_new_message(message)

@@ -10,6 +10,7 @@ memory) or answer 500. Here each field is checked, with an error that names it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,22 @@ class ChatRequest:
     sender: str
     message: str
     metadata: dict[str, Any] | None
+    # Chosen by the client and sent again with a retry (rasa_ext.retries).
+    message_id: str | None = None
+
+
+# A client's message id: a UUID, or any short token of these characters.
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MESSAGE_ID_RULE = "message_id must be 1 to 64 letters, digits or . _ : - (e.g. a UUID)"
+
+
+def message_id_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a client's message id, or None if it can (None: not given)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or _MESSAGE_ID.fullmatch(value) is None:
+        return MESSAGE_ID_RULE
+    return None
 
 
 def sender_problem(value: Any) -> str | None:
@@ -104,5 +121,9 @@ def parse_chat_body(body: bytes) -> ChatRequest:
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise ChatInputError("metadata", "metadata must be a JSON object")
+    message_id = data.get("message_id")
+    problem = message_id_problem(message_id)
+    if problem is not None:
+        raise ChatInputError("message_id", problem)
     assert isinstance(sender, str) and isinstance(message, str)
-    return ChatRequest(sender=sender, message=message, metadata=metadata)
+    return ChatRequest(sender=sender, message=message, metadata=metadata, message_id=message_id)

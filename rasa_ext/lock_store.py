@@ -11,6 +11,7 @@ For the cluster profile, where several Rasa servers share one Redis: set in
       password: ${REDIS_PASSWORD}
       key_prefix: shop
       poll_seconds: 0.02
+      lease_seconds: 5
 
 What this relies on in Rasa 3.6.21's source:
 
@@ -54,6 +55,12 @@ the conversation's key goes when its last ticket does (and carries a Redis
 expiry at its latest ticket's, so a crash leaves nothing behind). Waiting
 polls every ``poll_seconds`` instead of every second.
 
+With ``lease_seconds``, a ticket is issued for one lease and its process renews
+it every quarter lease while it waits or holds the lock (one more script), up to
+Rasa's lifetime: a Rasa server killed mid-turn holds its conversations for one
+lease, and a living one keeps a long turn's lock. A process stalled for a whole
+lease (its event loop blocked) loses the lock, which it logs.
+
 Ticket numbers come from one counter for the whole store, so a number is never
 issued twice: Rasa restarts at 0 when a conversation's lock is deleted, and a
 holder whose ticket expired mid-turn would then remove a newcomer's ticket 0.
@@ -63,6 +70,7 @@ All keys of one script must live on one Redis node (no Redis Cluster).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -153,6 +161,20 @@ if #live == 0 then redis.call('DEL', KEYS[1]) end
 return #live
 """
 
+# KEYS: lock. ARGV: ticket, lease in ms. Moves a live ticket's expiry to now + lease;
+# returns 1, or 0 if the ticket is gone (expired or removed).
+_RENEW = """
+local now = now_ms()
+local expires = redis.call('HGET', KEYS[1], ARGV[1])
+if not expires or now > tonumber(expires) then return 0 end
+local renewed = now + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', renewed))
+if redis.call('PTTL', KEYS[1]) < renewed - now then
+  redis.call('PEXPIREAT', KEYS[1], string.format('%d', renewed + 1))
+end
+return 1
+"""
+
 # KEYS: lock. Returns the live tickets as number, expires, ...
 _READ = """
 return flatten(live_tickets(KEYS[1], now_ms()))
@@ -189,6 +211,10 @@ class RedisLockSettings:
     key_prefix: str | None = None
     socket_timeout: float = 10.0
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    # With a lease, a ticket lives lease_seconds and its process renews it every quarter
+    # of that while it waits or holds the lock (up to Rasa's lock lifetime): a replica
+    # killed mid-turn blocks its conversations for one lease, not a whole lifetime.
+    lease_seconds: float | None = None
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> RedisLockSettings:
@@ -201,7 +227,7 @@ class RedisLockSettings:
         for key in ("port", "db"):
             if key in present:
                 present[key] = int(present[key])
-        for key in ("socket_timeout", "poll_seconds"):
+        for key in ("socket_timeout", "poll_seconds", "lease_seconds"):
             if key in present:
                 present[key] = float(present[key])
         if "use_ssl" in present and isinstance(present["use_ssl"], str):
@@ -209,6 +235,8 @@ class RedisLockSettings:
         settings = cls(**present)
         if settings.poll_seconds <= 0:
             raise ValueError("lock_store poll_seconds must be more than 0")
+        if settings.lease_seconds is not None and settings.lease_seconds < 0.1:
+            raise ValueError("lock_store lease_seconds must be at least 0.1")
         if settings.key_prefix is not None and not str(settings.key_prefix).isalnum():
             raise ValueError(f"lock_store key_prefix must be alphanumeric: {settings.key_prefix!r}")
         return settings
@@ -232,6 +260,7 @@ class AtomicRedisLockStore(LockStore):
         settings = RedisLockSettings.parse({**values, **options})
         self.settings = settings
         self.poll_seconds = settings.poll_seconds
+        self.lease_seconds = settings.lease_seconds
         self.red = redis.StrictRedis(
             host=settings.host,
             port=settings.port,
@@ -252,6 +281,7 @@ class AtomicRedisLockStore(LockStore):
         self._check = self.red.register_script(_PRELUDE + _CHECK)
         self._release = self.red.register_script(_PRELUDE + _RELEASE)
         self._read = self.red.register_script(_PRELUDE + _READ)
+        self._renew = self.red.register_script(_PRELUDE + _RENEW)
         self._save = self.red.register_script(_SAVE)
         super().__init__()
 
@@ -282,11 +312,55 @@ class AtomicRedisLockStore(LockStore):
         once this ticket's lifetime passes before its turn comes.
         """
         poll = self.poll_seconds if wait_time_in_seconds is None else wait_time_in_seconds
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        lease = self.lease_seconds
+        if lease is None or lease >= lock_lifetime:
+            ticket = self.issue_ticket(conversation_id, lock_lifetime)
+            try:
+                yield await self._acquire_lock(conversation_id, ticket, poll)
+            finally:
+                self.cleanup(conversation_id, ticket)
+            return
+        ticket = self.issue_ticket(conversation_id, lease)
+        renewing = asyncio.create_task(
+            self._keep_renewing(conversation_id, ticket, lease, lock_lifetime)
+        )
         try:
             yield await self._acquire_lock(conversation_id, ticket, poll)
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             self.cleanup(conversation_id, ticket)
+
+    async def _keep_renewing(
+        self, conversation_id: str, ticket: int, lease: float, lifetime: float
+    ) -> None:
+        """Renew ``ticket`` every quarter lease until cancelled or ``lifetime`` has passed."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + lifetime - lease
+        while loop.time() < until:
+            await asyncio.sleep(lease / 4)
+            try:
+                renewed = self.renew(conversation_id, ticket, lease)
+            except redis.RedisError as error:
+                # The next renewal may get through; the lease covers three misses.
+                logger.warning("could not renew a conversation lock: %s", error)
+                continue
+            if not renewed:
+                logger.warning(
+                    "a conversation lock expired while held (the process was stalled "
+                    "for more than %.1f s)",
+                    lease,
+                )
+                return
+
+    def renew(self, conversation_id: str, ticket: int, lease: float) -> bool:
+        """Move a live ``ticket``'s expiry to ``lease`` seconds from now; False if it is gone."""
+        return bool(
+            self._renew(
+                keys=[self._key(conversation_id)], args=[ticket, max(1, round(lease * 1000))]
+            )
+        )
 
     async def _acquire_lock(
         self, conversation_id: str, ticket: int, wait_time_in_seconds: float

@@ -46,8 +46,10 @@ def stock_lock_cluster(
     endpoints = (PROJECT_ROOT / "endpoints-cluster.yml").read_text(encoding="utf-8")
     assert "type: rasa_ext.lock_store.AtomicRedisLockStore" in endpoints
     stock = base / "endpoints-stock.yml"
+    # Rasa's store takes no lease (its tickets live TICKET_LOCK_LIFETIME).
+    lines = [line for line in endpoints.splitlines() if "lease_seconds" not in line]
     stock.write_text(
-        endpoints.replace("type: rasa_ext.lock_store.AtomicRedisLockStore", "type: redis"),
+        "\n".join(lines).replace("type: rasa_ext.lock_store.AtomicRedisLockStore", "type: redis"),
         encoding="utf-8",
     )
     # No HAProxy, web app or consumer: the Rasa servers call the action server straight.

@@ -217,3 +217,69 @@ def test_rasas_redis_lock_store_fails_the_same_race(key_prefix: str):
     result = run_race(Race(store="stock", key_prefix=key_prefix))
     print(f"Rasa's RedisLockStore, 3 processes: {result.summary()}")
     assert result.overlaps + result.lock_errors + result.stalls > 0, result.summary()
+
+
+@pytest.fixture
+def leased(key_prefix: str) -> AtomicRedisLockStore:
+    return AtomicRedisLockStore(
+        host=REDIS_HOST,
+        port=REDIS_PORT,
+        db=REDIS_DB,
+        key_prefix=key_prefix,
+        poll_seconds=0.01,
+        lease_seconds=0.4,
+    )
+
+
+async def test_a_leased_ticket_of_a_dead_process_expires_after_one_lease(
+    leased: AtomicRedisLockStore,
+):
+    # A holder whose process died: its ticket was issued with the lease and never renewed.
+    leased.issue_ticket(CONVERSATION, 0.4)
+
+    async def take() -> bool:
+        async with leased.lock(CONVERSATION, lock_lifetime=30):
+            return True
+
+    # Without the lease the newcomer would wait for the 30 s lifetime.
+    assert await asyncio.wait_for(take(), timeout=10)
+
+
+async def test_a_leased_lock_is_renewed_while_held_beyond_its_lease(
+    leased: AtomicRedisLockStore, key_prefix: str
+):
+    other = AtomicRedisLockStore(
+        host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, key_prefix=key_prefix, poll_seconds=0.01
+    )
+    order: list[str] = []
+    held = asyncio.Event()
+
+    async def hold() -> None:
+        async with leased.lock(CONVERSATION, lock_lifetime=30):
+            order.append("held")
+            held.set()
+            # Four leases: without renewal the ticket would expire and the other enter.
+            await asyncio.sleep(1.6)
+            order.append("released")
+
+    async def wait() -> None:
+        await held.wait()
+        async with other.lock(CONVERSATION, lock_lifetime=30):
+            order.append("other")
+
+    await asyncio.wait_for(asyncio.gather(hold(), wait()), timeout=20)
+
+    assert order == ["held", "released", "other"]
+
+
+def test_renewing_a_gone_ticket_says_so(leased: AtomicRedisLockStore):
+    ticket = leased.issue_ticket(CONVERSATION, 5)
+
+    assert leased.renew(CONVERSATION, ticket, 5)
+    leased.cleanup(CONVERSATION, ticket)
+    assert not leased.renew(CONVERSATION, ticket, 5)
+
+
+def test_a_lease_too_short_is_refused():
+    with pytest.raises(ValueError, match="lease_seconds"):
+        AtomicRedisLockStore(host=REDIS_HOST, lease_seconds="0.01")

@@ -449,25 +449,51 @@
     waiting.forEach(deliver);
   }
 
-  function deliver(text) {
+  // Each message has an id the server remembers: sent again after a failure (a server
+  // restarting, a dropped connection), it is answered again but never counted twice.
+  function messageId() {
+    var c = window.crypto;
+    if (c && typeof c.randomUUID === "function") return c.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (c && c.getRandomValues) c.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  var RETRY_DELAYS_MS = [1000, 2000, 4000];
+
+  function deliver(item) {
     if (mode === "connecting") {
-      outbox.push(text);
+      outbox.push(item);
     } else if (mode === "socket") {
-      socket.emit("user_uttered", { message: text, session_id: sessionId, metadata: metadata() });
+      socket.emit("user_uttered", {
+        message: item.text, message_id: item.id, session_id: sessionId, metadata: metadata()
+      });
     } else {
       fetch(rasaUrl + "/webhooks/rest/webhook", {
         method: "POST",
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender: sessionId, message: text, metadata: metadata() })
+        body: JSON.stringify({ sender: sessionId, message: item.text, message_id: item.id, metadata: metadata() })
       }).then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
+        if (!response.ok) {
+          var failure = new Error("HTTP " + response.status);
+          // 502-504: the server or its proxy failed mid-way; worth sending again.
+          failure.retry = response.status >= 502 && response.status <= 504;
+          throw failure;
+        }
         return response.json();
       }).then(function (messages) {
         setTyping(false);
         (Array.isArray(messages) ? messages : []).forEach(receive);
-      }).catch(function () {
+      }).catch(function (failure) {
+        var network = !(failure && /^HTTP /.test(failure.message));
+        if ((network || failure.retry) && item.tries < RETRY_DELAYS_MS.length) {
+          setTimeout(function () { deliver(item); }, RETRY_DELAYS_MS[item.tries]);
+          item.tries += 1;
+          return;
+        }
         setTyping(false);
         error.textContent = "Sorry, your message could not be sent. Please check your connection and try again.";
       });
@@ -483,7 +509,7 @@
     remember({ from: "user", text: String(shown || text).slice(0, MAX_TEXT) });
     setTyping(true);
     if (mode === "idle") connect();
-    deliver(text);
+    deliver({ text: text, id: messageId(), tries: 0 });
   }
 
   // -- opening, closing, keyboard ----------------------------------------------------------
