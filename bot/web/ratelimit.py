@@ -13,9 +13,12 @@ second after the client's last request).
 
 When Redis does not answer within ``RATE_LIMIT_REDIS_TIMEOUT_MS`` (200 ms by
 default) or refuses the connection, the limits fail open to the process's own
-buckets: a warning is logged, requests are counted per process, and Redis is
-asked again after :data:`REDIS_RETRY_SECONDS`. A Redis outage thus neither
-fails nor stalls requests; it makes the limit per process until Redis is back.
+buckets: a warning is logged (once per outage), requests are counted per
+process, and Redis is asked again after :data:`REDIS_RETRY_SECONDS`. A Redis
+outage thus neither fails nor stalls requests; it makes the limit per process
+until Redis is back. A web app holds at most :data:`REDIS_CONNECTIONS`
+connections; a check waits at most the timeout for one, then the timeout for
+the answer.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ IDLE_SECONDS = 120.0
 MAX_CLIENTS = 50_000
 # After Redis failed, requests are counted per process for this long before Redis is tried again.
 REDIS_RETRY_SECONDS = 5.0
+# Connections to Redis per web app: a burst of requests queues for them instead of
+# opening one connection each.
+REDIS_CONNECTIONS = 16
 
 # KEYS: the client's bucket. ARGV: its size (requests per minute), then 1 to take a
 # request or 0 to only look. Returns -1 when a request may go now (taken if asked),
@@ -154,15 +160,19 @@ class RedisBuckets:
         self._client: redis.asyncio.Redis | None = None
         self._script: redis.commands.core.AsyncScript | None = None
         self._down_until: float | None = None
+        self._failing = False
 
     def _connect(self) -> redis.commands.core.AsyncScript:
         # Made on first use, inside the running loop whose connections it pools.
         if self._script is None:
-            self._client = redis.asyncio.Redis.from_url(
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=self.timeout_seconds,
                 socket_timeout=self.timeout_seconds,
                 socket_connect_timeout=self.timeout_seconds,
             )
+            self._client = redis.asyncio.Redis(connection_pool=pool)
             self._script = self._client.register_script(_BUCKET)
         return self._script
 
@@ -180,17 +190,40 @@ class RedisBuckets:
                 keys=[f"{self.prefix}{name}:{client}"], args=[size, 1 if take else 0]
             )
         except (redis.RedisError, OSError, asyncio.TimeoutError) as error:
+            # Checks under way when Redis failed fail too: the first one tells.
+            first = self._down_until is None
             self._down_until = self._clock() + REDIS_RETRY_SECONDS
+            self._failing = True
+            if first:
+                logger.warning(
+                    "rate limits: Redis at %s failed (%s: %s); each web app counts "
+                    "requests alone for %.0f s",
+                    mask_url_password(self.url),
+                    type(error).__name__,
+                    error,
+                    REDIS_RETRY_SECONDS,
+                )
+            raise RedisUnavailable(str(error)) from error
+        if self._failing:
+            self._failing = False
+            logger.info("rate limits: Redis at %s answers again", mask_url_password(self.url))
+        return None if int(waited) < 0 else int(waited) / 1000.0
+
+    async def open(self) -> bool:
+        """Connect and load the script now, before requests come; whether Redis answered."""
+        try:
+            await self._connect()(keys=[f"{self.prefix}startup:check"], args=[1, 0])
+        except (redis.RedisError, OSError, asyncio.TimeoutError) as error:
             logger.warning(
-                "rate limits: Redis at %s failed (%s: %s); each web app counts requests "
-                "alone for %.0f s",
+                "rate limits: Redis at %s failed at start (%s: %s); each web app counts "
+                "requests alone until it answers",
                 mask_url_password(self.url),
                 type(error).__name__,
                 error,
-                REDIS_RETRY_SECONDS,
             )
-            raise RedisUnavailable(str(error)) from error
-        return None if int(waited) < 0 else int(waited) / 1000.0
+            return False
+        logger.info("rate limits: shared in Redis at %s", mask_url_password(self.url))
+        return True
 
     async def close(self) -> None:
         """Close the connections to Redis."""
@@ -256,7 +289,9 @@ class RateLimits:
         return RedisRateLimiter(per_minute, self.buckets, name)
 
     async def serving(self, _app: web.Application) -> AsyncIterator[None]:
-        """Close the connections to Redis when the app stops (a ``cleanup_ctx``)."""
+        """Connect to Redis when the app starts, close when it stops (a ``cleanup_ctx``)."""
+        if self.buckets is not None:
+            await self.buckets.open()
         yield
         if self.buckets is not None:
             await self.buckets.close()

@@ -248,19 +248,44 @@ async def test_a_silent_redis_costs_one_timeout_then_is_skipped(
     clock = Clock()
     with silent_server() as (url, accepted):
         shared = RedisBuckets(url, "x:", TIMEOUT, clock=clock)
-        limiter = RedisRateLimiter(2, shared, "form", clock)
+        limiter = RedisRateLimiter(10, shared, "form", clock)
         with caplog.at_level(logging.WARNING, logger="bot.web.ratelimit"):
-            # The socket timeout ends the first check; the next ones do not wait for Redis.
-            assert await limiter.check("10.0.0.1") is None
-            assert await limiter.check("10.0.0.1") is None
-            assert await limiter.check("10.0.0.1") is not None
+            # Requests under way when Redis fails each wait for it once (its timeout).
+            burst = await asyncio.gather(*(limiter.check("10.0.0.1") for _ in range(5)))
+            assert burst == [None] * 5
             connections = len(accepted)
+            # Then Redis is not asked: the process's own bucket of 10 counts.
+            for _ in range(5):
+                assert await limiter.check("10.0.0.1") is None
+            assert await limiter.check("10.0.0.1") is not None
+            assert len(accepted) == connections
             clock.now += 5.0  # REDIS_RETRY_SECONDS later Redis is tried again
             assert await limiter.check("10.0.0.2") is None
-        assert connections == 1
-        assert len(accepted) == 2
-        assert ["TimeoutError" in r.getMessage() for r in caplog.records] == [True, True]
+        assert len(accepted) == connections + 1
+        # One warning per outage, and one for the retry that failed.
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 2
+        assert all("TimeoutError" in warning for warning in warnings)
         await shared.close()
+
+
+async def test_opening_tells_whether_redis_answers(caplog: pytest.LogCaptureFixture) -> None:
+    shared = RedisBuckets(f"redis://127.0.0.1:{free_port()}/0", "x:", TIMEOUT)
+    with caplog.at_level(logging.WARNING, logger="bot.web.ratelimit"):
+        assert await shared.open() is False
+    assert "failed at start" in caplog.text
+    await shared.close()
+
+
+@pytest.mark.redis
+async def test_opening_writes_nothing(redis_url: str, redis_prefix: str) -> None:
+    async with buckets(redis_url, redis_prefix) as shared:
+        assert await shared.open() is True
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert list(client.scan_iter(match=f"{redis_prefix}*")) == []
+    finally:
+        client.close()
 
 
 async def test_a_web_app_with_redis_down_answers_with_its_own_limit(
