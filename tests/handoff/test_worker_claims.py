@@ -39,7 +39,7 @@ CHANNELS = (
     Channel("crm", "webhook", url="https://crm.example/hooks", secrets=(SECRET,)),
     Channel("sales-slack", "slack", url="https://hooks.slack.example/T/B/X"),
 )
-LEADS = 120
+LEADS = 60
 BATCH = 10
 
 Duty = Callable[[HandoffPlanner, Connection, datetime, int], PlannerStats]
