@@ -347,7 +347,10 @@ defaults
     # only when the connection could not be made (nothing reached the dead one).
     retries 2
     option redispatch 1
-    default-server inter 1s fastinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+    # A refused connection (a killed server) fails a check at once: down after three
+    # (~1.5 s). A busy server may answer a check late: it has 5 s before that counts.
+    timeout check 5s
+    default-server inter 1s fastinter 500ms fall 3 rise 2
 
 frontend health
     bind 127.0.0.1:{config.health_port}

@@ -4,22 +4,32 @@
 one to each replica (not through HAProxy, so the two really serve the same
 conversation together): every message is answered, stored once, no turn runs
 into another, and the events consumer holds each stored event once. The same
-drive against Rasa's stock ``RedisLockStore`` goes wrong.
+drive against Rasa's stock ``RedisLockStore`` goes wrong (``test_cluster_stock_lock``).
+
+Then, through HAProxy, one replica is killed (SIGKILL) while it runs a turn: its
+shoppers go on with the other replica, the interrupted message is stored once and
+whole, and the lead store holds it once though the shopper sent it twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import threading
+import time
+import uuid
+from collections import Counter
 
-import pytest
+import redis
+import requests
+from sqlalchemy import create_engine, text
 
 from bot.devstack import ClusterStack
-from bot.settings import PROJECT_ROOT
-from tests.cluster.conftest import cluster_stack
+from tests.cluster.turns import MESSAGES as TEXTS
 from tests.cluster.turns import consumer_problems, drive, tracker_problems
 
 CONVERSATIONS = 50
-CONTROL = ("Hi! I'm interested in your products", "next week", "the black hoodie in XL")
+# A shopper whose request fails sends it again, with the same message id, this long.
+RETRY_SECONDS = 60.0
 MESSAGES = 20
 
 
@@ -37,48 +47,139 @@ def test_two_replicas_share_conversations_without_losing_or_mixing_turns(
     assert consumer_problems(cluster.env["DATABASE_URL"], tracker_url, list(outcome.sent)) == []
 
 
-@pytest.fixture(scope="module")
-def stock_lock_cluster(
-    tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
-) -> Iterator[ClusterStack]:
-    """Two Rasa servers and an action server whose lock store is Rasa's own RedisLockStore."""
-    base = tmp_path_factory.mktemp("stock")
-    endpoints = (PROJECT_ROOT / "endpoints-cluster.yml").read_text(encoding="utf-8")
-    assert "type: rasa_ext.lock_store.AtomicRedisLockStore" in endpoints
-    stock = base / "endpoints-stock.yml"
-    # Rasa's store takes no lease (its tickets live TICKET_LOCK_LIFETIME).
-    lines = [line for line in endpoints.splitlines() if "lease_seconds" not in line]
-    stock.write_text(
-        "\n".join(lines).replace("type: rasa_ext.lock_store.AtomicRedisLockStore", "type: redis"),
-        encoding="utf-8",
-    )
-    # No HAProxy, web app or consumer: the Rasa servers call the action server straight.
-    yield from cluster_stack(
-        base,
-        postgres_admin_url,
-        "stock",
-        rasa_replicas=2,
-        roles="rasa,actions",
-        environ={"CLUSTER_ENDPOINTS": str(stock)},
-    )
+class Shopper:
+    """A widget through HAProxy: each message with its id, sent again after a failure."""
+
+    def __init__(self, cluster: ClusterStack, sender: str) -> None:
+        self.url = f"{cluster.chat_url}/webhooks/rest/webhook"
+        self.sender = sender
+        self.sent: list[str] = []
+        self.failures = 0
+        self.problems: list[str] = []
+        self.answered_at: list[float] = []
+        self.served_by = ""
+
+    def say(self, message: str) -> None:
+        message_id = str(uuid.uuid4())
+        self.sent.append(message)
+        deadline = time.monotonic() + RETRY_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                response = requests.post(
+                    self.url,
+                    json={"sender": self.sender, "message": message, "message_id": message_id},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                response = None
+            if response is not None and response.status_code == 200:
+                if not response.json():
+                    self.problems.append(f"{message!r}: empty reply")
+                self.served_by = response.headers.get("X-Served-By", "")
+                self.answered_at.append(time.monotonic())
+                return
+            if response is not None and response.status_code not in (502, 503, 504):
+                self.problems.append(f"{message!r}: HTTP {response.status_code}")
+                return
+            self.failures += 1
+            time.sleep(0.5)
+        self.problems.append(f"{message!r}: no answer within {RETRY_SECONDS:.0f} s")
 
 
-def test_the_same_drive_goes_wrong_with_rasas_stock_lock_store(
-    stock_lock_cluster: ClusterStack,
+def test_a_replica_killed_mid_turn_loses_no_message_and_writes_nothing_twice(
+    cluster: ClusterStack,
 ) -> None:
-    # One message at a time, the same servers work: what goes wrong below is the lock.
-    control = {"stock-control": list(CONTROL)}
-    for message in CONTROL:
-        assert stock_lock_cluster.chat("stock-control", message, replica=1)
-    tracker_url = stock_lock_cluster.env["TRACKER_STORE_URL"]
-    assert tracker_problems(tracker_url, control) == []
-    urls = [stock_lock_cluster.replica_url(1), stock_lock_cluster.replica_url(2)]
+    # Shoppers on both replicas (HAProxy pins each by its sender id).
+    shoppers: list[Shopper] = []
+    for index in range(40):
+        shopper = Shopper(cluster, f"failover-{index:02d}")
+        shopper.say(TEXTS[0])
+        shoppers.append(shopper)
+        served = Counter(s.served_by for s in shoppers)
+        if len(served) == 2 and min(served.values()) >= 3:
+            break
+    victim_name = shoppers[0].served_by
+    assert victim_name in ("rasa-1", "rasa-2")
+    victims = [s for s in shoppers if s.served_by == victim_name]
+    others = [s for s in shoppers if s.served_by != victim_name]
+    assert others
 
-    outcome = drive(
-        urls, CONVERSATIONS, MESSAGES, prefix="stock", timeout=15.0, stop_on_problem=True
+    # Everyone else keeps chatting while the victim's replica is killed.
+    stop = threading.Event()
+
+    def chat(shopper: Shopper) -> None:
+        for message in TEXTS[1:12]:
+            if stop.is_set():
+                return
+            shopper.say(message)
+
+    background = [threading.Thread(target=chat, args=(s,)) for s in shoppers[1:]]
+    for thread in background:
+        thread.start()
+
+    # Kill while the first victim's turn runs: its conversation lock is held in Redis.
+    first = victims[0]
+    lock_key = f"{cluster.env['REDIS_LOCK_PREFIX']}:atomiclock:{first.sender}"
+    red = redis.Redis(host="127.0.0.1", port=6379, db=1)
+    killed_at = None
+    interrupted = ""
+    for message in TEXTS[1:12]:
+        sending = threading.Thread(target=first.say, args=(message,))
+        sending.start()
+        watch_until = time.monotonic() + 5
+        while time.monotonic() < watch_until and sending.is_alive():
+            if red.exists(lock_key):
+                cluster.kill_member(victim_name)
+                killed_at = time.monotonic()
+                interrupted = message
+                break
+        sending.join(RETRY_SECONDS + 35)
+        if killed_at is not None:
+            break
+    assert killed_at is not None, "never saw the victim's turn running"
+    for message in TEXTS[len(first.sent) : 12]:
+        first.say(message)
+    stop_after = time.monotonic() + RETRY_SECONDS + 60
+    for thread in background:
+        thread.join(max(1.0, stop_after - time.monotonic()))
+    stop.set()
+
+    # Every message was answered; the interrupted one needed at least one more try.
+    assert [s.problems for s in shoppers] == [[] for _ in shoppers]
+    assert first.failures >= 1
+    # The victim's shoppers went on with the other replica within seconds.
+    for shopper in victims:
+        after = [t for t in shopper.answered_at if t > killed_at]
+        assert after, f"{shopper.sender} got no answer after the kill"
+        assert after[0] - killed_at < 30
+    # The interrupted turn was stored whole or not at all, and then exactly once.
+    sent = {s.sender: s.sent for s in shoppers}
+    assert tracker_problems(cluster.env["TRACKER_STORE_URL"], sent) == []
+    # The lead store holds each message once, though the interrupted one was sent twice.
+    engine = create_engine(cluster.env["DATABASE_URL"], future=True)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT l.session_id, e.properties FROM lead_events e "
+                    "JOIN leads l ON l.id = e.lead_id "
+                    "WHERE e.type = 'chat_message' AND l.session_id = ANY(:senders)"
+                ),
+                {"senders": list(sent)},
+            ).all()
+            leads = connection.execute(
+                text(
+                    "SELECT session_id, count(*) FROM leads WHERE session_id = ANY(:senders) "
+                    "GROUP BY session_id"
+                ),
+                {"senders": list(sent)},
+            ).all()
+    finally:
+        engine.dispose()
+    decoded = [(session, json.loads(p) if isinstance(p, str) else p) for session, p in rows]
+    lines = Counter(
+        (session, props["text"]) for session, props in decoded if props.get("sender") == "user"
     )
-    stored = tracker_problems(tracker_url, outcome.sent)
-
-    # Messages dropped (answered 200 with no reply), turns stalled, or stored wrong.
-    assert outcome.problems or stored
-    assert not [problem for problem in outcome.problems if "HTTP" in problem]
+    assert [line for line, count in lines.items() if count > 1] == []
+    assert (first.sender, interrupted) in lines
+    assert all(count == 1 for _, count in leads)
