@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -450,9 +450,14 @@ class ClusterStack:
         roles: str = "haproxy,rasa,actions,web,consumer",
         environ: Mapping[str, str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+        command: Sequence[str] | None = None,
     ) -> None:
+        """``command`` starts it: ``python -m bot cluster`` unless given (``make run-cluster``)."""
         self.root = root
         self.base = base
+        self.command = list(
+            command or [sys.executable, "-m", "bot", "cluster", "--model", str(model)]
+        )
         self.startup_timeout = startup_timeout
         ports = free_ports(4 + rasa_replicas + action_servers + web_apps)
         self.chat_port, self.web_port, self.actions_port, self.health_port = ports[:4]
@@ -529,8 +534,8 @@ class ClusterStack:
         """Start the supervisor and wait until HAProxy, every replica and web app answer."""
         self.base.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argument list
-            [sys.executable, "-m", "bot", "cluster", "--model", str(self.model)],
+        self.process = subprocess.Popen(  # noqa: S603 - the caller's argument list
+            self.command,
             cwd=self.root,
             env=self.env,
             stdout=self._log,

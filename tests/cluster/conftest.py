@@ -92,7 +92,16 @@ def _delete_keys(prefix: str) -> None:
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
 ) -> Iterator[ClusterStack]:
-    """Two Rasa servers, one action server, one web app, the consumer, behind HAProxy."""
+    """Two Rasa servers, one action server, one web app, the consumer, behind HAProxy.
+
+    Started as the README says, ``make run-cluster``, with nothing in the environment
+    but ``PATH``, ``HOME`` and the documented variables (ports, PostgreSQL URLs, the
+    queue and key prefixes).
+    """
     yield from cluster_stack(
-        tmp_path_factory.mktemp("cluster"), postgres_admin_url, "main", rasa_replicas=2
+        tmp_path_factory.mktemp("cluster"),
+        postgres_admin_url,
+        "main",
+        rasa_replicas=2,
+        command=["make", "--no-print-directory", "run-cluster"],
     )
