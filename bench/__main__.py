@@ -1,5 +1,5 @@
 """``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
-all]``.
+load|all]``.
 
 ``make bench`` runs them all.
 
@@ -14,7 +14,9 @@ conversations and the leads they leave (see ``bench/conversations.py``). ``dashb
 sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.py``).
 ``inbox``: the sales inbox's first page, filters and searches over 1,000,000 leads (see
 ``bench/inbox.py``). ``turns``: the Rasa server's CPU per turn, 10 concurrent conversations'
-latency and a 200-turn conversation's first and last turns (see ``bench/turns.py``).
+latency and a 200-turn conversation's first and last turns (see ``bench/turns.py``). ``load``:
+the cluster profile (1 and 2 Rasa replicas) under 10, 50 and 200 Locust shoppers (see
+``bench/load.py``; about 13 minutes with its default 60 s window).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -45,6 +47,7 @@ from bench import (
     dashboard,
     handoff,
     inbox,
+    load,
     nlu,
     scoring,
     turns,
@@ -80,6 +83,7 @@ SUITES = (
     "conversations",
     "dashboard",
     "inbox",
+    "load",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -192,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if suite in ("inbox", "all"):
         status |= inbox.main(arguments if suite == "inbox" else [], machine=machine_description())
+    if suite in ("load", "all"):
+        status |= load.main(arguments if suite == "load" else [], machine=machine_description())
     return status
 
 
