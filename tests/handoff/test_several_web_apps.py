@@ -11,7 +11,8 @@ every signature and records who sent what.
   ``webhook-id`` and by handoff id, while both workers deliver, and still after both
   web apps stopped (no late second copy).
 - The form's limit is one limit across both apps: of N + k submissions sent
-  alternately to each, exactly N are accepted.
+  alternately to each, exactly N are accepted; failed sign-ins at either app count
+  against one sign-in limit.
 
 Marked ``postgres`` (through the database fixture) and ``redis``.
 """
@@ -61,6 +62,7 @@ pytestmark = [pytest.mark.redis]
 HANDOFFS = 2000
 BATCH = 100
 FORM_LIMIT = 4
+LOGIN_LIMIT = 3
 START_SECONDS = 90.0
 DELIVERY_SECONDS = 300.0
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -237,6 +239,7 @@ class Cluster:
     receiver: Receiver
     redis_url: str
     prefix: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +274,7 @@ def cluster(
             "RATE_LIMIT_REDIS_URL": redis_url,
             "RATE_LIMIT_PREFIX": prefix,
             "FORM_RATE_LIMIT": str(FORM_LIMIT),
+            "LOGIN_RATE_LIMIT": str(LOGIN_LIMIT),
             "SCORING_CONFIG": str(SCORING_CONFIG),
             "DEMO_SHOP": "0",
             "PYTHONPATH": str(PROJECT_ROOT),
@@ -283,7 +287,7 @@ def cluster(
             http = _http()
             for app in apps:
                 app.wait_healthy(http)
-            yield Cluster(apps, Settings.from_env(env), receiver, redis_url, prefix)
+            yield Cluster(apps, Settings.from_env(env), receiver, redis_url, prefix, env)
         finally:
             for app in apps:
                 app.stop()
@@ -358,6 +362,29 @@ def test_two_web_apps_share_one_form_rate_limit(cluster: Cluster) -> None:
         assert client.exists(f"{cluster.prefix}form:127.0.0.1") == 1
     finally:
         client.close()
+
+
+def test_two_web_apps_share_one_sign_in_limit(cluster: Cluster) -> None:
+    http = _http()
+    token = cluster.env["LEADS_API_TOKEN"]
+
+    def sign_in(app: WebApp, with_token: str) -> requests.Response:
+        return http.post(
+            f"{app.url}/login",
+            data={"token": with_token, "name": "Mia"},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+    # Failed sign-ins spread over both apps count against one limit.
+    failures = [sign_in(cluster.apps[n % 2], "guess").status_code for n in range(LOGIN_LIMIT)]
+    assert failures == [401] * LOGIN_LIMIT
+    for app in cluster.apps:
+        refused = sign_in(app, token)  # even the right token waits
+        assert refused.status_code == 429
+        # The sign-in page rounds its wait up by a whole second.
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60 // LOGIN_LIMIT + 1
+        assert "Too many failed sign-ins" in refused.text
 
 
 def test_two_web_apps_deliver_2000_handoffs_exactly_once(cluster: Cluster) -> None:
