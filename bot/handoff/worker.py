@@ -4,6 +4,10 @@ It runs inside the web app (one asyncio task). Up to ``concurrency`` deliveries
 are in flight at once; as soon as one finishes, the most urgent due message
 takes its place, so a new "immediate" handoff never waits behind a backlog of
 "same day" ones. Results are recorded in batches, one transaction each.
+
+Several web apps on one PostgreSQL lead store each run a worker: they lease
+different messages, timers and overdue handoffs (``FOR UPDATE SKIP LOCKED``), so
+each message is sent, each timer fired and each handoff escalated once.
 """
 
 from __future__ import annotations
