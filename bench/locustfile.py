@@ -105,9 +105,10 @@ class Shopper(FastHttpUser):
             catch_response=True,
         ) as response:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            # A connection that failed has status 0 and the exception in ``error``.
+            # A connection that failed has status 0 and the exception in ``error`` (for a
+            # bad status, ``error`` only repeats the status).
             failure = getattr(response, "error", None)
-            error = "" if failure is None else repr(failure)
+            error = repr(failure) if response.status_code == 0 and failure is not None else ""
             body = (response.text or "") if response.status_code == 200 else ""
             problem = reply_problem(response.status_code, body, error)
             if problem is None:
