@@ -16,9 +16,10 @@ default) or refuses the connection, the limits fail open to the process's own
 buckets: a warning is logged (once per outage), requests are counted per
 process, and Redis is asked again after :data:`REDIS_RETRY_SECONDS`. A Redis
 outage thus neither fails nor stalls requests; it makes the limit per process
-until Redis is back. A web app holds at most :data:`REDIS_CONNECTIONS`
-connections; a check waits at most the timeout for one, then the timeout for
-the answer.
+until Redis is back. A web app opens :data:`REDIS_CONNECTIONS` connections
+when it starts; a check waits at most the timeout for a free one, then the
+timeout for the answer, so a burst larger than Redis can check in that time
+is counted per process too.
 """
 
 from __future__ import annotations
@@ -210,16 +211,28 @@ class RedisBuckets:
         return None if int(waited) < 0 else int(waited) / 1000.0
 
     async def open(self) -> bool:
-        """Connect and load the script now, before requests come; whether Redis answered."""
-        try:
-            await self._connect()(keys=[f"{self.prefix}startup:check"], args=[1, 0])
-        except (redis.RedisError, OSError, asyncio.TimeoutError) as error:
+        """Open the connections and load the script now, before requests come.
+
+        Returns whether Redis answered. A burst of requests then finds its
+        connections open instead of opening them all within the timeout.
+        """
+        script = self._connect()
+        # As many checks at once as connections: each opens one.
+        answers = await asyncio.gather(
+            *(
+                script(keys=[f"{self.prefix}startup:check"], args=[1, 0])
+                for _ in range(REDIS_CONNECTIONS)
+            ),
+            return_exceptions=True,
+        )
+        errors = [answer for answer in answers if isinstance(answer, BaseException)]
+        if errors:
             logger.warning(
                 "rate limits: Redis at %s failed at start (%s: %s); each web app counts "
                 "requests alone until it answers",
                 mask_url_password(self.url),
-                type(error).__name__,
-                error,
+                type(errors[0]).__name__,
+                errors[0],
             )
             return False
         logger.info("rate limits: shared in Redis at %s", mask_url_password(self.url))
