@@ -47,6 +47,50 @@ def test_two_replicas_share_conversations_without_losing_or_mixing_turns(
     assert consumer_problems(cluster.env["DATABASE_URL"], tracker_url, list(outcome.sent)) == []
 
 
+def test_the_widgets_socket_io_chat_goes_through_haproxy_to_one_replica(
+    cluster: ClusterStack,
+) -> None:
+    import queue
+
+    import socketio
+
+    sender = f"socket-{uuid.uuid4().hex[:8]}"
+    replies: queue.Queue[str] = queue.Queue()
+    confirmed: queue.Queue[str] = queue.Queue()
+    # The synchronous client: python-engineio's asyncio WebSocket needs a newer aiohttp.
+    client = socketio.Client(reconnection=False)
+    client.on("bot_uttered", lambda data: replies.put(str(data.get("text"))))
+    client.on("session_confirm", lambda data: confirmed.put(str(data)))
+    # As the widget: polling first, then the upgrade to a WebSocket, all with ?sender=.
+    client.connect(
+        f"{cluster.chat_url}?sender={sender}",
+        socketio_path="/socket.io",
+        transports=["polling", "websocket"],
+        wait_timeout=20,
+    )
+    texts = []
+    try:
+        assert client.transport() == "websocket"
+        client.emit("session_request", {"session_id": sender})
+        assert confirmed.get(timeout=20) == sender
+        for message in ("Hi! I'm interested in your products", "the black hoodie in XL"):
+            client.emit(
+                "user_uttered",
+                {"message": message, "message_id": str(uuid.uuid4()), "session_id": sender},
+            )
+            texts.append(replies.get(timeout=30))
+    finally:
+        client.disconnect()
+
+    assert len(texts) == 2 and all(texts)
+    sent = {sender: ["Hi! I'm interested in your products", "the black hoodie in XL"]}
+    # The second turn may still be saving when its first reply arrives.
+    deadline = time.monotonic() + 30
+    while tracker_problems(cluster.env["TRACKER_STORE_URL"], sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tracker_problems(cluster.env["TRACKER_STORE_URL"], sent) == []
+
+
 class Shopper:
     """A widget through HAProxy: each message with its id, sent again after a failure."""
 
