@@ -90,7 +90,7 @@ VARIANTS = (
     "the black hoodie in XL",
     "I'd like the black hoodie in XL",
     "the blue hoodie in M",
-    "the grey one in M",
+    "the grey hoodie in M",
     "the red rain jacket in S",
 )
 LOCATIONS = ("Lyon, France", "deliver to Lyon, France", "Paris", "Brussels", "Berlin, Germany")
@@ -124,8 +124,11 @@ def shopper_script(rng: random.Random, tag: str) -> list[str]:
         rng.choice(LOCATIONS),
         rng.choice(BUDGETS),
     ]
+    # A question goes before one of the answers: while the form waits for that answer,
+    # the bot answers the question and asks again (during the consent question it would
+    # only ask for a yes or a no).
     for question in rng.sample(QUESTIONS, rng.randint(0, 2)):
-        answers.insert(rng.randint(0, len(answers)), question)
+        answers.insert(rng.randint(0, len(answers) - 1), question)
     name = rng.choice(NAMES)
     email = f"{name.split()[0].lower()}.{tag}@example.com"
     return [rng.choice(GREETINGS), *answers, "yes", name, email]

@@ -66,6 +66,8 @@ def test_shopper_script_answers_the_flow_in_order(seed: int) -> None:
     # timeline, variant, location, budget: the order the default flow asks them
     for answer, choices in zip(answers, (TIMELINES, VARIANTS, LOCATIONS, BUDGETS), strict=True):
         assert answer in choices
+    # questions come before the budget, never while the bot asks for consent
+    assert middle[-1] in BUDGETS
 
 
 def test_shopper_scripts_vary() -> None:
