@@ -286,6 +286,8 @@ class LevelResult:
     locust_exit_code: int | None
     estimate: MachineEstimate | None = None
     shared_services_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # Broker events the consumer had not yet taken when the window ended.
+    consumer_backlog: int | None = None
 
 
 @dataclass(frozen=True)
@@ -342,8 +344,8 @@ def render(
         "",
         "| Rasa replicas | shoppers | offered turns/s | turns/s | p50 ms | p99 ms | errors "
         "(window / run) | CPU ms per turn: Rasa | actions | HAProxy | PostgreSQL | consumer "
-        "| Locust | machine CPU busy |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| Locust | machine CPU busy | events not yet consumed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         turns, per_turn = result.turns, result.cpu_ms_per_turn
@@ -355,7 +357,8 @@ def render(
                 f"| {per_turn.get(role, 0.0):.1f} "
                 for role in ("rasa", "actions", "haproxy", "postgres", "consumer", "locust")
             )
-            + f"| {result.machine_busy_percent:.0f} % |"
+            + f"| {result.machine_busy_percent:.0f} % "
+            + f"| {'?' if result.consumer_backlog is None else result.consumer_backlog} |"
         )
     lines += [
         "",
@@ -726,6 +729,27 @@ def _delete_queue(name: str) -> None:
         asyncio.run(delete())
 
 
+def queue_depth(name: str) -> int | None:
+    """Messages waiting in RabbitMQ queue ``name`` (``None`` if it cannot be read)."""
+    import asyncio
+
+    import aio_pika
+
+    async def depth() -> int | None:
+        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(name, passive=True)
+            count = queue.declaration_result.message_count
+            return None if count is None else int(count)
+
+    try:
+        return asyncio.run(depth())
+    # A figure of the report, not a condition of the run.
+    except Exception:
+        return None
+
+
 def _delete_keys(prefix: str) -> None:
     import redis
 
@@ -816,6 +840,7 @@ def measure_level(
         backends_after = {pid: _cpu(pid) for pid in backend_pids(admin_url, databases)}
         shared_after = shared_cpu_seconds()
         busy_after, total_after = machine_cpu_ticks()
+        backlog = queue_depth(stack.env["RABBITMQ_QUEUE"])
     finally:
         exit_code = stop_locust(locust)
     samples = read_samples(samples_path)
@@ -846,6 +871,7 @@ def measure_level(
         ),
         locust_exit_code=exit_code,
         estimate=one_more_machine(per_turn, args.machine_cores),
+        consumer_backlog=backlog,
         shared_services_cpu_seconds={
             label: round(cpu_between(shared_before[label], shared_after[label]), 2)
             for label in SHARED_SERVICES
@@ -876,6 +902,7 @@ def main(argv: list[str], *, machine: str) -> int:
     log_dir = args.out.parent / "logs"
     results: list[LevelResult] = []
     clusters: list[ClusterNotes] = []
+    load_before = os.getloadavg()
     started = time.monotonic()
     for replicas in args.replicas:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
@@ -933,6 +960,7 @@ def main(argv: list[str], *, machine: str) -> int:
     report: dict[str, Any] = {
         "measured_at": datetime.now(timezone.utc).isoformat(),
         "machine": machine,
+        "load_average_before": [round(value, 2) for value in load_before],
         "seconds": round(elapsed),
         "pacing_seconds": PACING_SECONDS,
         "action_servers": args.action_servers,

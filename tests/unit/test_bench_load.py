@@ -206,6 +206,7 @@ def _result(replicas: int, users: int, turns_per_second: float, errors: int = 0)
         load_average_before=(0.5, 0.4, 0.3),
         locust_exit_code=0,
         estimate=one_more_machine(per_turn, 2),
+        consumer_backlog=12,
     )
 
 
@@ -228,6 +229,7 @@ def test_render_lists_every_run_memory_and_the_estimate() -> None:
     )
     assert "| 1 | 10 | 10 | 10.0 | 80 | 300 | 0 / 0 | 20.0 | 5.0 | 0.5 | 4.0 | 2.0 |" in text
     assert "| 2 | 200 | 200 | 70.0 | 80 | 300 | 0 / 3 |" in text
+    assert "| 87 % | 12 |" in text
     # one replica has no rasa-2 to show
     assert "| 1 | 10 | 15 | 890 | — | — | — | — | — | 50 |" in text
     # the estimate names its basis: the only error-free run
