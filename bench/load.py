@@ -891,6 +891,29 @@ def cool_down(stack: ClusterStack) -> None:
     stack.chat(f"bench-load-cool-down-{uuid.uuid4().hex}", "hello", timeout=120)
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and files of the running code that differ from it."""
+
+    def git(*arguments: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *arguments],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    changed = git("status", "--porcelain", "--", "bot", "actions", "rasa_ext", "data")
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        "uncommitted": [line[3:] for line in changed.splitlines()],
+    }
+
+
 def main(argv: list[str], *, machine: str) -> int:
     """Run the benchmark; 1 if any shopper saw a failure."""
     from bench.databases import DEFAULT_POSTGRES_URL
@@ -903,6 +926,7 @@ def main(argv: list[str], *, machine: str) -> int:
     results: list[LevelResult] = []
     clusters: list[ClusterNotes] = []
     load_before = os.getloadavg()
+    version = code_version()
     started = time.monotonic()
     for replicas in args.replicas:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
@@ -961,6 +985,7 @@ def main(argv: list[str], *, machine: str) -> int:
         "measured_at": datetime.now(timezone.utc).isoformat(),
         "machine": machine,
         "load_average_before": [round(value, 2) for value in load_before],
+        "code": version,
         "seconds": round(elapsed),
         "pacing_seconds": PACING_SECONDS,
         "action_servers": args.action_servers,
