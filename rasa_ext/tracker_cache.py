@@ -165,7 +165,17 @@ _TRACKER_ATTRIBUTES = frozenset(
 )
 
 
-def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
+def _copy_slot(slot: Any) -> Any:
+    # DialogueStateTracker.__init__ copies the domain's slots with copy.copy; only
+    # the value changes at run time (Slot.value's setter assigns it).
+    twin = copy.copy(slot)
+    twin._value = copy.deepcopy(slot._value)
+    return twin
+
+
+def copy_tracker(
+    tracker: DialogueStateTracker, *, copy_values: bool = True
+) -> DialogueStateTracker:
     """An independent tracker in the same state, without replaying its events.
 
     Events are shared, as ``DialogueStateTracker.copy`` shares them (Rasa treats
@@ -173,7 +183,8 @@ def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
     methods change in place is copied: the event deque, the slots (``Slot.value``
     is assigned; values are deep-copied all the same), ``latest_action`` and the
     ``TrackerActiveLoop`` (``change_loop_to``/``interrupt_loop``/``reject_action``
-    set its fields).
+    set its fields). ``copy_values=False`` shares slot values (for a tracker only
+    read and updated through events).
     """
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -186,7 +197,10 @@ def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
     twin: DialogueStateTracker = object.__new__(DialogueStateTracker)
     twin.__dict__.update(state)
     twin.events = deque(tracker.events, tracker.events.maxlen)
-    twin.slots = copy.deepcopy(tracker.slots)
+    if copy_values:
+        twin.slots = {name: _copy_slot(slot) for name, slot in tracker.slots.items()}
+    else:
+        twin.slots = {name: copy.copy(slot) for name, slot in tracker.slots.items()}
     twin.latest_action = copy.deepcopy(tracker.latest_action)
     if tracker.active_loop is not None:
         twin.active_loop = dataclasses.replace(
@@ -374,6 +388,33 @@ async def save(store: SQLTrackerStore, tracker: DialogueStateTracker) -> None:
 RASA_METHODS: dict[str, Any] = {}
 
 
+def _install_sqlite_connection_reuse() -> None:
+    """Keep the SQL tracker store's SQLite connection open between turns.
+
+    Rasa 3.6.21 creates the engine with ``create_engine_kwargs(url)``, which is
+    empty for SQLite, and SQLAlchemy 1.4 then gives a file database a
+    ``NullPool``: every ``session_scope`` connected anew (and ran the WAL pragmas)
+    and closing the last connection checkpointed the WAL to the database file, a
+    few milliseconds of each turn. A ``SingletonThreadPool`` keeps one connection
+    per thread (Rasa uses the store from its event loop's thread only).
+    """
+    from rasa.core import tracker_store
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import SingletonThreadPool
+
+    rasa_kwargs = tracker_store.create_engine_kwargs
+    RASA_METHODS["create_engine_kwargs"] = rasa_kwargs
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = rasa_kwargs(url)
+        if make_url(url).get_backend_name() == "sqlite":
+            kwargs.setdefault("poolclass", SingletonThreadPool)
+        return kwargs
+
+    create_engine_kwargs.__doc__ = rasa_kwargs.__doc__
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
 def install() -> None:
     """Route ``SQLTrackerStore.retrieve`` and ``save`` through the cache (once)."""
     from rasa.core.tracker_store import SQLTrackerStore
@@ -381,6 +422,7 @@ def install() -> None:
     if RASA_METHODS:
         return
     RASA_METHODS.update(retrieve=SQLTrackerStore.retrieve, save=SQLTrackerStore.save)
+    _install_sqlite_connection_reuse()
 
     async def cached_retrieve(self: SQLTrackerStore, sender_id: str) -> DialogueStateTracker | None:
         return await retrieve(self, sender_id)

@@ -497,3 +497,19 @@ async def test_rows_with_out_of_order_timestamps_are_read_as_rasa_reads_them(
     assert snapshot(await store.retrieve("shopper")) == snapshot(
         await rasa_retrieve(store, "shopper")
     )
+
+
+def test_a_sqlite_tracker_store_keeps_its_connection_and_postgresql_keeps_rasas_pool(
+    domain: Domain, tmp_path: Path
+) -> None:
+    from rasa.core import tracker_store
+    from sqlalchemy.pool import SingletonThreadPool
+
+    store = new_store(domain, f"sqlite:///{tmp_path / 'tracker.db'}")
+    assert isinstance(store.engine.pool, SingletonThreadPool)
+    store.engine.dispose()
+    postgres = "postgresql://postgres@127.0.0.1:5432/test"
+    assert tracker_store.create_engine_kwargs(postgres) == tracker_cache.RASA_METHODS[
+        "create_engine_kwargs"
+    ](postgres)
+    assert "poolclass" not in tracker_store.create_engine_kwargs(postgres)
