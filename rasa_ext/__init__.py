@@ -21,7 +21,10 @@ changing behaviour:
 
 Rasa's SQL tracker store read and replayed a conversation's whole session on
 every turn; :mod:`rasa_ext.tracker_cache` keeps it in the process and checks it
-against the database with one indexed query.
+against the database with one indexed query. The policies then replayed the
+session again, several times per turn, for their dialogue states, the applied
+events and the tracker copy each action runs on; :mod:`rasa_ext.dialogue_states`
+continues each from the conversation's previous turn.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import logredact
-from rasa_ext import hardening, retries, tracker_cache
+from rasa_ext import dialogue_states, hardening, retries, tracker_cache
 
 if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
@@ -161,6 +164,7 @@ def install() -> None:
     _install_session_reuse()
     tracker_cache.install()
     retries.install()
+    dialogue_states.install()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
     _installed = True
