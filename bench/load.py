@@ -11,13 +11,18 @@ qualification conversation over the REST channel through HAProxy, one message a 
 (``constant_pacing(1)``), each message with a fresh ``message_id``; a reply that is not
 200 with a non-empty list of messages is a failure.
 
-Once every shopper has started (``--ramp`` seconds) and ``--settle`` seconds more, the
-steady window (``--window`` seconds) is measured: turns/s, p50/p99 latency of the
+Each cluster first serves ``--warm-up`` seconds of unmeasured shoppers (every process loads
+what its first turns load). For each number of shoppers, once every shopper has started
+(``--ramp`` seconds) and ``--settle`` seconds more, the steady window (``--window`` seconds)
+is measured: turns/s, p50/p99 latency of the
 answered turns and errors, from one line per message the locustfile writes; CPU seconds
 of each cluster process (its process group, from ``/proc``), of the PostgreSQL backends
 serving the cluster's two databases, and of Locust itself; peak resident memory of each
-process; and how busy the whole machine was. From the CPU per turn of the Rasa servers
-and the action servers follows how many turns/s one more machine running them would add.
+process; how busy the whole machine was; and the broker events the consumer had not yet
+taken. Then Locust is stopped (SIGTERM: replies still on their way are not counted), and
+the cluster finishes what they left before the next number of shoppers. From the CPU per
+turn of the Rasa servers and the action servers follows how many turns/s one more machine
+running them would add. The defaults take about 13 minutes.
 
 Prints a Markdown report and writes the figures to ``var/bench/load.json``.
 """
@@ -62,7 +67,7 @@ SEED_ENV = "LOAD_SEED"
 DEFAULT_REPLICAS = (1, 2)
 DEFAULT_USERS = (10, 50, 200)
 # Two cores: two action servers keep one slow action from holding every turn behind it;
-# one web app, as nothing but the consumer and the outbox worker use it here.
+# one web app, as no shopper's chat goes through it (it runs the outbox worker here).
 DEFAULT_ACTION_SERVERS = 2
 DEFAULT_WEB_APPS = 1
 # "One more machine" is a machine like this one: two cores for Rasa and the actions.
