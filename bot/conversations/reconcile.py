@@ -78,7 +78,13 @@ def reconcile(
     """Fill the consumer's gaps and mark its orphans for ``since <= timestamp < until``."""
     result = ReconcileResult()
     settled = now.timestamp() - settle_seconds
-    start = since
+    # Windows start at the first event either side holds, not at ``since`` (often 0).
+    firsts = [
+        first
+        for first in (tracker.first_timestamp(since, until), store.first_timestamp(since, until))
+        if first is not None
+    ]
+    start = min(firsts, default=until)
     while start < until:
         end = min(until, start + window_seconds)
         _reconcile_window(tracker, store, start, end, settled, now, result)

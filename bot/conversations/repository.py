@@ -157,6 +157,15 @@ class ConversationEvents:
                 for key, orphaned, timestamp in connection.execute(query)
             }
 
+    def first_timestamp(self, since: float, until: float) -> float | None:
+        """The earliest stored event's timestamp with ``since <= timestamp < until``."""
+        query = select(func.min(EVENTS.c.timestamp)).where(
+            EVENTS.c.timestamp >= since, EVENTS.c.timestamp < until
+        )
+        with self.engine.connect() as connection:
+            first = connection.execute(query).scalar_one()
+        return None if first is None else float(first)
+
     def mark_orphans(self, keys: Sequence[str], *, now: datetime, orphaned: bool = True) -> int:
         """Mark (or, ``orphaned=False``, unmark) these events; their rollups are recomputed."""
         if not keys:

@@ -11,7 +11,18 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.engine import Engine
 
 from bot.store.db import create_db_engine
@@ -87,6 +98,17 @@ class ConversationStore:
                 }
             )
         return turns
+
+    def first_timestamp(self, since: float, until: float) -> float | None:
+        """The earliest stored event's timestamp with ``since <= timestamp < until``."""
+        if not self._has_table():
+            return None
+        query = select(func.min(_EVENTS.c.timestamp)).where(
+            _EVENTS.c.timestamp >= since, _EVENTS.c.timestamp < until
+        )
+        with self.engine.connect() as connection:
+            first = connection.execute(query).scalar_one()
+        return None if first is None else float(first)
 
     def events_between(
         self, since: float, until: float, *, page: int = 5000
