@@ -1,5 +1,5 @@
 """``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
-load|all]``.
+load|events|all]``.
 
 ``make bench`` runs them all.
 
@@ -16,7 +16,9 @@ sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.
 ``bench/inbox.py``). ``turns``: the Rasa server's CPU per turn, 10 concurrent conversations'
 latency and a 200-turn conversation's first and last turns (see ``bench/turns.py``). ``load``:
 the cluster profile (1 and 2 Rasa replicas) under 10, 50 and 200 Locust shoppers (see
-``bench/load.py``; about 13 minutes with its default 60 s window).
+``bench/load.py``; about 13 minutes with its default 60 s window). ``events``: the
+conversation-events consumer's throughput through the local RabbitMQ on SQLite and PostgreSQL
+(see ``bench/events.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -45,6 +47,7 @@ from bench import (
     conversations,
     csvimport,
     dashboard,
+    events,
     handoff,
     inbox,
     load,
@@ -84,6 +87,7 @@ SUITES = (
     "dashboard",
     "inbox",
     "load",
+    "events",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         status |= inbox.main(arguments if suite == "inbox" else [], machine=machine_description())
     if suite in ("load", "all"):
         status |= load.main(arguments if suite == "load" else [], machine=machine_description())
+    if suite in ("events", "all"):
+        status |= events.main(arguments if suite == "events" else [], machine=machine_description())
     return status
 
 
