@@ -49,6 +49,14 @@ async def unique_queue() -> AsyncIterator[Names]:
             await channel.exchange_delete(names.exchange)
 
 
+async def delete_queue(queue: str) -> None:
+    """Delete ``queue`` (and the messages it still holds)."""
+    connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+
+
 async def publish_raw(queue: str, bodies: list[bytes]) -> None:
     """Put ``bodies`` straight into ``queue`` (the default exchange), persistent.
 

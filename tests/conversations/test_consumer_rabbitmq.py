@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from bot import clock
 from bot.conversations.config import BrokerSettings
@@ -29,6 +35,7 @@ from bot.conversations.consumer import Backoff, Consumer
 from bot.conversations.keys import from_dict
 from bot.conversations.reconcile import reconcile
 from bot.conversations.repository import EVENTS, ConversationEvents
+from bot.settings import PROJECT_ROOT
 from bot.store.db import create_db_engine
 from bot.store.tracker import ConversationStore, TrackerEvent
 from tests.conversations.proxy import CuttableProxy
@@ -38,6 +45,9 @@ from tests.conversations.rabbit import (
     queue_depth,
     require_rabbitmq,
     unique_queue,
+)
+from tests.conversations.rabbit import (
+    delete_queue as _delete_queue,
 )
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -275,3 +285,103 @@ async def test_a_poison_message_is_parked_and_the_consumer_goes_on(engine: Engin
             select(func.count()).where(EVENTS.c.sender_id == "shopper-1")
         ).scalar_one()
     assert reasons == 2
+
+
+class _Unavailable:
+    """A lead store that is down: every write fails as an unreachable database does."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def write(self, *_: Any, **__: Any) -> Any:
+        self.attempts += 1
+        raise OperationalError("INSERT", {}, ConnectionError("could not connect to server"))
+
+
+async def test_a_database_outage_acknowledges_nothing_and_a_restart_stores_everything(
+    engine: Engine,
+) -> None:
+    bodies = [
+        json.dumps({"sender_id": "shopper-1", **UserUttered(f"m{n}").as_dict()}).encode()
+        for n in range(30)
+    ]
+    async with unique_queue() as names:
+        await publish_raw(names.queue, bodies)
+        down = _Unavailable()
+        consumer = Consumer(
+            BrokerSettings(queue=names.queue),
+            down,  # type: ignore[arg-type]
+            batch_size=100,
+            batch_seconds=0.05,
+            backoff=Backoff(first=0.01, longest=0.05),
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(consumer.run(stop))
+        for _ in range(MAX_POLLS):
+            if down.attempts >= 3:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        # Stopped during the outage: every message is back in the queue.
+        back_in_queue = await queue_depth(names.queue)
+
+        consumer = consumer_for(RABBITMQ_PORT, names.queue, engine)
+        stop = asyncio.Event()
+        running = asyncio.create_task(consumer.run(stop))
+        for _ in range(MAX_POLLS):
+            if consumer.stats.received >= len(bodies):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        stats = await running
+        left = await queue_depth(names.queue)
+
+    assert down.attempts >= 3
+    assert back_in_queue == len(bodies)
+    assert (stats.stored, left) == (len(bodies), 0)
+    assert stored(engine) == len(bodies)
+
+
+def test_the_command_consumes_until_sigterm_and_exits_0(migrated_sqlite_url: str) -> None:
+    engine = create_db_engine(migrated_sqlite_url)
+    queue = f"test_events_{uuid.uuid4().hex}"
+    bodies = [
+        json.dumps({"sender_id": "shopper-9", **BotUttered(f"reply {n}").as_dict()}).encode()
+        for n in range(20)
+    ]
+    environment = {
+        **os.environ,
+        "DATABASE_URL": migrated_sqlite_url,
+        "RABBITMQ_QUEUE": queue,
+        "RABBITMQ_HOST": "127.0.0.1",
+        "RABBITMQ_PORT": str(RABBITMQ_PORT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "events", "consume", "--batch-ms", "20"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(publish_raw(queue, bodies))
+        for _ in range(MAX_POLLS):
+            if stored(engine) >= len(bodies) or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        asyncio.run(_delete_queue(queue))
+        count = stored(engine)
+        engine.dispose()
+
+    assert process.returncode == 0, errors
+    assert count == len(bodies)
+    assert "stopped: received 20" in errors
+    assert "stored 20" in errors
