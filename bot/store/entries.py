@@ -19,6 +19,8 @@ from bot.store.ids import new_lead_id
 from bot.store.lifecycle import STATUS_LIFECYCLE, furthest_lifecycle, lifecycle_of
 from bot.store.models import (
     Answer,
+    ConversationEvent,
+    ConversationRollup,
     Erasure,
     Handoff,
     Lead,
@@ -429,6 +431,16 @@ def erase_rows(connection: Connection, ids: list[str]) -> dict[str, int]:
         )
         for name, table in counted.items()
     }
+    # The event consumer's copies of the person's conversations (cluster profile).
+    sessions = select(_LEADS.c.session_id).where(
+        _LEADS.c.id.in_(ids) | _LEADS.c.merged_into.in_(ids)
+    )
+    copies = ConversationEvent.__table__
+    removed["conversation_copies"] = int(
+        connection.execute(delete(copies).where(copies.c.sender_id.in_(sessions))).rowcount
+    )
+    rollups = ConversationRollup.__table__
+    connection.execute(delete(rollups).where(rollups.c.sender_id.in_(sessions)))
     # Merge records name the absorbed session; they go with the person.
     merges = LeadMerge.__table__
     connection.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -29,6 +29,8 @@ from bot.scoring import Scorer, scorer_for
 from bot.store.contacts import LeadInputError
 from bot.store.models import (
     Answer,
+    ConversationEvent,
+    ConversationRollup,
     DeliveryAttempt,
     Erasure,
     Handoff,
@@ -844,6 +846,59 @@ def _person_counts(engine: Engine, lead_ids: list[str]) -> dict[str, int]:
     return counts
 
 
+# What each session said, in the event consumer's copies.
+WORDS = {"s-story": "Does the hoodie run small?", "s-grace": "Is it waterproof?"}
+
+
+def _conversation_copies(
+    engine: Engine, events: dict[str, int]
+) -> Callable[[], dict[str, tuple[int, int]]]:
+    """Store ``events[sender]`` consumed events (with the sender's words) and a rollup each.
+
+    Returns how to count them again: sender -> (events, rollups).
+    """
+    copies, rollups = ConversationEvent.__table__, ConversationRollup.__table__
+    with engine.begin() as connection:
+        for sender, count in events.items():
+            for number in range(count):
+                connection.execute(
+                    copies.insert().values(
+                        dedup_key=f"{sender}-{number}",
+                        sender_id=sender,
+                        type_name="user",
+                        timestamp=1.0 + number,
+                        data=json.dumps({"event": "user", "text": WORDS.get(sender, "hello")}),
+                        source="broker",
+                        received_at=NOW,
+                    )
+                )
+            connection.execute(
+                rollups.insert().values(
+                    sender_id=sender,
+                    events=count,
+                    user_messages=count,
+                    bot_messages=0,
+                    fallbacks=0,
+                    updated_at=NOW,
+                )
+            )
+
+    def count() -> dict[str, tuple[int, int]]:
+        with engine.connect() as connection:
+            found = dict(
+                connection.execute(
+                    select(copies.c.sender_id, func.count()).group_by(copies.c.sender_id)
+                ).all()
+            )
+            kept = set(connection.execute(select(rollups.c.sender_id)).scalars())
+        return {
+            sender: (int(found.get(sender, 0)), int(sender in kept))
+            for sender in sorted(set(found) | kept)
+        }
+
+    return count
+
+
 def test_erase_removes_the_person_everywhere(
     book: LeadBook, engine: Engine, tracker_url: str, person: dict[str, Any]
 ) -> None:
@@ -852,6 +907,7 @@ def test_erase_removes_the_person_everywhere(
     # The story puts rows in every table (else this test would prove nothing).
     assert all(before.values()), before
     grace_before = _person_counts(engine, [person["grace_id"]])
+    copies = _conversation_copies(engine, {"s-story": 2, "s-again": 1, "s-grace": 1})
     conversations = ConversationStore(tracker_url)
     try:
         result = book.erase(person["lead_id"], by="dpo@shop", now=NOW + timedelta(days=1))
@@ -868,7 +924,10 @@ def test_erase_removes_the_person_everywhere(
         "handoffs": before["handoffs"],
         "leads": 2,
         "conversation_events": person["events"]["s-story"] + person["events"]["s-again"],
+        "conversation_copies": 3,
     }
+    # The event consumer's copies go too; the other person's stay.
+    assert copies() == {"s-grace": (1, 1)}
     assert _person_counts(engine, ids) == dict.fromkeys(before, 0)
     # The other person keeps everything.
     assert _person_counts(engine, [person["grace_id"]]) == grace_before
