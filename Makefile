@@ -128,9 +128,10 @@ pytest: $(DEV_STAMP) $(MODEL_STAMP) browser haproxy
 	$(PY) -m pytest
 
 # Conversation tests: the NLU reads each story's messages, the policies predict
-# the bot's actions; any mismatch fails the run.
+# the bot's actions; any mismatch fails the run. Run through rasa_ext, as the server
+# is, so the tracker cache and the dialogue-state reuse are what the stories exercise.
 rasa-test: $(MODEL_STAMP)
-	$(BIN)/rasa test core --model $(MODEL) --stories tests/test_stories.yml \
+	$(PY) -m rasa_ext test core --model $(MODEL) --stories tests/test_stories.yml \
 		--fail-on-prediction-errors --out var/results/core
 
 # Who may import whom ([tool.importlinter] in pyproject.toml): bot's layers, top to bottom,
