@@ -47,6 +47,7 @@ from bot.supervisor import (
     child_environment,
     notification_lines,
     token_lines,
+    unavailable_ports,
 )
 
 DEFAULT_RASA_REPLICAS = 2
@@ -610,8 +611,6 @@ def run(model: Path) -> int:
 
 def ports_in_use(config: ClusterConfig) -> list[str]:
     """Why each port this machine would listen on cannot be used (empty when all are free)."""
-    import socket
-
     wanted: list[tuple[str, str, int]] = []
     if "haproxy" in config.roles:
         public = config.public_host or "0.0.0.0"  # noqa: S104 - as HAProxy binds it
@@ -621,19 +620,11 @@ def ports_in_use(config: ClusterConfig) -> list[str]:
             ("ACTIONS_PORT", "127.0.0.1", config.actions_port),
             ("CLUSTER_HEALTH_PORT", "127.0.0.1", config.health_port),
         ]
-    for kind, members in (("rasa", config.rasa), ("actions", config.actions), ("web", config.web)):
+    for kind, members, variable in (
+        ("rasa", config.rasa, "CLUSTER_RASA_BASE_PORT"),
+        ("actions", config.actions, "CLUSTER_ACTIONS_BASE_PORT"),
+        ("web", config.web, "CLUSTER_WEB_BASE_PORT"),
+    ):
         if kind in config.roles:
-            wanted += [(f"{kind} member", m.host, m.port) for m in config.local(members)]
-    problems = []
-    for name, host, port in wanted:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                problems.append(
-                    f"port {port} on {host} ({name}) is not available: {exc.strerror}; "
-                    "stop what uses it or choose another port"
-                )
-    return problems
+            wanted += [(variable, member.host, member.port) for member in config.local(members)]
+    return unavailable_ports(wanted)

@@ -508,12 +508,19 @@ class Supervisor:
 
 def ports_in_use(settings: Settings) -> list[str]:
     """Why each configured port cannot be listened on (empty when all are free)."""
+    return unavailable_ports(
+        [
+            ("RASA_PORT", LOOPBACK, settings.rasa_port),
+            ("ACTIONS_PORT", LOOPBACK, settings.actions_port),
+            ("WEB_PORT", settings.web_host, settings.web_port),
+        ]
+    )
+
+
+def unavailable_ports(wanted: list[tuple[str, str, int]]) -> list[str]:
+    """Why each (variable, host, port) cannot be listened on; empty when all are free."""
     problems = []
-    for variable, host, port in (
-        ("RASA_PORT", LOOPBACK, settings.rasa_port),
-        ("ACTIONS_PORT", LOOPBACK, settings.actions_port),
-        ("WEB_PORT", settings.web_host, settings.web_port),
-    ):
+    for variable, host, port in wanted:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family) as probe:
             # As the servers do: a port left in TIME_WAIT by a previous run is free.

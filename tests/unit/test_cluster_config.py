@@ -141,3 +141,22 @@ def test_haproxy_accepts_the_file(tmp_path: Path) -> None:
     )
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_member_port_in_use_is_named_with_its_variable() -> None:
+    import socket
+
+    from bot.cluster import ports_in_use
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = ClusterConfig.from_env(
+            {"CLUSTER_WEB_BASE_PORT": str(port), "WEB_APPS": "1", "CLUSTER_ROLES": "web"}
+        )
+
+        problems = ports_in_use(config)
+
+    assert len(problems) == 1
+    assert f"port {port} on 127.0.0.1 (CLUSTER_WEB_BASE_PORT)" in problems[0]
