@@ -293,6 +293,8 @@ class LevelResult:
     shared_services_cpu_seconds: dict[str, float] = field(default_factory=dict)
     # Broker events the consumer had not yet taken when the window ended.
     consumer_backlog: int | None = None
+    # Members the supervisor restarted during the window.
+    restarted: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -359,7 +361,7 @@ def render(
             f"| {turns.turns_per_second:.1f} | {turns.p50_ms:.0f} | {turns.p99_ms:.0f} "
             f"| {turns.errors} / {result.run_errors} "
             + "".join(
-                f"| {per_turn.get(role, 0.0):.1f} "
+                f"| {per_turn[role]:.1f} " if role in per_turn else "| — "
                 for role in ("rasa", "actions", "haproxy", "postgres", "consumer", "locust")
             )
             + f"| {result.machine_busy_percent:.0f} % "
@@ -378,6 +380,18 @@ def render(
             f"{peaks[name]:.0f}" if name in peaks else "—" for name in (*MEMORY_COLUMNS, "locust")
         ]
         lines.append(f"| {result.replicas} | {result.users} | " + " | ".join(cells) + " |")
+    restarts = [
+        f"{result.replicas} replica(s), {result.users} shoppers: {', '.join(result.restarted)}"
+        for result in results
+        if result.restarted
+    ]
+    if restarts:
+        lines += [
+            "",
+            "Restarted by the supervisor during the window (their CPU is not shown): "
+            + "; ".join(restarts)
+            + ".",
+        ]
     chosen = basis(results)
     if chosen is not None and chosen.estimate is not None:
         estimate = chosen.estimate
@@ -845,17 +859,26 @@ def measure_level(
         backends_after = {pid: _cpu(pid) for pid in backend_pids(admin_url, databases)}
         shared_after = shared_cpu_seconds()
         busy_after, total_after = machine_cpu_ticks()
+        pids_after = {**member_pids(stack), "locust": locust.pid}
         backlog = queue_depth(stack.env["RABBITMQ_QUEUE"])
     finally:
         exit_code = stop_locust(locust)
     samples = read_samples(samples_path)
     figures = turn_figures(samples, start, end)
+    # A member the supervisor restarted in the window has a new pid: its CPU cannot be
+    # told, so its kind of process gets no CPU per turn.
+    restarted = sorted(name for name in pids if pids_after.get(name) != pids[name])
     usage = [
         Usage(name, round(cpu_after[name] - cpu_before[name], 2), round(peaks[name], 1))
         for name in pids
+        if name not in restarted
     ]
     usage.append(Usage("postgres", round(cpu_between(backends_before, backends_after), 2), 0.0))
-    per_turn = cpu_ms_per_turn(usage, figures.turns)
+    per_turn = {
+        role: value
+        for role, value in cpu_ms_per_turn(usage, figures.turns).items()
+        if role not in {role_of(name) for name in restarted}
+    }
     return LevelResult(
         replicas=replicas,
         users=users,
@@ -877,6 +900,7 @@ def measure_level(
         locust_exit_code=exit_code,
         estimate=one_more_machine(per_turn, args.machine_cores),
         consumer_backlog=backlog,
+        restarted=restarted,
         shared_services_cpu_seconds={
             label: round(cpu_between(shared_before[label], shared_after[label]), 2)
             for label in SHARED_SERVICES

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,15 @@ def test_render_lists_every_run_memory_and_the_estimate() -> None:
     assert "measured with 1 replica(s) and 10 shoppers" in text
     assert "30 leads, 20 with all four core answers, 12 with contact details" in text
     assert "- HTTP 504: 3" in text
+
+
+def test_render_shows_no_cpu_for_a_restarted_kind_of_process() -> None:
+    run = _result(1, 200, 12.0, errors=5)
+    per_turn = {role: ms for role, ms in run.cpu_ms_per_turn.items() if role != "rasa"}
+    restarted = replace(run, cpu_ms_per_turn=per_turn, restarted=["rasa-1"])
+    text = render([restarted], [], machine="2", action_servers=2, web_apps=1, ramp=10, settle=10)
+    assert "| 0 / 5 | — | 5.0 | 0.5 |" in text
+    assert "during the window (their CPU is not shown): 1 replica(s), 200 shoppers: rasa-1." in text
 
 
 @pytest.mark.parametrize(
