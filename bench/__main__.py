@@ -16,7 +16,7 @@ sales dashboard's queries over a year of 1,000,000 leads (see ``bench/dashboard.
 ``bench/inbox.py``). ``turns``: the Rasa server's CPU per turn, 10 concurrent conversations'
 latency and a 200-turn conversation's first and last turns (see ``bench/turns.py``). ``load``:
 the cluster profile (1 and 2 Rasa replicas) under 10, 50 and 200 Locust shoppers (see
-``bench/load.py``; about 13 minutes with its default 60 s window). ``events``: the
+``bench/load.py``; about 11 minutes with its default 60 s window). ``events``: the
 conversation-events consumer's throughput through the local RabbitMQ on SQLite and PostgreSQL
 (see ``bench/events.py``).
 

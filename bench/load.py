@@ -22,7 +22,7 @@ process; how busy the whole machine was; and the broker events the consumer had 
 taken. Then Locust is stopped (SIGTERM: replies still on their way are not counted), and
 the cluster finishes what they left before the next number of shoppers. From the CPU per
 turn of the Rasa servers and the action servers follows how many turns/s one more machine
-running them would add. The defaults take about 13 minutes.
+running them would add. The defaults take about 11 minutes.
 
 Prints a Markdown report and writes the figures to ``var/bench/load.json``.
 """
