@@ -74,6 +74,17 @@ RASA_SQL_POOL_SIZE = 4
 RASA_SQL_MAX_OVERFLOW = 6
 
 
+# Requests a server works on at once; more wait in HAProxy's queue (timeout queue). A Rasa
+# server runs one event loop: beyond a few turns at once it only answers everything
+# later, its liveness checks included (200 shoppers on 2 cores got it restarted as hung).
+RASA_MAXCONN = 8
+ACTIONS_MAXCONN = 16
+WEB_MAXCONN = 64
+# A Rasa server of the cluster is taken for hung after 6 checks of 10 s without an answer:
+# HAProxy routes around a slow one meanwhile, and a restart costs its model load.
+CLUSTER_RASA_TIMING = Timing(startup_grace=300.0, liveness_timeout=10.0, liveness_failures=6)
+
+
 class ClusterConfigError(ValueError):
     """A cluster setting that is not what it must be; the message names the variable."""
 
@@ -322,9 +333,9 @@ def _members(
 def haproxy_config(config: ClusterConfig) -> str:
     """HAProxy's configuration for ``config`` (HAProxy 2.6, Debian 12's package)."""
 
-    def servers(prefix: str, members: tuple[Address, ...]) -> str:
+    def servers(prefix: str, members: tuple[Address, ...], maxconn: int) -> str:
         return "".join(
-            f"    server {prefix}-{index} {member} check\n"
+            f"    server {prefix}-{index} {member} check maxconn {maxconn}\n"
             for index, member in enumerate(members, start=1)
         )
 
@@ -341,7 +352,9 @@ defaults
     timeout client 75s
     timeout server 75s
     timeout http-request 10s
-    timeout queue 15s
+    # Requests past a server's maxconn wait here, in order, instead of piling up in its
+    # one event loop (where its health checks would time out and get it restarted).
+    timeout queue 30s
     # socket.io keeps a websocket open for the whole chat.
     timeout tunnel 1h
     # A replica that died between the health checks: try another for the same request
@@ -373,7 +386,7 @@ backend rasa
     http-check expect status 200
     # Which replica answered (rasa-1, rasa-2…): for operators following one shopper.
     http-response set-header X-Served-By %[srv_name]
-{servers("rasa", config.rasa)}
+{servers("rasa", config.rasa, RASA_MAXCONN)}
 frontend web
     bind {bind_public}:{config.web_port}
     default_backend web
@@ -382,7 +395,7 @@ backend web
     balance roundrobin
     option httpchk GET /healthz
     http-check expect status 200
-{servers("web", config.web)}
+{servers("web", config.web, WEB_MAXCONN)}
 frontend actions
     bind 127.0.0.1:{config.actions_port}
     default_backend actions
@@ -393,7 +406,7 @@ backend actions
     timeout server {config.action_timeout}s
     option httpchk GET /health
     http-check expect status 200
-{servers("actions", config.actions)}"""
+{servers("actions", config.actions, ACTIONS_MAXCONN)}"""
 
 
 class ProcessOnly:
@@ -416,7 +429,7 @@ def cluster_children(
     def add(name: str, kind: str, command: list[str], check: LivenessCheck, **env: str) -> None:
         children.append(Child(name, command, env=env))
         liveness[name] = check
-        timings[name] = CHILD_TIMINGS.get(kind, Timing())
+        timings[name] = CLUSTER_RASA_TIMING if kind == "rasa" else CHILD_TIMINGS.get(kind, Timing())
 
     if "haproxy" in config.roles:
         add(

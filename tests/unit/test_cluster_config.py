@@ -121,11 +121,24 @@ def test_haproxy_pins_a_shopper_by_sender_and_checks_health() -> None:
     assert "json_query('$.sender')" in text
     assert "hash-type consistent" in text
     for line in (
-        "server rasa-2 127.0.0.1:5106 check",
-        "server actions-1 127.0.0.1:5155 check",
-        "server web-2 127.0.0.1:8101 check",
+        "server rasa-2 127.0.0.1:5106 check maxconn 8",
+        "server actions-1 127.0.0.1:5155 check maxconn 16",
+        "server web-2 127.0.0.1:8101 check maxconn 64",
     ):
         assert line in text
+    # Past maxconn, requests wait in HAProxy rather than in a Rasa server's event loop.
+    assert "timeout queue 30s" in text
+
+
+def test_a_cluster_rasa_server_is_given_longer_before_it_counts_as_hung() -> None:
+    config = ClusterConfig.from_env({})
+    _, _, timings = cluster_children(
+        config, Settings.from_env({}), Path("m"), Path("h"), Path("/venv/bin")
+    )
+
+    rasa = timings["rasa-1"]
+    assert rasa.liveness_timeout * rasa.liveness_failures >= 60
+    assert timings["actions-1"].liveness_timeout < rasa.liveness_timeout
 
 
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed")
