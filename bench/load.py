@@ -660,38 +660,18 @@ def scratch_cluster(
     base: Path, admin_url: str, model: Path, *, replicas: int, action_servers: int, web_apps: int
 ) -> Iterator[ClusterStack]:
     """A started cluster on scratch databases, queue and Redis keys, all removed after."""
-    from bench.databases import scratch_database
-    from bot.devstack import ClusterStack
+    from bench.clusters import scratch_cluster as started
 
-    tag = uuid.uuid4().hex[:10]
-    queue = f"bench_load_{tag}"
-    lock_prefix = f"benchload{tag}"
-    environ = {
-        "RABBITMQ_QUEUE": queue,
-        "REDIS_LOCK_PREFIX": lock_prefix,
-        "RATE_LIMIT_PREFIX": f"bench:load:{tag}:",
-    }
-    with (
-        scratch_database("postgres", admin_url, "bench_load_leads") as leads_url,
-        scratch_database("postgres", admin_url, "bench_load_tracker") as tracker_url,
-    ):
-        stack = ClusterStack(
-            PROJECT_ROOT,
-            base,
-            model=model,
-            database_url=leads_url,
-            tracker_store_url=tracker_url,
-            rasa_replicas=replicas,
-            action_servers=action_servers,
-            web_apps=web_apps,
-            environ=environ,
-        )
-        try:
-            with stack:
-                yield stack
-        finally:
-            _delete_queue(queue)
-            _delete_keys(lock_prefix)
+    with started(
+        base,
+        admin_url,
+        model,
+        "bench_load",
+        rasa_replicas=replicas,
+        action_servers=action_servers,
+        web_apps=web_apps,
+    ) as stack:
+        yield stack
 
 
 def database_names(stack: ClusterStack) -> list[str]:
@@ -732,22 +712,6 @@ def lead_check(stack: ClusterStack) -> LeadCheck:
     return LeadCheck(leads=int(leads), four_answers=int(four), contact_details=int(contact))
 
 
-def _delete_queue(name: str) -> None:
-    import asyncio
-
-    import aio_pika
-
-    async def delete() -> None:
-        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(name)
-
-    # Cleanup only: the queue may never have been made.
-    with contextlib.suppress(Exception):
-        asyncio.run(delete())
-
-
 def queue_depth(name: str) -> int | None:
     """Messages waiting in RabbitMQ queue ``name`` (``None`` if it cannot be read)."""
     import asyncio
@@ -767,17 +731,6 @@ def queue_depth(name: str) -> int | None:
     # A figure of the report, not a condition of the run.
     except Exception:
         return None
-
-
-def _delete_keys(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, db=1, socket_timeout=5)
-    try:
-        for key in client.scan_iter(f"{prefix}*", count=500):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 def member_pids(stack: ClusterStack) -> dict[str, int]:

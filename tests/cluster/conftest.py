@@ -6,15 +6,13 @@ they carry the ``e2e``, ``postgres``, ``redis`` and ``rabbitmq`` markers.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import redis
 
-from bench.databases import scratch_database
+from bench.clusters import scratch_cluster
 from bot.devstack import ClusterStack
 from bot.settings import PROJECT_ROOT
 
@@ -28,64 +26,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, marker))
 
 
-def cluster_stack(
-    base: Path, admin_url: str, name: str, **options: object
-) -> Iterator[ClusterStack]:
+def cluster_stack(base: Path, admin_url: str, name: str, **options: Any) -> Iterator[ClusterStack]:
     """A started cluster whose databases, Redis keys and queue are this test's, removed after."""
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: run `make train` first")
-    tag = uuid.uuid4().hex[:10]
-    queue = f"test_{name}_{tag}"
-    environ = {
-        "RABBITMQ_QUEUE": queue,
-        "REDIS_LOCK_PREFIX": f"test{name}{tag}".replace("_", ""),
-        "RATE_LIMIT_PREFIX": f"test:{name}:{tag}:",
-        **{key: str(value) for key, value in dict(options.pop("environ", {}) or {}).items()},
-    }
-    with (
-        scratch_database("postgres", admin_url, f"cluster_{name}_leads") as leads_url,
-        scratch_database("postgres", admin_url, f"cluster_{name}_tracker") as tracker_url,
-    ):
-        stack = ClusterStack(
-            PROJECT_ROOT,
-            base,
-            model=MODEL,
-            database_url=leads_url,
-            tracker_store_url=tracker_url,
-            environ=environ,
-            **options,  # type: ignore[arg-type]
-        )
-        try:
-            with stack:
-                yield stack
-        finally:
-            _delete_queue(queue)
-            _delete_keys(environ["REDIS_LOCK_PREFIX"])
-
-
-def _delete_queue(name: str) -> None:
-    import asyncio
-
-    import aio_pika
-
-    async def delete() -> None:
-        connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/", timeout=5)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(name)
-
-    # Cleanup only: the queue may never have been made.
-    with contextlib.suppress(Exception):
-        asyncio.run(delete())
-
-
-def _delete_keys(prefix: str) -> None:
-    client = redis.Redis(host="127.0.0.1", port=6379, db=1, socket_timeout=5)
-    try:
-        for key in client.scan_iter(f"{prefix}*", count=500):
-            client.delete(key)
-    finally:
-        client.close()
+    with scratch_cluster(base, admin_url, MODEL, f"test_{name}", **options) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
