@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -38,6 +39,9 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Base: Any = declarative_base(metadata=metadata)
+
+# Money: NUMERIC on PostgreSQL, exact text on SQLite (whose numbers are floats).
+Money = Numeric(18, 4, asdecimal=True).with_variant(DecimalString(), "sqlite")
 
 LEAD_STATUSES = (
     "New",
@@ -144,6 +148,10 @@ class Lead(Base):
     lifecycle_stage = Column(String(20), nullable=False, default="visitor")
     customer_group = Column(String(64))
     converted_at = Column(UTCDateTime)
+    # The sum of the lead's orders in ``revenue_currency`` (the shop's currency);
+    # recomputed from its orders whenever one is added (see bot.store.orders).
+    revenue = Column(Money)
+    revenue_currency = Column(String(3))
     # When the shopper first wrote in the chat (a lead may start on the shop or a form).
     chatted_at = Column(UTCDateTime)
     # The soonest due time of the lead's open (unacknowledged) handoffs, kept by
@@ -395,6 +403,8 @@ class Handoff(Base):
     acknowledged_by = Column(String(120))
     escalated_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
+    # Why it closed: "won" when the shopper bought (see bot.leads.outcomes).
+    outcome = Column(String(16))
 
 
 class HandoffTrigger(Base):
@@ -492,6 +502,41 @@ class ChannelState(Base):
     channel = Column(String(64), primary_key=True)
     disabled_at = Column(UTCDateTime, nullable=False)
     reason = Column(Text, nullable=False)
+
+
+class Order(Base):
+    """An order the shop reported (order webhook or ``purchase`` event), stored once.
+
+    Unique per (``source``, ``order_id``); ``payload_hash`` (SHA-256 of the order's
+    canonical fields) tells a redelivery from another order reusing the id. An order
+    no lead matched keeps ``lead_id`` empty: the revenue is real even if unattributed.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("source", "order_id", name="uq_orders_source_order_id"),
+        Index("ix_orders_lead_id_ordered_at", "lead_id", "ordered_at"),
+        Index("ix_orders_ordered_at", "ordered_at"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    source = Column(String(40), nullable=False)
+    order_id = Column(String(160), nullable=False)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"))
+    # How the lead was found: "session_id", "lead_id" or "email".
+    matched_by = Column(String(16))
+    value = Column(Money, nullable=False)
+    currency = Column(String(3), nullable=False)
+    # ``value`` in the shop's currency at the rates of the day it came in.
+    shop_value = Column(Money, nullable=False)
+    shop_currency = Column(String(3), nullable=False)
+    product_id = Column(String(120))
+    variant_id = Column(String(120))
+    sku = Column(String(120))
+    quantity = Column(Integer, nullable=False, default=1)
+    ordered_at = Column(UTCDateTime, nullable=False)
+    received_at = Column(UTCDateTime, nullable=False)
+    payload_hash = Column(String(64), nullable=False)
 
 
 class ApiToken(Base):
