@@ -24,13 +24,36 @@ some buyers skip the tracked checkout steps (another device, a buy-now link) and
 never look hot. Buyers get a ``purchase`` event and the status Won; a share of
 the others are Lost, Contacted, In Progress or Qualified.
 
-The same seed, ``now`` and catalogue always give the same leads, commands and
-ids, so a run can be reproduced and two seeds can share one database.
+Three generating rules for the outcome (``outcomes``), each a known ground truth:
+
+- ``shop`` (the default): the rule above.
+- ``planted``: a truth the scoring rules get wrong in places, to show what a score
+  learned from outcomes (the challenger, :mod:`bot.scoring.challenger`) can find.
+  The log-odds of buying are :data:`PLANTED_BASE` plus :data:`PLANTED_WEIGHTS` for
+  each thing the shopper did or said (each counted once); every one of them is
+  visible in the history before the purchase. Against the shipped rules:
+  comparing products (rules: 5 points), asking about returns (3) and coming back
+  (3 a visit) matter far more; a started checkout (30) or entered payment details
+  (40) add little over a cart add and a shipping check (here an abandoned checkout
+  mostly means price shock); asking about a discount (+4) lowers the chance; a
+  budget short of the price (0) lowers it too.
+- ``rules``: the scoring rules are the truth. The chance of buying is
+  ``1 / (1 + exp(-(RULES_TRUTH_BASE + RULES_TRUTH_SLOPE x score)))`` of the rule
+  score (the ``scorer`` passed in) just after the shopper's last step, so no score
+  can rank buyers better than the rules, beyond noise (a control).
+
+Under ``planted`` and ``rules`` a buyer buys right after the last step (a buy-now
+link), adding no checkout steps, so what is known before the purchase is exactly
+what the truth was drawn from.
+
+The same seed, ``now``, catalogue and outcome rule always give the same leads,
+commands and ids, so a run can be reproduced and two seeds can share one database.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +67,7 @@ from sqlalchemy.engine import Engine
 from bot.catalog import Catalog, Product, Variant
 from bot.leads.commands import RecordAnswer, RecordEvent
 from bot.leads.service import LeadService
+from bot.scoring import Scorer, facts_from_history
 from bot.store.sales import load_statuses
 
 HISTORY_DAYS = 30
@@ -88,6 +112,44 @@ _COUNTRY_NAMES = {
 # and how each changes the chance of buying.
 _BUDGET_RATIOS = ((1.0, 1.6), (0.8, 0.99), (0.5, 0.79), (0.2, 0.49))
 _BUDGET_EFFECT = (1.2, 0.9, 0.6, 0.25)
+# What a budget answer of each band shows, for the planted truth (close: nothing).
+_BUDGET_FACTS: tuple[tuple[str, ...], ...] = (
+    ("budget_covers",),
+    (),
+    ("budget_short",),
+    ("budget_far_below",),
+)
+OUTCOME_RULES = ("shop", "planted", "rules")
+# The planted truth (``outcomes="planted"``): log-odds of buying.
+PLANTED_BASE = -5.0
+PLANTED_WEIGHTS = {
+    # Storefront steps, each once however often.
+    "product_view": 0.3,
+    "compare": 1.5,
+    "variant_select": 0.5,
+    "add_to_cart": 1.5,
+    "shipping_check": 0.8,
+    "checkout_start": -1.0,
+    "payment_info": 0.0,
+    # More than one visit.
+    "came_back": 1.5,
+    # Chat questions and requests.
+    "asked_returns": 2.0,
+    "asked_discount": -1.5,
+    "human_requested": 1.0,
+    # Answers: the budget against the item's price, when said.
+    "budget_covers": 1.0,
+    "budget_short": -1.5,
+    "budget_far_below": -2.5,
+    # Said they cannot be delivered (answered a place, or checked shipping, outside the zones).
+    "not_serviceable": -2.5,
+    # Answered a purchase date.
+    "buying_within_week": 0.8,
+    "buying_after_90_days": -1.0,
+}
+# The rules as the truth (``outcomes="rules"``): log-odds = base + slope x rule score.
+RULES_TRUTH_BASE = -5.0
+RULES_TRUTH_SLOPE = 0.07
 
 _T = TypeVar("_T")
 
@@ -181,18 +243,34 @@ class WriteSummary:
 
 
 def generate(
-    n_leads: int, *, seed: int, now: datetime, catalog: Catalog
+    n_leads: int,
+    *,
+    seed: int,
+    now: datetime,
+    catalog: Catalog,
+    outcomes: str = "shop",
+    scorer: Scorer | None = None,
 ) -> Iterator[SyntheticLead]:
-    """Yield ``n_leads`` synthetic leads, lazily, all active in the 30 days before ``now``."""
+    """Yield ``n_leads`` synthetic leads, lazily, all active in the 30 days before ``now``.
+
+    ``outcomes`` picks the rule that draws who buys (see the module docstring);
+    ``rules`` needs the ``scorer`` whose rule score is the truth.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware UTC")
     if n_leads < 0:
         raise ValueError(f"n_leads must not be negative, got {n_leads}")
     if not catalog.products:
         raise ValueError("the catalogue has no products")
+    if outcomes not in OUTCOME_RULES:
+        raise ValueError(f"outcomes must be one of {', '.join(OUTCOME_RULES)}, got {outcomes!r}")
+    if outcomes == "rules" and scorer is None:
+        raise ValueError("outcomes='rules' needs the scorer whose rule score is the truth")
     rng = random.Random(seed)
     for index in range(n_leads):
-        yield _Shopper(rng, catalog, f"syn{seed}-{index:07d}", now).lead()
+        shopper = _Shopper(rng, catalog, f"syn{seed}-{index:07d}", now)
+        shopper.outcomes, shopper.scorer = outcomes, scorer
+        yield shopper.lead()
 
 
 def write_history(
@@ -285,6 +363,8 @@ class _Shopper:
         self.budget_band = _BUDGET_BANDS.draw(rng)
         self.journey = _JOURNEYS.draw(rng)
         self.depth = 0
+        self.outcomes = "shop"
+        self.scorer: Scorer | None = None
 
     def lead(self) -> SyntheticLead:
         sessions = self._session_starts()
@@ -507,9 +587,51 @@ class _Shopper:
             chance *= 1.4
         return min(chance, 0.95)
 
+    def _planted_chance(self, *, returned: bool) -> float:
+        """The planted truth: :data:`PLANTED_WEIGHTS` of what the history shows."""
+        shown: set[str] = {"came_back"} if returned else set()
+        for command in self.commands:
+            if isinstance(command, RecordAnswer):
+                shown.update(self._answer_facts(command))
+            elif command.type == "shopper_question":
+                shown.add(f"asked_{command.properties.get('topic')}")
+            elif command.type == "shipping_check" and not self.ships:
+                shown.update((command.type, "not_serviceable"))
+            else:
+                shown.add(command.type)
+        logit = PLANTED_BASE + sum(PLANTED_WEIGHTS.get(name, 0.0) for name in shown)
+        return 1.0 / (1.0 + math.exp(-logit))
+
+    def _answer_facts(self, answer: RecordAnswer) -> tuple[str, ...]:
+        if answer.key == "budget":
+            return _BUDGET_FACTS[self.budget_band]
+        if answer.key == "location" and not self.ships:
+            return ("not_serviceable",)
+        if answer.key == "timeline" and self.days <= 7:
+            return ("buying_within_week",)
+        if answer.key == "timeline" and self.days > 90:
+            return ("buying_after_90_days",)
+        return ()
+
+    def _rules_chance(self, clock: datetime) -> float:
+        """The rules as the truth: the logistic of the rule score just after the last step."""
+        assert self.scorer is not None
+        facts = facts_from_history(
+            (c for c in self.commands if isinstance(c, RecordEvent)),
+            (c for c in self.commands if isinstance(c, RecordAnswer)),
+        )
+        points = self.scorer.rules(facts, clock + timedelta(minutes=1)).score
+        return 1.0 / (1.0 + math.exp(-(RULES_TRUTH_BASE + RULES_TRUTH_SLOPE * points)))
+
     def _maybe_buy(self, clock: datetime, *, returned: bool, human: bool) -> datetime | None:
         rng = self.rng
-        if rng.random() >= self._buy_chance(returned=returned, human=human):
+        if self.outcomes == "planted":
+            chance = self._planted_chance(returned=returned)
+        elif self.outcomes == "rules":
+            chance = self._rules_chance(clock)
+        else:
+            chance = self._buy_chance(returned=returned, human=human)
+        if rng.random() >= chance:
             return None
         latest = self.now - timedelta(minutes=1)
         product = self.product
@@ -517,7 +639,7 @@ class _Shopper:
         if variant is None or not variant.in_stock:
             in_stock = [v for v in product.variants if v.in_stock]
             variant = rng.choice(in_stock) if in_stock else variant
-        if self.depth < FUNNEL.index("payment_info"):
+        if self.outcomes == "shop" and self.depth < FUNNEL.index("payment_info"):
             # Shallow buyers come back to buy, within minutes or days (and early
             # enough for the checkout steps to happen before ``now``).
             room = self.now - timedelta(minutes=20)

@@ -6,9 +6,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, Extra, Field, StrictInt, ValidationError, conint, validator
 
+from bot.settings import PROJECT_ROOT, VAR_DIR
 from bot.yamlconf import Location, describe, load_document
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yml")
@@ -59,6 +61,8 @@ JOURNEY = (
 )
 BROWSING_SIGNALS = ("page_view", "product_view")
 STAGES = ("cold", "warm", "hot")
+# Where `python -m bot scoring challenger train` keeps its models, unless configured.
+DEFAULT_CHALLENGER_DIR = VAR_DIR / "challenger"
 
 
 class ScoringConfigError(ValueError):
@@ -170,11 +174,52 @@ class _StagesIn(_Strict):
         return value
 
 
+class _ChallengerIn(_Strict):
+    hot_min_probability: float = Field(0.3, gt=0, lt=1)
+    warm_min_probability: float = Field(0.08, gt=0, lt=1)
+    settle_days: float = Field(7.0, ge=0, le=365)
+    l2: float = Field(1.0, gt=0, le=1_000_000)
+    model_dir: str | None = Field(None, min_length=1)
+
+    @validator("warm_min_probability")
+    def _warm_below_hot(cls, value: float, values: dict[str, object]) -> float:
+        """Every hot lead must also qualify as warm."""
+        hot = values.get("hot_min_probability")
+        if isinstance(hot, float) and value > hot:
+            raise ValueError(
+                f"warm_min_probability ({value}) must not be above hot_min_probability ({hot})"
+            )
+        return value
+
+
 class _ConfigIn(_Strict):
     intent: _IntentIn
     fit: _FitIn
     stages: _StagesIn
     reporting: dict[str, str] = Field(default_factory=dict)
+    score_source: Literal["rules", "challenger"] = "rules"
+    challenger: _ChallengerIn = Field(default_factory=lambda: _ChallengerIn.parse_obj({}))
+
+
+@dataclass(frozen=True)
+class ChallengerSettings:
+    """How the challenger is trained, where its models live and how it stages leads."""
+
+    hot_min_probability: float = 0.3
+    warm_min_probability: float = 0.08
+    # A lead that did not buy counts as a "no" once quiet this long (or marked Lost).
+    settle_days: float = 7.0
+    # Strength of the L2 penalty on the weights (in leads' worth of evidence).
+    l2: float = 1.0
+    model_dir: Path = DEFAULT_CHALLENGER_DIR
+
+    def stage(self, probability: float) -> str:
+        """The stage of a lead the challenger gives ``probability`` of buying."""
+        if probability >= self.hot_min_probability:
+            return "hot"
+        if probability >= self.warm_min_probability:
+            return "warm"
+        return "cold"
 
 
 @dataclass(frozen=True)
@@ -234,6 +279,8 @@ class ScoringConfig:
     warm_min_fit: int
     reporting: MappingProxyType[str, str]
     source: Path | None = None
+    score_source: str = "rules"
+    challenger: ChallengerSettings = field(default_factory=ChallengerSettings)
 
     def stage(self, intent: int, fit: int) -> str:
         """The stage for these intent and fit scores."""
@@ -353,4 +400,18 @@ def _build(config: _ConfigIn, path: Path) -> ScoringConfig:
         warm_min_fit=config.stages.warm.min_fit,
         reporting=MappingProxyType(dict(config.reporting)),
         source=path,
+        score_source=config.score_source,
+        challenger=_challenger(config.challenger),
+    )
+
+
+def _challenger(config: _ChallengerIn) -> ChallengerSettings:
+    # A relative model directory is read from the project root, as the default is.
+    model_dir = Path(config.model_dir) if config.model_dir else DEFAULT_CHALLENGER_DIR
+    return ChallengerSettings(
+        hot_min_probability=config.hot_min_probability,
+        warm_min_probability=config.warm_min_probability,
+        settle_days=config.settle_days,
+        l2=config.l2,
+        model_dir=model_dir if model_dir.is_absolute() else PROJECT_ROOT / model_dir,
     )

@@ -7,19 +7,24 @@ rounded per reason, and the score is their sum).
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answers.budget import Budget
 from bot.catalog import NO_RATES, Catalog, Product, RateTable, Variant
 from bot.scoring.config import ANSWER_TIMELINE_DAYS, ScoringConfig
 from bot.scoring.facts import LeadFacts
 
+if TYPE_CHECKING:
+    from bot.scoring.challenger import ChallengerModel
+
+logger = logging.getLogger(__name__)
 SECONDS_PER_DAY = 86_400.0
 
 _LABELS = {
@@ -367,12 +372,48 @@ def score(
 
 @dataclass(frozen=True)
 class Scorer:
-    """The scoring configuration, catalogue and exchange rates, ready to score facts."""
+    """The scoring configuration, catalogue and exchange rates, ready to score facts.
+
+    Leads are scored by the rules unless the configuration's ``score_source`` is
+    ``challenger``: then by ``challenger``, the model given or else the newest one
+    trained into the configuration's model directory. Switched without a usable
+    model, the rules score, a warning is logged and every result carries a reason
+    saying so.
+    """
 
     config: ScoringConfig
     catalog: Catalog
     rates: RateTable = NO_RATES
+    challenger: ChallengerModel | None = None
+    fallback: Reason | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.config.score_source != "challenger" or self.challenger is not None:
+            return
+        from bot.scoring.challenger import ChallengerModelError, latest_model
+
+        directory = self.config.challenger.model_dir
+        try:
+            model = latest_model(directory)
+            problem = f"no trained challenger model in {directory}"
+        except ChallengerModelError as exc:
+            model, problem = None, str(exc)
+        if model is not None:
+            object.__setattr__(self, "challenger", model)
+            return
+        logger.warning("score_source is challenger but %s: leads are scored by the rules", problem)
+        detail = f"scored by the rules: {problem} (python -m bot scoring challenger train)"
+        object.__setattr__(self, "fallback", Reason(0, "score_source", detail))
 
     def score(self, facts: LeadFacts, now: datetime) -> ScoreResult:
-        """Score ``facts`` at ``now``."""
+        """Score ``facts`` at ``now`` (by the configured score source)."""
+        if self.config.score_source == "challenger" and self.challenger is not None:
+            return self.challenger.score(facts, now, self.config, self.catalog, self.rates)
+        result = self.rules(facts, now)
+        if self.fallback is not None:
+            return replace(result, reasons=(*result.reasons, self.fallback))
+        return result
+
+    def rules(self, facts: LeadFacts, now: datetime) -> ScoreResult:
+        """Score ``facts`` at ``now`` by the rules, whatever the score source."""
         return score(facts, self.config, self.catalog, now, self.rates)
