@@ -26,6 +26,7 @@ delivers notifications, fires timers and escalates (:mod:`bot.handoff.outbox`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -37,6 +38,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot import clock
 from bot.handoff.planner import HandoffPlanner, LeadWrite
 from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
+from bot.leads.outcomes import (
+    NoExchangeRate,
+    OrderConflict,
+    Purchase,
+    Revenue,
+    purchase_of_event,
+    record_purchase,
+)
 from bot.leads.results import ApplyResult, LeadState, RescoreSummary
 from bot.scoring import LeadFacts, Scorer, ScoreResult, facts_from_history
 from bot.store import history, merge, queries, writes
@@ -44,6 +53,10 @@ from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates
 from bot.store.queries import INBOX_SORT, InboxPage, LeadFilters, LeadPage
 
+logger = logging.getLogger(__name__)
+
+# Who a purchase event's status change to Won is recorded as.
+PURCHASE_ACTOR = "storefront purchase"
 # A write that raced another one with the same ids is retried this many times in all.
 DUPLICATE_RETRIES = 3
 # PostgreSQL's codes of a transaction aborted only to be tried again: deadlock detected,
@@ -78,7 +91,11 @@ class LeadService:
     new answers and events into the lead's facts, keeping a snapshot when the
     score changes and a stage transition (plus a ``stage_changed`` event) when
     the stage changes. With a :class:`~bot.handoff.planner.HandoffPlanner`, the
-    write's handoffs are opened in it too.
+    write's handoffs are opened in it too. A ``purchase`` event with a value
+    records its order (:mod:`bot.leads.outcomes`) last, in the same transaction:
+    the lead becomes Won with its revenue in ``revenue``'s currency (by default
+    the catalogue's, converted with the scorer's rates), and the handoffs open
+    by then close with the outcome "won".
     """
 
     def __init__(
@@ -86,10 +103,14 @@ class LeadService:
         engine: Engine,
         scorer: Scorer | None = None,
         handoffs: HandoffPlanner | None = None,
+        revenue: Revenue | None = None,
     ) -> None:
         self._engine = engine
         self.scorer = scorer
         self.handoffs = handoffs
+        if revenue is None:
+            revenue = Revenue(scorer.catalog.currency, scorer.rates) if scorer else Revenue()
+        self.revenue = revenue
         self._queries = queries.LeadQueries(engine, self._qualification)
 
     @property
@@ -154,6 +175,7 @@ class LeadService:
             lead_changes: dict[str, dict[str, Any]] = {lead_id: {} for lead_id in lead_ids.values()}
             # E-mail addresses and phone numbers each lead was given in this write.
             identities: dict[str, dict[str, str]] = {}
+            purchases: list[tuple[str, Purchase]] = []
             for command in commands:
                 lead_id = lead_ids[command.session_id]
                 if isinstance(command, RecordAnswer):
@@ -173,6 +195,9 @@ class LeadService:
                         touched[lead_id].causes.append(f"{command.source} {command.type}")
                     lead_changes[lead_id].update(writes.flag_change(command.type, command.ts))
                     lead_changes[lead_id].update(writes.chat_change(command.source, command.ts))
+                    purchase = purchase_of_event(command, self.revenue)
+                    if purchase is not None:
+                        purchases.append((lead_id, purchase))
                 else:
                     changes = _contact_changes(command)
                     lead_changes[lead_id].update(changes)
@@ -192,6 +217,9 @@ class LeadService:
             states: dict[str, LeadState] = {}
             if self.scorer is not None:
                 states = self._rescore_touched(connection, touched, now)
+            # After the handoff planner: a handoff this write opened closes as won too.
+            for lead_id, purchase in purchases:
+                self._record_purchase(connection, lead_id, purchase, now)
         return ApplyResult(
             accepted_events=len(event_rows),
             duplicate_events=duplicates,
@@ -201,6 +229,27 @@ class LeadService:
                 if lead_id in states
             },
         )
+
+    def _record_purchase(
+        self, connection: Connection, lead_id: str, purchase: Purchase, now: datetime
+    ) -> None:
+        """Record a purchase event's order; one that cannot be counted leaves the event alone.
+
+        The events API refuses such events up front (:mod:`bot.web.events`); other
+        writers' events are kept for the journey, and the reason is logged.
+        """
+        try:
+            record_purchase(
+                connection,
+                purchase,
+                lead_id=lead_id,
+                matched_by="session_id",
+                revenue=self.revenue,
+                by=PURCHASE_ACTOR,
+                now=now,
+            )
+        except (OrderConflict, NoExchangeRate) as exc:
+            logger.warning("purchase event of lead %s recorded without its order: %s", lead_id, exc)
 
     def _rescore_touched(
         self, connection: Connection, touched: dict[str, _Touched], now: datetime

@@ -28,6 +28,7 @@ from bot.store.models import (
     LeadMerge,
     LeadNote,
     LeadStatusChange,
+    Order,
     ScoreSnapshot,
     StageTransition,
 )
@@ -422,6 +423,8 @@ def erase_rows(connection: Connection, ids: list[str]) -> dict[str, int]:
         "events": LeadEvent.__table__,
         "notes": _NOTES,
         "handoffs": Handoff.__table__,
+        # Orders go with the person (ON DELETE CASCADE); unattributed ones name nobody.
+        "orders": Order.__table__,
     }
     removed = {
         name: int(

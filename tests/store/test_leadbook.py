@@ -922,6 +922,7 @@ def test_erase_removes_the_person_everywhere(
         "events": before["lead_events"],
         "notes": before["lead_notes"],
         "handoffs": before["handoffs"],
+        "orders": 0,
         "leads": 2,
         "conversation_events": person["events"]["s-story"] + person["events"]["s-again"],
         "conversation_copies": 3,
