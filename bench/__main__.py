@@ -1,5 +1,5 @@
 """``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
-load|events|all]``.
+load|events|challenger|all]``.
 
 ``make bench`` runs them all.
 
@@ -18,7 +18,8 @@ latency and a 200-turn conversation's first and last turns (see ``bench/turns.py
 the cluster profile (1 and 2 Rasa replicas) under 10, 50 and 200 Locust shoppers (see
 ``bench/load.py``; about 11 minutes with its default 60 s window). ``events``: the
 conversation-events consumer's throughput through the local RabbitMQ on SQLite and PostgreSQL
-(see ``bench/events.py``).
+(see ``bench/events.py``). ``challenger``: training the challenger score on 100,000 and
+1,000,000 synthetic leads, time and peak memory (see ``bench/challenger.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -44,6 +45,7 @@ import yaml
 
 from bench import (
     answers,
+    challenger,
     conversations,
     csvimport,
     dashboard,
@@ -88,6 +90,7 @@ SUITES = (
     "inbox",
     "load",
     "events",
+    "challenger",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -204,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         status |= load.main(arguments if suite == "load" else [], machine=machine_description())
     if suite in ("events", "all"):
         status |= events.main(arguments if suite == "events" else [], machine=machine_description())
+    if suite in ("challenger", "all"):
+        status |= challenger.main(
+            arguments if suite == "challenger" else [], machine=machine_description()
+        )
     return status
 
 
