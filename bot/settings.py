@@ -134,6 +134,9 @@ class Settings:
     # Hosts a web form may send the shopper back to, besides PUBLIC_URL's.
     form_redirect_hosts: tuple[str, ...] = ()
     handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
+    followups_config_path: Path = PROJECT_ROOT / "bot" / "followups" / "default.yml"
+    # IANA zone of shoppers whose location names no country ("": SHOP_COUNTRY's main zone).
+    shop_timezone: str = ""
     # Base of the links in notifications (lead page, acknowledge); defaults to this machine.
     public_url: str = ""
     # Signs lead-page sessions and acknowledgement links.
@@ -195,6 +198,10 @@ class Settings:
                 if host.strip()
             ),
             handoff_config_path=Path(env.get("HANDOFF_CONFIG") or defaults.handoff_config_path),
+            followups_config_path=Path(
+                env.get("FOLLOWUPS_CONFIG") or defaults.followups_config_path
+            ),
+            shop_timezone=env.get("SHOP_TIMEZONE", "").strip(),
             public_url=(
                 env.get("PUBLIC_URL")
                 or f"http://localhost:{_env_int(env, 'WEB_PORT', defaults.web_port)}"

@@ -7,7 +7,17 @@ import logging
 from collections.abc import Sequence
 
 from bot import logredact
-from bot.cli import configs, events, flows, handoffs, leads, scoring, serve, tokens
+from bot.cli import (
+    configs,
+    events,
+    flows,
+    followups,
+    handoffs,
+    leads,
+    scoring,
+    serve,
+    tokens,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_commands(commands)
     scoring.add_commands(commands)
     handoffs.add_commands(commands)
+    followups.add_commands(commands)
     leads.add_commands(commands)
     tokens.add_commands(commands)
     leads.add_purge_command(commands)

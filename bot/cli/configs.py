@@ -135,3 +135,31 @@ def handoffs_check(args: argparse.Namespace) -> int:
             "HANDOFF_SLACK_WEBHOOK_URL or HANDOFF_EMAIL_TO, or add channels to the file)"
         )
     return 0
+
+
+def followups_check(args: argparse.Namespace) -> int:
+    """``followups check [PATH]``."""
+    from bot.followups.config import FollowupConfigError, load_followup_config
+
+    path = Path(args.path) if args.path else Settings.from_env().followups_config_path
+    config = load_config(
+        lambda: load_followup_config(path),
+        FollowupConfigError,
+        "follow-up configuration error",
+        each_line=True,
+    )
+    if config is None:
+        return 1
+    cap = config.frequency_cap
+    quiet = (
+        f"quiet {config.quiet_hours.start:%H:%M}-{config.quiet_hours.end:%H:%M} shopper's time"
+        if config.quiet_hours is not None
+        else "no quiet hours"
+    )
+    print(
+        f"{path}: {len(config.plays)} plays ({', '.join(p.name for p in config.plays)}); "
+        f"at most {cap.messages} per {cap.days} days; {quiet}; "
+        f"holdout {config.holdout.share:.0%}; stops on "
+        + ", ".join(["consent revoked", "unsubscribe", "erasure", *sorted(config.stop_on)])
+    )
+    return 0

@@ -358,7 +358,13 @@ async def send_email(
     channel: Channel, smtp: Smtp, message_id: str, payload: dict[str, Any], timeout: float
 ) -> Outcome:
     """Send over SMTP; a refused or failed send is retried later."""
-    message = email_message(payload, smtp.sender, channel.to, message_id)
+    return await send_smtp(
+        email_message(payload, smtp.sender, channel.to, message_id), smtp, timeout
+    )
+
+
+async def send_smtp(message: EmailMessage, smtp: Smtp, timeout: float) -> Outcome:
+    """Send ``message`` through the mail server of ``smtp``; a failure is an outcome, not raised."""
     try:
         # aiosmtplib's timeout bounds each command; the whole attempt must end within
         # the timeout too, or a slow server could keep it going past the outbox lease.

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 import aiohttp
 from sqlalchemy.engine import Engine
@@ -39,6 +40,27 @@ UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
 DUTIES_SECONDS = 1.0
 
 
+class OutboxExtension(Protocol):
+    """Another kind of outbox message (follow-ups to shoppers): its periodic duties and sender.
+
+    ``duties`` runs off the event loop, in the worker's duty round, and says
+    whether it queued messages; ``deliver`` makes one attempt at a message of a
+    kind ``handles`` accepts (the outbox records it, retries and dead-letters as
+    for notifications).
+    """
+
+    def handles(self, kind: str) -> bool:
+        """Whether messages of ``kind`` are this extension's."""
+
+    def duties(self, now: datetime) -> bool:
+        """Periodic work (queueing due messages); whether anything was queued."""
+
+    async def deliver(
+        self, message: Claimed, session: aiohttp.ClientSession, timeout: float, now: datetime
+    ) -> Outcome:
+        """One attempt at delivering ``message``."""
+
+
 class OutboxWorker:
     """Delivers the outbox until stopped."""
 
@@ -49,10 +71,12 @@ class OutboxWorker:
         planner: HandoffPlanner | None = None,
         *,
         clock: Callable[[], datetime] = bot.clock.now,
+        extensions: Sequence[OutboxExtension] = (),
     ) -> None:
         self.engine = engine
         self.config = config
         self.planner = planner
+        self.extensions = tuple(extensions)
         self.store = OutboxStore(engine, config.delivery)
         self.clock = clock
         self._wake = asyncio.Event()
@@ -72,10 +96,7 @@ class OutboxWorker:
                 while True:
                     # Cleared before the work: a delivery finishing meanwhile sets it again.
                     self._wake.clear()
-                    if (
-                        time.monotonic() - last_duties >= DUTIES_SECONDS
-                        and self.planner is not None
-                    ):
+                    if time.monotonic() - last_duties >= DUTIES_SECONDS and self._has_duties:
                         last_duties = time.monotonic()
                         await self._guarded(self._duties)
                     free = max(0, self.config.delivery.concurrency - len(inflight))
@@ -114,7 +135,7 @@ class OutboxWorker:
         before = self.delivered
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
-                if self.planner is not None:
+                if self._has_duties:
                     await asyncio.to_thread(self._duties)
                 claimed = await asyncio.to_thread(
                     self.store.claim, self.config.delivery.concurrency, self.clock()
@@ -185,20 +206,31 @@ class OutboxWorker:
                     result.outcome.error,
                 )
 
+    @property
+    def _has_duties(self) -> bool:
+        return self.planner is not None or bool(self.extensions)
+
     def _duties(self) -> None:
-        assert self.planner is not None
         now = self.clock()
-        with write_transaction(self.engine) as connection:
-            fired = self.planner.fire_due_timers(connection, now)
-            escalated = self.planner.escalate_overdue(connection, now)
-        if fired.handoffs or escalated.handoffs:
-            self._wake.set()
+        if self.planner is not None:
+            with write_transaction(self.engine) as connection:
+                fired = self.planner.fire_due_timers(connection, now)
+                escalated = self.planner.escalate_overdue(connection, now)
+            if fired.handoffs or escalated.handoffs:
+                self._wake.set()
+        for extension in self.extensions:
+            if extension.duties(now):
+                self._wake.set()
 
     async def _attempt(
         self, session: aiohttp.ClientSession, message: Claimed, disabled: dict[str, str]
     ) -> None:
-        channel = self.config.channels.get(message.channel)
         now = self.clock()
+        extension = next((e for e in self.extensions if e.handles(message.kind)), None)
+        if extension is not None:
+            await self._attempt_with(extension, session, message, now)
+            return
+        channel = self.config.channels.get(message.channel)
         if channel is None or message.channel in disabled:
             reason = (
                 f"channel {message.channel!r} is disabled: {disabled[message.channel]}"
@@ -217,6 +249,26 @@ class OutboxWorker:
                 session,
                 self.config.delivery.timeout_seconds,
                 now,
+            )
+        except Exception as exc:  # a bug in a sender must not stop the worker
+            logger.exception("delivering %s failed unexpectedly", message.message_id)
+            outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+        self._results.append(
+            Attempted(message, outcome, now, int((time.monotonic() - started) * 1000))
+        )
+        self._wake.set()
+
+    async def _attempt_with(
+        self,
+        extension: OutboxExtension,
+        session: aiohttp.ClientSession,
+        message: Claimed,
+        now: datetime,
+    ) -> None:
+        started = time.monotonic()
+        try:
+            outcome = await extension.deliver(
+                message, session, self.config.delivery.timeout_seconds, now
             )
         except Exception as exc:  # a bug in a sender must not stop the worker
             logger.exception("delivering %s failed unexpectedly", message.message_id)

@@ -460,9 +460,9 @@ class OutboxMessage(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     message_id = Column(String(64), nullable=False, unique=True)
-    handoff_id = Column(
-        String(32), ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    # A notification to sales belongs to a handoff; a message to the shopper to a follow-up.
+    handoff_id = Column(String(32), ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    followup_id = Column(String(32), ForeignKey("followups.id", ondelete="CASCADE"), index=True)
     channel = Column(String(64), nullable=False)
     kind = Column(String(40), nullable=False)
     priority = Column(Integer, nullable=False)
@@ -476,6 +476,43 @@ class OutboxMessage(Base):
     created_at = Column(UTCDateTime, nullable=False)
     delivered_at = Column(UTCDateTime)
     dead_at = Column(UTCDateTime)
+
+
+FOLLOWUP_STATUSES = ("planned", "queued", "stopped", "held_out")
+
+
+class Followup(Base):
+    """A follow-up play for a lead: planned, queued in the outbox, stopped, or held out.
+
+    One row per lead and play (a play is sent at most once per lead). ``held_out``
+    rows are the seeded control group: due, never sent, kept so outcomes can be
+    compared. The message itself is the outbox row pointing here (its
+    ``delivered_at`` is when it was sent); ``clicked_at`` is the first click on a
+    link in it.
+    """
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "play", name="uq_followups_lead_id_play"),
+        Index("ix_followups_status_due_at", "status", "due_at"),
+    )
+
+    id = Column(String(32), primary_key=True)
+    lead_id = Column(String(32), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    play = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False)
+    channel = Column(String(64), nullable=False)
+    template = Column(String(64), nullable=False)
+    priority = Column(Integer, nullable=False)
+    # When the play's conditions became true (the cart was left, the SLA passed …).
+    signal_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    planned_at = Column(UTCDateTime, nullable=False)
+    queued_at = Column(UTCDateTime)
+    stopped_at = Column(UTCDateTime)
+    stop_reason = Column(Text)
+    clicked_at = Column(UTCDateTime)
+    clicks = Column(Integer, nullable=False, default=0)
 
 
 class DeliveryAttempt(Base):

@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.followups import followup_planner_for
+from bot.followups.delivery import FollowupSender
 from bot.handoff import handoff_config_for, planner_for
 from bot.handoff.worker import OutboxWorker
 from bot.leads import LeadService
@@ -39,7 +41,7 @@ from bot.store.sales import SalesDesk
 from bot.store.tokens import TokenStore
 from bot.store.tracker import ConversationStore
 from bot.store.websessions import SalesSessions
-from bot.web import api, assets, pages, shop
+from bot.web import api, assets, followups, pages, shop
 from bot.web.cors import cors_middleware
 from bot.web.errors import error_middleware
 from bot.web.html import setup_templates
@@ -84,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     assets.setup(app)
     api.setup(app)
     pages.setup(app)
+    followups.setup(app)
     shop.setup(app)
     return app
 
@@ -101,7 +104,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[SALES] = SalesDesk(engine)
     app[SESSIONS] = SalesSessions(engine)
     app[RECORDER] = LeadRecorder(service, Spool(settings.spool_dir))
-    worker = OutboxWorker(engine, handoffs, planner)
+    app[followups.FOLLOWUPS] = followup_planner = followup_planner_for(settings)
+    sender = FollowupSender(engine, followup_planner, handoffs.smtp)
+    worker = OutboxWorker(engine, handoffs, planner, extensions=(sender,))
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())
     yield

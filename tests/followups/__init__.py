@@ -1,0 +1,1 @@
+"""Follow-up plays: configuration, planning, rendering, delivery and the unsubscribe link."""
