@@ -616,7 +616,32 @@ class FollowupPlanner:
                 _FOLLOWUPS.c.lead_id == owner, _FOLLOWUPS.c.status == "planned"
             )
         ).scalars()
-        return self._stop(connection, list(planned), "unsubscribed", now)
+        stopped = self._stop(connection, list(planned), "unsubscribed", now)
+        # Messages queued but not sent yet are not sent either.
+        unsent = list(
+            connection.execute(
+                select(_OUTBOX.c.followup_id)
+                .join(_FOLLOWUPS, _FOLLOWUPS.c.id == _OUTBOX.c.followup_id)
+                .where(_FOLLOWUPS.c.lead_id == owner, _OUTBOX.c.status == "pending")
+            ).scalars()
+        )
+        if unsent:
+            connection.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.followup_id.in_(unsent), _OUTBOX.c.status == "pending")
+                .values(
+                    status="dead",
+                    dead_at=now,
+                    locked_until=None,
+                    last_error="the shopper unsubscribed before it was sent",
+                )
+            )
+            connection.execute(
+                update(_FOLLOWUPS)
+                .where(_FOLLOWUPS.c.id.in_(unsent))
+                .values(status="stopped", stopped_at=now, stop_reason="unsubscribed")
+            )
+        return stopped + len(unsent)
 
     @staticmethod
     def record_click(connection: Connection, followup_id: str, now: datetime) -> bool:

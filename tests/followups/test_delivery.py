@@ -364,3 +364,19 @@ async def test_an_erased_lead_takes_its_followups_and_messages_with_it(
     assert await stack.run() == 0
     assert inbox.envelopes == []
     assert OutboxStore(stack.engine, stack.handoffs.delivery).counts()["pending"] == 0
+
+
+async def test_an_unsubscribe_stops_a_message_queued_but_not_yet_sent(
+    stack: Stack, inbox: Inbox
+) -> None:
+    lead_id = stack.shopper()
+    stack.clock.advance(hours=4)
+    with write_transaction(stack.engine) as connection:
+        stack.planner.plan_batch(connection, stack.clock.now, after=None)
+        stack.planner.release_due(connection, stack.clock.now)
+    with write_transaction(stack.engine) as connection:
+        assert stack.planner.unsubscribe(connection, lead_id, stack.clock.now) == 1
+    assert await stack.run() == 0
+    assert inbox.envelopes == []
+    [stopped] = stack.followups(lead_id)
+    assert (stopped.status, stopped.stop_reason) == ("stopped", "unsubscribed")

@@ -1,4 +1,4 @@
-"""Migration 0011 keeps every handoff notification and its delivery log (SQLite copies the outbox)."""
+"""Migration 0011 keeps every handoff notification and its delivery log (SQLite copies tables)."""
 
 from __future__ import annotations
 
@@ -60,8 +60,7 @@ def test_notifications_and_their_log_survive_the_upgrade_and_downgrade(
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT count(*) FROM outbox")).scalar() == 1
                 assert (
-                    connection.execute(text("SELECT count(*) FROM delivery_attempts")).scalar()
-                    == 1
+                    connection.execute(text("SELECT count(*) FROM delivery_attempts")).scalar() == 1
                 )
             engine.dispose()
     finally:

@@ -16,11 +16,12 @@ from aiohttp import web
 
 from bot.catalog import Catalog, load_catalog
 from bot.clock import now as clock_now
+from bot.followups.planner import followups_of
 from bot.handoff.brief import DID as BRIEF_DID
 from bot.handoff.brief import next_step, summary
 from bot.scoring.config import ScoringConfig, load_scoring_config
 from bot.store.models import LEAD_STATUSES
-from bot.web.keys import SALES, SETTINGS
+from bot.web.keys import LEADS, SALES, SETTINGS
 from bot.web.pages.leads import unknown_lead
 from bot.web.pages.sessions import form_csrf, required_viewer
 from bot.web.pages.site import LEAD_PAGES
@@ -115,6 +116,13 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
     page = await asyncio.to_thread(request.config_dict[SALES].lead_page, lead_id)
     if page is None:
         raise unknown_lead(lead_id)
+    engine = request.config_dict[LEADS].engine
+
+    def followups() -> list[dict[str, Any]]:
+        with engine.connect() as connection:
+            return followups_of(connection, page["lead"]["id"])
+
+    page["followups"] = await asyncio.to_thread(followups)
     return LEAD_PAGES.render(
         request,
         "leads/lead.html",
