@@ -6,6 +6,8 @@ external services. Secrets are masked when settings are printed or logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +25,7 @@ SECRET_FIELDS = frozenset(
         "session_secret",
         "handoff_webhook_url",
         "handoff_webhook_secret",
+        "order_webhook_secrets",
         "handoff_slack_webhook_url",
         "rate_limit_redis_url",
     }
@@ -60,6 +63,23 @@ def _rate_limit_redis_url(raw: str) -> str:
             f"{mask_url_password(url)[:20]!r}"
         )
     return url
+
+
+def _webhook_secrets(name: str, raw: str) -> tuple[str, ...]:
+    """Standard Webhooks secrets (``whsec_`` + base64 of 24 to 64 bytes), space-separated."""
+    secrets = tuple(raw.split())
+    for position, secret in enumerate(secrets, start=1):
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not secret.startswith("whsec_") or not 24 <= len(key) <= 64:
+            raise ValueError(
+                f"{name}: secret {position} is not 'whsec_' followed by base64 of 24 to 64 "
+                "random bytes (several secrets separated by spaces while rotating; make one "
+                "with: python -m bot handoffs secret)"
+            )
+    return secrets
 
 
 def origin_of(url: str) -> str:
@@ -143,6 +163,11 @@ class Settings:
     session_secret: str = ""
     handoff_webhook_url: str = ""
     handoff_webhook_secret: str = ""
+    # Secrets that sign the shop platform's order webhook (POST /api/v2/orders): the
+    # endpoint answers 404 without one; several are accepted while the shop rotates.
+    order_webhook_secrets: tuple[str, ...] = ()
+    # How far an order webhook's webhook-timestamp may be from this server's clock.
+    order_webhook_tolerance_seconds: int = 300
     handoff_slack_webhook_url: str = ""
     handoff_email_to: str = ""
     smtp_host: str = ""
@@ -209,6 +234,15 @@ class Settings:
             session_secret=env.get("SESSION_SECRET", ""),
             handoff_webhook_url=env.get("HANDOFF_WEBHOOK_URL", ""),
             handoff_webhook_secret=env.get("HANDOFF_WEBHOOK_SECRET", ""),
+            order_webhook_secrets=_webhook_secrets(
+                "ORDER_WEBHOOK_SECRETS", env.get("ORDER_WEBHOOK_SECRETS", "")
+            ),
+            order_webhook_tolerance_seconds=_env_positive_int(
+                env,
+                "ORDER_WEBHOOK_TOLERANCE_SECONDS",
+                defaults.order_webhook_tolerance_seconds,
+                unit="seconds",
+            ),
             handoff_slack_webhook_url=env.get("HANDOFF_SLACK_WEBHOOK_URL", ""),
             handoff_email_to=env.get("HANDOFF_EMAIL_TO", ""),
             smtp_host=env.get("SMTP_HOST", ""),

@@ -42,6 +42,7 @@ from bot.store.db import write_transaction
 from bot.store.entries import mark_converted
 from bot.store.models import Lead
 from bot.store.sales import record_status_change, surviving_lead
+from bot.store.writes import KNOWN_EVENT_IDS, known_ids
 
 # Amounts in the shop's currency are kept to 4 decimal places (the column's scale).
 SHOP_VALUE_PLACES = Decimal("0.0001")
@@ -363,16 +364,32 @@ class Orders:
                     raise
         raise AssertionError("unreachable")
 
-    def conflicts(self, purchases: Sequence[Purchase]) -> dict[int, OrderConflict]:
-        """Of ``purchases``, those whose order id is stored with other fields, by index."""
+    def event_conflicts(self, events: Sequence[RecordEvent]) -> dict[int, OrderConflict]:
+        """Of ``events``, the new purchases whose order id is stored with other fields, by index.
+
+        An event already stored is a duplicate the lead service drops whatever it
+        says (a confirmation page reloaded sends its purchase again, later): never
+        a conflict.
+        """
+        purchases = {
+            index: purchase
+            for index, event in enumerate(events)
+            if (purchase := purchase_of_event(event, self.revenue)) is not None
+        }
+        if not purchases:
+            return {}
         with self._engine.connect() as connection:
+            seen = known_ids(
+                connection, KNOWN_EVENT_IDS, [events[index].event_id for index in purchases]
+            )
             stored = store.find_orders(
-                connection, [(purchase.source, purchase.order_id) for purchase in purchases]
+                connection,
+                [(purchase.source, purchase.order_id) for purchase in purchases.values()],
             )
         found: dict[int, OrderConflict] = {}
-        for index, purchase in enumerate(purchases):
+        for index, purchase in purchases.items():
             row = stored.get((purchase.source, purchase.order_id))
-            if row is not None:
+            if row is not None and events[index].event_id not in seen:
                 try:
                     _check_same(row, purchase)
                 except OrderConflict as exc:

@@ -24,6 +24,7 @@ from bot.web import (
     leads,
     leads_csv,
     openapi,
+    orders,
 )
 from bot.web.auth import caller
 from bot.web.errors import Handler, WebError
@@ -37,6 +38,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *lead_actions.ROUTES,
     *leads_csv.ROUTES,
     *events.ROUTES,
+    *orders.ROUTES,
     *handoffs.ROUTES,
     *flows.ROUTES,
     *dashboard.ROUTES,

@@ -21,10 +21,24 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pycountry
 from aiohttp import web
 
 from bot import clock
 from bot.leads.commands import RecordEvent
+from bot.leads.outcomes import (
+    CURRENCY_PROPERTY,
+    MAX_ORDER_ID_CHARS,
+    MAX_QUANTITY,
+    MAX_SKU_CHARS,
+    ORDER_DECIMALS,
+    ORDER_ID_PROPERTY,
+    ORDER_SOURCE_PROPERTY,
+    QUANTITY_PROPERTY,
+    SKU_PROPERTY,
+    Orders,
+    purchase_of_event,
+)
 from bot.leads.spool import UNAVAILABLE_ERRORS
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.sessionids import session_id_problem, storable
@@ -51,6 +65,7 @@ EVENT_FIELDS = frozenset(
 REQUIRED_FIELDS = ("event_id", "session_id", "type", "ts")
 KNOWN_TYPES = frozenset(STOREFRONT_EVENT_TYPES)
 RETRY_AFTER_SECONDS = 5
+ORDER_SOURCE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 
 
 @dataclass(frozen=True)
@@ -99,9 +114,9 @@ def _identifier(raw: dict[str, Any], name: str, *, required: bool) -> str | None
     return value
 
 
-def _timestamp(raw: Any, now: datetime) -> datetime:
+def _timestamp(raw: Any, now: datetime, name: str = "ts") -> datetime:
     if not isinstance(raw, str):
-        raise _Invalid("ts", "ts must be an ISO 8601 string such as 2026-11-23T10:15:00Z")
+        raise _Invalid(name, f"{name} must be an ISO 8601 string such as 2026-11-23T10:15:00Z")
     text = raw.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -112,38 +127,39 @@ def _timestamp(raw: Any, now: datetime) -> datetime:
         ts = datetime.fromisoformat(text)
     except ValueError:
         raise _Invalid(
-            "ts", f"ts {raw!r} is not an ISO 8601 time such as 2026-11-23T10:15:00Z"
+            name, f"{name} {raw!r} is not an ISO 8601 time such as 2026-11-23T10:15:00Z"
         ) from None
     if ts.tzinfo is None or ts.utcoffset() is None:
-        raise _Invalid("ts", f"ts {raw!r} has no time zone; add Z or an offset such as +01:00")
+        raise _Invalid(name, f"{name} {raw!r} has no time zone; add Z or an offset such as +01:00")
     try:
         ts = ts.astimezone(timezone.utc)
     except OverflowError:
-        raise _Invalid("ts", "ts is out of range") from None
+        raise _Invalid(name, f"{name} is out of range") from None
     if ts > now + MAX_FUTURE:
         ahead = math.ceil((ts - now).total_seconds() / 60)
         raise _Invalid(
-            "ts",
-            f"ts is {ahead} minute(s) in the future; at most 5 minutes of clock skew is accepted",
+            name,
+            f"{name} is {ahead} minute(s) in the future; at most 5 minutes of clock skew "
+            "is accepted",
         )
     if ts < OLDEST_ACCEPTED:
-        raise _Invalid("ts", "ts is before 2000-01-01")
+        raise _Invalid(name, f"{name} is before 2000-01-01")
     return ts
 
 
-def _value(raw: Any) -> Decimal | None:
+def _value(raw: Any, decimals: int = MAX_VALUE_DECIMALS, name: str = "value") -> Decimal | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise _Invalid("value", "value must be a number such as 59.90")
+        raise _Invalid(name, f"{name} must be a number such as 59.90")
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise _Invalid("value", f"value {raw!r} is not a number such as 59.90") from None
+        raise _Invalid(name, f"{name} {raw!r} is not a number such as 59.90") from None
     if not value.is_finite() or value < 0 or value > MAX_VALUE:
-        raise _Invalid("value", "value must be a number between 0 and 1,000,000,000")
-    if value.as_tuple().exponent < -MAX_VALUE_DECIMALS:  # type: ignore[operator]
-        raise _Invalid("value", f"value must have at most {MAX_VALUE_DECIMALS} decimal places")
+        raise _Invalid(name, f"{name} must be a number between 0 and 1,000,000,000")
+    if value.as_tuple().exponent < -decimals:  # type: ignore[operator]
+        raise _Invalid(name, f"{name} must have at most {decimals} decimal places")
     return value
 
 
@@ -164,6 +180,67 @@ def _properties(raw: Any) -> dict[str, Any]:
             "properties", f"properties must be at most {MAX_PROPERTIES_CHARS} characters of JSON"
         )
     return raw
+
+
+def order_currency(raw: Any, name: str) -> str:
+    """An ISO 4217 currency code (upper case), or ``_Invalid`` naming ``name``."""
+    if not isinstance(raw, str) or not re.fullmatch(r"[A-Za-z]{3}", raw.strip()):
+        raise _Invalid(name, f"{name} must be an ISO 4217 currency code such as EUR, got {raw!r}")
+    code = raw.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise _Invalid(name, f"{name} {code!r} is not an ISO 4217 currency code (e.g. EUR)")
+    return code
+
+
+def order_text(raw: Any, name: str, limit: int) -> str | None:
+    """An optional identifier of an order (order id, sku): 1 to ``limit`` characters."""
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        # Shop platforms number their orders.
+        raw = str(raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise _Invalid(name, f"{name} must be a non-empty string")
+    if len(raw) > limit:
+        raise _Invalid(name, f"{name} must be at most {limit} characters, got {len(raw)}")
+    if not storable(raw):
+        raise _Invalid(name, f"{name} must be valid UTF-8 text without NUL characters")
+    return raw
+
+
+def order_quantity(raw: Any, name: str) -> int:
+    """How many items an order holds (1 when not given)."""
+    if raw is None:
+        return 1
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QUANTITY:
+        raise _Invalid(name, f"{name} must be a whole number from 1 to {MAX_QUANTITY}, got {raw!r}")
+    return raw
+
+
+def order_source(raw: Any, name: str) -> str | None:
+    """Which shop platform an order comes from: a lower-case label such as ``shopify``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not ORDER_SOURCE_PATTERN.fullmatch(raw):
+        raise _Invalid(
+            name,
+            f"{name} must be a lower-case label such as shopify (letters, digits, _ . -; "
+            f"at most 40 characters), got {raw!r}",
+        )
+    return raw
+
+
+def _purchase_properties(properties: dict[str, Any]) -> None:
+    """A purchase's order details in ``properties`` (all optional), checked."""
+    prefix = "properties."
+    if CURRENCY_PROPERTY in properties:
+        properties[CURRENCY_PROPERTY] = order_currency(
+            properties[CURRENCY_PROPERTY], prefix + CURRENCY_PROPERTY
+        )
+    order_text(properties.get(ORDER_ID_PROPERTY), prefix + ORDER_ID_PROPERTY, MAX_ORDER_ID_CHARS)
+    order_text(properties.get(SKU_PROPERTY), prefix + SKU_PROPERTY, MAX_SKU_CHARS)
+    order_quantity(properties.get(QUANTITY_PROPERTY), prefix + QUANTITY_PROPERTY)
+    order_source(properties.get(ORDER_SOURCE_PROPERTY), prefix + ORDER_SOURCE_PROPERTY)
 
 
 def parse_event(raw: Any, now: datetime) -> RecordEvent:
@@ -188,6 +265,11 @@ def parse_event(raw: Any, now: datetime) -> RecordEvent:
     if "ts" not in raw:
         raise _Invalid("ts", "ts is required")
     assert event_id is not None and session_id is not None
+    purchase = kind == "purchase"
+    properties = _properties(raw.get("properties"))
+    if purchase:
+        properties = dict(properties)
+        _purchase_properties(properties)
     return RecordEvent(
         session_id=session_id,
         event_id=event_id,
@@ -196,8 +278,8 @@ def parse_event(raw: Any, now: datetime) -> RecordEvent:
         source="storefront",
         product_id=_identifier(raw, "product_id", required=False),
         variant_id=_identifier(raw, "variant_id", required=False),
-        value=_value(raw.get("value")),
-        properties=_properties(raw.get("properties")),
+        value=_value(raw.get("value"), ORDER_DECIMALS if purchase else MAX_VALUE_DECIMALS),
+        properties=properties,
     )
 
 
@@ -264,6 +346,8 @@ async def post_events(request: web.Request) -> web.Response:
     items = _items(await _authenticated_body(request))
     now = clock.now()
     valid, errors = parse_events(items, now)
+    if any(event.type == "purchase" for event in valid):
+        valid, errors = await _countable_purchases(request, items, valid, errors)
     accepted = duplicates = 0
     if valid:
         try:
@@ -293,6 +377,61 @@ async def post_events(request: web.Request) -> web.Response:
             errors=[error.as_dict() for error in errors],
         )
     return json_response({"accepted": accepted, "duplicates": duplicates}, status=202)
+
+
+# Where each order-defining field is in a purchase event.
+_EVENT_FIELD_OF_ORDER = {
+    "currency": "properties." + CURRENCY_PROPERTY,
+    "sku": "properties." + SKU_PROPERTY,
+    "quantity": "properties." + QUANTITY_PROPERTY,
+    "ordered_at": "ts",
+}
+
+
+async def _countable_purchases(
+    request: web.Request, items: list[Any], valid: list[RecordEvent], errors: list[EventError]
+) -> tuple[list[RecordEvent], list[EventError]]:
+    """Refuse purchases whose order cannot be counted: an unknown rate, or an id reused.
+
+    The order's currency must convert into the shop's; an order id already stored
+    with another value, currency, variant, sku, product, quantity or time names
+    another order. (A race with another writer is settled in the write: the event
+    is kept, the first order stays.)
+    """
+    service = request.config_dict[LEADS]
+    refused: dict[int, tuple[str, str]] = {}
+    for index, event in enumerate(valid):
+        purchase = purchase_of_event(event, service.revenue)
+        if purchase is not None and not service.revenue.convertible(purchase.currency):
+            refused[index] = (
+                "properties.currency",
+                f"properties.currency: no exchange rate from {purchase.currency} to the "
+                f"shop's currency {service.revenue.currency}",
+            )
+    orders = Orders(service.engine, service.revenue)
+    try:
+        conflicts = await asyncio.to_thread(orders.event_conflicts, valid)
+    except UNAVAILABLE_ERRORS:
+        # The write below meets the outage too, and answers it.
+        conflicts = {}
+    for index, conflict in conflicts.items():
+        field = _EVENT_FIELD_OF_ORDER.get(conflict.field, conflict.field)
+        refused.setdefault(index, (field, str(conflict)))
+    if not refused:
+        return valid, errors
+    # Positions in the request of the valid events, for the error list.
+    valid_positions = [
+        index for index in range(len(items)) if index not in {e.index for e in errors}
+    ]
+    kept: list[RecordEvent] = []
+    for index, event in enumerate(valid):
+        if index in refused:
+            field, message = refused[index]
+            errors.append(EventError(valid_positions[index], event.event_id, field, message))
+        else:
+            kept.append(event)
+    errors.sort(key=lambda error: error.index)
+    return kept, errors
 
 
 _BATCH = {

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.leads.outcomes import (
+    MAX_ORDER_ID_CHARS,
+    MAX_QUANTITY,
+    MAX_SKU_CHARS,
+    ORDER_DECIMALS,
+    WEBHOOK_ORDER_SOURCE,
+)
 from bot.scoring import STOREFRONT_EVENT_TYPES
 from bot.store.contacts import (
     MAX_EMAIL_CHARS,
@@ -238,6 +245,64 @@ WEB_FORM = {
     },
 }
 
+ORDER_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["order_id", "value", "currency", "ordered_at"],
+    "properties": {
+        "order_id": {
+            "type": ["string", "integer"],
+            "maxLength": MAX_ORDER_ID_CHARS,
+            "description": "The order's id on the shop platform; with source, stored once",
+        },
+        "source": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_.-]{0,39}$",
+            "description": f"The shop platform (default {WEBHOOK_ORDER_SOURCE!r})",
+        },
+        "value": {
+            "type": ["number", "string"],
+            "description": f"Order total, 0 to 1,000,000,000, at most {ORDER_DECIMALS} decimals",
+        },
+        "currency": {"type": "string", "description": "ISO 4217 code, e.g. EUR"},
+        "ordered_at": {"type": "string", "format": "date-time"},
+        "product_id": {"type": "string", "maxLength": 120},
+        "variant_id": {"type": "string", "maxLength": 120},
+        "sku": {"type": "string", "maxLength": MAX_SKU_CHARS},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+        "lead_id": {"type": "string", "description": "Matched first"},
+        "session_id": {
+            "type": "string",
+            "maxLength": 128,
+            "description": "The storefront/chat session id; matched second",
+        },
+        "email": {
+            "type": "string",
+            "maxLength": MAX_EMAIL_CHARS,
+            "description": "Matched last: the most recently updated lead with it",
+        },
+    },
+}
+ORDER_RESULT = {
+    "type": "object",
+    "required": ["duplicate", "matched", "lead_id", "order"],
+    "properties": {
+        "duplicate": {"type": "boolean"},
+        "matched": {"type": "boolean"},
+        "matched_by": {
+            "type": ["string", "null"],
+            "enum": ["lead_id", "session_id", "email", None],
+        },
+        "lead_id": {"type": ["string", "null"]},
+        "status": {"type": ["string", "null"]},
+        "revenue": {"type": ["number", "null"]},
+        "revenue_currency": {"type": ["string", "null"]},
+        "closed_handoffs": {"type": "array", "items": {"type": "string"}},
+        "order": {"type": "object"},
+        "message": {"type": "string"},
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
     "Answer": ANSWER,
@@ -247,4 +312,6 @@ SCHEMAS: dict[str, Any] = {
     "LeadPage": LEAD_PAGE,
     "Event": EVENT,
     "WebForm": WEB_FORM,
+    "OrderInput": ORDER_INPUT,
+    "OrderResult": ORDER_RESULT,
 }

@@ -18,7 +18,8 @@ from bot.catalog import Catalog, load_catalog
 from bot.clock import now as clock_now
 from bot.followups.planner import followups_of
 from bot.handoff.brief import DID as BRIEF_DID
-from bot.handoff.brief import next_step, summary
+from bot.handoff.brief import money, next_step, summary
+from bot.leads.outcomes import Orders
 from bot.scoring.config import ScoringConfig, load_scoring_config
 from bot.store.models import LEAD_STATUSES
 from bot.web.keys import LEADS, SALES, SETTINGS
@@ -109,6 +110,27 @@ def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def purchases(catalog: Catalog, bought: dict[str, Any]) -> dict[str, Any]:
+    """The lead's orders in words (value, what, when) and its Won revenue."""
+    revenue = bought["revenue"]
+    return {
+        "revenue": money(revenue, bought["revenue_currency"]) if revenue is not None else None,
+        "orders": [
+            {
+                "at": order["ordered_at"],
+                "value": money(order["value"], order["currency"]),
+                "what": product_words(catalog, order["product_id"], order["variant_id"])
+                or order["variant_id"]
+                or order["sku"],
+                "quantity": order["quantity"],
+                "order_id": order["order_id"],
+                "source": order["source"],
+            }
+            for order in bought["orders"]
+        ],
+    }
+
+
 async def lead_page(request: web.Request) -> web.StreamResponse:
     """``GET /leads/{lead_id}``: everything about one lead, with the sales forms."""
     viewer = await required_viewer(request)
@@ -123,6 +145,10 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
             return followups_of(connection, page["lead"]["id"])
 
     page["followups"] = await asyncio.to_thread(followups)
+    service = request.config_dict[LEADS]
+    bought = await asyncio.to_thread(
+        Orders(service.engine, service.revenue).lead_orders, page["lead"]["id"]
+    )
     return LEAD_PAGES.render(
         request,
         "leads/lead.html",
@@ -131,6 +157,7 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
             "lead": page["lead"],
             "csrf": form_csrf(request, viewer),
             "statuses": LEAD_STATUSES,
+            "purchases": purchases(_catalog(request.config_dict[SETTINGS].catalog_path), bought),
             **brief(request, page),
         },
     )
