@@ -24,7 +24,9 @@ every turn; :mod:`rasa_ext.tracker_cache` keeps it in the process and checks it
 against the database with one indexed query. The policies then replayed the
 session again, several times per turn, for their dialogue states, the applied
 events and the tracker copy each action runs on; :mod:`rasa_ext.dialogue_states`
-continues each from the conversation's previous turn.
+continues each from the conversation's previous turn. The model's graph runs
+for every parse and prediction; :mod:`rasa_ext.graph_runner` calls its nodes
+directly instead of through dask's scheduler.
 """
 
 from __future__ import annotations
@@ -165,6 +167,10 @@ def install() -> None:
     tracker_cache.install()
     retries.install()
     dialogue_states.install()
+    # Imported here: it subclasses Rasa's runner, which imports most of Rasa.
+    from rasa_ext import graph_runner
+
+    graph_runner.install()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
     _installed = True

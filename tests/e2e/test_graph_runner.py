@@ -1,0 +1,140 @@
+"""The sequential graph runner gives the trained model's exact parses and predictions.
+
+One ``MessageProcessor`` loads ``models/current.tar.gz`` with Rasa's ``DaskGraphRunner``;
+a :class:`~rasa_ext.graph_runner.SequentialGraphRunner` over the same graph nodes then
+parses the same messages and predicts at every step of the conversation tests
+(``tests/test_stories.yml``), and every result must equal Rasa's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rasa.core.processor import MessageProcessor
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.constants import TEXT
+
+from bot.settings import PROJECT_ROOT
+from rasa_ext.graph_runner import SequentialGraphRunner, execution_order
+from tests.e2e.conftest import MODEL
+
+MESSAGES = [
+    "hi",
+    "I'm interested in your products",
+    "sometime next month",
+    "the blue hoodie in M",
+    "Lyon",
+    "around 300 bucks",
+    "yes",
+    "no thanks",
+    "Jane Doe",
+    "jane@example.com",
+    "are you a bot?",
+    "can I talk to a person",
+    "stop",
+    "bonjour, je cherche un sweat noir",
+    "ich möchte in zwei wochen kaufen",
+    "",
+    "???",
+    "x" * 2000,
+]
+
+
+@pytest.fixture(scope="module")
+def processors() -> Iterator[tuple[MessageProcessor, MessageProcessor]]:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` first", pytrace=False)
+    rasa = MessageProcessor(MODEL, InMemoryTrackerStore(None), None, None)  # type: ignore[arg-type]
+    assert type(rasa.graph_runner) is DaskGraphRunner
+    sequential = copy.copy(rasa)
+    runner = SequentialGraphRunner.__new__(SequentialGraphRunner)
+    # The same graph nodes (same loaded components), run without dask.
+    runner.__dict__.update(
+        {key: value for key, value in vars(rasa.graph_runner).items() if key != "_orders"}
+    )
+    sequential.graph_runner = runner
+    yield rasa, sequential
+
+
+def comparable(prediction: Any) -> dict[str, Any]:
+    state = dict(vars(prediction))
+    state.pop("diagnostic_data", None)
+    state["events"] = [event.as_dict() for event in state.get("events") or []]
+    state["optional_events"] = [event.as_dict() for event in state.get("optional_events") or []]
+    return state
+
+
+def story_trackers(processor: MessageProcessor) -> Iterator[tuple[str, DialogueStateTracker]]:
+    """Each conversation test's tracker just before each of its bot actions."""
+    domain = processor.domain
+    steps = YAMLStoryReader(domain).read_from_file(str(PROJECT_ROOT / "tests" / "test_stories.yml"))
+    for step in steps:
+        tracker = DialogueStateTracker.from_events(f"story-{step.block_name}", [], domain.slots)
+        for event in step.events:
+            if isinstance(event, ActionExecuted):
+                yield f"{step.block_name} before {event.action_name}", tracker.copy()
+            if isinstance(event, UserUttered) and event.text:
+                # As the processor would read it: the parse of the text.
+                parsed = asyncio.run(processor.parse_message(_message(event.text)))
+                event = UserUttered(event.text, parsed["intent"], parsed["entities"], parsed)
+            tracker.update(event, domain)
+
+
+def _message(text: str) -> Any:
+    from rasa.core.channels.channel import UserMessage
+
+    return UserMessage(text, sender_id="graph-runner")
+
+
+def test_parses_are_rasa_s(processors: tuple[MessageProcessor, MessageProcessor]) -> None:
+    rasa, sequential = processors
+    for text in MESSAGES:
+        expected = asyncio.run(rasa.parse_message(_message(text)))
+        got = asyncio.run(sequential.parse_message(_message(text)))
+        assert got == expected, text
+        assert got[TEXT] == text
+
+
+def test_predictions_are_rasa_s(processors: tuple[MessageProcessor, MessageProcessor]) -> None:
+    rasa, sequential = processors
+    compared = 0
+    for where, tracker in story_trackers(rasa):
+        expected = rasa._predict_next_with_tracker(tracker.copy())
+        got = sequential._predict_next_with_tracker(tracker.copy())
+        assert comparable(got) == comparable(expected), where
+        compared += 1
+    # The 27 conversation tests hold 94 bot actions.
+    assert compared >= 90
+
+
+def test_runs_only_what_the_targets_need(
+    processors: tuple[MessageProcessor, MessageProcessor],
+) -> None:
+    _, sequential = processors
+    schema = sequential.graph_runner._graph_schema
+    nlu_target = sequential.model_metadata.nlu_target
+    order = execution_order(schema, (nlu_target,))
+    assert order[-1] == nlu_target
+    assert set(order) == set(schema.minimal_graph_schema([nlu_target]).nodes)
+    for position, name in enumerate(order):
+        for needed in schema.nodes[name].needs.values():
+            if needed in schema.nodes:
+                assert order.index(needed) < position, (name, needed)
+
+
+def test_an_input_named_like_a_node_is_refused(
+    processors: tuple[MessageProcessor, MessageProcessor],
+) -> None:
+    _, sequential = processors
+    node = next(iter(sequential.graph_runner._graph_schema.nodes))
+    with pytest.raises(GraphRunError, match="clashes with a node name"):
+        sequential.graph_runner.run(inputs={"__message__": node}, targets=[node])
