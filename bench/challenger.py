@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.leads import LeadService
 from bot.leads.synthetic import generate, write_history
 from bot.scoring import DEFAULT_CONFIG_PATH, scorer_for
@@ -87,11 +89,10 @@ def measure(base: Path, leads: int) -> dict[str, Any]:
     print(f"  seeding {leads:,} planted synthetic leads …", file=sys.stderr, flush=True)
     seed_seconds = seed(url, leads, now)
     config = base / f"scoring-{leads}.yml"
-    config.write_text(
-        DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
-        + f"\nchallenger:\n  model_dir: {base / f'models-{leads}'}\n",
-        encoding="utf-8",
-    )
+    # The shipped rules, with the models kept in the scratch folder.
+    rules = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    rules.setdefault("challenger", {})["model_dir"] = str(base / f"models-{leads}")
+    config.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
     environment = {
         **os.environ,
         "DATABASE_URL": url,

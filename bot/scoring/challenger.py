@@ -71,6 +71,10 @@ MODEL_GLOB = "challenger-*.json"
 _MODEL_NAME = re.compile(r"^challenger-(\d+)\.json$")
 _TIMELINE_BANDS = ((7, "within_7"), (30, "within_30"), (90, "within_90"))
 _FIT_PREFIXES = ("budget:", "location:", "variant:", "timeline:", "flow.")
+# Features that change as time passes with nothing new happening: signals age from
+# recent to earlier to forgotten, visits leave their window, a purchase date nears.
+_TIMED = ("timeline:", "return_visits:")
+_AGES = (":recent", ":earlier")
 _FIT_LABELS = {
     "budget:covers": "budget covers the item's price",
     "budget:near": "budget is close to the item's price",
@@ -272,6 +276,7 @@ class ChallengerModel:
             fit_score=fit,
             stage=config.challenger.stage(probability),
             reasons=(*ranked, summary),
+            time_dependent=any(name.startswith(_TIMED) or name.endswith(_AGES) for name in names),
         )
 
     def describe(self) -> str:

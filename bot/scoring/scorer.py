@@ -73,6 +73,9 @@ class ScoreResult:
     fit_score: int
     stage: str
     reasons: tuple[Reason, ...]
+    # Set by a scorer that knows whether its score can change with time alone (the
+    # challenger); ``None`` for the rules, where ``changes_with_time`` works it out.
+    time_dependent: bool | None = None
 
     def reasons_json(self) -> list[dict[str, Any]]:
         """Reasons as JSON-ready dicts."""
@@ -87,6 +90,8 @@ class ScoreResult:
         timeline keeps its score until something new happens (or the
         configuration or catalogue changes).
         """
+        if self.time_dependent is not None:
+            return self.time_dependent
         return self.intent_score > 0 or any(r.rule == "fit.timeline" for r in self.reasons)
 
 

@@ -412,6 +412,12 @@ def test_reasons_are_readable_ranked_and_sum_to_the_score(
     chance = model.probability(features(_keen_facts(), NOW, scorer.config, scorer.catalog))
     assert summary.detail.startswith(f"{chance:.0%} chance to buy (challenger unsaved")
     assert result.stage == scorer.config.challenger.stage(chance)
+    # Its signals fade from recent to earlier to forgotten: a rescore must revisit it ...
+    assert result.changes_with_time
+    later = model.score(_keen_facts(), NOW + timedelta(days=40), scorer.config, scorer.catalog)
+    # ... until only the fit is left, which time does not change.
+    assert {r.rule for r in later.reasons[:-1]} <= set(fit)
+    assert not later.changes_with_time and later.intent_score == 0
 
 
 # --- the switch ------------------------------------------------------------------------------
