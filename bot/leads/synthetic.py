@@ -33,10 +33,10 @@ Three generating rules for the outcome (``outcomes``), each a known ground truth
   each thing the shopper did or said (each counted once); every one of them is
   visible in the history before the purchase. Against the shipped rules:
   comparing products (rules: 5 points), asking about returns (3) and coming back
-  (3 a visit) matter far more; a started checkout (30) or entered payment details
-  (40) add little over a cart add and a shipping check (here an abandoned checkout
-  mostly means price shock); asking about a discount (+4) lowers the chance; a
-  budget short of the price (0) lowers it too.
+  (3 a visit) matter far more; a started checkout (30) lowers the chance (here a
+  checkout left unfinished mostly means price shock) and entered payment details
+  (40) add nothing; asking about a discount (+4) lowers the chance; a budget short
+  of the price (0) lowers it too.
 - ``rules``: the scoring rules are the truth. The chance of buying is
   ``1 / (1 + exp(-(RULES_TRUTH_BASE + RULES_TRUTH_SLOPE x score)))`` of the rule
   score (the ``scorer`` passed in) just after the shopper's last step, so no score
@@ -141,7 +141,7 @@ PLANTED_WEIGHTS = {
     "budget_covers": 1.0,
     "budget_short": -1.5,
     "budget_far_below": -2.5,
-    # Said they cannot be delivered (answered a place, or checked shipping, outside the zones).
+    # Cannot be delivered where they said (a place answered, a shipping check: outside the zones).
     "not_serviceable": -2.5,
     # Answered a purchase date.
     "buying_within_week": 0.8,
