@@ -39,9 +39,11 @@ def document(routes: Iterable[ApiRoute], server_url: str = "/") -> dict[str, Any
         "info": {
             "title": "Storefront lead-qualification API",
             "version": "2",
-            "description": "Leads, storefront events, web-form capture and handoffs to sales. "
-            "Authenticate with `Authorization: Bearer <token>`; scopes: events:write, "
-            "leads:read, leads:write, admin.",
+            "description": "Leads, storefront events, shop orders, web-form capture and "
+            "handoffs to sales. Authenticate with `Authorization: Bearer <token>`; scopes: "
+            "events:write, leads:read, leads:write, admin. The order webhook is signed "
+            "instead (Standard "
+            "Webhooks, ORDER_WEBHOOK_SECRETS).",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
