@@ -42,8 +42,7 @@ def document(routes: Iterable[ApiRoute], server_url: str = "/") -> dict[str, Any
             "description": "Leads, storefront events, shop orders, web-form capture and "
             "handoffs to sales. Authenticate with `Authorization: Bearer <token>`; scopes: "
             "events:write, leads:read, leads:write, admin. The order webhook is signed "
-            "instead (Standard "
-            "Webhooks, ORDER_WEBHOOK_SECRETS).",
+            "instead (Standard Webhooks, ORDER_WEBHOOK_SECRETS).",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
