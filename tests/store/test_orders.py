@@ -415,3 +415,23 @@ def test_money_is_exact_on_every_database(engine: Engine, orders: Orders) -> Non
     )
     assert result.revenue == Decimal("0.3")
     assert datetime.fromisoformat(result.order["ordered_at"]) == ORDERED_AT.astimezone(timezone.utc)
+
+
+def test_a_merged_leads_orders_count_for_the_lead_it_was_merged_into(
+    engine: Engine, orders: Orders, book: LeadBook
+) -> None:
+    ada = tell_story(engine, handoff_settings(), NOW, session="s-ada", email="ada@example.com")
+    twin = tell_story(engine, handoff_settings(), NOW, session="s-twin", email="twin@example.com")
+    orders.record(purchase("1"), Customer(lead_id=twin.lead_id), by="shop", now=NOW)
+    book.merge(ada.lead_id, twin.lead_id, by="rep", now=NOW)
+    with engine.connect() as connection:
+        assert has_purchased(connection, ada.lead_id)
+        assert purchased_leads(connection, [ada.lead_id]) == {ada.lead_id}
+    # An order naming the absorbed lead goes to the lead it stands for, with both orders.
+    later = orders.record(
+        purchase("2", value=Decimal("10")), Customer(lead_id=twin.lead_id), by="shop", now=NOW
+    )
+    assert (later.lead_id, later.revenue) == (ada.lead_id, Decimal("139.90"))
+    shown = orders.lead_orders(ada.lead_id)
+    assert [order["order_id"] for order in shown["orders"]] == ["2", "1"]
+    assert shown["revenue"] == Decimal("139.90")
