@@ -48,7 +48,7 @@ from bot.leads.outcomes import (
 )
 from bot.leads.results import ApplyResult, LeadState, RescoreSummary
 from bot.scoring import LeadFacts, Scorer, ScoreResult, facts_from_history
-from bot.store import history, merge, queries, writes
+from bot.store import history, merge, orders, queries, writes
 from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates
 from bot.store.queries import INBOX_SORT, InboxPage, LeadFilters, LeadPage
@@ -320,6 +320,8 @@ class LeadService:
         never replaced; the survivor is rescored on everything it now holds.
         """
         merge.merge_into(connection, survivor, lead_id, by=by, now=now)
+        # The absorbed lead's orders stay on its row and now count for the survivor.
+        orders.recompute_revenue(connection, survivor, now)
         if self.scorer is not None:
             self._rescore_touched(
                 connection, {survivor: _Touched(refold=True, causes=["merge"])}, now

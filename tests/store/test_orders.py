@@ -424,6 +424,7 @@ def test_a_merged_leads_orders_count_for_the_lead_it_was_merged_into(
     twin = tell_story(engine, handoff_settings(), NOW, session="s-twin", email="twin@example.com")
     orders.record(purchase("1"), Customer(lead_id=twin.lead_id), by="shop", now=NOW)
     book.merge(ada.lead_id, twin.lead_id, by="rep", now=NOW)
+    assert Decimal(lead_row(engine, ada.lead_id).revenue) == Decimal("129.90")
     with engine.connect() as connection:
         assert has_purchased(connection, ada.lead_id)
         assert purchased_leads(connection, [ada.lead_id]) == {ada.lead_id}
