@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -69,8 +69,6 @@ STEP_EVENTS = ("add_to_cart", "checkout_start", "purchase")
 VARIANT_EVENTS = ("variant_select", "add_to_cart", "checkout_start")
 SIGNAL_ANSWERS = ("timeline", "budget", "variant")
 CLOSED_STATUSES = ("Won", "Lost")
-# Chat messages read after a plan to find the shopper's (the bot answers each one).
-REPLY_SCAN = 50
 
 
 @dataclass
@@ -288,7 +286,10 @@ class FollowupPlanner:
     def release_due(
         self, connection: Connection, now: datetime, limit: int = RELEASE_BATCH
     ) -> ReleaseStats:
-        """Queue due follow-ups in the outbox, or stop or postpone them; see the module doc."""
+        """Queue due follow-ups in the outbox, or stop or postpone them; see the module doc.
+
+        What the rules read is loaded for the whole batch in a few queries.
+        """
         stats = ReleaseStats()
         query = (
             select(_FOLLOWUPS)
@@ -301,118 +302,158 @@ class FollowupPlanner:
         due = connection.execute(query).all()
         if not due:
             return stats
+        lead_ids = sorted({row.lead_id for row in due})
         cap = self.config.frequency_cap
-        window = now - timedelta(days=cap.days)
         sent: dict[str, list[datetime]] = {}
         for row in connection.execute(
             select(_FOLLOWUPS.c.lead_id, _FOLLOWUPS.c.queued_at).where(
-                _FOLLOWUPS.c.lead_id.in_({row.lead_id for row in due}),
+                _FOLLOWUPS.c.lead_id.in_(lead_ids),
                 _FOLLOWUPS.c.status == "queued",
-                _FOLLOWUPS.c.queued_at > window,
+                _FOLLOWUPS.c.queued_at > now - timedelta(days=cap.days),
             )
         ):
             sent.setdefault(row.lead_id, []).append(row.queued_at)
+        reasons = self.stop_reasons(connection, due)
+        recipients = self.recipients(connection, lead_ids)
+        stopped: dict[str, list[str]] = {}
+        postponed: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
         for followup in due:
-            play = self._play(followup.play)
-            reason = self.stop_reason(connection, followup, play)
+            reason = reasons.get(followup.id)
             if reason is not None:
-                self._stop(connection, [followup.id], reason, now)
-                stats.stopped += 1
-                stats.reasons[reason.split(":")[0]] = stats.reasons.get(reason.split(":")[0], 0) + 1
+                stopped.setdefault(reason, []).append(followup.id)
+                stats.reasons[reason] = stats.reasons.get(reason, 0) + 1
                 continue
-            assert play is not None  # a play gone from the file is a stop reason
+            play = self.config.play(followup.play)  # a play gone from the file is a stop reason
             recent = sorted(sent.get(followup.lead_id, []))
-            if len(recent) >= cap.messages:
-                later = recent[-cap.messages] + timedelta(days=cap.days)
-                self._postpone(connection, followup.id, later)
-                stats.postponed += 1
+            recipient = recipients[followup.lead_id]
+            later = (
+                recent[-cap.messages] + timedelta(days=cap.days)
+                if len(recent) >= cap.messages
+                else self.quiet_until(recipient, now)
+            )
+            if later is not None:
+                postponed.append({"b_id": followup.id, "b_due": later})
                 continue
-            recipient = self.recipient(connection, followup.lead_id)
-            assert recipient is not None  # the lead exists: the stop rules read it
-            quiet_end = self.quiet_until(recipient, now)
-            if quiet_end is not None:
-                self._postpone(connection, followup.id, quiet_end)
-                stats.postponed += 1
-                continue
-            self._queue(connection, followup, play, recipient, now)
+            outbox.append(self._message(followup, play, recipient, now))
             sent.setdefault(followup.lead_id, []).append(now)
-            stats.queued += 1
+        for reason, ids in stopped.items():
+            stats.stopped += self._stop(connection, ids, reason, now)
+        if postponed:
+            connection.execute(
+                update(_FOLLOWUPS)
+                .where(_FOLLOWUPS.c.id == bindparam("b_id"))
+                .values(due_at=bindparam("b_due")),
+                postponed,
+            )
+            stats.postponed = len(postponed)
+        if outbox:
+            connection.execute(insert(_OUTBOX), outbox)
+            connection.execute(
+                update(_FOLLOWUPS)
+                .where(_FOLLOWUPS.c.id.in_([message["followup_id"] for message in outbox]))
+                .values(status="queued", queued_at=now)
+            )
+            stats.queued = len(outbox)
         return stats
 
-    def _play(self, name: str) -> Play | None:
-        try:
-            return self.config.play(name)
-        except KeyError:
-            return None
+    def stop_reasons(self, connection: Connection, due: Sequence[Any]) -> dict[str, str]:
+        """Why each of the due follow-ups must not be sent (absent: it may be)."""
+        lead_ids = sorted({row.lead_id for row in due})
+        leads = {
+            row.id: row
+            for row in connection.execute(
+                select(
+                    _LEADS.c.id,
+                    _LEADS.c.consent_at,
+                    _LEADS.c.opted_out_at,
+                    _LEADS.c.merged_into,
+                    _LEADS.c.status,
+                    _LEADS.c.email,
+                ).where(_LEADS.c.id.in_(lead_ids))
+            )
+        }
+        since = min(row.signal_at for row in due)
+        bought: dict[str, datetime] = {}
+        for query in (
+            select(_EVENTS.c.lead_id, func.max(_EVENTS.c.ts))
+            .where(
+                _EVENTS.c.lead_id.in_(lead_ids),
+                _EVENTS.c.type == "purchase",
+                _EVENTS.c.ts >= since,
+            )
+            .group_by(_EVENTS.c.lead_id),
+            select(_ORDERS.c.lead_id, func.max(_ORDERS.c.ordered_at))
+            .where(_ORDERS.c.lead_id.in_(lead_ids), _ORDERS.c.ordered_at >= since)
+            .group_by(_ORDERS.c.lead_id),
+        ):
+            for lead_id, at in connection.execute(query):
+                bought[lead_id] = max(at, bought.get(lead_id, at))
+        replied: dict[str, datetime] = {}
+        for row in connection.execute(
+            select(_EVENTS.c.lead_id, _EVENTS.c.ts, _EVENTS.c.properties).where(
+                _EVENTS.c.lead_id.in_(lead_ids),
+                _EVENTS.c.type == "chat_message",
+                _EVENTS.c.ts > min(r.planned_at for r in due),
+            )
+        ):
+            if (row.properties or {}).get("sender", "user") == "user":
+                replied[row.lead_id] = max(row.ts, replied.get(row.lead_id, row.ts))
+        handoffs: dict[str, list[Any]] = {}
+        for row in connection.execute(
+            select(_HANDOFFS.c.lead_id, _HANDOFFS.c.created_at, _HANDOFFS.c.status).where(
+                _HANDOFFS.c.lead_id.in_(lead_ids)
+            )
+        ):
+            handoffs.setdefault(row.lead_id, []).append(row)
+        reasons: dict[str, str] = {}
+        for followup in due:
+            reason = self._stop_reason(
+                followup,
+                leads[followup.lead_id],
+                bought.get(followup.lead_id),
+                replied.get(followup.lead_id),
+                handoffs.get(followup.lead_id, []),
+            )
+            if reason is not None:
+                reasons[followup.id] = reason
+        return reasons
 
-    def stop_reason(self, connection: Connection, followup: Any, play: Play | None) -> str | None:
-        """Why a planned follow-up must not be sent (``None``: it may be)."""
-        lead = connection.execute(
-            select(
-                _LEADS.c.consent_at,
-                _LEADS.c.opted_out_at,
-                _LEADS.c.merged_into,
-                _LEADS.c.status,
-                _LEADS.c.email,
-                _LEADS.c.converted_at,
-            ).where(_LEADS.c.id == followup.lead_id)
-        ).one()
+    def _stop_reason(
+        self,
+        followup: Any,
+        lead: Any,
+        bought_at: datetime | None,
+        replied_at: datetime | None,
+        handoffs: list[Any],
+    ) -> str | None:
         if lead.opted_out_at is not None:
             return "unsubscribed"
         if lead.consent_at is None:
             return "no consent"
         if lead.merged_into is not None:
             return "merged into another lead"
-        if play is None:
+        try:
+            play = self.config.play(followup.play)
+        except KeyError:
             return "play removed from the follow-up configuration"
         if play.channel == EMAIL and not lead.email:
             return "no email address"
         if lead.status == "Lost":
             return "lead marked Lost"
         stop_on = self.config.stop_on
-        if "purchase" in stop_on:
-            bought = self._purchased_at(connection, followup.lead_id, followup.signal_at)
-            if bought is not None or lead.status == "Won":
-                return "purchase"
-        if "reply" in stop_on:
-            said = connection.execute(
-                select(_EVENTS.c.properties)
-                .where(
-                    _EVENTS.c.lead_id == followup.lead_id,
-                    _EVENTS.c.type == "chat_message",
-                    _EVENTS.c.ts > followup.planned_at,
-                )
-                .limit(REPLY_SCAN)
-            ).scalars()
-            if any((properties or {}).get("sender", "user") == "user" for properties in said):
-                return "shopper replied in the chat"
-        handoffs = connection.execute(
-            select(_HANDOFFS.c.created_at, _HANDOFFS.c.status, _HANDOFFS.c.acknowledged_at).where(
-                _HANDOFFS.c.lead_id == followup.lead_id
-            )
-        ).all()
+        if "purchase" in stop_on and (
+            lead.status == "Won" or (bought_at is not None and bought_at >= followup.signal_at)
+        ):
+            return "purchase"
+        if "reply" in stop_on and replied_at is not None and replied_at > followup.planned_at:
+            return "shopper replied in the chat"
         if play.when.handoff_past_sla:
             if not any(h.status == "open" for h in handoffs):
                 return "sales answered the handoff"
         elif "handoff" in stop_on and any(h.created_at > followup.planned_at for h in handoffs):
             return "handed to sales"
         return None
-
-    @staticmethod
-    def _purchased_at(connection: Connection, lead_id: str, since: datetime) -> datetime | None:
-        """When the lead bought after ``since`` (an order, or a ``purchase`` event)."""
-        event = connection.execute(
-            select(func.max(_EVENTS.c.ts)).where(
-                _EVENTS.c.lead_id == lead_id, _EVENTS.c.type == "purchase", _EVENTS.c.ts >= since
-            )
-        ).scalar_one_or_none()
-        order = connection.execute(
-            select(func.max(_ORDERS.c.ordered_at)).where(
-                _ORDERS.c.lead_id == lead_id, _ORDERS.c.ordered_at >= since
-            )
-        ).scalar_one_or_none()
-        found = [at for at in (event, order) if at is not None]
-        return max(found) if found else None
 
     def zone_of(self, recipient: Recipient) -> ZoneInfo:
         """The shopper's time zone: their country's main zone, else the shop's."""
@@ -436,12 +477,6 @@ class FollowupPlanner:
         return end.replace(tzinfo=zone).astimezone(now.tzinfo)
 
     @staticmethod
-    def _postpone(connection: Connection, followup_id: str, until: datetime) -> None:
-        connection.execute(
-            update(_FOLLOWUPS).where(_FOLLOWUPS.c.id == followup_id).values(due_at=until)
-        )
-
-    @staticmethod
     def _stop(connection: Connection, ids: Iterable[str], reason: str, now: datetime) -> int:
         result = connection.execute(
             update(_FOLLOWUPS)
@@ -450,14 +485,10 @@ class FollowupPlanner:
         )
         return int(result.rowcount)
 
-    def _queue(
-        self,
-        connection: Connection,
-        followup: Any,
-        play: Play,
-        recipient: Recipient,
-        now: datetime,
-    ) -> None:
+    def _message(
+        self, followup: Any, play: Play, recipient: Recipient, now: datetime
+    ) -> dict[str, Any]:
+        """The outbox row carrying ``followup``'s message, rendered now."""
         rendered = self.render(recipient, play, followup.id, now)
         links = self.links(followup.id)
         payload: dict[str, Any] = {
@@ -476,26 +507,19 @@ class FollowupPlanner:
             payload["lead"].update(
                 first_name=recipient.first_name, email=recipient.email, phone=recipient.phone
             )
-        connection.execute(
-            insert(_OUTBOX).values(
-                message_id=f"msg_{uuid.uuid4().hex}",
-                handoff_id=None,
-                followup_id=followup.id,
-                channel=play.channel,
-                kind=payload["type"],
-                priority=OUTBOX_PRIORITY + play.priority,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-        connection.execute(
-            update(_FOLLOWUPS)
-            .where(_FOLLOWUPS.c.id == followup.id)
-            .values(status="queued", queued_at=now)
-        )
+        return {
+            "message_id": f"msg_{uuid.uuid4().hex}",
+            "handoff_id": None,
+            "followup_id": followup.id,
+            "channel": play.channel,
+            "kind": payload["type"],
+            "priority": OUTBOX_PRIORITY + play.priority,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
 
     # -- rendering -------------------------------------------------------------------
 
@@ -544,57 +568,93 @@ class FollowupPlanner:
 
     def recipient(self, connection: Connection, lead_id: str) -> Recipient | None:
         """What the templates read about the lead (its survivor's, for a merged id)."""
-        lead = connection.execute(select(_LEADS).where(_LEADS.c.id == lead_id)).one_or_none()
-        if lead is not None and lead.merged_into is not None:
-            lead = connection.execute(
-                select(_LEADS).where(_LEADS.c.id == lead.merged_into)
-            ).one_or_none()
-        if lead is None:
+        found = connection.execute(
+            select(_LEADS.c.id, _LEADS.c.merged_into).where(_LEADS.c.id == lead_id)
+        ).one_or_none()
+        if found is None:
             return None
-        given = {
-            row.key: row
-            for row in connection.execute(
-                select(_ANSWERS.c.key, _ANSWERS.c.value, _ANSWERS.c.answered_at).where(
-                    _ANSWERS.c.lead_id == lead.id,
-                    _ANSWERS.c.key.in_((*SIGNAL_ANSWERS, "location")),
-                    _ANSWERS.c.superseded_at.is_(None),
-                    _ANSWERS.c.status == "answered",
-                )
+        owner = found.merged_into or found.id
+        return self.recipients(connection, [owner]).get(owner)
+
+    def recipients(self, connection: Connection, lead_ids: Sequence[str]) -> dict[str, Recipient]:
+        """What the templates read about each lead, loaded for all of them at once."""
+        leads = connection.execute(
+            select(
+                _LEADS.c.id,
+                _LEADS.c.first_name,
+                _LEADS.c.email,
+                _LEADS.c.phone,
+                _LEADS.c.consent_text,
+            ).where(_LEADS.c.id.in_(lead_ids))
+        ).all()
+        given: dict[str, dict[str, Any]] = {}
+        for row in connection.execute(
+            select(_ANSWERS.c.lead_id, _ANSWERS.c.key, _ANSWERS.c.value, _ANSWERS.c.answered_at)
+            .where(
+                _ANSWERS.c.lead_id.in_(lead_ids),
+                _ANSWERS.c.key.in_((*SIGNAL_ANSWERS, "location")),
+                _ANSWERS.c.superseded_at.is_(None),
+                _ANSWERS.c.status == "answered",
             )
-        }
-        picked = self._picked_variants(connection, [lead.id]).get(lead.id)
-        variant_id, _ = _chosen_variant(given.get("variant"), picked)
-        viewed = connection.execute(
-            select(_EVENTS.c.product_id)
-            .where(_EVENTS.c.lead_id == lead.id, _EVENTS.c.product_id.is_not(None))
-            .order_by(_EVENTS.c.ts.desc(), _EVENTS.c.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        location = given.get("location")
-        place = location.value if location is not None and isinstance(location.value, dict) else {}
-        timeline = given.get("timeline")
-        budget = given.get("budget")
-        rep = connection.execute(
-            select(_HANDOFFS.c.assigned_to)
-            .where(_HANDOFFS.c.lead_id == lead.id, _HANDOFFS.c.assigned_to.is_not(None))
-            .order_by(_HANDOFFS.c.created_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        return Recipient(
-            lead_id=lead.id,
-            first_name=lead.first_name,
-            email=lead.email,
-            phone=lead.phone,
-            consent_text=lead.consent_text,
-            country=place.get("country") if isinstance(place.get("country"), str) else None,
-            region=place.get("region") if isinstance(place.get("region"), str) else None,
-            variant_id=variant_id,
-            product_id=viewed,
-            timeline_days=_timeline_days(timeline.value) if timeline else None,
-            timeline_at=timeline.answered_at if timeline else None,
-            budget=Budget.of(budget.value) if budget else None,
-            rep=rep,
+            .order_by(_ANSWERS.c.answered_at, _ANSWERS.c.id)
+        ):
+            given.setdefault(row.lead_id, {})[row.key] = row
+        picked = self._picked_variants(connection, list(lead_ids))
+        viewed = self._viewed_products(connection, list(lead_ids))
+        reps: dict[str, str] = {}
+        for row in connection.execute(
+            select(_HANDOFFS.c.lead_id, _HANDOFFS.c.assigned_to)
+            .where(_HANDOFFS.c.lead_id.in_(lead_ids), _HANDOFFS.c.assigned_to.is_not(None))
+            .order_by(_HANDOFFS.c.created_at, _HANDOFFS.c.id)
+        ):
+            reps[row.lead_id] = row.assigned_to
+        found: dict[str, Recipient] = {}
+        for lead in leads:
+            answers = given.get(lead.id, {})
+            variant_id, _ = _chosen_variant(answers.get("variant"), picked.get(lead.id))
+            location = answers.get("location")
+            place = location.value if location is not None else None
+            place = place if isinstance(place, dict) else {}
+            timeline = answers.get("timeline")
+            budget = answers.get("budget")
+            found[lead.id] = Recipient(
+                lead_id=lead.id,
+                first_name=lead.first_name,
+                email=lead.email,
+                phone=lead.phone,
+                consent_text=lead.consent_text,
+                country=_text(place.get("country")),
+                region=_text(place.get("region")),
+                variant_id=variant_id,
+                product_id=viewed.get(lead.id),
+                timeline_days=_timeline_days(timeline.value) if timeline else None,
+                timeline_at=timeline.answered_at if timeline else None,
+                budget=Budget.of(budget.value) if budget else None,
+                rep=reps.get(lead.id),
+            )
+        return found
+
+    @staticmethod
+    def _viewed_products(connection: Connection, ids: list[str]) -> dict[str, str]:
+        """Each lead's latest product seen on the shop (any event naming one)."""
+        latest = (
+            select(_EVENTS.c.lead_id, func.max(_EVENTS.c.ts).label("ts"))
+            .where(_EVENTS.c.lead_id.in_(ids), _EVENTS.c.product_id.is_not(None))
+            .group_by(_EVENTS.c.lead_id)
+            .subquery()
         )
+        viewed: dict[str, str] = {}
+        for row in connection.execute(
+            select(_EVENTS.c.lead_id, _EVENTS.c.product_id)
+            .join(
+                latest,
+                and_(latest.c.lead_id == _EVENTS.c.lead_id, latest.c.ts == _EVENTS.c.ts),
+            )
+            .where(_EVENTS.c.product_id.is_not(None))
+            .order_by(_EVENTS.c.id)
+        ):
+            viewed[row.lead_id] = row.product_id
+        return viewed
 
     # -- the shopper's and sales' side ---------------------------------------------------
 
@@ -719,6 +779,10 @@ def _reachable() -> tuple[Any, ...]:
         _LEADS.c.merged_into.is_(None),
         or_(_LEADS.c.status.is_(None), _LEADS.c.status.not_in(CLOSED_STATUSES)),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _timeline_days(value: Any) -> int | None:

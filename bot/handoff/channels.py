@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import html
 import json
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -363,8 +365,19 @@ async def send_email(
     )
 
 
+@functools.lru_cache(maxsize=1)
+def local_hostname() -> str:
+    """The name of this machine for the SMTP greeting, looked up once.
+
+    aiosmtplib otherwise looks it up (``socket.getfqdn``, a DNS query) for every
+    message it sends.
+    """
+    return socket.getfqdn() or "localhost"
+
+
 async def send_smtp(message: EmailMessage, smtp: Smtp, timeout: float) -> Outcome:
     """Send ``message`` through the mail server of ``smtp``; a failure is an outcome, not raised."""
+    hostname = await asyncio.to_thread(local_hostname)
     try:
         # aiosmtplib's timeout bounds each command; the whole attempt must end within
         # the timeout too, or a slow server could keep it going past the outbox lease.
@@ -378,6 +391,7 @@ async def send_smtp(message: EmailMessage, smtp: Smtp, timeout: float) -> Outcom
                 start_tls=smtp.starttls,
                 use_tls=smtp.use_tls,
                 timeout=timeout,
+                local_hostname=hostname,
             ),
             timeout,
         )
