@@ -1,5 +1,5 @@
 """``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
-load|events|challenger|all]``.
+load|events|challenger|followups|all]``.
 
 ``make bench`` runs them all.
 
@@ -19,7 +19,9 @@ the cluster profile (1 and 2 Rasa replicas) under 10, 50 and 200 Locust shoppers
 ``bench/load.py``; about 11 minutes with its default 60 s window). ``events``: the
 conversation-events consumer's throughput through the local RabbitMQ on SQLite and PostgreSQL
 (see ``bench/events.py``). ``challenger``: training the challenger score on 100,000 and
-1,000,000 synthetic leads, time and peak memory (see ``bench/challenger.py``).
+1,000,000 synthetic leads, time and peak memory (see ``bench/challenger.py``). ``followups``:
+planning follow-ups for consenting leads (time, peak memory) and sending them through the outbox
+to a local SMTP receiver (see ``bench/followups.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -50,6 +52,7 @@ from bench import (
     csvimport,
     dashboard,
     events,
+    followups,
     handoff,
     inbox,
     load,
@@ -91,6 +94,7 @@ SUITES = (
     "load",
     "events",
     "challenger",
+    "followups",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -210,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     if suite in ("challenger", "all"):
         status |= challenger.main(
             arguments if suite == "challenger" else [], machine=machine_description()
+        )
+    if suite in ("followups", "all"):
+        status |= followups.main(
+            arguments if suite == "followups" else [], machine=machine_description()
         )
     return status
 
