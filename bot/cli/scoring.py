@@ -108,6 +108,9 @@ def _add_challenger_commands(scoring: Any) -> None:
     train.add_argument(
         "--batch-size", type=_positive, default=2000, help="leads read per transaction"
     )
+    train.add_argument(
+        "--workers", type=int, default=0, help="processes sharing the work (default: CPU cores)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_challenger_train)
     show = challenger.add_parser("show", help="the newest model and what it learned")
@@ -328,7 +331,7 @@ def _synthetic(args: argparse.Namespace) -> int:
 def _challenger_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bot.leads.challenger import train
+    from bot.leads.challenger import train_in_parallel
     from bot.scoring.challenger import NotEnoughOutcomes, save_model
 
     settings = Settings.from_env()
@@ -336,15 +339,14 @@ def _challenger_train(args: argparse.Namespace) -> int:
     if scorer is None:
         return 1
     now = clock.now()
+    workers = args.workers or os.cpu_count() or 1
     started = time.perf_counter()
-    with (
-        open_engine(settings) as engine,
-        tqdm(unit="lead", desc="labelled leads", disable=args.quiet or None) as bar,
-    ):
+    with tqdm(unit="lead", desc="labelled leads", disable=args.quiet or None) as bar:
         try:
-            training = train(
-                engine,
+            training = train_in_parallel(
+                settings,
                 scorer,
+                workers=workers,
                 cutoff=now,
                 trained_at=now,
                 batch_size=args.batch_size,
@@ -360,7 +362,8 @@ def _challenger_train(args: argparse.Namespace) -> int:
     print(
         f"trained challenger v{model.version} on {model_leads:,} labelled leads "
         f"({model.converted:,} converted, {model_leads - model.converted:,} not) from "
-        f"{training.patterns:,} feature patterns in {elapsed:.1f} s: {model.source}"
+        f"{training.patterns:,} feature patterns in {elapsed:.1f} s with {workers} "
+        f"worker(s): {model.source}"
     )
     source = scorer.config.source or "the scoring configuration"
     if scorer.config.score_source == "challenger":

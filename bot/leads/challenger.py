@@ -25,18 +25,25 @@ trained at the cutoff, then both it and the rules judged on the leads judged
 
 Leads are read in keyset batches (one short transaction each) and the trainer
 keeps one counter per feature pattern, so memory stays flat however many leads
-the store holds.
+the store holds. Counting is CPU-bound Python, so :func:`train_in_parallel`
+shares the leads by id between processes (as ``rescore`` does) and adds up their
+counts before the fit.
 """
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import queue
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from bot.leads.rescore import id_ranges
 from bot.leads.review import (
     DEFAULT_BATCH_SIZE,
     DecileRow,
@@ -48,7 +55,9 @@ from bot.leads.service import LeadService
 from bot.scoring.challenger import ChallengerModel, Trainer, feature_label, features
 from bot.scoring.facts import LeadFacts, facts_from_history
 from bot.scoring.scorer import Scorer
+from bot.settings import Settings
 from bot.store import history
+from bot.store.db import create_db_engine
 
 # The default time split: the last week is the test.
 DEFAULT_TEST_DAYS = 7
@@ -56,6 +65,7 @@ DECILES = 10
 # Probabilities are binned this finely for AUC and calibration (memory stays flat).
 _BINS = 10_000
 _JUDGED_AFTER = timedelta(minutes=1)
+_PROGRESS_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,18 @@ def training_examples(
     *,
     settle_days: float,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    id_range: tuple[str, str | None] = ("", None),
 ) -> Iterator[Example]:
-    """The labelled leads as known at ``cutoff`` (see the module docstring), in id order."""
-    last_id = ""
+    """The labelled leads as known at ``cutoff`` (see the module docstring), in id order.
+
+    ``id_range`` = [low, high) lets several processes share the leads.
+    """
+    last_id, high = id_range
     while True:
         with engine.connect() as connection:
             rows = history.surviving_leads(connection, last_id, batch_size)
+            if high is not None:
+                rows = [row for row in rows if row.id < high]
             if not rows:
                 return
             batch = _examples(connection, rows, cutoff, settle_days)
@@ -146,25 +162,27 @@ class Training:
     patterns: int
 
 
-def train(
+def count_examples(
     engine: Engine,
     scorer: Scorer,
     *,
     cutoff: datetime,
-    trained_at: datetime,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    id_range: tuple[str, str | None] = ("", None),
     progress: Callable[[int], None] | None = None,
-) -> Training:
-    """Train the challenger on the leads as known at ``cutoff``.
+) -> Trainer:
+    """The labelled leads at ``cutoff`` counted by feature pattern, ready to fit.
 
-    Raises :class:`bot.scoring.challenger.NotEnoughOutcomes` below the minimum.
-    ``progress`` gets the number of labelled leads counted after each batch.
+    ``progress`` gets the number of leads counted after each batch.
     """
     trainer = Trainer()
-    settings = scorer.config.challenger
     pending = 0
     for example in training_examples(
-        engine, cutoff, settle_days=settings.settle_days, batch_size=batch_size
+        engine,
+        cutoff,
+        settle_days=scorer.config.challenger.settle_days,
+        batch_size=batch_size,
+        id_range=id_range,
     ):
         names = features(example.facts, example.at, scorer.config, scorer.catalog, scorer.rates)
         trainer.add(names, example.converted)
@@ -174,7 +192,104 @@ def train(
             pending = 0
     if progress is not None and pending:
         progress(pending)
-    model = trainer.fit(settings, trained_at=trained_at, cutoff=cutoff)
+    return trainer
+
+
+def train(
+    engine: Engine,
+    scorer: Scorer,
+    *,
+    cutoff: datetime,
+    trained_at: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> Training:
+    """Train the challenger on the leads as known at ``cutoff``, in this process.
+
+    Raises :class:`bot.scoring.challenger.NotEnoughOutcomes` below the minimum.
+    """
+    trainer = count_examples(
+        engine, scorer, cutoff=cutoff, batch_size=batch_size, progress=progress
+    )
+    model = trainer.fit(scorer.config.challenger, trained_at=trained_at, cutoff=cutoff)
+    return Training(model, trainer.patterns)
+
+
+def _count_range(
+    settings: Settings,
+    id_range: tuple[str, str | None],
+    cutoff: datetime,
+    batch_size: int,
+    progress: Any,
+) -> Trainer:
+    from bot.scoring import scorer_for
+
+    # Many short-lived objects and no reference cycles: collecting less often is faster
+    # and does not grow memory (as in rescore).
+    gc.set_threshold(50_000, 50, 100)
+    engine = create_db_engine(settings.database_url)
+    try:
+        return count_examples(
+            engine,
+            scorer_for(settings),
+            cutoff=cutoff,
+            batch_size=batch_size,
+            id_range=id_range,
+            progress=progress.put,
+        )
+    finally:
+        engine.dispose()
+
+
+def train_in_parallel(
+    settings: Settings,
+    scorer: Scorer,
+    *,
+    workers: int,
+    cutoff: datetime,
+    trained_at: datetime,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> Training:
+    """Train as :func:`train` does, with ``workers`` processes sharing the leads by id.
+
+    Each process counts its share of the leads by feature pattern; the counts add
+    up, and this process fits the model (with ``scorer``'s configuration) over them.
+    """
+    if workers <= 1:
+        engine = create_db_engine(settings.database_url)
+        try:
+            return train(
+                engine,
+                scorer,
+                cutoff=cutoff,
+                trained_at=trained_at,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        finally:
+            engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    trainer = Trainer()
+    with context.Manager() as manager:
+        updates = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(_count_range, settings, id_range, cutoff, batch_size, updates)
+                for id_range in id_ranges(workers)
+            ]
+            while not all(future.done() for future in futures):
+                try:
+                    done = updates.get(timeout=_PROGRESS_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                if progress is not None:
+                    progress(done)
+            for future in futures:
+                trainer.merge(future.result())
+        while progress is not None and not updates.empty():
+            progress(updates.get())
+    model = trainer.fit(scorer.config.challenger, trained_at=trained_at, cutoff=cutoff)
     return Training(model, trainer.patterns)
 
 

@@ -366,6 +366,15 @@ class Trainer:
         self.leads += 1
         self.converted += converted
 
+    def merge(self, other: Trainer) -> None:
+        """Add ``other``'s counts (another share of the leads) to these."""
+        for names, (leads, converted) in other._counts.items():
+            counts = self._counts.setdefault(names, [0, 0])
+            counts[0] += leads
+            counts[1] += converted
+        self.leads += other.leads
+        self.converted += other.converted
+
     @property
     def patterns(self) -> int:
         """Distinct feature patterns seen."""

@@ -30,6 +30,7 @@ from bot.leads.challenger import (
     calibration,
     compare,
     train,
+    train_in_parallel,
     training_examples,
 )
 from bot.leads.commands import RecordAnswer, RecordEvent
@@ -47,6 +48,7 @@ from bot.scoring.challenger import (
     save_model,
 )
 from bot.scoring.config import ChallengerSettings
+from bot.settings import Settings
 from bot.store.db import create_db_engine
 from bot.store.models import Lead
 from tests.scoring import SCORING_CONFIG
@@ -362,6 +364,17 @@ def test_the_same_store_gives_the_same_model_in_any_order(planted: Engine, score
         == backward.fit(settings, trained_at=NOW, cutoff=CUTOFF).as_dict()
         == first.as_dict()
     )
+
+
+def test_processes_sharing_the_leads_learn_the_same_model(planted: Engine, scorer: Scorer) -> None:
+    settings = Settings(database_url=str(planted.url), scoring_config_path=SCORING_CONFIG)
+    alone = train(planted, scorer, cutoff=CUTOFF, trained_at=NOW).model
+    counted: list[int] = []
+    shared = train_in_parallel(
+        settings, scorer, workers=2, cutoff=CUTOFF, trained_at=NOW, progress=counted.append
+    )
+    assert shared.model.as_dict() == alone.as_dict()
+    assert sum(counted) == alone.leads
 
 
 # --- reasons -------------------------------------------------------------------------------
