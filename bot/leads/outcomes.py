@@ -304,17 +304,19 @@ def _won(connection: Connection, order: Any, lead: Any, by: str, now: datetime) 
 
 
 def _stored_result(connection: Connection, order: Any) -> OrderResult:
+    """A stored order with its lead as it is now (the lead it was merged into, if it was)."""
     lead = None
     if order.lead_id is not None:
+        survivor = surviving_lead(connection, order.lead_id, lock=False)
         lead = connection.execute(
-            select(_LEADS.c.status, _LEADS.c.revenue, _LEADS.c.revenue_currency).where(
-                _LEADS.c.id == order.lead_id
+            select(_LEADS.c.id, _LEADS.c.status, _LEADS.c.revenue, _LEADS.c.revenue_currency).where(
+                _LEADS.c.id == survivor.id
             )
-        ).one_or_none()
+        ).one()
     return OrderResult(
         store.order_view(order),
         True,
-        order.lead_id,
+        lead.id if lead is not None else None,
         lead.status if lead is not None else None,
         Decimal(lead.revenue) if lead is not None and lead.revenue is not None else None,
         lead.revenue_currency if lead is not None else None,

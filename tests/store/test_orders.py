@@ -433,6 +433,9 @@ def test_a_merged_leads_orders_count_for_the_lead_it_was_merged_into(
         purchase("2", value=Decimal("10")), Customer(lead_id=twin.lead_id), by="shop", now=NOW
     )
     assert (later.lead_id, later.revenue) == (ada.lead_id, Decimal("139.90"))
+    # The first order again answers with the lead it now belongs to.
+    again = orders.record(purchase("1"), Customer(lead_id=twin.lead_id), by="shop", now=NOW)
+    assert (again.duplicate, again.lead_id, again.revenue) == (True, ada.lead_id, Decimal("139.90"))
     shown = orders.lead_orders(ada.lead_id)
     assert [order["order_id"] for order in shown["orders"]] == ["2", "1"]
     assert shown["revenue"] == Decimal("139.90")
