@@ -11,8 +11,9 @@ changing behaviour:
 - Rasa validates every action server response with ``jsonschema.validate``,
   which re-checks the response *schema* against the JSON Schema meta-schema on
   each call; that self-check cost more than the rest of a form turn. The schema
-  is now checked once; each response is still validated against it, with
-  Rasa's own error message when it is invalid.
+  is now checked once, and each event of a response against the one event
+  schema its name selects (:class:`ResponseCheck`); an invalid response still
+  gets Rasa's own error message.
 - Every call to the action server opened a new HTTP client session and TCP
   connection; one session per endpoint is now kept open and reused.
 - The SQL tracker store on SQLite committed in rollback-journal mode, an fsync
@@ -49,15 +50,64 @@ if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
 
 
+class ResponseCheck:
+    """Whether an action server response matches Rasa's response schema, fast when it does.
+
+    Rasa's schema lists each event as ``oneOf`` 23 event schemas, so the validator
+    descends into all 23 for every event. Each of them fixes ``event`` to a
+    different constant and the outer schema requires ``event``, so an event is
+    valid exactly when it is valid against the outer schema together with the one
+    alternative named by its ``event``: that pair is checked here, compiled once
+    per event name. Anything the fast check does not accept is decided by the full
+    schema, so a response passes here only if Rasa's own validation passes it
+    (a test compares both on generated responses).
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        validator_class = validator_for(schema)
+        validator_class.check_schema(schema)
+        self.full: Validator = validator_class(schema)
+        self._plain: dict[str, Validator] = {}
+        self._events: dict[str, Validator] = {}
+        properties = schema.get("properties", {})
+        for key, part in properties.items():
+            if key == "events":
+                continue
+            self._plain[key] = validator_class(part)
+        event_schema = properties["events"]["items"]
+        outer = {key: value for key, value in event_schema.items() if key != "oneOf"}
+        for alternative in event_schema["oneOf"]:
+            name = alternative["properties"]["event"]["const"]
+            self._events[name] = validator_class({"allOf": [outer, alternative]})
+
+    def is_valid(self, result: Any) -> bool:
+        """True exactly when the full schema accepts ``result``."""
+        return self._fast(result) or self.full.is_valid(result)
+
+    def _fast(self, result: Any) -> bool:
+        if type(result) is not dict:
+            return False
+        for key, validator in self._plain.items():
+            if key in result and not validator.is_valid(result[key]):
+                return False
+        events = result.get("events", [])
+        if type(events) is not list:
+            return False
+        for item in events:
+            if type(item) is not dict:
+                return False
+            name = item.get("event")
+            validator = self._events.get(name) if type(name) is str else None
+            if validator is None or not validator.is_valid(item):
+                return False
+        return True
+
+
 @lru_cache(maxsize=1)
-def _response_validator() -> Validator:
+def _response_validator() -> ResponseCheck:
     from rasa.core.actions.action import RemoteAction
 
-    schema = RemoteAction.action_response_format_spec()
-    validator_class = validator_for(schema)
-    validator_class.check_schema(schema)
-    validator: Validator = validator_class(schema)
-    return validator
+    return ResponseCheck(RemoteAction.action_response_format_spec())
 
 
 def _install_response_validation() -> None:
