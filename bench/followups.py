@@ -16,9 +16,10 @@ without quiet hours (results must not depend on the time of day).
    ``--batch``; reported: seconds, leads/s, rows planned and held out, and the
    process's peak RSS (``ru_maxrss``).
 2. **Sending**: ``--sends`` of the planned rows are released, rendered and
-   delivered by the real outbox worker (``run_until_idle``, the handoff file's
-   delivery concurrency) to an aiosmtpd receiver on 127.0.0.1; the others are
-   set aside first. Reported: messages/s from the first release to the last
+   delivered by the real outbox worker (its ``run`` loop, as in the web app,
+   with the handoff file's delivery concurrency) to an aiosmtpd receiver on 127.0.0.1 in its own
+   process, as a mail server would be; the others are set aside first.
+   Reported: messages/s from the first release to the last
    message received, and that every message arrived exactly once.
 
 Writes ``var/bench/followups.json``.
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
 import resource
+import socket
 import sys
 import tempfile
 import time
@@ -51,6 +54,7 @@ from bot.followups import followup_planner_for
 from bot.followups.delivery import FollowupSender
 from bot.handoff import handoff_config_for
 from bot.handoff.config import Smtp
+from bot.handoff.outbox import OutboxStore
 from bot.handoff.worker import OutboxWorker
 from bot.settings import VAR_DIR, Settings
 from bot.store.db import create_db_engine, write_transaction
@@ -216,13 +220,23 @@ class _Receiver:
             if line.lower().startswith(b"message-id:"):
                 self.ids[line.split(b":", 1)[1].strip().decode()] += 1
                 break
-        self.last = time.perf_counter()
+        self.last = time.time()
         return "250 OK"
 
 
-def _free_port() -> int:
-    import socket
+def _receive(port: int, commands: Any, results: Any) -> None:
+    """The SMTP receiver, in its own process as a mail server would be: runs until told to stop."""
+    receiver = _Receiver()
+    # Named: aiosmtpd otherwise looks its own name up (a DNS query) on every connection.
+    controller = Controller(receiver, hostname="127.0.0.1", port=port, server_hostname="localhost")
+    controller.start()
+    results.put("ready")
+    commands.get()
+    controller.stop()
+    results.put((dict(receiver.ids), receiver.last))
 
+
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -230,10 +244,11 @@ def _free_port() -> int:
 
 async def measure_sending(url: str, config: Path, sends: int, now: datetime) -> dict[str, Any]:
     port = _free_port()
-    receiver = _Receiver()
-    # Named: aiosmtpd otherwise looks its own name up (a DNS query) on every connection.
-    controller = Controller(receiver, hostname="127.0.0.1", port=port, server_hostname="localhost")
-    controller.start()
+    context = multiprocessing.get_context("spawn")
+    commands, results = context.Queue(), context.Queue()
+    child = context.Process(target=_receive, args=(port, commands, results))
+    child.start()
+    results.get()
     engine = create_db_engine(url)
     try:
         followups = Followup.__table__
@@ -252,23 +267,37 @@ async def measure_sending(url: str, config: Path, sends: int, now: datetime) -> 
         # Planned already: the worker only releases and sends.
         sender = FollowupSender(engine, planner, handoffs.smtp, plan_every=None)
         worker = OutboxWorker(engine, handoffs, None, clock=lambda: now, extensions=(sender,))
-        started = time.perf_counter()
-        delivered = await worker.run_until_idle(timeout=max(60.0, sends / 20))
-        seconds = (receiver.last or time.perf_counter()) - started
+        outbox = OutboxStore(engine, handoffs.delivery)
+        started = time.time()
+        # The worker loop the web app runs, until every message is delivered (or a deadline).
+        running = asyncio.create_task(worker.run())
+        deadline = time.monotonic() + max(60.0, sends / 20)
+        while time.monotonic() < deadline and not running.done():
+            counts = await asyncio.to_thread(outbox.counts)
+            if counts["delivered"] + counts["dead"] >= len(kept):
+                break
+            await asyncio.sleep(0.2)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        delivered = worker.delivered
         with engine.connect() as connection:
             queued = connection.execute(
                 select(func.count()).select_from(followups).where(followups.c.status == "queued")
             ).scalar_one()
     finally:
         engine.dispose()
-        controller.stop()
-    received = sum(receiver.ids.values())
+        commands.put("stop")
+        ids, last = results.get()
+        child.join()
+    seconds = (last or time.time()) - started
+    received = sum(ids.values())
     return {
         "messages": len(kept),
         "queued": int(queued),
         "delivered": delivered,
         "received": received,
-        "duplicates": sum(count - 1 for count in receiver.ids.values() if count > 1),
+        "duplicates": sum(count - 1 for count in ids.values() if count > 1),
         "seconds": round(seconds, 2),
         "messages_per_second": round(received / seconds, 1) if seconds > 0 else None,
     }

@@ -60,6 +60,9 @@ class OutboxExtension(Protocol):
     ) -> Outcome:
         """One attempt at delivering ``message``."""
 
+    async def close(self) -> None:
+        """Release what the sender holds open (connections), when the worker stops."""
+
 
 class OutboxWorker:
     """Delivers the outbox until stopped."""
@@ -116,6 +119,7 @@ class OutboxWorker:
                     task.cancel()
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._record, self._take_results())
+                await self._close_extensions()
 
     async def _sleep_until_woken(self) -> None:
         """Wait for :meth:`wake` or the poll interval.
@@ -134,18 +138,28 @@ class OutboxWorker:
         deadline = time.monotonic() + timeout
         before = self.delivered
         async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self._has_duties:
-                    await asyncio.to_thread(self._duties)
-                claimed = await asyncio.to_thread(
-                    self.store.claim, self.config.delivery.concurrency, self.clock()
-                )
-                if not claimed:
-                    break
-                disabled = await asyncio.to_thread(self.store.disabled_channels)
-                await asyncio.gather(*(self._attempt(session, m, disabled) for m in claimed))
-                await asyncio.to_thread(self._record, self._take_results())
+            try:
+                while time.monotonic() < deadline:
+                    if self._has_duties:
+                        await asyncio.to_thread(self._duties)
+                    claimed = await asyncio.to_thread(
+                        self.store.claim, self.config.delivery.concurrency, self.clock()
+                    )
+                    if not claimed:
+                        break
+                    disabled = await asyncio.to_thread(self.store.disabled_channels)
+                    await asyncio.gather(*(self._attempt(session, m, disabled) for m in claimed))
+                    await asyncio.to_thread(self._record, self._take_results())
+            finally:
+                await self._close_extensions()
         return self.delivered - before
+
+    async def _close_extensions(self) -> None:
+        for extension in self.extensions:
+            try:
+                await extension.close()
+            except Exception:
+                logger.exception("outbox worker: closing %r failed", extension)
 
     async def _guarded(self, func, *args):  # type: ignore[no-untyped-def]
         """Run a database call off the loop; an outage is logged and retried next round."""
