@@ -141,6 +141,12 @@ def _stamp_query(event: type) -> Any:
     ).where(table.c.sender_id == sa.bindparam("sender_id"))
 
 
+@cache
+def _insert_statement(event: type) -> Any:
+    table = event.__table__  # type: ignore[attr-defined]
+    return table.insert()
+
+
 def read_stamp(store: SQLTrackerStore, session: Session, sender_id: str) -> Stamp:
     """The stamp of ``sender_id``'s rows, from the index on ``events.sender_id``.
 
@@ -362,25 +368,28 @@ async def save(store: SQLTrackerStore, tracker: DialogueStateTracker) -> None:
             stored = store._event_query(
                 session, sender_id, fetch_events_from_all_sessions=False
             ).count()
-        rows = []
+        insert = _insert_statement(store.SQLEvent)
+        added = []
         for event in list(tracker.events)[stored:]:
-            # The row Rasa 3.6.21's SQLTrackerStore.save writes.
+            # The row Rasa 3.6.21's SQLTrackerStore.save writes (one ORM object per
+            # event, flushed in order), inserted here without the ORM's unit of work.
             data = event.as_dict()
             intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
             text = json.dumps(data)
-            row = store.SQLEvent(
-                sender_id=sender_id,
-                type_name=event.type_name,
-                timestamp=data.get("timestamp"),
-                intent_name=intent,
-                action_name=data.get("name"),
-                data=text,
+            timestamp = data.get("timestamp")
+            result = session.execute(
+                insert,
+                {
+                    "sender_id": sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": timestamp,
+                    "intent_name": intent,
+                    "action_name": data.get("name"),
+                    "data": text,
+                },
             )
-            session.add(row)
-            rows.append((row, text))
-        # Ids are assigned by the flush; after the commit they would be read again.
-        session.flush()
-        added = [Row(row.id, row.type_name, row.timestamp, json.loads(text)) for row, text in rows]
+            (row_id,) = result.inserted_primary_key
+            added.append(Row(row_id, event.type_name, timestamp, json.loads(text)))
         session.commit()
     if kept is None:
         return
