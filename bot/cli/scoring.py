@@ -25,6 +25,9 @@ from bot.settings import VAR_DIR, Settings
 if TYPE_CHECKING:
     from bot.scoring import Scorer
 
+# Below this many leads, starting worker processes costs more than they save.
+PARALLEL_TRAINING_LEADS = 100_000
+
 
 def add_commands(commands: Any) -> None:
     """``rescore``, ``scoring check``, ``evaluate``, ``backtest`` and ``synthetic``."""
@@ -109,7 +112,11 @@ def _add_challenger_commands(scoring: Any) -> None:
         "--batch-size", type=_positive, default=2000, help="leads read per transaction"
     )
     train.add_argument(
-        "--workers", type=int, default=0, help="processes sharing the work (default: CPU cores)"
+        "--workers",
+        type=int,
+        default=0,
+        help=f"processes sharing the work (default: CPU cores from "
+        f"{PARALLEL_TRAINING_LEADS:,} leads on, else 1)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_challenger_train)
@@ -339,7 +346,7 @@ def _challenger_train(args: argparse.Namespace) -> int:
     if scorer is None:
         return 1
     now = clock.now()
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or _train_workers(settings)
     started = time.perf_counter()
     with tqdm(unit="lead", desc="labelled leads", disable=args.quiet or None) as bar:
         try:
@@ -377,6 +384,19 @@ def _challenger_train(args: argparse.Namespace) -> int:
             f"--challenger`, then set score_source: challenger in {source} to switch"
         )
     return 0
+
+
+def _train_workers(settings: Settings) -> int:
+    """One process per core for a large store; one alone below, where starting more costs more."""
+    from sqlalchemy import func, select
+
+    from bot.store.models import Lead
+
+    with open_engine(settings) as engine, engine.connect() as connection:
+        leads = connection.execute(
+            select(func.count()).select_from(Lead).where(Lead.merged_into.is_(None))
+        ).scalar_one()
+    return (os.cpu_count() or 1) if leads >= PARALLEL_TRAINING_LEADS else 1
 
 
 def _latest(scorer: Scorer) -> Any:

@@ -117,7 +117,7 @@ def _examples(
 ) -> list[Example]:
     purchased_at = history.first_purchases(connection, [row.id for row in rows])
     edge = cutoff.timestamp()
-    stored: dict[str, LeadFacts] = {}
+    stored: dict[str, tuple[LeadFacts, float | None]] = {}
     rebuild: dict[str, datetime] = {}
     converted_at: dict[str, datetime] = {}
     for row in rows:
@@ -126,8 +126,8 @@ def _examples(
             if row.score_facts is not None
             else LeadService.load_facts(connection, row.id)
         )
-        stored[row.id] = facts
         latest = latest_moment(facts)
+        stored[row.id] = facts, latest
         converted = purchased_at.get(row.id)
         if converted is None and row.status == "Won" and latest is not None:
             converted = datetime.fromtimestamp(latest, timezone.utc) + _JUDGED_AFTER
@@ -140,11 +140,14 @@ def _examples(
     before = history.history_before(connection, rebuild)
     examples: list[Example] = []
     for row in rows:
-        facts = facts_from_history(*before[row.id]) if row.id in rebuild else stored[row.id]
+        if row.id in rebuild:
+            facts = facts_from_history(*before[row.id])
+            latest = latest_moment(facts)
+        else:
+            facts, latest = stored[row.id]
         if row.id in converted_at:
             examples.append(Example(row.id, facts, converted_at[row.id], True))
             continue
-        latest = latest_moment(facts)
         if latest is None:
             continue
         settled = row.status == "Lost" or latest <= edge - settle_days * 86_400
