@@ -46,9 +46,10 @@ from bot.store.types import dumps
 logger = logging.getLogger(__name__)
 
 KIND_PREFIX = "followup."
-# The worker plans one batch of leads this often; a full pass over the leads
-# takes (leads / batch) such rounds, then starts over from the first lead.
+# Every PLAN_EVERY_SECONDS the worker plans batches of leads for up to PLAN_SECONDS,
+# going on from where the last round stopped; after the last lead it starts over.
 PLAN_EVERY_SECONDS = 10.0
+PLAN_SECONDS = 1.0
 # Headers are folded only past SMTP's line limit: the unsubscribe link stays on its line.
 UNFOLDED = compat32.clone(max_line_length=998)
 # A duty round releases batches of due follow-ups for at most this long (a backlog
@@ -188,10 +189,13 @@ class FollowupSender:
         return kind.startswith(KIND_PREFIX)
 
     def duties(self, now: datetime) -> bool:
-        """Plan the next batch of leads (now and then), then release what is due."""
+        """Plan the next batches of leads (now and then), then release what is due."""
         if self.plan_every is not None and time.monotonic() - self._last_plan >= self.plan_every:
             self._last_plan = time.monotonic()
-            self.plan_next_batch(now)
+            until = self._last_plan + PLAN_SECONDS
+            # Batches until the time is up or the pass over the leads ends (cursor back to None).
+            while self.plan_next_batch(now).last_id is not None and time.monotonic() < until:
+                pass
         queued = 0
         until = time.monotonic() + RELEASE_SECONDS
         while True:
