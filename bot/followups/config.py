@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from email.utils import parseaddr
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -259,7 +260,7 @@ class _LinksIn(_Strict):
 
 
 class _ConfigIn(_Strict):
-    sender: str = Field(..., regex=r"^[^@<>]*<?[^@\s<>]+@[^@\s<>]+>?$")
+    sender: str
     shop_url: str = Field("", regex=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
     links: _LinksIn = Field(default_factory=lambda: _LinksIn.parse_obj({}))
     plays: list[_PlayIn] = Field(..., min_items=1)
@@ -268,6 +269,17 @@ class _ConfigIn(_Strict):
     holdout: _HoldoutIn
     stop_on: list[Literal["purchase", "reply", "handoff"]] = ["purchase", "reply", "handoff"]
     channels: dict[str, _WebhookIn] = {}
+
+    @validator("sender")
+    def _address(cls, value: str) -> str:
+        """``Name <address>`` or a bare address."""
+        address = parseaddr(value)[1]
+        local, _, domain = address.partition("@")
+        if not local or not domain or any(c in address for c in " <>") or "@" in domain:
+            raise ValueError(
+                f"expected an email address such as 'Shop <hello@shop.example>', got {value!r}"
+            )
+        return value
 
     @validator("channels")
     def _not_email(cls, value: dict[str, _WebhookIn]) -> dict[str, _WebhookIn]:

@@ -81,6 +81,12 @@ def test_a_valid_file_is_read_into_values(tmp_path: Path) -> None:
         ('start: "21:00"', 'start: "25:00"', ":10: quiet_hours.start: expected a time of day"),
         # a holdout share over the maximum
         ("share: 0.1", "share: 2", ":11: holdout.share: ensure this value is less than"),
+        # a sender that is no email address
+        (
+            "sender: Shop <hello@shop.example>",
+            "sender: the shop",
+            ":1: sender: expected an email address",
+        ),
         # a typo in a key
         ("priority: 1", "prority: 1", ":8: plays[0].prority: extra fields not permitted"),
     ],
