@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
+from bot import clock
 from bot.cli import main
 from bot.store.db import create_db_engine, write_transaction
-from bot.store.models import Handoff
+from bot.store.models import Followup, Handoff, OutboxMessage
 from tests.followups.shop import FOLLOWUPS_CONFIG, Stack, free_port
 
 
@@ -110,14 +111,43 @@ def test_preview_command_prints_the_message_and_sends_nothing(
     assert "59.00 EUR" in out
     assert main(["followups", "preview", "--lead", lead_id, "--play", "nope"]) == 1
     assert "no play 'nope'" in capsys.readouterr().err
+    assert main(["followups", "preview", "--lead", "0" * 32, "--play", "cart_recovery"]) == 1
+    assert f"no lead with id {'0' * 32!r}" in capsys.readouterr().err
     engine = create_db_engine(migrated_sqlite_url)
     try:
         with engine.connect() as connection:
-            from sqlalchemy import func, select
-
-            from bot.store.models import Followup, OutboxMessage
-
             assert connection.execute(select(func.count()).select_from(Followup)).scalar() == 0
             assert connection.execute(select(func.count()).select_from(OutboxMessage)).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_plan_command_plans_the_due_plays(
+    migrated_sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine = create_db_engine(migrated_sqlite_url)
+    try:
+        stack = Stack(engine, free_port())
+        stack.shopper()
+        stack.shopper(consent=False)
+    finally:
+        engine.dispose()
+    for name, value in {
+        "DATABASE_URL": migrated_sqlite_url,
+        "FOLLOWUPS_CONFIG": str(FOLLOWUPS_CONFIG),
+        "LEADS_API_TOKEN": "t" * 20,
+        "STOREFRONT_TOKEN": "s" * 20,
+        "SESSION_SECRET": "k" * 20,
+        "ACTIONS_TOKEN": "a" * 20,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with clock.frozen(stack.clock.now + timedelta(hours=4)):
+        assert main(["followups", "plan", "--batch", "1"]) == 0
+        assert "1 consenting leads read: 1 follow-ups planned, 0 held out" in (
+            capsys.readouterr().out
+        )
+        # Planned once: a second run plans nothing more.
+        assert main(["followups", "plan"]) == 0
+        assert "0 follow-ups planned" in capsys.readouterr().out
