@@ -125,7 +125,8 @@ def _signal(
         return None
     if when.min_score is not None and signals.score < when.min_score:
         return None
-    times: list[datetime] = [signals.since]
+    # The stage counts from when the lead reached it; other signals from their own time.
+    times: list[datetime] = [signals.since] if when.stages or when.min_score is not None else []
     if when.left is not None:
         left_at = signals.steps.get(when.left.event)
         if left_at is None or any(
@@ -154,7 +155,7 @@ def _signal(
         if signals.handoff_due_at is None or signals.handoff_due_at > now:
             return None
         times.append(signals.handoff_due_at)
-    signal_at = max(times)
+    signal_at = max(times, default=signals.since)
     if play.days_before_stated_date is not None and stated is not None:
         due_at = max(signal_at, stated - timedelta(days=play.days_before_stated_date))
     else:

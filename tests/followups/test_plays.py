@@ -42,6 +42,11 @@ H = timedelta(hours=1)
     [
         # cart left 5 h ago: cart recovery, due when it had been left 4 h
         (lead(steps={"add_to_cart": NOW - 5 * H}), {"cart_recovery": NOW - H}),
+        # cart left 5 h ago by a lead whose stage changed since: still when it had been 4 h
+        (
+            lead(steps={"add_to_cart": NOW - 5 * H}, since=NOW - H / 2),
+            {"cart_recovery": NOW - H},
+        ),
         # cart left 3 h ago: not yet
         (lead(steps={"add_to_cart": NOW - 3 * H}), {}),
         # cart, then checkout: the checkout was left, not the cart
