@@ -91,6 +91,16 @@ class ReleaseStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Clicked:
+    """A click recorded on a follow-up's link: the how-manieth, and whose session."""
+
+    followup_id: str
+    play: str
+    session_id: str
+    clicks: int
+
+
 class FollowupPlanner:
     """Plans plays for consenting leads and releases due ones into the outbox."""
 
@@ -704,8 +714,11 @@ class FollowupPlanner:
         return stopped + len(unsent)
 
     @staticmethod
-    def record_click(connection: Connection, followup_id: str, now: datetime) -> bool:
-        """Count a click on a link of the follow-up (the first one sets ``clicked_at``)."""
+    def record_click(connection: Connection, followup_id: str, now: datetime) -> Clicked | None:
+        """Count a click on a link of the follow-up (the first one sets ``clicked_at``).
+
+        ``None`` when the follow-up is gone (erased with its lead).
+        """
         result = connection.execute(
             update(_FOLLOWUPS)
             .where(_FOLLOWUPS.c.id == followup_id)
@@ -714,7 +727,14 @@ class FollowupPlanner:
                 clicked_at=func.coalesce(_FOLLOWUPS.c.clicked_at, now),
             )
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return None
+        row = connection.execute(
+            select(_FOLLOWUPS.c.play, _FOLLOWUPS.c.clicks, _LEADS.c.session_id)
+            .join(_LEADS, _LEADS.c.id == _FOLLOWUPS.c.lead_id)
+            .where(_FOLLOWUPS.c.id == followup_id)
+        ).one()
+        return Clicked(followup_id, row.play, row.session_id, row.clicks)
 
 
 def followups_of(connection: Connection, lead_id: str) -> list[dict[str, Any]]:

@@ -5,9 +5,10 @@
   RFC 8058 one-click unsubscribe, sent by mail clients with the body
   ``List-Unsubscribe=One-Click`` (or by the page's button). Both revoke the
   consent and stop every planned play.
-- ``GET /c/{token}?to=URL``: records the click ("opened by click") and
-  redirects to ``URL``, only if the token was signed for this follow-up and
-  exactly this URL, and the URL is on the shop's site: never an open redirect.
+- ``GET /c/{token}?to=URL``: records the click ("opened by click", and an
+  ``email_click`` event in the shopper's journey) and redirects to ``URL``,
+  only if the token was signed for this follow-up and exactly this URL, and
+  the URL is on the shop's site: never an open redirect.
 
 Tokens are checked before anything is read; a forged or altered link gets a
 404 page that says so.
@@ -24,6 +25,7 @@ from bot import clock
 from bot.followups.links import clicked_followup, same_site, unsubscribed_lead
 from bot.followups.planner import FollowupPlanner
 from bot.followups.render import environment
+from bot.leads.commands import RecordEvent
 from bot.store.db import write_transaction
 from bot.web.keys import LEADS
 
@@ -101,11 +103,28 @@ async def click(request: web.Request) -> web.StreamResponse:
             "This link is not valid: it may have been cut or changed.",
             status=404,
         )
-    engine = request.config_dict[LEADS].engine
+    service = request.config_dict[LEADS]
 
-    def record() -> bool:
-        with write_transaction(engine) as connection:
-            return planner.record_click(connection, followup_id, clock.now())
+    def record() -> None:
+        now = clock.now()
+        with write_transaction(service.engine) as connection:
+            clicked = planner.record_click(connection, followup_id, now)
+        if clicked is None:
+            return
+        # The shopper's journey (and score) gain the click, as the events API's email_click.
+        service.apply(
+            [
+                RecordEvent(
+                    session_id=clicked.session_id,
+                    event_id=f"followup-click-{followup_id}-{clicked.clicks}",
+                    type="email_click",
+                    ts=now,
+                    source="storefront",
+                    properties={"play": clicked.play, "url": target},
+                )
+            ],
+            now=now,
+        )
 
     try:
         await asyncio.to_thread(record)

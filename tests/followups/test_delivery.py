@@ -323,6 +323,8 @@ async def test_a_tracked_click_is_recorded_and_redirects_only_to_the_shop(
         await client.close()
     [followup] = stack.followups(lead_id)
     assert followup.clicks == 1 and followup.clicked_at is not None
+    [event] = stack.service.events(lead_id, ["email_click"])
+    assert event["properties"]["play"] == "cart_recovery"
 
 
 # -- stops -----------------------------------------------------------------------------------
