@@ -27,7 +27,8 @@ session again, several times per turn, for their dialogue states, the applied
 events and the tracker copy each action runs on; :mod:`rasa_ext.dialogue_states`
 continues each from the conversation's previous turn. The model's graph runs
 for every parse and prediction; :mod:`rasa_ext.graph_runner` calls its nodes
-directly instead of through dask's scheduler.
+directly instead of through dask's scheduler, and DIET's prediction calls its
+traced graph without ``tf.function``'s dispatch (:mod:`rasa_ext.tf_predict`).
 """
 
 from __future__ import annotations
@@ -218,9 +219,10 @@ def install() -> None:
     retries.install()
     dialogue_states.install()
     # Imported here: it subclasses Rasa's runner, which imports most of Rasa.
-    from rasa_ext import graph_runner
+    from rasa_ext import graph_runner, tf_predict
 
     graph_runner.install()
+    tf_predict.install()
     if not event.contains(Engine, "connect", _sqlite_wal):
         event.listen(Engine, "connect", _sqlite_wal)
     _installed = True

@@ -1,4 +1,4 @@
-"""The sequential graph runner gives the trained model's exact parses and predictions.
+"""The sequential graph runner and DIET's direct graph call give the trained model's exact results.
 
 One ``MessageProcessor`` loads ``models/current.tar.gz`` with Rasa's ``DaskGraphRunner``;
 a :class:`~rasa_ext.graph_runner.SequentialGraphRunner` over the same graph nodes then
@@ -13,6 +13,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import InMemoryTrackerStore
@@ -24,6 +25,7 @@ from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLSt
 from rasa.shared.nlu.constants import TEXT
 
 from bot.settings import PROJECT_ROOT
+from rasa_ext import tf_predict
 from rasa_ext.graph_runner import SequentialGraphRunner, execution_order
 from tests.e2e.conftest import MODEL
 
@@ -138,3 +140,41 @@ def test_an_input_named_like_a_node_is_refused(
     node = next(iter(sequential.graph_runner._graph_schema.nodes))
     with pytest.raises(GraphRunError, match="clashes with a node name"):
         sequential.graph_runner.run(inputs={"__message__": node}, targets=[node])
+
+
+def test_diet_predicts_the_same_through_its_concrete_function(
+    processors: tuple[MessageProcessor, MessageProcessor],
+) -> None:
+    from rasa.utils.tensorflow.models import RasaModel
+
+    rasa, _ = processors
+    tf_predict.install()
+    rasa_predict = tf_predict.RASA_METHODS["_rasa_predict"]
+    batches: list[tuple[RasaModel, Any]] = []
+
+    def capture(model: RasaModel, batch_in: Any) -> Any:
+        batches.append((model, batch_in))
+        return rasa_predict(model, batch_in)
+
+    RasaModel._rasa_predict = capture
+    try:
+        for text in MESSAGES:
+            asyncio.run(rasa.parse_message(_message(text)))
+    finally:
+        tf_predict.RASA_METHODS.clear()
+        RasaModel._rasa_predict = rasa_predict
+        tf_predict.install()
+    assert len(batches) == len(MESSAGES)
+    for model, batch_in in batches:
+        expected = rasa_predict(model, batch_in)
+        got = RasaModel._rasa_predict(model, batch_in)
+        assert got is not expected
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            if isinstance(value, dict):
+                assert set(got[key]) == set(value)
+                for name, part in value.items():
+                    assert np.array_equal(np.asarray(got[key][name]), np.asarray(part)), name
+            else:
+                assert np.array_equal(np.asarray(got[key]), np.asarray(value)), key
+    assert tf_predict._CONCRETE, "the concrete function was not used"
