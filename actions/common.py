@@ -14,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.reading import records_transcript
 from bot import clock
 from bot.assistant import (
     HUMAN_OFFER,
@@ -102,34 +103,6 @@ def _ts(item: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(stamp, timezone.utc) if stamp else clock.now()
 
 
-# Rasa's built-in actions: they record nothing in the lead store.
-_RASA_ACTIONS = frozenset(
-    {
-        "action_listen",
-        "action_session_start",
-        "action_restart",
-        "action_default_fallback",
-        "action_deactivate_loop",
-        "action_revert_fallback_events",
-        "action_default_ask_affirmation",
-        "action_default_ask_rephrase",
-        "action_two_stage_fallback",
-        "action_unlikely_intent",
-        "action_back",
-        "action_extract_slots",
-    }
-)
-FORM_NAME = "qualification_form"
-
-
-def _records_transcript(action_name: str | None) -> bool:
-    if not action_name:
-        return False
-    if action_name == FORM_NAME:
-        return True
-    return action_name.startswith("action_") and action_name not in _RASA_ACTIONS
-
-
 def _unrecorded_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events since the last action of ours that ran before the latest shopper message.
 
@@ -144,7 +117,7 @@ def _unrecorded_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     start = 0
     for index in range(latest_user - 1, -1, -1):
         item = events[index]
-        if item.get("event") == "action" and _records_transcript(item.get("name")):
+        if item.get("event") == "action" and records_transcript(item.get("name")):
             start = index
             break
     return events[start:]

@@ -22,6 +22,7 @@ from actions.common import (
     turn_input,
 )
 from actions.qualification import resume_questions
+from actions.reading import HUMAN_ACTION
 from bot import clock
 from bot.assistant import human_request_reply, turn_commands
 from bot.flows.endings import ending_is_clear
@@ -379,7 +380,7 @@ class CompleteQualification(LeadAction):
 
 def _asked_for_a_person(tracker: Tracker) -> bool:
     return any(
-        item.get("event") == "action" and item.get("name") == "action_request_human"
+        item.get("event") == "action" and item.get("name") == HUMAN_ACTION
         for item in tracker.events
     )
 

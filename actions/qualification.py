@@ -20,7 +20,6 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     ANSWER_STATE_SLOT,
-    FORM_NAME,
     STATUS_SLOT,
     LeadAction,
     answer_slot_events,
@@ -32,6 +31,7 @@ from actions.common import (
     question_state,
     turn_input,
 )
+from actions.reading import FORM_NAME
 from bot import clock
 from bot.assistant import event, should_skip_consent, turn_commands
 from bot.catalog import Catalog

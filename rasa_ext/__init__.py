@@ -15,7 +15,9 @@ changing behaviour:
   schema its name selects (:class:`ResponseCheck`); an invalid response still
   gets Rasa's own error message.
 - Every call to the action server opened a new HTTP client session and TCP
-  connection; one session per endpoint is now kept open and reused.
+  connection; one session per endpoint is now kept open and reused. Each call
+  carries the session's events the actions read (:mod:`rasa_ext.action_payload`),
+  not all of them.
 - The SQL tracker store on SQLite committed in rollback-journal mode, an fsync
   per turn; SQLite connections now use WAL with ``synchronous=NORMAL`` (durable
   across process crashes, the same mode the lead store uses).
@@ -45,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import logredact
-from rasa_ext import dialogue_states, hardening, retries, tracker_cache
+from rasa_ext import action_payload, dialogue_states, hardening, retries, tracker_cache
 
 if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
@@ -215,6 +217,7 @@ def install() -> None:
     hardening.install()
     _install_response_validation()
     _install_session_reuse()
+    action_payload.install()
     tracker_cache.install()
     retries.install()
     dialogue_states.install()
