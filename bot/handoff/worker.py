@@ -94,14 +94,20 @@ class OutboxWorker:
         """Deliver until cancelled (in-flight attempts are then left to their lease)."""
         inflight: set[asyncio.Task[None]] = set()
         last_duties = 0.0
+        # Duties run beside the deliveries: claiming and sending go on meanwhile.
+        duties: asyncio.Task[None] | None = None
         async with aiohttp.ClientSession() as session:
             try:
                 while True:
                     # Cleared before the work: a delivery finishing meanwhile sets it again.
                     self._wake.clear()
-                    if time.monotonic() - last_duties >= DUTIES_SECONDS and self._has_duties:
+                    if (
+                        time.monotonic() - last_duties >= DUTIES_SECONDS
+                        and self._has_duties
+                        and (duties is None or duties.done())
+                    ):
                         last_duties = time.monotonic()
-                        await self._guarded(self._duties)
+                        duties = asyncio.create_task(self._guarded(self._duties))
                     free = max(0, self.config.delivery.concurrency - len(inflight))
                     results = self._take_results()
                     if free or results:
@@ -117,6 +123,10 @@ class OutboxWorker:
             finally:
                 for task in inflight:
                     task.cancel()
+                if duties is not None:
+                    # Its thread cannot be stopped: let it end before the store is closed.
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await duties
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._record, self._take_results())
                 await self._close_extensions()
