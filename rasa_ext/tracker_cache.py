@@ -434,14 +434,54 @@ def _install_sqlite_connection_reuse() -> None:
     tracker_store.create_engine_kwargs = create_engine_kwargs
 
 
+# The stamp query reads count, min(id) and max(id) of one sender's rows. SQLite's
+# index on sender_id already holds each row's id (its rowid), so the query never
+# reads the table; PostgreSQL's holds only sender_id and must visit every row.
+STAMP_INDEX = "ix_events_sender_id_id"
+
+
+def add_stamp_index(store: SQLTrackerStore) -> None:
+    """Index ``events(sender_id, id)`` on PostgreSQL, so the stamp is an index-only scan.
+
+    ``IF NOT EXISTS`` covers a database indexed before; two servers starting at
+    once may still race on the catalogue, and the loser finds the index there.
+    """
+    import sqlalchemy as sa
+
+    if store.engine.dialect.name != "postgresql":
+        return
+    statement = sa.text(f"CREATE INDEX IF NOT EXISTS {STAMP_INDEX} ON events (sender_id, id)")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(statement)
+    except sa.exc.DBAPIError:
+        with store.engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT 1 FROM pg_indexes WHERE indexname = :name"),
+                {"name": STAMP_INDEX},
+            ).first()
+        if found is None:
+            raise
+
+
 def install() -> None:
     """Route ``SQLTrackerStore.retrieve`` and ``save`` through the cache (once)."""
     from rasa.core.tracker_store import SQLTrackerStore
 
     if RASA_METHODS:
         return
-    RASA_METHODS.update(retrieve=SQLTrackerStore.retrieve, save=SQLTrackerStore.save)
+    RASA_METHODS.update(
+        retrieve=SQLTrackerStore.retrieve, save=SQLTrackerStore.save, init=SQLTrackerStore.__init__
+    )
     _install_sqlite_connection_reuse()
+    rasa_init = SQLTrackerStore.__init__
+
+    def __init__(self: SQLTrackerStore, *args: Any, **kwargs: Any) -> None:
+        rasa_init(self, *args, **kwargs)
+        add_stamp_index(self)
+
+    __init__.__doc__ = rasa_init.__doc__
+    SQLTrackerStore.__init__ = __init__
 
     async def cached_retrieve(self: SQLTrackerStore, sender_id: str) -> DialogueStateTracker | None:
         return await retrieve(self, sender_id)

@@ -513,3 +513,36 @@ def test_a_sqlite_tracker_store_keeps_its_connection_and_postgresql_keeps_rasas_
         "create_engine_kwargs"
     ](postgres)
     assert "poolclass" not in tracker_store.create_engine_kwargs(postgres)
+
+
+@pytest.mark.postgres
+def test_postgresql_reads_the_stamp_from_the_index_alone(domain: Domain, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    store = new_store(domain, postgres_url)
+    # A second server on the same database finds the index there.
+    again = new_store(domain, postgres_url)
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                "SELECT 'shopper-' || (n % 50), 'slot', n, '{}' FROM generate_series(1, 2000) n"
+            )
+        )
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE events"))
+        connection.execute(sa.text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            row[0]
+            for row in connection.execute(
+                sa.text(
+                    "EXPLAIN SELECT count(id), min(id), max(id) FROM events "
+                    "WHERE sender_id = 'shopper-7'"
+                )
+            )
+        )
+    assert f"Index Only Scan using {tracker_cache.STAMP_INDEX}" in plan, plan
+    with store.session_scope() as session:
+        assert tracker_cache.read_stamp(store, session, "shopper-7").events == 40
+    store.engine.dispose()
+    again.engine.dispose()
