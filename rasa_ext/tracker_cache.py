@@ -181,11 +181,45 @@ _TRACKER_ATTRIBUTES = frozenset(
 )
 
 
+# Values copy.deepcopy returns as they are (immutable).
+_ATOMIC = frozenset({type(None), bool, int, float, str})
+
+
+def _deep(value: Any) -> Any:
+    return value if type(value) in _ATOMIC else copy.deepcopy(value)
+
+
+@cache
+def _plain(cls: type) -> bool:
+    """Whether copy.copy of a ``cls`` is a new instance with the same ``__dict__``.
+
+    True for Rasa 3.6.21's slot classes: no ``__copy__``, ``__reduce__``,
+    ``__reduce_ex__``, ``__getstate__`` or ``__setstate__``, and no slot names
+    (``abc.ABC`` declares empty ``__slots__``).
+    """
+    return (
+        cls.__reduce_ex__ is object.__reduce_ex__
+        and cls.__reduce__ is object.__reduce__
+        and not any(hasattr(cls, name) for name in ("__copy__", "__getstate__", "__setstate__"))
+        and not any(vars(klass).get("__slots__") for klass in cls.__mro__)
+    )
+
+
+def _shallow(slot: Any) -> Any:
+    """``copy.copy(slot)``, without copyreg for the plain classes slots are."""
+    kind: type = type(slot)
+    if not _plain(kind):
+        return copy.copy(slot)
+    twin: Any = object.__new__(kind)
+    twin.__dict__.update(slot.__dict__)
+    return twin
+
+
 def _copy_slot(slot: Any) -> Any:
     # DialogueStateTracker.__init__ copies the domain's slots with copy.copy; only
     # the value changes at run time (Slot.value's setter assigns it).
-    twin = copy.copy(slot)
-    twin._value = copy.deepcopy(slot._value)
+    twin = _shallow(slot)
+    twin._value = _deep(slot._value)
     return twin
 
 
@@ -216,8 +250,8 @@ def copy_tracker(
     if copy_values:
         twin.slots = {name: _copy_slot(slot) for name, slot in tracker.slots.items()}
     else:
-        twin.slots = {name: copy.copy(slot) for name, slot in tracker.slots.items()}
-    twin.latest_action = copy.deepcopy(tracker.latest_action)
+        twin.slots = {name: _shallow(slot) for name, slot in tracker.slots.items()}
+    twin.latest_action = _deep(tracker.latest_action)
     if tracker.active_loop is not None:
         twin.active_loop = dataclasses.replace(
             tracker.active_loop,

@@ -546,3 +546,27 @@ def test_postgresql_reads_the_stamp_from_the_index_alone(domain: Domain, postgre
         assert tracker_cache.read_stamp(store, session, "shopper-7").events == 40
     store.engine.dispose()
     again.engine.dispose()
+
+
+def test_slot_copies_are_copy_copy_s(domain: Domain) -> None:
+    import copy
+
+    for slot in domain.slots:
+        twin = tracker_cache._shallow(slot)
+        expected = copy.copy(slot)
+        assert type(twin) is type(expected)
+        assert twin is not slot
+        assert vars(twin) == vars(expected)
+
+    class Slotted:
+        __slots__ = ("value",)
+
+        def __init__(self) -> None:
+            self.value = [1]
+
+    assert not tracker_cache._plain(Slotted)
+    assert tracker_cache._shallow(Slotted()).value == [1]
+    assert tracker_cache._deep(None) is None
+    nested = {"a": [1]}
+    assert tracker_cache._deep(nested) == nested
+    assert tracker_cache._deep(nested) is not nested
