@@ -209,8 +209,7 @@ class FollowupSender:
 
     def plan_next_batch(self, now: datetime) -> PlanStats:
         """Plan one batch of leads after the last one planned (from the start after the end)."""
-        with write_transaction(self.engine) as connection:
-            stats = self.planner.plan_batch(connection, now, after=self._cursor)
+        stats = self.planner.plan_next(self.engine, now, after=self._cursor)
         self._cursor = stats.last_id
         return stats
 

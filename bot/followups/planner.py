@@ -59,7 +59,8 @@ _OUTBOX = OutboxMessage.__table__
 _ORDERS = Order.__table__
 
 PLAN_BATCH = 2000
-RELEASE_BATCH = 100
+# Small: a batch is rendered inside its write transaction (SQLite has one writer).
+RELEASE_BATCH = 50
 # Outbox priority of follow-ups: after every handoff notification (priorities 0-99).
 OUTBOX_PRIORITY = 100
 EMAIL_KIND = "followup.email"
@@ -134,8 +135,7 @@ class FollowupPlanner:
         after: str | None = None
         while limit is None or total.leads < limit:
             size = batch if limit is None else min(batch, limit - total.leads)
-            with write_transaction(engine) as connection:
-                stats = self.plan_batch(connection, now, after=after, limit=size)
+            stats = self.plan_next(engine, now, after=after, limit=size)
             total.leads += stats.leads
             total.planned += stats.planned
             total.held_out += stats.held_out
@@ -144,10 +144,35 @@ class FollowupPlanner:
             after = total.last_id = stats.last_id
         return total
 
+    def plan_next(
+        self, engine: Engine, now: datetime, *, after: str | None, limit: int = PLAN_BATCH
+    ) -> PlanStats:
+        """:meth:`plan_batch`, reading outside the write transaction (kept to the insert).
+
+        On SQLite the writer is shared with every storefront write: holding it only
+        for the insert keeps planning from delaying them. A lead written meanwhile is
+        planned by what was read; a play planned meanwhile by another worker is
+        skipped by the insert.
+        """
+        with engine.connect() as connection:
+            stats, rows = self._due_rows(connection, now, after=after, limit=limit)
+        if rows:
+            with write_transaction(engine) as connection:
+                self._insert(connection, rows)
+        return stats
+
     def plan_batch(
         self, connection: Connection, now: datetime, *, after: str | None, limit: int = PLAN_BATCH
     ) -> PlanStats:
         """Plan the ``limit`` consenting leads after id ``after``; ``last_id``: where to go on."""
+        stats, rows = self._due_rows(connection, now, after=after, limit=limit)
+        self._insert(connection, rows)
+        return stats
+
+    def _due_rows(
+        self, connection: Connection, now: datetime, *, after: str | None, limit: int
+    ) -> tuple[PlanStats, list[dict[str, Any]]]:
+        """The batch's leads and the follow-up rows to insert for the plays due."""
         query = (
             select(
                 _LEADS.c.id,
@@ -165,7 +190,7 @@ class FollowupPlanner:
         leads = connection.execute(query).all()
         stats = PlanStats(leads=len(leads), last_id=leads[-1].id if leads else None)
         if not leads:
-            return stats
+            return stats, []
         ids = [row.id for row in leads]
         signals = self._signals(connection, leads)
         planned: dict[str, set[str]] = {}
@@ -199,17 +224,20 @@ class FollowupPlanner:
                         "clicks": 0,
                     }
                 )
-        if rows:
-            dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            connection.execute(
-                dialect_insert(_FOLLOWUPS).on_conflict_do_nothing(
-                    index_elements=["lead_id", "play"]
-                ),
-                rows,
-            )
-            stats.held_out = sum(1 for row in rows if row["status"] == "held_out")
-            stats.planned = len(rows) - stats.held_out
-        return stats
+        stats.held_out = sum(1 for row in rows if row["status"] == "held_out")
+        stats.planned = len(rows) - stats.held_out
+        return stats, rows
+
+    @staticmethod
+    def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert planned rows; a play another planner planned meanwhile is left as it is."""
+        if not rows:
+            return
+        dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(
+            dialect_insert(_FOLLOWUPS).on_conflict_do_nothing(index_elements=["lead_id", "play"]),
+            rows,
+        )
 
     def _signals(self, connection: Connection, leads: Sequence[Any]) -> list[LeadSignals]:
         """Each lead's signals, read for the whole batch at once."""
