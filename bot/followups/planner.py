@@ -385,14 +385,22 @@ class FollowupPlanner:
                 postponed,
             )
             stats.postponed = len(postponed)
-        if outbox:
-            connection.execute(insert(_OUTBOX), outbox)
-            connection.execute(
+        # Each row is taken only if it is still planned: on SQLite, where nothing is
+        # locked while reading, another process may have queued it meanwhile; the first
+        # UPDATE takes the write lock, so the second one sees what the first committed.
+        taken = [
+            message
+            for message in outbox
+            if connection.execute(
                 update(_FOLLOWUPS)
-                .where(_FOLLOWUPS.c.id.in_([message["followup_id"] for message in outbox]))
+                .where(_FOLLOWUPS.c.id == message["followup_id"], _FOLLOWUPS.c.status == "planned")
                 .values(status="queued", queued_at=now)
-            )
-            stats.queued = len(outbox)
+            ).rowcount
+            == 1
+        ]
+        if taken:
+            connection.execute(insert(_OUTBOX), taken)
+            stats.queued = len(taken)
         return stats
 
     def stop_reasons(self, connection: Connection, due: Sequence[Any]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -23,8 +24,8 @@ from bot.followups.config import FrequencyCap, Holdout
 from bot.followups.links import unsubscribe_token
 from bot.handoff.outbox import OutboxStore
 from bot.leads.commands import RecordEvent
-from bot.store.db import write_transaction
-from bot.store.models import Lead
+from bot.store.db import create_db_engine, write_transaction
+from bot.store.models import Lead, OutboxMessage
 from bot.web import followups as followup_pages
 from bot.web.keys import LEADS
 from tests.followups.shop import (
@@ -382,3 +383,37 @@ async def test_an_unsubscribe_stops_a_message_queued_but_not_yet_sent(
     assert inbox.envelopes == []
     [stopped] = stack.followups(lead_id)
     assert (stopped.status, stopped.stop_reason) == ("stopped", "unsubscribed")
+
+
+def test_two_processes_releasing_at_once_queue_each_message_once(
+    migrated_sqlite_url: str,
+) -> None:
+    # Two engines on one SQLite file: two web apps' workers (no lock shared in-process).
+    engines = [create_db_engine(migrated_sqlite_url) for _ in range(2)]
+    try:
+        stack = Stack(engines[0], free_port())
+        leads = [stack.shopper() for _ in range(60)]
+        stack.clock.advance(hours=4)
+        stack.planner.plan_all(engines[0], stack.clock.now)
+
+        def release(engine: Engine) -> None:
+            while True:
+                with write_transaction(engine) as connection:
+                    done = stack.planner.release_due(connection, stack.clock.now, limit=7)
+                if done.queued + done.stopped + done.postponed == 0:
+                    return
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(release, engines))
+        with engines[0].connect() as connection:
+            queued = list(
+                connection.execute(
+                    select(OutboxMessage.__table__.c.followup_id).where(
+                        OutboxMessage.__table__.c.followup_id.is_not(None)
+                    )
+                ).scalars()
+            )
+        assert len(queued) == len(set(queued)) == len(leads)
+    finally:
+        for engine in engines:
+            engine.dispose()
