@@ -122,6 +122,17 @@ class Lead(Base):
             sqlite_where=text("merged_into IS NOT NULL"),
             postgresql_where=text("merged_into IS NOT NULL"),
         ),
+        # The leads follow-ups may be planned for, walked by id (migration 0011).
+        Index(
+            "ix_leads_followup_reach_id",
+            "id",
+            sqlite_where=text(
+                "consent_at IS NOT NULL AND opted_out_at IS NULL AND merged_into IS NULL"
+            ),
+            postgresql_where=text(
+                "consent_at IS NOT NULL AND opted_out_at IS NULL AND merged_into IS NULL"
+            ),
+        ),
     )
 
     id = Column(String(32), primary_key=True)

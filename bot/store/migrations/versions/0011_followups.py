@@ -3,6 +3,7 @@
 - ``followups``: one row per lead and play; ``status`` planned → queued (its
   message is in the outbox), or stopped (with ``stop_reason``), or held_out (the
   seeded control group, never sent). Erased with the lead (ON DELETE CASCADE).
+- ``ix_leads_followup_reach_id``: the consenting leads, by id, which the planner walks.
 - ``outbox.followup_id``: the follow-up a message carries (erased with it);
   ``outbox.handoff_id`` becomes optional, as such messages have no handoff.
 
@@ -73,6 +74,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("lead_id", "play", name="uq_followups_lead_id_play"),
     )
     op.create_index("ix_followups_status_due_at", "followups", ["status", "due_at"])
+    # The leads the planner walks by id: consenting, not opted out, not merged.
+    reachable = sa.text("consent_at IS NOT NULL AND opted_out_at IS NULL AND merged_into IS NULL")
+    op.create_index(
+        "ix_leads_followup_reach_id",
+        "leads",
+        ["id"],
+        sqlite_where=reachable,
+        postgresql_where=reachable,
+    )
 
     def change() -> None:
         with op.batch_alter_table("outbox") as batch:
@@ -101,5 +111,6 @@ def downgrade() -> None:
             batch.alter_column("handoff_id", existing_type=sa.String(32), nullable=False)
 
     _keeping_delivery_log(change)
+    op.drop_index("ix_leads_followup_reach_id", table_name="leads")
     op.drop_index("ix_followups_status_due_at", table_name="followups")
     op.drop_table("followups")
