@@ -24,11 +24,14 @@ deletes keys), so every call gets its own copies.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import operator
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +96,92 @@ def _copy_states(states: list[State]) -> list[State]:
     no state took its user sub-state from another.
     """
     return [{name: dict(sub) for name, sub in state.items()} for state in states]
+
+
+# Set while a policy computes its prediction states: (states it reads, whether
+# states after action_unlikely_intent are dropped before it counts them).
+_WINDOW: ContextVar[tuple[int, bool] | None] = ContextVar("rasa_ext_states_window", default=None)
+
+
+def _window_start(states: list[State], size: int, skips_unlikely_intent: bool) -> int:
+    """Index of the first of the last ``size`` states (not counting dropped ones)."""
+    from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
+
+    counted = 0
+    for index in range(len(states) - 1, -1, -1):
+        if not (skips_unlikely_intent and _is_prev_action_unlikely_intent_in_state(states[index])):
+            counted += 1
+            if counted == size:
+                return index
+    return 0
+
+
+def policy_window(policy: Any) -> tuple[int, bool] | None:
+    """How many of the last dialogue states ``policy`` reads when it predicts; None: all.
+
+    For Rasa 3.6.21's MemoizationPolicy and RulePolicy (exactly those classes):
+
+    - with a ``max_history``, the featurizer keeps the last ``max_history`` states
+      after dropping states that follow ``action_unlikely_intent`` (policies of ML
+      data; ``MaxHistoryTrackerFeaturizer.prediction_states``);
+    - without one, MemoizationPolicy looks its states' key up among the keys it
+      learned, so more states than the longest key can never match, cut or not;
+      RulePolicy compares states from the last backwards with each rule's, and a
+      rule is applicable at every state before its first
+      (``RulePolicy._is_rule_applicable``), so states further back than the longest
+      rule change no match. When no rule matches, the states' own key is the
+      prediction's source, only looked up among rule keys
+      (``RULES_NOT_IN_STORIES``). One state more than the longest key keeps every
+      such lookup failing, whether the states are cut or not.
+    """
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.policy import SupportedData
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if type(policy) not in (MemoizationPolicy, RulePolicy):
+        return None
+    featurizer = policy.featurizer
+    if not isinstance(featurizer, MaxHistoryTrackerFeaturizer):
+        return None
+    skips_unlikely_intent = policy.supported_data() == SupportedData.ML_DATA
+    if featurizer.max_history:
+        return featurizer.max_history, skips_unlikely_intent
+    longest = _LONGEST_KEYS.get(id(policy))
+    if longest is None or longest[0] is not policy.lookup:
+        longest = (policy.lookup, _longest_key(policy))
+        _LONGEST_KEYS[id(policy)] = longest
+    return longest[1] + 1, skips_unlikely_intent
+
+
+_LONGEST_KEYS: dict[int, tuple[Any, int]] = {}
+
+
+def _longest_key(policy: Any) -> int:
+    """At least as many states as the longest key the policy can look a prediction up in.
+
+    RulePolicy's keys (in all its lookups) are JSON lists of states. MemoizationPolicy's
+    have their quotes removed and may be compressed (``_create_feature_key``); a state
+    prints as at least ``{}`` and the next one follows ``, ``, so a key of ``n``
+    characters holds at most ``n // 4`` states.
+    """
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if type(policy) is RulePolicy:
+        # Besides keys, the lookups hold slot, loop and default-rule names; a name is
+        # never a JSON list, so never equal to a key made of states.
+        longest = 0
+        for table in policy.lookup.values():
+            for key in table:
+                if isinstance(key, str) and key.startswith("["):
+                    longest = max(longest, len(json.loads(key)))
+        return longest
+    compressed = bool(policy.config.get("enable_feature_string_compression"))
+    longest = 0
+    for key in policy.lookup:
+        text = zlib.decompress(base64.b64decode(key)).decode() if compressed else key
+        longest = max(longest, len(text) // 4 + 1)
+    return longest
 
 
 class _Folder:
@@ -217,7 +306,10 @@ def states_for_tracker_history(
         replayed.update(event)
     kept = Fold(applied=applied, states=folder.states, checkpoints=checkpoints[-MAX_CHECKPOINTS:])
     # The last state comes from the tracker after every applied event; it is not kept.
-    result = _copy_states(folder.states)
+    window = _WINDOW.get()
+    result = _copy_states(
+        folder.states if window is None else folder.states[_window_start(folder.states, *window) :]
+    )
     last = _Folder(
         domain,
         omit_unset_slots,
@@ -410,10 +502,24 @@ RASA_METHODS: dict[str, Any] = {}
 
 def install() -> None:
     """Route ``states_for_tracker_history`` and ``applied_events`` through the folds (once)."""
+    from rasa.core.policies.policy import Policy
     from rasa.shared.core.domain import Domain
 
     if RASA_METHODS:
         return
+    RASA_METHODS["_prediction_states"] = Policy._prediction_states
+    rasa_prediction_states = Policy._prediction_states
+
+    def _prediction_states(self: Policy, *args: Any, **kwargs: Any) -> list[State]:
+        token = _WINDOW.set(policy_window(self))
+        try:
+            states: list[State] = rasa_prediction_states(self, *args, **kwargs)
+        finally:
+            _WINDOW.reset(token)
+        return states
+
+    _prediction_states.__doc__ = rasa_prediction_states.__doc__
+    Policy._prediction_states = _prediction_states
     RASA_METHODS["states_for_tracker_history"] = Domain.states_for_tracker_history
 
     def memoized(

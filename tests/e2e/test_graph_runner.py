@@ -19,13 +19,13 @@ from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.nlu.constants import TEXT
 
 from bot.settings import PROJECT_ROOT
-from rasa_ext import tf_predict
+from rasa_ext import dialogue_states, tf_predict
 from rasa_ext.graph_runner import SequentialGraphRunner, execution_order
 from tests.e2e.conftest import MODEL
 
@@ -68,10 +68,18 @@ def processors() -> Iterator[tuple[MessageProcessor, MessageProcessor]]:
 
 
 def comparable(prediction: Any) -> dict[str, Any]:
+    """A prediction's fields; its events without the time they were made at."""
+
+    def timeless(events: Any) -> list[dict[str, Any]]:
+        return [
+            {key: value for key, value in event.as_dict().items() if key != "timestamp"}
+            for event in events or []
+        ]
+
     state = dict(vars(prediction))
     state.pop("diagnostic_data", None)
-    state["events"] = [event.as_dict() for event in state.get("events") or []]
-    state["optional_events"] = [event.as_dict() for event in state.get("optional_events") or []]
+    state["events"] = timeless(state.get("events"))
+    state["optional_events"] = timeless(state.get("optional_events"))
     return state
 
 
@@ -178,3 +186,50 @@ def test_diet_predicts_the_same_through_its_concrete_function(
             else:
                 assert np.array_equal(np.asarray(got[key]), np.asarray(value)), key
     assert tf_predict._CONCRETE, "the concrete function was not used"
+
+
+def test_policies_predict_the_same_from_their_window_of_states(
+    processors: tuple[MessageProcessor, MessageProcessor],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every conversation test after 40 earlier turns: the cut states predict as all of them."""
+    rasa, _ = processors
+    dialogue_states.install()
+    policies = [
+        node._component
+        for node in rasa.graph_runner._instantiated_nodes.values()
+        if hasattr(node._component, "featurizer")
+    ]
+    assert {type(policy).__name__ for policy in policies} >= {"RulePolicy", "MemoizationPolicy"}
+    windows = [dialogue_states.policy_window(policy) for policy in policies]
+    assert all(window is not None for window in windows), windows
+
+    domain = rasa.domain
+    parsed = asyncio.run(rasa.parse_message(_message("are you a bot?")))
+    earlier = [ActionExecuted("action_session_start"), ActionExecuted("action_listen")]
+    for _ in range(40):
+        earlier += [
+            UserUttered("are you a bot?", parsed["intent"], parsed["entities"], parsed),
+            ActionExecuted("utter_iamabot"),
+            BotUttered("I am a bot."),
+            ActionExecuted("action_listen"),
+        ]
+    steps = YAMLStoryReader(domain).read_from_file(str(PROJECT_ROOT / "tests" / "test_stories.yml"))
+    compared = 0
+    for step in steps:
+        tracker = DialogueStateTracker.from_events(f"long-{step.block_name}", earlier, domain.slots)
+        for event in step.events:
+            if isinstance(event, ActionExecuted) and event.action_name != "action_listen":
+                dialogue_states.forget()
+                cut = rasa._predict_next_with_tracker(tracker.copy())
+                with monkeypatch.context() as patched:
+                    patched.setattr(dialogue_states, "policy_window", lambda policy: None)
+                    dialogue_states.forget()
+                    whole = rasa._predict_next_with_tracker(tracker.copy())
+                assert comparable(cut) == comparable(whole), (step.block_name, event.action_name)
+                compared += 1
+            if isinstance(event, UserUttered) and event.text:
+                message = asyncio.run(rasa.parse_message(_message(event.text)))
+                event = UserUttered(event.text, message["intent"], message["entities"], message)
+            tracker.update(event, domain)
+    assert compared >= 60

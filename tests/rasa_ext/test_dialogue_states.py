@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -273,3 +274,58 @@ def test_another_history_under_the_same_id_is_not_continued(domain: Domain) -> N
             assert domain.states_for_tracker_history(tracker, **arguments) == rasa_states(
                 domain, tracker, **arguments
             )
+
+
+def _policy(cls: type, lookup: dict[str, Any], max_history: int | None = None) -> Any:
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+
+    policy = object.__new__(cls)
+    # Policy keeps its featurizer in a private attribute behind a read-only property.
+    policy._Policy__featurizer = MaxHistoryTrackerFeaturizer(None, max_history=max_history)
+    policy.lookup = lookup
+    policy.config = {"enable_feature_string_compression": False}
+    return policy
+
+
+def test_a_rule_policy_reads_one_state_more_than_its_longest_key() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    three = json.dumps([{}, {"prev_action": {"action_name": "action_listen"}}, {"user": {}}])
+    lookup = {
+        "rules": {json.dumps([{}]): "utter_greet", three: "action_listen"},
+        "rules_for_loop_unhappy_path": {},
+        "rules_not_in_stories": [
+            json.dumps([{}, {}]),
+            "predicting default action with intent back",
+        ],
+        "rule_only_slots": ["confirming"],
+    }
+    assert dialogue_states.policy_window(_policy(RulePolicy, lookup)) == (4, False)
+
+
+def test_a_memoization_policy_reads_its_max_history_or_beyond_its_longest_key() -> None:
+    import base64
+    import zlib
+
+    from rasa.core.policies.memoization import MemoizationPolicy
+
+    key = json.dumps([{}, {"user": {"intent": "greet"}}], sort_keys=True).replace('"', "")
+    assert dialogue_states.policy_window(_policy(MemoizationPolicy, {key: "x"}, 5)) == (5, True)
+    window = dialogue_states.policy_window(_policy(MemoizationPolicy, {key: "x"}))
+    assert window is not None and window[0] > 2
+    compressed = _policy(
+        MemoizationPolicy, {base64.b64encode(zlib.compress(key.encode())).decode(): "x"}
+    )
+    compressed.config["enable_feature_string_compression"] = True
+    assert dialogue_states.policy_window(compressed) == window
+    assert dialogue_states.policy_window(_policy(MemoizationPolicy, {})) == (1, True)
+    assert dialogue_states.policy_window(object()) is None
+
+
+def test_the_window_skips_states_after_action_unlikely_intent_when_the_policy_drops_them() -> None:
+    unlikely = {"prev_action": {"action_name": "action_unlikely_intent"}}
+    plain = {"prev_action": {"action_name": "action_listen"}}
+    states = [plain, plain, unlikely, plain, unlikely]
+    assert dialogue_states._window_start(states, 2, True) == 1
+    assert dialogue_states._window_start(states, 2, False) == 3
+    assert dialogue_states._window_start(states, 9, True) == 0
