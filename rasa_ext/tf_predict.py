@@ -40,9 +40,12 @@ def _concrete_function(model: Any) -> Any:
 
 def install() -> None:
     """Route ``RasaModel._rasa_predict`` through the concrete function (once)."""
-    from keras.utils import tf_utils
     from rasa.shared.constants import DIAGNOSTIC_DATA
+    from rasa.utils.tensorflow import models
     from rasa.utils.tensorflow.models import RasaModel
+
+    # The keras helper Rasa's own _rasa_predict converts the outputs with.
+    tf_utils = models.tf_utils
 
     if RASA_METHODS:
         return
