@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Extra, Field, ValidationError, conint, root_validator, validator
 
-from bot.handoff.config import WHSEC_PATTERN, Channel, _expand_env, parse_duration
+from bot.handoff.config import Channel, _expand_env, parse_duration, webhook_secret
 from bot.yamlconf import Location, describe, load_document
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yml")
@@ -243,15 +243,7 @@ class _WebhookIn(_Strict):
     url: str = Field(..., regex=r"^https?://")
     secrets: list[str] = Field(..., min_items=1)
 
-    @validator("secrets", each_item=True)
-    def _whsec(cls, value: str) -> str:
-        """Standard Webhooks secrets: ``whsec_`` + base64 of 24 to 64 bytes."""
-        if not WHSEC_PATTERN.match(value):
-            raise ValueError(
-                "expected a Standard Webhooks secret: 'whsec_' followed by base64 of "
-                "24 to 64 random bytes (make one with: python -m bot handoffs secret)"
-            )
-        return value
+    _whsec = validator("secrets", each_item=True, allow_reuse=True)(webhook_secret)
 
 
 class _LinksIn(_Strict):

@@ -49,6 +49,16 @@ _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 WHSEC_PATTERN = re.compile(r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")
 
 
+def webhook_secret(value: str) -> str:
+    """A Standard Webhooks secret (``whsec_`` + base64 of 24 to 64 bytes), or ValueError."""
+    if not WHSEC_PATTERN.match(value):
+        raise ValueError(
+            "expected a Standard Webhooks secret: 'whsec_' followed by base64 of "
+            "24 to 64 random bytes (make one with: python -m bot handoffs secret)"
+        )
+    return value
+
+
 class HandoffConfigError(ValueError):
     """A handoff configuration that cannot be used; names the file, line and field."""
 
@@ -349,15 +359,7 @@ class _WebhookIn(_Strict):
     url: str
     secrets: list[str] = Field(..., min_items=1)
 
-    @validator("secrets", each_item=True)
-    def _whsec(cls, value: str) -> str:
-        """Standard Webhooks secrets: ``whsec_`` + base64 of 24 to 64 bytes."""
-        if not WHSEC_PATTERN.match(value):
-            raise ValueError(
-                "expected a Standard Webhooks secret: 'whsec_' followed by base64 of "
-                "24 to 64 random bytes (make one with: python -m bot handoffs secret)"
-            )
-        return value
+    _whsec = validator("secrets", each_item=True, allow_reuse=True)(webhook_secret)
 
 
 class _SlackIn(_Strict):

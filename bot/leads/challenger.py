@@ -47,6 +47,7 @@ from bot.leads.rescore import id_ranges
 from bot.leads.review import (
     DEFAULT_BATCH_SIZE,
     DecileRow,
+    DecileSpan,
     HotAccuracy,
     judged_leads,
     score_deciles,
@@ -297,7 +298,7 @@ def train_in_parallel(
 
 
 @dataclass(frozen=True)
-class CalibrationRow:
+class CalibrationRow(DecileSpan):
     """Leads whose predicted chance ranks in deciles ``first_decile``..``last_decile``."""
 
     first_decile: int
@@ -305,18 +306,6 @@ class CalibrationRow:
     leads: int
     converted: int
     predicted: float
-
-    @property
-    def label(self) -> str:
-        """The deciles, as 3 or 1-5."""
-        if self.first_decile == self.last_decile:
-            return str(self.first_decile)
-        return f"{self.first_decile}-{self.last_decile}"
-
-    @property
-    def rate(self) -> float | None:
-        """Share of these leads that converted."""
-        return self.converted / self.leads if self.leads else None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""

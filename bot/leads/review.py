@@ -123,18 +123,14 @@ class StageRow:
         }
 
 
-@dataclass(frozen=True)
-class DecileRow:
-    """Conversion of leads whose scores rank in deciles ``first_decile``..``last_decile``.
+class DecileSpan:
+    """Leads ranked in deciles ``first_decile``..``last_decile``, and how many converted.
 
-    Deciles count from the lowest scores. Leads with the same score stay in one
-    row, so a score shared by many leads spans several deciles.
+    A base of the rows of decile tables (the dataclasses below declare the fields).
     """
 
     first_decile: int
     last_decile: int
-    min_score: int
-    max_score: int
     leads: int
     converted: int
 
@@ -149,6 +145,22 @@ class DecileRow:
         if self.first_decile == self.last_decile:
             return str(self.first_decile)
         return f"{self.first_decile}-{self.last_decile}"
+
+
+@dataclass(frozen=True)
+class DecileRow(DecileSpan):
+    """Conversion of leads whose scores rank in deciles ``first_decile``..``last_decile``.
+
+    Deciles count from the lowest scores. Leads with the same score stay in one
+    row, so a score shared by many leads spans several deciles.
+    """
+
+    first_decile: int
+    last_decile: int
+    min_score: int
+    max_score: int
+    leads: int
+    converted: int
 
     @property
     def scores(self) -> str:
