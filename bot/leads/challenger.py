@@ -32,18 +32,14 @@ counts before the fit.
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import queue
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from bot.leads.rescore import id_ranges
+from bot.leads.rescore import in_parallel, worker_engine
 from bot.leads.review import (
     DEFAULT_BATCH_SIZE,
     DecileRow,
@@ -66,7 +62,6 @@ DECILES = 10
 # Probabilities are binned this finely for AUC and calibration (memory stays flat).
 _BINS = 10_000
 _JUDGED_AFTER = timedelta(minutes=1)
-_PROGRESS_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -228,11 +223,7 @@ def _count_range(
 ) -> Trainer:
     from bot.scoring import scorer_for
 
-    # Many short-lived objects and no reference cycles: collecting less often is faster
-    # and does not grow memory (as in rescore).
-    gc.set_threshold(50_000, 50, 100)
-    engine = create_db_engine(settings.database_url)
-    try:
+    with worker_engine(settings) as engine:
         return count_examples(
             engine,
             scorer_for(settings),
@@ -241,8 +232,6 @@ def _count_range(
             id_range=id_range,
             progress=progress.put,
         )
-    finally:
-        engine.dispose()
 
 
 def train_in_parallel(
@@ -273,26 +262,11 @@ def train_in_parallel(
             )
         finally:
             engine.dispose()
-    context = multiprocessing.get_context("spawn")
     trainer = Trainer()
-    with context.Manager() as manager:
-        updates = manager.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [
-                pool.submit(_count_range, settings, id_range, cutoff, batch_size, updates)
-                for id_range in id_ranges(workers)
-            ]
-            while not all(future.done() for future in futures):
-                try:
-                    done = updates.get(timeout=_PROGRESS_POLL_SECONDS)
-                except queue.Empty:
-                    continue
-                if progress is not None:
-                    progress(done)
-            for future in futures:
-                trainer.merge(future.result())
-        while progress is not None and not updates.empty():
-            progress(updates.get())
+    for part in in_parallel(
+        _count_range, settings, (cutoff, batch_size), workers=workers, progress=progress
+    ):
+        trainer.merge(part)
     model = trainer.fit(scorer.config.challenger, trained_at=trained_at, cutoff=cutoff)
     return Training(model, trainer.patterns)
 
