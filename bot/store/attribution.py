@@ -1,0 +1,316 @@
+"""Outcome counts for the attribution report, grouped by the database.
+
+Every function takes a half-open range ``[since, until)`` and returns plain rows
+of counts and sums; the statistics (rates, lift, intervals) are computed above
+the store, in :mod:`bot.leads.outcomes_report`. Each is one statement with its
+GROUP BY in SQL (no per-lead rows reach Python), and the same statements run on
+SQLite and PostgreSQL. A lead merged into another one is left out: its orders,
+status and revenue belong to the survivor.
+
+- :func:`play_counts`: follow-ups due in the range that were queued in the outbox
+  (``sent``) or held out, per play and group, with clicks, conversions after the
+  follow-up was due (an order at or after ``due_at``, or Won with ``converted_at``
+  at or after it) and the revenue of the orders after it (shop currency).
+- :func:`arm_counts`: leads created in the range per A/B test and arm (the arm of
+  the lead's first ``question_asked`` event naming that test), with Won and revenue.
+- :func:`answer_counts`: leads created in the range per current answer bucket,
+  the buckets given as SQL expressions by the caller.
+- :func:`rep_counts`: handoffs opened in the range per rep (the assigned rep,
+  else who acknowledged), with SLAs met/missed/pending, the median seconds from
+  handoff to acknowledgement and the handed-off leads that are Won.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Float, String, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.store.models import Answer, Followup, Handoff, Lead, LeadEvent, Order
+
+WON = "Won"
+SENT_STATUS = "queued"
+HELD_OUT_STATUS = "held_out"
+
+_LEADS = Lead.__table__
+_FOLLOWUPS = Followup.__table__
+_ORDERS = Order.__table__
+_EVENTS = LeadEvent.__table__
+_ANSWERS = Answer.__table__
+_HANDOFFS = Handoff.__table__
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """Leads of one group: how many, how many converted, clicked, and their revenue."""
+
+    leads: int
+    converted: int
+    revenue: Decimal
+    clicked: int = 0
+
+
+def _decimal(value: Any) -> Decimal:
+    """A SUM of money as an exact-to-the-cent Decimal (SQLite sums decimal text as floats)."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _flag(condition: ColumnElement[Any]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _live_lead() -> ColumnElement[Any]:
+    return _LEADS.c.merged_into.is_(None)
+
+
+def play_counts(
+    connection: Connection, since: datetime, until: datetime
+) -> dict[str, dict[str, GroupCounts]]:
+    """``{play: {"sent"|"held_out": counts}}`` of the follow-ups due in the range."""
+    after_due = and_(
+        _ORDERS.c.lead_id == _FOLLOWUPS.c.lead_id, _ORDERS.c.ordered_at >= _FOLLOWUPS.c.due_at
+    )
+    revenue = (
+        select(func.coalesce(func.sum(_ORDERS.c.shop_value), 0)).where(after_due).scalar_subquery()
+    )
+    converted = or_(
+        exists().where(after_due),
+        and_(_LEADS.c.status == WON, _LEADS.c.converted_at >= _FOLLOWUPS.c.due_at),
+    )
+    per_followup = (
+        select(
+            _FOLLOWUPS.c.play.label("play"),
+            _FOLLOWUPS.c.status.label("status"),
+            case((_FOLLOWUPS.c.clicked_at.is_not(None), 1), else_=0).label("clicked"),
+            case((converted, 1), else_=0).label("converted"),
+            cast(revenue, Float).label("revenue"),
+        )
+        .select_from(_FOLLOWUPS.join(_LEADS, _LEADS.c.id == _FOLLOWUPS.c.lead_id))
+        .where(
+            _FOLLOWUPS.c.status.in_((SENT_STATUS, HELD_OUT_STATUS)),
+            _FOLLOWUPS.c.due_at >= since,
+            _FOLLOWUPS.c.due_at < until,
+            _live_lead(),
+        )
+        .subquery()
+    )
+    rows = connection.execute(
+        select(
+            per_followup.c.play,
+            per_followup.c.status,
+            func.count().label("leads"),
+            func.sum(per_followup.c.clicked).label("clicked"),
+            func.sum(per_followup.c.converted).label("converted"),
+            func.sum(per_followup.c.revenue).label("revenue"),
+        ).group_by(per_followup.c.play, per_followup.c.status)
+    )
+    result: dict[str, dict[str, GroupCounts]] = {}
+    for row in rows:
+        group = "sent" if row.status == SENT_STATUS else "held_out"
+        result.setdefault(row.play, {})[group] = GroupCounts(
+            leads=int(row.leads),
+            converted=int(row.converted or 0),
+            revenue=_decimal(row.revenue),
+            clicked=int(row.clicked or 0),
+        )
+    return result
+
+
+def _json_text(connection: Connection, column: Any, key: str) -> Any:
+    """The text at ``key`` of a JSON column (``None`` where missing)."""
+    if connection.dialect.name == "postgresql":
+        return column.op("->>")(literal(key, String))
+    return cast(func.json_extract(column, f"$.{key}"), String)
+
+
+def _lead_outcome_columns() -> list[Any]:
+    return [
+        func.count().label("leads"),
+        _flag(_LEADS.c.status == WON).label("converted"),
+        cast(func.coalesce(func.sum(_LEADS.c.revenue), 0), Float).label("revenue"),
+    ]
+
+
+def arm_counts(
+    connection: Connection, since: datetime, until: datetime
+) -> dict[tuple[str, str], GroupCounts]:
+    """``{(test, arm): counts}`` of the leads created in the range that were in an A/B test."""
+    test = _json_text(connection, _EVENTS.c.properties, "ab_test")
+    arm = _json_text(connection, _EVENTS.c.properties, "arm")
+    first = (
+        select(
+            _EVENTS.c.lead_id.label("lead_id"),
+            test.label("test"),
+            arm.label("arm"),
+            func.row_number()
+            .over(partition_by=(_EVENTS.c.lead_id, test), order_by=(_EVENTS.c.ts, _EVENTS.c.id))
+            .label("position"),
+        )
+        .where(_EVENTS.c.type == "question_asked", test.is_not(None), arm.is_not(None))
+        .subquery()
+    )
+    rows = connection.execute(
+        select(first.c.test, first.c.arm, *_lead_outcome_columns())
+        .select_from(first.join(_LEADS, _LEADS.c.id == first.c.lead_id))
+        .where(
+            first.c.position == 1,
+            _LEADS.c.created_at >= since,
+            _LEADS.c.created_at < until,
+            _live_lead(),
+        )
+        .group_by(first.c.test, first.c.arm)
+    )
+    return {
+        (row.test, row.arm): GroupCounts(
+            leads=int(row.leads), converted=int(row.converted), revenue=_decimal(row.revenue)
+        )
+        for row in rows
+    }
+
+
+def current_answer_value(connection: Connection, key: str, field: str | None) -> Any:
+    """A scalar subquery: the lead's current answer to ``key`` (its ``field``, else all)."""
+    if field is not None:
+        value = _json_text(connection, _ANSWERS.c.value, field)
+    elif connection.dialect.name == "postgresql":
+        value = _ANSWERS.c.value.op("#>>")(literal("{}", String))
+    else:
+        value = cast(func.json_extract(_ANSWERS.c.value, "$"), String)
+    return (
+        select(value)
+        .where(
+            _ANSWERS.c.lead_id == _LEADS.c.id,
+            _ANSWERS.c.key == key,
+            _ANSWERS.c.status == "answered",
+            _ANSWERS.c.superseded_at.is_(None),
+        )
+        .order_by(_ANSWERS.c.answered_at.desc(), _ANSWERS.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def answer_counts(
+    connection: Connection, since: datetime, until: datetime, bucket: Any
+) -> dict[str, GroupCounts]:
+    """``{bucket: counts}`` of the leads created in the range; ``bucket`` is SQL."""
+    per_lead = (
+        select(
+            bucket.label("bucket"),
+            _LEADS.c.status.label("status"),
+            _LEADS.c.revenue.label("revenue"),
+        )
+        .where(_LEADS.c.created_at >= since, _LEADS.c.created_at < until, _live_lead())
+        .subquery()
+    )
+    rows = connection.execute(
+        select(
+            per_lead.c.bucket,
+            func.count().label("leads"),
+            _flag(per_lead.c.status == WON).label("converted"),
+            cast(func.coalesce(func.sum(per_lead.c.revenue), 0), Float).label("revenue"),
+        ).group_by(per_lead.c.bucket)
+    )
+    return {
+        row.bucket: GroupCounts(
+            leads=int(row.leads), converted=int(row.converted), revenue=_decimal(row.revenue)
+        )
+        for row in rows
+    }
+
+
+def seconds_between(connection: Connection, start: Any, end: Any) -> Any:
+    """``end - start`` in seconds, as SQL."""
+    if connection.dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+@dataclass(frozen=True)
+class RepCounts:
+    """One rep's handoffs in the range."""
+
+    rep: str
+    handoffs: int
+    acknowledged: int
+    met: int
+    missed: int
+    pending: int
+    median_seconds: float | None
+    leads: int
+    won: int
+
+
+def rep_counts(
+    connection: Connection, since: datetime, until: datetime, now: datetime
+) -> list[RepCounts]:
+    """Per rep, the handoffs opened in the range (reps by name; unassigned ones left out)."""
+    rep = func.coalesce(_HANDOFFS.c.assigned_to, _HANDOFFS.c.acknowledged_by)
+    acknowledged = _HANDOFFS.c.acknowledged_at
+    in_range = and_(
+        _HANDOFFS.c.created_at >= since, _HANDOFFS.c.created_at < until, rep.is_not(None)
+    )
+    met = and_(acknowledged.is_not(None), acknowledged <= _HANDOFFS.c.due_at)
+    pending = and_(acknowledged.is_(None), _HANDOFFS.c.due_at > now)
+    totals = connection.execute(
+        select(
+            rep.label("rep"),
+            func.count().label("handoffs"),
+            _flag(acknowledged.is_not(None)).label("acknowledged"),
+            _flag(met).label("met"),
+            _flag(pending).label("pending"),
+            func.count(func.distinct(_HANDOFFS.c.lead_id)).label("leads"),
+            func.count(func.distinct(case((_LEADS.c.status == WON, _HANDOFFS.c.lead_id)))).label(
+                "won"
+            ),
+        )
+        .select_from(_HANDOFFS.join(_LEADS, _LEADS.c.id == _HANDOFFS.c.lead_id))
+        .where(in_range)
+        .group_by(rep)
+    ).all()
+    seconds = cast(seconds_between(connection, _HANDOFFS.c.created_at, acknowledged), Float)
+    ranked = (
+        select(
+            rep.label("rep"),
+            seconds.label("seconds"),
+            func.row_number().over(partition_by=rep, order_by=seconds).label("position"),
+            func.count().over(partition_by=rep).label("total"),
+        )
+        .where(in_range, acknowledged.is_not(None))
+        .subquery()
+    )
+    # Integer division picks the one middle row of an odd count, the two of an even one.
+    middle = or_(
+        ranked.c.position == (ranked.c.total + 1) / 2,
+        ranked.c.position == (ranked.c.total + 2) / 2,
+    )
+    medians = {
+        row.rep: float(row.median)
+        for row in connection.execute(
+            select(ranked.c.rep, func.avg(ranked.c.seconds).label("median"))
+            .where(middle)
+            .group_by(ranked.c.rep)
+        )
+    }
+    result = []
+    for row in totals:
+        handoffs, met_count, pending_count = int(row.handoffs), int(row.met), int(row.pending)
+        result.append(
+            RepCounts(
+                rep=row.rep,
+                handoffs=handoffs,
+                acknowledged=int(row.acknowledged),
+                met=met_count,
+                missed=handoffs - met_count - pending_count,
+                pending=pending_count,
+                median_seconds=medians.get(row.rep),
+                leads=int(row.leads),
+                won=int(row.won),
+            )
+        )
+    return sorted(result, key=lambda counts: counts.rep)
