@@ -14,6 +14,7 @@ from bot.cli import (
     followups,
     handoffs,
     leads,
+    report,
     scoring,
     serve,
     tokens,
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_commands(commands)
     handoffs.add_commands(commands)
     followups.add_commands(commands)
+    report.add_commands(commands)
     leads.add_commands(commands)
     tokens.add_commands(commands)
     leads.add_purge_command(commands)

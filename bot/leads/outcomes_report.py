@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -188,6 +188,18 @@ def _rep_dict(rep: RepCounts) -> dict[str, Any]:
         "won": rep.won,
         "rate": _rate(rep.won, rep.leads),
     }
+
+
+def parse_report_time(text: str) -> datetime:
+    """A ``since``/``until`` value: an ISO 8601 date (midnight UTC) or time (UTC if no zone)."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"expected an ISO 8601 date or time like 2026-11-30 or 2026-11-30T09:00:00Z, "
+            f"got {text!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def report_range(

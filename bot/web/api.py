@@ -25,6 +25,7 @@ from bot.web import (
     leads_csv,
     openapi,
     orders,
+    outcomes,
 )
 from bot.web.auth import caller
 from bot.web.errors import Handler, WebError
@@ -42,6 +43,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *handoffs.ROUTES,
     *flows.ROUTES,
     *dashboard.ROUTES,
+    *outcomes.ROUTES,
     *openapi.ROUTES,
 )
 # The public web-form endpoint predates /api/v2 and keeps its URL on the root app.
