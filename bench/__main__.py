@@ -1,5 +1,5 @@
 """``python -m bench [chat|turns|scoring|handoff|csv|nlu|answers|conversations|dashboard|inbox|
-load|events|challenger|followups|all]``.
+load|events|challenger|followups|outcomes|all]``.
 
 ``make bench`` runs them all.
 
@@ -21,7 +21,8 @@ conversation-events consumer's throughput through the local RabbitMQ on SQLite a
 (see ``bench/events.py``). ``challenger``: training the challenger score on 100,000 and
 1,000,000 synthetic leads, time and peak memory (see ``bench/challenger.py``). ``followups``:
 planning follow-ups for consenting leads (time, peak memory) and sending them through the outbox
-to a local SMTP receiver (see ``bench/followups.py``).
+to a local SMTP receiver (see ``bench/followups.py``). ``outcomes``: the outcome report over
+1,000,000 seeded leads with follow-ups, orders and handoffs (see ``bench/outcomes.py``).
 
 The chat benchmark starts the three processes on fresh temporary SQLite databases, warms them up,
 then measures (back to back, at the same concurrency) bare Rasa turns, whose
@@ -57,6 +58,7 @@ from bench import (
     inbox,
     load,
     nlu,
+    outcomes,
     scoring,
     turns,
 )
@@ -95,6 +97,7 @@ SUITES = (
     "events",
     "challenger",
     "followups",
+    "outcomes",
     "all",
 )
 TURNS_PER_CONVERSATION = 8
@@ -218,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     if suite in ("followups", "all"):
         status |= followups.main(
             arguments if suite == "followups" else [], machine=machine_description()
+        )
+    if suite in ("outcomes", "all"):
+        status |= outcomes.main(
+            arguments if suite == "outcomes" else [], machine=machine_description()
         )
     return status
 
