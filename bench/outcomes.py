@@ -24,6 +24,8 @@ import os
 import random
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -81,13 +83,27 @@ class _Rows:
         self.tables[model.__table__].append(row)
 
 
-def _lead(index: int, leads: int, rng: random.Random, variants: list[Any], rows: _Rows) -> None:
+@dataclass(frozen=True)
+class Truth:
+    """The planted ground truth: each play's lift over the base rate, the held-out share."""
+
+    lifts: Mapping[str, float]
+    holdout: float = HOLDOUT
+    base_rate: float = BASE_RATE
+
+
+PLANTED = Truth(PLANTED_LIFT)
+
+
+def _lead(
+    index: int, leads: int, rng: random.Random, variants: list[Any], rows: _Rows, truth: Truth
+) -> None:
     lead_id = f"{index:032x}"
     created = NOW - timedelta(seconds=DAYS * 86400 * (leads - index) / leads)
-    play = rng.choice(tuple(PLANTED_LIFT))
-    held_out = rng.random() < HOLDOUT
+    play = rng.choice(tuple(truth.lifts))
+    held_out = rng.random() < truth.holdout
     due = created + timedelta(hours=4)
-    rate = BASE_RATE + (0.0 if held_out else PLANTED_LIFT[play])
+    rate = truth.base_rate + (0.0 if held_out else truth.lifts[play])
     converted = rng.random() < rate
     bought_at = due + timedelta(hours=rng.uniform(1, 72))
     value = Decimal(rng.randint(20, 200))
@@ -196,7 +212,7 @@ def _lead(index: int, leads: int, rng: random.Random, variants: list[Any], rows:
         )
 
 
-def generate(engine: Engine, leads: int, seed: int) -> dict[str, int]:
+def generate(engine: Engine, leads: int, seed: int, truth: Truth = PLANTED) -> dict[str, int]:
     """Write ``leads`` leads with their follow-ups, orders, answers and handoffs in batches."""
     rng = random.Random(seed)
     variants = [variant for _, variant in load_catalog(DEMO_CATALOG).all_variants()]
@@ -204,7 +220,7 @@ def generate(engine: Engine, leads: int, seed: int) -> dict[str, int]:
     for start in range(0, leads, BATCH):
         rows = _Rows()
         for index in range(start, min(start + BATCH, leads)):
-            _lead(index, leads, rng, variants, rows)
+            _lead(index, leads, rng, variants, rows, truth)
         with engine.begin() as connection:
             for table, batch in rows.tables.items():
                 if batch:
