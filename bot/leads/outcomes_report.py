@@ -30,19 +30,20 @@ rates and intervals:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, literal
+from sqlalchemy import String, and_, case, cast, literal
 from sqlalchemy.engine import Engine
 
 from bot import clock
 from bot.catalog.model import Catalog
 from bot.store import attribution
-from bot.store.attribution import GroupCounts, RepCounts
+from bot.store.attribution import CurrentAnswers, GroupCounts, RepCounts
 
 DEFAULT_DAYS = 90
 # The two-sided 95 % normal quantile.
@@ -215,29 +216,34 @@ def report_range(
     return start, end
 
 
-def _budget_bucket(connection: Any, catalog: Catalog) -> Any:
-    amount = cast(attribution.current_answer_value(connection, "budget", "amount"), Float)
-    budget_currency = attribution.current_answer_value(connection, "budget", "currency")
-    variant = attribution.current_answer_value(connection, "variant", None)
-    variants = [variant_row for _, variant_row in catalog.all_variants()]
-    if not variants:
-        return case((amount.is_(None), literal("no_budget")), else_=literal("no_variant"))
-    price = case({v.id: float(v.price) for v in variants}, value=variant, else_=None)
-    currency = case({v.id: v.currency for v in variants}, value=variant, else_=None)
-    return case(
-        (amount.is_(None), literal("no_budget")),
-        (price.is_(None), literal("no_variant")),
-        (
-            and_(budget_currency.is_not(None), budget_currency != cast(currency, String)),
-            literal("other_currency"),
-        ),
-        (amount >= price, literal("over")),
-        else_=literal("under"),
-    )
+def _budget_bucket(catalog: Catalog) -> Callable[[CurrentAnswers], Any]:
+    variants = [variant for _, variant in catalog.all_variants()]
+
+    def bucket(answers: CurrentAnswers) -> Any:
+        amount = answers.budget_amount
+        if not variants:
+            return case((amount.is_(None), literal("no_budget")), else_=literal("no_variant"))
+        price = case({v.id: float(v.price) for v in variants}, value=answers.variant, else_=None)
+        currency = case({v.id: v.currency for v in variants}, value=answers.variant, else_=None)
+        return case(
+            (amount.is_(None), literal("no_budget")),
+            (price.is_(None), literal("no_variant")),
+            (
+                and_(
+                    answers.budget_currency.is_not(None),
+                    answers.budget_currency != cast(currency, String),
+                ),
+                literal("other_currency"),
+            ),
+            (amount >= price, literal("over")),
+            else_=literal("under"),
+        )
+
+    return bucket
 
 
-def _timeline_bucket(connection: Any) -> Any:
-    days = cast(attribution.current_answer_value(connection, "timeline", "days"), Float)
+def _timeline_bucket(answers: CurrentAnswers) -> Any:
+    days = answers.timeline_days
     whens: list[Any] = [(days.is_(None), literal(NO_TIMELINE))]
     for name, highest in TIMELINE_BUCKETS:
         if highest is not None:
@@ -259,10 +265,13 @@ def outcome_report(
     with engine.connect() as connection:
         plays = attribution.play_counts(connection, start, end)
         arms = attribution.arm_counts(connection, start, end)
-        budget = attribution.answer_counts(
-            connection, start, end, _budget_bucket(connection, catalog)
+        answers = attribution.answer_counts(
+            connection,
+            start,
+            end,
+            {"budget": _budget_bucket(catalog), "timeline": _timeline_bucket},
         )
-        timeline = attribution.answer_counts(connection, start, end, _timeline_bucket(connection))
+        budget, timeline = answers.get("budget", {}), answers.get("timeline", {})
         reps = attribution.rep_counts(connection, start, end, moment)
     timeline_order = [name for name, _ in TIMELINE_BUCKETS] + [NO_TIMELINE]
     return OutcomeReport(

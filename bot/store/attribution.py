@@ -13,7 +13,8 @@ status and revenue belong to the survivor.
   at or after it) and the revenue of the orders after it (shop currency).
 - :func:`arm_counts`: leads created in the range per A/B test and arm (the arm of
   the lead's first ``question_asked`` event naming that test), with Won and revenue.
-- :func:`answer_counts`: leads created in the range per current answer bucket,
+- :func:`answer_counts`: leads created in the range per current answer bucket
+  (budget, variant and timeline pivoted in one pass by :func:`current_answers`),
   the buckets given as SQL expressions by the caller.
 - :func:`rep_counts`: handoffs opened in the range per rep (the assigned rep,
   else who acknowledged), with SLAs met/missed/pending, the median seconds from
@@ -173,55 +174,102 @@ def arm_counts(
     }
 
 
-def current_answer_value(connection: Connection, key: str, field: str | None) -> Any:
-    """A scalar subquery: the lead's current answer to ``key`` (its ``field``, else all)."""
-    if field is not None:
-        value = _json_text(connection, _ANSWERS.c.value, field)
-    elif connection.dialect.name == "postgresql":
-        value = _ANSWERS.c.value.op("#>>")(literal("{}", String))
-    else:
-        value = cast(func.json_extract(_ANSWERS.c.value, "$"), String)
-    return (
-        select(value)
+def _json_value_text(connection: Connection, column: Any) -> Any:
+    """The text of a JSON scalar (a JSON string without its quotes)."""
+    if connection.dialect.name == "postgresql":
+        return column.op("#>>")(literal("{}", String))
+    return cast(func.json_extract(column, "$"), String)
+
+
+@dataclass(frozen=True)
+class CurrentAnswers:
+    """The columns of :func:`current_answers`: one row per lead with a current answer."""
+
+    lead_id: Any
+    budget_amount: Any
+    budget_currency: Any
+    variant: Any
+    timeline_days: Any
+
+
+def current_answers(connection: Connection) -> CurrentAnswers:
+    """Each lead's current budget, variant and timeline, pivoted in one grouped pass.
+
+    A new answer to a key supersedes the earlier one, so each key has at most one
+    current (answered, not superseded) row per lead.
+    """
+    key = _ANSWERS.c.key
+
+    def pick(name: str, value: Any) -> Any:
+        return func.max(case((key == name, value)))
+
+    pivot = (
+        select(
+            _ANSWERS.c.lead_id.label("lead_id"),
+            pick("budget", cast(_json_text(connection, _ANSWERS.c.value, "amount"), Float)).label(
+                "budget_amount"
+            ),
+            pick("budget", _json_text(connection, _ANSWERS.c.value, "currency")).label(
+                "budget_currency"
+            ),
+            pick("variant", _json_value_text(connection, _ANSWERS.c.value)).label("variant"),
+            pick("timeline", cast(_json_text(connection, _ANSWERS.c.value, "days"), Float)).label(
+                "timeline_days"
+            ),
+        )
         .where(
-            _ANSWERS.c.lead_id == _LEADS.c.id,
-            _ANSWERS.c.key == key,
+            key.in_(("budget", "variant", "timeline")),
             _ANSWERS.c.status == "answered",
             _ANSWERS.c.superseded_at.is_(None),
         )
-        .order_by(_ANSWERS.c.answered_at.desc(), _ANSWERS.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
+        .group_by(_ANSWERS.c.lead_id)
+        .subquery()
+    )
+    return CurrentAnswers(
+        lead_id=pivot.c.lead_id,
+        budget_amount=pivot.c.budget_amount,
+        budget_currency=pivot.c.budget_currency,
+        variant=pivot.c.variant,
+        timeline_days=pivot.c.timeline_days,
     )
 
 
 def answer_counts(
-    connection: Connection, since: datetime, until: datetime, bucket: Any
-) -> dict[str, GroupCounts]:
-    """``{bucket: counts}`` of the leads created in the range; ``bucket`` is SQL."""
-    per_lead = (
-        select(
-            bucket.label("bucket"),
-            _LEADS.c.status.label("status"),
-            _LEADS.c.revenue.label("revenue"),
-        )
-        .where(_LEADS.c.created_at >= since, _LEADS.c.created_at < until, _live_lead())
-        .subquery()
-    )
+    connection: Connection, since: datetime, until: datetime, buckets: dict[str, Any]
+) -> dict[str, dict[str, GroupCounts]]:
+    """``{name: {bucket: counts}}`` of the leads created in the range.
+
+    ``buckets`` maps a name to a function of :class:`CurrentAnswers` giving the
+    SQL bucket label (a lead's answers are NULL where it gave none). One statement
+    groups by every bucket at once; each name's counts add up its few combinations.
+    """
+    answers = current_answers(connection)
+    names = list(buckets)
+    labels = [buckets[name](answers).label(f"bucket_{index}") for index, name in enumerate(names)]
     rows = connection.execute(
-        select(
-            per_lead.c.bucket,
-            func.count().label("leads"),
-            _flag(per_lead.c.status == WON).label("converted"),
-            cast(func.coalesce(func.sum(per_lead.c.revenue), 0), Float).label("revenue"),
-        ).group_by(per_lead.c.bucket)
-    )
-    return {
-        row.bucket: GroupCounts(
+        select(*labels, *_lead_outcome_columns())
+        .select_from(_LEADS.outerjoin(answers.lead_id.table, answers.lead_id == _LEADS.c.id))
+        .where(_LEADS.c.created_at >= since, _LEADS.c.created_at < until, _live_lead())
+        .group_by(*labels)
+    ).all()
+    result: dict[str, dict[str, GroupCounts]] = {name: {} for name in names}
+    for row in rows:
+        counts = GroupCounts(
             leads=int(row.leads), converted=int(row.converted), revenue=_decimal(row.revenue)
         )
-        for row in rows
-    }
+        for index, name in enumerate(names):
+            label = row[index]
+            seen = result[name].get(label)
+            result[name][label] = (
+                counts
+                if seen is None
+                else GroupCounts(
+                    leads=seen.leads + counts.leads,
+                    converted=seen.converted + counts.converted,
+                    revenue=seen.revenue + counts.revenue,
+                )
+            )
+    return result
 
 
 def seconds_between(connection: Connection, start: Any, end: Any) -> Any:
