@@ -7,11 +7,15 @@ A configuration that cannot be used is reported with its file and line (see
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.common import handoff_config, load_config
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.scoring import ScoringConfig
 
 
 def add_commands(commands: Any) -> None:
@@ -107,6 +111,35 @@ def scoring_check(args: argparse.Namespace) -> int:
         f"{config.hot_min_intent} and fit >= {config.hot_min_fit}, warm at intent >= "
         f"{config.warm_min_intent} and fit >= {config.warm_min_fit}"
     )
+    return score_source_check(config)
+
+
+def score_source_check(config: ScoringConfig) -> int:
+    """Print which score ranks leads; 1 when the challenger is chosen but cannot be loaded."""
+    from bot.scoring.challenger import ChallengerModelError, latest_model
+
+    if config.score_source != "challenger":
+        print("score_source: rules (leads are scored by the rules in this file)")
+        return 0
+    directory = config.challenger.model_dir
+    try:
+        model = latest_model(directory)
+    except ChallengerModelError as exc:
+        print(
+            f"scoring configuration error: score_source is challenger but its newest model "
+            f"cannot be used: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    if model is None:
+        print(
+            f"scoring configuration error: score_source is challenger but no challenger model "
+            f"is trained in {directory}; train one with `python -m bot scoring challenger "
+            f"train`, or set score_source: rules (until then leads are scored by the rules)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"score_source: challenger ({model.describe()}; {model.source})")
     return 0
 
 
