@@ -4,15 +4,23 @@
 database over ``[since, until)`` (default: the 90 days before now) and adds the
 rates and intervals:
 
-- **plays**: per follow-up play, the eligible leads (sent + held out) of the
-  follow-ups due in the range; ``sent`` are those queued in the durable outbox
-  (which delivers each once), ``held_out`` the seeded control group that got
-  nothing. Converted means an order at or after the follow-up was due, or Won
-  since then; revenue is those orders' value in the shop's currency. ``lift`` is
-  the sent group's conversion rate minus the held-out group's, with a 95 %
-  **Newcombe hybrid score interval** (method 10 of Newcombe 1998, built from the
-  two Wilson score intervals), which keeps inside [-1, 1] and stays sensible for
-  small groups and rates near 0 or 1, unlike the Wald interval.
+- **plays**: per follow-up play, the eligible leads of the follow-ups due in the
+  range, by intention to treat: ``assigned`` are all the leads the play was planned
+  for, whatever became of the message (``sent``: queued in the durable outbox,
+  which delivers each once; ``stopped``: held back by a stop rule, such as a
+  purchase before the send; ``planned``: not released yet, e.g. postponed by the
+  frequency cap), ``held_out`` the seeded control group that got nothing.
+  Converted means an order since the lead was assigned to the play (``signal_at``,
+  the same moment in both arms), or Won since then; revenue is those orders'
+  value in the shop's currency. ``lift`` is the assigned group's conversion rate
+  minus the held-out group's, with a 95 % **Newcombe hybrid score interval**
+  (method 10 of Newcombe 1998, built from the two Wilson score intervals), which
+  keeps inside [-1, 1] and stays sensible for small groups and rates near 0 or 1,
+  unlike the Wald interval. Comparing only the sent leads would drop from the
+  treatment arm the shoppers who bought before their message went out (their
+  message is stopped) while the control arm keeps its early buyers: the arms would
+  no longer be the random split the hash made, and the lift would come out low.
+  ``sent_group`` (the sent leads alone) is shown beside it, not used for the lift.
 - **arms**: leads created in the range per flow A/B test and arm (the arm the
   lead was first shown, as ``python -m bot flows report`` labels it), with Won,
   revenue and the Won rate.
@@ -104,39 +112,62 @@ def _group(counts: GroupCounts) -> dict[str, Any]:
 _EMPTY = GroupCounts(leads=0, converted=0, revenue=Decimal("0.00"))
 
 
+def _sum(*groups: GroupCounts) -> GroupCounts:
+    return GroupCounts(
+        leads=sum(group.leads for group in groups),
+        converted=sum(group.converted for group in groups),
+        revenue=sum((group.revenue for group in groups), Decimal("0.00")),
+        clicked=sum(group.clicked for group in groups),
+    )
+
+
 @dataclass(frozen=True)
 class PlayRow:
-    """One play's sent and held-out groups."""
+    """One play's treatment arm (sent, stopped and still planned) and held-out group."""
 
     play: str
     sent: GroupCounts
     held_out: GroupCounts
+    stopped: GroupCounts = _EMPTY
+    planned: GroupCounts = _EMPTY
+
+    @property
+    def assigned(self) -> GroupCounts:
+        """Every lead the play was planned for: the treatment arm, by intention to treat."""
+        return _sum(self.sent, self.stopped, self.planned)
 
     @property
     def lift(self) -> float | None:
-        """Sent conversion rate minus held-out conversion rate."""
-        if not self.sent.leads or not self.held_out.leads:
+        """Assigned conversion rate minus held-out conversion rate."""
+        assigned = self.assigned
+        if not assigned.leads or not self.held_out.leads:
             return None
-        return self.sent.converted / self.sent.leads - self.held_out.converted / self.held_out.leads
+        return assigned.converted / assigned.leads - self.held_out.converted / self.held_out.leads
 
     @property
     def interval(self) -> tuple[float, float] | None:
         """The 95 % Newcombe interval of the lift."""
+        assigned = self.assigned
         return newcombe_interval(
-            self.sent.converted, self.sent.leads, self.held_out.converted, self.held_out.leads
+            assigned.converted, assigned.leads, self.held_out.converted, self.held_out.leads
         )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
         interval = self.interval
+        assigned = self.assigned
         return {
             "play": self.play,
-            "eligible": self.sent.leads + self.held_out.leads,
+            "eligible": assigned.leads + self.held_out.leads,
+            "assigned": assigned.leads,
             "sent": self.sent.leads,
+            "stopped": self.stopped.leads,
+            "planned": self.planned.leads,
             "held_out": self.held_out.leads,
             "clicked": self.sent.clicked,
-            "converted": self.sent.converted + self.held_out.converted,
-            "revenue": self.sent.revenue + self.held_out.revenue,
+            "converted": assigned.converted + self.held_out.converted,
+            "revenue": assigned.revenue + self.held_out.revenue,
+            "assigned_group": _group(assigned),
             "sent_group": _group(self.sent),
             "held_out_group": _group(self.held_out),
             "lift": None if self.lift is None else round(self.lift, 4),
@@ -282,6 +313,8 @@ def outcome_report(
                 play=play,
                 sent=groups.get("sent", _EMPTY),
                 held_out=groups.get("held_out", _EMPTY),
+                stopped=groups.get("stopped", _EMPTY),
+                planned=groups.get("planned", _EMPTY),
             )
             for play, groups in sorted(plays.items())
         ],
@@ -316,9 +349,9 @@ def render_report(report: OutcomeReport) -> str:
     plays = [
         {
             **row,
-            "sent_rate": row["sent_group"]["rate"],
+            "assigned_rate": row["assigned_group"]["rate"],
             "held_out_rate": row["held_out_group"]["rate"],
-            "rev/lead sent": row["sent_group"]["revenue_per_lead"],
+            "rev/lead assigned": row["assigned_group"]["revenue_per_lead"],
             "rev/lead held": row["held_out_group"]["revenue_per_lead"],
             "95% CI": "-"
             if row["lift_low"] is None
@@ -332,16 +365,18 @@ def render_report(report: OutcomeReport) -> str:
         [
             "play",
             "eligible",
+            "assigned",
             "sent",
+            "stopped",
             "held_out",
             "clicked",
             "converted",
             "revenue",
-            "sent_rate",
+            "assigned_rate",
             "held_out_rate",
             "lift",
             "95% CI",
-            "rev/lead sent",
+            "rev/lead assigned",
             "rev/lead held",
         ],
         plays,
@@ -394,9 +429,9 @@ def write_charts(report: OutcomeReport, directory: Path) -> list[Path]:
         axes.errorbar(lifts, positions, xerr=[below, above], fmt="o", color="#3b6ea5", capsize=4)
         axes.axvline(0, color="#999999", linewidth=1)
         axes.set_yticks(list(positions), [name for name, _, _ in shown])
-        axes.set_xlabel("lift in conversion (sent - held out), 95% Newcombe interval")
+        axes.set_xlabel("lift in conversion (assigned - held out), 95% Newcombe interval")
     else:
-        axes.text(0.5, 0.5, "no play with sent and held-out leads", ha="center", va="center")
+        axes.text(0.5, 0.5, "no play with assigned and held-out leads", ha="center", va="center")
         axes.set_axis_off()
     axes.set_title("Follow-up lift per play")
     figure.tight_layout()

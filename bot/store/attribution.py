@@ -7,10 +7,15 @@ GROUP BY in SQL (no per-lead rows reach Python), and the same statements run on
 SQLite and PostgreSQL. A lead merged into another one is left out: its orders,
 status and revenue belong to the survivor.
 
-- :func:`play_counts`: follow-ups due in the range that were queued in the outbox
-  (``sent``) or held out, per play and group, with clicks, conversions after the
-  follow-up was due (an order at or after ``due_at``, or Won with ``converted_at``
-  at or after it) and the revenue of the orders after it (shop currency).
+- :func:`play_counts`: follow-ups due in the range per play and status group:
+  ``sent`` (queued in the outbox), ``stopped`` (a stop rule held the message back,
+  e.g. the shopper bought first), ``planned`` (not released yet, e.g. postponed by
+  the frequency cap) and ``held_out``, with clicks, conversions since the lead was
+  assigned to the play (an order at or after ``signal_at``, or Won with
+  ``converted_at`` at or after it) and the revenue of those orders (shop currency).
+  ``signal_at`` is when the play's conditions held and the lead fell into its arm;
+  no later step (sending, stopping, postponing) moves it, so both arms are measured
+  over the same window.
 - :func:`arm_counts`: leads created in the range per A/B test and arm (the arm of
   the lead's first ``question_asked`` event naming that test), with Won and revenue.
 - :func:`answer_counts`: leads created in the range per current answer bucket
@@ -35,8 +40,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.store.models import Answer, Followup, Handoff, Lead, LeadEvent, Order
 
 WON = "Won"
-SENT_STATUS = "queued"
-HELD_OUT_STATUS = "held_out"
+# A follow-up's status → its group in the report. Every group but held_out is the
+# play's treatment arm: the lead was assigned to get the message.
+PLAY_GROUPS = {"queued": "sent", "stopped": "stopped", "planned": "planned", "held_out": "held_out"}
 
 _LEADS = Lead.__table__
 _FOLLOWUPS = Followup.__table__
@@ -72,16 +78,18 @@ def _live_lead() -> ColumnElement[Any]:
 def play_counts(
     connection: Connection, since: datetime, until: datetime
 ) -> dict[str, dict[str, GroupCounts]]:
-    """``{play: {"sent"|"held_out": counts}}`` of the follow-ups due in the range."""
-    after_due = and_(
-        _ORDERS.c.lead_id == _FOLLOWUPS.c.lead_id, _ORDERS.c.ordered_at >= _FOLLOWUPS.c.due_at
+    """``{play: {group: counts}}`` of the follow-ups due in the range (:data:`PLAY_GROUPS`)."""
+    since_assigned = and_(
+        _ORDERS.c.lead_id == _FOLLOWUPS.c.lead_id, _ORDERS.c.ordered_at >= _FOLLOWUPS.c.signal_at
     )
     revenue = (
-        select(func.coalesce(func.sum(_ORDERS.c.shop_value), 0)).where(after_due).scalar_subquery()
+        select(func.coalesce(func.sum(_ORDERS.c.shop_value), 0))
+        .where(since_assigned)
+        .scalar_subquery()
     )
     converted = or_(
-        exists().where(after_due),
-        and_(_LEADS.c.status == WON, _LEADS.c.converted_at >= _FOLLOWUPS.c.due_at),
+        exists().where(since_assigned),
+        and_(_LEADS.c.status == WON, _LEADS.c.converted_at >= _FOLLOWUPS.c.signal_at),
     )
     per_followup = (
         select(
@@ -93,7 +101,7 @@ def play_counts(
         )
         .select_from(_FOLLOWUPS.join(_LEADS, _LEADS.c.id == _FOLLOWUPS.c.lead_id))
         .where(
-            _FOLLOWUPS.c.status.in_((SENT_STATUS, HELD_OUT_STATUS)),
+            _FOLLOWUPS.c.status.in_(tuple(PLAY_GROUPS)),
             _FOLLOWUPS.c.due_at >= since,
             _FOLLOWUPS.c.due_at < until,
             _live_lead(),
@@ -112,8 +120,7 @@ def play_counts(
     )
     result: dict[str, dict[str, GroupCounts]] = {}
     for row in rows:
-        group = "sent" if row.status == SENT_STATUS else "held_out"
-        result.setdefault(row.play, {})[group] = GroupCounts(
+        result.setdefault(row.play, {})[PLAY_GROUPS[row.status]] = GroupCounts(
             leads=int(row.leads),
             converted=int(row.converted or 0),
             revenue=_decimal(row.revenue),

@@ -68,9 +68,12 @@ ROUTES = (
             "Outcome report: lift per follow-up play, conversion per A/B arm, answer and rep",
             "getOutcomeReport",
             {"200": json_answer("The outcome report", OBJECT), "400": error("Bad date")},
-            description="Per follow-up play: eligible leads (sent + held out), clicks, "
-            "conversions after the follow-up was due, revenue, and the lift (sent rate - "
-            "held-out rate) with its 95 % Newcombe hybrid score interval. Per flow A/B arm, "
+            description="Per follow-up play, by intention to treat: eligible leads = "
+            "assigned (every lead the play was planned for: sent, stopped or still planned, "
+            "each counted too) + held out, clicks, conversions since the lead was assigned "
+            "(the play's signal), revenue, and the lift (assigned rate - held-out rate) with "
+            "its 95 % Newcombe hybrid score interval; sent_group shows the sent leads alone. "
+            "Per flow A/B arm, "
             "per budget against the chosen variant's price and per timeline: leads, Won, "
             "revenue, rate. Per rep: handoffs, median seconds to acknowledge, share of SLAs "
             "met, conversion. Default range: the 90 days before now. Definitions: README, "

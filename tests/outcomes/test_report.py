@@ -162,7 +162,7 @@ def test_wilson_and_newcombe_by_hand() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-def test_play_lift_sent_against_held_out(engine: Engine) -> None:
+def test_play_lift_assigned_against_held_out(engine: Engine) -> None:
     seed = Seed()
     due = T0 + timedelta(days=1)
     for index in range(200):
@@ -171,10 +171,13 @@ def test_play_lift_sent_against_held_out(engine: Engine) -> None:
     for index in range(100):
         lead_id = seed.buyer(due + timedelta(hours=3), "20.00") if index < 10 else seed.lead()
         seed.followup(lead_id, "cart", "held_out", due)
-    # Bought before the follow-up was due: not a conversion of the play.
+    # Bought after the play's signal (4 hours before due), before the send: a conversion.
     early = seed.buyer(due - timedelta(hours=1))
     seed.followup(early, "cart", "queued", due)
-    # Planned and stopped follow-ups are not eligible; one due outside the range is not counted.
+    # Bought before the signal: not one.
+    seed.followup(seed.buyer(due - timedelta(hours=5)), "cart", "held_out", due)
+    # Planned (not sent yet) and stopped follow-ups are in the treatment arm; one due
+    # outside the range is not counted.
     seed.followup(seed.lead(), "cart", "planned", due)
     seed.followup(seed.lead(), "cart", "stopped", due)
     seed.followup(seed.buyer(NOW), "cart", "queued", NOW + timedelta(days=1))
@@ -185,14 +188,17 @@ def test_play_lift_sent_against_held_out(engine: Engine) -> None:
     result = report(engine)
     plays = {row["play"]: row for row in result.as_dict()["plays"]}
     cart = plays["cart"]
-    assert (cart["eligible"], cart["sent"], cart["held_out"]) == (301, 201, 100)
-    assert (cart["clicked"], cart["converted"]) == (25, 50)
-    assert cart["revenue"] == Decimal("600.00")
-    assert cart["sent_group"]["revenue_per_lead"] == Decimal("1.99")
-    assert cart["held_out_group"]["revenue_per_lead"] == Decimal("2.00")
-    # 40/201 against 10/100.
-    assert cart["lift"] == pytest.approx(40 / 201 - 0.1, abs=1e-4)
-    low, high = newcombe_interval(40, 201, 10, 100) or (0.0, 0.0)
+    assert (cart["eligible"], cart["assigned"], cart["held_out"]) == (304, 203, 101)
+    assert (cart["sent"], cart["stopped"], cart["planned"]) == (201, 1, 1)
+    assert (cart["clicked"], cart["converted"]) == (25, 51)
+    assert cart["revenue"] == Decimal("610.00")
+    # 410 over 203 assigned leads, over the 201 sent; 200 over 101 held out.
+    assert cart["assigned_group"]["revenue_per_lead"] == Decimal("2.02")
+    assert cart["sent_group"]["revenue_per_lead"] == Decimal("2.04")
+    assert cart["held_out_group"]["revenue_per_lead"] == Decimal("1.98")
+    # 41/203 against 10/101.
+    assert cart["lift"] == pytest.approx(41 / 203 - 10 / 101, abs=1e-4)
+    low, high = newcombe_interval(41, 203, 10, 101) or (0.0, 0.0)
     assert (cart["lift_low"], cart["lift_high"]) == (round(low, 4), round(high, 4))
     assert plays["reminder"]["lift"] is None and plays["reminder"]["held_out"] == 0
     assert "cart" in render_report(result)
