@@ -314,13 +314,14 @@ class LeadService:
         """Merge lead ``lead_id`` into ``survivor`` (both surviving, locked by the caller).
 
         A person's decision (see :meth:`bot.leads.book.LeadBook.merge`):
-        answers, events, snapshots, stage history, handoffs, notes and status
-        changes move to the survivor; the latest answer to each question is the
-        current one; contact fields are only added where the survivor has none,
-        never replaced; the survivor is rescored on everything it now holds.
+        answers, events, snapshots, stage history, handoffs, notes, status
+        changes, orders and follow-ups move to the survivor; the latest answer to
+        each question is the current one; contact fields are only added where the
+        survivor has none, never replaced; the survivor's revenue is the sum of
+        both leads' orders and it is rescored on everything it now holds.
         """
         merge.merge_into(connection, survivor, lead_id, by=by, now=now)
-        # The absorbed lead's orders stay on its row and now count for the survivor.
+        # The absorbed lead's orders are the survivor's now: its revenue is the sum of both.
         orders.recompute_revenue(connection, survivor, now)
         if self.scorer is not None:
             self._rescore_touched(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from bot.store.duplicates import move_links
 from bot.store.models import (
     Answer,
+    Followup,
     Handoff,
     HandoffTimer,
     HandoffTrigger,
@@ -24,12 +25,16 @@ from bot.store.models import (
     LeadMerge,
     LeadNote,
     LeadStatusChange,
+    Order,
     ScoreSnapshot,
     StageTransition,
 )
+from bot.store.orders import owners
 
 # Why two leads were merged: only a person decides that.
 MERGE_REASON = "same person, confirmed"
+# Why a follow-up of the absorbed lead was not sent (the release step says the same).
+MERGED_STOP_REASON = "merged into another lead"
 # Contact and consent columns the survivor takes from the absorbed lead when it has none.
 FILLED_COLUMNS = (
     "first_name",
@@ -52,10 +57,13 @@ def merge_into(
 ) -> None:
     """Move lead ``lead_id``'s rows onto ``survivor`` (both surviving, locked by the caller).
 
-    Answers, events, snapshots, stage history, handoffs, notes and status
-    changes move to the survivor; the latest answer to each question is the
-    current one; contact fields are only added where the survivor has none,
-    never replaced. The absorbed lead keeps its row, pointing at the survivor.
+    Answers, events, snapshots, stage history, handoffs, notes, status
+    changes, orders and follow-ups move to the survivor (see
+    :func:`_move_followups` for a play both leads had); the latest answer to
+    each question is the current one; contact fields are only added where the
+    survivor has none, never replaced; ``converted_at`` becomes the earlier one.
+    The absorbed lead keeps its row, pointing at the survivor, without revenue.
+    The caller recomputes the survivor's revenue.
     """
     leads = Lead.__table__
     absorbed = connection.execute(select(leads).where(leads.c.id == lead_id)).one()
@@ -77,12 +85,24 @@ def merge_into(
             delete(table).where(table.c.lead_id == lead_id, table.c.trigger.in_(kept_triggers))
         )
         connection.execute(update(table).where(table.c.lead_id == lead_id).values(lead_id=survivor))
+    # Orders of leads merged into the absorbed one before it move too.
+    orders = Order.__table__
+    connection.execute(
+        update(orders)
+        .where(orders.c.lead_id.in_(owners(connection, lead_id)))
+        .values(lead_id=survivor)
+    )
+    _move_followups(connection, survivor, lead_id, now)
     _supersede_older_duplicates(connection, survivor)
     fill = {
         name: absorbed._mapping[name]
         for name in FILLED_COLUMNS
         if kept._mapping[name] is None and absorbed._mapping[name] is not None
     }
+    # The person became a customer at the first order either lead made.
+    bought = [at for at in (kept.converted_at, absorbed.converted_at) if at is not None]
+    if bought:
+        fill["converted_at"] = min(bought)
     connection.execute(update(leads).where(leads.c.id == survivor).values(**fill, updated_at=now))
     # Chains stay one hop: leads merged into the absorbed lead now point at the survivor.
     connection.execute(
@@ -101,6 +121,8 @@ def merge_into(
             stage="cold",
             reasons=[],
             score_facts=None,
+            revenue=None,
+            revenue_currency=None,
             updated_at=now,
         )
     )
@@ -126,6 +148,51 @@ def merge_into(
             created_at=now,
         )
     )
+
+
+def _move_followups(connection: Connection, survivor: str, lead_id: str, now: datetime) -> None:
+    """Move the absorbed lead's follow-ups (sent, held out, stopped, planned) to the survivor.
+
+    A person gets each play once, so for a play both leads had the survivor's row
+    stands, unless it is still planned and the absorbed lead's is not: a decision
+    made for the person (a message sent, held out as control, stopped) wins over
+    a plan, whose row goes. The row that does not stand stays on the absorbed
+    lead for the record (merged leads are left out of the outcome report), a
+    planned one stopped.
+    """
+    followups = Followup.__table__
+    kept = {
+        row.play: row
+        for row in connection.execute(
+            select(followups.c.id, followups.c.play, followups.c.status).where(
+                followups.c.lead_id == survivor
+            )
+        )
+    }
+    moved, stopped = [], []
+    for row in connection.execute(
+        select(followups.c.id, followups.c.play, followups.c.status).where(
+            followups.c.lead_id == lead_id
+        )
+    ):
+        mine = kept.get(row.play)
+        if mine is not None and (mine.status != "planned" or row.status == "planned"):
+            if row.status == "planned":
+                stopped.append(row.id)
+            continue
+        if mine is not None:
+            connection.execute(delete(followups).where(followups.c.id == mine.id))
+        moved.append(row.id)
+    if moved:
+        connection.execute(
+            update(followups).where(followups.c.id.in_(moved)).values(lead_id=survivor)
+        )
+    if stopped:
+        connection.execute(
+            update(followups)
+            .where(followups.c.id.in_(stopped))
+            .values(status="stopped", stopped_at=now, stop_reason=MERGED_STOP_REASON)
+        )
 
 
 def _supersede_older_duplicates(connection: Connection, lead_id: str) -> None:
