@@ -155,6 +155,8 @@ class Settings:
     form_redirect_hosts: tuple[str, ...] = ()
     handoff_config_path: Path = PROJECT_ROOT / "bot" / "handoff" / "default.yml"
     followups_config_path: Path = PROJECT_ROOT / "bot" / "followups" / "default.yml"
+    # Seconds between the outbox worker's follow-up planning rounds (each up to a second).
+    followups_plan_every_seconds: int = 10
     # IANA zone of shoppers whose location names no country ("": SHOP_COUNTRY's main zone).
     shop_timezone: str = ""
     # Base of the links in notifications (lead page, acknowledge); defaults to this machine.
@@ -225,6 +227,12 @@ class Settings:
             handoff_config_path=Path(env.get("HANDOFF_CONFIG") or defaults.handoff_config_path),
             followups_config_path=Path(
                 env.get("FOLLOWUPS_CONFIG") or defaults.followups_config_path
+            ),
+            followups_plan_every_seconds=_env_positive_int(
+                env,
+                "FOLLOWUPS_PLAN_EVERY_SECONDS",
+                defaults.followups_plan_every_seconds,
+                unit="seconds",
             ),
             shop_timezone=env.get("SHOP_TIMEZONE", "").strip(),
             public_url=(

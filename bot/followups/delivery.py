@@ -46,8 +46,9 @@ from bot.store.types import dumps
 logger = logging.getLogger(__name__)
 
 KIND_PREFIX = "followup."
-# Every PLAN_EVERY_SECONDS the worker plans batches of leads for up to PLAN_SECONDS,
-# going on from where the last round stopped; after the last lead it starts over.
+# Every PLAN_EVERY_SECONDS (the web app's: FOLLOWUPS_PLAN_EVERY_SECONDS) the worker plans
+# batches of leads for up to PLAN_SECONDS, going on from where the last round stopped;
+# after the last lead it starts over.
 PLAN_EVERY_SECONDS = 10.0
 PLAN_SECONDS = 1.0
 # Headers are folded only past SMTP's line limit: the unsubscribe link stays on its line.

@@ -105,7 +105,12 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = SalesSessions(engine)
     app[RECORDER] = LeadRecorder(service, Spool(settings.spool_dir))
     app[followups.FOLLOWUPS] = followup_planner = followup_planner_for(settings)
-    sender = FollowupSender(engine, followup_planner, handoffs.smtp)
+    sender = FollowupSender(
+        engine,
+        followup_planner,
+        handoffs.smtp,
+        plan_every=settings.followups_plan_every_seconds,
+    )
     worker = OutboxWorker(engine, handoffs, planner, extensions=(sender,))
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

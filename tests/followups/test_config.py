@@ -15,6 +15,7 @@ from bot.followups.config import (
     QuietHours,
     load_followup_config,
 )
+from bot.settings import Settings
 
 VALID = """\
 sender: Shop <hello@shop.example>
@@ -121,3 +122,23 @@ def test_check_command_prints_a_summary_or_the_lines_to_fix(
     assert any(f"{bad}:5: plays[0].delay" in line for line in err)
     assert any(f"{bad}:11: holdout.share" in line for line in err)
     assert all(line.startswith("follow-up configuration error: ") for line in err)
+
+
+@pytest.mark.parametrize(
+    ("environ", "seconds"),
+    [
+        ({}, 10),  # the default: a round every ten seconds
+        ({"FOLLOWUPS_PLAN_EVERY_SECONDS": "1"}, 1),  # a small shop, or a test, plans sooner
+        ({"FOLLOWUPS_PLAN_EVERY_SECONDS": ""}, 10),  # set but empty: the default
+    ],
+)
+def test_the_planning_interval_comes_from_the_environment(
+    environ: dict[str, str], seconds: int
+) -> None:
+    assert Settings.from_env(environ).followups_plan_every_seconds == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "ten", "1.5"])
+def test_a_planning_interval_that_is_no_positive_whole_number_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="FOLLOWUPS_PLAN_EVERY_SECONDS"):
+        Settings.from_env({"FOLLOWUPS_PLAN_EVERY_SECONDS": value})
