@@ -27,6 +27,7 @@ from bot.store.contacts import clean_lead_fields
 from bot.store.db import write_transaction
 from bot.store.duplicates import link_duplicates, without_details
 from bot.store.entries import CONTACT_COLUMNS
+from bot.store.orders import lead_purchases
 from bot.store.sales import actor_name, record_status_change, surviving_lead
 from bot.store.tracker import ConversationStore
 
@@ -84,11 +85,18 @@ class LeadBook:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, lead_id: str) -> dict[str, Any]:
-        """The lead's JSON view; ``LookupError`` (:class:`LeadGone` if erased) otherwise."""
+        """The lead's JSON view with its ``purchases``; ``LookupError`` otherwise.
+
+        :class:`LeadGone` for an erased lead. ``purchases``
+        (:func:`bot.store.orders.lead_purchases`) is read for one lead at a time:
+        lists of leads leave it out.
+        """
         lead = self.repository.get_lead(lead_id)
         if lead is None:
             self._raise_missing(lead_id)
         assert lead is not None
+        with self._engine.connect() as connection:
+            lead["purchases"] = lead_purchases(connection, lead["id"])
         return lead
 
     def _raise_missing(self, lead_id: str) -> None:
@@ -305,9 +313,10 @@ class LeadBook:
         The only way two leads become one (the chat and the public form link
         likely duplicates, see :mod:`bot.store.duplicates`). ``lead_id`` keeps
         its contact fields, status and consent; the duplicate's fill only what
-        it lacks. Answers, events, handoffs, notes and histories move over, the
-        latest answer to each question becomes the current one, and the lead is
-        rescored; the duplicate's id and session then stand for ``lead_id``.
+        it lacks. Answers, events, handoffs, notes, histories, orders and
+        follow-ups move over (its revenue becomes the sum of both leads' orders),
+        the latest answer to each question becomes the current one, and the lead
+        is rescored; the duplicate's id and session then stand for ``lead_id``.
         Merging again what is already merged changes nothing.
 
         Raises ``LookupError`` (:class:`LeadGone` for an erased ``lead_id``)

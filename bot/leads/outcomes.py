@@ -399,11 +399,9 @@ class Orders:
         return found
 
     def lead_orders(self, lead_id: str) -> dict[str, Any]:
-        """The lead's ``orders`` (newest first) and its ``revenue`` and ``revenue_currency``."""
+        """The lead's ``orders`` (newest first), ``revenue`` and its totals per currency.
+
+        See :func:`bot.store.orders.lead_purchases`.
+        """
         with self._engine.connect() as connection:
-            revenue, currency = store.lead_revenue(connection, lead_id)
-            return {
-                "orders": store.lead_orders(connection, lead_id),
-                "revenue": revenue,
-                "revenue_currency": currency,
-            }
+            return store.lead_purchases(connection, lead_id)

@@ -246,3 +246,25 @@ def lead_revenue(connection: Connection, lead_id: str) -> tuple[Decimal | None, 
     if row is None or row.revenue is None:
         return None, None
     return Decimal(row.revenue), row.revenue_currency
+
+
+def lead_purchases(connection: Connection, lead_id: str) -> dict[str, Any]:
+    """What lead ``lead_id`` (and the leads merged into it) bought, as its JSON shows it.
+
+    ``revenue``/``revenue_currency``: the stored revenue in the shop's currency (the
+    lead's Won revenue); ``revenue_by_currency``: the order totals in the currency
+    each order was paid in; ``orders``: newest first (:func:`order_view`).
+    """
+    orders = lead_orders(connection, lead_id)
+    revenue, currency = lead_revenue(connection, lead_id)
+    paid: dict[str, Decimal] = {}
+    for order in orders:
+        if order["value"] is not None:
+            paid[order["currency"]] = paid.get(order["currency"], Decimal(0)) + order["value"]
+    return {
+        "order_count": len(orders),
+        "revenue": revenue.normalize() if revenue is not None else None,
+        "revenue_currency": currency,
+        "revenue_by_currency": {code: paid[code] for code in sorted(paid)},
+        "orders": orders,
+    }

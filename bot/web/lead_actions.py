@@ -170,8 +170,9 @@ ROUTES = (
                 "400": error("Invalid body, or the lead itself as duplicate_id"),
             },
             description="This lead keeps its contact fields, status and consent; the "
-            "duplicate's fill only empty ones. Answers, events, handoffs and histories move "
-            "over and the lead is rescored. Repeating a merge changes nothing.",
+            "duplicate's fill only empty ones. Answers, events, handoffs, histories, orders "
+            "and follow-ups move over (the revenue is the sum of both leads' orders) and the "
+            "lead is rescored. Repeating a merge changes nothing.",
             body=json_body(_MERGE_BODY),
         ),
     ),

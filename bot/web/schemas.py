@@ -171,6 +171,7 @@ LEAD = {
         "answers": {"type": "object", "additionalProperties": ref("Answer")},
         "customer_group": TEXT,
         "converted_at": TEXT,
+        "purchases": ref("Purchases"),
         "possible_duplicates": {
             "type": "array",
             "description": "Leads sharing this lead's e-mail or phone; never merged "
@@ -179,6 +180,49 @@ LEAD = {
         },
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+ORDER = {
+    "type": "object",
+    "required": ["source", "order_id", "value", "currency", "ordered_at"],
+    "properties": {
+        "source": {"type": "string", "description": "The shop platform (or storefront)"},
+        "order_id": {"type": "string", "description": "The order's id there"},
+        "lead_id": {"type": ["string", "null"]},
+        "matched_by": {"type": ["string", "null"]},
+        "value": {**NUMBER_OR_NULL, "description": "What the order cost, in currency"},
+        "currency": {"type": "string", "description": "ISO 4217 code the order was paid in"},
+        "shop_value": {"type": "number", "description": "The value in the shop's currency"},
+        "shop_currency": {"type": "string"},
+        "product_id": TEXT,
+        "variant_id": TEXT,
+        "sku": TEXT,
+        "quantity": {"type": "integer"},
+        "ordered_at": {"type": "string", "format": "date-time"},
+        "received_at": {"type": "string", "format": "date-time"},
+    },
+}
+PURCHASES = {
+    "type": "object",
+    "description": "What the lead bought (with the leads merged into it); in the JSON of "
+    "one lead (GET /api/v2/leads/{lead_id} and the answers that return one lead), not in "
+    "lists",
+    "required": ["order_count", "revenue", "revenue_currency", "revenue_by_currency", "orders"],
+    "properties": {
+        "order_count": {"type": "integer", "minimum": 0},
+        "revenue": {
+            **NUMBER_OR_NULL,
+            "description": "The lead's Won revenue: the sum of its orders in the shop's "
+            "currency (null before any order)",
+        },
+        "revenue_currency": TEXT,
+        "revenue_by_currency": {
+            "type": "object",
+            "description": "Order totals per currency paid (ISO 4217 code -> sum)",
+            "additionalProperties": {"type": "number"},
+        },
+        "orders": {"type": "array", "items": ref("Order"), "description": "Newest first"},
     },
 }
 POSSIBLE_DUPLICATE = {
@@ -307,6 +351,8 @@ SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
     "Answer": ANSWER,
     "Lead": LEAD,
+    "Purchases": PURCHASES,
+    "Order": ORDER,
     "PossibleDuplicate": POSSIBLE_DUPLICATE,
     "LeadInput": {"type": "object", "additionalProperties": False, "properties": _lead_fields()},
     "LeadPage": LEAD_PAGE,

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from bot.settings import Settings
 from bot.store.db import create_db_engine
 from bot.store.models import Handoff, Lead, Order
 from bot.web import create_app
+from bot.web.api import build_spec
 from tests.api.test_lead_pages import SESSION_COOKIE
 from tests.store.test_sales_desk import Story, handoff_settings, tell_story
 
@@ -394,6 +396,81 @@ async def test_a_purchase_reusing_an_order_id_with_another_value_is_refused(shop
     assert Decimal(shop.lead().revenue) == Decimal("129.9")
 
 
+# --- the lead's JSON --------------------------------------------------------------------------
+
+
+def _lead_schema() -> dict[str, Any]:
+    """The Lead schema of the OpenAPI document, with its references resolvable."""
+    return {"components": build_spec()["components"], "$ref": "#/components/schemas/Lead"}
+
+
+async def test_the_lead_json_holds_its_purchases_per_currency(shop: Shop) -> None:
+    lead_url = f"/api/v2/leads/{shop.story.lead_id}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = await (await shop.client.get(lead_url, headers=auth)).json()
+    assert before["purchases"] == {
+        "order_count": 0,
+        "revenue": None,
+        "revenue_currency": None,
+        "revenue_by_currency": {},
+        "orders": [],
+    }
+    ordered = _now() - timedelta(minutes=30)
+    assert (await shop.post(_order(ordered_at=ordered.isoformat())))[0] == 201
+    # 50 USD at the shop's rate of 0.92 EUR is 46 EUR; the storefront reports this one.
+    dollars = {**_purchase_event("buy-usd", order_id="W-7", currency="USD"), "value": 50}
+    assert (await _post_events(shop, dollars))[0] == 202
+
+    response = await shop.client.get(lead_url, headers=auth)
+    assert response.status == 200
+    lead = await response.json()
+    purchases = lead["purchases"]
+    assert (purchases["order_count"], purchases["revenue"], purchases["revenue_currency"]) == (
+        2,
+        175.9,
+        "EUR",
+    )
+    assert purchases["revenue_by_currency"] == {"EUR": 129.9, "USD": 50}
+    assert [
+        (o["order_id"], o["source"], o["value"], o["currency"], o["variant_id"])
+        for o in purchases["orders"]
+    ] == [
+        ("W-7", "storefront", 50, "USD", "hoodie-classic-blue-m"),
+        ("1001", "shopify", 129.9, "EUR", "hoodie-classic-blue-m"),
+    ]
+    assert datetime.fromisoformat(purchases["orders"][1]["ordered_at"]) == ordered
+    assert lead["status"] == "Won"
+    jsonschema.validate(lead, _lead_schema())
+    # Additive: a listed lead has every other field (lists leave purchases out).
+    listed = await (await shop.client.get("/api/v2/leads", headers=auth)).json()
+    [item] = [item for item in listed["items"] if item["id"] == shop.story.lead_id]
+    assert set(lead) - {"purchases"} == set(item)
+
+
+async def test_a_merged_lead_answers_both_leads_purchases(shop: Shop) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    created = await shop.client.post(
+        "/api/v2/leads",
+        json={"first_name": "Ada", "last_name": "Lovelace", "email": "ada.l@example.org"},
+        headers=auth,
+    )
+    twin_id = (await created.json())["id"]
+    twin_order = _order(order_id="2002", value="20", session_id=None, lead_id=twin_id)
+    for order in (_order(), twin_order):
+        assert (await shop.post(order))[0] == 201
+
+    response = await shop.client.post(
+        f"/api/v2/leads/{shop.story.lead_id}/merge", json={"duplicate_id": twin_id}, headers=auth
+    )
+    assert response.status == 200
+    purchases = (await response.json())["purchases"]
+    assert (purchases["order_count"], purchases["revenue"]) == (2, 149.9)
+    assert purchases["revenue_by_currency"] == {"EUR": 149.9}
+    with shop.engine.connect() as connection:
+        owners = connection.execute(select(Order.lead_id)).scalars().all()
+    assert owners == [shop.story.lead_id] * 2
+
+
 # --- the lead page -----------------------------------------------------------------------------
 
 
@@ -405,6 +482,7 @@ async def test_the_lead_page_shows_the_orders_and_the_won_revenue(sqlite_shop: S
     assert SESSION_COOKIE in response.cookies
     page = await (await sqlite_shop.client.get(f"/leads/{sqlite_shop.story.lead_id}")).text()
     assert "Orders: Won 1,299.50 EUR" in page
+    assert "1 order, paid 1,299.50 EUR." in page
     assert "1001" in page and "shopify" in page
     # The catalogue's name of the variant, not its id.
     assert "Classic Hoodie" in page

@@ -111,10 +111,12 @@ def brief(request: web.Request, page: dict[str, Any]) -> dict[str, Any]:
 
 
 def purchases(catalog: Catalog, bought: dict[str, Any]) -> dict[str, Any]:
-    """The lead's orders in words (value, what, when) and its Won revenue."""
+    """The lead's orders in words (value, what, when), its Won revenue and what it paid."""
     revenue = bought["revenue"]
     return {
         "revenue": money(revenue, bought["revenue_currency"]) if revenue is not None else None,
+        "count": bought["order_count"],
+        "paid": [money(total, code) for code, total in bought["revenue_by_currency"].items()],
         "orders": [
             {
                 "at": order["ordered_at"],
