@@ -169,19 +169,20 @@ def _move_followups(connection: Connection, survivor: str, lead_id: str, now: da
             )
         )
     }
-    moved, stopped = [], []
-    for row in connection.execute(
+    theirs = connection.execute(
         select(followups.c.id, followups.c.play, followups.c.status).where(
             followups.c.lead_id == lead_id
         )
-    ):
+    ).all()
+    moved, stopped = [], []
+    for row in theirs:
         mine = kept.get(row.play)
         if mine is not None and (mine.status != "planned" or row.status == "planned"):
             if row.status == "planned":
                 stopped.append(row.id)
             continue
-        if mine is not None:
-            connection.execute(delete(followups).where(followups.c.id == mine.id))
+        if mine is not None and not _drop_plan(connection, mine.id):
+            continue
         moved.append(row.id)
     if moved:
         connection.execute(
@@ -190,9 +191,22 @@ def _move_followups(connection: Connection, survivor: str, lead_id: str, now: da
     if stopped:
         connection.execute(
             update(followups)
-            .where(followups.c.id.in_(stopped))
+            .where(followups.c.id.in_(stopped), followups.c.status == "planned")
             .values(status="stopped", stopped_at=now, stop_reason=MERGED_STOP_REASON)
         )
+
+
+def _drop_plan(connection: Connection, followup_id: str) -> bool:
+    """Delete the follow-up if it is still planned; whether it was.
+
+    The outbox worker may have queued it meanwhile (it locks the row, not the
+    lead): a sent message is kept.
+    """
+    followups = Followup.__table__
+    deleted = connection.execute(
+        delete(followups).where(followups.c.id == followup_id, followups.c.status == "planned")
+    )
+    return bool(deleted.rowcount == 1)
 
 
 def _supersede_older_duplicates(connection: Connection, lead_id: str) -> None:
