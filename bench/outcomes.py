@@ -24,7 +24,6 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Engine
 from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, scratch_database
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.leads.outcomes_report import outcome_report
+from bot.leads.synthetic_followups import PlayTruth
 from bot.settings import VAR_DIR
 from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
@@ -84,15 +84,17 @@ class _Rows:
 
 
 @dataclass(frozen=True)
-class Truth:
-    """The planted ground truth: each play's lift over the base rate, the held-out share."""
+class Truth(PlayTruth):
+    """A planted :class:`~bot.leads.synthetic_followups.PlayTruth` and the held-out share.
 
-    lifts: Mapping[str, float]
+    The product's synthetic history holds out by the follow-up configuration; the
+    benchmark writes its rows without the planner, so it draws the holdout itself.
+    """
+
     holdout: float = HOLDOUT
-    base_rate: float = BASE_RATE
 
 
-PLANTED = Truth(PLANTED_LIFT)
+PLANTED = Truth(PLANTED_LIFT, BASE_RATE)
 
 
 def _lead(
@@ -103,7 +105,7 @@ def _lead(
     play = rng.choice(tuple(truth.lifts))
     held_out = rng.random() < truth.holdout
     due = created + timedelta(hours=4)
-    rate = truth.base_rate + (0.0 if held_out else truth.lifts[play])
+    rate = truth.chance(() if held_out else (play,))
     converted = rng.random() < rate
     bought_at = due + timedelta(hours=rng.uniform(1, 72))
     value = Decimal(rng.randint(20, 200))

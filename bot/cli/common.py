@@ -19,6 +19,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from bot.followups import FollowupPlanner
     from bot.handoff import HandoffConfig
     from bot.scoring import Scorer
 
@@ -67,6 +68,20 @@ def configured_scorer(settings: Settings, which: str = "") -> Scorer | None:
         lambda: scorer_for(settings),
         (ScoringConfigError, ValueError),
         f"scoring configuration error{label}",
+    )
+
+
+def configured_planner(settings: Settings) -> FollowupPlanner | None:
+    """The follow-up planner ``settings`` configure, or ``None`` after printing why not."""
+    from bot.catalog import CatalogError
+    from bot.catalog.rates import RatesError
+    from bot.followups import FollowupConfigError, followup_planner_for
+
+    return load_config(
+        lambda: followup_planner_for(settings),
+        (FollowupConfigError, CatalogError, RatesError),
+        "follow-up configuration error",
+        each_line=True,
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot import clock
 from bot.cli.common import (
     _positive,
+    configured_planner,
     configured_scorer,
     deployment_settings,
     load_config,
@@ -23,6 +24,7 @@ from bot.cli.configs import scoring_check
 from bot.settings import VAR_DIR, Settings
 
 if TYPE_CHECKING:
+    from bot.leads.synthetic_followups import PlayTruth
     from bot.scoring import Scorer
 
 # Below this many leads, starting worker processes costs more than they save.
@@ -96,6 +98,28 @@ def add_commands(commands: Any) -> None:
         default="shop",
         help="who buys: shop (default), planted (a truth the rules get wrong in places) or "
         "rules (the rule score is the truth); see bot/leads/synthetic.py",
+    )
+    synthetic.add_argument(
+        "--followups",
+        action="store_true",
+        help="also run the follow-up plays (FOLLOWUPS_CONFIG) over the history, with purchases "
+        "from a planted lift per play (the default truth is printed); see "
+        "bot/leads/synthetic_followups.py",
+    )
+    synthetic.add_argument(
+        "--play-lift",
+        action="append",
+        default=[],
+        metavar="PLAY=LIFT",
+        help="the planted lift of a play, a share (cart_recovery=0.10); repeat for more "
+        "plays; implies --followups",
+    )
+    synthetic.add_argument(
+        "--base-rate",
+        type=float,
+        default=None,
+        help="the chance a followed-up lead buys without any lift (default: 0.05); "
+        "implies --followups",
     )
     synthetic.add_argument("--quiet", action="store_true", help="no progress bar")
     synthetic.set_defaults(func=_synthetic)
@@ -293,6 +317,7 @@ def _synthetic(args: argparse.Namespace) -> int:
 
     from bot.leads import LeadService
     from bot.leads.synthetic import OUTCOME_RULES, generate, write_history
+    from bot.leads.synthetic_followups import PlayTruthError, write_with_followups
     from bot.store.migrate import upgrade
 
     if args.outcomes not in OUTCOME_RULES:
@@ -302,12 +327,30 @@ def _synthetic(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = Settings.from_env()
+    try:
+        given = _play_lifts(args)
+    except ValueError as exc:
+        print(f"synthetic: {exc}", file=sys.stderr)
+        return 2
+    # Follow-up links are signed with the key the web app checks them with.
+    settings = deployment_settings() if given is not None else Settings.from_env()
     scorer = configured_scorer(settings)
     if scorer is None:
         return 1
+    truth = planner = None
+    if given is not None:
+        planner = configured_planner(settings)
+        if planner is None:
+            return 1
+        try:
+            truth = _play_truth(given, [play.name for play in planner.config.plays])
+        except PlayTruthError as exc:
+            print(f"synthetic: {exc}", file=sys.stderr)
+            return 2
+        print(f"planted follow-up truth: {truth.describe()}")
     upgrade(settings.database_url)
     now = clock.now()
+    followed = None
     with open_engine(settings) as engine:
         leads = generate(
             args.leads,
@@ -317,14 +360,16 @@ def _synthetic(args: argparse.Namespace) -> int:
             outcomes=args.outcomes,
             scorer=scorer,
         )
+        service = LeadService(engine, scorer)
         with tqdm(total=args.leads, unit="lead", disable=args.quiet or None) as bar:
-            summary = write_history(
-                LeadService(engine, scorer),
-                leads,
-                args.batch_size,
-                now=now,
-                progress=bar.update,
-            )
+            if truth is None or planner is None:
+                summary = write_history(
+                    service, leads, args.batch_size, now=now, progress=bar.update
+                )
+            else:
+                summary, followed = write_with_followups(
+                    service, planner, leads, truth, seed=args.seed, now=now, progress=bar.update
+                )
     statuses = ", ".join(f"{status} {count}" for status, count in sorted(summary.statuses.items()))
     print(
         f"wrote {summary.leads} synthetic lead(s) (seed {args.seed}) to "
@@ -332,7 +377,37 @@ def _synthetic(args: argparse.Namespace) -> int:
         f"({summary.duplicate_events} already stored), {summary.purchases} buyers; "
         f"statuses: {statuses}"
     )
+    if followed is not None:
+        print(
+            f"follow-ups: {followed.consents} shoppers gave consent; "
+            f"{followed.buyers} bought after a follow-up "
+            f"({followed.later_buyers} more would after now)"
+        )
+        for play, row in sorted(followed.plays.items()):
+            print(
+                f"  {play}: sent {row.sent} ({row.sent_bought} bought), "
+                f"held out {row.held_out} ({row.held_out_bought} bought)"
+            )
     return 0
+
+
+def _play_lifts(args: argparse.Namespace) -> tuple[dict[str, float], float | None] | None:
+    """The lifts and base rate the options plant (``None``: no follow-ups)."""
+    from bot.leads.synthetic_followups import parse_play_lift
+
+    if not (args.followups or args.play_lift or args.base_rate is not None):
+        return None
+    return dict(parse_play_lift(text) for text in args.play_lift), args.base_rate
+
+
+def _play_truth(given: tuple[dict[str, float], float | None], plays: list[str]) -> PlayTruth:
+    """The default truth over the configured ``plays``, with the lifts and base rate given."""
+    from bot.leads.synthetic_followups import DEFAULT_PLAY_TRUTH, PlayTruth
+
+    lifts, base_rate = given
+    default = {play: DEFAULT_PLAY_TRUTH.lifts.get(play, 0.0) for play in plays}
+    rate = DEFAULT_PLAY_TRUTH.base_rate if base_rate is None else base_rate
+    return PlayTruth(default | lifts, rate).for_plays(plays)
 
 
 def _challenger_train(args: argparse.Namespace) -> int:

@@ -24,6 +24,14 @@ some buyers skip the tracked checkout steps (another device, a buy-now link) and
 never look hot. Buyers get a ``purchase`` event and the status Won; a share of
 the others are Lost, Contacted, In Progress or Qualified.
 
+Some shoppers leave their e-mail address with consent to be followed up at the
+end of their last visit (the chat's contact question, the cart's "send me my
+cart" box, the checkout's e-mail field): more of them the deeper they went or if
+they chatted (:data:`CONSENT_CHANCE_BY_DEPTH`). Each lead carries that
+``contact``; :func:`write_history` does not store it, the follow-up simulation
+(:mod:`bot.leads.synthetic_followups`) stores it with the lead. It is drawn from
+a random stream of its own, so the journeys are the same with or without it.
+
 Three generating rules for the outcome (``outcomes``), each a known ground truth:
 
 - ``shop`` (the default): the rule above.
@@ -65,7 +73,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.engine import Engine
 
 from bot.catalog import Catalog, Product, Variant
-from bot.leads.commands import RecordAnswer, RecordEvent
+from bot.leads.commands import RecordAnswer, RecordEvent, UpdateContact
 from bot.leads.service import LeadService
 from bot.scoring import Scorer, facts_from_history
 from bot.store.sales import load_statuses
@@ -147,6 +155,12 @@ PLANTED_WEIGHTS = {
     "buying_within_week": 0.8,
     "buying_after_90_days": -1.0,
 }
+# The chance a shopper leaves an e-mail address with consent, by the deepest step
+# reached, and at least this after a chat.
+CONSENT_CHANCE_BY_DEPTH = (0.03, 0.05, 0.15, 0.4, 0.45, 0.65, 0.75)
+CONSENT_CHANCE_AFTER_CHAT = 0.5
+CONSENT_TEXT = "Yes, e-mail me about my cart and order."
+CONTACT_DOMAIN = "shoppers.example"
 # The rules as the truth (``outcomes="rules"``): log-odds = base + slope x rule score.
 RULES_TRUTH_BASE = -5.0
 RULES_TRUTH_SLOPE = 0.07
@@ -219,7 +233,8 @@ class SyntheticLead:
 
     ``depth`` is the deepest step of :data:`FUNNEL` reached before deciding
     whether to buy (a buyer's own checkout steps do not count), ``status`` the
-    lead status sales would have set (Won for every buyer).
+    lead status sales would have set (Won for every buyer), ``contact`` the
+    e-mail address and consent the shopper left, if any.
     """
 
     session_id: str
@@ -229,6 +244,7 @@ class SyntheticLead:
     purchased: bool
     purchased_at: datetime | None
     status: str
+    contact: UpdateContact | None = None
 
 
 @dataclass
@@ -267,8 +283,9 @@ def generate(
     if outcomes == "rules" and scorer is None:
         raise ValueError("outcomes='rules' needs the scorer whose rule score is the truth")
     rng = random.Random(seed)
+    contact_rng = random.Random(f"{seed}:contacts")
     for index in range(n_leads):
-        shopper = _Shopper(rng, catalog, f"syn{seed}-{index:07d}", now)
+        shopper = _Shopper(rng, catalog, f"syn{seed}-{index:07d}", now, contact_rng)
         shopper.outcomes, shopper.scorer = outcomes, scorer
         yield shopper.lead()
 
@@ -349,8 +366,16 @@ class _Step:
 class _Shopper:
     """Draws one shopper's journey, chat, fit and outcome from the shared random stream."""
 
-    def __init__(self, rng: random.Random, catalog: Catalog, session_id: str, now: datetime):
+    def __init__(
+        self,
+        rng: random.Random,
+        catalog: Catalog,
+        session_id: str,
+        now: datetime,
+        contact_rng: random.Random,
+    ) -> None:
         self.rng = rng
+        self.contact_rng = contact_rng
         self.catalog = catalog
         self.session_id = session_id
         self.now = now
@@ -370,6 +395,7 @@ class _Shopper:
         sessions = self._session_starts()
         steps = self._journey_steps()
         chat_in = self.rng.randrange(len(sessions)) if self._chats() else None
+        chatted = chat_in is not None
         human = False
         clock = sessions[0]
         for number, start in enumerate(sessions):
@@ -382,6 +408,7 @@ class _Shopper:
             if chat_in == number:
                 clock, human = self._chat(clock)
                 chat_in = None
+        contact = self._contact(clock, chatted)
         purchased_at = self._maybe_buy(clock, returned=len(sessions) > 1, human=human)
         return SyntheticLead(
             session_id=self.session_id,
@@ -391,6 +418,21 @@ class _Shopper:
             purchased=purchased_at is not None,
             purchased_at=purchased_at,
             status=self._status(purchased_at is not None),
+            contact=contact,
+        )
+
+    def _contact(self, clock: datetime, chatted: bool) -> UpdateContact | None:
+        """The e-mail address and consent left at the end of the last visit, if any."""
+        chance = CONSENT_CHANCE_BY_DEPTH[self.depth]
+        if chatted:
+            chance = max(chance, CONSENT_CHANCE_AFTER_CHAT)
+        if self.contact_rng.random() >= chance:
+            return None
+        return UpdateContact(
+            session_id=self.session_id,
+            email=f"{self.session_id}@{CONTACT_DOMAIN}",
+            consent_text=CONSENT_TEXT,
+            consent_at=clock + timedelta(seconds=30),
         )
 
     def _session_starts(self) -> list[datetime]:
