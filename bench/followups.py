@@ -12,9 +12,10 @@ the cart-recovery play. The follow-up configuration is the shipped one
 without quiet hours (results must not depend on the time of day).
 
 1. **Planning**: a fresh process (spawned, so seeding does not count in its
-   memory) runs ``FollowupPlanner.plan_all`` over every lead in batches of
-   ``--batch``; reported: seconds, leads/s, rows planned and held out, and the
-   process's peak RSS (``ru_maxrss``).
+   memory) plans every lead in batches of ``--batch`` with ``--workers``
+   processes sharing the lead ids (``plan_in_parallel``, as ``python -m bot
+   followups plan`` does); reported: seconds, leads/s, rows planned and held
+   out, and the largest planning process's peak RSS (``ru_maxrss``).
 2. **Sending**: ``--sends`` of the planned rows are released, rendered and
    delivered by the real outbox worker (its ``run`` loop, as in the web app,
    with the handoff file's delivery concurrency) to an aiosmtpd receiver on 127.0.0.1 in its own
@@ -56,6 +57,7 @@ from bot.handoff import handoff_config_for
 from bot.handoff.config import Smtp
 from bot.handoff.outbox import OutboxStore
 from bot.handoff.worker import OutboxWorker
+from bot.leads.planning import plan_in_parallel
 from bot.settings import VAR_DIR, Settings
 from bot.store.db import create_db_engine, write_transaction
 from bot.store.migrate import upgrade
@@ -74,7 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench followups", description=__doc__)
     parser.add_argument("--leads", type=int, default=50_000, help="consenting leads to plan")
     parser.add_argument("--sends", type=int, default=2_000, help="messages to send")
-    parser.add_argument("--batch", type=int, default=2_000, help="leads per planning batch")
+    parser.add_argument("--batch", type=int, default=5_000, help="leads per planning batch")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="planning processes (default: cores)",
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     return parser.parse_args(argv)
@@ -174,18 +182,22 @@ def _settings(url: str, config: Path, smtp_port: int = 0) -> Settings:
     return Settings.from_env(environ)
 
 
-def _plan_in_child(url: str, config: str, batch: int, now: str, results: Any) -> None:
-    """Planning in a fresh process: its time and the process's peak memory."""
+def _plan_in_child(url: str, config: str, batch: int, workers: int, now: str, results: Any) -> None:
+    """Planning in a fresh process: its time and the peak memory of each planning process."""
     settings = _settings(url, Path(config))
-    planner = followup_planner_for(settings)
-    engine = create_db_engine(url)
     started = time.perf_counter()
-    stats = planner.plan_all(engine, datetime.fromisoformat(now), batch=batch)
+    stats = plan_in_parallel(
+        settings, workers=workers, now=datetime.fromisoformat(now), batch=batch
+    )
     seconds = time.perf_counter() - started
-    engine.dispose()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # With workers, the largest of them (ru_maxrss of the children is the largest one's).
+    peak_kb = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
     results.put(
         {
+            "workers": workers,
             "leads": stats.leads,
             "planned": stats.planned,
             "held_out": stats.held_out,
@@ -196,11 +208,13 @@ def _plan_in_child(url: str, config: str, batch: int, now: str, results: Any) ->
     )
 
 
-def measure_planning(url: str, config: Path, batch: int, now: datetime) -> dict[str, Any]:
+def measure_planning(
+    url: str, config: Path, batch: int, workers: int, now: datetime
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     child = context.Process(
-        target=_plan_in_child, args=(url, str(config), batch, now.isoformat(), results)
+        target=_plan_in_child, args=(url, str(config), batch, workers, now.isoformat(), results)
     )
     child.start()
     result: dict[str, Any] = results.get()
@@ -316,7 +330,7 @@ def main(argv: list[str] | None = None, *, machine: str = "") -> int:
         print(f"{args.backend}: seeding {args.leads:,} leads …", file=sys.stderr, flush=True)
         seed(url, args.leads, now)
         print("planning …", file=sys.stderr, flush=True)
-        planning = measure_planning(url, config, args.batch, now)
+        planning = measure_planning(url, config, args.batch, args.workers, now)
         print(f"sending {args.sends:,} …", file=sys.stderr, flush=True)
         sending = asyncio.run(measure_sending(url, config, args.sends, now))
     report = {
@@ -340,9 +354,10 @@ def main(argv: list[str] | None = None, *, machine: str = "") -> int:
     print("| part | result |")
     print("|---|---|")
     print(
-        f"| planning | {planning['leads']:,} leads in {planning['seconds']} s "
+        f"| planning, {planning['workers']} processes | {planning['leads']:,} leads in "
+        f"{planning['seconds']} s "
         f"({planning['leads_per_second']:,} leads/s), {planning['planned']:,} planned, "
-        f"{planning['held_out']:,} held out, peak RSS {planning['peak_rss_mb']} MB |"
+        f"{planning['held_out']:,} held out, peak RSS {planning['peak_rss_mb']} MB per process |"
     )
     print(
         f"| sending | {sending['received']:,} of {sending['messages']:,} emails in "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -22,7 +23,13 @@ def add_commands(commands: Any) -> None:
     plan = followups.add_parser(
         "plan", help="plan the plays now due for every consenting lead (the web app also does)"
     )
-    plan.add_argument("--batch", type=_positive, default=2000, help="leads per transaction")
+    plan.add_argument("--batch", type=_positive, default=5000, help="leads per transaction")
+    plan.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="processes sharing the leads by id (default: one per core)",
+    )
     plan.set_defaults(func=_plan)
     preview = followups.add_parser(
         "preview", help="print what a play would send a lead now, without sending it"
@@ -52,8 +59,9 @@ def _plan(args: argparse.Namespace) -> int:
     settings, planner = _planner()
     if planner is None:
         return 1
-    with open_engine(settings) as engine:
-        stats = planner.plan_all(engine, clock.now(), batch=args.batch)
+    from bot.leads.planning import plan_in_parallel
+
+    stats = plan_in_parallel(settings, workers=args.workers, now=clock.now(), batch=args.batch)
     print(
         f"{stats.leads} consenting leads read: {stats.planned} follow-ups planned, "
         f"{stats.held_out} held out (control group)"

@@ -19,7 +19,7 @@ message is queued; either way it is sent once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Select
 
 from bot.answers.budget import Budget
 from bot.catalog import Catalog
@@ -70,6 +71,7 @@ STEP_EVENTS = ("add_to_cart", "checkout_start", "purchase")
 VARIANT_EVENTS = ("variant_select", "add_to_cart", "checkout_start")
 SIGNAL_ANSWERS = ("timeline", "budget", "variant")
 CLOSED_STATUSES = ("Won", "Lost")
+_SHOP_EVENTS = tuple(dict.fromkeys((*STEP_EVENTS, *VARIANT_EVENTS)))
 
 
 @dataclass
@@ -128,14 +130,28 @@ class FollowupPlanner:
     # -- planning --------------------------------------------------------------------
 
     def plan_all(
-        self, engine: Engine, now: datetime, batch: int = PLAN_BATCH, limit: int | None = None
+        self,
+        engine: Engine,
+        now: datetime,
+        batch: int = PLAN_BATCH,
+        limit: int | None = None,
+        *,
+        id_range: tuple[str, str | None] = ("", None),
+        progress: Callable[[int], None] | None = None,
     ) -> PlanStats:
-        """Plan every consenting lead, a batch per transaction; ``limit`` caps the leads read."""
+        """Plan every consenting lead, a batch per transaction; ``limit`` caps the leads read.
+
+        ``id_range`` = [low, high) lets several processes share the leads;
+        ``progress`` hears how many leads each batch read.
+        """
         total = PlanStats()
-        after: str | None = None
+        low, high = id_range
+        after: str | None = low or None
         while limit is None or total.leads < limit:
             size = batch if limit is None else min(batch, limit - total.leads)
-            stats = self.plan_next(engine, now, after=after, limit=size)
+            stats = self.plan_next(engine, now, after=after, before=high, limit=size)
+            if progress is not None and stats.leads:
+                progress(stats.leads)
             total.leads += stats.leads
             total.planned += stats.planned
             total.held_out += stats.held_out
@@ -145,7 +161,13 @@ class FollowupPlanner:
         return total
 
     def plan_next(
-        self, engine: Engine, now: datetime, *, after: str | None, limit: int = PLAN_BATCH
+        self,
+        engine: Engine,
+        now: datetime,
+        *,
+        after: str | None,
+        before: str | None = None,
+        limit: int = PLAN_BATCH,
     ) -> PlanStats:
         """:meth:`plan_batch`, reading outside the write transaction (kept to the insert).
 
@@ -155,7 +177,7 @@ class FollowupPlanner:
         skipped by the insert.
         """
         with engine.connect() as connection:
-            stats, rows = self._due_rows(connection, now, after=after, limit=limit)
+            stats, rows = self._due_rows(connection, now, after=after, before=before, limit=limit)
         if rows:
             with write_transaction(engine) as connection:
                 self._insert(connection, rows)
@@ -170,9 +192,15 @@ class FollowupPlanner:
         return stats
 
     def _due_rows(
-        self, connection: Connection, now: datetime, *, after: str | None, limit: int
+        self,
+        connection: Connection,
+        now: datetime,
+        *,
+        after: str | None,
+        limit: int,
+        before: str | None = None,
     ) -> tuple[PlanStats, list[dict[str, Any]]]:
-        """The batch's leads and the follow-up rows to insert for the plays due."""
+        """The batch's leads (ids after ``after``, below ``before``) and the rows to insert."""
         query = (
             select(
                 _LEADS.c.id,
@@ -187,15 +215,17 @@ class FollowupPlanner:
         )
         if after is not None:
             query = query.where(_LEADS.c.id > after)
+        if before is not None:
+            query = query.where(_LEADS.c.id < before)
         leads = connection.execute(query).all()
         stats = PlanStats(leads=len(leads), last_id=leads[-1].id if leads else None)
         if not leads:
             return stats, []
-        ids = [row.id for row in leads]
-        signals = self._signals(connection, leads)
+        batch = _Batch(after, leads[-1].id)
+        signals = self._signals(connection, leads, batch)
         planned: dict[str, set[str]] = {}
         for row in connection.execute(
-            select(_FOLLOWUPS.c.lead_id, _FOLLOWUPS.c.play).where(_FOLLOWUPS.c.lead_id.in_(ids))
+            batch.of(select(_FOLLOWUPS.c.lead_id, _FOLLOWUPS.c.play), _FOLLOWUPS.c.lead_id)
         ):
             planned.setdefault(row.lead_id, set()).add(row.play)
         rows: list[dict[str, Any]] = []
@@ -239,34 +269,33 @@ class FollowupPlanner:
             rows,
         )
 
-    def _signals(self, connection: Connection, leads: Sequence[Any]) -> list[LeadSignals]:
+    def _signals(
+        self, connection: Connection, leads: Sequence[Any], batch: _Batch
+    ) -> list[LeadSignals]:
         """Each lead's signals, read for the whole batch at once."""
-        ids = [row.id for row in leads]
-        steps: dict[str, dict[str, datetime]] = {}
-        for row in connection.execute(
-            select(_EVENTS.c.lead_id, _EVENTS.c.type, func.max(_EVENTS.c.ts).label("ts"))
-            .where(_EVENTS.c.lead_id.in_(ids), _EVENTS.c.type.in_(STEP_EVENTS))
-            .group_by(_EVENTS.c.lead_id, _EVENTS.c.type)
-        ):
-            steps.setdefault(row.lead_id, {})[row.type] = row.ts
-        picked = self._picked_variants(connection, ids)
+        steps, picked = _shop_steps(connection, batch)
         answers: dict[str, dict[str, Any]] = {}
         for row in connection.execute(
-            select(
-                _ANSWERS.c.lead_id, _ANSWERS.c.key, _ANSWERS.c.value, _ANSWERS.c.answered_at
-            ).where(
-                _ANSWERS.c.lead_id.in_(ids),
-                _ANSWERS.c.key.in_(SIGNAL_ANSWERS),
-                _ANSWERS.c.superseded_at.is_(None),
-                _ANSWERS.c.status == "answered",
+            batch.of(
+                select(
+                    _ANSWERS.c.lead_id, _ANSWERS.c.key, _ANSWERS.c.value, _ANSWERS.c.answered_at
+                ).where(
+                    _ANSWERS.c.key.in_(SIGNAL_ANSWERS),
+                    _ANSWERS.c.superseded_at.is_(None),
+                    _ANSWERS.c.status == "answered",
+                ),
+                _ANSWERS.c.lead_id,
             )
         ):
             answers.setdefault(row.lead_id, {})[row.key] = row
         overdue = dict(
             connection.execute(
-                select(_HANDOFFS.c.lead_id, func.min(_HANDOFFS.c.due_at))
-                .where(_HANDOFFS.c.lead_id.in_(ids), _HANDOFFS.c.status == "open")
-                .group_by(_HANDOFFS.c.lead_id)
+                batch.of(
+                    select(_HANDOFFS.c.lead_id, func.min(_HANDOFFS.c.due_at))
+                    .where(_HANDOFFS.c.status == "open")
+                    .group_by(_HANDOFFS.c.lead_id),
+                    _HANDOFFS.c.lead_id,
+                )
             ).all()
         )
         found: list[LeadSignals] = []
@@ -825,6 +854,54 @@ def _state(row: Any) -> str:
     if row.delivery == "dead":
         return "failed"
     return "sending"
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A planning batch: the reachable leads with ids in (``after``, ``last``].
+
+    Reads join the batch's id range instead of listing its ids: thousands of
+    bound ids cost more to build and bind than the rows they find.
+    """
+
+    after: str | None
+    last: str
+
+    def of(self, query: Select, lead_id: Any) -> Select:
+        """``query`` limited to rows whose ``lead_id`` is a lead of the batch."""
+        query = query.join(_LEADS, _LEADS.c.id == lead_id).where(
+            *_reachable(), _LEADS.c.id <= self.last
+        )
+        return query if self.after is None else query.where(_LEADS.c.id > self.after)
+
+
+def _shop_steps(
+    connection: Connection, batch: _Batch
+) -> tuple[dict[str, dict[str, datetime]], dict[str, tuple[str, datetime]]]:
+    """Each lead's latest time of every step, and its latest variant picked, in one read.
+
+    The variant is the latest select, cart or checkout naming one (on a tie, the
+    event recorded last), as :meth:`FollowupPlanner._picked_variants` reads it.
+    """
+    steps: dict[str, dict[str, datetime]] = {}
+    picked: dict[str, tuple[str, datetime, int]] = {}
+    for row in connection.execute(
+        batch.of(
+            select(
+                _EVENTS.c.id, _EVENTS.c.lead_id, _EVENTS.c.type, _EVENTS.c.ts, _EVENTS.c.variant_id
+            ).where(_EVENTS.c.type.in_(_SHOP_EVENTS)),
+            _EVENTS.c.lead_id,
+        )
+    ):
+        if row.type in STEP_EVENTS:
+            lead_steps = steps.setdefault(row.lead_id, {})
+            if row.type not in lead_steps or row.ts > lead_steps[row.type]:
+                lead_steps[row.type] = row.ts
+        if row.type in VARIANT_EVENTS and row.variant_id is not None:
+            latest = picked.get(row.lead_id)
+            if latest is None or (row.ts, row.id) > (latest[1], latest[2]):
+                picked[row.lead_id] = (row.variant_id, row.ts, row.id)
+    return steps, {lead_id: (variant, ts) for lead_id, (variant, ts, _) in picked.items()}
 
 
 def _reachable() -> tuple[Any, ...]:
