@@ -23,10 +23,18 @@ aio-pika 8.2.3 / aiormq 6.4.2:
   so a ``type:`` naming this class gets ``publish_timeout_seconds`` as a keyword.
 - The robust connection restores its channels and the exchange object, so a
   publish on the same exchange after the reconnect goes through.
+- aio-pika's robust reconnect can give up for good: ``RobustConnection.connect``
+  retries only ``CONNECTION_EXCEPTIONS``, and when restoring a channel fails with
+  anything else (seen: a bare ``Exception`` from ``queue_bind`` while publishes were
+  in flight, logged as "Failed to reopen channel") the error ends the reconnect
+  task. The connection then stays open but not connected, no reconnect is
+  scheduled, and every publish fails with ``ChannelInvalidStateError`` forever.
 
 Here each attempt has a time limit; an attempt that fails or runs out is tried
 again on the same exchange after a back-off (0.2 s doubling to 10 s) until it is
-confirmed, in the same task. An attempt that timed out may still have reached
+confirmed, in the same task. A failed attempt that finds the connection down with
+no reconnect under way for longer than aio-pika's own wait before reconnecting
+starts the reconnect again (one at a time). An attempt that timed out may still have reached
 RabbitMQ, so an event can arrive twice: events carry no id, and the consumer
 (``python -m bot events consume``) stores each once by a key computed from the
 event. Events waiting to be sent live in this process's memory, as in Rasa; one
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from rasa.core.brokers.pika import PikaEventBroker
@@ -47,6 +56,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_PUBLISH_TIMEOUT_SECONDS = 10.0
 FIRST_RETRY_SECONDS = 0.2
 LONGEST_RETRY_SECONDS = 10.0
+# How much longer than the connection's reconnect_interval it may stay down with no
+# reconnect under way before it counts as given up (aio-pika sleeps reconnect_interval
+# after a close before it takes its reconnect lock).
+GIVEN_UP_MARGIN_SECONDS = 1.0
 
 
 class ReliablePikaEventBroker(PikaEventBroker):
@@ -65,6 +78,9 @@ class ReliablePikaEventBroker(PikaEventBroker):
         super().__init__(*args, **kwargs)
         self.publish_timeout_seconds = timeout
         self.retried = 0
+        self.revived = 0
+        self._down_since: float | None = None
+        self._reviving: asyncio.Task[None] | None = None
 
     async def _publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         if self._exchange is None:
@@ -87,5 +103,37 @@ class ReliablePikaEventBroker(PikaEventBroker):
                     type(error).__name__,
                     delay,
                 )
+                self._revive_if_given_up()
             await asyncio.sleep(delay)
             delay = min(delay * 2, LONGEST_RETRY_SECONDS)
+
+    def _revive_if_given_up(self) -> None:
+        """Start the robust connection's reconnect again when aio-pika has given up on it."""
+        connection = self._connection
+        if connection is None or connection.is_closed:
+            return
+        if connection.connected.is_set() or connection.reconnecting:
+            self._down_since = None
+            return
+        if self._reviving is not None and not self._reviving.done():
+            return
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+            return
+        waited = float(getattr(connection, "reconnect_interval", 5.0)) + GIVEN_UP_MARGIN_SECONDS
+        if now - self._down_since < waited:
+            return
+        self._down_since = None
+        self.revived += 1
+        logger.warning("RabbitMQ connection down with no reconnect under way; reconnecting")
+        self._reviving = asyncio.create_task(self._revive(connection))
+
+    async def _revive(self, connection: Any) -> None:
+        try:
+            # RobustConnection.reconnect: connect (restoring channels, the exchange and
+            # its queue bindings), then the reconnect callbacks (Rasa re-sends its
+            # _unpublished_events there).
+            await connection.reconnect()
+        except Exception as error:  # the next failed publish tries again
+            logger.warning("reconnecting to RabbitMQ failed (%s: %s)", type(error).__name__, error)
