@@ -14,7 +14,8 @@ without quiet hours (results must not depend on the time of day).
 1. **Planning**: a fresh process (spawned, so seeding does not count in its
    memory) plans every lead in batches of ``--batch`` with ``--workers``
    processes sharing the lead ids (``plan_in_parallel``, as ``python -m bot
-   followups plan`` does); reported: seconds, leads/s, rows planned and held
+   followups plan`` does); reported: seconds, leads/s, CPU seconds (of every
+   planning process: the cost, whatever else runs), rows planned and held
    out, and the largest planning process's peak RSS (``ru_maxrss``).
 2. **Sending**: ``--sends`` of the planned rows are released, rendered and
    delivered by the real outbox worker (its ``run`` loop, as in the web app,
@@ -186,10 +187,18 @@ def _plan_in_child(url: str, config: str, batch: int, workers: int, now: str, re
     """Planning in a fresh process: its time and the peak memory of each planning process."""
     settings = _settings(url, Path(config))
     started = time.perf_counter()
+    before = os.times()
     stats = plan_in_parallel(
         settings, workers=workers, now=datetime.fromisoformat(now), batch=batch
     )
     seconds = time.perf_counter() - started
+    after = os.times()
+    # CPU of this process and of the workers (joined by now): what the planning cost,
+    # whatever else ran on the machine meanwhile.
+    cpu = sum(
+        getattr(after, part) - getattr(before, part)
+        for part in ("user", "system", "children_user", "children_system")
+    )
     # With workers, the largest of them (ru_maxrss of the children is the largest one's).
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -203,6 +212,7 @@ def _plan_in_child(url: str, config: str, batch: int, workers: int, now: str, re
             "held_out": stats.held_out,
             "seconds": round(seconds, 2),
             "leads_per_second": round(stats.leads / seconds) if seconds else None,
+            "cpu_seconds": round(cpu, 1),
             "peak_rss_mb": round(peak_kb / 1024, 1),
         }
     )
@@ -357,7 +367,8 @@ def main(argv: list[str] | None = None, *, machine: str = "") -> int:
         f"| planning, {planning['workers']} processes | {planning['leads']:,} leads in "
         f"{planning['seconds']} s "
         f"({planning['leads_per_second']:,} leads/s), {planning['planned']:,} planned, "
-        f"{planning['held_out']:,} held out, peak RSS {planning['peak_rss_mb']} MB per process |"
+        f"{planning['held_out']:,} held out, {planning['cpu_seconds']} CPU s, "
+        f"peak RSS {planning['peak_rss_mb']} MB per process |"
     )
     print(
         f"| sending | {sending['received']:,} of {sending['messages']:,} emails in "
