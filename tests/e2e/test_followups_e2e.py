@@ -41,6 +41,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import create_db_engine
 from tests.e2e.conftest import Chat, settle_spool
 from tests.followups.shop import Inbox, free_port, parts, smtp_server
+from tests.handoff.always_open import always_open_team
 
 pytestmark = pytest.mark.e2e
 
@@ -64,17 +65,13 @@ stop_on: [purchase, reply, handoff]
 """
 # Sales are always open and hear only of shoppers asking for a person (nobody here):
 # no handoff mail goes to the receiver, and no handoff stops a play.
-HANDOFF = """
+HANDOFF = (
+    """
 slas:
   immediate: {respond_within_minutes: 15}
-teams:
-  sales:
-    timezone: UTC
-    hours: {mon: "00:00-24:00", tue: "00:00-24:00", wed: "00:00-24:00", thu: "00:00-24:00",
-            fri: "00:00-24:00", sat: "00:00-24:00", sun: "00:00-24:00"}
-    reps:
-      - {name: Camille, capacity: 100}
-triggers:
+"""
+    + always_open_team()
+    + """triggers:
   - {name: human_requested, when: {event: human_requested}, sla: immediate, team: sales}
 delivery:
   timeout: 2s
@@ -85,6 +82,7 @@ smtp:
   port: {port}
   sender: leads@shop.example
 """
+)
 
 
 @dataclass

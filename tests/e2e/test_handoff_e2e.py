@@ -33,24 +33,21 @@ from standardwebhooks.webhooks import Webhook
 
 from bot.devstack import DevStack, StackPorts
 from bot.settings import PROJECT_ROOT
+from tests.handoff.always_open import always_open_team
 
 pytestmark = pytest.mark.e2e
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 WAIT_SECONDS = 30.0
-ALWAYS_OPEN = """
+ALWAYS_OPEN = (
+    """
 slas:
   immediate: {respond_within_minutes: 15}
   same_business_day: {by: end_of_business_day}
-teams:
-  sales:
-    timezone: UTC
-    hours: {mon: "00:00-24:00", tue: "00:00-24:00", wed: "00:00-24:00", thu: "00:00-24:00",
-            fri: "00:00-24:00", sat: "00:00-24:00", sun: "00:00-24:00"}
-    reps:
-      - {name: Camille, capacity: 100}
-triggers:
+"""
+    + always_open_team()
+    + """triggers:
   - {name: human_requested, when: {event: human_requested}, sla: immediate, team: sales}
   - {name: cart_add, when: {event: add_to_cart}, sla: immediate, team: sales}
 delivery:
@@ -58,6 +55,7 @@ delivery:
   retry_schedule: [0s, 1s, 2s, 5s]
   jitter: 0
 """
+)
 
 
 class Receiver:

@@ -55,6 +55,7 @@ from bot.store.db import create_db_engine
 from bot.store.migrate import upgrade
 from bot.store.models import DeliveryAttempt
 from tests.conftest import SCRATCH_PREFIX
+from tests.handoff.always_open import always_open_team
 from tests.scoring import SCORING_CONFIG
 
 pytestmark = [pytest.mark.redis]
@@ -68,17 +69,13 @@ DELIVERY_SECONDS = 300.0
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 # Always open, one rep with room for every handoff: the promise and the assignment
 # do not depend on when the suite runs.
-HANDOFF_YAML = """
+HANDOFF_YAML = (
+    """
 slas:
   immediate: {respond_within_minutes: 15}
-teams:
-  sales:
-    timezone: UTC
-    hours: {mon: "00:00-24:00", tue: "00:00-24:00", wed: "00:00-24:00", thu: "00:00-24:00",
-            fri: "00:00-24:00", sat: "00:00-24:00", sun: "00:00-24:00"}
-    reps:
-      - {name: Camille, capacity: 10000}
-triggers:
+"""
+    + always_open_team(10000)
+    + """triggers:
   - {name: human_requested, when: {event: human_requested}, sla: immediate, team: sales}
 delivery:
   timeout: 10s
@@ -86,6 +83,7 @@ delivery:
   jitter: 0
   concurrency: 16
 """
+)
 
 
 @dataclass(frozen=True)
