@@ -30,6 +30,7 @@ from bot.leads import LeadService
 from bot.leads.commands import Command, RecordAnswer, RecordEvent, UpdateContact
 from bot.scoring import scorer_for
 from bot.settings import Settings
+from bot.store.db import write_transaction
 from bot.store.models import Followup, Lead
 from tests.handoff import HANDOFF_CONFIG
 from tests.scoring import SCORING_CONFIG
@@ -146,6 +147,12 @@ class Stack:
     async def run(self) -> int:
         """One worker pass until nothing is due; how many messages it delivered."""
         return await self.worker().run_until_idle(timeout=10)
+
+    def plan_and_release(self) -> None:
+        """Plan every consenting lead and queue the due follow-ups, at the clock's time."""
+        with write_transaction(self.engine) as connection:
+            self.planner.plan_batch(connection, self.clock.now, after=None)
+            self.planner.release_due(connection, self.clock.now)
 
     def apply(self, *commands: Command) -> None:
         self.service.apply(list(commands), now=self.clock.now)

@@ -359,9 +359,7 @@ async def test_an_erased_lead_takes_its_followups_and_messages_with_it(
 
     lead_id = stack.shopper()
     stack.clock.advance(hours=4)
-    with write_transaction(stack.engine) as connection:
-        stack.planner.plan_batch(connection, stack.clock.now, after=None)
-        stack.planner.release_due(connection, stack.clock.now)
+    stack.plan_and_release()
     with write_transaction(stack.engine) as connection:
         erase_rows(connection, [lead_id])
     assert await stack.run() == 0
@@ -374,9 +372,7 @@ async def test_an_unsubscribe_stops_a_message_queued_but_not_yet_sent(
 ) -> None:
     lead_id = stack.shopper()
     stack.clock.advance(hours=4)
-    with write_transaction(stack.engine) as connection:
-        stack.planner.plan_batch(connection, stack.clock.now, after=None)
-        stack.planner.release_due(connection, stack.clock.now)
+    stack.plan_and_release()
     with write_transaction(stack.engine) as connection:
         assert stack.planner.unsubscribe(connection, lead_id, stack.clock.now) == 1
     assert await stack.run() == 0

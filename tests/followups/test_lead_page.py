@@ -25,9 +25,7 @@ async def test_the_lead_page_lists_followups_with_their_state_and_why(
         unsubscribed = stack.shopper()
         silent = stack.shopper(consent=False)
         stack.clock.advance(hours=4)
-        with write_transaction(engine) as connection:
-            stack.planner.plan_batch(connection, stack.clock.now, after=None)
-            stack.planner.release_due(connection, stack.clock.now)
+        stack.plan_and_release()
         cart = next(row.id for row in stack.followups(clicked) if row.play == "cart_recovery")
         with write_transaction(engine) as connection:
             stack.planner.record_click(connection, cart, stack.clock.now)
