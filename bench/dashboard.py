@@ -24,7 +24,6 @@ import random
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -32,7 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, scratch_database
+from bench.databases import scratch_database, seeded_leads_parser
 from bench.stats import percentile
 from bot.settings import VAR_DIR
 from bot.store.db import create_db_engine
@@ -60,15 +59,14 @@ SLAS = {"hot": ("hot-15m", timedelta(minutes=15)), "warm": ("warm-4h", timedelta
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench dashboard", description="dashboard queries over a year of leads"
+    parser = seeded_leads_parser(
+        "python -m bench dashboard",
+        "dashboard queries over a year of leads",
+        leads=DEFAULT_LEADS,
+        runs=20,
+        seed=18,
+        out=OUTPUT,
     )
-    parser.add_argument("--leads", type=int, default=DEFAULT_LEADS, help="leads to generate")
-    parser.add_argument("--runs", type=int, default=20, help="measured runs of each range")
-    parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     if args.leads < 1 or args.runs < 2:
         parser.error("--leads must be at least 1 and --runs at least 2")

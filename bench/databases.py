@@ -5,6 +5,7 @@ The benchmarks measure in them, and the tests' fixtures (``tests/conftest.py``) 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import tempfile
@@ -22,6 +23,20 @@ BACKENDS = ("sqlite", "postgres")
 DEFAULT_POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
+
+
+def seeded_leads_parser(
+    prog: str, description: str, *, leads: int, runs: int, seed: int, out: Path
+) -> argparse.ArgumentParser:
+    """The options of a benchmark over seeded leads in one scratch database of a backend."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--leads", type=int, default=leads, help="leads to generate")
+    parser.add_argument("--runs", type=int, default=runs, help="measured runs")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
 
 
 @contextlib.contextmanager

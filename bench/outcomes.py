@@ -27,13 +27,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from bench.databases import BACKENDS, DEFAULT_POSTGRES_URL, scratch_database
+from bench.databases import scratch_database, seeded_leads_parser
 from bot.catalog import DEMO_CATALOG, load_catalog
 from bot.leads.outcomes_report import outcome_report
 from bot.leads.synthetic_followups import PlayTruth
@@ -56,15 +55,14 @@ REPS = tuple(f"rep-{number}" for number in range(1, 9))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench outcomes", description="the outcome report over seeded leads"
+    parser = seeded_leads_parser(
+        "python -m bench outcomes",
+        "the outcome report over seeded leads",
+        leads=DEFAULT_LEADS,
+        runs=3,
+        seed=20,
+        out=OUTPUT,
     )
-    parser.add_argument("--leads", type=int, default=DEFAULT_LEADS, help="leads to generate")
-    parser.add_argument("--runs", type=int, default=3, help="measured runs of the report")
-    parser.add_argument("--seed", type=int, default=20)
-    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     if args.leads < 1 or args.runs < 1:
         parser.error("--leads and --runs must be at least 1")
