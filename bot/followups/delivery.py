@@ -35,6 +35,7 @@ from bot.handoff.channels import (
     MAX_ERROR_CHARS,
     Outcome,
     local_hostname,
+    message_id_header,
     post_json,
     webhook_headers,
 )
@@ -66,13 +67,12 @@ def email_message(payload: dict[str, Any], message_id: str) -> Message:
     message's id, the same on every attempt.
     """
     name, address = parseaddr(payload["sender"])
-    domain = address.rsplit("@", 1)[-1] or "localhost"
     message = MIMEMultipart("alternative")
     message["Subject"] = Header(payload["subject"], "utf-8").encode()
     message["From"] = formataddr((name, address), charset="utf-8")
     message["To"] = payload["to"]
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = f"<{message_id}@{domain}>"
+    message["Message-ID"] = message_id_header(message_id, payload["sender"])
     # RFC 8058: mail clients show "Unsubscribe" and POST to the link with this body.
     message["List-Unsubscribe"] = f"<{payload['unsubscribe_url']}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

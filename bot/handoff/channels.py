@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import make_msgid, parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -286,6 +286,17 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def message_id_header(message_id: str, sender: str) -> str:
+    """``Message-ID`` of an outbox message's email: the same on every attempt.
+
+    An attempt whose answer was lost after the mail server took the message is sent
+    again; with the same ``Message-ID`` mail clients and servers show it once.
+    """
+    address = parseaddr(sender)[1]
+    domain = address.rsplit("@", 1)[-1] if "@" in address else ""
+    return f"<{message_id}@{domain or 'localhost'}>"
+
+
 def email_message(
     payload: dict[str, Any], sender: str, to: tuple[str, ...], message_id: str
 ) -> EmailMessage:
@@ -296,8 +307,7 @@ def email_message(
     message["Subject"] = _headline(payload)
     message["From"] = sender
     message["To"] = ", ".join(to)
-    domain = sender.rsplit("@", 1)[-1] or "localhost"
-    message["Message-ID"] = make_msgid(idstring=message_id, domain=domain)
+    message["Message-ID"] = message_id_header(message_id, sender)
     lines = [
         _headline(payload),
         "",

@@ -512,6 +512,22 @@ async def test_retry_after_shorter_than_the_schedule_does_not_shorten_it(
     assert close_to(at(stored["next_attempt_at"]), s.clock.now + timedelta(seconds=5))
 
 
+@pytest.mark.parametrize(
+    ("sender", "header"),
+    [
+        ("leads@shop.example", "<msg_1@shop.example>"),
+        ("Atelier Nord <hello@atelier.example>", "<msg_1@atelier.example>"),
+        ("not an address", "<msg_1@localhost>"),
+    ],
+)
+def test_an_emails_message_id_is_its_outbox_message_on_every_attempt(
+    sender: str, header: str
+) -> None:
+    from bot.handoff.channels import message_id_header
+
+    assert message_id_header("msg_1", sender) == message_id_header("msg_1", sender) == header
+
+
 def test_parse_retry_after_reads_seconds_and_http_dates() -> None:
     now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
     assert parse_retry_after("120", now) == 120.0
@@ -853,6 +869,8 @@ async def test_email_has_subject_recipients_text_and_escaped_html(shop: MakeShop
     assert subject.endswith(" UTC")
     assert mail["To"] == "sales@shop.example, boss@shop.example"
     assert mail["From"] == "leads@shop.example"
+    # The outbox message's id: a retry of the same notification is the same email.
+    assert mail["Message-ID"] == f"<{message['message_id']}@shop.example>"
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     assert subject in text
