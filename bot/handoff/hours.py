@@ -124,14 +124,23 @@ def promise(team: Team, sla: Sla, now: datetime, reach: str) -> Promise:
         start = now
         local_now, local_due = now.astimezone(team.timezone), due.astimezone(team.timezone)
         minutes = sla.respond_within_minutes
-        if local_due.date() == local_now.date() and minutes is not None:
+        same_day = local_due.date() == local_now.date()
+        # Open without a break until the due time (the business minutes are wall-clock
+        # minutes): "within 15 minutes" stays true across midnight too. A day open until
+        # "24:00" closes at 23:59:59.999999, hence the second of slack.
+        unbroken = (
+            minutes is not None
+            and minutes <= 60
+            and due - now <= timedelta(minutes=minutes, seconds=1)
+        )
+        if minutes is not None and (same_day or unbroken):
             span = (
                 "within the hour"
                 if minutes == 60
                 else (f"within {minutes} minutes" if minutes < 60 else f"by {_clock(team, due)}")
             )
             text = f"A specialist will {reach} {span}."
-        elif local_due.date() == local_now.date():
+        elif same_day:
             text = f"A specialist will {reach} today, before {_clock(team, due)}."
         else:
             # "by tomorrow", "by Monday" (not "by on Monday").

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.handoff.config import (
+    END_OF_DAY,
     OpeningHours,
     Rep,
     Sla,
@@ -427,3 +428,35 @@ def test_promise(
     assert made.contact_by == contact_by
     assert made.due_at == due_at
     assert made.due_at == sla_due(team, sla, now)
+
+
+# Open around the clock, as a handoff file's "00:00-24:00" on every day reads.
+ALWAYS = replace(
+    US,
+    name="always",
+    timezone=timezone.utc,
+    hours={day: OpeningHours(time(0), END_OF_DAY) for day in range(7)},
+    holidays=frozenset(),
+)
+# Open until midnight on Monday only.
+MONDAY_NIGHT = replace(ALWAYS, name="monday", hours={0: OpeningHours(time(18), END_OF_DAY)})
+
+
+@pytest.mark.parametrize(
+    ("team", "now", "text"),
+    [
+        # Open around the clock: due 00:12 the next day, still "within 15 minutes".
+        (ALWAYS, utc(2026, 12, 7, 23, 57), "A specialist will email you within 15 minutes."),
+        (ALWAYS, utc(2026, 12, 7, 23, 59), "A specialist will email you within 15 minutes."),
+        # Closed after midnight: the due time is a week later, and the promise says so.
+        (
+            MONDAY_NIGHT,
+            utc(2026, 12, 7, 23, 57),
+            "A specialist will email you by Monday 14 December at 18:12 (UTC time).",
+        ),
+    ],
+)
+def test_a_promise_across_midnight(team: Team, now: datetime, text: str) -> None:
+    made = promise(team, IMMEDIATE, now, "email you")
+    assert made.text == text
+    assert made.due_at == sla_due(team, IMMEDIATE, now)
